@@ -1,0 +1,15 @@
+//! samen-crdt: the registration document schema, the y-sync protocol codec and the strict
+//! validation of every byte a client sends.
+//!
+//! This crate is pure: no IO, no async runtime, no clock. It can be unit-tested and fuzzed
+//! alone, and the server calls it before any client byte reaches yrs.
+
+pub mod deps;
+pub mod lib0;
+pub mod protocol;
+pub mod schema;
+pub mod validate;
+
+pub use protocol::{ClientMessage, ProtocolError};
+pub use schema::{Section, new_doc};
+pub use validate::{Limits, ValidationError};

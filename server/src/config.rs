@@ -1,0 +1,94 @@
+//! Server configuration: command-line flags, each also settable from the environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use samen_crdt::Limits;
+
+/// `samen serve` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeConfig {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "SAMEN_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    /// Directory for the embedded SQLite database.
+    #[arg(long, env = "SAMEN_DATA", default_value = "./data")]
+    pub data: PathBuf,
+
+    /// Database URL (`sqlite:...`); overrides `--data`.
+    #[arg(long, env = "SAMEN_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Demo mode: loopback only, for trying Samen out.
+    #[arg(long, env = "SAMEN_DEMO")]
+    pub demo: bool,
+
+    /// DEVELOPMENT ONLY: accept WebSocket connections without a login. Loopback only.
+    /// Exists until identity lands; never use it with real data.
+    #[arg(long, env = "SAMEN_DEV_NO_AUTH", hide = true)]
+    pub dev_no_auth: bool,
+
+    /// Largest WebSocket message a client may send, in bytes.
+    #[arg(long, env = "SAMEN_MAX_MESSAGE_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub max_message_bytes: usize,
+
+    /// Largest awareness (presence) message a client may send, in bytes.
+    #[arg(long, env = "SAMEN_MAX_AWARENESS_BYTES", default_value_t = 64 * 1024)]
+    pub max_awareness_bytes: usize,
+
+    /// Messages queued for one connection before it is dropped as too slow.
+    #[arg(long, env = "SAMEN_OUTBOUND_QUEUE", default_value_t = 1024)]
+    pub outbound_queue: usize,
+
+    /// Seconds a room stays loaded after its last connection left.
+    #[arg(long, env = "SAMEN_ROOM_IDLE_SECS", default_value_t = 30)]
+    pub room_idle_secs: u64,
+
+    /// Seconds after which a presence state that was not renewed is removed.
+    #[arg(long, env = "SAMEN_AWARENESS_TIMEOUT_SECS", default_value_t = 30)]
+    pub awareness_timeout_secs: u64,
+
+    /// Log entries after which a document's log is folded into its state.
+    #[arg(long, env = "SAMEN_COMPACT_AFTER", default_value_t = 500)]
+    pub compact_after: usize,
+
+    /// Seconds between WebSocket pings; a connection silent for three intervals is closed.
+    #[arg(long, env = "SAMEN_PING_SECS", default_value_t = 20)]
+    pub ping_secs: u64,
+}
+
+impl ServeConfig {
+    /// The validation limits for client messages.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_update_bytes: self.max_message_bytes,
+            max_awareness_bytes: self.max_awareness_bytes,
+            ..Limits::default()
+        }
+    }
+
+    /// The room settings derived from this configuration.
+    pub fn room(&self) -> RoomConfig {
+        RoomConfig {
+            idle_unload: Duration::from_secs(self.room_idle_secs),
+            awareness_timeout: Duration::from_secs(self.awareness_timeout_secs),
+            compact_after: self.compact_after.max(1),
+            outbound_queue: self.outbound_queue.max(1),
+        }
+    }
+}
+
+/// What a room needs to know of the configuration.
+#[derive(Debug, Clone)]
+pub struct RoomConfig {
+    /// How long an empty room stays loaded.
+    pub idle_unload: Duration,
+    /// How long a presence state lives without renewal.
+    pub awareness_timeout: Duration,
+    /// Log length that triggers compaction.
+    pub compact_after: usize,
+    /// Per-connection outbound queue length.
+    pub outbound_queue: usize,
+}

@@ -1,0 +1,122 @@
+//! samen-server: the Samen server. It hosts each registration's CRDT document as a live
+//! room, syncs it with Yjs clients over WebSockets, and stores every accepted update
+//! before any peer sees it.
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod ids;
+pub mod metrics;
+pub mod rooms;
+pub mod storage;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::ServeConfig;
+use crate::metrics::Metrics;
+use crate::rooms::Rooms;
+use crate::storage::{SqliteStore, StorageError, Store};
+
+/// How long shutdown waits for rooms to store and close.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Demo and development modes hold no real protection, so they stay on this machine.
+    #[error("--demo and --dev-no-auth only listen on a loopback address (e.g. 127.0.0.1), not {0}")]
+    NotLoopback(std::net::SocketAddr),
+    /// The database URL names an engine this build does not have.
+    #[error("unsupported database URL (expected sqlite:...): {0}")]
+    UnsupportedDatabase(String),
+    /// Storage could not be opened.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The address could not be bound, or serving failed.
+    #[error("network: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens the store named by the configuration.
+pub async fn open_store(config: &ServeConfig) -> Result<Store, ServeError> {
+    match &config.database_url {
+        Some(url) if url.starts_with("sqlite:") => Ok(Arc::new(SqliteStore::open_url(url).await?)),
+        Some(url) => Err(ServeError::UnsupportedDatabase(
+            url.split(':').next().unwrap_or_default().to_owned(),
+        )),
+        None => Ok(Arc::new(SqliteStore::open_in(&config.data).await?)),
+    }
+}
+
+/// Runs the server until `shutdown` resolves, then stores everything and returns.
+/// `on_listen` is told the bound address (useful with port 0).
+pub async fn serve(
+    config: ServeConfig,
+    on_listen: impl FnOnce(std::net::SocketAddr),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    if (config.demo || config.dev_no_auth) && !config.addr.ip().is_loopback() {
+        return Err(ServeError::NotLoopback(config.addr));
+    }
+    let mut config = config;
+    if config.demo {
+        // Until identity exists, demo mode opens documents without a login.
+        config.dev_no_auth = true;
+    }
+    let store = open_store(&config).await?;
+    let metrics = Arc::new(Metrics::new());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let rooms = Rooms::new(store.clone(), metrics.clone(), config.room(), stop_rx);
+    let state = app::AppState {
+        rooms: rooms.clone(),
+        metrics,
+        limits: Arc::new(config.limits()),
+        config: Arc::new(config.clone()),
+    };
+    let listener = TcpListener::bind(config.addr).await?;
+    on_listen(listener.local_addr()?);
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: storing documents and closing connections");
+        let _ = stop_tx.send(true);
+    };
+    axum::serve(listener, app::router(state))
+        .with_graceful_shutdown(signal)
+        .await?;
+    if tokio::time::timeout(SHUTDOWN_GRACE, rooms.wait_closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some rooms did not close in time");
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

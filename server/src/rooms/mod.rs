@@ -1,0 +1,259 @@
+//! Live rooms: one per loaded registration document, found through a concurrent map.
+//!
+//! A room is a task (see [`room`]) that owns its document; connections (see
+//! [`connection`]) send it validated messages and receive frames through their own
+//! bounded queue. A room unloads itself when it has been empty for a while, so memory
+//! returns; a connection that finds a room closing simply asks for a new one.
+
+mod connection;
+mod presence;
+mod room;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use dashmap::DashMap;
+use samen_crdt::ClientMessage;
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub use connection::{SocketSettings, serve_socket};
+
+use crate::config::RoomConfig;
+use crate::ids::{ConnId, RegistrationId};
+use crate::metrics::Metrics;
+use crate::storage::{StorageError, Store};
+
+/// Commands a room's channel holds before senders wait.
+const ROOM_CHANNEL: usize = 1024;
+
+/// Why the server closes a connection: a WebSocket close code and a reason the client can
+/// show or log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CloseReason {
+    /// WebSocket close code.
+    pub code: u16,
+    /// Short human-readable reason (at most 123 bytes).
+    pub reason: &'static str,
+}
+
+impl CloseReason {
+    /// 1001: the room or the server is going away; reconnect.
+    pub const GOING_AWAY: CloseReason = CloseReason {
+        code: 1001,
+        reason: "room closing, please reconnect",
+    };
+    /// 1003: a text frame or an unknown message type.
+    pub const UNSUPPORTED: CloseReason = CloseReason {
+        code: 1003,
+        reason: "unsupported message",
+    };
+    /// 1007: a message that is not well-formed.
+    pub const MALFORMED: CloseReason = CloseReason {
+        code: 1007,
+        reason: "malformed message",
+    };
+    /// 1007: an update that rests on content the server does not have; the client's
+    /// reconnect and sync step 2 bring it.
+    pub const RESYNC: CloseReason = CloseReason {
+        code: 1007,
+        reason: "update depends on missing content; reconnect to resync",
+    };
+    /// 1008: the connection broke a rule.
+    pub const POLICY: CloseReason = CloseReason {
+        code: 1008,
+        reason: "permission-denied",
+    };
+    /// 1009: a message over the size limit.
+    pub const TOO_BIG: CloseReason = CloseReason {
+        code: 1009,
+        reason: "message too big",
+    };
+    /// 1011: the server could not go on (storage failed); reconnect later.
+    pub const INTERNAL: CloseReason = CloseReason {
+        code: 1011,
+        reason: "server error, please reconnect",
+    };
+    /// 1013: the client could not keep up; reconnect and resync.
+    pub const TOO_SLOW: CloseReason = CloseReason {
+        code: 1013,
+        reason: "too slow, please reconnect",
+    };
+    /// 1001: the client stopped answering pings.
+    pub const TIMEOUT: CloseReason = CloseReason {
+        code: 1001,
+        reason: "no response, closing",
+    };
+}
+
+/// How a room reaches one connection.
+pub(crate) struct Peer {
+    /// Frames to send, bounded: a full queue gets the connection dropped.
+    pub out: mpsc::Sender<Bytes>,
+    /// Fired when the room closes the connection.
+    pub close: oneshot::Sender<CloseReason>,
+    /// Whether the client asked for durability acks (`?acks=1`).
+    pub acks: bool,
+}
+
+/// What a connection asks of its room.
+pub(crate) enum RoomCmd {
+    /// A connection joins; the reply says whether the room took it.
+    Join {
+        conn: ConnId,
+        peer: Peer,
+        reply: oneshot::Sender<Result<(), RoomGone>>,
+    },
+    /// A validated message from a joined connection.
+    Message { conn: ConnId, msg: ClientMessage },
+    /// A connection left.
+    Leave { conn: ConnId },
+}
+
+/// The room closed before it took the connection; ask the registry again.
+#[derive(Debug)]
+pub(crate) struct RoomGone;
+
+/// A handle on a running room.
+#[derive(Clone)]
+pub(crate) struct RoomHandle {
+    /// Tells this room apart from a later room for the same document.
+    pub instance: u64,
+    pub tx: mpsc::Sender<RoomCmd>,
+}
+
+/// Shared by every room and connection.
+pub(crate) struct RoomsInner {
+    pub rooms: DashMap<RegistrationId, RoomHandle>,
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    pub config: RoomConfig,
+    /// Becomes true when the server shuts down.
+    pub shutdown: watch::Receiver<bool>,
+    /// The number of running rooms, so shutdown can wait for them.
+    live: watch::Sender<usize>,
+}
+
+/// The registry of live rooms.
+#[derive(Clone)]
+pub struct Rooms {
+    inner: Arc<RoomsInner>,
+}
+
+impl Rooms {
+    /// A registry with no rooms loaded.
+    pub fn new(
+        store: Store,
+        metrics: Arc<Metrics>,
+        config: RoomConfig,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        Rooms {
+            inner: Arc::new(RoomsInner {
+                rooms: DashMap::new(),
+                store,
+                metrics,
+                config,
+                shutdown,
+                live: watch::Sender::new(0),
+            }),
+        }
+    }
+
+    /// The number of loaded rooms.
+    pub fn loaded(&self) -> usize {
+        self.inner.rooms.len()
+    }
+
+    /// Waits until every room has stored what it holds and closed (after shutdown began).
+    pub async fn wait_closed(&self) {
+        let mut live = self.inner.live.subscribe();
+        let _ = live.wait_for(|n| *n == 0).await;
+    }
+
+    /// Joins a connection to the room of `id`, loading the room if needed.
+    pub(crate) async fn join(
+        &self,
+        id: RegistrationId,
+        conn: ConnId,
+        make_peer: impl Fn() -> (Peer, oneshot::Receiver<CloseReason>, mpsc::Receiver<Bytes>),
+    ) -> Result<
+        (
+            mpsc::Sender<RoomCmd>,
+            oneshot::Receiver<CloseReason>,
+            mpsc::Receiver<Bytes>,
+        ),
+        JoinError,
+    > {
+        // A room found closing refuses the join; the next attempt finds or makes a new one.
+        for _ in 0..8 {
+            if *self.inner.shutdown.borrow() {
+                return Err(JoinError::ShuttingDown);
+            }
+            let handle = self.room(id).await?;
+            let (peer, close_rx, out_rx) = make_peer();
+            let (reply_tx, reply_rx) = oneshot::channel();
+            let cmd = RoomCmd::Join {
+                conn,
+                peer,
+                reply: reply_tx,
+            };
+            if handle.tx.send(cmd).await.is_ok() && matches!(reply_rx.await, Ok(Ok(()))) {
+                return Ok((handle.tx, close_rx, out_rx));
+            }
+            self.inner
+                .rooms
+                .remove_if(&id, |_, h| h.instance == handle.instance);
+        }
+        Err(JoinError::Busy)
+    }
+
+    /// The running room of `id`, loaded now if it is not.
+    async fn room(&self, id: RegistrationId) -> Result<RoomHandle, JoinError> {
+        if let Some(handle) = self.inner.rooms.get(&id) {
+            return Ok(handle.clone());
+        }
+        static INSTANCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let instance = INSTANCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(ROOM_CHANNEL);
+        let handle = RoomHandle { instance, tx };
+        // Claim the slot before loading, so that concurrent joiners wait on one load.
+        let claimed = match self.inner.rooms.entry(id) {
+            dashmap::Entry::Occupied(e) => return Ok(e.get().clone()),
+            dashmap::Entry::Vacant(e) => e.insert(handle).clone(),
+        };
+        self.inner.live.send_modify(|n| *n += 1);
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            match room::Room::load(id, instance, inner.clone()).await {
+                Ok(room) => room.run(rx).await,
+                Err(err) => {
+                    tracing::error!(%id, error = %err, "could not load document");
+                    inner.rooms.remove_if(&id, |_, h| h.instance == instance);
+                    let mut rx = rx;
+                    rx.close();
+                    while let Some(cmd) = rx.recv().await {
+                        if let RoomCmd::Join { reply, .. } = cmd {
+                            let _ = reply.send(Err(RoomGone));
+                        }
+                    }
+                }
+            }
+            inner.live.send_modify(|n| *n -= 1);
+        });
+        Ok(claimed)
+    }
+}
+
+/// Why a connection could not join its room.
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    /// The server is shutting down.
+    #[error("server shutting down")]
+    ShuttingDown,
+    /// The room kept closing under us (or its document could not be loaded).
+    #[error("room unavailable")]
+    Busy,
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}

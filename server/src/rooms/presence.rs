@@ -1,0 +1,182 @@
+//! Presence (y-protocols awareness) of one room: who is here and where they type.
+//!
+//! The rules follow y-protocols: a state with a higher clock wins, `null` removes a client.
+//! What the server adds: a client ID belongs to the connection that first announced it (no
+//! other connection can overwrite or remove it), states vanish when their connection drops,
+//! and states that are not renewed expire (yrs has no built-in timeout).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use samen_crdt::validate::AwarenessEntry;
+
+use crate::ids::ConnId;
+
+/// One awareness entry to send: client ID, clock and JSON state (`null` for removal).
+pub type Change = (u64, u32, String);
+
+#[derive(Debug)]
+struct State {
+    clock: u32,
+    json: String,
+    conn: ConnId,
+    renewed: Instant,
+}
+
+/// The presence states of a room.
+#[derive(Debug, Default)]
+pub struct Presence {
+    states: HashMap<u64, State>,
+}
+
+fn is_null(json: &str) -> bool {
+    json.trim() == "null"
+}
+
+impl Presence {
+    /// Applies a connection's awareness entries; returns the entries that changed.
+    pub fn apply(&mut self, conn: ConnId, entries: Vec<AwarenessEntry>, now: Instant) -> Vec<Change> {
+        let mut changes = Vec::new();
+        for entry in entries {
+            match self.states.get_mut(&entry.client) {
+                Some(state) if state.conn != conn => {
+                    // Someone else's client ID: a connection may only speak for itself.
+                }
+                Some(state) => {
+                    let newer = entry.clock > state.clock;
+                    if !newer {
+                        continue;
+                    }
+                    if is_null(&entry.json) {
+                        self.states.remove(&entry.client);
+                    } else {
+                        state.clock = entry.clock;
+                        state.json.clone_from(&entry.json);
+                        state.renewed = now;
+                    }
+                    changes.push((entry.client, entry.clock, entry.json));
+                }
+                None if is_null(&entry.json) => {}
+                None => {
+                    self.states.insert(
+                        entry.client,
+                        State {
+                            clock: entry.clock,
+                            json: entry.json.clone(),
+                            conn,
+                            renewed: now,
+                        },
+                    );
+                    changes.push((entry.client, entry.clock, entry.json));
+                }
+            }
+        }
+        changes
+    }
+
+    /// Removes every state of a connection that left; returns the removals to announce.
+    pub fn remove_conn(&mut self, conn: ConnId) -> Vec<Change> {
+        self.remove_where(|s| s.conn == conn)
+    }
+
+    /// Removes states not renewed within `timeout`; returns the removals to announce.
+    pub fn expire(&mut self, now: Instant, timeout: Duration) -> Vec<Change> {
+        self.remove_where(|s| now.saturating_duration_since(s.renewed) >= timeout)
+    }
+
+    fn remove_where(&mut self, pred: impl Fn(&State) -> bool) -> Vec<Change> {
+        let gone: Vec<u64> = self
+            .states
+            .iter()
+            .filter(|(_, s)| pred(s))
+            .map(|(id, _)| *id)
+            .collect();
+        gone.into_iter()
+            .filter_map(|id| {
+                self.states
+                    .remove(&id)
+                    .map(|s| (id, s.clock.saturating_add(1), "null".to_owned()))
+            })
+            .collect()
+    }
+
+    /// Every current state, for a newcomer or a query.
+    pub fn all(&self) -> Vec<Change> {
+        self.states
+            .iter()
+            .map(|(id, s)| (*id, s.clock, s.json.clone()))
+            .collect()
+    }
+
+    /// Whether nobody is present.
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(client: u64, clock: u32, json: &str) -> AwarenessEntry {
+        AwarenessEntry {
+            client,
+            clock,
+            json: json.into(),
+        }
+    }
+
+    #[test]
+    fn newer_clocks_win_and_null_removes() {
+        let mut p = Presence::default();
+        let now = Instant::now();
+        let a = ConnId(1);
+        assert_eq!(p.apply(a, vec![entry(7, 1, "{\"x\":1}")], now).len(), 1);
+        assert!(
+            p.apply(a, vec![entry(7, 1, "{\"x\":2}")], now).is_empty(),
+            "same clock is stale"
+        );
+        assert_eq!(p.apply(a, vec![entry(7, 2, "{\"x\":2}")], now).len(), 1);
+        assert_eq!(p.all(), vec![(7, 2, "{\"x\":2}".to_owned())]);
+        assert_eq!(p.apply(a, vec![entry(7, 3, "null")], now).len(), 1);
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn a_connection_cannot_touch_another_connections_client() {
+        let mut p = Presence::default();
+        let now = Instant::now();
+        p.apply(ConnId(1), vec![entry(7, 1, "{}")], now);
+        assert!(p.apply(ConnId(2), vec![entry(7, 9, "null")], now).is_empty());
+        assert!(
+            p.apply(ConnId(2), vec![entry(7, 9, "{\"evil\":1}")], now)
+                .is_empty()
+        );
+        assert_eq!(p.all(), vec![(7, 1, "{}".to_owned())]);
+    }
+
+    #[test]
+    fn leaving_and_expiry_announce_removals() {
+        let mut p = Presence::default();
+        let t0 = Instant::now();
+        p.apply(ConnId(1), vec![entry(1, 4, "{}"), entry(2, 1, "{}")], t0);
+        p.apply(ConnId(2), vec![entry(3, 1, "{}")], t0);
+        let mut gone = p.remove_conn(ConnId(1));
+        gone.sort();
+        assert_eq!(gone, vec![(1, 5, "null".into()), (2, 2, "null".into())]);
+
+        let timeout = Duration::from_secs(30);
+        assert!(p.expire(t0 + Duration::from_secs(29), timeout).is_empty());
+        p.apply(ConnId(2), vec![entry(3, 2, "{}")], t0 + Duration::from_secs(20));
+        assert!(
+            p.expire(t0 + Duration::from_secs(40), timeout).is_empty(),
+            "renewed at 20 s"
+        );
+        assert_eq!(
+            p.expire(t0 + Duration::from_secs(50), timeout),
+            vec![(3, 3, "null".into())]
+        );
+        assert!(p.is_empty());
+    }
+}

@@ -1,0 +1,494 @@
+//! One room: the task that owns a registration's live document.
+//!
+//! Connections talk to it through a bounded channel; nothing else touches the document, so
+//! there is no lock on the hot path. Commands are taken in batches, and the way of an update
+//! through a batch reads in order:
+//!
+//!   validate (connection) → apply → append to log (one commit per batch) → broadcast → ack
+//!
+//! Every byte the batch produces for peers is held back until the commit: nothing a peer
+//! sees can be lost by a crash. If the commit fails, nothing is sent and the room closes;
+//! its clients keep their edits and resend them when they reconnect.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use samen_crdt::ClientMessage;
+use samen_crdt::deps::missing_dependency;
+use samen_crdt::protocol::{self, ValidatedUpdate};
+use tokio::sync::{mpsc, oneshot};
+use yrs::block::ClientID;
+use yrs::updates::decoder::Decode;
+use yrs::updates::encoder::Encode;
+use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
+
+use super::{CloseReason, Peer, RoomCmd, RoomGone, RoomsInner};
+use crate::ids::{ConnId, RegistrationId};
+use crate::storage::{NewUpdate, StorageError, StoredDoc};
+
+use super::presence::Presence;
+
+/// Commands taken from the channel per batch at most: bounds the latency one batch adds.
+const MAX_BATCH: usize = 256;
+
+struct PeerState {
+    out: mpsc::Sender<Bytes>,
+    close: Option<oneshot::Sender<CloseReason>>,
+    acks: bool,
+    /// Update messages received from this connection (acks count them).
+    updates_received: u64,
+}
+
+/// Who a message of a batch goes to.
+enum Target {
+    One(ConnId),
+    AllBut(ConnId),
+    All,
+}
+
+#[derive(Default)]
+struct Batch {
+    log: Vec<NewUpdate>,
+    outbound: Vec<(Target, Bytes)>,
+    to_ack: Vec<ConnId>,
+    /// Connections to close once the batch is done, with the reason.
+    kicks: Vec<(ConnId, CloseReason)>,
+}
+
+/// Why the document could not take an update.
+#[derive(Debug, thiserror::Error)]
+enum ApplyError {
+    #[error("decode: {0}")]
+    Decode(#[from] yrs::encoding::read::Error),
+    #[error("integrate: {0}")]
+    Integrate(#[from] yrs::error::UpdateError),
+    #[error("yrs panicked while integrating")]
+    Panicked,
+}
+
+pub(super) struct Room {
+    id: RegistrationId,
+    instance: u64,
+    doc: Doc,
+    peers: HashMap<ConnId, PeerState>,
+    presence: Presence,
+    /// Sequence number of the last stored update.
+    last_seq: i64,
+    /// Log entries not yet folded into the stored state.
+    uncompacted: usize,
+    empty_since: Option<Instant>,
+    /// Set when storage failed: the in-memory document may hold what storage does not, so
+    /// the room must close.
+    broken: bool,
+    /// Set when yrs refused an update halfway: the document must be rebuilt from storage
+    /// before it takes anything else.
+    needs_rebuild: bool,
+    rooms: Arc<RoomsInner>,
+}
+
+impl Room {
+    /// Loads the document; the caller spawns [`Room::run`].
+    pub(super) async fn load(
+        id: RegistrationId,
+        instance: u64,
+        rooms: Arc<RoomsInner>,
+    ) -> Result<Room, StorageError> {
+        let started = Instant::now();
+        let stored = rooms.store.load(id).await?;
+        let doc = samen_crdt::new_doc();
+        let (last_seq, uncompacted) = (stored.last_seq(), stored.tail.len());
+        apply_stored(&doc, &stored, id);
+        tracing::debug!(%id, tail = uncompacted, elapsed_ms = started.elapsed().as_millis() as u64, "room loaded");
+        Ok(Room {
+            id,
+            instance,
+            doc,
+            peers: HashMap::new(),
+            presence: Presence::default(),
+            last_seq,
+            uncompacted,
+            empty_since: Some(Instant::now()),
+            broken: false,
+            needs_rebuild: false,
+            rooms,
+        })
+    }
+
+    /// Serves commands until the room is idle, broken, or the server shuts down.
+    pub(super) async fn run(mut self, mut rx: mpsc::Receiver<RoomCmd>) {
+        self.rooms.metrics.rooms.inc();
+        if self.uncompacted >= self.rooms.config.compact_after {
+            self.compact().await;
+        }
+        let mut shutdown = self.rooms.shutdown.clone();
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut cmds = Vec::with_capacity(MAX_BATCH);
+        let reason = loop {
+            tokio::select! {
+                n = rx.recv_many(&mut cmds, MAX_BATCH) => {
+                    if n == 0 {
+                        break "channel closed";
+                    }
+                    self.run_batch(cmds.drain(..)).await;
+                    if self.broken {
+                        break "document out of step with storage";
+                    }
+                }
+                _ = tick.tick() => {
+                    self.expire_presence().await;
+                    if self.idle_long_enough() {
+                        break "idle";
+                    }
+                }
+                _ = shutdown.changed() => break "server shutting down",
+            }
+        };
+        let rooms = self.rooms.clone();
+        self.close(reason, rx).await;
+        rooms.metrics.rooms.dec();
+    }
+
+    async fn run_batch(&mut self, cmds: impl Iterator<Item = RoomCmd>) {
+        let mut batch = Batch::default();
+        for cmd in cmds {
+            match cmd {
+                RoomCmd::Join { conn, peer, reply } => self.join(conn, peer, reply, &mut batch),
+                RoomCmd::Leave { conn } => self.leave(conn, &mut batch),
+                RoomCmd::Message { conn, msg } => self.handle(conn, msg, &mut batch),
+            }
+            if self.needs_rebuild {
+                self.rebuild(&batch.log).await;
+            }
+        }
+        self.commit(batch).await;
+    }
+
+    fn join(
+        &mut self,
+        conn: ConnId,
+        peer: Peer,
+        reply: oneshot::Sender<Result<(), RoomGone>>,
+        batch: &mut Batch,
+    ) {
+        if reply.send(Ok(())).is_err() {
+            return; // The connection gave up waiting.
+        }
+        self.peers.insert(
+            conn,
+            PeerState {
+                out: peer.out,
+                close: Some(peer.close),
+                acks: peer.acks,
+                updates_received: 0,
+            },
+        );
+        self.empty_since = None;
+        let sv = self.doc.transact().state_vector();
+        batch.outbound.push((
+            Target::One(conn),
+            protocol::encode_sync_step1(&sv.encode_v1()).into(),
+        ));
+        let present = self.presence.all();
+        if !present.is_empty() {
+            batch
+                .outbound
+                .push((Target::One(conn), awareness_message(&present)));
+        }
+    }
+
+    fn leave(&mut self, conn: ConnId, batch: &mut Batch) {
+        if self.peers.remove(&conn).is_some() {
+            let gone = self.presence.remove_conn(conn);
+            if !gone.is_empty() {
+                batch.outbound.push((Target::All, awareness_message(&gone)));
+            }
+            if self.peers.is_empty() {
+                self.empty_since = Some(Instant::now());
+            }
+        }
+    }
+
+    fn handle(&mut self, conn: ConnId, msg: ClientMessage, batch: &mut Batch) {
+        if !self.peers.contains_key(&conn) {
+            return; // Already dropped (too slow, or kicked earlier in this batch).
+        }
+        match msg {
+            ClientMessage::SyncStep1 { state_vector } => {
+                // Validated by the connection, so decoding cannot misbehave.
+                match StateVector::decode_v1(&state_vector) {
+                    Ok(sv) => {
+                        let diff = self.doc.transact().encode_diff_v1(&sv);
+                        batch
+                            .outbound
+                            .push((Target::One(conn), protocol::encode_sync_step2(&diff).into()));
+                    }
+                    Err(_) => batch.kicks.push((conn, CloseReason::MALFORMED)),
+                }
+            }
+            ClientMessage::SyncStep2(update) | ClientMessage::Update(update) => {
+                self.update(conn, update, batch)
+            }
+            ClientMessage::Awareness(entries) => {
+                let changes = self.presence.apply(conn, entries, Instant::now());
+                if !changes.is_empty() {
+                    batch.outbound.push((Target::All, awareness_message(&changes)));
+                }
+            }
+            ClientMessage::QueryAwareness => {
+                batch
+                    .outbound
+                    .push((Target::One(conn), awareness_message(&self.presence.all())));
+            }
+        }
+    }
+
+    fn update(&mut self, conn: ConnId, update: ValidatedUpdate, batch: &mut Batch) {
+        if let Some(peer) = self.peers.get_mut(&conn) {
+            peer.updates_received += 1;
+        }
+        let sv = self.doc.transact().state_vector();
+        if let Some(missing) = missing_dependency(&update.info, |c| sv.get(&ClientID::new(c))) {
+            // yrs's pending-update path is unsound with hostile input (see samen_crdt::deps);
+            // an honest client that hits this reconnects and its sync step 2 heals it.
+            tracing::info!(id = %self.id, %conn, ?missing, "update depends on missing content");
+            self.rooms.metrics.reject("missing_dependency");
+            batch.kicks.push((conn, CloseReason::RESYNC));
+            return;
+        }
+        // yrs is not meant to panic on validated input; should it ever, the panic is caught
+        // here so that one bad update costs a reload of this room, not the room's task.
+        let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.apply(&update.bytes)))
+            .unwrap_or(Err(ApplyError::Panicked));
+        match applied {
+            Ok(false) => {}
+            Ok(true) => {
+                batch.outbound.push((
+                    Target::AllBut(conn),
+                    protocol::encode_update(&update.bytes).into(),
+                ));
+                batch.log.push(NewUpdate {
+                    data: update.bytes,
+                    author: None,
+                });
+            }
+            Err(err) => {
+                // Well-formed, but yrs refused it against this document (say, a parent that
+                // is not a type). It may have integrated part of it, so the document is
+                // rebuilt before the next command; only the sender is closed.
+                tracing::info!(id = %self.id, %conn, error = %err, "update does not fit the document");
+                self.rooms.metrics.reject("integrate");
+                batch.kicks.push((conn, CloseReason::MALFORMED));
+                self.needs_rebuild = true;
+                return;
+            }
+        }
+        if !batch.to_ack.contains(&conn) {
+            batch.to_ack.push(conn);
+        }
+    }
+
+    /// Integrates an update; returns whether it changed anything (or waits for missing
+    /// dependencies, in which case it must be kept too).
+    fn apply(&self, bytes: &[u8]) -> Result<bool, ApplyError> {
+        let update = Update::decode_v1(bytes)?;
+        let mut txn = self.doc.transact_mut();
+        txn.apply_update(update)?;
+        let changed = txn.before_state() != txn.after_state() || !txn.delete_set().is_empty();
+        Ok(changed || txn.has_missing_updates())
+    }
+
+    /// Rebuilds the document from storage plus the batch's accepted, not yet stored
+    /// updates: the document as it was before the refused update.
+    async fn rebuild(&mut self, accepted: &[NewUpdate]) {
+        self.needs_rebuild = false;
+        match self.rooms.store.load(self.id).await {
+            Ok(stored) => {
+                let doc = samen_crdt::new_doc();
+                apply_stored(&doc, &stored, self.id);
+                let mut txn = doc.transact_mut();
+                for update in accepted {
+                    if let Ok(u) = Update::decode_v1(&update.data) {
+                        let _ = txn.apply_update(u);
+                    }
+                }
+                drop(txn);
+                self.doc = doc;
+            }
+            Err(err) => {
+                tracing::error!(id = %self.id, error = %err, "could not reload document; closing room");
+                self.broken = true;
+            }
+        }
+    }
+
+    /// Stores the batch's updates, then releases its messages and acks.
+    async fn commit(&mut self, mut batch: Batch) {
+        if self.broken {
+            // Nothing of this batch may reach anyone: the room closes and reloads.
+            return;
+        }
+        if !batch.log.is_empty() {
+            let started = Instant::now();
+            let first = self.last_seq + 1;
+            let n = batch.log.len();
+            if let Err(err) = self.rooms.store.append(self.id, first, &batch.log).await {
+                tracing::error!(id = %self.id, error = %err, "could not store updates; closing room");
+                self.broken = true;
+                return;
+            }
+            self.rooms
+                .metrics
+                .persist_seconds
+                .observe(started.elapsed().as_secs_f64());
+            self.rooms.metrics.updates_accepted.inc_by(n as u64);
+            self.last_seq += n as i64;
+            self.uncompacted += n;
+        }
+        for (target, frame) in batch.outbound.drain(..) {
+            match target {
+                Target::One(conn) => self.send(conn, frame),
+                Target::AllBut(except) => self.send_all(Some(except), &frame),
+                Target::All => self.send_all(None, &frame),
+            }
+        }
+        for conn in batch.to_ack.drain(..) {
+            if let Some(peer) = self.peers.get(&conn)
+                && peer.acks
+            {
+                let ack = Bytes::from(protocol::encode_ack(peer.updates_received));
+                self.send(conn, ack);
+            }
+        }
+        for (conn, reason) in batch.kicks.drain(..) {
+            self.kick(conn, reason);
+        }
+        if self.uncompacted >= self.rooms.config.compact_after {
+            self.compact().await;
+        }
+    }
+
+    fn send_all(&mut self, except: Option<ConnId>, frame: &Bytes) {
+        let targets: Vec<ConnId> = self
+            .peers
+            .keys()
+            .copied()
+            .filter(|c| Some(*c) != except)
+            .collect();
+        for conn in targets {
+            self.send(conn, frame.clone());
+        }
+    }
+
+    /// Queues a frame for a connection, dropping the connection if its queue is full.
+    fn send(&mut self, conn: ConnId, frame: Bytes) {
+        let Some(peer) = self.peers.get(&conn) else { return };
+        if let Err(mpsc::error::TrySendError::Full(_)) = peer.out.try_send(frame) {
+            tracing::info!(id = %self.id, %conn, "connection too slow; dropping it");
+            self.rooms.metrics.slow_disconnects.inc();
+            self.kick(conn, CloseReason::TOO_SLOW);
+        }
+    }
+
+    /// Closes a connection from the room's side and forgets its presence.
+    fn kick(&mut self, conn: ConnId, reason: CloseReason) {
+        if let Some(mut peer) = self.peers.remove(&conn) {
+            if let Some(close) = peer.close.take() {
+                let _ = close.send(reason);
+            }
+            let gone = self.presence.remove_conn(conn);
+            if !gone.is_empty() {
+                self.send_all(None, &awareness_message(&gone));
+            }
+            if self.peers.is_empty() {
+                self.empty_since = Some(Instant::now());
+            }
+        }
+    }
+
+    async fn expire_presence(&mut self) {
+        let gone = self
+            .presence
+            .expire(Instant::now(), self.rooms.config.awareness_timeout);
+        if !gone.is_empty() {
+            self.send_all(None, &awareness_message(&gone));
+        }
+    }
+
+    fn idle_long_enough(&self) -> bool {
+        self.empty_since
+            .is_some_and(|since| since.elapsed() >= self.rooms.config.idle_unload)
+    }
+
+    /// Folds the log into the stored state. Skipped while updates wait for missing
+    /// dependencies: those live only in the log, and the state would not hold them.
+    async fn compact(&mut self) {
+        if self.uncompacted == 0 || self.doc.transact().has_missing_updates() {
+            return;
+        }
+        let state = self
+            .doc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        match self.rooms.store.compact(self.id, &state, self.last_seq).await {
+            Ok(()) => {
+                self.uncompacted = 0;
+                self.rooms.metrics.compactions.inc();
+            }
+            Err(err) => tracing::warn!(id = %self.id, error = %err, "compaction failed; the log stays"),
+        }
+    }
+
+    /// Leaves the registry, compacts, and closes every connection and waiting joiner.
+    async fn close(mut self, reason: &'static str, mut rx: mpsc::Receiver<RoomCmd>) {
+        tracing::debug!(id = %self.id, reason, "room closing");
+        // Out of the registry first: new joiners create a fresh room, which loads what
+        // this one stored (every accepted update is already in the log).
+        self.rooms
+            .rooms
+            .remove_if(&self.id, |_, handle| handle.instance == self.instance);
+        let close_reason = if self.broken {
+            CloseReason::INTERNAL
+        } else {
+            CloseReason::GOING_AWAY
+        };
+        let conns: Vec<ConnId> = self.peers.keys().copied().collect();
+        for conn in conns {
+            self.kick(conn, close_reason);
+        }
+        rx.close();
+        while let Some(cmd) = rx.recv().await {
+            if let RoomCmd::Join { reply, .. } = cmd {
+                let _ = reply.send(Err(RoomGone));
+            }
+        }
+        if !self.broken {
+            self.compact().await;
+        }
+    }
+}
+
+/// Applies a stored document to a fresh doc. Stored bytes were validated before they were
+/// stored; an entry that still fails is logged and skipped rather than losing the rest.
+fn apply_stored(doc: &Doc, stored: &StoredDoc, id: RegistrationId) {
+    let mut txn = doc.transact_mut();
+    let entries = stored
+        .state
+        .iter()
+        .map(|s| (stored.state_seq, s))
+        .chain(stored.tail.iter().map(|e| (e.seq, &e.data)));
+    for (seq, bytes) in entries {
+        let result = Update::decode_v1(bytes)
+            .map_err(ApplyError::from)
+            .and_then(|u| txn.apply_update(u).map_err(ApplyError::from));
+        if let Err(err) = result {
+            tracing::error!(%id, seq, error = %err, "stored update does not apply");
+        }
+    }
+}
+
+fn awareness_message(changes: &[super::presence::Change]) -> Bytes {
+    protocol::encode_awareness(changes.iter().map(|(c, clock, json)| (*c, *clock, json.as_str()))).into()
+}

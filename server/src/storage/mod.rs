@@ -1,0 +1,99 @@
+//! Document storage: the update log and compacted state of every registration's CRDT
+//! document, behind one trait so that rooms do not know which database holds them.
+//!
+//! The contract rooms rely on: `append` returns only once the updates are durable, and
+//! `load` returns every update ever appended (folded into the state or in the tail).
+
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use thiserror::Error;
+
+use crate::ids::RegistrationId;
+
+pub use sqlite::SqliteStore;
+
+/// A document as stored: its compacted state and the log entries after it.
+#[derive(Debug, Default, Clone)]
+pub struct StoredDoc {
+    /// The compacted state (a v1 update), if the document was ever compacted.
+    pub state: Option<Vec<u8>>,
+    /// The last sequence number folded into `state` (0 if none).
+    pub state_seq: i64,
+    /// The log entries after `state_seq`, in order.
+    pub tail: Vec<LogEntry>,
+}
+
+impl StoredDoc {
+    /// The sequence number of the last stored update.
+    pub fn last_seq(&self) -> i64 {
+        self.tail.last().map_or(self.state_seq, |e| e.seq)
+    }
+}
+
+/// One entry of a document's update log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    /// Position in the document's log, from 1, without gaps.
+    pub seq: i64,
+    /// The v1-encoded update.
+    pub data: Vec<u8>,
+}
+
+/// An update to append.
+#[derive(Debug, Clone)]
+pub struct NewUpdate {
+    /// The v1-encoded update.
+    pub data: Vec<u8>,
+    /// The user who wrote it, once identity exists.
+    pub author: Option<String>,
+}
+
+/// Why storage failed.
+#[derive(Debug, Error)]
+pub enum StorageError {
+    /// The database refused or failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations could not be applied.
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The data directory could not be prepared.
+    #[error("data directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Where documents live.
+#[async_trait]
+pub trait DocStore: Send + Sync + 'static {
+    /// Reads a document's state and log tail (an unknown document is empty).
+    async fn load(&self, doc: RegistrationId) -> Result<StoredDoc, StorageError>;
+
+    /// Appends updates with sequence numbers `first_seq..`, durably, in one transaction.
+    async fn append(
+        &self,
+        doc: RegistrationId,
+        first_seq: i64,
+        updates: &[NewUpdate],
+    ) -> Result<(), StorageError>;
+
+    /// Replaces the state by `state`, which holds every update up to `through_seq`, and
+    /// drops those log entries. A state older than the stored one is ignored, so a late
+    /// compaction can never undo a newer one.
+    async fn compact(&self, doc: RegistrationId, state: &[u8], through_seq: i64) -> Result<(), StorageError>;
+
+    /// Waits for pending writes and closes the database.
+    async fn close(&self);
+}
+
+/// A shared handle to the document store.
+pub type Store = Arc<dyn DocStore>;
+
+/// Milliseconds since the Unix epoch, for `created_at` columns.
+pub(crate) fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,220 @@
+//! The SQLite engine: one database file in WAL mode under the data directory.
+//!
+//! `synchronous = FULL` so that a commit survives power loss, not only a process crash;
+//! group commit in the rooms keeps the fsync count low.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use super::{DocStore, LogEntry, NewUpdate, StorageError, StoredDoc, now_millis};
+use crate::ids::RegistrationId;
+
+/// Documents in a SQLite database.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `samen.db` in `data_dir` and applies the migrations.
+    pub async fn open_in(data_dir: &Path) -> Result<Self, StorageError> {
+        std::fs::create_dir_all(data_dir)?;
+        let options = SqliteConnectOptions::new().filename(data_dir.join("samen.db"));
+        Self::open(options).await
+    }
+
+    /// Opens the database at a `sqlite:` URL and applies the migrations.
+    pub async fn open_url(url: &str) -> Result<Self, StorageError> {
+        Self::open(SqliteConnectOptions::from_str(url)?).await
+    }
+
+    async fn open(options: SqliteConnectOptions) -> Result<Self, StorageError> {
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+#[async_trait]
+impl DocStore for SqliteStore {
+    async fn load(&self, doc: RegistrationId) -> Result<StoredDoc, StorageError> {
+        let id = doc.to_string();
+        // One read transaction, so that a concurrent compaction is seen whole or not at all.
+        let mut tx = self.pool.begin().await?;
+        let state = sqlx::query("SELECT state, seq FROM doc_states WHERE doc_id = ?")
+            .bind(&id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (state, state_seq) = match state {
+            Some(row) => (Some(row.try_get::<Vec<u8>, _>(0)?), row.try_get::<i64, _>(1)?),
+            None => (None, 0),
+        };
+        let tail = sqlx::query("SELECT seq, data FROM doc_updates WHERE doc_id = ? AND seq > ? ORDER BY seq")
+            .bind(&id)
+            .bind(state_seq)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|row| {
+                Ok(LogEntry {
+                    seq: row.try_get(0)?,
+                    data: row.try_get(1)?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        tx.commit().await?;
+        Ok(StoredDoc {
+            state,
+            state_seq,
+            tail,
+        })
+    }
+
+    async fn append(
+        &self,
+        doc: RegistrationId,
+        first_seq: i64,
+        updates: &[NewUpdate],
+    ) -> Result<(), StorageError> {
+        let id = doc.to_string();
+        let now = now_millis();
+        let mut tx = self.pool.begin().await?;
+        for (seq, update) in (first_seq..).zip(updates) {
+            sqlx::query(
+                "INSERT INTO doc_updates (doc_id, seq, data, author, created_at) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&id)
+            .bind(seq)
+            .bind(&update.data)
+            .bind(&update.author)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn compact(&self, doc: RegistrationId, state: &[u8], through_seq: i64) -> Result<(), StorageError> {
+        let id = doc.to_string();
+        let mut tx = self.pool.begin().await?;
+        let written = sqlx::query(
+            "INSERT INTO doc_states (doc_id, state, seq, updated_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (doc_id) DO UPDATE SET state = excluded.state, seq = excluded.seq,
+                 updated_at = excluded.updated_at
+             WHERE doc_states.seq < excluded.seq",
+        )
+        .bind(&id)
+        .bind(state)
+        .bind(through_seq)
+        .bind(now_millis())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if written > 0 {
+            sqlx::query("DELETE FROM doc_updates WHERE doc_id = ? AND seq <= ?")
+                .bind(&id)
+                .bind(through_seq)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(byte: u8) -> NewUpdate {
+        NewUpdate {
+            data: vec![byte],
+            author: None,
+        }
+    }
+
+    async fn store() -> (SqliteStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open_in(dir.path()).await.expect("open");
+        (store, dir)
+    }
+
+    #[tokio::test]
+    async fn unknown_documents_are_empty() {
+        let (store, _dir) = store().await;
+        let doc = store.load(RegistrationId::new()).await.expect("load");
+        assert!(doc.state.is_none());
+        assert!(doc.tail.is_empty());
+        assert_eq!(doc.last_seq(), 0);
+    }
+
+    #[tokio::test]
+    async fn appended_updates_load_in_order_and_compaction_folds_them() {
+        let (store, _dir) = store().await;
+        let id = RegistrationId::new();
+        store
+            .append(id, 1, &[update(1), update(2)])
+            .await
+            .expect("append");
+        store.append(id, 3, &[update(3)]).await.expect("append");
+        let doc = store.load(id).await.expect("load");
+        assert_eq!(doc.tail.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(doc.tail[2].data, [3]);
+
+        store.compact(id, b"state-2", 2).await.expect("compact");
+        let doc = store.load(id).await.expect("load");
+        assert_eq!(doc.state.as_deref(), Some(&b"state-2"[..]));
+        assert_eq!(doc.state_seq, 2);
+        assert_eq!(doc.tail.iter().map(|e| e.seq).collect::<Vec<_>>(), [3]);
+        assert_eq!(doc.last_seq(), 3);
+
+        // An older compaction arriving late changes nothing.
+        store.compact(id, b"state-1", 1).await.expect("compact");
+        let doc = store.load(id).await.expect("load");
+        assert_eq!(doc.state.as_deref(), Some(&b"state-2"[..]));
+        assert_eq!(doc.tail.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_sequence_number_is_refused_whole() {
+        let (store, _dir) = store().await;
+        let id = RegistrationId::new();
+        store.append(id, 1, &[update(1)]).await.expect("append");
+        assert!(store.append(id, 2, &[update(2), update(9)]).await.is_ok());
+        assert!(store.append(id, 3, &[update(3), update(4)]).await.is_err());
+        let doc = store.load(id).await.expect("load");
+        assert_eq!(doc.tail.len(), 3, "the failed batch left nothing behind");
+    }
+
+    #[tokio::test]
+    async fn data_survives_reopening() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let id = RegistrationId::new();
+        {
+            let store = SqliteStore::open_in(dir.path()).await.expect("open");
+            store.append(id, 1, &[update(7)]).await.expect("append");
+            store.close().await;
+        }
+        let store = SqliteStore::open_in(dir.path()).await.expect("reopen");
+        assert_eq!(store.load(id).await.expect("load").tail[0].data, [7]);
+    }
+}

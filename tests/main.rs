@@ -1,0 +1,9 @@
+//! Samen's integration tests: a real `samen` process on a random port with a temporary
+//! database, and real clients (Rust, Node with Yjs). One test binary, one module per
+//! capability.
+
+mod support;
+
+mod bad_input;
+mod persistence;
+mod sync;
