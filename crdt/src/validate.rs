@@ -12,6 +12,13 @@
 //!
 //! This module must never panic, allocate more than a small multiple of its input, or take
 //! more than linear time in its input.
+//!
+//! The rule for what is accepted: bytes that yrs 0.28 and Yjs both read, and read the same
+//! way, and that yrs then handles without overflowing or asserting. Hence a few refusals of
+//! valid Yjs that no Samen client sends: legacy JSON content and `Y.XmlHook` (yrs and Yjs
+//! disagree on their encoding), sub-documents, clocks of 2^31 and more ([`MAX_CLOCK`]),
+//! `Any` integers beyond JavaScript's safe range, and a GC or skip block with flag bits.
+//! `tests/validate_props.rs` and the `crdt/fuzz` targets check the rule against yrs.
 
 use std::collections::HashSet;
 
@@ -97,7 +104,7 @@ pub enum ValidationError {
     #[error("unknown content type {0}")]
     UnknownContent(u8),
     /// The content type is valid Yjs but has no place in a Samen document (sub-documents,
-    /// moves, weak links).
+    /// moves, weak links), or yrs and Yjs read it differently (legacy JSON).
     #[error("unsupported content type {0}")]
     UnsupportedContent(u8),
     /// The shared type number is unknown or unsupported.
@@ -144,7 +151,8 @@ pub enum TypeRef {
     XmlElement(String),
     /// `Y.XmlFragment`
     XmlFragment,
-    /// `Y.XmlHook` with its hook name.
+    /// `Y.XmlHook` with its hook name. Not accepted at present: yrs 0.28 does not read
+    /// the name Yjs writes, so the two would read the rest of the update differently.
     XmlHook(String),
     /// `Y.XmlText`
     XmlText,
@@ -155,7 +163,8 @@ pub enum TypeRef {
 pub enum Content {
     /// Deleted content of the given length.
     Deleted,
-    /// JSON values (legacy Yjs).
+    /// JSON values (legacy Yjs). Not accepted at present: yrs 0.28 reads one value more
+    /// than Yjs writes.
     Json,
     /// A byte buffer.
     Binary,
