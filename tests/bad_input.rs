@@ -12,7 +12,7 @@ use yrs::types::xml::{Xml, XmlElementPrelim, XmlFragment, XmlTextPrelim};
 use yrs::updates::encoder::Encode;
 use yrs::{ReadTxn, StateVector, Transact};
 
-use crate::support::{TestServer, WAIT, new_id, paragraphs, type_paragraph};
+use crate::support::{TestServer, WAIT, paragraphs, type_paragraph};
 
 /// A valid update that appends a paragraph with `text` to `goals`, from its own client.
 fn valid_update(text: &str) -> Vec<u8> {
@@ -52,7 +52,7 @@ fn awareness_message(payload: &[u8]) -> Vec<u8> {
 /// bystander; checks the close code, that the bystander and document are unharmed, and
 /// that the refusal was counted.
 async fn refused(server: &TestServer, frame: Frame, codes: &[u16], reason: &str) {
-    let id = new_id();
+    let id = server.new_registration().await;
     let bystander = server.client(&id).await;
     type_paragraph(&bystander, "goals", "vooraf");
     bystander.durable(WAIT).await.expect("durable");
@@ -383,7 +383,10 @@ async fn connect_from(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_thousand_mutated_messages_leave_the_server_and_documents_intact() {
     let mut server = TestServer::start().await;
-    let rooms: Vec<String> = (0..4).map(|_| new_id()).collect();
+    let mut rooms = Vec::new();
+    for _ in 0..4 {
+        rooms.push(server.new_registration().await);
+    }
     let mut guardians = Vec::new();
     for (i, id) in rooms.iter().enumerate() {
         let g = server.client(id).await;

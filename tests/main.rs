@@ -5,5 +5,8 @@
 mod support;
 
 mod bad_input;
+mod identity;
+mod permissions;
 mod persistence;
+mod policy;
 mod sync;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use samen_client::Options;
 use sqlx::Row;
 
-use crate::support::{TestServer, WAIT, eventually, new_id, paragraphs, type_paragraph};
+use crate::support::{TestServer, WAIT, eventually, paragraphs, type_paragraph};
 
 /// Log rows and whether a compacted state exists, read straight from the database.
 async fn stored(server: &TestServer, id: &str) -> (i64, bool) {
@@ -31,7 +31,7 @@ async fn stored(server: &TestServer, id: &str) -> (i64, bool) {
 #[tokio::test]
 async fn a_restart_keeps_every_update() {
     let mut server = TestServer::start().await;
-    let id = new_id();
+    let id = server.new_registration().await;
     let a = server.client(&id).await;
     let b = server.client(&id).await;
     for i in 0..50 {
@@ -54,7 +54,7 @@ async fn a_restart_keeps_every_update() {
 #[tokio::test]
 async fn kill_9_loses_nothing_a_peer_had_received() {
     let mut server = TestServer::start().await;
-    let id = new_id();
+    let id = server.new_registration().await;
     let writers = [
         server.client_with(&id, Options::default()).await,
         server.client_with(&id, Options::default()).await,
@@ -87,9 +87,9 @@ async fn kill_9_loses_nothing_a_peer_had_received() {
 
 #[tokio::test]
 async fn a_long_log_loads_from_state_and_tail_and_is_compacted() {
-    let id = new_id();
     // First life: 500 updates, then a clean stop, which folds them into the state.
     let mut server = TestServer::start_with(&["--compact-after", "100000"]).await;
+    let id = server.new_registration().await;
     let a = server.client(&id).await;
     for i in 0..500 {
         type_paragraph(&a, "goals", &format!("s{i}"));

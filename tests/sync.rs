@@ -6,12 +6,12 @@ use std::time::Duration;
 use samen_client::{Client, Options};
 use tokio::process::Command;
 
-use crate::support::{TestServer, WAIT, eventually, new_id, node_dir, paragraphs, type_paragraph};
+use crate::support::{TestServer, WAIT, eventually, node_dir, paragraphs, type_paragraph};
 
 #[tokio::test]
 async fn two_rust_clients_and_a_yjs_client_converge() {
     let server = TestServer::start().await;
-    let id = new_id();
+    let id = server.new_registration().await;
     let a = server.client(&id).await;
     let b = server.client(&id).await;
     const EDITS: usize = 20;
@@ -25,6 +25,7 @@ async fn two_rust_clients_and_a_yjs_client_converge() {
             "node",
             &EDITS.to_string(),
             &(3 * EDITS).to_string(),
+            &server.clb_token,
         ])
         .current_dir(node_dir())
         .output();
@@ -70,7 +71,7 @@ async fn two_rust_clients_and_a_yjs_client_converge() {
 #[tokio::test]
 async fn edits_are_acknowledged_once_durable() {
     let server = TestServer::start().await;
-    let id = new_id();
+    let id = server.new_registration().await;
     let a = server.client(&id).await;
     for i in 0..10 {
         type_paragraph(&a, "understanding", &format!("p{i}"));
@@ -84,7 +85,7 @@ async fn edits_are_acknowledged_once_durable() {
 #[tokio::test]
 async fn clients_without_acks_never_receive_them() {
     let server = TestServer::start().await;
-    let id = new_id();
+    let id = server.new_registration().await;
     let a = server.client_with(&id, Options::default()).await;
     let b = server.client(&id).await;
     type_paragraph(&a, "goals", "hallo");
@@ -99,7 +100,7 @@ async fn clients_without_acks_never_receive_them() {
 #[tokio::test]
 async fn presence_is_relayed_and_removed_when_a_client_leaves() {
     let server = TestServer::start().await;
-    let id = new_id();
+    let id = server.new_registration().await;
     let a = server.client(&id).await;
     let b = server.client(&id).await;
     a.set_awareness(r#"{"cursor":{"anchor":1}}"#);
@@ -123,7 +124,7 @@ async fn presence_is_relayed_and_removed_when_a_client_leaves() {
 #[tokio::test]
 async fn presence_that_is_not_renewed_expires() {
     let server = TestServer::start_with(&["--awareness-timeout-secs", "1"]).await;
-    let id = new_id();
+    let id = server.new_registration().await;
     let a = server.client(&id).await;
     let b = server.client(&id).await;
     a.set_awareness(r#"{"user":"a"}"#);
@@ -144,7 +145,7 @@ async fn presence_that_is_not_renewed_expires() {
 #[tokio::test]
 async fn idle_rooms_unload_and_reload_with_their_content() {
     let server = TestServer::start_with(&["--room-idle-secs", "1"]).await;
-    let id = new_id();
+    let id = server.new_registration().await;
     let a = server.client(&id).await;
     type_paragraph(&a, "agreements", "afspraak");
     a.durable(WAIT).await.expect("durable");
@@ -166,7 +167,7 @@ async fn idle_rooms_unload_and_reload_with_their_content() {
 #[tokio::test]
 async fn a_client_that_cannot_keep_up_is_dropped() {
     let server = TestServer::start_with(&["--outbound-queue", "4"]).await;
-    let id = new_id();
+    let id = server.new_registration().await;
     // A client that connects and then never reads.
     let (stalled, _) = tokio_tungstenite::connect_async(server.ws_url(&id))
         .await
@@ -200,7 +201,7 @@ async fn health_and_metrics_are_served() {
     let server = TestServer::start().await;
     let health = reqwest::get(server.url("/healthz")).await.expect("healthz");
     assert!(health.status().is_success());
-    let _a = server.client(&new_id()).await;
+    let _a = server.client(&server.new_registration().await).await;
     let metrics = server.metrics().await;
     for name in [
         "samen_connections 1",
@@ -217,13 +218,10 @@ async fn health_and_metrics_are_served() {
 #[tokio::test]
 async fn malformed_document_ids_are_refused_before_upgrade() {
     let server = TestServer::start().await;
-    let err = Client::connect(
-        &format!("ws://{}/sync/not-a-uuid", server.addr),
-        Options::default(),
-    )
-    .await
-    .err()
-    .expect("a malformed id is not a document");
+    let err = Client::connect(&server.ws_url("not-a-uuid"), Options::default())
+        .await
+        .err()
+        .expect("a malformed id is not a document");
     match err {
         samen_client::ClientError::Connect(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             assert_eq!(response.status(), 404);

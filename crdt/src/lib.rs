@@ -6,8 +6,10 @@
 
 pub mod deps;
 pub mod lib0;
+pub mod policy;
 pub mod protocol;
 pub mod schema;
+pub mod text;
 pub mod validate;
 
 pub use protocol::{ClientMessage, ProtocolError};

@@ -3,29 +3,35 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Query, State, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, Path, Query, Request, State, WebSocketUpgrade};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use samen_crdt::Limits;
 
+use crate::auth::throttle::LoginThrottle;
+use crate::auth::{Via, authenticate, same_origin};
 use crate::config::ServeConfig;
+use crate::db::Db;
 use crate::error::AppError;
-use crate::ids::RegistrationId;
 use crate::metrics::Metrics;
-use crate::rooms::{Rooms, SocketSettings, serve_socket};
+use crate::rooms::{Principal, Rooms, SocketSettings, serve_socket};
 
 /// What every handler may use.
 #[derive(Clone)]
 pub struct AppState {
     /// The live rooms.
     pub rooms: Rooms,
+    /// The relational data.
+    pub db: Db,
     /// Server metrics.
     pub metrics: Arc<Metrics>,
     /// The configuration the server started with.
     pub config: Arc<ServeConfig>,
     /// Validation limits for client messages.
     pub limits: Arc<Limits>,
+    /// Failed-login counts.
+    pub throttle: Arc<LoginThrottle>,
 }
 
 /// Builds the router.
@@ -35,11 +41,19 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/sync/{id}", get(sync))
+        .merge(crate::http::routes())
         .with_state(state)
 }
 
-async fn index() -> Html<&'static str> {
-    Html(include_str!("index.html"))
+async fn index(State(state): State<AppState>) -> Html<String> {
+    let demo = if state.config.demo {
+        "<p>Demomodus. Log in met <code>clb@demo.test</code> (CLB), <code>linde@demo.test</code> \
+         (Basisschool De Linde) of <code>anker@demo.test</code> (Middenschool Het Anker); \
+         wachtwoord <code>demo</code>.</p>"
+    } else {
+        ""
+    };
+    Html(include_str!("index.html").replace("<!--demo-->", demo))
 }
 
 async fn healthz() -> &'static str {
@@ -62,27 +76,41 @@ struct SyncQuery {
     acks: Option<String>,
 }
 
+/// Opens a registration's document over a WebSocket. Everything is checked before the
+/// upgrade, so a caller without access never receives a byte of the document: no login
+/// → 401, a session from another site → 403, no link with the school (or no such
+/// registration) → 404.
 async fn sync(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(query): Query<SyncQuery>,
-    upgrade: WebSocketUpgrade,
+    request: Request,
 ) -> Result<Response, AppError> {
-    let id: RegistrationId = id.parse().map_err(|_| AppError::NotFound)?;
-    if !state.config.dev_no_auth {
-        // Identity arrives with its own issue; until then only the development switch opens
-        // documents.
-        return Err(AppError::Unauthenticated);
+    let (mut parts, _) = request.into_parts();
+    let auth = authenticate(&parts, &state)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    if matches!(auth.via, Via::Session(_)) && !same_origin(&parts, &state.config.public_origin) {
+        return Err(AppError::Forbidden(
+            "WebSocket connections with a session must come from the Samen app itself.".into(),
+        ));
     }
+    let (registration, access) = crate::http::registration_for(&state, &auth.user.id, &id).await?;
+    let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &state)
+        .await
+        .map_err(|e| AppError::BadRequest(e.body_text()))?;
+    let principal = Principal::new(auth.user.id, auth.user.display_name, access);
     let settings = SocketSettings {
         limits: state.limits.clone(),
         ping: std::time::Duration::from_secs(state.config.ping_secs.max(1)),
         acks: query.acks.as_deref() == Some("1"),
+        principal,
     };
     // A little headroom over the payload limit for the message's own framing; the
     // validator enforces the exact payload limit.
     let max = state.config.max_message_bytes.saturating_add(64);
     let rooms = state.rooms.clone();
+    let id = registration.id;
     Ok(upgrade
         .max_message_size(max)
         .max_frame_size(max)

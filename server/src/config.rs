@@ -25,10 +25,14 @@ pub struct ServeConfig {
     #[arg(long, env = "SAMEN_DEMO")]
     pub demo: bool,
 
-    /// DEVELOPMENT ONLY: accept WebSocket connections without a login. Loopback only.
-    /// Exists until identity lands; never use it with real data.
-    #[arg(long, env = "SAMEN_DEV_NO_AUTH", hide = true)]
-    pub dev_no_auth: bool,
+    /// The public origin of the app (e.g. `https://samen.example.be`) when it runs behind a
+    /// proxy; requests from it pass the Origin check. By default the request's Host counts.
+    #[arg(long, env = "SAMEN_PUBLIC_ORIGIN")]
+    pub public_origin: Option<String>,
+
+    /// Seconds a login session lasts (default: 12 hours).
+    #[arg(long, env = "SAMEN_SESSION_SECS", default_value_t = 12 * 3600)]
+    pub session_secs: u64,
 
     /// Largest WebSocket message a client may send, in bytes.
     #[arg(long, env = "SAMEN_MAX_MESSAGE_BYTES", default_value_t = 8 * 1024 * 1024)]
@@ -67,6 +71,21 @@ impl ServeConfig {
             max_awareness_bytes: self.max_awareness_bytes,
             ..Limits::default()
         }
+    }
+
+    /// How long a session lasts, in milliseconds.
+    pub fn session_ttl_ms(&self) -> i64 {
+        i64::try_from(self.session_secs.max(1).saturating_mul(1000)).unwrap_or(i64::MAX)
+    }
+
+    /// Whether cookies get the `Secure` flag: always, except on a loopback address (local
+    /// development and demo over plain HTTP) unless the public origin is HTTPS.
+    pub fn secure_cookies(&self) -> bool {
+        !self.addr.ip().is_loopback()
+            || self
+                .public_origin
+                .as_deref()
+                .is_some_and(|o| o.starts_with("https://"))
     }
 
     /// The room settings derived from this configuration.

@@ -11,9 +11,21 @@ pub enum AppError {
     /// 400: the request is not well-formed; the message says what to change.
     #[error("{0}")]
     BadRequest(String),
+    /// 401: wrong e-mail address or password (never saying which).
+    #[error("invalid credentials")]
+    InvalidCredentials,
     /// 401: no valid session or token.
     #[error("log in first")]
     Unauthenticated,
+    /// 403: known caller, not allowed; the message says why.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 409: it exists already.
+    #[error("{0}")]
+    Conflict(String),
+    /// 429: too many attempts; try again after this many seconds.
+    #[error("too many attempts")]
+    TooManyRequests(u64),
     /// 404: no such thing, or nothing the caller may know exists.
     #[error("not found")]
     NotFound,
@@ -29,10 +41,22 @@ impl AppError {
     fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {
             AppError::BadRequest(msg) => (StatusCode::BAD_REQUEST, "bad_request", msg.clone()),
+            AppError::InvalidCredentials => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "Wrong e-mail address or password.".into(),
+            ),
             AppError::Unauthenticated => (
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
                 "Log in first, or send an API token.".into(),
+            ),
+            AppError::Forbidden(msg) => (StatusCode::FORBIDDEN, "forbidden", msg.clone()),
+            AppError::Conflict(msg) => (StatusCode::CONFLICT, "conflict", msg.clone()),
+            AppError::TooManyRequests(secs) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!("Too many attempts; try again in {secs} seconds."),
             ),
             AppError::NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found.".into()),
             AppError::Unavailable => (
@@ -60,5 +84,27 @@ impl IntoResponse for AppError {
             Json(serde_json::json!({ "error": { "code": code, "message": message } })),
         )
             .into_response()
+    }
+}
+
+impl From<crate::db::DbError> for AppError {
+    fn from(err: crate::db::DbError) -> Self {
+        match err {
+            crate::db::DbError::Conflict(what) => AppError::Conflict(format!("{what} already exists")),
+            crate::db::DbError::NotFound(_) => AppError::NotFound,
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<axum::extract::rejection::JsonRejection> for AppError {
+    fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
+        AppError::BadRequest(format!("invalid JSON body: {}", rejection.body_text()))
+    }
+}
+
+impl From<crate::storage::StorageError> for AppError {
+    fn from(err: crate::storage::StorageError) -> Self {
+        AppError::Internal(err.to_string())
     }
 }

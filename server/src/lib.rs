@@ -3,8 +3,14 @@
 //! before any peer sees it.
 
 pub mod app;
+pub mod auth;
+pub mod cli;
 pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
 pub mod error;
+pub mod http;
 pub mod ids;
 pub mod metrics;
 pub mod rooms;
@@ -18,6 +24,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::ServeConfig;
+use crate::db::Db;
 use crate::metrics::Metrics;
 use crate::rooms::Rooms;
 use crate::storage::{SqliteStore, StorageError, Store};
@@ -28,9 +35,12 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// Demo and development modes hold no real protection, so they stay on this machine.
-    #[error("--demo and --dev-no-auth only listen on a loopback address (e.g. 127.0.0.1), not {0}")]
+    /// Demo mode has well-known passwords, so it stays on this machine.
+    #[error("--demo only listens on a loopback address (e.g. 127.0.0.1), not {0}")]
     NotLoopback(std::net::SocketAddr),
+    /// The demo data could not be written.
+    #[error("demo data: {0}")]
+    Demo(String),
     /// The database URL names an engine this build does not have.
     #[error("unsupported database URL (expected sqlite:...): {0}")]
     UnsupportedDatabase(String),
@@ -42,15 +52,20 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-/// Opens the store named by the configuration.
-pub async fn open_store(config: &ServeConfig) -> Result<Store, ServeError> {
-    match &config.database_url {
-        Some(url) if url.starts_with("sqlite:") => Ok(Arc::new(SqliteStore::open_url(url).await?)),
-        Some(url) => Err(ServeError::UnsupportedDatabase(
-            url.split(':').next().unwrap_or_default().to_owned(),
-        )),
-        None => Ok(Arc::new(SqliteStore::open_in(&config.data).await?)),
-    }
+/// Opens the database named by the configuration: the document store and the relational
+/// data, which share it.
+pub async fn open_database(data: &std::path::Path, url: Option<&str>) -> Result<(Store, Db), ServeError> {
+    let sqlite = match url {
+        Some(url) if url.starts_with("sqlite:") => SqliteStore::open_url(url).await?,
+        Some(url) => {
+            return Err(ServeError::UnsupportedDatabase(
+                url.split(':').next().unwrap_or_default().to_owned(),
+            ));
+        }
+        None => SqliteStore::open_in(data).await?,
+    };
+    let db = Db::new(sqlite.pool());
+    Ok((Arc::new(sqlite), db))
 }
 
 /// Runs the server until `shutdown` resolves, then stores everything and returns.
@@ -60,23 +75,25 @@ pub async fn serve(
     on_listen: impl FnOnce(std::net::SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    if (config.demo || config.dev_no_auth) && !config.addr.ip().is_loopback() {
+    if config.demo && !config.addr.ip().is_loopback() {
         return Err(ServeError::NotLoopback(config.addr));
     }
-    let mut config = config;
+    let (store, db) = open_database(&config.data, config.database_url.as_deref()).await?;
     if config.demo {
-        // Until identity exists, demo mode opens documents without a login.
-        config.dev_no_auth = true;
+        demo::seed(&db, &store)
+            .await
+            .map_err(|e| ServeError::Demo(e.to_string()))?;
     }
-    let store = open_store(&config).await?;
     let metrics = Arc::new(Metrics::new());
     let (stop_tx, stop_rx) = watch::channel(false);
-    let rooms = Rooms::new(store.clone(), metrics.clone(), config.room(), stop_rx);
+    let rooms = Rooms::new(store.clone(), db.clone(), metrics.clone(), config.room(), stop_rx);
     let state = app::AppState {
         rooms: rooms.clone(),
+        db,
         metrics,
         limits: Arc::new(config.limits()),
         config: Arc::new(config.clone()),
+        throttle: Arc::new(auth::throttle::LoginThrottle::default()),
     };
     let listener = TcpListener::bind(config.addr).await?;
     on_listen(listener.local_addr()?);
@@ -85,9 +102,8 @@ pub async fn serve(
         tracing::info!("shutting down: storing documents and closing connections");
         let _ = stop_tx.send(true);
     };
-    axum::serve(listener, app::router(state))
-        .with_graceful_shutdown(signal)
-        .await?;
+    let app = app::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(signal).await?;
     if tokio::time::timeout(SHUTDOWN_GRACE, rooms.wait_closed())
         .await
         .is_err()

@@ -16,6 +16,8 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(ServeConfig),
+    /// Manage institutions, users, roles and tokens.
+    Admin(samen_server::cli::AdminArgs),
 }
 
 #[tokio::main]
@@ -40,6 +42,9 @@ async fn main() -> anyhow::Result<()> {
                 samen_server::shutdown_signal(),
             )
             .await?;
+        }
+        Command::Admin(args) => {
+            println!("{}", samen_server::cli::run(args).await?);
         }
     }
     Ok(())

@@ -1,6 +1,6 @@
 // A real Yjs peer for Samen's interop tests: y-websocket's WebsocketProvider over `ws`.
 //
-// usage: node yjs-peer.mjs <ws-base-url> <registration-id> <name> <edits> <expected-paragraphs>
+// usage: node yjs-peer.mjs <ws-base-url> <registration-id> <name> <edits> <expected-paragraphs> <api-token>
 // It syncs, appends <edits> paragraphs "<name><i>" to the `goals` section while others type,
 // waits until `goals` holds <expected-paragraphs> paragraphs, then prints them as JSON.
 
@@ -8,9 +8,13 @@ import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import WebSocket from 'ws'
 
-const [base, room, name, edits, expected] = process.argv.slice(2)
+const [base, room, name, edits, expected, token] = process.argv.slice(2)
 const doc = new Y.Doc({ gc: false })
-const provider = new WebsocketProvider(base, room, doc, { WebSocketPolyfill: WebSocket, disableBc: true })
+const provider = new WebsocketProvider(base, room, doc, {
+  WebSocketPolyfill: WebSocket,
+  disableBc: true,
+  params: { token }
+})
 const goals = doc.getXmlFragment('goals')
 
 const deadline = setTimeout(() => {

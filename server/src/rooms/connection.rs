@@ -15,7 +15,7 @@ use samen_crdt::protocol::{ProtocolError, decode_client_message};
 use samen_crdt::{Limits, ValidationError};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{CloseReason, JoinError, Peer, RoomCmd, Rooms};
+use super::{CloseReason, JoinError, Peer, Principal, RoomCmd, Rooms};
 use crate::ids::{ConnId, RegistrationId};
 
 /// How long one write may take before the client counts as gone.
@@ -24,6 +24,8 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// What a connection needs besides its socket.
 #[derive(Clone)]
 pub struct SocketSettings {
+    /// Who is on the connection.
+    pub principal: Principal,
     /// Validation limits.
     pub limits: Arc<Limits>,
     /// Interval between pings.
@@ -40,10 +42,21 @@ pub async fn serve_socket(socket: WebSocket, rooms: Rooms, id: RegistrationId, s
     let (mut sink, stream) = socket.split();
     let queue = rooms.inner.config.outbound_queue;
     let acks = settings.acks;
+    let principal = Arc::new(settings.principal.clone());
     let make_peer = move || {
         let (out, out_rx) = mpsc::channel(queue);
         let (close, close_rx) = oneshot::channel();
-        (Peer { out, close, acks }, close_rx, out_rx)
+        let principal = principal.clone();
+        (
+            Peer {
+                out,
+                close,
+                acks,
+                principal,
+            },
+            close_rx,
+            out_rx,
+        )
     };
     let close = match rooms.join(id, conn, make_peer).await {
         Ok((room, close_rx, out_rx)) => {

@@ -19,9 +19,54 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use connection::{SocketSettings, serve_socket};
 
 use crate::config::RoomConfig;
-use crate::ids::{ConnId, RegistrationId};
+use crate::db::{Db, SchoolAccess};
+use crate::ids::{ConnId, RegistrationId, UserId};
 use crate::metrics::Metrics;
 use crate::storage::{StorageError, Store};
+
+/// Who is on a connection, as the server established before the upgrade.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The user.
+    pub user: UserId,
+    /// Their display name.
+    pub name: String,
+    /// Their access to the registration's school.
+    pub access: SchoolAccess,
+    /// Their presence colour.
+    pub color: &'static str,
+}
+
+/// Presence colours: distinct, and dark enough for white text and carets on white (WCAG AA).
+const COLORS: [&str; 8] = [
+    "#1f6feb", "#b3261e", "#0b7a3e", "#8e24aa", "#b45309", "#00796b", "#c2185b", "#4d5bd6",
+];
+
+impl Principal {
+    /// A principal with a colour that stays the same for the same user.
+    pub fn new(user: UserId, name: String, access: SchoolAccess) -> Self {
+        let hash = user
+            .as_str()
+            .bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+        let color = COLORS[hash as usize % COLORS.len()];
+        Principal {
+            user,
+            name,
+            access,
+            color,
+        }
+    }
+
+    /// The `user` object the server stamps into every presence state of this connection.
+    pub fn stamp(&self) -> serde_json::Value {
+        let role = match self.access {
+            SchoolAccess::Clb => "clb",
+            SchoolAccess::School => "school",
+        };
+        serde_json::json!({ "id": self.user, "name": self.name, "role": role, "color": self.color })
+    }
+}
 
 /// Commands a room's channel holds before senders wait.
 const ROOM_CHANNEL: usize = 1024;
@@ -93,6 +138,8 @@ pub(crate) struct Peer {
     pub close: oneshot::Sender<CloseReason>,
     /// Whether the client asked for durability acks (`?acks=1`).
     pub acks: bool,
+    /// Who is on the connection.
+    pub principal: Arc<Principal>,
 }
 
 /// What a connection asks of its room.
@@ -107,6 +154,8 @@ pub(crate) enum RoomCmd {
     Message { conn: ConnId, msg: ClientMessage },
     /// A connection left.
     Leave { conn: ConnId },
+    /// The document's state (a v1 update), once everything before it is stored.
+    State { reply: oneshot::Sender<Vec<u8>> },
 }
 
 /// The room closed before it took the connection; ask the registry again.
@@ -125,6 +174,7 @@ pub(crate) struct RoomHandle {
 pub(crate) struct RoomsInner {
     pub rooms: DashMap<RegistrationId, RoomHandle>,
     pub store: Store,
+    pub db: Db,
     pub metrics: Arc<Metrics>,
     pub config: RoomConfig,
     /// Becomes true when the server shuts down.
@@ -143,6 +193,7 @@ impl Rooms {
     /// A registry with no rooms loaded.
     pub fn new(
         store: Store,
+        db: Db,
         metrics: Arc<Metrics>,
         config: RoomConfig,
         shutdown: watch::Receiver<bool>,
@@ -151,6 +202,7 @@ impl Rooms {
             inner: Arc::new(RoomsInner {
                 rooms: DashMap::new(),
                 store,
+                db,
                 metrics,
                 config,
                 shutdown,
@@ -168,6 +220,22 @@ impl Rooms {
     pub async fn wait_closed(&self) {
         let mut live = self.inner.live.subscribe();
         let _ = live.wait_for(|n| *n == 0).await;
+    }
+
+    /// A document's current state as a v1 update: from its room when it is loaded (after
+    /// the room's pending commit), else from storage.
+    pub async fn document_state(&self, id: RegistrationId) -> Result<Vec<u8>, StorageError> {
+        let handle = self.inner.rooms.get(&id).map(|h| h.clone());
+        if let Some(handle) = handle {
+            let (reply, rx) = oneshot::channel();
+            if handle.tx.send(RoomCmd::State { reply }).await.is_ok()
+                && let Ok(state) = rx.await
+            {
+                return Ok(state);
+            }
+        }
+        let stored = self.inner.store.load(id).await?;
+        Ok(room::stored_state(&stored, id))
     }
 
     /// Joins a connection to the room of `id`, loading the room if needed.

@@ -33,11 +33,33 @@ fn is_null(json: &str) -> bool {
     json.trim() == "null"
 }
 
+/// The state with `user` set by the server, whatever the client put there: a client cannot
+/// appear under another name. `null` (removal) stays as it is.
+fn stamped(json: &str, user: &serde_json::Value) -> String {
+    if is_null(json) {
+        return "null".into();
+    }
+    let mut state = match serde_json::from_str::<serde_json::Value>(json) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    state.insert("user".into(), user.clone());
+    serde_json::Value::Object(state).to_string()
+}
+
 impl Presence {
-    /// Applies a connection's awareness entries; returns the entries that changed.
-    pub fn apply(&mut self, conn: ConnId, entries: Vec<AwarenessEntry>, now: Instant) -> Vec<Change> {
+    /// Applies a connection's awareness entries, with the server's `user` stamped into each
+    /// state; returns the entries that changed.
+    pub fn apply(
+        &mut self,
+        conn: ConnId,
+        entries: Vec<AwarenessEntry>,
+        user: &serde_json::Value,
+        now: Instant,
+    ) -> Vec<Change> {
         let mut changes = Vec::new();
-        for entry in entries {
+        for mut entry in entries {
+            entry.json = stamped(&entry.json, user);
             match self.states.get_mut(&entry.client) {
                 Some(state) if state.conn != conn => {
                     // Someone else's client ID: a connection may only speak for itself.
@@ -119,6 +141,10 @@ impl Presence {
 mod tests {
     use super::*;
 
+    fn stamp() -> serde_json::Value {
+        serde_json::json!({ "id": "u1", "name": "Echte Naam" })
+    }
+
     fn entry(client: u64, clock: u32, json: &str) -> AwarenessEntry {
         AwarenessEntry {
             client,
@@ -132,14 +158,22 @@ mod tests {
         let mut p = Presence::default();
         let now = Instant::now();
         let a = ConnId(1);
-        assert_eq!(p.apply(a, vec![entry(7, 1, "{\"x\":1}")], now).len(), 1);
+        assert_eq!(p.apply(a, vec![entry(7, 1, "{\"x\":1}")], &stamp(), now).len(), 1);
         assert!(
-            p.apply(a, vec![entry(7, 1, "{\"x\":2}")], now).is_empty(),
+            p.apply(a, vec![entry(7, 1, "{\"x\":2}")], &stamp(), now)
+                .is_empty(),
             "same clock is stale"
         );
-        assert_eq!(p.apply(a, vec![entry(7, 2, "{\"x\":2}")], now).len(), 1);
-        assert_eq!(p.all(), vec![(7, 2, "{\"x\":2}".to_owned())]);
-        assert_eq!(p.apply(a, vec![entry(7, 3, "null")], now).len(), 1);
+        assert_eq!(p.apply(a, vec![entry(7, 2, "{\"x\":2}")], &stamp(), now).len(), 1);
+        assert_eq!(
+            p.all(),
+            vec![(
+                7,
+                2,
+                r#"{"user":{"id":"u1","name":"Echte Naam"},"x":2}"#.to_owned()
+            )]
+        );
+        assert_eq!(p.apply(a, vec![entry(7, 3, "null")], &stamp(), now).len(), 1);
         assert!(p.is_empty());
     }
 
@@ -147,28 +181,56 @@ mod tests {
     fn a_connection_cannot_touch_another_connections_client() {
         let mut p = Presence::default();
         let now = Instant::now();
-        p.apply(ConnId(1), vec![entry(7, 1, "{}")], now);
-        assert!(p.apply(ConnId(2), vec![entry(7, 9, "null")], now).is_empty());
+        p.apply(ConnId(1), vec![entry(7, 1, "{}")], &stamp(), now);
         assert!(
-            p.apply(ConnId(2), vec![entry(7, 9, "{\"evil\":1}")], now)
+            p.apply(ConnId(2), vec![entry(7, 9, "null")], &stamp(), now)
                 .is_empty()
         );
-        assert_eq!(p.all(), vec![(7, 1, "{}".to_owned())]);
+        assert!(
+            p.apply(ConnId(2), vec![entry(7, 9, "{\"evil\":1}")], &stamp(), now)
+                .is_empty()
+        );
+        assert_eq!(
+            p.all(),
+            vec![(7, 1, r#"{"user":{"id":"u1","name":"Echte Naam"}}"#.to_owned())]
+        );
+    }
+
+    #[test]
+    fn the_server_stamps_who_the_client_is() {
+        let mut p = Presence::default();
+        let forged = r#"{"user":{"id":"someone-else","name":"Directeur"},"cursor":{"anchor":3}}"#;
+        let changes = p.apply(ConnId(1), vec![entry(5, 1, forged)], &stamp(), Instant::now());
+        let state: serde_json::Value = serde_json::from_str(&changes[0].2).expect("json");
+        assert_eq!(state["user"], stamp());
+        assert_eq!(state["cursor"]["anchor"], 3);
+        let odd = p.apply(ConnId(1), vec![entry(5, 2, "[1,2]")], &stamp(), Instant::now());
+        assert_eq!(odd[0].2, r#"{"user":{"id":"u1","name":"Echte Naam"}}"#);
     }
 
     #[test]
     fn leaving_and_expiry_announce_removals() {
         let mut p = Presence::default();
         let t0 = Instant::now();
-        p.apply(ConnId(1), vec![entry(1, 4, "{}"), entry(2, 1, "{}")], t0);
-        p.apply(ConnId(2), vec![entry(3, 1, "{}")], t0);
+        p.apply(
+            ConnId(1),
+            vec![entry(1, 4, "{}"), entry(2, 1, "{}")],
+            &stamp(),
+            t0,
+        );
+        p.apply(ConnId(2), vec![entry(3, 1, "{}")], &stamp(), t0);
         let mut gone = p.remove_conn(ConnId(1));
         gone.sort();
         assert_eq!(gone, vec![(1, 5, "null".into()), (2, 2, "null".into())]);
 
         let timeout = Duration::from_secs(30);
         assert!(p.expire(t0 + Duration::from_secs(29), timeout).is_empty());
-        p.apply(ConnId(2), vec![entry(3, 2, "{}")], t0 + Duration::from_secs(20));
+        p.apply(
+            ConnId(2),
+            vec![entry(3, 2, "{}")],
+            &stamp(),
+            t0 + Duration::from_secs(20),
+        );
         assert!(
             p.expire(t0 + Duration::from_secs(40), timeout).is_empty(),
             "renewed at 20 s"

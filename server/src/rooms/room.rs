@@ -17,15 +17,18 @@ use std::time::Instant;
 use bytes::Bytes;
 use samen_crdt::ClientMessage;
 use samen_crdt::deps::missing_dependency;
+use samen_crdt::policy::{PolicyError, SectionIndex, check_authorship, check_sections};
 use samen_crdt::protocol::{self, ValidatedUpdate};
+use samen_crdt::validate::{DeleteRange, Limits, parse_update_v1};
 use tokio::sync::{mpsc, oneshot};
 use yrs::block::ClientID;
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
 
-use super::{CloseReason, Peer, RoomCmd, RoomGone, RoomsInner};
-use crate::ids::{ConnId, RegistrationId};
+use super::{CloseReason, Peer, Principal, RoomCmd, RoomGone, RoomsInner};
+use crate::db::AuditEntry;
+use crate::ids::{ConnId, RegistrationId, UserId};
 use crate::storage::{NewUpdate, StorageError, StoredDoc};
 
 use super::presence::Presence;
@@ -37,6 +40,8 @@ struct PeerState {
     out: mpsc::Sender<Bytes>,
     close: Option<oneshot::Sender<CloseReason>>,
     acks: bool,
+    /// Who is on the connection.
+    principal: Arc<Principal>,
     /// Update messages received from this connection (acks count them).
     updates_received: u64,
 }
@@ -55,6 +60,16 @@ struct Batch {
     to_ack: Vec<ConnId>,
     /// Connections to close once the batch is done, with the reason.
     kicks: Vec<(ConnId, CloseReason)>,
+    /// Client IDs bound to users by this batch's updates.
+    bindings: Vec<(u64, UserId)>,
+    /// Requests for the document's state, answered after the commit.
+    state_replies: Vec<oneshot::Sender<Vec<u8>>>,
+}
+
+impl Batch {
+    fn kicked(&self, conn: ConnId) -> bool {
+        self.kicks.iter().any(|(c, _)| *c == conn)
+    }
 }
 
 /// Why the document could not take an update.
@@ -72,6 +87,10 @@ pub(super) struct Room {
     id: RegistrationId,
     instance: u64,
     doc: Doc,
+    /// The section of every item of `doc`, for the write policy.
+    index: SectionIndex,
+    /// Which user each client ID of `doc` belongs to.
+    bindings: HashMap<u64, UserId>,
     peers: HashMap<ConnId, PeerState>,
     presence: Presence,
     /// Sequence number of the last stored update.
@@ -100,11 +119,15 @@ impl Room {
         let doc = samen_crdt::new_doc();
         let (last_seq, uncompacted) = (stored.last_seq(), stored.tail.len());
         apply_stored(&doc, &stored, id);
+        let index = index_of(&doc);
+        let bindings = stored.bindings.into_iter().collect();
         tracing::debug!(%id, tail = uncompacted, elapsed_ms = started.elapsed().as_millis() as u64, "room loaded");
         Ok(Room {
             id,
             instance,
             doc,
+            index,
+            bindings,
             peers: HashMap::new(),
             presence: Presence::default(),
             last_seq,
@@ -158,6 +181,7 @@ impl Room {
                 RoomCmd::Join { conn, peer, reply } => self.join(conn, peer, reply, &mut batch),
                 RoomCmd::Leave { conn } => self.leave(conn, &mut batch),
                 RoomCmd::Message { conn, msg } => self.handle(conn, msg, &mut batch),
+                RoomCmd::State { reply } => batch.state_replies.push(reply),
             }
             if self.needs_rebuild {
                 self.rebuild(&batch.log).await;
@@ -182,6 +206,7 @@ impl Room {
                 out: peer.out,
                 close: Some(peer.close),
                 acks: peer.acks,
+                principal: peer.principal,
                 updates_received: 0,
             },
         );
@@ -212,8 +237,8 @@ impl Room {
     }
 
     fn handle(&mut self, conn: ConnId, msg: ClientMessage, batch: &mut Batch) {
-        if !self.peers.contains_key(&conn) {
-            return; // Already dropped (too slow, or kicked earlier in this batch).
+        if !self.peers.contains_key(&conn) || batch.kicked(conn) {
+            return; // Already dropped (too slow), or being closed by this batch.
         }
         match msg {
             ClientMessage::SyncStep1 { state_vector } => {
@@ -232,7 +257,10 @@ impl Room {
                 self.update(conn, update, batch)
             }
             ClientMessage::Awareness(entries) => {
-                let changes = self.presence.apply(conn, entries, Instant::now());
+                let Some(stamp) = self.peers.get(&conn).map(|p| p.principal.stamp()) else {
+                    return;
+                };
+                let changes = self.presence.apply(conn, entries, &stamp, Instant::now());
                 if !changes.is_empty() {
                     batch.outbound.push((Target::All, awareness_message(&changes)));
                 }
@@ -246,9 +274,11 @@ impl Room {
     }
 
     fn update(&mut self, conn: ConnId, update: ValidatedUpdate, batch: &mut Batch) {
-        if let Some(peer) = self.peers.get_mut(&conn) {
-            peer.updates_received += 1;
-        }
+        let Some(peer) = self.peers.get_mut(&conn) else {
+            return;
+        };
+        peer.updates_received += 1;
+        let principal = peer.principal.clone();
         let sv = self.doc.transact().state_vector();
         if let Some(missing) = missing_dependency(&update.info, |c| sv.get(&ClientID::new(c))) {
             // yrs's pending-update path is unsound with hostile input (see samen_crdt::deps);
@@ -258,20 +288,40 @@ impl Room {
             batch.kicks.push((conn, CloseReason::RESYNC));
             return;
         }
+        // Where it writes, and with whose client IDs: checked before the document sees it,
+        // so a refused update changes nothing.
+        let allowed = self.index.classify(&update.info).and_then(|effect| {
+            check_sections(&effect, |section| principal.access.may_write(section))?;
+            check_authorship(
+                &effect,
+                |client| self.bindings.get(&client).cloned(),
+                &principal.user,
+            )
+        });
+        let new_clients = match allowed {
+            Ok(new_clients) => new_clients,
+            Err(err) => return self.deny(conn, &principal, err, batch),
+        };
         // yrs is not meant to panic on validated input; should it ever, the panic is caught
-        // here so that one bad update costs a reload of this room, not the room's task.
+        // here so that one bad update costs a rebuild of this room, not the room's task.
         let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.apply(&update.bytes)))
             .unwrap_or(Err(ApplyError::Panicked));
         match applied {
-            Ok(false) => {}
-            Ok(true) => {
+            Ok(None) => {}
+            Ok(Some(deleted)) => {
+                self.index.extend(&update.info);
+                self.index.mark_deleted(deleted);
+                for client in new_clients {
+                    self.bindings.insert(client, principal.user.clone());
+                    batch.bindings.push((client, principal.user.clone()));
+                }
                 batch.outbound.push((
                     Target::AllBut(conn),
                     protocol::encode_update(&update.bytes).into(),
                 ));
                 batch.log.push(NewUpdate {
                     data: update.bytes,
-                    author: None,
+                    author: Some(principal.user.clone()),
                 });
             }
             Err(err) => {
@@ -290,14 +340,39 @@ impl Room {
         }
     }
 
-    /// Integrates an update; returns whether it changed anything (or waits for missing
-    /// dependencies, in which case it must be kept too).
-    fn apply(&self, bytes: &[u8]) -> Result<bool, ApplyError> {
+    /// Refuses an update the policy forbids: the client is told (y-websocket auth message
+    /// "permission-denied") and closed with 1008, and the attempt is audited.
+    fn deny(&mut self, conn: ConnId, principal: &Principal, err: PolicyError, batch: &mut Batch) {
+        tracing::info!(id = %self.id, %conn, user = %principal.user, error = %err, "update refused");
+        self.rooms.metrics.reject("permission_denied");
+        batch.outbound.push((
+            Target::One(conn),
+            protocol::encode_permission_denied("permission-denied").into(),
+        ));
+        batch.kicks.push((conn, CloseReason::POLICY));
+        let db = self.rooms.db.clone();
+        let entry = AuditEntry {
+            actor: Some(principal.user.to_string()),
+            action: "sync.update",
+            target: Some(self.id.to_string()),
+            outcome: "denied",
+            detail: Some(err.to_string()),
+        };
+        tokio::spawn(async move {
+            if let Err(err) = db.audit(entry).await {
+                tracing::error!(error = %err, "could not write audit entry");
+            }
+        });
+    }
+
+    /// Integrates an update; returns what it deleted if it changed anything (`None` for a
+    /// duplicate).
+    fn apply(&self, bytes: &[u8]) -> Result<Option<Vec<DeleteRange>>, ApplyError> {
         let update = Update::decode_v1(bytes)?;
         let mut txn = self.doc.transact_mut();
         txn.apply_update(update)?;
         let changed = txn.before_state() != txn.after_state() || !txn.delete_set().is_empty();
-        Ok(changed || txn.has_missing_updates())
+        Ok(changed.then(|| delete_ranges(txn.delete_set())))
     }
 
     /// Rebuilds the document from storage plus the batch's accepted, not yet stored
@@ -315,6 +390,7 @@ impl Room {
                     }
                 }
                 drop(txn);
+                self.index = index_of(&doc);
                 self.doc = doc;
             }
             Err(err) => {
@@ -334,7 +410,12 @@ impl Room {
             let started = Instant::now();
             let first = self.last_seq + 1;
             let n = batch.log.len();
-            if let Err(err) = self.rooms.store.append(self.id, first, &batch.log).await {
+            if let Err(err) = self
+                .rooms
+                .store
+                .append(self.id, first, &batch.log, &batch.bindings)
+                .await
+            {
                 tracing::error!(id = %self.id, error = %err, "could not store updates; closing room");
                 self.broken = true;
                 return;
@@ -364,6 +445,15 @@ impl Room {
         }
         for (conn, reason) in batch.kicks.drain(..) {
             self.kick(conn, reason);
+        }
+        if !batch.state_replies.is_empty() {
+            let state = self
+                .doc
+                .transact()
+                .encode_state_as_update_v1(&StateVector::default());
+            for reply in batch.state_replies.drain(..) {
+                let _ = reply.send(state.clone());
+            }
         }
         if self.uncompacted >= self.rooms.config.compact_after {
             self.compact().await;
@@ -487,6 +577,48 @@ fn apply_stored(doc: &Doc, stored: &StoredDoc, id: RegistrationId) {
             tracing::error!(%id, seq, error = %err, "stored update does not apply");
         }
     }
+}
+
+/// A stored document's state as one v1 update (for reads of documents no room holds).
+pub(super) fn stored_state(stored: &StoredDoc, id: RegistrationId) -> Vec<u8> {
+    let doc = samen_crdt::new_doc();
+    apply_stored(&doc, stored, id);
+    doc.transact().encode_state_as_update_v1(&StateVector::default())
+}
+
+/// The section index of a whole document, from its full state (whose delete set holds
+/// every deleted item).
+fn index_of(doc: &Doc) -> SectionIndex {
+    let state = doc.transact().encode_state_as_update_v1(&StateVector::default());
+    // The document's own encoding, so no size limit applies; it parses unless yrs wrote
+    // something its own reader refuses, in which case the index starts empty and every
+    // write that refers to old content is refused (safe, and logged).
+    let limits = Limits {
+        max_update_bytes: usize::MAX,
+        ..Limits::default()
+    };
+    match parse_update_v1(&state, &limits) {
+        Ok(info) => SectionIndex::from_state(&info),
+        Err(err) => {
+            tracing::error!(error = %err, "document state does not parse; section index left empty");
+            SectionIndex::default()
+        }
+    }
+}
+
+/// yrs's delete set as ranges.
+fn delete_ranges(set: &yrs::IdSet) -> Vec<DeleteRange> {
+    let mut out = Vec::new();
+    for (client, ranges) in set.iter() {
+        for range in ranges.iter() {
+            out.push(DeleteRange {
+                client: client.get(),
+                clock: range.start,
+                len: range.end - range.start,
+            });
+        }
+    }
+    out
 }
 
 fn awareness_message(changes: &[super::presence::Change]) -> Bytes {

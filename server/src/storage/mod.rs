@@ -11,7 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use thiserror::Error;
 
-use crate::ids::RegistrationId;
+use crate::ids::{RegistrationId, UserId};
 
 pub use sqlite::SqliteStore;
 
@@ -24,6 +24,8 @@ pub struct StoredDoc {
     pub state_seq: i64,
     /// The log entries after `state_seq`, in order.
     pub tail: Vec<LogEntry>,
+    /// Which user each Yjs client ID of the document belongs to.
+    pub bindings: Vec<(u64, UserId)>,
 }
 
 impl StoredDoc {
@@ -47,8 +49,8 @@ pub struct LogEntry {
 pub struct NewUpdate {
     /// The v1-encoded update.
     pub data: Vec<u8>,
-    /// The user who wrote it, once identity exists.
-    pub author: Option<String>,
+    /// The user who wrote it (none for updates from before identity existed).
+    pub author: Option<UserId>,
 }
 
 /// Why storage failed.
@@ -71,12 +73,14 @@ pub trait DocStore: Send + Sync + 'static {
     /// Reads a document's state and log tail (an unknown document is empty).
     async fn load(&self, doc: RegistrationId) -> Result<StoredDoc, StorageError>;
 
-    /// Appends updates with sequence numbers `first_seq..`, durably, in one transaction.
+    /// Appends updates with sequence numbers `first_seq..`, and binds new client IDs to
+    /// their users, durably, in one transaction.
     async fn append(
         &self,
         doc: RegistrationId,
         first_seq: i64,
         updates: &[NewUpdate],
+        bindings: &[(u64, UserId)],
     ) -> Result<(), StorageError>;
 
     /// Replaces the state by `state`, which holds every update up to `through_seq`, and

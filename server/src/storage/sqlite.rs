@@ -12,7 +12,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use super::{DocStore, LogEntry, NewUpdate, StorageError, StoredDoc, now_millis};
-use crate::ids::RegistrationId;
+use crate::ids::{RegistrationId, UserId};
 
 /// Documents in a SQLite database.
 #[derive(Debug, Clone)]
@@ -26,6 +26,11 @@ impl SqliteStore {
         std::fs::create_dir_all(data_dir)?;
         let options = SqliteConnectOptions::new().filename(data_dir.join("samen.db"));
         Self::open(options).await
+    }
+
+    /// The connection pool (the relational data shares the database file).
+    pub fn pool(&self) -> SqlitePool {
+        self.pool.clone()
     }
 
     /// Opens the database at a `sqlite:` URL and applies the migrations.
@@ -76,11 +81,22 @@ impl DocStore for SqliteStore {
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let bindings = sqlx::query("SELECT client_id, user_id FROM client_bindings WHERE doc_id = ?")
+            .bind(&id)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|row| {
+                let client: i64 = row.try_get(0)?;
+                Ok((client as u64, UserId::from(row.try_get::<String, _>(1)?)))
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
         tx.commit().await?;
         Ok(StoredDoc {
             state,
             state_seq,
             tail,
+            bindings,
         })
     }
 
@@ -89,10 +105,23 @@ impl DocStore for SqliteStore {
         doc: RegistrationId,
         first_seq: i64,
         updates: &[NewUpdate],
+        bindings: &[(u64, UserId)],
     ) -> Result<(), StorageError> {
         let id = doc.to_string();
         let now = now_millis();
         let mut tx = self.pool.begin().await?;
+        for (client, user) in bindings {
+            // Client IDs are at most 53 bits (checked by the validator), so they fit.
+            sqlx::query(
+                "INSERT INTO client_bindings (doc_id, client_id, user_id, created_at) VALUES (?, ?, ?, ?)",
+            )
+            .bind(&id)
+            .bind(*client as i64)
+            .bind(user.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
         for (seq, update) in (first_seq..).zip(updates) {
             sqlx::query(
                 "INSERT INTO doc_updates (doc_id, seq, data, author, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -100,7 +129,7 @@ impl DocStore for SqliteStore {
             .bind(&id)
             .bind(seq)
             .bind(&update.data)
-            .bind(&update.author)
+            .bind(update.author.as_ref().map(UserId::as_str))
             .bind(now)
             .execute(&mut *tx)
             .await?;
@@ -172,10 +201,10 @@ mod tests {
         let (store, _dir) = store().await;
         let id = RegistrationId::new();
         store
-            .append(id, 1, &[update(1), update(2)])
+            .append(id, 1, &[update(1), update(2)], &[])
             .await
             .expect("append");
-        store.append(id, 3, &[update(3)]).await.expect("append");
+        store.append(id, 3, &[update(3)], &[]).await.expect("append");
         let doc = store.load(id).await.expect("load");
         assert_eq!(doc.tail.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
         assert_eq!(doc.tail[2].data, [3]);
@@ -198,9 +227,9 @@ mod tests {
     async fn a_duplicate_sequence_number_is_refused_whole() {
         let (store, _dir) = store().await;
         let id = RegistrationId::new();
-        store.append(id, 1, &[update(1)]).await.expect("append");
-        assert!(store.append(id, 2, &[update(2), update(9)]).await.is_ok());
-        assert!(store.append(id, 3, &[update(3), update(4)]).await.is_err());
+        store.append(id, 1, &[update(1)], &[]).await.expect("append");
+        assert!(store.append(id, 2, &[update(2), update(9)], &[]).await.is_ok());
+        assert!(store.append(id, 3, &[update(3), update(4)], &[]).await.is_err());
         let doc = store.load(id).await.expect("load");
         assert_eq!(doc.tail.len(), 3, "the failed batch left nothing behind");
     }
@@ -211,7 +240,7 @@ mod tests {
         let id = RegistrationId::new();
         {
             let store = SqliteStore::open_in(dir.path()).await.expect("open");
-            store.append(id, 1, &[update(7)]).await.expect("append");
+            store.append(id, 1, &[update(7)], &[]).await.expect("append");
             store.close().await;
         }
         let store = SqliteStore::open_in(dir.path()).await.expect("reopen");

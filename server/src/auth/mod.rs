@@ -1,0 +1,120 @@
+//! Who is calling: sessions (cookie `samen_session`), API tokens (`Authorization: Bearer`,
+//! or `?token=` on `/sync` for clients that cannot set headers), passwords and login
+//! throttling.
+//!
+//! A request with a session cookie that changes something (or opens a WebSocket) must come
+//! from our own origin: the `Origin` header must match the `Host` it was sent to (or a
+//! configured public origin). That stops cross-site request forgery and cross-site
+//! WebSocket hijacking; calls with an API token need no such check.
+
+pub mod password;
+pub mod secret;
+pub mod throttle;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+use axum_extra::extract::CookieJar;
+
+use crate::app::AppState;
+use crate::db::User;
+use crate::error::AppError;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "samen_session";
+
+/// How a caller proved who they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    /// A browser session (its secret id).
+    Session(String),
+    /// An API token.
+    Token,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// The user.
+    pub user: User,
+    /// How they authenticated.
+    pub via: Via,
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let auth = authenticate(parts, state)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if matches!(auth.via, Via::Session(_)) && !safe && !same_origin(parts, &state.config.public_origin) {
+            return Err(AppError::Forbidden(
+                "This request must come from the Samen app itself (Origin check failed).".into(),
+            ));
+        }
+        Ok(auth)
+    }
+}
+
+/// Finds the caller, if any credentials were sent. A bad token or session is treated as
+/// no credentials (the caller gets 401 where a login is needed).
+pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Authenticated>, AppError> {
+    if let Some(token) = bearer(parts).or_else(|| query_token(parts)) {
+        return Ok(state.db.token_user(&token).await?.map(|user| Authenticated {
+            user,
+            via: Via::Token,
+        }));
+    }
+    let jar = CookieJar::from_headers(&parts.headers);
+    if let Some(cookie) = jar.get(SESSION_COOKIE) {
+        let secret = cookie.value().to_owned();
+        if let Some(user) = state.db.session_user(&secret).await? {
+            return Ok(Some(Authenticated {
+                user,
+                via: Via::Session(secret),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+fn bearer(parts: &Parts) -> Option<String> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))?;
+    Some(token.trim().to_owned())
+}
+
+/// `?token=` is accepted on `/sync/...` only: elsewhere a token belongs in a header, where
+/// it does not end up in logs and browser history.
+fn query_token(parts: &Parts) -> Option<String> {
+    if !parts.uri.path().starts_with("/sync/") {
+        return None;
+    }
+    let query = parts.uri.query()?;
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("token="))
+        .map(|t| t.to_owned())
+}
+
+/// Whether the request's `Origin` is this server (by its `Host`) or the configured public
+/// origin.
+pub fn same_origin(parts: &Parts, public_origin: &Option<String>) -> bool {
+    let Some(origin) = parts.headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
+        return false;
+    };
+    if public_origin
+        .as_deref()
+        .is_some_and(|p| p.trim_end_matches('/') == origin)
+    {
+        return true;
+    }
+    let Some(host) = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    origin == format!("http://{host}") || origin == format!("https://{host}")
+}

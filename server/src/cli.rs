@@ -1,0 +1,245 @@
+//! `samen admin …`: manage institutions, users, roles and tokens directly in the database.
+//! Every change is written to the audit log with the actor `cli`.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use crate::auth::password::hash_password;
+use crate::db::{AuditEntry, Db, users_roles};
+use crate::open_database;
+
+/// Where the database is.
+#[derive(Debug, Clone, Args)]
+pub struct AdminArgs {
+    /// Directory of the embedded SQLite database.
+    #[arg(long, env = "SAMEN_DATA", default_value = "./data", global = true)]
+    pub data: PathBuf,
+    /// Database URL (`sqlite:...`); overrides `--data`.
+    #[arg(long, env = "SAMEN_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+enum AdminCommand {
+    /// Create a CLB, school or LSC.
+    CreateInstitution {
+        /// `clb`, `school` or `lsc`.
+        #[arg(long)]
+        kind: String,
+        /// Institution number.
+        #[arg(long)]
+        number: String,
+        /// Name.
+        #[arg(long)]
+        name: String,
+        /// For a school: the number of the CLB that serves it.
+        #[arg(long)]
+        served_by: Option<String>,
+    },
+    /// Record that a CLB serves a school.
+    LinkSchool {
+        /// The CLB's number.
+        #[arg(long)]
+        clb: String,
+        /// The school's number.
+        #[arg(long)]
+        school: String,
+    },
+    /// Create a user. The password comes from `--password-stdin` (one line) or the
+    /// SAMEN_NEW_PASSWORD environment variable, never from the command line.
+    CreateUser {
+        /// E-mail address (the login).
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Give a user a role (on an institution, except `admin`).
+    Grant {
+        /// The user's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// `clb_staff`, `school_dossier`, `lsc_staff` or `admin`.
+        #[arg(long)]
+        role: String,
+        /// Institution number (not for `admin`).
+        #[arg(long)]
+        institution: Option<String>,
+    },
+    /// Take a role away.
+    Revoke {
+        /// The user's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// The role.
+        #[arg(long)]
+        role: String,
+        /// Institution number (not for `admin`).
+        #[arg(long)]
+        institution: Option<String>,
+    },
+    /// Make an API token for a user; it is printed once.
+    Token {
+        /// The user's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// What the token is for.
+        #[arg(long)]
+        name: String,
+    },
+    /// Disable a user: no more logins, sessions and tokens end.
+    DisableUser {
+        /// The user's e-mail address.
+        #[arg(long)]
+        email: String,
+    },
+}
+
+/// Runs an admin command; returns what to print.
+pub async fn run(args: AdminArgs) -> anyhow::Result<String> {
+    let (store, db) = open_database(&args.data, args.database_url.as_deref()).await?;
+    let result = command(&db, args.command).await;
+    store.close().await;
+    result
+}
+
+async fn user_id(db: &Db, email: &str) -> anyhow::Result<crate::ids::UserId> {
+    match db.user_by_email(email).await? {
+        Some((user, _)) => Ok(user.id),
+        None => anyhow::bail!("no user with e-mail address {email}"),
+    }
+}
+
+async fn institution_id(db: &Db, number: Option<&str>, role: &str) -> anyhow::Result<Option<i64>> {
+    if !users_roles().contains(&role) {
+        anyhow::bail!("role must be one of {}", users_roles().join(", "));
+    }
+    match (role, number) {
+        ("admin", None) => Ok(None),
+        ("admin", Some(_)) => anyhow::bail!("admin is a platform role: leave out --institution"),
+        (_, None) => anyhow::bail!("{role} needs --institution"),
+        (_, Some(n)) => match db.institution(n).await? {
+            Some(i) => Ok(Some(i.id)),
+            None => anyhow::bail!("no institution with number {n}"),
+        },
+    }
+}
+
+async fn audit(db: &Db, action: &'static str, target: String) -> anyhow::Result<()> {
+    db.audit(AuditEntry {
+        actor: Some("cli".into()),
+        action,
+        target: Some(target),
+        outcome: "ok",
+        detail: None,
+    })
+    .await?;
+    Ok(())
+}
+
+async fn command(db: &Db, command: AdminCommand) -> anyhow::Result<String> {
+    match command {
+        AdminCommand::CreateInstitution {
+            kind,
+            number,
+            name,
+            served_by,
+        } => {
+            if !["clb", "school", "lsc"].contains(&kind.as_str()) {
+                anyhow::bail!("kind must be clb, school or lsc");
+            }
+            let created = db.create_institution(&kind, &number, &name).await?;
+            if let Some(clb) = served_by {
+                let clb = db.institution(&clb).await?.filter(|i| i.kind == "clb");
+                let Some(clb) = clb else {
+                    anyhow::bail!("--served-by must name an existing CLB")
+                };
+                db.link_school(clb.id, created.id).await?;
+            }
+            audit(db, "institution.create", number.clone()).await?;
+            Ok(format!("created {kind} {number} ({name})"))
+        }
+        AdminCommand::LinkSchool { clb, school } => {
+            let (Some(c), Some(s)) = (db.institution(&clb).await?, db.institution(&school).await?) else {
+                anyhow::bail!("both institutions must exist");
+            };
+            if c.kind != "clb" || s.kind != "school" {
+                anyhow::bail!("--clb must be a CLB and --school a school");
+            }
+            db.link_school(c.id, s.id).await?;
+            audit(db, "institution.link", format!("{clb}->{school}")).await?;
+            Ok(format!("CLB {clb} serves school {school}"))
+        }
+        AdminCommand::CreateUser {
+            email,
+            name,
+            password_stdin,
+        } => {
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line)?;
+                line.trim_end_matches(['\n', '\r']).to_owned()
+            } else {
+                std::env::var("SAMEN_NEW_PASSWORD").map_err(|_| {
+                    anyhow::anyhow!("give the password with --password-stdin or SAMEN_NEW_PASSWORD")
+                })?
+            };
+            if password.chars().count() < 4 {
+                anyhow::bail!("the password is too short");
+            }
+            let hash = hash_password(&password).map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
+            let user = db.create_user(email.trim(), name.trim(), &hash).await?;
+            audit(db, "user.create", email.clone()).await?;
+            Ok(format!("created user {} ({email})", user.id))
+        }
+        AdminCommand::Grant {
+            email,
+            role,
+            institution,
+        } => {
+            let user = user_id(db, &email).await?;
+            let inst = institution_id(db, institution.as_deref(), &role).await?;
+            db.grant(&user, &role, inst).await?;
+            audit(db, "role.grant", format!("{email}:{role}")).await?;
+            Ok(format!(
+                "{email} is now {role}{}",
+                institution.map(|i| format!(" on {i}")).unwrap_or_default()
+            ))
+        }
+        AdminCommand::Revoke {
+            email,
+            role,
+            institution,
+        } => {
+            let user = user_id(db, &email).await?;
+            let inst = institution_id(db, institution.as_deref(), &role).await?;
+            if !db.revoke(&user, &role, inst).await? {
+                anyhow::bail!("{email} did not have that role");
+            }
+            audit(db, "role.revoke", format!("{email}:{role}")).await?;
+            Ok(format!("{email} is no longer {role}"))
+        }
+        AdminCommand::Token { email, name } => {
+            let user = user_id(db, &email).await?;
+            let (id, token) = db.create_token(&user, &name).await?;
+            audit(db, "token.create", id).await?;
+            Ok(token)
+        }
+        AdminCommand::DisableUser { email } => {
+            let user = user_id(db, &email).await?;
+            db.disable_user(&user).await?;
+            audit(db, "user.disable", email.clone()).await?;
+            Ok(format!(
+                "{email} is disabled; their sessions and tokens no longer work"
+            ))
+        }
+    }
+}

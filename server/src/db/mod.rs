@@ -1,0 +1,113 @@
+//! The relational data: institutions, users, memberships, sessions, API tokens,
+//! registrations and the audit log. One `impl Db` block per area, in its own module.
+//!
+//! Queries are plain runtime `sqlx::query` on SQLite; a PostgreSQL engine will add its own
+//! implementation next to this one (docs/architecture.md).
+
+mod audit;
+mod registrations;
+mod sessions;
+mod users;
+
+use sqlx::SqlitePool;
+
+pub use audit::AuditEntry;
+pub use registrations::{NewRegistration, Registration, RegistrationFilter, RegistrationPatch};
+pub use users::{Institution, Membership, User};
+
+/// The roles a user may hold.
+pub fn users_roles() -> &'static [&'static str] {
+    &users::ROLES
+}
+
+use crate::ids::UserId;
+
+/// Why a database call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The database failed.
+    #[error("database: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    /// A unique value already exists.
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    /// A referenced row does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+}
+
+impl DbError {
+    /// Maps a unique-constraint violation to `Conflict(what)`.
+    fn on_unique(err: sqlx::Error, what: &'static str) -> DbError {
+        match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => DbError::Conflict(what),
+            _ => DbError::Sqlx(err),
+        }
+    }
+}
+
+/// A handle on the database.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: SqlitePool,
+}
+
+impl Db {
+    /// Wraps a pool whose migrations have been applied.
+    pub fn new(pool: SqlitePool) -> Self {
+        Db { pool }
+    }
+}
+
+/// The role a user has on a school's dossier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SchoolAccess {
+    /// CLB staff of a CLB that serves the school: read and write everything.
+    Clb,
+    /// A member of the school (`school_dossier`): read, write the shared sections.
+    School,
+}
+
+impl SchoolAccess {
+    /// Whether this access may write a section of a registration's document.
+    pub fn may_write(self, section: samen_crdt::Section) -> bool {
+        match self {
+            SchoolAccess::Clb => true,
+            SchoolAccess::School => section.school_may_write(),
+        }
+    }
+}
+
+impl Db {
+    /// How `user` may reach the school with database id `school_id`, if at all.
+    pub async fn school_access(
+        &self,
+        user: &UserId,
+        school_id: i64,
+    ) -> Result<Option<SchoolAccess>, DbError> {
+        let roles: Vec<String> = sqlx::query_scalar(
+            "SELECT m.role FROM memberships m
+             WHERE m.user_id = ?1 AND (
+                 (m.role = 'school_dossier' AND m.institution_id = ?2)
+                 OR (m.role = 'clb_staff' AND m.institution_id IN
+                        (SELECT clb_id FROM clb_schools WHERE school_id = ?2)))",
+        )
+        .bind(user.as_str())
+        .bind(school_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(if roles.iter().any(|r| r == "clb_staff") {
+            Some(SchoolAccess::Clb)
+        } else if roles.is_empty() {
+            None
+        } else {
+            Some(SchoolAccess::School)
+        })
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now() -> i64 {
+    crate::storage::now_millis()
+}

@@ -1,0 +1,212 @@
+//! Registrations: the relational metadata of each dossier entry. Their content is the CRDT
+//! document of the same id (see `storage`).
+
+use sqlx::Row;
+
+use super::{Db, DbError, now};
+use crate::ids::{RegistrationId, UserId};
+
+/// A registration as the API shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Registration {
+    /// Its id (also its document's).
+    pub id: RegistrationId,
+    /// `signal` or `consultation`.
+    pub kind: String,
+    /// The school's institution number.
+    pub school_number: String,
+    /// The school's name.
+    pub school_name: String,
+    /// Database id of the school (internal).
+    #[serde(skip)]
+    pub school_id: i64,
+    /// E.g. `2026-2027`.
+    pub school_year: String,
+    /// Its title.
+    pub title: String,
+    /// Its theme, if tagged.
+    pub theme: Option<String>,
+    /// `open` or `closed`.
+    pub status: String,
+    /// The CLB staff member who started it.
+    pub owner: Owner,
+    /// Creation time (ms since the epoch).
+    pub created_at: i64,
+    /// Last metadata change (ms since the epoch).
+    pub updated_at: i64,
+}
+
+/// The owner of a registration.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Owner {
+    /// User id.
+    pub id: UserId,
+    /// Display name.
+    pub name: String,
+}
+
+/// What creating a registration takes (already validated).
+#[derive(Debug, Clone)]
+pub struct NewRegistration {
+    /// `signal` or `consultation`.
+    pub kind: String,
+    /// The school's database id.
+    pub school_id: i64,
+    /// E.g. `2026-2027`.
+    pub school_year: String,
+    /// Title.
+    pub title: String,
+    /// Theme.
+    pub theme: Option<String>,
+    /// The CLB staff member creating it.
+    pub owner: UserId,
+}
+
+/// Filters for listing (each optional).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct RegistrationFilter {
+    /// `signal` or `consultation`.
+    pub kind: Option<String>,
+    /// `open` or `closed`.
+    pub status: Option<String>,
+    /// E.g. `2026-2027`.
+    pub school_year: Option<String>,
+    /// A theme.
+    pub theme: Option<String>,
+}
+
+/// A metadata change (already validated); `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct RegistrationPatch {
+    /// New title.
+    pub title: Option<String>,
+    /// New theme (`Some(None)` clears it).
+    pub theme: Option<Option<String>>,
+    /// New status.
+    pub status: Option<String>,
+}
+
+const SELECT: &str = "SELECT r.id, r.kind, r.school_id, i.number AS school_number, i.name AS school_name,
+        r.school_year, r.title, r.theme, r.status, r.owner_id, u.display_name AS owner_name,
+        r.created_at, r.updated_at
+    FROM registrations r
+    JOIN institutions i ON i.id = r.school_id
+    JOIN users u ON u.id = r.owner_id";
+
+fn registration(row: &sqlx::sqlite::SqliteRow) -> Result<Registration, sqlx::Error> {
+    let id: String = row.try_get("id")?;
+    Ok(Registration {
+        id: id.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        kind: row.try_get("kind")?,
+        school_number: row.try_get("school_number")?,
+        school_name: row.try_get("school_name")?,
+        school_id: row.try_get("school_id")?,
+        school_year: row.try_get("school_year")?,
+        title: row.try_get("title")?,
+        theme: row.try_get("theme")?,
+        status: row.try_get("status")?,
+        owner: Owner {
+            id: UserId::from(row.try_get::<String, _>("owner_id")?),
+            name: row.try_get("owner_name")?,
+        },
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+impl Db {
+    /// Creates a registration.
+    pub async fn create_registration(&self, new: NewRegistration) -> Result<Registration, DbError> {
+        self.create_registration_with_id(RegistrationId::new(), new).await
+    }
+
+    /// Creates a registration with a chosen id (demo data).
+    pub async fn create_registration_with_id(
+        &self,
+        id: RegistrationId,
+        new: NewRegistration,
+    ) -> Result<Registration, DbError> {
+        let at = now();
+        sqlx::query(
+            "INSERT INTO registrations (id, kind, school_id, school_year, title, theme, status, owner_id,
+                 created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)",
+        )
+        .bind(id.to_string())
+        .bind(&new.kind)
+        .bind(new.school_id)
+        .bind(&new.school_year)
+        .bind(&new.title)
+        .bind(&new.theme)
+        .bind(new.owner.as_str())
+        .bind(at)
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| DbError::on_unique(e, "registration"))?;
+        self.registration(id)
+            .await?
+            .ok_or(DbError::NotFound("registration"))
+    }
+
+    /// One registration.
+    pub async fn registration(&self, id: RegistrationId) -> Result<Option<Registration>, DbError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE r.id = ?")))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(registration).transpose()?)
+    }
+
+    /// A school's registrations, newest first.
+    pub async fn registrations(
+        &self,
+        school_id: i64,
+        f: &RegistrationFilter,
+    ) -> Result<Vec<Registration>, DbError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE r.school_id = ?
+               AND (?2 IS NULL OR r.kind = ?2) AND (?3 IS NULL OR r.status = ?3)
+               AND (?4 IS NULL OR r.school_year = ?4) AND (?5 IS NULL OR r.theme = ?5)
+             ORDER BY r.created_at DESC, r.id"
+        )))
+        .bind(school_id)
+        .bind(&f.kind)
+        .bind(&f.status)
+        .bind(&f.school_year)
+        .bind(&f.theme)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(registration).collect::<Result<_, _>>()?)
+    }
+
+    /// Changes a registration's metadata; returns it as it now is.
+    pub async fn patch_registration(
+        &self,
+        id: RegistrationId,
+        patch: &RegistrationPatch,
+    ) -> Result<Registration, DbError> {
+        let (set_theme, theme) = match &patch.theme {
+            Some(theme) => (1, theme.clone()),
+            None => (0, None),
+        };
+        sqlx::query(
+            "UPDATE registrations SET
+                 title = COALESCE(?, title),
+                 theme = CASE WHEN ? = 1 THEN ? ELSE theme END,
+                 status = COALESCE(?, status),
+                 updated_at = ?
+             WHERE id = ?",
+        )
+        .bind(&patch.title)
+        .bind(set_theme)
+        .bind(theme)
+        .bind(&patch.status)
+        .bind(now())
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await?;
+        self.registration(id)
+            .await?
+            .ok_or(DbError::NotFound("registration"))
+    }
+}

@@ -1,0 +1,142 @@
+//! Server-side sessions and API tokens. Both are random 256-bit secrets; the database
+//! holds only their SHA-256, so a copy of it opens nothing.
+
+use sqlx::Row;
+
+use super::{Db, DbError, now};
+use crate::auth::secret::{hash_secret, new_secret};
+use crate::db::User;
+use crate::ids::UserId;
+
+/// An API token as listed (never the token itself).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TokenInfo {
+    /// Its id (for revoking).
+    pub id: String,
+    /// The name its owner gave it.
+    pub name: String,
+    /// Creation time (ms since the epoch).
+    pub created_at: i64,
+    /// Last use (ms since the epoch).
+    pub last_used_at: Option<i64>,
+    /// Revocation time, if revoked.
+    pub revoked_at: Option<i64>,
+}
+
+const USER_COLUMNS: &str = "u.id, u.email, u.display_name, u.disabled";
+
+impl Db {
+    /// Starts a session for a user; returns its secret id (for the cookie only).
+    pub async fn create_session(&self, user: &UserId, ttl_ms: i64) -> Result<String, DbError> {
+        let secret = new_secret("");
+        let at = now();
+        sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+            .bind(hash_secret(&secret))
+            .bind(user.as_str())
+            .bind(at)
+            .bind(at.saturating_add(ttl_ms))
+            .execute(&self.pool)
+            .await?;
+        Ok(secret)
+    }
+
+    /// The user of a live session of an enabled user.
+    pub async fn session_user(&self, secret: &str) -> Result<Option<User>, DbError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id_hash = ? AND s.expires_at > ? AND u.disabled = 0"
+        )))
+        .bind(hash_secret(secret))
+        .bind(now())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(super::users::row_user).transpose()?)
+    }
+
+    /// Ends a session (no error if it did not exist).
+    pub async fn delete_session(&self, secret: &str) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
+            .bind(hash_secret(secret))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Makes an API token; returns its id and the token, which is shown once.
+    pub async fn create_token(&self, user: &UserId, name: &str) -> Result<(String, String), DbError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let token = new_secret("samen_");
+        sqlx::query(
+            "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(user.as_str())
+        .bind(name)
+        .bind(hash_secret(&token))
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok((id, token))
+    }
+
+    /// The user of a valid token; records its use (to the minute: a write per request
+    /// would cost an fsync per WebSocket connection).
+    pub async fn token_user(&self, token: &str) -> Result<Option<User>, DbError> {
+        let hash = hash_secret(token);
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS}, t.last_used_at FROM api_tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled = 0"
+        )))
+        .bind(&hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let last_used: Option<i64> = row.try_get("last_used_at")?;
+        let at = now();
+        if last_used.is_none_or(|t| at - t > 60_000) {
+            sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?")
+                .bind(at)
+                .bind(&hash)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(Some(super::users::row_user(&row)?))
+    }
+
+    /// A user's tokens, newest first.
+    pub async fn tokens(&self, user: &UserId) -> Result<Vec<TokenInfo>, DbError> {
+        let rows = sqlx::query(
+            "SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens
+             WHERE user_id = ? ORDER BY created_at DESC",
+        )
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TokenInfo {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    created_at: r.try_get("created_at")?,
+                    last_used_at: r.try_get("last_used_at")?,
+                    revoked_at: r.try_get("revoked_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+
+    /// Revokes one of a user's tokens; returns whether it existed.
+    pub async fn revoke_token(&self, user: &UserId, id: &str) -> Result<bool, DbError> {
+        let n = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
+        )
+        .bind(now())
+        .bind(id)
+        .bind(user.as_str())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n > 0)
+    }
+}

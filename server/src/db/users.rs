@@ -1,0 +1,314 @@
+//! Institutions, users and memberships.
+
+use sqlx::Row;
+
+use super::{Db, DbError, now};
+use crate::ids::UserId;
+
+/// A CLB, school or LSC.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Institution {
+    /// Database id (internal).
+    #[serde(skip)]
+    pub id: i64,
+    /// `clb`, `school` or `lsc`.
+    pub kind: String,
+    /// The institution number.
+    pub number: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// A user.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct User {
+    /// Its id.
+    pub id: UserId,
+    /// Login e-mail address.
+    pub email: String,
+    /// Name shown to others.
+    pub display_name: String,
+    /// Disabled users cannot log in; their sessions and tokens stop working.
+    #[serde(skip)]
+    pub disabled: bool,
+}
+
+/// A role on an institution (none for `admin`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Membership {
+    /// `clb_staff`, `school_dossier`, `lsc_staff` or `admin`.
+    pub role: String,
+    /// The institution it applies to.
+    pub institution: Option<Institution>,
+}
+
+/// The roles a user may hold.
+pub const ROLES: [&str; 4] = ["clb_staff", "school_dossier", "lsc_staff", "admin"];
+
+fn institution(row: &sqlx::sqlite::SqliteRow) -> Result<Institution, sqlx::Error> {
+    Ok(Institution {
+        id: row.try_get("id")?,
+        kind: row.try_get("kind")?,
+        number: row.try_get("number")?,
+        name: row.try_get("name")?,
+    })
+}
+
+pub(super) fn row_user(row: &sqlx::sqlite::SqliteRow) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: UserId::from(row.try_get::<String, _>("id")?),
+        email: row.try_get("email")?,
+        display_name: row.try_get("display_name")?,
+        disabled: row.try_get::<i64, _>("disabled")? != 0,
+    })
+}
+
+impl Db {
+    /// Creates an institution.
+    pub async fn create_institution(
+        &self,
+        kind: &str,
+        number: &str,
+        name: &str,
+    ) -> Result<Institution, DbError> {
+        let id = sqlx::query("INSERT INTO institutions (kind, number, name, created_at) VALUES (?, ?, ?, ?)")
+            .bind(kind)
+            .bind(number)
+            .bind(name)
+            .bind(now())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| DbError::on_unique(e, "institution number"))?
+            .last_insert_rowid();
+        Ok(Institution {
+            id,
+            kind: kind.into(),
+            number: number.into(),
+            name: name.into(),
+        })
+    }
+
+    /// The institution with this number.
+    pub async fn institution(&self, number: &str) -> Result<Option<Institution>, DbError> {
+        let row = sqlx::query("SELECT id, kind, number, name FROM institutions WHERE number = ?")
+            .bind(number)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(institution).transpose()?)
+    }
+
+    /// Records that a CLB serves a school (idempotent).
+    pub async fn link_school(&self, clb_id: i64, school_id: i64) -> Result<(), DbError> {
+        sqlx::query("INSERT OR IGNORE INTO clb_schools (clb_id, school_id) VALUES (?, ?)")
+            .bind(clb_id)
+            .bind(school_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Creates a user with an already hashed password.
+    pub async fn create_user(
+        &self,
+        email: &str,
+        display_name: &str,
+        password_hash: &str,
+    ) -> Result<User, DbError> {
+        let id = UserId::new();
+        sqlx::query(
+            "INSERT INTO users (id, email, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(id.as_str())
+        .bind(email)
+        .bind(display_name)
+        .bind(password_hash)
+        .bind(now())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| DbError::on_unique(e, "e-mail address"))?;
+        Ok(User {
+            id,
+            email: email.into(),
+            display_name: display_name.into(),
+            disabled: false,
+        })
+    }
+
+    /// The user with this e-mail address (any case), with their password hash.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<(User, String)>, DbError> {
+        let row =
+            sqlx::query("SELECT id, email, display_name, disabled, password_hash FROM users WHERE email = ?")
+                .bind(email)
+                .fetch_optional(&self.pool)
+                .await?;
+        match row {
+            Some(row) => Ok(Some((row_user(&row)?, row.try_get("password_hash")?))),
+            None => Ok(None),
+        }
+    }
+
+    /// The user with this id.
+    pub async fn user(&self, id: &UserId) -> Result<Option<User>, DbError> {
+        let row = sqlx::query("SELECT id, email, display_name, disabled FROM users WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(row_user).transpose()?)
+    }
+
+    /// Sets a user's password hash.
+    pub async fn set_password(&self, id: &UserId, password_hash: &str) -> Result<(), DbError> {
+        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Disables a user and ends their sessions and tokens.
+    pub async fn disable_user(&self, id: &UserId) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE users SET disabled = 1 WHERE id = ?")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")
+            .bind(now())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Grants a role (idempotent). `institution` is `None` only for `admin`.
+    pub async fn grant(&self, user: &UserId, role: &str, institution: Option<i64>) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT OR IGNORE INTO memberships (user_id, role, institution_id, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(user.as_str())
+        .bind(role)
+        .bind(institution)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Revokes a role; returns whether the user had it.
+    pub async fn revoke(&self, user: &UserId, role: &str, institution: Option<i64>) -> Result<bool, DbError> {
+        let n = sqlx::query("DELETE FROM memberships WHERE user_id = ? AND role = ? AND institution_id IS ?")
+            .bind(user.as_str())
+            .bind(role)
+            .bind(institution)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    /// A user's memberships.
+    pub async fn memberships(&self, user: &UserId) -> Result<Vec<Membership>, DbError> {
+        let rows = sqlx::query(
+            "SELECT m.role, i.id, i.kind, i.number, i.name FROM memberships m
+             LEFT JOIN institutions i ON i.id = m.institution_id
+             WHERE m.user_id = ? ORDER BY m.role, i.number",
+        )
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let institution = match row.try_get::<Option<i64>, _>("id")? {
+                    Some(_) => Some(institution(row)?),
+                    None => None,
+                };
+                Ok(Membership {
+                    role: row.try_get("role")?,
+                    institution,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+
+    /// The schools a user may see: those of their `school_dossier` roles and those their
+    /// CLBs serve, each with the user's access.
+    pub async fn visible_schools(
+        &self,
+        user: &UserId,
+    ) -> Result<Vec<(Institution, super::SchoolAccess)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT i.id, i.kind, i.number, i.name, MAX(a.clb) AS clb FROM institutions i JOIN (
+                 SELECT m.institution_id AS school_id, 0 AS clb FROM memberships m
+                 WHERE m.user_id = ?1 AND m.role = 'school_dossier'
+                 UNION ALL
+                 SELECT cs.school_id, 1 FROM memberships m JOIN clb_schools cs ON cs.clb_id = m.institution_id
+                 WHERE m.user_id = ?1 AND m.role = 'clb_staff'
+             ) a ON a.school_id = i.id
+             GROUP BY i.id ORDER BY i.name",
+        )
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let access = if row.try_get::<i64, _>("clb")? == 1 {
+                    super::SchoolAccess::Clb
+                } else {
+                    super::SchoolAccess::School
+                };
+                Ok((institution(row)?, access))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+
+    /// Users who may see a school (for mentions and presence names).
+    pub async fn users_with_access(&self, school_id: i64) -> Result<Vec<User>, DbError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT u.id, u.email, u.display_name, u.disabled FROM users u
+             JOIN memberships m ON m.user_id = u.id
+             WHERE u.disabled = 0 AND (
+                 (m.role = 'school_dossier' AND m.institution_id = ?1)
+                 OR (m.role = 'clb_staff' AND m.institution_id IN
+                        (SELECT clb_id FROM clb_schools WHERE school_id = ?1)))
+             ORDER BY u.display_name",
+        )
+        .bind(school_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(row_user).collect::<Result<_, _>>()?)
+    }
+}
+
+impl Db {
+    /// Which user each client ID of a document belongs to, with their display names.
+    pub async fn client_authors(
+        &self,
+        doc: crate::ids::RegistrationId,
+    ) -> Result<std::collections::HashMap<u64, (UserId, String)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT b.client_id, u.id, u.display_name FROM client_bindings b
+             JOIN users u ON u.id = b.user_id WHERE b.doc_id = ?",
+        )
+        .bind(doc.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let client: i64 = r.try_get(0)?;
+                Ok((
+                    client as u64,
+                    (UserId::from(r.try_get::<String, _>(1)?), r.try_get(2)?),
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+}

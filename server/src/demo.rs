@@ -1,0 +1,215 @@
+//! Demo data (`samen serve --demo`, loopback only): the CLB, schools, users and a few
+//! registrations of DESIGN.md. Idempotent: what exists is left alone.
+//!
+//! The registrations' text is written as the server's own edit, with a fresh client ID
+//! bound to the registration's owner, as every server-side edit is.
+
+use samen_crdt::Section;
+use yrs::types::xml::{XmlElementPrelim, XmlFragment, XmlTextPrelim};
+use yrs::{ReadTxn, StateVector, Transact};
+
+use crate::auth::password::hash_password;
+use crate::db::{Db, Institution, NewRegistration, User};
+use crate::ids::RegistrationId;
+use crate::storage::{NewUpdate, Store};
+
+/// The demo password of every demo user.
+pub const PASSWORD: &str = "demo";
+
+/// Demo users: e-mail, name, role, institution number.
+pub const USERS: [(&str, &str, &str, Option<&str>); 4] = [
+    ("clb@demo.test", "Sara Claes (CLB)", "clb_staff", Some("900001")),
+    (
+        "linde@demo.test",
+        "Tom Peeters (De Linde)",
+        "school_dossier",
+        Some("100001"),
+    ),
+    (
+        "anker@demo.test",
+        "Nadia El Amrani (Het Anker)",
+        "school_dossier",
+        Some("100002"),
+    ),
+    ("admin@demo.test", "Beheerder", "admin", None),
+];
+
+struct DemoRegistration {
+    id: &'static str,
+    school: &'static str,
+    kind: &'static str,
+    title: &'static str,
+    theme: &'static str,
+    sections: &'static [(Section, &'static str)],
+}
+
+const REGISTRATIONS: [DemoRegistration; 4] = [
+    DemoRegistration {
+        id: "6b0f3d0e-2f4a-4c41-9a61-0c6f1e0d0001",
+        school: "100001",
+        kind: "signal",
+        title: "Meer meldingen van pesten tijdens de middagpauze",
+        theme: "pesten",
+        sections: &[
+            (
+                Section::Summary,
+                "Sinds de herfstvakantie krijgt het CLB meer meldingen van pesten tijdens de middagpauze, vooral in de derde graad.",
+            ),
+            (
+                Section::Understanding,
+                "De meldingen gaan over uitsluiten en spotten, minder over fysiek geweld. Het toezicht op de speelplaats is beperkt tijdens de tweede pauze.",
+            ),
+            (
+                Section::Advice,
+                "Bespreek het signaal op de volgende cel leerlingenbegeleiding en overweeg een bevraging van het welbevinden in de derde graad.",
+            ),
+            (
+                Section::Goals,
+                "Tegen de krokusvakantie weten we waar en wanneer het pesten gebeurt.",
+            ),
+        ],
+    },
+    DemoRegistration {
+        id: "6b0f3d0e-2f4a-4c41-9a61-0c6f1e0d0002",
+        school: "100001",
+        kind: "consultation",
+        title: "Omgaan met faalangst bij toetsen in het vijfde leerjaar",
+        theme: "welbevinden",
+        sections: &[
+            (
+                Section::Summary,
+                "Het team van het vijfde leerjaar vraagt hoe het faalangst rond toetsen kan opvangen in de klas.",
+            ),
+            (
+                Section::Advice,
+                "Werk met voorspelbare toetsmomenten en oefentoetsen zonder punten; het CLB geeft een korte vorming aan het team.",
+            ),
+        ],
+    },
+    DemoRegistration {
+        id: "6b0f3d0e-2f4a-4c41-9a61-0c6f1e0d0003",
+        school: "100002",
+        kind: "signal",
+        title: "Toename van problematische afwezigheden in het tweede jaar",
+        theme: "leerplicht/spijbelen",
+        sections: &[
+            (
+                Section::Summary,
+                "Het aantal problematische afwezigheden in het tweede jaar ligt dit trimester hoger dan vorig schooljaar.",
+            ),
+            (
+                Section::StatusNote,
+                "Eerste bespreking gepland op het schoolbeeldoverleg.",
+            ),
+        ],
+    },
+    DemoRegistration {
+        id: "6b0f3d0e-2f4a-4c41-9a61-0c6f1e0d0004",
+        school: "100002",
+        kind: "consultation",
+        title: "Klasaanpak bij storend gedrag in de eerste graad",
+        theme: "gedrag",
+        sections: &[(
+            Section::Summary,
+            "Leerkrachten van de eerste graad vragen advies over een gezamenlijke klasaanpak bij storend gedrag.",
+        )],
+    },
+];
+
+/// Why seeding failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+    /// Document storage failed.
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+    /// Hashing failed.
+    #[error("password hashing: {0}")]
+    Hash(String),
+}
+
+async fn institution(db: &Db, kind: &str, number: &str, name: &str) -> Result<Institution, DemoError> {
+    Ok(match db.institution(number).await? {
+        Some(i) => i,
+        None => db.create_institution(kind, number, name).await?,
+    })
+}
+
+/// Writes the demo data that is not there yet.
+pub async fn seed(db: &Db, store: &Store) -> Result<(), DemoError> {
+    let clb = institution(db, "clb", "900001", "CLB Demo").await?;
+    let linde = institution(db, "school", "100001", "Basisschool De Linde").await?;
+    let anker = institution(db, "school", "100002", "Middenschool Het Anker").await?;
+    db.link_school(clb.id, linde.id).await?;
+    db.link_school(clb.id, anker.id).await?;
+
+    let mut users: Vec<User> = Vec::new();
+    for (email, name, role, number) in USERS {
+        let user = match db.user_by_email(email).await? {
+            Some((user, _)) => user,
+            None => {
+                let hash = hash_password(PASSWORD).map_err(|e| DemoError::Hash(e.to_string()))?;
+                db.create_user(email, name, &hash).await?
+            }
+        };
+        let institution = match number {
+            Some(n) => db.institution(n).await?.map(|i| i.id),
+            None => None,
+        };
+        db.grant(&user.id, role, institution).await?;
+        users.push(user);
+    }
+    let owner = &users[0];
+
+    for demo in &REGISTRATIONS {
+        let Ok(id) = demo.id.parse::<RegistrationId>() else {
+            continue;
+        };
+        if db.registration(id).await?.is_some() {
+            continue;
+        }
+        let school = if demo.school == linde.number {
+            &linde
+        } else {
+            &anker
+        };
+        let new = NewRegistration {
+            kind: demo.kind.into(),
+            school_id: school.id,
+            school_year: crate::domain::current_school_year(),
+            title: demo.title.into(),
+            theme: Some(demo.theme.into()),
+            owner: owner.id.clone(),
+        };
+        db.create_registration_with_id(id, new).await?;
+        if store.load(id).await?.last_seq() == 0 {
+            let (client, update) = document(demo.sections);
+            let entry = NewUpdate {
+                data: update,
+                author: Some(owner.id.clone()),
+            };
+            store
+                .append(id, 1, &[entry], &[(client, owner.id.clone())])
+                .await?;
+        }
+    }
+    tracing::info!(
+        "demo data ready: log in as clb@demo.test, linde@demo.test or anker@demo.test (password: demo)"
+    );
+    Ok(())
+}
+
+/// A document with one paragraph per section text, written with a fresh client ID.
+fn document(sections: &[(Section, &str)]) -> (u64, Vec<u8>) {
+    let doc = samen_crdt::new_doc();
+    for (section, text) in sections {
+        let fragment = doc.get_or_insert_xml_fragment(section.root_name());
+        let mut txn = doc.transact_mut();
+        let paragraph = fragment.push_back(&mut txn, XmlElementPrelim::empty("paragraph"));
+        paragraph.push_back(&mut txn, XmlTextPrelim::new(*text));
+    }
+    let update = doc.transact().encode_state_as_update_v1(&StateVector::default());
+    (doc.client_id().get(), update)
+}

@@ -1,0 +1,124 @@
+//! The domain's fixed vocabularies and input rules (DESIGN.md): kinds, themes, statuses,
+//! school years and titles. Every check returns a message that says what to change.
+
+/// Registration kinds.
+pub const KINDS: [&str; 2] = ["signal", "consultation"];
+
+/// Registration statuses.
+pub const STATUSES: [&str; 2] = ["open", "closed"];
+
+/// Themes a registration may be tagged with.
+pub const THEMES: [&str; 16] = [
+    "mishandeling/verwaarlozing",
+    "sociale vaardigheden",
+    "gedrag",
+    "ouderbetrokkenheid",
+    "leerproblemen",
+    "leerplicht/spijbelen",
+    "studiekeuze",
+    "hygiëne",
+    "eetproblemen",
+    "tienerzwangerschap",
+    "gender",
+    "grensoverschrijdend gedrag",
+    "hoogbegaafdheid",
+    "pesten",
+    "welbevinden",
+    "anders",
+];
+
+/// The longest title, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
+
+/// Checks a kind.
+pub fn kind(value: &str) -> Result<String, String> {
+    KINDS
+        .contains(&value)
+        .then(|| value.to_owned())
+        .ok_or_else(|| format!("kind must be one of {}", KINDS.join(", ")))
+}
+
+/// Checks a status.
+pub fn status(value: &str) -> Result<String, String> {
+    STATUSES
+        .contains(&value)
+        .then(|| value.to_owned())
+        .ok_or_else(|| format!("status must be one of {}", STATUSES.join(", ")))
+}
+
+/// Checks a theme.
+pub fn theme(value: &str) -> Result<String, String> {
+    THEMES
+        .contains(&value)
+        .then(|| value.to_owned())
+        .ok_or_else(|| format!("theme must be one of: {}", THEMES.join(", ")))
+}
+
+/// Checks and trims a title: 1 to 200 characters, no control characters.
+pub fn title(value: &str) -> Result<String, String> {
+    let t = value.trim();
+    if t.is_empty() {
+        return Err("title must not be empty".into());
+    }
+    if t.chars().count() > MAX_TITLE_CHARS {
+        return Err(format!("title must be at most {MAX_TITLE_CHARS} characters"));
+    }
+    if t.chars().any(char::is_control) {
+        return Err("title must be one line of text".into());
+    }
+    Ok(t.to_owned())
+}
+
+/// Checks a school year: `YYYY-YYYY` with consecutive years.
+pub fn school_year(value: &str) -> Result<String, String> {
+    let bad = || format!("school_year must look like 2026-2027 (got {value:?})");
+    let (a, b) = value.split_once('-').ok_or_else(bad)?;
+    let (a, b): (u32, u32) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+    if a.to_string().len() != 4 || b != a + 1 {
+        return Err(bad());
+    }
+    Ok(value.to_owned())
+}
+
+/// The school year a date falls in: it runs from 1 September to 31 August.
+pub fn school_year_of(year: i32, month: u8) -> String {
+    let start = if month >= 9 { year } else { year - 1 };
+    format!("{start}-{}", start + 1)
+}
+
+/// The current school year (by UTC date).
+pub fn current_school_year() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    school_year_of(now.year(), u8::from(now.month()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn school_years_run_from_september() {
+        assert_eq!(school_year_of(2026, 9), "2026-2027");
+        assert_eq!(school_year_of(2027, 8), "2026-2027");
+        assert_eq!(school_year_of(2026, 1), "2025-2026");
+    }
+
+    #[test]
+    fn inputs_are_checked_with_helpful_messages() {
+        assert!(school_year("2026-2027").is_ok());
+        assert!(school_year("2026-2028").unwrap_err().contains("2026-2027"));
+        assert!(school_year("26-27").is_err());
+        assert!(school_year("abcd-efgh").is_err());
+        assert_eq!(
+            title("  Pesten op de speelplaats ").as_deref(),
+            Ok("Pesten op de speelplaats")
+        );
+        assert!(title("   ").is_err());
+        assert!(title(&"x".repeat(201)).is_err());
+        assert!(title("a\nb").is_err());
+        assert!(theme("pesten").is_ok());
+        assert!(theme("Pesten").is_err());
+        assert!(kind("signal").is_ok() && kind("other").is_err());
+        assert!(status("closed").is_ok() && status("gone").is_err());
+    }
+}

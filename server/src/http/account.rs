@@ -1,0 +1,184 @@
+//! Logging in and out, the current user, and API tokens.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::auth::password::verify_password;
+use crate::auth::{Authenticated, SESSION_COOKIE, Via};
+use crate::db::AuditEntry;
+use crate::error::AppError;
+
+/// `POST /api/login` body.
+#[derive(Debug, Deserialize)]
+pub struct Login {
+    email: String,
+    password: String,
+}
+
+/// Logs in: checks the password (throttled per account and per address), starts a new
+/// session and sets its cookie. The error never tells whether the account exists.
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    jar: CookieJar,
+    body: Result<Json<Login>, axum::extract::rejection::JsonRejection>,
+) -> Result<impl IntoResponse, AppError> {
+    let Json(login) = body?;
+    let email = login.email.trim().to_lowercase();
+    let keys = [format!("account:{email}"), format!("address:{}", peer.ip())];
+    let now = Instant::now();
+    if let Some(wait) = keys.iter().filter_map(|k| state.throttle.wait(k, now)).max() {
+        return Err(AppError::TooManyRequests(wait.as_secs().max(1)));
+    }
+    let found = state.db.user_by_email(&email).await?;
+    let stored = found
+        .as_ref()
+        .filter(|(u, _)| !u.disabled)
+        .map(|(_, h)| h.clone());
+    let password = login.password;
+    // Hashing takes tens of milliseconds of CPU: off the async workers.
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, stored.as_deref()))
+        .await
+        .unwrap_or(false);
+    let Some((user, _)) = found.filter(|_| ok) else {
+        for key in &keys {
+            state.throttle.fail(key, now);
+        }
+        audit(&state, None, "login", Some(email), "denied").await;
+        return Err(AppError::InvalidCredentials);
+    };
+    state.throttle.clear(&keys[0]);
+    // A new session id at every login (no fixation); the old one, if any, ends.
+    if let Some(old) = jar.get(SESSION_COOKIE) {
+        state.db.delete_session(old.value()).await?;
+    }
+    let secret = state
+        .db
+        .create_session(&user.id, state.config.session_ttl_ms())
+        .await?;
+    audit(&state, Some(user.id.to_string()), "login", None, "ok").await;
+    let cookie = Cookie::build((SESSION_COOKIE, secret))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.config.secure_cookies())
+        .path("/")
+        .max_age(time::Duration::milliseconds(state.config.session_ttl_ms()))
+        .build();
+    let memberships = state.db.memberships(&user.id).await?;
+    Ok((
+        jar.add(cookie),
+        Json(json!({ "user": user, "memberships": memberships })),
+    ))
+}
+
+/// Ends the current session and clears its cookie.
+pub async fn logout(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    jar: CookieJar,
+) -> Result<impl IntoResponse, AppError> {
+    if let Via::Session(secret) = &auth.via {
+        state.db.delete_session(secret).await?;
+    }
+    audit(&state, Some(auth.user.id.to_string()), "logout", None, "ok").await;
+    let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/"));
+    Ok((jar, StatusCode::NO_CONTENT))
+}
+
+/// The current user and their memberships.
+pub async fn me(State(state): State<AppState>, auth: Authenticated) -> Result<Json<Value>, AppError> {
+    let memberships = state.db.memberships(&auth.user.id).await?;
+    Ok(Json(
+        json!({ "user": auth.user, "memberships": memberships, "demo": state.config.demo }),
+    ))
+}
+
+/// `POST /api/tokens` body.
+#[derive(Debug, Deserialize)]
+pub struct NewToken {
+    name: String,
+}
+
+/// Makes an API token for the current user; the token is in this response only.
+pub async fn create_token(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    body: Result<Json<NewToken>, axum::extract::rejection::JsonRejection>,
+) -> Result<impl IntoResponse, AppError> {
+    let Json(body) = body?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AppError::BadRequest("name must be 1 to 100 characters".into()));
+    }
+    let (id, token) = state.db.create_token(&auth.user.id, name).await?;
+    audit(
+        &state,
+        Some(auth.user.id.to_string()),
+        "token.create",
+        Some(id.clone()),
+        "ok",
+    )
+    .await;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "name": name, "token": token })),
+    ))
+}
+
+/// The current user's tokens (never the tokens themselves).
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<Value>, AppError> {
+    Ok(Json(json!({ "tokens": state.db.tokens(&auth.user.id).await? })))
+}
+
+/// Revokes one of the current user's tokens.
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    if !state.db.revoke_token(&auth.user.id, &id).await? {
+        return Err(AppError::NotFound);
+    }
+    audit(
+        &state,
+        Some(auth.user.id.to_string()),
+        "token.revoke",
+        Some(id),
+        "ok",
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Writes an audit entry; a failure is logged, never shown to the caller.
+pub async fn audit(
+    state: &AppState,
+    actor: Option<String>,
+    action: &'static str,
+    target: Option<String>,
+    outcome: &'static str,
+) {
+    let entry = AuditEntry {
+        actor,
+        action,
+        target,
+        outcome,
+        detail: None,
+    };
+    if let Err(err) = state.db.audit(entry).await {
+        tracing::error!(error = %err, action, "could not write audit entry");
+    }
+}

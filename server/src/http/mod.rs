@@ -1,0 +1,55 @@
+//! The REST API under `/api`, one module per resource. Handlers stay thin: they check
+//! input and access, call the database, and return JSON.
+
+mod account;
+mod registrations;
+mod schools;
+
+use axum::Router;
+use axum::routing::{delete, get, post};
+
+use crate::app::AppState;
+use crate::db::{Registration, SchoolAccess};
+use crate::error::AppError;
+use crate::ids::{RegistrationId, UserId};
+
+/// The `/api` routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/login", post(account::login))
+        .route("/api/logout", post(account::logout))
+        .route("/api/me", get(account::me))
+        .route(
+            "/api/tokens",
+            post(account::create_token).get(account::list_tokens),
+        )
+        .route("/api/tokens/{id}", delete(account::revoke_token))
+        .route("/api/schools", get(schools::list))
+        .route(
+            "/api/schools/{number}/registrations",
+            get(schools::registrations).post(schools::create_registration),
+        )
+        .route(
+            "/api/registrations/{id}",
+            get(registrations::get).patch(registrations::patch),
+        )
+        .route("/api/registrations/{id}/content", get(registrations::content))
+        .route("/api/registrations/{id}/authors", get(registrations::authors))
+}
+
+/// A registration and the caller's access to it; 404 when it does not exist or the caller
+/// has no link with its school, so that existence never leaks.
+pub async fn registration_for(
+    state: &AppState,
+    user: &UserId,
+    id: &str,
+) -> Result<(Registration, SchoolAccess), AppError> {
+    let id: RegistrationId = id.parse().map_err(|_| AppError::NotFound)?;
+    let registration = state.db.registration(id).await?.ok_or(AppError::NotFound)?;
+    let access = state
+        .db
+        .school_access(user, registration.school_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok((registration, access))
+}

@@ -1,0 +1,150 @@
+//! One registration: its metadata, its content as text, and who wrote what.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::account::audit;
+use super::registration_for;
+use crate::app::AppState;
+use crate::auth::Authenticated;
+use crate::db::{RegistrationPatch, SchoolAccess};
+use crate::domain;
+use crate::error::AppError;
+
+/// A registration's metadata.
+pub async fn get(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let (registration, access) = registration_for(&state, &auth.user.id, &id).await?;
+    Ok(Json(json!({ "registration": registration, "access": access })))
+}
+
+/// `PATCH` body: any of title, theme (null clears it), status.
+#[derive(Debug, Deserialize)]
+pub struct Patch {
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default, with = "double_option")]
+    theme: Option<Option<String>>,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+/// Tells a missing field (`None`) from an explicit `null` (`Some(None)`).
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+        Option::<String>::deserialize(d).map(Some)
+    }
+}
+
+/// Changes title, theme or status. CLB staff only.
+pub async fn patch(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    body: Result<Json<Patch>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, AppError> {
+    let (registration, access) = registration_for(&state, &auth.user.id, &id).await?;
+    if access != SchoolAccess::Clb {
+        audit(
+            &state,
+            Some(auth.user.id.to_string()),
+            "registration.update",
+            Some(id),
+            "denied",
+        )
+        .await;
+        return Err(AppError::Forbidden(
+            "Only CLB staff change the title, theme or status.".into(),
+        ));
+    }
+    let Json(body) = body?;
+    let bad = AppError::BadRequest;
+    let patch = RegistrationPatch {
+        title: body
+            .title
+            .as_deref()
+            .map(domain::title)
+            .transpose()
+            .map_err(bad)?,
+        theme: match body.theme {
+            Some(Some(t)) if !t.is_empty() => Some(Some(domain::theme(&t).map_err(bad)?)),
+            Some(_) => Some(None),
+            None => None,
+        },
+        status: body
+            .status
+            .as_deref()
+            .map(domain::status)
+            .transpose()
+            .map_err(bad)?,
+    };
+    let updated = state.db.patch_registration(registration.id, &patch).await?;
+    audit(
+        &state,
+        Some(auth.user.id.to_string()),
+        "registration.update",
+        Some(id),
+        "ok",
+    )
+    .await;
+    Ok(Json(json!({ "registration": updated, "access": access })))
+}
+
+/// The sections as plain text, as the server holds them now.
+pub async fn content(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
+    let doc_state = state.rooms.document_state(registration.id).await?;
+    let sections = samen_crdt::text::plain_text_from_state(&doc_state)
+        .map_err(|e| AppError::Internal(format!("stored document does not decode: {e}")))?;
+    Ok(Json(json!({ "sections": sections })))
+}
+
+/// Per section, the spans of current text with their author, from the document's client
+/// IDs and the server's bindings of those IDs to users (never from what a client claims).
+pub async fn authors(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
+    let doc_state = state.rooms.document_state(registration.id).await?;
+    let bindings = state.db.client_authors(registration.id).await?;
+    let authorship = samen_crdt::text::authorship_from_state(&doc_state)
+        .map_err(|e| AppError::Internal(format!("stored document does not decode: {e}")))?;
+    let mut authors = BTreeMap::new();
+    let sections: BTreeMap<&str, Vec<Vec<Value>>> = authorship
+        .into_iter()
+        .map(|(section, blocks)| {
+            let blocks = blocks
+                .into_iter()
+                .map(|block| {
+                    block
+                        .into_iter()
+                        .map(|span| {
+                            let author = bindings.get(&span.client).map(|(id, name)| {
+                                authors.insert(id.to_string(), name.clone());
+                                id.to_string()
+                            });
+                            json!({ "text": span.text, "author": author })
+                        })
+                        .collect()
+                })
+                .collect();
+            (section, blocks)
+        })
+        .collect();
+    Ok(Json(json!({ "sections": sections, "authors": authors })))
+}

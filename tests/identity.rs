@@ -1,0 +1,364 @@
+//! Sessions, tokens, logins and the admin command line.
+
+use std::time::Duration;
+
+use serde_json::json;
+use sqlx::Row;
+
+use crate::support::{As, CLB, LINDE, TestServer};
+
+#[tokio::test]
+async fn logout_ends_the_session_and_a_new_login_gets_a_new_id() {
+    let server = TestServer::start().await;
+    let first = server.login(CLB).await;
+    assert_eq!(
+        server.call("GET", "/api/me", As::Session(&first), None).await.0,
+        200
+    );
+    let second = server.login(CLB).await;
+    assert_ne!(first.cookie, second.cookie, "every login starts a new session id");
+
+    let (status, _) = server
+        .call("POST", "/api/logout", As::Session(&second), None)
+        .await;
+    assert_eq!(status, 204);
+    let (status, body) = server.call("GET", "/api/me", As::Session(&second), None).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["code"], "unauthenticated");
+    assert_eq!(
+        server.call("GET", "/api/me", As::Session(&first), None).await.0,
+        200,
+        "other sessions live on"
+    );
+}
+
+#[tokio::test]
+async fn expired_sessions_are_refused() {
+    let server = TestServer::start_with(&["--session-secs", "1"]).await;
+    let session = server.login(LINDE).await;
+    assert_eq!(
+        server.call("GET", "/api/me", As::Session(&session), None).await.0,
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        server.call("GET", "/api/me", As::Session(&session), None).await.0,
+        401
+    );
+}
+
+#[tokio::test]
+async fn a_session_only_works_from_our_own_origin() {
+    let server = TestServer::start().await;
+    let session = server.login(CLB).await;
+    let reg = server.new_registration().await;
+
+    // Cross-site WebSocket hijacking: the browser sends the cookie, but the Origin is not ours.
+    let cookie = ("cookie", session.cookie.as_str());
+    assert_eq!(
+        server
+            .ws_status(&reg, &[cookie, ("origin", "https://evil.example")])
+            .await,
+        403
+    );
+    assert_eq!(
+        server.ws_status(&reg, &[cookie]).await,
+        403,
+        "no Origin, no session socket"
+    );
+    assert_eq!(
+        server
+            .ws_status(&reg, &[cookie, ("origin", session.origin.as_str())])
+            .await,
+        101
+    );
+
+    // Cross-site request forgery on a mutating call.
+    let forged = crate::support::Session {
+        cookie: session.cookie.clone(),
+        origin: "https://evil.example".into(),
+    };
+    let (status, body) = server
+        .call(
+            "PATCH",
+            &format!("/api/registrations/{reg}"),
+            As::Session(&forged),
+            Some(json!({ "title": "Gekaapt" })),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let (_, now) = server
+        .call(
+            "GET",
+            &format!("/api/registrations/{reg}"),
+            As::Session(&session),
+            None,
+        )
+        .await;
+    assert_eq!(now["registration"]["title"], "Testregistratie", "nothing changed");
+    // Reads need no Origin; a token needs none either.
+    assert_eq!(
+        server.call("GET", "/api/me", As::Session(&forged), None).await.0,
+        200
+    );
+    let (status, _) = server
+        .call(
+            "PATCH",
+            &format!("/api/registrations/{reg}"),
+            As::Token(&server.clb_token),
+            Some(json!({ "title": "Via token" })),
+        )
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn tokens_and_sessions_are_unreadable_in_the_database_and_revocable() {
+    let server = TestServer::start().await;
+    let session = server.login(LINDE).await;
+    let token = server.token_for(LINDE).await;
+    assert!(token.starts_with("samen_"));
+
+    let db = server.database().await;
+    for row in sqlx::query("SELECT token_hash FROM api_tokens")
+        .fetch_all(&db)
+        .await
+        .expect("tokens")
+    {
+        let stored: String = row.get(0);
+        assert_ne!(stored, token);
+        assert_eq!(stored.len(), 64, "a SHA-256");
+    }
+    db.close().await;
+    // Nowhere in the database files: not the token, not the session id.
+    let secret_session = session.cookie.trim_start_matches("samen_session=").to_owned();
+    for name in ["samen.db", "samen.db-wal"] {
+        let bytes = std::fs::read(server.data.join(name)).unwrap_or_default();
+        for secret in [&token, &secret_session] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{name} holds a secret in the clear"
+            );
+        }
+    }
+
+    // Listed without the secret; revoked, it stops working.
+    let (_, list) = server.call("GET", "/api/tokens", As::Token(&token), None).await;
+    let listed = list["tokens"].as_array().expect("tokens");
+    assert!(
+        listed
+            .iter()
+            .all(|t| t.get("token").is_none() && t.get("token_hash").is_none())
+    );
+    let id = listed
+        .iter()
+        .find(|t| t["last_used_at"].is_number())
+        .expect("the token in use")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (status, _) = server
+        .call(
+            "DELETE",
+            &format!("/api/tokens/{id}"),
+            As::Session(&session),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        server.call("GET", "/api/me", As::Token(&token), None).await.0,
+        401
+    );
+}
+
+#[tokio::test]
+async fn logins_are_generic_and_throttled() {
+    let server = TestServer::start().await;
+    let wrong = |email: &str| json!({ "email": email, "password": "wrong" });
+    let (s1, unknown) = server
+        .call(
+            "POST",
+            "/api/login",
+            As::Anonymous,
+            Some(wrong("nobody@demo.test")),
+        )
+        .await;
+    let (s2, bad_password) = server
+        .call("POST", "/api/login", As::Anonymous, Some(wrong(LINDE)))
+        .await;
+    assert_eq!((s1, s2), (401, 401));
+    assert_eq!(
+        unknown, bad_password,
+        "the answer does not tell whether the account exists"
+    );
+
+    for _ in 0..3 {
+        assert_eq!(
+            server
+                .call("POST", "/api/login", As::Anonymous, Some(wrong(LINDE)))
+                .await
+                .0,
+            401
+        );
+    }
+    // Five failures from this address: now even the right password must wait.
+    let right = json!({ "email": LINDE, "password": "demo" });
+    let (status, body) = server
+        .call("POST", "/api/login", As::Anonymous, Some(right.clone()))
+        .await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], "too_many_attempts");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, _) = server
+        .call("POST", "/api/login", As::Anonymous, Some(right))
+        .await;
+    assert_eq!(status, 200, "after the delay the right password works");
+
+    let (status, body) = server
+        .call(
+            "POST",
+            "/api/login",
+            As::Anonymous,
+            Some(json!({ "email": LINDE })),
+        )
+        .await;
+    assert_eq!(status, 400, "a malformed body says what is wrong: {body}");
+}
+
+#[tokio::test]
+async fn the_admin_command_line_manages_institutions_users_and_tokens() {
+    let server = TestServer::start().await;
+    server
+        .admin(
+            &[
+                "create-institution",
+                "--kind",
+                "school",
+                "--number",
+                "100003",
+                "--name",
+                "Atheneum Noord",
+                "--served-by",
+                "900001",
+            ],
+            &[],
+        )
+        .await;
+    server
+        .admin(
+            &[
+                "create-user",
+                "--email",
+                "noord@demo.test",
+                "--name",
+                "Lies Noord",
+            ],
+            &[("SAMEN_NEW_PASSWORD", "geheim-wachtwoord")],
+        )
+        .await;
+    server
+        .admin(
+            &[
+                "grant",
+                "--email",
+                "noord@demo.test",
+                "--role",
+                "school_dossier",
+                "--institution",
+                "100003",
+            ],
+            &[],
+        )
+        .await;
+    let token = server
+        .admin(
+            &["token", "--email", "noord@demo.test", "--name", "koppeling"],
+            &[],
+        )
+        .await;
+    assert!(token.starts_with("samen_"));
+
+    let (status, me) = server.call("GET", "/api/me", As::Token(&token), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["user"]["display_name"], "Lies Noord");
+    assert_eq!(me["memberships"][0]["institution"]["number"], "100003");
+    let (_, schools) = server.call("GET", "/api/schools", As::Token(&token), None).await;
+    assert_eq!(schools["schools"][0]["number"], "100003");
+    // The CLB serves the new school, so its staff see it too.
+    let (_, schools) = server
+        .call("GET", "/api/schools", As::Token(&server.clb_token), None)
+        .await;
+    assert_eq!(schools["schools"].as_array().map(Vec::len), Some(3));
+
+    let login = json!({ "email": "noord@demo.test", "password": "geheim-wachtwoord" });
+    assert_eq!(
+        server
+            .call("POST", "/api/login", As::Anonymous, Some(login.clone()))
+            .await
+            .0,
+        200
+    );
+
+    server
+        .admin(
+            &[
+                "revoke",
+                "--email",
+                "noord@demo.test",
+                "--role",
+                "school_dossier",
+                "--institution",
+                "100003",
+            ],
+            &[],
+        )
+        .await;
+    let (_, schools) = server.call("GET", "/api/schools", As::Token(&token), None).await;
+    assert_eq!(schools["schools"], json!([]));
+
+    server
+        .admin(&["disable-user", "--email", "noord@demo.test"], &[])
+        .await;
+    assert_eq!(
+        server.call("GET", "/api/me", As::Token(&token), None).await.0,
+        401
+    );
+    assert_eq!(
+        server
+            .call("POST", "/api/login", As::Anonymous, Some(login))
+            .await
+            .0,
+        401
+    );
+
+    let db = server.database().await;
+    let actions: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM audit_log WHERE actor_id = 'cli' ORDER BY id")
+            .fetch_all(&db)
+            .await
+            .expect("audit");
+    assert_eq!(
+        actions,
+        [
+            "institution.create",
+            "user.create",
+            "role.grant",
+            "token.create",
+            "role.revoke",
+            "user.disable"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn demo_mode_refuses_a_public_address() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_samen"))
+        .args(["serve", "--demo", "--addr", "0.0.0.0:0", "--data"])
+        .arg(tempfile::tempdir().expect("tmp").path())
+        .output()
+        .await
+        .expect("run");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("loopback"));
+}

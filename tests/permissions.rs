@@ -1,0 +1,288 @@
+//! Who may do what (DESIGN.md): every route, over REST and over `/sync`, for every kind of
+//! caller. Another school's data is 404 (no existence leak), a known user lacking the right
+//! gets 403.
+
+use serde_json::json;
+
+use crate::support::{ADMIN, ANKER, As, CLB, LINDE, TestServer};
+
+/// Callers, in the column order of the table below.
+const WHO: [&str; 5] = [
+    "anonymous",
+    "clb",
+    "linde (same school)",
+    "anker (other school)",
+    "admin",
+];
+
+#[tokio::test]
+async fn every_route_answers_each_role_as_the_rules_say() {
+    let server = TestServer::start().await;
+    let tokens = [
+        None,
+        Some(server.clb_token.clone()),
+        Some(server.token_for(LINDE).await),
+        Some(server.token_for(ANKER).await),
+        Some(server.token_for(ADMIN).await),
+    ];
+    let reg = server.new_registration().await;
+    let unknown = "00000000-0000-4000-8000-000000000000";
+    let create = json!({ "kind": "consultation", "title": "Nieuwe vraag", "theme": "gedrag" });
+    let patch = json!({ "title": "Aangepaste titel" });
+    let token_body = json!({ "name": "matrix" });
+
+    // (method, path, body, expected status per caller in WHO order)
+    let table: Vec<(&str, String, Option<serde_json::Value>, [u16; 5])> = vec![
+        ("GET", "/api/me".into(), None, [401, 200, 200, 200, 200]),
+        ("GET", "/api/schools".into(), None, [401, 200, 200, 200, 200]),
+        (
+            "GET",
+            "/api/schools/100001/registrations".into(),
+            None,
+            [401, 200, 200, 404, 404],
+        ),
+        (
+            "GET",
+            "/api/schools/100001/registrations?kind=signal".into(),
+            None,
+            [401, 200, 200, 404, 404],
+        ),
+        (
+            "GET",
+            "/api/schools/100002/registrations".into(),
+            None,
+            [401, 200, 404, 200, 404],
+        ),
+        (
+            "GET",
+            "/api/schools/999999/registrations".into(),
+            None,
+            [401, 404, 404, 404, 404],
+        ),
+        (
+            "GET",
+            "/api/schools/900001/registrations".into(),
+            None,
+            [401, 404, 404, 404, 404],
+        ),
+        (
+            "POST",
+            "/api/schools/100001/registrations".into(),
+            Some(create.clone()),
+            [401, 201, 403, 404, 404],
+        ),
+        (
+            "POST",
+            "/api/schools/100002/registrations".into(),
+            Some(create.clone()),
+            [401, 201, 404, 403, 404],
+        ),
+        (
+            "GET",
+            format!("/api/registrations/{reg}"),
+            None,
+            [401, 200, 200, 404, 404],
+        ),
+        (
+            "PATCH",
+            format!("/api/registrations/{reg}"),
+            Some(patch.clone()),
+            [401, 200, 403, 404, 404],
+        ),
+        (
+            "GET",
+            format!("/api/registrations/{reg}/content"),
+            None,
+            [401, 200, 200, 404, 404],
+        ),
+        (
+            "GET",
+            format!("/api/registrations/{reg}/authors"),
+            None,
+            [401, 200, 200, 404, 404],
+        ),
+        (
+            "GET",
+            format!("/api/registrations/{unknown}"),
+            None,
+            [401, 404, 404, 404, 404],
+        ),
+        (
+            "PATCH",
+            format!("/api/registrations/{unknown}"),
+            Some(patch.clone()),
+            [401, 404, 404, 404, 404],
+        ),
+        (
+            "GET",
+            "/api/registrations/not-a-uuid".into(),
+            None,
+            [401, 404, 404, 404, 404],
+        ),
+        (
+            "POST",
+            "/api/tokens".into(),
+            Some(token_body.clone()),
+            [401, 201, 201, 201, 201],
+        ),
+        ("GET", "/api/tokens".into(), None, [401, 200, 200, 200, 200]),
+        (
+            "DELETE",
+            format!("/api/tokens/{unknown}"),
+            None,
+            [401, 404, 404, 404, 404],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (method, path, body, expected) in &table {
+        for (i, token) in tokens.iter().enumerate() {
+            let who = token.as_deref().map_or(As::Anonymous, As::Token);
+            let (status, response) = server.call(method, path, who, body.clone()).await;
+            if status != expected[i] {
+                failures.push(format!(
+                    "{method} {path} as {}: {status}, expected {} ({response})",
+                    WHO[i], expected[i]
+                ));
+            }
+            if status >= 400 {
+                assert!(
+                    response["error"]["code"].is_string(),
+                    "{method} {path}: error body {response}"
+                );
+            }
+        }
+    }
+
+    // The WebSocket, before any document byte: 101 means upgraded.
+    let sync_table = [
+        (reg.as_str(), [401, 101, 101, 404, 404]),
+        (unknown, [401, 404, 404, 404, 404]),
+    ];
+    for (id, expected) in sync_table {
+        for (i, token) in tokens.iter().enumerate() {
+            let auth = token.as_ref().map(|t| format!("Bearer {t}"));
+            let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
+            let status = server.ws_status(id, &headers).await;
+            if status != expected[i] {
+                failures.push(format!(
+                    "/sync/{id} as {}: {status}, expected {}",
+                    WHO[i], expected[i]
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "permission matrix mismatches:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn registrations_are_listed_and_filtered_for_the_school_only() {
+    let server = TestServer::start().await;
+    let linde = server.token_for(LINDE).await;
+    let reg = server.new_registration().await;
+    let (status, body) = server
+        .call(
+            "GET",
+            "/api/schools/100001/registrations",
+            As::Token(&linde),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let regs = body["registrations"].as_array().expect("list");
+    assert!(regs.iter().any(|r| r["id"] == reg.as_str()));
+    assert!(regs.iter().all(|r| r["school_number"] == "100001"));
+    let (_, body) = server
+        .call(
+            "GET",
+            "/api/schools/100001/registrations?kind=consultation&theme=pesten",
+            As::Token(&linde),
+            None,
+        )
+        .await;
+    assert!(
+        body["registrations"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .all(|r| r["kind"] == "consultation")
+    );
+    let (status, body) = server
+        .call(
+            "GET",
+            "/api/schools/100001/registrations?theme=onbekend",
+            As::Token(&linde),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400, "unknown themes are refused with a message: {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("pesten")
+    );
+
+    let (_, schools) = server.call("GET", "/api/schools", As::Token(&linde), None).await;
+    assert_eq!(
+        schools["schools"],
+        json!([{ "number": "100001", "name": "Basisschool De Linde", "access": "school" }])
+    );
+    let (_, schools) = server
+        .call("GET", "/api/schools", As::Token(&server.clb_token), None)
+        .await;
+    assert_eq!(schools["schools"].as_array().map(Vec::len), Some(2));
+    let _ = CLB;
+}
+
+#[tokio::test]
+async fn bad_input_to_the_api_gets_a_clear_error_and_changes_nothing() {
+    let server = TestServer::start().await;
+    let clb = As::Token(&server.clb_token);
+    let path = "/api/schools/100001/registrations";
+    let (_, before) = server.call("GET", path, clb, None).await;
+    let cases = [
+        json!({ "kind": "rapport", "title": "x" }),
+        json!({ "kind": "signal", "title": "   " }),
+        json!({ "kind": "signal", "title": "x".repeat(201) }),
+        json!({ "kind": "signal", "title": "Goed", "theme": "onbekend" }),
+        json!({ "kind": "signal", "title": "Goed", "school_year": "2026-2028" }),
+        json!({ "title": "geen soort" }),
+    ];
+    for case in cases {
+        let (status, body) = server.call("POST", path, clb, Some(case.clone())).await;
+        assert_eq!(status, 400, "{case} → {body}");
+        assert!(!body["error"]["message"].as_str().unwrap_or_default().is_empty());
+    }
+    let (_, after) = server.call("GET", path, clb, None).await;
+    assert_eq!(before, after, "nothing was created");
+
+    let reg = server.new_registration().await;
+    let (status, _) = server
+        .call(
+            "PATCH",
+            &format!("/api/registrations/{reg}"),
+            clb,
+            Some(json!({ "status": "archived" })),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, body) = server
+        .call(
+            "PATCH",
+            &format!("/api/registrations/{reg}"),
+            clb,
+            Some(json!({ "status": "closed", "theme": null })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["registration"]["status"], "closed");
+    assert_eq!(body["registration"]["theme"], serde_json::Value::Null);
+    assert_eq!(
+        body["registration"]["title"], "Testregistratie",
+        "untouched fields stay"
+    );
+}
