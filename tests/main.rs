@@ -10,3 +10,4 @@ mod permissions;
 mod persistence;
 mod policy;
 mod sync;
+mod web;

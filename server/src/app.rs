@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{FromRequestParts, Path, Query, Request, State, WebSocketUpgrade};
 use axum::http::header;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use samen_crdt::Limits;
 
@@ -32,28 +32,26 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// Failed-login counts.
     pub throttle: Arc<LoginThrottle>,
+    /// Live events per school.
+    pub events: crate::events::Events,
+    /// Becomes true when the server shuts down (ends event streams).
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Builds the router.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(index))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/sync/{id}", get(sync))
         .merge(crate::http::routes())
+        .route("/api/{*rest}", axum::routing::any(api_not_found))
+        .fallback(crate::web::serve)
         .with_state(state)
 }
 
-async fn index(State(state): State<AppState>) -> Html<String> {
-    let demo = if state.config.demo {
-        "<p>Demomodus. Log in met <code>clb@demo.test</code> (CLB), <code>linde@demo.test</code> \
-         (Basisschool De Linde) of <code>anker@demo.test</code> (Middenschool Het Anker); \
-         wachtwoord <code>demo</code>.</p>"
-    } else {
-        ""
-    };
-    Html(include_str!("index.html").replace("<!--demo-->", demo))
+async fn api_not_found() -> AppError {
+    AppError::NotFound
 }
 
 async fn healthz() -> &'static str {

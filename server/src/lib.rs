@@ -10,11 +10,13 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod ids;
 pub mod metrics;
 pub mod rooms;
 pub mod storage;
+pub mod web;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -86,7 +88,13 @@ pub async fn serve(
     }
     let metrics = Arc::new(Metrics::new());
     let (stop_tx, stop_rx) = watch::channel(false);
-    let rooms = Rooms::new(store.clone(), db.clone(), metrics.clone(), config.room(), stop_rx);
+    let rooms = Rooms::new(
+        store.clone(),
+        db.clone(),
+        metrics.clone(),
+        config.room(),
+        stop_rx.clone(),
+    );
     let state = app::AppState {
         rooms: rooms.clone(),
         db,
@@ -94,6 +102,8 @@ pub async fn serve(
         limits: Arc::new(config.limits()),
         config: Arc::new(config.clone()),
         throttle: Arc::new(auth::throttle::LoginThrottle::default()),
+        events: events::Events::default(),
+        shutdown: stop_rx,
     };
     let listener = TcpListener::bind(config.addr).await?;
     on_listen(listener.local_addr()?);

@@ -98,9 +98,30 @@ pub async fn logout(
 /// The current user and their memberships.
 pub async fn me(State(state): State<AppState>, auth: Authenticated) -> Result<Json<Value>, AppError> {
     let memberships = state.db.memberships(&auth.user.id).await?;
-    Ok(Json(
-        json!({ "user": auth.user, "memberships": memberships, "demo": state.config.demo }),
-    ))
+    let color = crate::rooms::color_of(&auth.user.id);
+    Ok(Json(json!({
+        "user": auth.user,
+        "memberships": memberships,
+        "demo": state.config.demo,
+        "color": color,
+    })))
+}
+
+/// What the app needs to know before anyone logs in: whether this is a demo, and then the
+/// demo accounts to show on the login page.
+pub async fn config(State(state): State<AppState>) -> Json<Value> {
+    let users: Vec<Value> = if state.config.demo {
+        crate::demo::USERS
+            .iter()
+            .filter(|(_, _, role, _)| *role != "admin")
+            .map(|(email, name, _, _)| json!({ "email": email, "name": name }))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Json(
+        json!({ "demo": state.config.demo, "demo_users": users, "demo_password": state.config.demo.then_some(crate::demo::PASSWORD) }),
+    )
 }
 
 /// `POST /api/tokens` body.

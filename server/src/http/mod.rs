@@ -24,7 +24,9 @@ pub fn routes() -> Router<AppState> {
             post(account::create_token).get(account::list_tokens),
         )
         .route("/api/tokens/{id}", delete(account::revoke_token))
+        .route("/api/config", get(account::config))
         .route("/api/schools", get(schools::list))
+        .route("/api/schools/{number}/events", get(schools::events))
         .route(
             "/api/schools/{number}/registrations",
             get(schools::registrations).post(schools::create_registration),

@@ -88,6 +88,7 @@ pub async fn patch(
             .map_err(bad)?,
     };
     let updated = state.db.patch_registration(registration.id, &patch).await?;
+    state.events.registration_changed(updated.school_id, &updated);
     audit(
         &state,
         Some(auth.user.id.to_string()),

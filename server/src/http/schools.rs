@@ -1,11 +1,16 @@
 //! Schools the caller may see, and their registrations.
 
+use std::convert::Infallible;
+
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
 
 use super::account::audit;
 use crate::app::AppState;
@@ -13,6 +18,7 @@ use crate::auth::Authenticated;
 use crate::db::{Institution, NewRegistration, RegistrationFilter, SchoolAccess};
 use crate::domain;
 use crate::error::AppError;
+use crate::rooms::Principal;
 
 /// Every school the caller may see, with their access (`clb` or `school`).
 pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<Json<Value>, AppError> {
@@ -118,6 +124,7 @@ pub async fn create_registration(
         owner: auth.user.id.clone(),
     };
     let registration = state.db.create_registration(new).await?;
+    state.events.registration_changed(school.id, &registration);
     audit(
         &state,
         Some(auth.user.id.to_string()),
@@ -127,4 +134,46 @@ pub async fn create_registration(
     )
     .await;
     Ok((StatusCode::CREATED, Json(registration)))
+}
+
+/// Live events of a school (server-sent events): `presence` (who has the dossier open,
+/// sent at once and on every change) and `registration` (created or changed). The stream
+/// ends when the server shuts down; `EventSource` reconnects by itself.
+pub async fn events(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(number): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
+    let (school, access) = school_for(&state, &auth, &number).await?;
+    let principal = Principal::new(auth.user.id.clone(), auth.user.display_name.clone(), access);
+    let role = match access {
+        SchoolAccess::Clb => "clb",
+        SchoolAccess::School => "school",
+    };
+    let (rx, guard) =
+        state
+            .events
+            .subscribe(school.id, &principal.user, &principal.name, principal.color, role);
+    let initial = sse_event("presence", &state.events.present(school.id));
+    let shutdown = state.shutdown.clone();
+    let rest = stream::unfold(
+        (rx, guard, shutdown),
+        |(mut rx, guard, mut shutdown)| async move {
+            let next = tokio::select! {
+                event = rx.recv() => match event {
+                    Ok(event) => Some(sse_event(event.kind, &event.data)),
+                    // Missed events: the app reloads its lists.
+                    Err(RecvError::Lagged(_)) => Some(sse_event("resync", &Value::Null)),
+                    Err(RecvError::Closed) => None,
+                },
+                _ = shutdown.wait_for(|stop| *stop) => None,
+            };
+            next.map(|event| (Ok(event), (rx, guard, shutdown)))
+        },
+    );
+    Ok(Sse::new(stream::once(async move { Ok(initial) }).chain(rest)).keep_alive(KeepAlive::default()))
+}
+
+fn sse_event(kind: &'static str, data: &Value) -> Event {
+    Event::default().event(kind).data(data.to_string())
 }

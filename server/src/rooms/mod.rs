@@ -42,14 +42,19 @@ const COLORS: [&str; 8] = [
     "#1f6feb", "#b3261e", "#0b7a3e", "#8e24aa", "#b45309", "#00796b", "#c2185b", "#4d5bd6",
 ];
 
+/// A user's presence colour: the same in every document and session.
+pub fn color_of(user: &UserId) -> &'static str {
+    let hash = user
+        .as_str()
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    COLORS[hash as usize % COLORS.len()]
+}
+
 impl Principal {
     /// A principal with a colour that stays the same for the same user.
     pub fn new(user: UserId, name: String, access: SchoolAccess) -> Self {
-        let hash = user
-            .as_str()
-            .bytes()
-            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
-        let color = COLORS[hash as usize % COLORS.len()];
+        let color = color_of(&user);
         Principal {
             user,
             name,

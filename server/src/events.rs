@@ -1,0 +1,174 @@
+//! Live events per school, for the browser app: registrations created or changed, and who
+//! has the school's dossier open right now. Served as server-sent events on
+//! `GET /api/schools/{number}/events` (docs/architecture.md says why SSE).
+//!
+//! Presence here is "who has this school's dossier open" (the overview or a registration);
+//! presence inside one document (carets) travels over that document's WebSocket.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+use crate::ids::UserId;
+
+/// Events a subscriber may lag behind before it misses some (it then reloads).
+const CHANNEL: usize = 256;
+
+/// One event for a school's subscribers: its SSE event name and JSON data.
+#[derive(Debug, Clone)]
+pub struct SchoolEvent {
+    /// `registration` or `presence`.
+    pub kind: &'static str,
+    /// The payload.
+    pub data: Value,
+}
+
+#[derive(Debug, Clone)]
+struct Viewer {
+    name: String,
+    color: &'static str,
+    role: &'static str,
+    /// Open subscriptions (tabs) of this user.
+    count: usize,
+}
+
+/// The live event hub of every school.
+#[derive(Debug, Default, Clone)]
+pub struct Events {
+    channels: Arc<DashMap<i64, broadcast::Sender<SchoolEvent>>>,
+    viewers: Arc<DashMap<i64, BTreeMap<UserId, Viewer>>>,
+}
+
+impl Events {
+    fn channel(&self, school: i64) -> broadcast::Sender<SchoolEvent> {
+        self.channels
+            .entry(school)
+            .or_insert_with(|| broadcast::channel(CHANNEL).0)
+            .clone()
+    }
+
+    /// Sends an event to the school's subscribers (none listening is fine).
+    pub fn publish(&self, school: i64, event: SchoolEvent) {
+        let _ = self.channel(school).send(event);
+    }
+
+    /// Announces that a registration was created or changed.
+    pub fn registration_changed(&self, school: i64, registration: &crate::db::Registration) {
+        self.publish(
+            school,
+            SchoolEvent {
+                kind: "registration",
+                data: json!(registration),
+            },
+        );
+    }
+
+    /// Subscribes a viewer; they count as present until the returned guard drops.
+    pub fn subscribe(
+        &self,
+        school: i64,
+        user: &UserId,
+        name: &str,
+        color: &'static str,
+        role: &'static str,
+    ) -> (broadcast::Receiver<SchoolEvent>, ViewerGuard) {
+        let rx = self.channel(school).subscribe();
+        self.viewers
+            .entry(school)
+            .or_default()
+            .entry(user.clone())
+            .or_insert_with(|| Viewer {
+                name: name.to_owned(),
+                color,
+                role,
+                count: 0,
+            })
+            .count += 1;
+        self.publish_presence(school);
+        let guard = ViewerGuard {
+            events: self.clone(),
+            school,
+            user: user.clone(),
+        };
+        (rx, guard)
+    }
+
+    /// Who has the school's dossier open.
+    pub fn present(&self, school: i64) -> Value {
+        let viewers = self.viewers.get(&school);
+        let list: Vec<Value> = viewers
+            .iter()
+            .flat_map(|v| v.iter())
+            .map(|(id, v)| json!({ "id": id, "name": v.name, "color": v.color, "role": v.role }))
+            .collect();
+        json!(list)
+    }
+
+    fn publish_presence(&self, school: i64) {
+        let data = self.present(school);
+        self.publish(
+            school,
+            SchoolEvent {
+                kind: "presence",
+                data,
+            },
+        );
+    }
+
+    fn leave(&self, school: i64, user: &UserId) {
+        if let Some(mut viewers) = self.viewers.get_mut(&school)
+            && let Some(v) = viewers.get_mut(user)
+        {
+            v.count = v.count.saturating_sub(1);
+            if v.count == 0 {
+                viewers.remove(user);
+            }
+        }
+        self.publish_presence(school);
+    }
+}
+
+/// Keeps a viewer present; dropping it (the SSE stream ends) removes them.
+#[derive(Debug)]
+pub struct ViewerGuard {
+    events: Events,
+    school: i64,
+    user: UserId,
+}
+
+impl Drop for ViewerGuard {
+    fn drop(&mut self) {
+        self.events.leave(self.school, &self.user);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn presence_counts_tabs_and_events_reach_subscribers() {
+        let events = Events::default();
+        let (a, b) = (UserId::from("a".to_owned()), UserId::from("b".to_owned()));
+        let (mut rx, tab1) = events.subscribe(1, &a, "An", "#111", "clb");
+        let (_rx2, tab2) = events.subscribe(1, &a, "An", "#111", "clb");
+        let (_rx3, other) = events.subscribe(1, &b, "Bert", "#222", "school");
+        assert_eq!(events.present(1).as_array().map(Vec::len), Some(2));
+        drop(tab1);
+        assert_eq!(
+            events.present(1).as_array().map(Vec::len),
+            Some(2),
+            "a still has a tab open"
+        );
+        drop(tab2);
+        drop(other);
+        assert_eq!(events.present(1), json!([]));
+        assert_eq!(events.present(2), json!([]), "schools are separate");
+        // The first subscriber saw the presence changes.
+        let first = rx.recv().await.expect("event");
+        assert_eq!(first.kind, "presence");
+    }
+}

@@ -1,0 +1,241 @@
+// Browser tests: a real `samen serve --demo` and Debian's Chromium driven by playwright-core.
+// Run by the README's test command (scripts/test); screenshots go to target/screenshots/.
+//
+//   SAMEN_BIN (default: target/debug/samen) · CHROMIUM (default: /usr/bin/chromium)
+
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+const bin = process.env.SAMEN_BIN ?? join(root, 'target/debug/samen')
+const shots = join(root, 'target/screenshots')
+const LINDE_SIGNAL = '6b0f3d0e-2f4a-4c41-9a61-0c6f1e0d0001'
+
+let server
+let base
+let browser
+let data
+
+before(async () => {
+  mkdirSync(shots, { recursive: true })
+  data = mkdtempSync(join(tmpdir(), 'samen-e2e-'))
+  server = spawn(bin, ['serve', '--demo', '--addr', '127.0.0.1:0', '--data', data], {
+    env: { ...process.env, SAMEN_LOG: 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  base = await new Promise((resolveBase, reject) => {
+    const timer = setTimeout(() => reject(new Error('samen did not start')), 15000)
+    server.stdout.setEncoding('utf8')
+    server.stdout.on('data', (chunk) => {
+      const m = chunk.match(/Samen luistert op (http:\/\/[^\s/]+)/)
+      if (m) {
+        clearTimeout(timer)
+        resolveBase(m[1])
+      }
+    })
+    server.on('exit', (code) => reject(new Error(`samen exited with ${code}`)))
+  })
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  })
+})
+
+after(async () => {
+  await browser?.close()
+  server?.kill('SIGTERM')
+  rmSync(data, { recursive: true, force: true })
+})
+
+async function person(email) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'nl-BE' })
+  const page = await context.newPage()
+  page.on('pageerror', (e) => console.error(`[${email}] page error:`, e.message))
+  await page.goto(`${base}/login`)
+  await page.fill('#email', email)
+  await page.fill('#password', 'demo')
+  await page.click('button[type=submit]')
+  await page.waitForURL((url) => !url.pathname.startsWith('/login'))
+  return page
+}
+
+const goals = (page) => page.locator('[data-section=goals]')
+/** A section's text without the others' caret labels. */
+const textOf = (page, section) =>
+  page.evaluate((name) => {
+    const el = document.querySelector(`[data-section=${name}]`)?.cloneNode(true)
+    el?.querySelectorAll('.collaboration-carets__caret').forEach((c) => c.remove())
+    return el?.textContent ?? ''
+  }, section)
+const saved = (page) => page.locator('[data-save-state=saved]').waitFor({ timeout: 5000 })
+
+test('a wrong password shows the error and keeps the user on the login page', async () => {
+  const context = await browser.newContext()
+  const page = await context.newPage()
+  await page.goto(`${base}/`)
+  await page.waitForURL(/\/login/)
+  await page.fill('#email', 'clb@demo.test')
+  await page.fill('#password', 'fout')
+  await page.click('button[type=submit]')
+  await assert.doesNotReject(page.locator('#login-error', { hasText: 'E-mailadres of wachtwoord is onjuist.' }).waitFor())
+  assert.match(page.url(), /\/login/)
+  await context.close()
+})
+
+test('CLB and school co-edit goals live, with named carets, and it is stored', async () => {
+  const clb = await person('clb@demo.test')
+  const school = await person('linde@demo.test')
+  for (const page of [clb, school]) {
+    await page.goto(`${base}/registraties/${LINDE_SIGNAL}`)
+    await goals(page).waitFor()
+    await saved(page)
+  }
+  // Both type at the same time, each at the end of the goals text.
+  const typeAtEnd = async (page, text) => {
+    await goals(page).click()
+    await page.keyboard.press('Control+End')
+    await page.keyboard.type(text, { delay: 15 })
+  }
+  await Promise.all([typeAtEnd(clb, ' CLB schrijft mee.'), typeAtEnd(school, ' School vult aan.')])
+
+  // Each sees the other's text and named caret within a second.
+  const sees = (page, text) =>
+    page.waitForFunction((t) => document.querySelector('[data-section=goals]')?.textContent?.includes(t), text, { timeout: 1000 })
+  await Promise.all([sees(clb, 'School vult aan.'), sees(school, 'CLB schrijft mee.')])
+  await clb.locator('.collaboration-carets__label', { hasText: 'Tom Peeters (De Linde)' }).waitFor({ timeout: 1000 })
+  await school.locator('.collaboration-carets__label', { hasText: 'Sara Claes (CLB)' }).waitFor({ timeout: 1000 })
+  assert.equal(await textOf(clb, 'goals'), await textOf(school, 'goals'), 'both see the same goals')
+
+  // Presence: both avatars, each in its person's colour, in each window.
+  for (const page of [clb, school]) {
+    for (const name of ['Tom Peeters (De Linde)', 'Sara Claes (CLB)']) {
+      const avatar = page.locator(`.reg-side [data-user="${name}"]`)
+      await avatar.waitFor({ timeout: 2000 })
+      const background = await avatar.evaluate((el) => getComputedStyle(el).backgroundColor)
+      assert.notEqual(background, 'rgba(0, 0, 0, 0)', `${name} has a colour`)
+    }
+  }
+  await saved(clb)
+  await saved(school)
+  await school.screenshot({ path: join(shots, 'registration-two-people.png'), fullPage: true })
+
+  // The school may not write the CLB's advice: read-only, with the reason.
+  const advice = school.locator('[data-section=advice]')
+  assert.equal(await advice.getAttribute('contenteditable'), 'false')
+  await school.locator('section:has([data-section=advice]) .lock').waitFor()
+  const before = await advice.textContent()
+  await advice.click()
+  await school.keyboard.type('mag niet')
+  assert.equal(await advice.textContent(), before)
+
+  // A reload shows what was stored.
+  await school.reload()
+  await goals(school).waitFor()
+  await school.waitForFunction(
+    () => {
+      const text = document.querySelector('[data-section=goals]')?.textContent ?? ''
+      return text.includes('CLB schrijft mee.') && text.includes('School vult aan.')
+    },
+    null,
+    { timeout: 5000 },
+  )
+  await clb.context().close()
+  await school.context().close()
+})
+
+test('a registration the CLB creates appears in the school overview without a reload', async () => {
+  const school = await person('linde@demo.test')
+  await school.goto(`${base}/scholen/100001`)
+  await school.locator('.registrations').first().waitFor()
+  assert.equal(await school.locator('button', { hasText: 'Nieuwe registratie' }).count(), 0, 'schools do not start registrations')
+  const clb = await person('clb@demo.test')
+  await clb.goto(`${base}/scholen/100001`)
+  await clb.locator('.avatars [data-user="Tom Peeters (De Linde)"]').waitFor({ timeout: 2000 })
+  await clb.click('button:has-text("Nieuwe registratie")')
+  await clb.fill('#new-title-input', 'Vragen over studiekeuze in het zesde leerjaar')
+  await clb.selectOption('#new-theme', 'studiekeuze')
+  await clb.click('form.new button[type=submit]')
+  await clb.waitForURL(/\/registraties\//)
+  await school
+    .locator('.registration-link', { hasText: 'Vragen over studiekeuze in het zesde leerjaar' })
+    .waitFor({ timeout: 2000 })
+  await school.screenshot({ path: join(shots, 'overview.png'), fullPage: true })
+  await clb.context().close()
+  await school.context().close()
+})
+
+test('titles are shown as text, never as HTML', async () => {
+  const clb = await person('clb@demo.test')
+  await clb.goto(`${base}/scholen/100001`)
+  await clb.click('button:has-text("Nieuwe registratie")')
+  await clb.fill('#new-title-input', '<img src=x onerror="window.__pwned=1"> Test')
+  await clb.click('form.new button[type=submit]')
+  await clb.waitForURL(/\/registraties\//)
+  await clb.locator('[data-testid=reg-title]').waitFor()
+  assert.equal(await clb.locator('[data-testid=reg-title]').textContent(), '<img src=x onerror="window.__pwned=1"> Test')
+  assert.equal(await clb.evaluate(() => window.__pwned), undefined)
+  await clb.context().close()
+})
+
+test('unknown pages and registrations of other schools show a clear error', async () => {
+  const anker = await person('anker@demo.test')
+  await anker.goto(`${base}/registraties/${LINDE_SIGNAL}`)
+  await anker.locator('h1', { hasText: 'Niet gevonden' }).waitFor()
+  await anker.goto(`${base}/iets/anders`)
+  await anker.locator('h1', { hasText: 'Niet gevonden' }).waitFor()
+  await anker.context().close()
+})
+
+test('status changes by the CLB show live to every viewer', async () => {
+  const school = await person('linde@demo.test')
+  const clb = await person('clb@demo.test')
+  const consultation = '6b0f3d0e-2f4a-4c41-9a61-0c6f1e0d0002'
+  for (const page of [school, clb]) {
+    await page.goto(`${base}/registraties/${consultation}`)
+    await page.locator('[data-testid=reg-status]').waitFor()
+  }
+  assert.equal(await school.locator('button', { hasText: 'Afsluiten' }).count(), 0, 'only the CLB changes the status')
+  await clb.click('button:has-text("Afsluiten")')
+  await school.locator('[data-testid=reg-status]', { hasText: 'Afgesloten' }).waitFor({ timeout: 2000 })
+  await clb.click('button:has-text("Heropenen")')
+  await school.locator('[data-testid=reg-status]', { hasText: 'Open' }).waitFor({ timeout: 2000 })
+  await clb.context().close()
+  await school.context().close()
+})
+
+test('an expired session sends the user to login and back to the page', async () => {
+  const page = await person('linde@demo.test')
+  await page.goto(`${base}/scholen/100001`)
+  await page.locator('.registration-link').first().waitFor()
+  await page.context().clearCookies()
+  await page.locator('.registration-link', { hasText: 'Meer meldingen' }).click()
+  await page.waitForURL(/\/login\?/)
+  await page.locator('.notice', { hasText: 'Je sessie is verlopen' }).waitFor()
+  await page.fill('#email', 'linde@demo.test')
+  await page.fill('#password', 'demo')
+  await page.click('button[type=submit]')
+  await page.waitForURL(new RegExp(`/registraties/${LINDE_SIGNAL}$`))
+  await page.locator('[data-section=goals]').waitFor()
+  await page.context().close()
+})
+
+test('the app speaks English on request, and works at tablet width', async () => {
+  const context = await browser.newContext({ viewport: { width: 820, height: 1100 } })
+  const page = await context.newPage()
+  await page.goto(`${base}/login`)
+  await page.click('button:has-text("English")')
+  await page.locator('h1', { hasText: 'Log in' }).waitFor()
+  await page.fill('#email', 'linde@demo.test')
+  await page.fill('#password', 'demo')
+  await page.click('button[type=submit]')
+  await page.locator('h1', { hasText: 'Choose a school' }).waitFor()
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth)
+  assert.equal(overflow, false, 'no horizontal scrolling at tablet width')
+  await context.close()
+})

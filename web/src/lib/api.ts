@@ -1,0 +1,67 @@
+// The REST API. Every call sends the session cookie and our Origin (the browser does);
+// errors become ApiError with the server's code, so pages can show the right message.
+
+export class ApiError extends Error {
+  constructor(
+    public status: number,
+    public code: string,
+    message: string,
+    public retryAfter?: number,
+  ) {
+    super(message)
+  }
+}
+
+/** Called when a request finds the session gone (401): the app sends the user to login. */
+let onUnauthenticated: () => void = () => {}
+export function setUnauthenticatedHandler(handler: () => void) {
+  onUnauthenticated = handler
+}
+
+export async function api<T>(method: string, path: string, body?: unknown, quiet401 = false): Promise<T> {
+  let response: Response
+  try {
+    response = await fetch(path, {
+      method,
+      credentials: 'same-origin',
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+  } catch {
+    throw new ApiError(0, 'network', 'network error')
+  }
+  if (response.status === 204) return undefined as T
+  const data = await response.json().catch(() => null)
+  if (!response.ok) {
+    const error = new ApiError(
+      response.status,
+      data?.error?.code ?? 'unknown',
+      data?.error?.message ?? response.statusText,
+      Number(response.headers.get('retry-after')) || undefined,
+    )
+    if (response.status === 401 && error.code === 'unauthenticated' && !quiet401) onUnauthenticated()
+    throw error
+  }
+  return data as T
+}
+
+export interface Institution { kind: string; number: string; name: string }
+export interface Membership { role: string; institution: Institution | null }
+export interface User { id: string; email: string; display_name: string }
+export interface Me { user: User; memberships: Membership[]; demo: boolean; color: string }
+export interface School { number: string; name: string; access: 'clb' | 'school' }
+export interface Registration {
+  id: string
+  kind: 'signal' | 'consultation'
+  school_number: string
+  school_name: string
+  school_year: string
+  title: string
+  theme: string | null
+  status: 'open' | 'closed'
+  owner: { id: string; name: string }
+  created_at: number
+  updated_at: number
+}
+export interface Viewer { id: string; name: string; color: string; role: string }
+export interface AppConfig { demo: boolean; demo_users: { email: string; name: string }[]; demo_password: string | null }

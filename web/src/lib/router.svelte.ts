@@ -1,0 +1,41 @@
+// A small history router: the server answers every app path with index.html.
+
+export type Route =
+  | { page: 'login' }
+  | { page: 'schools' }
+  | { page: 'overview'; school: string }
+  | { page: 'registration'; id: string }
+  | { page: 'notfound' }
+
+function parse(path: string): Route {
+  if (path === '/' || path === '') return { page: 'schools' }
+  if (path === '/login') return { page: 'login' }
+  let m = path.match(/^\/scholen\/([^/]+)\/?$/)
+  if (m) return { page: 'overview', school: decodeURIComponent(m[1]) }
+  m = path.match(/^\/registraties\/([0-9a-fA-F-]{36})\/?$/)
+  if (m) return { page: 'registration', id: m[1] }
+  return { page: 'notfound' }
+}
+
+export const router = $state({ path: location.pathname + location.search, route: parse(location.pathname) })
+
+export function navigate(path: string, replace = false) {
+  if (replace) history.replaceState(null, '', path)
+  else history.pushState(null, '', path)
+  router.path = path
+  router.route = parse(path.split('?')[0])
+  window.scrollTo(0, 0)
+}
+
+window.addEventListener('popstate', () => {
+  router.path = location.pathname + location.search
+  router.route = parse(location.pathname)
+})
+
+/** Sends the user to login, remembering where they were. */
+export function toLogin(expired: boolean) {
+  const back = router.route.page === 'login' ? '/' : router.path
+  const params = new URLSearchParams({ next: back })
+  if (expired) params.set('expired', '1')
+  navigate(`/login?${params}`, true)
+}

@@ -1,0 +1,89 @@
+// One registration's live document: a Yjs doc synced over y-websocket with Samen's
+// durability acks (`?acks=1`, message type 100), so "Opgeslagen" is only shown once the
+// server has stored every change.
+
+import * as Y from 'yjs'
+import { WebsocketProvider } from 'y-websocket'
+import * as decoding from 'lib0/decoding'
+import { api, ApiError } from './api'
+
+export type SaveState = 'connecting' | 'saved' | 'saving' | 'offline' | 'denied'
+
+const MSG_AUTH = 2
+const MSG_SAMEN_ACK = 100
+
+export interface LiveDoc {
+  doc: Y.Doc
+  provider: WebsocketProvider
+  destroy(): void
+}
+
+export function connectDoc(id: string, onSave: (state: SaveState) => void): LiveDoc {
+  const doc = new Y.Doc({ gc: false })
+  const base = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/sync`
+  const provider = new WebsocketProvider(base, id, doc, { params: { acks: '1' }, disableBc: true })
+  let everConnected = false
+  let sent = 0
+  let acked = 0
+  let denied = false
+  let failures = 0
+
+  const report = () => {
+    if (denied) onSave('denied')
+    else if (!provider.wsconnected) onSave(everConnected ? 'offline' : 'connecting')
+    else if (acked < sent || !provider.synced) onSave('saving')
+    else onSave('saved')
+  }
+
+  provider.messageHandlers[MSG_SAMEN_ACK] = (_encoder, decoder) => {
+    acked = decoding.readVarUint(decoder)
+    report()
+  }
+  provider.messageHandlers[MSG_AUTH] = (_encoder, decoder) => {
+    // The server refused a change (permission-denied) and closes the connection; stop
+    // reconnecting, or the refused change would be resent for ever.
+    decoding.readVarUint(decoder)
+    denied = true
+    provider.shouldConnect = false
+    report()
+  }
+  provider.on('status', ({ status }: { status: string }) => {
+    if (status === 'connected') {
+      everConnected = true
+      failures = 0
+      sent = 0
+      acked = 0
+      // Count what we send that the server acknowledges: sync step 2 and updates.
+      const ws = provider.ws
+      if (ws) {
+        const send = ws.send.bind(ws)
+        ws.send = (data: Uint8Array) => {
+          if (data[0] === 0 && (data[1] === 1 || data[1] === 2)) sent += 1
+          send(data)
+          report()
+        }
+      }
+    }
+    report()
+  })
+  provider.on('sync', () => report())
+  provider.on('connection-close', () => {
+    failures += 1
+    report()
+    // Repeated failures may mean the session expired: ask, and go to login if so.
+    if (failures === 3) {
+      api('GET', '/api/me').catch((e) => {
+        if (!(e instanceof ApiError)) return
+      })
+    }
+  })
+  report()
+  return {
+    doc,
+    provider,
+    destroy() {
+      provider.destroy()
+      doc.destroy()
+    },
+  }
+}
