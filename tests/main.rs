@@ -5,7 +5,9 @@
 mod support;
 
 mod bad_input;
+mod comments;
 mod identity;
+mod openapi;
 mod permissions;
 mod persistence;
 mod policy;

@@ -239,3 +239,69 @@ test('the app speaks English on request, and works at tablet width', async () =>
   assert.equal(overflow, false, 'no horizontal scrolling at tablet width')
   await context.close()
 })
+
+test('comment threads on a passage: live for everyone, replies, resolve, the anchor follows edits', async () => {
+  const consultation = '6b0f3d0e-2f4a-4c41-9a61-0c6f1e0d0002'
+  const school = await person('linde@demo.test')
+  const clb = await person('clb@demo.test')
+  for (const page of [school, clb]) {
+    await page.goto(`${base}/registraties/${consultation}`)
+    await goals(page).waitFor()
+    await saved(page)
+  }
+  // The school writes a goal, then selects a passage of it and comments.
+  await goals(school).click()
+  await school.keyboard.press('Control+End')
+  await school.keyboard.type('Alle leerlingen kennen de afspraken tegen de krokusvakantie.')
+  await saved(school)
+  await school.evaluate(() => {
+    const editor = document.querySelector('[data-section=goals]')
+    const walker = document.createTreeWalker(editor, NodeFilter.SHOW_TEXT)
+    let node
+    while ((node = walker.nextNode())) {
+      const at = node.textContent.indexOf('krokusvakantie')
+      if (at >= 0) {
+        const range = document.createRange()
+        range.setStart(node, at)
+        range.setEnd(node, at + 'krokusvakantie'.length)
+        const selection = window.getSelection()
+        selection.removeAllRanges()
+        selection.addRange(range)
+        return
+      }
+    }
+  })
+  await school.click('section:has([data-section=goals]) .comment-here')
+  await school.locator('.new-comment .quote', { hasText: 'krokusvakantie' }).waitFor()
+  await school.fill('#new-comment', 'Is dit doel **haalbaar** tegen de krokusvakantie?')
+  await school.click('.new-comment button[type=submit]')
+
+  // The CLB sees the thread and the highlighted passage, live.
+  const thread = clb.locator('.thread', { hasText: 'Is dit doel haalbaar' })
+  await thread.waitFor({ timeout: 2000 })
+  assert.equal(await thread.locator('strong', { hasText: 'haalbaar' }).count(), 1, 'markdown bold, rendered as text')
+  await clb.locator('[data-section=goals] .comment-anchor', { hasText: 'krokusvakantie' }).waitFor({ timeout: 2000 })
+
+  // Text typed before the passage: the anchor follows it.
+  await goals(clb).click()
+  await clb.keyboard.press('Control+Home')
+  await clb.keyboard.type('Doel: ')
+  for (const page of [clb, school]) {
+    await page.waitForFunction(() => document.querySelector('[data-section=goals]')?.textContent?.startsWith('Doel: '), null, { timeout: 2000 })
+    assert.equal(await page.locator('[data-section=goals] .comment-anchor').textContent(), 'krokusvakantie')
+  }
+
+  // The CLB replies and resolves; the school sees both, live.
+  await thread.locator('.reply input').fill('Ja, met twee tussenstappen.')
+  await thread.locator('.reply button[type=submit]').click()
+  await school.locator('.thread .comment-body', { hasText: 'Ja, met twee tussenstappen.' }).waitFor({ timeout: 2000 })
+  await school.screenshot({ path: join(shots, 'registration-comments.png'), fullPage: true })
+  await thread.locator('button', { hasText: 'Oplossen' }).click()
+  await school.locator('[role=tab]', { hasText: 'Opgelost (1)' }).waitFor({ timeout: 2000 })
+  assert.equal(await school.locator('.thread', { hasText: 'Is dit doel haalbaar' }).count(), 0, 'no longer among the open threads')
+  await school.click('[role=tab]:has-text("Opgelost")')
+  await school.locator('.thread .resolved-by', { hasText: 'Sara Claes (CLB)' }).waitFor()
+  assert.equal(await school.locator('[data-section=goals] .comment-anchor').count(), 0, 'resolved threads are not highlighted')
+  await clb.context().close()
+  await school.context().close()
+})

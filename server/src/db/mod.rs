@@ -5,6 +5,7 @@
 //! implementation next to this one (docs/architecture.md).
 
 mod audit;
+mod comments;
 mod registrations;
 mod sessions;
 mod users;
@@ -12,6 +13,7 @@ mod users;
 use sqlx::SqlitePool;
 
 pub use audit::AuditEntry;
+pub use comments::{Anchor, Comment, Notification, Person, Thread};
 pub use registrations::{NewRegistration, Registration, RegistrationFilter, RegistrationPatch};
 pub use users::{Institution, Membership, User};
 

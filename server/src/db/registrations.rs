@@ -7,9 +7,10 @@ use super::{Db, DbError, now};
 use crate::ids::{RegistrationId, UserId};
 
 /// A registration as the API shows it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Registration {
     /// Its id (also its document's).
+    #[schema(value_type = String, format = "uuid")]
     pub id: RegistrationId,
     /// `signal` or `consultation`.
     pub kind: String,
@@ -25,6 +26,7 @@ pub struct Registration {
     /// Its title.
     pub title: String,
     /// Its theme, if tagged.
+    #[schema(required = true)]
     pub theme: Option<String>,
     /// `open` or `closed`.
     pub status: String,
@@ -37,9 +39,10 @@ pub struct Registration {
 }
 
 /// The owner of a registration.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Owner {
     /// User id.
+    #[schema(value_type = String)]
     pub id: UserId,
     /// Display name.
     pub name: String,
@@ -63,7 +66,8 @@ pub struct NewRegistration {
 }
 
 /// Filters for listing (each optional).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RegistrationFilter {
     /// `signal` or `consultation`.
     pub kind: Option<String>,

@@ -6,7 +6,7 @@ use super::{Db, DbError, now};
 use crate::ids::UserId;
 
 /// A CLB, school or LSC.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Institution {
     /// Database id (internal).
     #[serde(skip)]
@@ -20,9 +20,10 @@ pub struct Institution {
 }
 
 /// A user.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct User {
     /// Its id.
+    #[schema(value_type = String)]
     pub id: UserId,
     /// Login e-mail address.
     pub email: String,
@@ -34,11 +35,12 @@ pub struct User {
 }
 
 /// A role on an institution (none for `admin`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Membership {
     /// `clb_staff`, `school_dossier`, `lsc_staff` or `admin`.
     pub role: String,
     /// The institution it applies to.
+    #[schema(required = true)]
     pub institution: Option<Institution>,
 }
 

@@ -12,6 +12,7 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::openapi::{ConfigResponse, CreatedToken, ErrorBody, LoginResponse, MeResponse, TokenList};
 use crate::app::AppState;
 use crate::auth::password::verify_password;
 use crate::auth::{Authenticated, SESSION_COOKIE, Via};
@@ -19,14 +20,31 @@ use crate::db::AuditEntry;
 use crate::error::AppError;
 
 /// `POST /api/login` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Login {
+    /// The account's e-mail address (case does not matter).
     email: String,
+    /// Its password.
     password: String,
 }
 
 /// Logs in: checks the password (throttled per account and per address), starts a new
 /// session and sets its cookie. The error never tells whether the account exists.
+#[utoipa::path(
+    post,
+    path = "/api/login",
+    tag = "account",
+    request_body = Login,
+    responses(
+        (status = 200, description = "Logged in; the response sets the `samen_session` cookie.",
+            body = LoginResponse,
+            headers(("set-cookie" = String, description = "`samen_session=...; HttpOnly; SameSite=Lax; Path=/`"))),
+        (status = 400, description = "The body is not `{email, password}` (`bad_request`).", body = ErrorBody),
+        (status = 401, description = "Wrong e-mail address or password (`invalid_credentials`).", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts for this account or address (`too_many_attempts`).",
+            body = ErrorBody),
+    ),
+)]
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -82,6 +100,17 @@ pub async fn login(
 }
 
 /// Ends the current session and clears its cookie.
+#[utoipa::path(
+    post,
+    path = "/api/logout",
+    tag = "account",
+    responses(
+        (status = 204, description = "Logged out; the cookie is cleared."),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "A session without a matching `Origin` (`forbidden`).", body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
 pub async fn logout(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -96,6 +125,16 @@ pub async fn logout(
 }
 
 /// The current user and their memberships.
+#[utoipa::path(
+    get,
+    path = "/api/me",
+    tag = "account",
+    responses(
+        (status = 200, description = "The current user.", body = MeResponse),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
 pub async fn me(State(state): State<AppState>, auth: Authenticated) -> Result<Json<Value>, AppError> {
     let memberships = state.db.memberships(&auth.user.id).await?;
     let color = crate::rooms::color_of(&auth.user.id);
@@ -109,6 +148,12 @@ pub async fn me(State(state): State<AppState>, auth: Authenticated) -> Result<Js
 
 /// What the app needs to know before anyone logs in: whether this is a demo, and then the
 /// demo accounts to show on the login page.
+#[utoipa::path(
+    get,
+    path = "/api/config",
+    tag = "account",
+    responses((status = 200, description = "Demo mode and the demo accounts.", body = ConfigResponse)),
+)]
 pub async fn config(State(state): State<AppState>) -> Json<Value> {
     let users: Vec<Value> = if state.config.demo {
         crate::demo::USERS
@@ -125,12 +170,27 @@ pub async fn config(State(state): State<AppState>) -> Json<Value> {
 }
 
 /// `POST /api/tokens` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewToken {
+    /// 1 to 100 characters, to recognise it by.
     name: String,
 }
 
 /// Makes an API token for the current user; the token is in this response only.
+#[utoipa::path(
+    post,
+    path = "/api/tokens",
+    tag = "account",
+    request_body = NewToken,
+    responses(
+        (status = 201, description = "The new token; it is never shown again.", body = CreatedToken),
+        (status = 400, description = "Bad JSON, or a name that is not 1 to 100 characters (`bad_request`).",
+            body = ErrorBody),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "A session without a matching `Origin` (`forbidden`).", body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
 pub async fn create_token(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -157,6 +217,16 @@ pub async fn create_token(
 }
 
 /// The current user's tokens (never the tokens themselves).
+#[utoipa::path(
+    get,
+    path = "/api/tokens",
+    tag = "account",
+    responses(
+        (status = 200, description = "The current user's tokens.", body = TokenList),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
 pub async fn list_tokens(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -165,6 +235,19 @@ pub async fn list_tokens(
 }
 
 /// Revokes one of the current user's tokens.
+#[utoipa::path(
+    delete,
+    path = "/api/tokens/{id}",
+    tag = "account",
+    params(("id" = String, Path, description = "The token's id (from `GET /api/tokens`).")),
+    responses(
+        (status = 204, description = "Revoked."),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "A session without a matching `Origin` (`forbidden`).", body = ErrorBody),
+        (status = 404, description = "No such token of the current user (`not_found`).", body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
 pub async fn revoke_token(
     State(state): State<AppState>,
     auth: Authenticated,

@@ -2,11 +2,13 @@
 //! input and access, call the database, and return JSON.
 
 mod account;
+mod comments;
+pub mod openapi;
 mod registrations;
 mod schools;
 
 use axum::Router;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 
 use crate::app::AppState;
 use crate::db::{Registration, SchoolAccess};
@@ -37,6 +39,31 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/registrations/{id}/content", get(registrations::content))
         .route("/api/registrations/{id}/authors", get(registrations::authors))
+        .route("/api/openapi.json", get(openapi::serve))
+        .route(
+            "/api/registrations/{id}/comments",
+            get(comments::list).post(comments::create),
+        )
+        .route("/api/registrations/{id}/comments/read", post(comments::mark_read))
+        .route(
+            "/api/registrations/{id}/comments/{thread}/replies",
+            post(comments::reply),
+        )
+        .route(
+            "/api/registrations/{id}/comments/{thread}/resolve",
+            post(comments::resolve),
+        )
+        .route(
+            "/api/registrations/{id}/comments/{thread}/reopen",
+            post(comments::reopen),
+        )
+        .route(
+            "/api/registrations/{id}/comments/{thread}/comments/{comment}",
+            patch(comments::edit).delete(comments::delete),
+        )
+        .route("/api/registrations/{id}/people", get(comments::people))
+        .route("/api/notifications", get(comments::notifications))
+        .route("/api/notifications/read", post(comments::notifications_read))
 }
 
 /// A registration and the caller's access to it; 404 when it does not exist or the caller

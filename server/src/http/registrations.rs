@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::account::audit;
+use super::openapi::{AuthorsResponse, ContentResponse, ErrorBody, RegistrationWithAccess};
 use super::registration_for;
 use crate::app::AppState;
 use crate::auth::Authenticated;
@@ -16,6 +17,19 @@ use crate::domain;
 use crate::error::AppError;
 
 /// A registration's metadata.
+#[utoipa::path(
+    get,
+    path = "/api/registrations/{id}",
+    tag = "registrations",
+    params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
+    responses(
+        (status = 200, description = "The registration and the caller's access.", body = RegistrationWithAccess),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        (status = 404, description = "No such registration, or no link with its school (`not_found`).",
+            body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
 pub async fn get(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -26,12 +40,16 @@ pub async fn get(
 }
 
 /// `PATCH` body: any of title, theme (null clears it), status.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Patch {
+    /// A new title.
     #[serde(default)]
     title: Option<String>,
+    /// A new theme; `null` or empty clears it.
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
     theme: Option<Option<String>>,
+    /// `open` or `closed`.
     #[serde(default)]
     status: Option<String>,
 }
@@ -46,6 +64,24 @@ mod double_option {
 }
 
 /// Changes title, theme or status. CLB staff only.
+#[utoipa::path(
+    patch,
+    path = "/api/registrations/{id}",
+    tag = "registrations",
+    params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
+    request_body = Patch,
+    responses(
+        (status = 200, description = "The changed registration and the caller's access.",
+            body = RegistrationWithAccess),
+        (status = 400, description = "Bad JSON or a value that is not allowed (`bad_request`).", body = ErrorBody),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "Not CLB staff of its school, or a session without a matching `Origin` \
+                                       (`forbidden`).", body = ErrorBody),
+        (status = 404, description = "No such registration, or no link with its school (`not_found`).",
+            body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
 pub async fn patch(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -101,6 +137,19 @@ pub async fn patch(
 }
 
 /// The sections as plain text, as the server holds them now.
+#[utoipa::path(
+    get,
+    path = "/api/registrations/{id}/content",
+    tag = "registrations",
+    params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
+    responses(
+        (status = 200, description = "Each section as plain text.", body = ContentResponse),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        (status = 404, description = "No such registration, or no link with its school (`not_found`).",
+            body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
 pub async fn content(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -115,6 +164,20 @@ pub async fn content(
 
 /// Per section, the spans of current text with their author, from the document's client
 /// IDs and the server's bindings of those IDs to users (never from what a client claims).
+#[utoipa::path(
+    get,
+    path = "/api/registrations/{id}/authors",
+    tag = "registrations",
+    params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
+    responses(
+        (status = 200, description = "Per section, the current text in spans with their author.",
+            body = AuthorsResponse),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        (status = 404, description = "No such registration, or no link with its school (`not_found`).",
+            body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
 pub async fn authors(
     State(state): State<AppState>,
     auth: Authenticated,

@@ -13,14 +13,25 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::account::audit;
+use super::openapi::{ErrorBody, RegistrationList, SchoolList};
 use crate::app::AppState;
 use crate::auth::Authenticated;
-use crate::db::{Institution, NewRegistration, RegistrationFilter, SchoolAccess};
+use crate::db::{Institution, NewRegistration, Registration, RegistrationFilter, SchoolAccess};
 use crate::domain;
 use crate::error::AppError;
 use crate::rooms::Principal;
 
 /// Every school the caller may see, with their access (`clb` or `school`).
+#[utoipa::path(
+    get,
+    path = "/api/schools",
+    tag = "schools",
+    responses(
+        (status = 200, description = "The schools the caller may see.", body = SchoolList),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
 pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<Json<Value>, AppError> {
     let schools: Vec<Value> = state
         .db
@@ -53,6 +64,23 @@ async fn school_for(
 }
 
 /// A school's registrations, filtered by `kind`, `status`, `school_year`, `theme`.
+#[utoipa::path(
+    get,
+    path = "/api/schools/{number}/registrations",
+    tag = "schools",
+    params(
+        ("number" = String, Path, description = "The school's institution number."),
+        RegistrationFilter,
+    ),
+    responses(
+        (status = 200, description = "The school and its registrations that match the filters.",
+            body = RegistrationList),
+        (status = 400, description = "A filter value that is not allowed (`bad_request`).", body = ErrorBody),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        (status = 404, description = "No such school, or no link with it (`not_found`).", body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
 pub async fn registrations(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -72,21 +100,44 @@ pub async fn registrations(
     check(&filter.school_year, domain::school_year)?;
     check(&filter.theme, domain::theme)?;
     let registrations = state.db.registrations(school.id, &filter).await?;
-    Ok(Json(json!({ "school": school, "registrations": registrations })))
+    let unread = state.db.unread_comments(&auth.user.id, school.id).await?;
+    Ok(Json(
+        json!({ "school": school, "registrations": registrations, "unread": unread }),
+    ))
 }
 
 /// `POST /api/schools/{number}/registrations` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateRegistration {
+    /// `signal` or `consultation`.
     kind: String,
+    /// Its title.
     title: String,
+    /// A theme to tag it with (empty or absent: none).
     #[serde(default)]
     theme: Option<String>,
+    /// E.g. `2026-2027`; the current school year when absent.
     #[serde(default)]
     school_year: Option<String>,
 }
 
 /// Starts a registration. Only CLB staff of a CLB serving the school may.
+#[utoipa::path(
+    post,
+    path = "/api/schools/{number}/registrations",
+    tag = "schools",
+    params(("number" = String, Path, description = "The school's institution number.")),
+    request_body = CreateRegistration,
+    responses(
+        (status = 201, description = "The new registration.", body = Registration),
+        (status = 400, description = "Bad JSON or a value that is not allowed (`bad_request`).", body = ErrorBody),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "Not CLB staff of this school, or a session without a matching `Origin` \
+                                       (`forbidden`).", body = ErrorBody),
+        (status = 404, description = "No such school, or no link with it (`not_found`).", body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
 pub async fn create_registration(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -136,9 +187,30 @@ pub async fn create_registration(
     Ok((StatusCode::CREATED, Json(registration)))
 }
 
-/// Live events of a school (server-sent events): `presence` (who has the dossier open,
+/// Live events of a school (server-sent events): `comment` (a thread changed),
+/// `presence` (who has the dossier open,
 /// sent at once and on every change) and `registration` (created or changed). The stream
 /// ends when the server shuts down; `EventSource` reconnects by itself.
+#[utoipa::path(
+    get,
+    path = "/api/schools/{number}/events",
+    tag = "schools",
+    params(("number" = String, Path, description = "The school's institution number.")),
+    responses(
+        (status = 200, description = "A `text/event-stream` of server-sent events, each with a JSON `data` line:\n\n\
+            * `presence`: who has this school's dossier open (its overview or any of its registrations), \
+              an array of `PresenceViewer`; sent at once and on every change;\n\
+            * `registration`: a registration was created or changed; the `Registration`;\n\
+            * `comment`: a comment thread of one of its registrations changed; \
+              `{ registration_id, thread }` with the whole `Thread`;\n\
+            * `resync`: `null`; the subscriber fell behind and missed events, so it should reload its lists.\n\n\
+            Comments (`:`) keep the connection alive. The stream ends when the server shuts down.",
+            body = String, content_type = "text/event-stream"),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        (status = 404, description = "No such school, or no link with it (`not_found`).", body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
 pub async fn events(
     State(state): State<AppState>,
     auth: Authenticated,

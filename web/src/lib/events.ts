@@ -6,11 +6,17 @@ import type { Registration, Viewer } from './api'
  */
 export function schoolEvents(
   school: string,
-  handlers: { presence?: (v: Viewer[]) => void; registration?: (r: Registration) => void; resync?: () => void },
+  handlers: {
+    presence?: (v: Viewer[]) => void
+    registration?: (r: Registration) => void
+    comment?: (c: { registration_id: string; thread: unknown }) => void
+    resync?: () => void
+  },
 ): () => void {
   const source = new EventSource(`/api/schools/${encodeURIComponent(school)}/events`)
   source.addEventListener('presence', (e) => handlers.presence?.(JSON.parse((e as MessageEvent).data)))
   source.addEventListener('registration', (e) => handlers.registration?.(JSON.parse((e as MessageEvent).data)))
+  source.addEventListener('comment', (e) => handlers.comment?.(JSON.parse((e as MessageEvent).data)))
   source.addEventListener('resync', () => handlers.resync?.())
   return () => source.close()
 }

@@ -5,11 +5,13 @@ export type Route =
   | { page: 'schools' }
   | { page: 'overview'; school: string }
   | { page: 'registration'; id: string }
+  | { page: 'notifications' }
   | { page: 'notfound' }
 
 function parse(path: string): Route {
   if (path === '/' || path === '') return { page: 'schools' }
   if (path === '/login') return { page: 'login' }
+  if (path === '/meldingen') return { page: 'notifications' }
   let m = path.match(/^\/scholen\/([^/]+)\/?$/)
   if (m) return { page: 'overview', school: decodeURIComponent(m[1]) }
   m = path.match(/^\/registraties\/([0-9a-fA-F-]{36})\/?$/)

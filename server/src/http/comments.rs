@@ -1,0 +1,546 @@
+//! Comment threads on a registration: general, or anchored to a passage of a section.
+//! The author is always the caller (never taken from the body); text is plain with a small
+//! markdown subset that the app renders as text; every change is audited and announced
+//! live on the school's event stream.
+
+use std::num::NonZeroU32;
+use std::sync::LazyLock;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::account::audit;
+use super::registration_for;
+use crate::app::AppState;
+use crate::auth::Authenticated;
+use crate::db::{Anchor, Registration, Thread};
+use crate::error::AppError;
+use crate::events::SchoolEvent;
+use crate::http::openapi::{ErrorBody, NotificationList, PeopleList, ThreadList, ThreadResponse};
+use crate::ids::UserId;
+
+/// The longest comment, in characters.
+pub const MAX_BODY_CHARS: usize = 4000;
+/// The longest quoted passage kept with an anchored thread.
+const MAX_QUOTE_CHARS: usize = 500;
+/// The longest encoded relative position (they are a few dozen bytes).
+const MAX_ANCHOR_CHARS: usize = 512;
+
+/// Comment writes per user: 10 at once, then one every 3 seconds (20 a minute).
+static WRITES: LazyLock<DefaultKeyedRateLimiter<String>> = LazyLock::new(|| {
+    let per_3s = Quota::with_period(std::time::Duration::from_secs(3)).expect("non-zero period");
+    RateLimiter::keyed(per_3s.allow_burst(NonZeroU32::new(10).expect("non-zero burst")))
+});
+
+fn throttle(user: &UserId) -> Result<(), AppError> {
+    WRITES
+        .check_key(&user.to_string())
+        .map_err(|_| AppError::TooManyRequests(3))
+}
+
+fn body_text(body: &str) -> Result<String, AppError> {
+    let body = body.trim();
+    if body.is_empty() {
+        return Err(AppError::BadRequest("a comment needs some text".into()));
+    }
+    if body.chars().count() > MAX_BODY_CHARS {
+        return Err(AppError::BadRequest(format!(
+            "a comment is at most {MAX_BODY_CHARS} characters"
+        )));
+    }
+    if body.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(AppError::BadRequest(
+            "a comment may not hold control characters".into(),
+        ));
+    }
+    Ok(body.to_owned())
+}
+
+fn checked_anchor(anchor: Anchor) -> Result<Anchor, AppError> {
+    if samen_crdt::Section::from_root_name(&anchor.section).is_none() {
+        return Err(AppError::BadRequest(format!(
+            "unknown section {:?}",
+            anchor.section
+        )));
+    }
+    let base64 = |s: &str| {
+        !s.is_empty()
+            && s.len() <= MAX_ANCHOR_CHARS
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b))
+    };
+    if !base64(&anchor.start) || !base64(&anchor.end) {
+        return Err(AppError::BadRequest(
+            "anchor positions must be encoded relative positions (base64)".into(),
+        ));
+    }
+    let quote: String = anchor.quote.trim().chars().take(MAX_QUOTE_CHARS).collect();
+    Ok(Anchor { quote, ..anchor })
+}
+
+/// Mentioned users must be able to see the dossier.
+async fn checked_mentions(
+    state: &AppState,
+    registration: &Registration,
+    mentions: &[UserId],
+) -> Result<Vec<UserId>, AppError> {
+    if mentions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let allowed = state.db.users_with_access(registration.school_id).await?;
+    let mut out = Vec::new();
+    for user in mentions {
+        if !allowed.iter().any(|u| &u.id == user) {
+            return Err(AppError::BadRequest(
+                "you can only mention people who can see this dossier".into(),
+            ));
+        }
+        if !out.contains(user) {
+            out.push(user.clone());
+        }
+    }
+    Ok(out)
+}
+
+async fn thread_of(state: &AppState, registration: &Registration, thread: &str) -> Result<Thread, AppError> {
+    state
+        .db
+        .thread(thread)
+        .await?
+        .filter(|t| t.registration_id == registration.id)
+        .ok_or(AppError::NotFound)
+}
+
+fn announce(state: &AppState, registration: &Registration, thread: &Thread) {
+    state.events.publish(
+        registration.school_id,
+        SchoolEvent {
+            kind: "comment",
+            data: json!({ "registration_id": registration.id, "thread": thread }),
+        },
+    );
+}
+
+/// Every thread of a registration, with its comments.
+#[utoipa::path(
+    get,
+    path = "/api/registrations/{id}/comments",
+    tag = "comments",
+    params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
+    responses(
+        (status = 200, description = "Every thread with its comments.", body = ThreadList),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        (status = 404, description = "No such registration, thread or comment, or no link with its school (`not_found`).", body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
+    Ok(Json(
+        json!({ "threads": state.db.threads(registration.id).await? }),
+    ))
+}
+
+/// Marks the registration's comments read for the caller.
+#[utoipa::path(
+    post,
+    path = "/api/registrations/{id}/comments/read",
+    tag = "comments",
+    params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
+    responses(
+        (status = 204, description = "Marked read."),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "Not allowed, or a session without a matching `Origin` (`forbidden`).", body = ErrorBody),
+        (status = 404, description = "No such registration, thread or comment, or no link with its school (`not_found`).", body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn mark_read(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
+    state
+        .db
+        .mark_comments_read(&auth.user.id, registration.id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Body of a new thread.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NewThread {
+    /// The first comment (plain text with a small markdown subset; at most 4,000 characters).
+    body: String,
+    /// The passage the thread is about, if any.
+    #[serde(default)]
+    anchor: Option<Anchor>,
+    /// Users mentioned (they must be able to see the dossier).
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    mentions: Vec<UserId>,
+}
+
+/// Starts a thread (anchored to a passage when `anchor` is given).
+#[utoipa::path(
+    post,
+    path = "/api/registrations/{id}/comments",
+    tag = "comments",
+    params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
+    request_body = NewThread,
+    responses(
+        (status = 201, description = "The new thread.", body = ThreadResponse),
+        (status = 400, description = "Bad JSON, empty or too long text, a bad anchor or a mention of someone without access (`bad_request`).", body = ErrorBody),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "Not allowed, or a session without a matching `Origin` (`forbidden`).", body = ErrorBody),
+        (status = 404, description = "No such registration, thread or comment, or no link with its school (`not_found`).", body = ErrorBody),
+        (status = 429, description = "Too many comments in a short time (`too_many_attempts`).", body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    body: Result<Json<NewThread>, axum::extract::rejection::JsonRejection>,
+) -> Result<impl IntoResponse, AppError> {
+    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
+    let Json(new) = body?;
+    let text = body_text(&new.body)?;
+    let anchor = new.anchor.map(checked_anchor).transpose()?;
+    let mentions = checked_mentions(&state, &registration, &new.mentions).await?;
+    throttle(&auth.user.id)?;
+    let thread_id = state
+        .db
+        .create_thread(registration.id, &auth.user.id, &text, anchor.as_ref(), &mentions)
+        .await?;
+    let thread = thread_of(&state, &registration, &thread_id).await?;
+    audit(
+        &state,
+        Some(auth.user.id.to_string()),
+        "comment.thread",
+        Some(thread_id),
+        "ok",
+    )
+    .await;
+    announce(&state, &registration, &thread);
+    Ok((StatusCode::CREATED, Json(json!({ "thread": thread }))))
+}
+
+/// Body of a reply or an edit.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct Text {
+    /// The text (plain text with a small markdown subset; at most 4,000 characters).
+    body: String,
+    /// Users mentioned (they must be able to see the dossier; ignored on edit).
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    mentions: Vec<UserId>,
+}
+
+/// Adds a reply to a thread.
+#[utoipa::path(
+    post,
+    path = "/api/registrations/{id}/comments/{thread}/replies",
+    tag = "comments",
+    params(("id" = String, Path, format = "uuid", description = "The registration's id."), ("thread" = String, Path, description = "The thread's id.")),
+    request_body = Text,
+    responses(
+        (status = 201, description = "The thread with the reply.", body = ThreadResponse),
+        (status = 400, description = "Bad JSON, empty or too long text, a bad anchor or a mention of someone without access (`bad_request`).", body = ErrorBody),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "Not allowed, or a session without a matching `Origin` (`forbidden`).", body = ErrorBody),
+        (status = 404, description = "No such registration, thread or comment, or no link with its school (`not_found`).", body = ErrorBody),
+        (status = 429, description = "Too many comments in a short time (`too_many_attempts`).", body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn reply(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((id, thread)): Path<(String, String)>,
+    body: Result<Json<Text>, axum::extract::rejection::JsonRejection>,
+) -> Result<impl IntoResponse, AppError> {
+    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
+    let thread = thread_of(&state, &registration, &thread).await?;
+    let Json(text) = body?;
+    let body = body_text(&text.body)?;
+    let mentions = checked_mentions(&state, &registration, &text.mentions).await?;
+    throttle(&auth.user.id)?;
+    let comment = state
+        .db
+        .reply(registration.id, &thread.id, &auth.user.id, &body, &mentions)
+        .await?;
+    let thread = thread_of(&state, &registration, &thread.id).await?;
+    audit(
+        &state,
+        Some(auth.user.id.to_string()),
+        "comment.reply",
+        Some(comment),
+        "ok",
+    )
+    .await;
+    announce(&state, &registration, &thread);
+    Ok((StatusCode::CREATED, Json(json!({ "thread": thread }))))
+}
+
+/// The comment, which must be the caller's own and in this thread.
+async fn own_comment(
+    state: &AppState,
+    auth: &Authenticated,
+    thread: &Thread,
+    comment: &str,
+    action: &'static str,
+) -> Result<(), AppError> {
+    let (author, thread_id) = state.db.comment_owner(comment).await?.ok_or(AppError::NotFound)?;
+    if thread_id != thread.id {
+        return Err(AppError::NotFound);
+    }
+    if author != auth.user.id {
+        audit(
+            state,
+            Some(auth.user.id.to_string()),
+            action,
+            Some(comment.to_owned()),
+            "denied",
+        )
+        .await;
+        return Err(AppError::Forbidden(
+            "You can only change your own comments.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Edits one of the caller's own comments.
+#[utoipa::path(
+    patch,
+    path = "/api/registrations/{id}/comments/{thread}/comments/{comment}",
+    tag = "comments",
+    params(("id" = String, Path, format = "uuid", description = "The registration's id."), ("thread" = String, Path, description = "The thread's id."), ("comment" = String, Path, description = "The comment's id.")),
+    request_body = Text,
+    responses(
+        (status = 200, description = "The thread with the edited comment.", body = ThreadResponse),
+        (status = 400, description = "Bad JSON, empty or too long text, a bad anchor or a mention of someone without access (`bad_request`).", body = ErrorBody),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "Not allowed, or a session without a matching `Origin` (`forbidden`).", body = ErrorBody),
+        (status = 404, description = "No such registration, thread or comment, or no link with its school (`not_found`).", body = ErrorBody),
+        (status = 429, description = "Too many comments in a short time (`too_many_attempts`).", body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn edit(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((id, thread, comment)): Path<(String, String, String)>,
+    body: Result<Json<Text>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, AppError> {
+    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
+    let thread = thread_of(&state, &registration, &thread).await?;
+    own_comment(&state, &auth, &thread, &comment, "comment.edit").await?;
+    let Json(text) = body?;
+    let body = body_text(&text.body)?;
+    throttle(&auth.user.id)?;
+    state.db.edit_comment(&comment, &body).await?;
+    let thread = thread_of(&state, &registration, &thread.id).await?;
+    audit(
+        &state,
+        Some(auth.user.id.to_string()),
+        "comment.edit",
+        Some(comment),
+        "ok",
+    )
+    .await;
+    announce(&state, &registration, &thread);
+    Ok(Json(json!({ "thread": thread })))
+}
+
+/// Deletes one of the caller's own comments (it stays, shown as deleted).
+#[utoipa::path(
+    delete,
+    path = "/api/registrations/{id}/comments/{thread}/comments/{comment}",
+    tag = "comments",
+    params(("id" = String, Path, format = "uuid", description = "The registration's id."), ("thread" = String, Path, description = "The thread's id."), ("comment" = String, Path, description = "The comment's id.")),
+    responses(
+        (status = 200, description = "The thread, the comment marked deleted.", body = ThreadResponse),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "Not allowed, or a session without a matching `Origin` (`forbidden`).", body = ErrorBody),
+        (status = 404, description = "No such registration, thread or comment, or no link with its school (`not_found`).", body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((id, thread, comment)): Path<(String, String, String)>,
+) -> Result<Json<Value>, AppError> {
+    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
+    let thread = thread_of(&state, &registration, &thread).await?;
+    own_comment(&state, &auth, &thread, &comment, "comment.delete").await?;
+    state.db.delete_comment(&comment).await?;
+    let thread = thread_of(&state, &registration, &thread.id).await?;
+    audit(
+        &state,
+        Some(auth.user.id.to_string()),
+        "comment.delete",
+        Some(comment),
+        "ok",
+    )
+    .await;
+    announce(&state, &registration, &thread);
+    Ok(Json(json!({ "thread": thread })))
+}
+
+async fn set_resolved(
+    state: AppState,
+    auth: Authenticated,
+    id: String,
+    thread: String,
+    resolve: bool,
+) -> Result<Json<Value>, AppError> {
+    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
+    let thread = thread_of(&state, &registration, &thread).await?;
+    state
+        .db
+        .set_thread_resolved(&thread.id, resolve.then_some(&auth.user.id))
+        .await?;
+    let thread = thread_of(&state, &registration, &thread.id).await?;
+    let action = if resolve {
+        "comment.resolve"
+    } else {
+        "comment.reopen"
+    };
+    audit(
+        &state,
+        Some(auth.user.id.to_string()),
+        action,
+        Some(thread.id.clone()),
+        "ok",
+    )
+    .await;
+    announce(&state, &registration, &thread);
+    Ok(Json(json!({ "thread": thread })))
+}
+
+/// Resolves a thread (anyone who may read it).
+#[utoipa::path(
+    post,
+    path = "/api/registrations/{id}/comments/{thread}/resolve",
+    tag = "comments",
+    params(("id" = String, Path, format = "uuid", description = "The registration's id."), ("thread" = String, Path, description = "The thread's id.")),
+    responses(
+        (status = 200, description = "The resolved thread.", body = ThreadResponse),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "Not allowed, or a session without a matching `Origin` (`forbidden`).", body = ErrorBody),
+        (status = 404, description = "No such registration, thread or comment, or no link with its school (`not_found`).", body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn resolve(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((id, thread)): Path<(String, String)>,
+) -> Result<Json<Value>, AppError> {
+    set_resolved(state, auth, id, thread, true).await
+}
+
+/// Reopens a resolved thread.
+#[utoipa::path(
+    post,
+    path = "/api/registrations/{id}/comments/{thread}/reopen",
+    tag = "comments",
+    params(("id" = String, Path, format = "uuid", description = "The registration's id."), ("thread" = String, Path, description = "The thread's id.")),
+    responses(
+        (status = 200, description = "The reopened thread.", body = ThreadResponse),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "Not allowed, or a session without a matching `Origin` (`forbidden`).", body = ErrorBody),
+        (status = 404, description = "No such registration, thread or comment, or no link with its school (`not_found`).", body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn reopen(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((id, thread)): Path<(String, String)>,
+) -> Result<Json<Value>, AppError> {
+    set_resolved(state, auth, id, thread, false).await
+}
+
+/// People who can see the registration (whom a comment may mention).
+#[utoipa::path(
+    get,
+    path = "/api/registrations/{id}/people",
+    tag = "comments",
+    params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
+    responses(
+        (status = 200, description = "Who can see the dossier.", body = PeopleList),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        (status = 404, description = "No such registration, thread or comment, or no link with its school (`not_found`).", body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn people(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
+    let people: Vec<Value> = state
+        .db
+        .users_with_access(registration.school_id)
+        .await?
+        .into_iter()
+        .map(|u| json!({ "id": u.id, "name": u.display_name }))
+        .collect();
+    Ok(Json(json!({ "people": people })))
+}
+
+/// The caller's mentions ("Meldingen").
+#[utoipa::path(
+    get,
+    path = "/api/notifications",
+    tag = "comments",
+    responses(
+        (status = 200, description = "The caller's mentions, newest first.", body = NotificationList),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn notifications(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<Value>, AppError> {
+    let list = state.db.notifications(&auth.user.id).await?;
+    let unread = list.iter().filter(|n| !n.read).count();
+    Ok(Json(json!({ "notifications": list, "unread": unread })))
+}
+
+/// Marks the caller's mentions read.
+#[utoipa::path(
+    post,
+    path = "/api/notifications/read",
+    tag = "comments",
+    responses(
+        (status = 204, description = "All mentions marked read."),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "A session without a matching `Origin` (`forbidden`).", body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn notifications_read(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<StatusCode, AppError> {
+    state.db.mark_notifications_read(&auth.user.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,559 @@
+//! The OpenAPI document at `/api/openapi.json`: served without login, complete (every
+//! route, method, success and error answer), and honest (real answers carry every property
+//! the document calls required, with the documented types).
+
+use serde_json::{Value, json};
+
+use crate::support::{As, CLB, LINDE, TestServer};
+
+/// Every route of the API, with the path as the document spells it.
+const ROUTES: [(&str, &str); 30] = [
+    ("post", "/api/login"),
+    ("post", "/api/logout"),
+    ("get", "/api/me"),
+    ("get", "/api/config"),
+    ("post", "/api/tokens"),
+    ("get", "/api/tokens"),
+    ("delete", "/api/tokens/{id}"),
+    ("get", "/api/schools"),
+    ("get", "/api/schools/{number}/registrations"),
+    ("post", "/api/schools/{number}/registrations"),
+    ("get", "/api/schools/{number}/events"),
+    ("get", "/api/registrations/{id}"),
+    ("patch", "/api/registrations/{id}"),
+    ("get", "/api/registrations/{id}/content"),
+    ("get", "/api/registrations/{id}/authors"),
+    ("get", "/api/registrations/{id}/comments"),
+    ("post", "/api/registrations/{id}/comments"),
+    ("post", "/api/registrations/{id}/comments/read"),
+    ("post", "/api/registrations/{id}/comments/{thread}/replies"),
+    (
+        "patch",
+        "/api/registrations/{id}/comments/{thread}/comments/{comment}",
+    ),
+    (
+        "delete",
+        "/api/registrations/{id}/comments/{thread}/comments/{comment}",
+    ),
+    ("post", "/api/registrations/{id}/comments/{thread}/resolve"),
+    ("post", "/api/registrations/{id}/comments/{thread}/reopen"),
+    ("get", "/api/registrations/{id}/people"),
+    ("get", "/api/notifications"),
+    ("post", "/api/notifications/read"),
+    ("get", "/sync/{id}"),
+    ("get", "/healthz"),
+    ("get", "/metrics"),
+    ("get", "/api/openapi.json"),
+];
+
+/// Routes anyone may call.
+const PUBLIC: [&str; 5] = [
+    "/api/login",
+    "/api/config",
+    "/healthz",
+    "/metrics",
+    "/api/openapi.json",
+];
+
+async fn document(server: &TestServer) -> Value {
+    let (status, doc) = server.call("GET", "/api/openapi.json", As::Anonymous, None).await;
+    assert_eq!(status, 200, "the document is served without login");
+    doc
+}
+
+fn operation<'a>(doc: &'a Value, method: &str, path: &str) -> &'a Value {
+    let op = &doc["paths"][path][method];
+    assert!(
+        op.is_object(),
+        "{} {path} is not in the document",
+        method.to_uppercase()
+    );
+    op
+}
+
+/// Follows a `$ref` to `#/components/...`.
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(reference) => {
+            let pointer = reference.strip_prefix('#').expect("local $ref");
+            let target = doc
+                .pointer(pointer)
+                .unwrap_or_else(|| panic!("dangling $ref {reference}"));
+            resolve(doc, target)
+        }
+        None => schema,
+    }
+}
+
+/// The JSON schema of an operation's answer with this status.
+fn response_schema<'a>(doc: &'a Value, method: &str, path: &str, status: u16) -> &'a Value {
+    let response = &operation(doc, method, path)["responses"][status.to_string()];
+    assert!(
+        response.is_object(),
+        "{} {path} answered {status}, which the document does not list",
+        method.to_uppercase()
+    );
+    let schema = &response["content"]["application/json"]["schema"];
+    assert!(
+        schema.is_object(),
+        "{} {path} {status} has no JSON schema",
+        method.to_uppercase()
+    );
+    schema
+}
+
+fn type_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Checks `value` against `schema`: types, enums, required properties, recursively through
+/// properties, array items and map values. Returns what does not match.
+fn mismatches(doc: &Value, schema: &Value, value: &Value, at: &str, out: &mut Vec<String>) {
+    let schema = resolve(doc, schema);
+    let actual = type_of(value);
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let allowed =
+        types.is_empty() || types.contains(&actual) || (actual == "integer" && types.contains(&"number"));
+    if !allowed {
+        out.push(format!("{at}: is {actual}, the schema says {types:?}"));
+        return;
+    }
+    if let Some(allowed) = schema["enum"].as_array()
+        && !allowed.contains(value)
+    {
+        out.push(format!("{at}: {value} is not one of {allowed:?}"));
+    }
+    match value {
+        Value::Object(map) => {
+            for name in schema["required"].as_array().into_iter().flatten() {
+                let name = name.as_str().expect("required names are strings");
+                if !map.contains_key(name) {
+                    out.push(format!("{at}: lacks required property `{name}`"));
+                }
+            }
+            for (key, item) in map {
+                if let Some(property) = schema["properties"].get(key) {
+                    mismatches(doc, property, item, &format!("{at}.{key}"), out);
+                } else if schema["additionalProperties"].is_object() {
+                    mismatches(
+                        doc,
+                        &schema["additionalProperties"],
+                        item,
+                        &format!("{at}.{key}"),
+                        out,
+                    );
+                }
+            }
+        }
+        Value::Array(items) if schema["items"].is_object() => {
+            for (i, item) in items.iter().enumerate() {
+                mismatches(doc, &schema["items"], item, &format!("{at}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Makes a call and checks its answer against the document; returns the body.
+async fn checked(
+    server: &TestServer,
+    doc: &Value,
+    (method, route, path): (&str, &str, &str),
+    who: As<'_>,
+    body: Option<Value>,
+    expected: u16,
+) -> Value {
+    let (status, answer) = server.call(&method.to_uppercase(), path, who, body).await;
+    assert_eq!(status, expected, "{method} {path}: {answer}");
+    let schema = response_schema(doc, method, route, status);
+    let mut out = Vec::new();
+    mismatches(doc, schema, &answer, "body", &mut out);
+    assert!(
+        out.is_empty(),
+        "{method} {path} ({status}) differs from the document:\n{}",
+        out.join("\n")
+    );
+    answer
+}
+
+/// The `required` names of a component schema.
+fn required(doc: &Value, name: &str) -> Vec<String> {
+    doc["components"]["schemas"][name]["required"]
+        .as_array()
+        .unwrap_or_else(|| panic!("schema {name} has no required list"))
+        .iter()
+        .map(|n| n.as_str().expect("name").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn openapi_document_lists_every_route_with_its_answers() {
+    let server = TestServer::start().await;
+    let doc = document(&server).await;
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        "OpenAPI 3.x, not {}",
+        doc["openapi"]
+    );
+    assert!(doc["info"]["title"].is_string());
+    assert!(
+        doc["info"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("Origin")),
+        "the description explains the Origin rule for cookie-authenticated calls"
+    );
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["session"]["in"], "cookie");
+    assert_eq!(schemes["session"]["name"], "samen_session");
+    assert_eq!(schemes["token"]["scheme"], "bearer");
+    let error = &doc["components"]["schemas"]["ErrorDetail"];
+    assert_eq!(required(&doc, "ErrorBody"), ["error"]);
+    assert!(error["properties"]["code"].is_object() && error["properties"]["message"].is_object());
+
+    // Nothing documented that does not exist, nothing existing undocumented.
+    let mut documented: Vec<(String, String)> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .expect("path item")
+                .keys()
+                .filter(|k| ["get", "post", "put", "patch", "delete"].contains(&k.as_str()))
+                .map(move |method| (method.clone(), path.clone()))
+        })
+        .collect();
+    documented.sort();
+    let mut expected: Vec<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    expected.sort();
+    assert_eq!(documented, expected);
+
+    for (method, path) in ROUTES {
+        let op = operation(&doc, method, path);
+        let what = format!("{} {path}", method.to_uppercase());
+        let responses = op["responses"].as_object().expect("responses");
+        let codes: Vec<u16> = responses
+            .keys()
+            .map(|c| c.parse().expect("numeric status"))
+            .collect();
+        assert!(
+            codes.iter().any(|c| (200..300).contains(c) || *c == 101),
+            "{what} has no success answer"
+        );
+        assert!(op["summary"].is_string(), "{what} has a summary");
+        let public = PUBLIC.contains(&path);
+        let mut needed: Vec<u16> = Vec::new();
+        if public {
+            assert!(op.get("security").is_none(), "{what} needs no login");
+        } else {
+            let security = op["security"].as_array().expect("security");
+            for scheme in ["session", "token"] {
+                assert!(
+                    security.iter().any(|s| s.get(scheme).is_some()),
+                    "{what} accepts {scheme}"
+                );
+            }
+            needed.push(401);
+            if method != "get" || path == "/sync/{id}" {
+                needed.push(403); // the Origin check
+            }
+            if path.contains('{') {
+                needed.push(404);
+            }
+        }
+        if op.get("requestBody").is_some() {
+            needed.push(400);
+            assert!(
+                op["requestBody"]["content"]["application/json"]["schema"].is_object(),
+                "{what} documents its body"
+            );
+        }
+        if path == "/api/login" {
+            needed.extend([401, 429]);
+        }
+        for code in needed {
+            assert!(codes.contains(&code), "{what} lacks its {code} answer");
+        }
+        for (code, response) in responses {
+            if code.starts_with('4') {
+                assert_eq!(
+                    response["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorBody",
+                    "{what} {code} has the common error body"
+                );
+            }
+            assert!(response["description"].is_string(), "{what} {code} is described");
+        }
+    }
+
+    // Bodies and query parameters that the handlers read.
+    for (method, path, body) in [
+        ("post", "/api/login", "Login"),
+        ("post", "/api/tokens", "NewToken"),
+        (
+            "post",
+            "/api/schools/{number}/registrations",
+            "CreateRegistration",
+        ),
+        ("patch", "/api/registrations/{id}", "Patch"),
+    ] {
+        assert_eq!(
+            operation(&doc, method, path)["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            format!("#/components/schemas/{body}")
+        );
+    }
+    assert_eq!(required(&doc, "Login"), ["email", "password"]);
+    assert_eq!(required(&doc, "CreateRegistration"), ["kind", "title"]);
+    let names = |method: &str, path: &str| -> Vec<String> {
+        operation(&doc, method, path)["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .map(|p| format!("{}:{}", p["in"].as_str().unwrap(), p["name"].as_str().unwrap()))
+            .collect()
+    };
+    assert_eq!(
+        names("get", "/api/schools/{number}/registrations"),
+        [
+            "path:number",
+            "query:kind",
+            "query:status",
+            "query:school_year",
+            "query:theme"
+        ]
+    );
+    assert_eq!(
+        names("get", "/sync/{id}"),
+        ["path:id", "query:acks", "query:token"]
+    );
+
+    let events = &operation(&doc, "get", "/api/schools/{number}/events")["responses"]["200"];
+    assert!(events["content"]["text/event-stream"].is_object());
+    let described = events["description"].as_str().unwrap_or_default();
+    for name in ["presence", "registration", "comment", "resync"] {
+        assert!(
+            described.contains(&format!("`{name}`")),
+            "the event `{name}` is described"
+        );
+    }
+    assert!(operation(&doc, "get", "/sync/{id}")["responses"]["101"].is_object());
+}
+
+#[tokio::test]
+async fn openapi_schemas_match_real_answers() {
+    let server = TestServer::start().await;
+    let doc = document(&server).await;
+    let clb = As::Token(&server.clb_token);
+    let linde_token = server.token_for(LINDE).await;
+    let linde = As::Token(&linde_token);
+
+    // The schemas are not empty shells.
+    let me_required = required(&doc, "MeResponse");
+    for name in ["user", "memberships", "demo", "color"] {
+        assert!(
+            me_required.iter().any(|r| r == name),
+            "MeResponse requires {name}"
+        );
+    }
+    let registration_required = required(&doc, "Registration");
+    for name in [
+        "id",
+        "kind",
+        "title",
+        "status",
+        "school_number",
+        "school_year",
+        "owner",
+        "theme",
+    ] {
+        assert!(
+            registration_required.iter().any(|r| r == name),
+            "Registration requires {name}"
+        );
+    }
+
+    let me = checked(&server, &doc, ("get", "/api/me", "/api/me"), clb, None, 200).await;
+    for name in &me_required {
+        assert!(me.get(name).is_some(), "GET /api/me has {name}");
+    }
+    checked(
+        &server,
+        &doc,
+        ("get", "/api/me", "/api/me"),
+        As::Anonymous,
+        None,
+        401,
+    )
+    .await;
+    checked(
+        &server,
+        &doc,
+        ("get", "/api/config", "/api/config"),
+        As::Anonymous,
+        None,
+        200,
+    )
+    .await;
+    let login = json!({ "email": CLB, "password": "demo" });
+    checked(
+        &server,
+        &doc,
+        ("post", "/api/login", "/api/login"),
+        As::Anonymous,
+        Some(login),
+        200,
+    )
+    .await;
+    let wrong = json!({ "email": CLB, "password": "wrong" });
+    checked(
+        &server,
+        &doc,
+        ("post", "/api/login", "/api/login"),
+        As::Anonymous,
+        Some(wrong),
+        401,
+    )
+    .await;
+
+    let token = json!({ "name": "openapi" });
+    let created = checked(
+        &server,
+        &doc,
+        ("post", "/api/tokens", "/api/tokens"),
+        clb,
+        Some(token),
+        201,
+    )
+    .await;
+    checked(
+        &server,
+        &doc,
+        ("get", "/api/tokens", "/api/tokens"),
+        clb,
+        None,
+        200,
+    )
+    .await;
+    let revoke = format!("/api/tokens/{}", created["id"].as_str().expect("token id"));
+    let (status, _) = server.call("DELETE", &revoke, clb, None).await;
+    assert_eq!(status, 204);
+    assert!(operation(&doc, "delete", "/api/tokens/{id}")["responses"]["204"].is_object());
+    checked(
+        &server,
+        &doc,
+        ("delete", "/api/tokens/{id}", &revoke),
+        linde,
+        None,
+        404,
+    )
+    .await;
+
+    checked(
+        &server,
+        &doc,
+        ("get", "/api/schools", "/api/schools"),
+        linde,
+        None,
+        200,
+    )
+    .await;
+    let list = "/api/schools/{number}/registrations";
+    let listed = checked(
+        &server,
+        &doc,
+        ("get", list, "/api/schools/100001/registrations"),
+        clb,
+        None,
+        200,
+    )
+    .await;
+    checked(
+        &server,
+        &doc,
+        ("get", list, "/api/schools/100001/registrations?kind=nonsense"),
+        clb,
+        None,
+        400,
+    )
+    .await;
+
+    let new = json!({ "kind": "signal", "title": "Volgens het boekje", "theme": "pesten" });
+    let registration = checked(
+        &server,
+        &doc,
+        ("post", list, "/api/schools/100001/registrations"),
+        clb,
+        Some(new.clone()),
+        201,
+    )
+    .await;
+    for name in &registration_required {
+        assert!(
+            registration.get(name).is_some(),
+            "a created registration has {name}"
+        );
+    }
+    checked(
+        &server,
+        &doc,
+        ("post", list, "/api/schools/100001/registrations"),
+        linde,
+        Some(new),
+        403,
+    )
+    .await;
+
+    let id = registration["id"].as_str().expect("id");
+    let one = "/api/registrations/{id}";
+    let path = format!("/api/registrations/{id}");
+    checked(&server, &doc, ("get", one, &path), linde, None, 200).await;
+    let patch = json!({ "status": "closed", "theme": null });
+    checked(&server, &doc, ("patch", one, &path), clb, Some(patch), 200).await;
+    let unknown = "/api/registrations/00000000-0000-4000-8000-000000000000";
+    checked(&server, &doc, ("get", one, unknown), clb, None, 404).await;
+
+    // Content and authorship of a demo registration, which has text by known authors.
+    let demo = listed["registrations"]
+        .as_array()
+        .expect("registrations")
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .next()
+        .expect("the demo seeds registrations");
+    let content = format!("/api/registrations/{demo}/content");
+    let text = checked(
+        &server,
+        &doc,
+        ("get", "/api/registrations/{id}/content", &content),
+        clb,
+        None,
+        200,
+    )
+    .await;
+    assert!(text["sections"].as_object().is_some_and(|s| !s.is_empty()));
+    let authors = format!("/api/registrations/{demo}/authors");
+    checked(
+        &server,
+        &doc,
+        ("get", "/api/registrations/{id}/authors", &authors),
+        clb,
+        None,
+        200,
+    )
+    .await;
+}
