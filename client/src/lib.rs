@@ -131,7 +131,7 @@ impl Client {
                 request.headers_mut().insert("origin", origin);
             }
         }
-        let (ws, _) = tokio_tungstenite::connect_async(request).await?;
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(request, None, true).await?;
         let doc = samen_crdt::schema::new_doc_with_client_id(options.client_id);
         let (out, out_rx) = mpsc::unbounded_channel();
         let (status_tx, status) = watch::channel(Status::default());

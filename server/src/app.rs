@@ -66,6 +66,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+/// Initial read buffer of a WebSocket connection.
+const READ_BUFFER: usize = 4 * 1024;
+
 /// Query options of `/sync/{id}`.
 #[derive(Debug, serde::Deserialize)]
 struct SyncQuery {
@@ -112,5 +115,8 @@ async fn sync(
     Ok(upgrade
         .max_message_size(max)
         .max_frame_size(max)
+        // tungstenite reserves a 128 KiB read buffer per connection by default: most of
+        // an idle connection's memory. Messages are small; the buffer grows when needed.
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| serve_socket(socket, rooms, id, settings)))
 }

@@ -73,6 +73,29 @@ const textOf = (page, section) =>
     el?.querySelectorAll('.collaboration-carets__caret').forEach((c) => c.remove())
     return el?.textContent ?? ''
   }, section)
+/** Selects `text` in a section's editor, as a mouse drag would. */
+const selectText = (page, section, text) =>
+  page.evaluate(
+    ([name, wanted]) => {
+      const editor = document.querySelector(`[data-section=${name}]`)
+      editor.focus()
+      const walker = document.createTreeWalker(editor, NodeFilter.SHOW_TEXT)
+      let node
+      while ((node = walker.nextNode())) {
+        const at = node.textContent.indexOf(wanted)
+        if (at >= 0) {
+          const range = document.createRange()
+          range.setStart(node, at)
+          range.setEnd(node, at + wanted.length)
+          window.getSelection().removeAllRanges()
+          window.getSelection().addRange(range)
+          return
+        }
+      }
+      throw new Error(`${wanted} not found in ${name}`)
+    },
+    [section, text],
+  )
 const saved = (page) => page.locator('[data-save-state=saved]').waitFor({ timeout: 5000 })
 
 test('a wrong password shows the error and keeps the user on the login page', async () => {
@@ -254,23 +277,7 @@ test('comment threads on a passage: live for everyone, replies, resolve, the anc
   await school.keyboard.press('Control+End')
   await school.keyboard.type('Alle leerlingen kennen de afspraken tegen de krokusvakantie.')
   await saved(school)
-  await school.evaluate(() => {
-    const editor = document.querySelector('[data-section=goals]')
-    const walker = document.createTreeWalker(editor, NodeFilter.SHOW_TEXT)
-    let node
-    while ((node = walker.nextNode())) {
-      const at = node.textContent.indexOf('krokusvakantie')
-      if (at >= 0) {
-        const range = document.createRange()
-        range.setStart(node, at)
-        range.setEnd(node, at + 'krokusvakantie'.length)
-        const selection = window.getSelection()
-        selection.removeAllRanges()
-        selection.addRange(range)
-        return
-      }
-    }
-  })
+  await selectText(school, 'goals', 'krokusvakantie')
   await school.click('section:has([data-section=goals]) .comment-here')
   await school.locator('.new-comment .quote', { hasText: 'krokusvakantie' }).waitFor()
   await school.fill('#new-comment', 'Is dit doel **haalbaar** tegen de krokusvakantie?')
@@ -278,9 +285,9 @@ test('comment threads on a passage: live for everyone, replies, resolve, the anc
 
   // The CLB sees the thread and the highlighted passage, live.
   const thread = clb.locator('.thread', { hasText: 'Is dit doel haalbaar' })
-  await thread.waitFor({ timeout: 2000 })
+  await thread.waitFor({ timeout: 1000 })
   assert.equal(await thread.locator('strong', { hasText: 'haalbaar' }).count(), 1, 'markdown bold, rendered as text')
-  await clb.locator('[data-section=goals] .comment-anchor', { hasText: 'krokusvakantie' }).waitFor({ timeout: 2000 })
+  await clb.locator('[data-section=goals] .comment-anchor', { hasText: 'krokusvakantie' }).waitFor({ timeout: 1000 })
 
   // Text typed before the passage: the anchor follows it.
   await goals(clb).click()
@@ -294,14 +301,52 @@ test('comment threads on a passage: live for everyone, replies, resolve, the anc
   // The CLB replies and resolves; the school sees both, live.
   await thread.locator('.reply input').fill('Ja, met twee tussenstappen.')
   await thread.locator('.reply button[type=submit]').click()
-  await school.locator('.thread .comment-body', { hasText: 'Ja, met twee tussenstappen.' }).waitFor({ timeout: 2000 })
+  await school.locator('.thread .comment-body', { hasText: 'Ja, met twee tussenstappen.' }).waitFor({ timeout: 1000 })
   await school.screenshot({ path: join(shots, 'registration-comments.png'), fullPage: true })
   await thread.locator('button', { hasText: 'Oplossen' }).click()
-  await school.locator('[role=tab]', { hasText: 'Opgelost (1)' }).waitFor({ timeout: 2000 })
+  await school.locator('[role=tab]', { hasText: 'Opgelost (1)' }).waitFor({ timeout: 1000 })
   assert.equal(await school.locator('.thread', { hasText: 'Is dit doel haalbaar' }).count(), 0, 'no longer among the open threads')
   await school.click('[role=tab]:has-text("Opgelost")')
   await school.locator('.thread .resolved-by', { hasText: 'Sara Claes (CLB)' }).waitFor()
   assert.equal(await school.locator('[data-section=goals] .comment-anchor').count(), 0, 'resolved threads are not highlighted')
+  await clb.context().close()
+  await school.context().close()
+})
+
+test('mentions reach Meldingen, unread counts show on the overview, deleted passages are marked', async () => {
+  const problem = '6b0f3d0e-2f4a-4c41-9a61-0c6f1e0d0001'
+  const clb = await person('clb@demo.test')
+  const school = await person('linde@demo.test')
+  await school.goto(`${base}/scholen/100001`)
+  await school.locator('.registration-link').first().waitFor()
+
+  // The CLB comments on a passage of "understanding" and mentions the school member.
+  await clb.goto(`${base}/registraties/${problem}`)
+  await clb.locator('[data-section=understanding]').waitFor()
+  await saved(clb)
+  await clb.locator('[data-section=understanding]').click()
+  await selectText(clb, 'understanding', 'spotten')
+  await clb.click('section:has([data-section=understanding]) .comment-here')
+  await clb.fill('#new-comment', 'Kunnen jullie dit navragen bij de leerlingenraad?')
+  await clb.click('.mentions summary')
+  await clb.check('.mentions input[type=checkbox] >> nth=0')
+  await clb.click('.new-comment button[type=submit]')
+  await clb.locator('.thread', { hasText: 'leerlingenraad' }).waitFor()
+
+  // The school's overview shows the unread comment live, and Meldingen lists the mention.
+  await school.locator('.registration-link', { hasText: 'Meer meldingen' }).locator('.unread').waitFor({ timeout: 2000 })
+  await school.click('[data-testid=notifications-link]')
+  await school.locator('.registration-link', { hasText: 'Sara Claes (CLB) vermeldde je' }).waitFor()
+  await school.locator('.registration-link', { hasText: 'leerlingenraad' }).click()
+  await school.waitForURL(new RegExp(`/registraties/${problem}$`))
+  await school.locator('.thread', { hasText: 'leerlingenraad' }).waitFor()
+
+  // The school deletes the passage: the thread stays, marked "tekst verwijderd".
+  await selectText(school, 'understanding', 'spotten')
+  await school.keyboard.press('Backspace')
+  for (const page of [school, clb]) {
+    await page.locator('.thread', { hasText: 'leerlingenraad' }).locator('.detached', { hasText: 'tekst verwijderd' }).waitFor({ timeout: 2000 })
+  }
   await clb.context().close()
   await school.context().close()
 })

@@ -1,0 +1,175 @@
+//! Cold load: how long until the first client of a document with 100,000 updates in its
+//! history is synced, with the updates still in the log and after compaction.
+//!
+//!     cargo run --release -p samen-server --example cold_load [-- UPDATES]
+//!
+//! Prints one JSON line. The server runs in this process on a random loopback port with a
+//! temporary database; the client is samen-client over a real WebSocket.
+
+use std::time::{Duration, Instant};
+
+use samen_client::{Auth, Client, Options};
+use samen_server::config::ServeConfig;
+use samen_server::db::NewRegistration;
+use samen_server::storage::NewUpdate;
+use yrs::types::text::Text;
+use yrs::types::xml::{XmlElementPrelim, XmlFragment, XmlTextPrelim};
+use yrs::{ReadTxn, Transact};
+
+async fn start(
+    data: &std::path::Path,
+) -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Args {
+        #[command(flatten)]
+        serve: ServeConfig,
+    }
+    let mut config = Args::parse_from(["cold_load", "--addr", "127.0.0.1:0"]).serve;
+    config.data = data.to_owned();
+    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = samen_server::serve(
+            config,
+            move |addr| {
+                let _ = addr_tx.send(addr);
+            },
+            async move {
+                let _ = stop_rx.await;
+            },
+        )
+        .await;
+    });
+    let addr = addr_rx.await.expect("server address");
+    (addr.to_string(), stop_tx, task)
+}
+
+async fn first_sync(url: &str, token: &str) -> (Duration, usize) {
+    let started = Instant::now();
+    let options = Options {
+        auth: Auth::Bearer(token.to_owned()),
+        ..Options::default()
+    };
+    let client = Client::connect(url, options).await.expect("connect");
+    client.synced(Duration::from_secs(120)).await.expect("synced");
+    let elapsed = started.elapsed();
+    let goals = client.doc().get_or_insert_xml_fragment("goals");
+    let len = {
+        let txn = client.doc().transact();
+        goals.len(&txn) as usize
+    };
+    client.close().await;
+    (elapsed, len)
+}
+
+#[tokio::main]
+async fn main() {
+    let updates: usize = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (store, db) = samen_server::open_database(dir.path(), None)
+        .await
+        .expect("database");
+
+    // A school, a CLB user with a token, and one registration.
+    let clb = db.create_institution("clb", "900001", "CLB").await.expect("clb");
+    let school = db
+        .create_institution("school", "100001", "School")
+        .await
+        .expect("school");
+    db.link_school(clb.id, school.id).await.expect("link");
+    let user = db
+        .create_user("bench@example.test", "Bench", "x")
+        .await
+        .expect("user");
+    db.grant(&user.id, "clb_staff", Some(clb.id))
+        .await
+        .expect("grant");
+    let (_, token) = db.create_token(&user.id, "bench").await.expect("token");
+    let registration = db
+        .create_registration(NewRegistration {
+            kind: "signal".into(),
+            school_id: school.id,
+            school_year: "2026-2027".into(),
+            title: "Cold load".into(),
+            theme: None,
+            owner: user.id.clone(),
+        })
+        .await
+        .expect("registration");
+
+    // One person typing: one update per keystroke, as an editor sends them.
+    let doc = samen_crdt::new_doc();
+    let goals = doc.get_or_insert_xml_fragment("goals");
+    let text = {
+        let mut txn = doc.transact_mut();
+        let p = goals.push_back(&mut txn, XmlElementPrelim::empty("paragraph"));
+        p.push_back(&mut txn, XmlTextPrelim::new(""))
+    };
+    let mut log = vec![NewUpdate {
+        data: doc
+            .transact()
+            .encode_state_as_update_v1(&yrs::StateVector::default()),
+        author: Some(user.id.clone()),
+    }];
+    let generated = Instant::now();
+    for i in 1..updates {
+        let before = doc.transact().state_vector();
+        {
+            let mut txn = doc.transact_mut();
+            let len = text.len(&txn);
+            text.insert(&mut txn, len, if i % 60 == 0 { " " } else { "a" });
+        }
+        log.push(NewUpdate {
+            data: doc.transact().encode_diff_v1(&before),
+            author: Some(user.id.clone()),
+        });
+    }
+    let client_id = doc.client_id().get();
+    for (n, chunk) in log.chunks(5_000).enumerate() {
+        let bindings = if n == 0 {
+            vec![(client_id, user.id.clone())]
+        } else {
+            Vec::new()
+        };
+        store
+            .append(registration.id, (n * 5_000) as i64 + 1, chunk, &bindings)
+            .await
+            .expect("append");
+    }
+    let stored_in = generated.elapsed();
+    store.close().await;
+
+    // First life: the whole history is in the log; loading it compacts it.
+    let (addr, stop, task) = start(dir.path()).await;
+    let url = format!("ws://{addr}/sync/{}", registration.id);
+    let (uncompacted, len) = first_sync(&url, &token).await;
+    let _ = stop.send(());
+    let _ = task.await;
+
+    // Second life: state only.
+    let (addr, stop, task) = start(dir.path()).await;
+    let url = format!("ws://{addr}/sync/{}", registration.id);
+    let (compacted, len2) = first_sync(&url, &token).await;
+    let _ = stop.send(());
+    let _ = task.await;
+    assert_eq!(len, 1);
+    assert_eq!(len2, 1);
+
+    println!(
+        "{}",
+        serde_json::json!({
+            "updates": updates,
+            "setup_s": stored_in.as_secs_f64(),
+            "first_sync_uncompacted_ms": uncompacted.as_secs_f64() * 1000.0,
+            "first_sync_compacted_ms": compacted.as_secs_f64() * 1000.0,
+        })
+    );
+}
