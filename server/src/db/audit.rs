@@ -34,16 +34,12 @@ impl Db {
         Ok(())
     }
 
-    /// The newest entries (for tests and the admin CLI).
-    pub async fn audit_tail(
-        &self,
-        limit: i64,
-    ) -> Result<Vec<(String, Option<String>, String, Option<String>)>, DbError> {
-        Ok(
-            sqlx::query_as("SELECT action, target, outcome, detail FROM audit_log ORDER BY id DESC LIMIT ?")
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?,
-        )
+    /// Appends an entry where the caller cannot act on a failure (a request already
+    /// answered, a room mid-batch): the failure is logged instead.
+    pub async fn record(&self, entry: AuditEntry) {
+        let action = entry.action;
+        if let Err(err) = self.audit(entry).await {
+            tracing::error!(error = %err, action, "could not write audit entry");
+        }
     }
 }

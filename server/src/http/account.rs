@@ -282,7 +282,5 @@ pub async fn audit(
         outcome,
         detail: None,
     };
-    if let Err(err) = state.db.audit(entry).await {
-        tracing::error!(error = %err, action, "could not write audit entry");
-    }
+    state.db.record(entry).await;
 }

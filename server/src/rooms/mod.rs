@@ -326,7 +326,4 @@ pub enum JoinError {
     /// The room kept closing under us (or its document could not be loaded).
     #[error("room unavailable")]
     Busy,
-    /// Storage failed.
-    #[error(transparent)]
-    Storage(#[from] StorageError),
 }

@@ -358,11 +358,7 @@ impl Room {
             outcome: "denied",
             detail: Some(err.to_string()),
         };
-        tokio::spawn(async move {
-            if let Err(err) = db.audit(entry).await {
-                tracing::error!(error = %err, "could not write audit entry");
-            }
-        });
+        tokio::spawn(async move { db.record(entry).await });
     }
 
     /// Integrates an update; returns what it deleted if it changed anything (`None` for a
