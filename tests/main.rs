@@ -6,6 +6,7 @@ mod support;
 
 mod bad_input;
 mod comments;
+mod history;
 mod identity;
 mod openapi;
 mod permissions;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::{As, CLB, LINDE, TestServer};
 
 /// Every route of the API, with the path as the document spells it.
-const ROUTES: [(&str, &str); 30] = [
+const ROUTES: [(&str, &str); 35] = [
     ("post", "/api/login"),
     ("post", "/api/logout"),
     ("get", "/api/me"),
@@ -38,6 +38,11 @@ const ROUTES: [(&str, &str); 30] = [
     ("post", "/api/registrations/{id}/comments/{thread}/resolve"),
     ("post", "/api/registrations/{id}/comments/{thread}/reopen"),
     ("get", "/api/registrations/{id}/people"),
+    ("get", "/api/registrations/{id}/snapshots"),
+    ("post", "/api/registrations/{id}/snapshots"),
+    ("get", "/api/registrations/{id}/snapshots/{sid}"),
+    ("post", "/api/registrations/{id}/snapshots/{sid}/restore"),
+    ("get", "/api/registrations/{id}/diff"),
     ("get", "/api/notifications"),
     ("post", "/api/notifications/read"),
     ("get", "/sync/{id}"),
@@ -345,7 +350,7 @@ async fn openapi_document_lists_every_route_with_its_answers() {
     let events = &operation(&doc, "get", "/api/schools/{number}/events")["responses"]["200"];
     assert!(events["content"]["text/event-stream"].is_object());
     let described = events["description"].as_str().unwrap_or_default();
-    for name in ["presence", "registration", "comment", "resync"] {
+    for name in ["presence", "registration", "comment", "snapshot", "resync"] {
         assert!(
             described.contains(&format!("`{name}`")),
             "the event `{name}` is described"
@@ -556,4 +561,52 @@ async fn openapi_schemas_match_real_answers() {
         200,
     )
     .await;
+
+    // Versions of the demo registration: name one, list, read, compare, restore.
+    let snapshots = format!("/api/registrations/{demo}/snapshots");
+    let list_path = "/api/registrations/{id}/snapshots";
+    let named = checked(
+        &server,
+        &doc,
+        ("post", list_path, &snapshots),
+        linde,
+        Some(json!({ "name": "Na schoolbeeldoverleg 1" })),
+        201,
+    )
+    .await;
+    checked(
+        &server,
+        &doc,
+        ("post", list_path, &snapshots),
+        linde,
+        Some(json!({ "name": "" })),
+        400,
+    )
+    .await;
+    checked(&server, &doc, ("get", list_path, &snapshots), linde, None, 200).await;
+    let sid = named["id"].as_str().expect("id");
+    let one = format!("{snapshots}/{sid}");
+    checked(
+        &server,
+        &doc,
+        ("get", "/api/registrations/{id}/snapshots/{sid}", &one),
+        linde,
+        None,
+        200,
+    )
+    .await;
+    let diff = format!("/api/registrations/{demo}/diff?from={sid}");
+    checked(
+        &server,
+        &doc,
+        ("get", "/api/registrations/{id}/diff", &diff),
+        linde,
+        None,
+        200,
+    )
+    .await;
+    let restore = format!("{one}/restore");
+    let restore_path = "/api/registrations/{id}/snapshots/{sid}/restore";
+    checked(&server, &doc, ("post", restore_path, &restore), linde, None, 403).await;
+    checked(&server, &doc, ("post", restore_path, &restore), clb, None, 200).await;
 }

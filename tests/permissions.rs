@@ -30,6 +30,16 @@ async fn every_route_answers_each_role_as_the_rules_say() {
     let create = json!({ "kind": "consultation", "title": "Nieuwe vraag", "theme": "gedrag" });
     let patch = json!({ "title": "Aangepaste titel" });
     let token_body = json!({ "name": "matrix" });
+    let version = json!({ "name": "Na schoolbeeldoverleg 1" });
+    let (_, named) = server
+        .call(
+            "POST",
+            &format!("/api/registrations/{reg}/snapshots"),
+            As::Token(&server.clb_token),
+            Some(version.clone()),
+        )
+        .await;
+    let sid = named["id"].as_str().expect("a version id").to_owned();
 
     // (method, path, body, expected status per caller in WHO order)
     let table: Vec<(&str, String, Option<serde_json::Value>, [u16; 5])> = vec![
@@ -100,6 +110,42 @@ async fn every_route_answers_each_role_as_the_rules_say() {
             format!("/api/registrations/{reg}/authors"),
             None,
             [401, 200, 200, 404, 404],
+        ),
+        (
+            "GET",
+            format!("/api/registrations/{reg}/snapshots"),
+            None,
+            [401, 200, 200, 404, 404],
+        ),
+        (
+            "POST",
+            format!("/api/registrations/{reg}/snapshots"),
+            Some(version.clone()),
+            [401, 201, 201, 404, 404],
+        ),
+        (
+            "GET",
+            format!("/api/registrations/{reg}/snapshots/{sid}"),
+            None,
+            [401, 200, 200, 404, 404],
+        ),
+        (
+            "GET",
+            format!("/api/registrations/{reg}/snapshots/{unknown}"),
+            None,
+            [401, 404, 404, 404, 404],
+        ),
+        (
+            "GET",
+            format!("/api/registrations/{reg}/diff?from={sid}"),
+            None,
+            [401, 200, 200, 404, 404],
+        ),
+        (
+            "POST",
+            format!("/api/registrations/{reg}/snapshots/{sid}/restore"),
+            None,
+            [401, 200, 403, 404, 404],
         ),
         (
             "GET",

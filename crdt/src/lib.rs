@@ -5,6 +5,7 @@
 //! alone, and the server calls it before any client byte reaches yrs.
 
 pub mod deps;
+pub mod history;
 pub mod lib0;
 pub mod policy;
 pub mod protocol;

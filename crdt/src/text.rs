@@ -89,9 +89,9 @@ pub fn plain_text(doc: &Doc) -> BTreeMap<&'static str, String> {
                 None => Vec::new(),
                 Some(fragment) => layout(&txn, &fragment)
                     .iter()
-                    .map(|pieces| {
+                    .map(|block| {
                         let mut line = String::new();
-                        for piece in pieces {
+                        for piece in &block.pieces {
                             match piece {
                                 Piece::Text(text) => {
                                     for diff in text.diff(&txn, |_| ()) {
@@ -160,7 +160,10 @@ pub fn authorship_from_state(state: &[u8]) -> Result<BTreeMap<&'static str, Vec<
 }
 
 /// A fresh Samen document holding `state`, after strict validation of the bytes.
-fn doc_from_state(state: &[u8]) -> Result<Doc, StateError> {
+///
+/// # Errors
+/// [`StateError`] when the bytes are not a valid v1 update.
+pub fn doc_from_state(state: &[u8]) -> Result<Doc, StateError> {
     // Stored state was accepted update by update; merged it may exceed the per-message size
     // limit, which is about what one client may send, not what a dossier may grow to.
     let limits = Limits {
@@ -190,9 +193,9 @@ fn authorship_of_copy(doc: &Doc) -> BTreeMap<&'static str, Vec<Block>> {
             };
             let blocks = layout
                 .iter()
-                .map(|pieces| {
+                .map(|laid| {
                     let mut block = Block::new();
-                    for piece in pieces {
+                    for piece in &laid.pieces {
                         match piece {
                             Piece::Text(text) => {
                                 // `Some(client)` for text visible now and not in the empty
@@ -213,7 +216,7 @@ fn authorship_of_copy(doc: &Doc) -> BTreeMap<&'static str, Vec<Block>> {
                                     }
                                 }
                             }
-                            Piece::Break(client) => push_span(&mut block, "\n", *client),
+                            Piece::Break(id) => push_span(&mut block, "\n", id.client.get()),
                         }
                     }
                     block
@@ -240,7 +243,7 @@ fn push_span(block: &mut Block, text: &str, client: u64) {
 }
 
 /// The string of a diff chunk, if it is one (embeds and nested types are not text).
-fn string_insert<T>(diff: &Diff<T>) -> Option<&str> {
+pub(crate) fn string_insert<T>(diff: &Diff<T>) -> Option<&str> {
     match &diff.insert {
         Out::Any(Any::String(s)) => Some(s),
         _ => None,
@@ -248,27 +251,48 @@ fn string_insert<T>(diff: &Diff<T>) -> Option<&str> {
 }
 
 /// What a text block is made of, in order.
-enum Piece {
+pub(crate) enum Piece {
     /// A text node: its string inserts.
     Text(XmlTextRef),
-    /// A hard break, with the client that inserted it.
-    Break(u64),
+    /// A hard break, with the ID of the element that holds it.
+    Break(yrs::ID),
+}
+
+/// One text block of the layout: the ID of the node that makes it a line, and its pieces.
+pub(crate) struct LaidBlock {
+    /// The ID of the block's node (`None` only for a root, which cannot be a block).
+    pub id: Option<yrs::ID>,
+    pub pieces: Vec<Piece>,
+}
+
+/// The ID of a nested type; `None` for a root.
+pub(crate) fn node_id(branch: &yrs::branch::Branch) -> Option<yrs::ID> {
+    match branch.id() {
+        BranchID::Nested(id) => Some(id),
+        BranchID::Root(_) => None,
+    }
 }
 
 /// Cuts a fragment into text blocks, following the module rules.
-fn layout<T: ReadTxn>(txn: &T, fragment: &XmlFragmentRef) -> Vec<Vec<Piece>> {
+pub(crate) fn layout<T: ReadTxn>(txn: &T, fragment: &XmlFragmentRef) -> Vec<LaidBlock> {
     let mut blocks = Vec::new();
     // Nodes still to visit, the next one last.
     let mut stack: Vec<XmlOut> = fragment.children(txn).collect();
     stack.reverse();
     while let Some(node) = stack.pop() {
         match node {
-            XmlOut::Text(text) => blocks.push(vec![Piece::Text(text)]),
+            XmlOut::Text(text) => blocks.push(LaidBlock {
+                id: node_id(text.as_ref()),
+                pieces: vec![Piece::Text(text)],
+            }),
             XmlOut::Fragment(nested) => push_children_rev(&mut stack, nested.children(txn).collect()),
             XmlOut::Element(element) => {
                 let children: Vec<XmlOut> = element.children(txn).collect();
                 if children.is_empty() || children.iter().any(is_inline) {
-                    blocks.push(inline_pieces(txn, children));
+                    blocks.push(LaidBlock {
+                        id: node_id(element.as_ref()),
+                        pieces: inline_pieces(txn, children),
+                    });
                 } else {
                     push_children_rev(&mut stack, children);
                 }
@@ -301,8 +325,8 @@ fn inline_pieces<T: ReadTxn>(txn: &T, children: Vec<XmlOut>) -> Vec<Piece> {
             XmlOut::Text(text) => pieces.push(Piece::Text(text)),
             XmlOut::Element(element) if HARD_BREAK_TAGS.contains(&element.tag().as_ref()) => {
                 // A nested type always has an item, hence an ID; a root cannot be a child.
-                if let BranchID::Nested(id) = AsRef::<yrs::branch::Branch>::as_ref(&element).id() {
-                    pieces.push(Piece::Break(id.client.get()));
+                if let Some(id) = node_id(element.as_ref()) {
+                    pieces.push(Piece::Break(id));
                 }
             }
             XmlOut::Element(element) => push_children_rev(&mut stack, element.children(txn).collect()),

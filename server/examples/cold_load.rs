@@ -118,6 +118,7 @@ async fn main() {
             .transact()
             .encode_state_as_update_v1(&yrs::StateVector::default()),
         author: Some(user.id.clone()),
+        deleted: Vec::new(),
     }];
     let generated = Instant::now();
     for i in 1..updates {
@@ -130,6 +131,7 @@ async fn main() {
         log.push(NewUpdate {
             data: doc.transact().encode_diff_v1(&before),
             author: Some(user.id.clone()),
+            deleted: Vec::new(),
         });
     }
     let client_id = doc.client_id().get();

@@ -58,6 +58,10 @@ pub struct ServeConfig {
     #[arg(long, env = "SAMEN_COMPACT_AFTER", default_value_t = 500)]
     pub compact_after: usize,
 
+    /// Seconds without edits after which a document's new version is kept automatically.
+    #[arg(long, env = "SAMEN_SNAPSHOT_QUIET_SECS", default_value_t = 600)]
+    pub snapshot_quiet_secs: u64,
+
     /// Seconds between WebSocket pings; a connection silent for three intervals is closed.
     #[arg(long, env = "SAMEN_PING_SECS", default_value_t = 20)]
     pub ping_secs: u64,
@@ -95,6 +99,8 @@ impl ServeConfig {
             awareness_timeout: Duration::from_secs(self.awareness_timeout_secs),
             compact_after: self.compact_after.max(1),
             outbound_queue: self.outbound_queue.max(1),
+            snapshot_quiet: Duration::from_secs(self.snapshot_quiet_secs.max(1)),
+            snapshot_every: Duration::from_secs(24 * 60 * 60),
         }
     }
 }
@@ -110,4 +116,8 @@ pub struct RoomConfig {
     pub compact_after: usize,
     /// Per-connection outbound queue length.
     pub outbound_queue: usize,
+    /// Quiet time after edits before an automatic version is kept.
+    pub snapshot_quiet: Duration,
+    /// Longest time edits go without an automatic version, however busy the room.
+    pub snapshot_every: Duration,
 }

@@ -189,6 +189,7 @@ pub async fn seed(db: &Db, store: &Store) -> Result<(), DemoError> {
             let entry = NewUpdate {
                 data: update,
                 author: Some(owner.id.clone()),
+                deleted: Vec::new(),
             };
             store
                 .append(id, 1, &[entry], &[(client, owner.id.clone())])

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod history;
 pub mod http;
 pub mod ids;
 pub mod metrics;
@@ -88,9 +89,11 @@ pub async fn serve(
     }
     let metrics = Arc::new(Metrics::new());
     let (stop_tx, stop_rx) = watch::channel(false);
+    let events = events::Events::default();
     let rooms = Rooms::new(
         store.clone(),
         db.clone(),
+        events.clone(),
         metrics.clone(),
         config.room(),
         stop_rx.clone(),
@@ -102,7 +105,7 @@ pub async fn serve(
         limits: Arc::new(config.limits()),
         config: Arc::new(config.clone()),
         throttle: Arc::new(auth::throttle::LoginThrottle::default()),
-        events: events::Events::default(),
+        events,
         shutdown: stop_rx,
     };
     let listener = TcpListener::bind(config.addr).await?;

@@ -8,6 +8,7 @@ mod audit;
 mod comments;
 mod registrations;
 mod sessions;
+mod snapshots;
 mod users;
 
 use sqlx::SqlitePool;
@@ -15,6 +16,9 @@ use sqlx::SqlitePool;
 pub use audit::AuditEntry;
 pub use comments::{Anchor, Comment, Notification, Person, Thread};
 pub use registrations::{NewRegistration, Registration, RegistrationFilter, RegistrationPatch};
+pub use snapshots::{
+    Contributor, NewSnapshot, SectionStats, SnapshotKind, SnapshotMeta, StoredSnapshot, VersionSummary,
+};
 pub use users::{Institution, Membership, User};
 
 /// The roles a user may hold.

@@ -3,19 +3,17 @@
 //! markdown subset that the app renders as text; every change is audited and announced
 //! live on the school's event stream.
 
-use std::num::NonZeroU32;
 use std::sync::LazyLock;
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::account::audit;
-use super::registration_for;
+use super::{PerUser, registration_for};
 use crate::app::AppState;
 use crate::auth::Authenticated;
 use crate::db::{Anchor, Registration, Thread};
@@ -32,15 +30,10 @@ const MAX_QUOTE_CHARS: usize = 500;
 const MAX_ANCHOR_CHARS: usize = 512;
 
 /// Comment writes per user: 10 at once, then one every 3 seconds (20 a minute).
-static WRITES: LazyLock<DefaultKeyedRateLimiter<String>> = LazyLock::new(|| {
-    let per_3s = Quota::with_period(std::time::Duration::from_secs(3)).expect("non-zero period");
-    RateLimiter::keyed(per_3s.allow_burst(NonZeroU32::new(10).expect("non-zero burst")))
-});
+static WRITES: LazyLock<PerUser> = LazyLock::new(|| PerUser::new(10, 3));
 
 fn throttle(user: &UserId) -> Result<(), AppError> {
-    WRITES
-        .check_key(&user.to_string())
-        .map_err(|_| AppError::TooManyRequests(3))
+    WRITES.check(user)
 }
 
 fn body_text(body: &str) -> Result<String, AppError> {

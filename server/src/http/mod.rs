@@ -3,6 +3,7 @@
 
 mod account;
 mod comments;
+mod history;
 pub mod openapi;
 mod registrations;
 mod schools;
@@ -62,8 +63,48 @@ pub fn routes() -> Router<AppState> {
             patch(comments::edit).delete(comments::delete),
         )
         .route("/api/registrations/{id}/people", get(comments::people))
+        .route(
+            "/api/registrations/{id}/snapshots",
+            get(history::list).post(history::create),
+        )
+        .route("/api/registrations/{id}/snapshots/{sid}", get(history::get))
+        .route(
+            "/api/registrations/{id}/snapshots/{sid}/restore",
+            post(history::restore),
+        )
+        .route("/api/registrations/{id}/diff", get(history::diff))
         .route("/api/notifications", get(comments::notifications))
         .route("/api/notifications/read", post(comments::notifications_read))
+}
+
+/// A per-user rate limit on writes: `burst` at once, then one every `period_secs`.
+pub(crate) struct PerUser {
+    limiter: governor::DefaultKeyedRateLimiter<String>,
+    period_secs: u64,
+}
+
+impl PerUser {
+    /// A limit of `burst` writes at once, refilled one per `period_secs` (both at least 1).
+    pub(crate) fn new(burst: u32, period_secs: u64) -> Self {
+        let period = std::time::Duration::from_secs(period_secs.max(1));
+        let quota =
+            governor::Quota::with_period(period).unwrap_or_else(|| governor::Quota::per_second(nonzero(1)));
+        PerUser {
+            limiter: governor::RateLimiter::keyed(quota.allow_burst(nonzero(burst))),
+            period_secs: period_secs.max(1),
+        }
+    }
+
+    /// Counts one write of `user`; 429 with the wait when over the limit.
+    pub(crate) fn check(&self, user: &UserId) -> Result<(), AppError> {
+        self.limiter
+            .check_key(&user.to_string())
+            .map_err(|_| AppError::TooManyRequests(self.period_secs))
+    }
+}
+
+fn nonzero(n: u32) -> std::num::NonZeroU32 {
+    std::num::NonZeroU32::new(n).unwrap_or(std::num::NonZeroU32::MIN)
 }
 
 /// A registration and the caller's access to it; 404 when it does not exist or the caller

@@ -152,6 +152,33 @@ pub struct RegistrationList {
     pub unread: BTreeMap<String, i64>,
 }
 
+/// A registration's versions.
+#[derive(ToSchema)]
+pub struct SnapshotList {
+    /// Newest first.
+    pub snapshots: Vec<crate::db::SnapshotMeta>,
+}
+
+/// `GET /api/registrations/{id}/snapshots/{sid}`.
+#[derive(ToSchema)]
+pub struct VersionResponse {
+    /// The version.
+    pub snapshot: crate::db::SnapshotMeta,
+    /// Each section's plain text at that version, by root name.
+    pub sections: BTreeMap<String, String>,
+    /// The whole document at that version: a Yjs v1 update, base64. Apply it to a new
+    /// `Y.Doc({ gc: false })` to render the version with the editor, read-only.
+    #[schema(format = Byte)]
+    pub update: String,
+}
+
+/// `POST /api/registrations/{id}/snapshots/{sid}/restore`.
+#[derive(ToSchema)]
+pub struct RestoreResponse {
+    /// The `restore` version that records the restore.
+    pub snapshot: crate::db::SnapshotMeta,
+}
+
 /// A registration's comment threads.
 #[derive(ToSchema)]
 pub struct ThreadList {
@@ -214,8 +241,12 @@ pub struct AuthorSpan {
 pub struct AuthorsResponse {
     /// Per section, its blocks (paragraphs, list items …), each a list of spans.
     pub sections: BTreeMap<String, Vec<Vec<AuthorSpan>>>,
-    /// User id → display name of every author in `sections`.
+    /// User id → display name of every author in `sections` and `clients`.
     pub authors: BTreeMap<String, String>,
+    /// Every Yjs client ID of the document (decimal) → the user it is bound to.
+    pub clients: BTreeMap<String, String>,
+    /// User id → colour (`#rrggbb`) of every author.
+    pub colors: BTreeMap<String, String>,
 }
 
 /// One person in a `presence` event of `GET /api/schools/{number}/events`.
@@ -340,6 +371,11 @@ they did not exist. Times are milliseconds since the Unix epoch.";
         super::comments::people,
         super::comments::notifications,
         super::comments::notifications_read,
+        super::history::list,
+        super::history::create,
+        super::history::get,
+        super::history::diff,
+        super::history::restore,
         sync,
         healthz,
         metrics,
@@ -352,6 +388,7 @@ they did not exist. Times are milliseconds since the Unix epoch.";
         (name = "schools", description = "Schools the caller may see, their registrations and live events."),
         (name = "registrations", description = "One registration: metadata, content, authorship."),
         (name = "comments", description = "Comment threads on a registration, mentions and notifications."),
+        (name = "history", description = "Versions of a registration: list, name, view, compare with authors, restore."),
         (name = "sync", description = "The live document of a registration (WebSocket)."),
         (name = "operations", description = "Health, metrics and this document."),
     ),

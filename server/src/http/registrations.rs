@@ -15,6 +15,7 @@ use crate::auth::Authenticated;
 use crate::db::{RegistrationPatch, SchoolAccess};
 use crate::domain;
 use crate::error::AppError;
+use crate::ids::UserId;
 
 /// A registration's metadata.
 #[utoipa::path(
@@ -210,5 +211,20 @@ pub async fn authors(
             (section, blocks)
         })
         .collect();
-    Ok(Json(json!({ "sections": sections, "authors": authors })))
+    // Every client ID of the document with its user, so the app can colour text by author
+    // while it is being edited.
+    let clients: BTreeMap<String, String> = bindings
+        .iter()
+        .map(|(client, (user, name))| {
+            authors.insert(user.to_string(), name.clone());
+            (client.to_string(), user.to_string())
+        })
+        .collect();
+    let colors: BTreeMap<String, &str> = authors
+        .keys()
+        .map(|user| (user.clone(), crate::rooms::color_of(&UserId::from(user.clone()))))
+        .collect();
+    Ok(Json(
+        json!({ "sections": sections, "authors": authors, "clients": clients, "colors": colors }),
+    ))
 }

@@ -203,6 +203,8 @@ pub async fn create_registration(
             * `registration`: a registration was created or changed; the `Registration`;\n\
             * `comment`: a comment thread of one of its registrations changed; \
               `{ registration_id, thread }` with the whole `Thread`;\n\
+            * `snapshot`: a version of one of its registrations was kept (named, automatic or \
+              restore); `{ registration_id, snapshot }` with the `SnapshotMeta`;\n\
             * `resync`: `null`; the subscriber fell behind and missed events, so it should reload its lists.\n\n\
             Comments (`:`) keep the connection alive. The stream ends when the server shuts down.",
             body = String, content_type = "text/event-stream"),

@@ -20,6 +20,7 @@ pub use connection::{SocketSettings, serve_socket};
 
 use crate::config::RoomConfig;
 use crate::db::{Db, SchoolAccess};
+use crate::events::Events;
 use crate::ids::{ConnId, RegistrationId, UserId};
 use crate::metrics::Metrics;
 use crate::storage::{StorageError, Store};
@@ -161,6 +162,24 @@ pub(crate) enum RoomCmd {
     Leave { conn: ConnId },
     /// The document's state (a v1 update), once everything before it is stored.
     State { reply: oneshot::Sender<Vec<u8>> },
+    /// Make the document equal to the version `snapshot` (encoded yrs snapshot), as an edit
+    /// by `by`; the reply comes once it is stored and sent to everyone.
+    Restore {
+        snapshot: Vec<u8>,
+        by: Arc<Principal>,
+        reply: oneshot::Sender<Result<bool, RestoreError>>,
+    },
+}
+
+/// Why a restore did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    /// The version could not be rebuilt, or its edit was refused (a server-side defect).
+    #[error("restore failed: {0}")]
+    Failed(String),
+    /// The room closed before the edit was stored; nothing changed.
+    #[error("the document closed before the restore was stored")]
+    Interrupted,
 }
 
 /// The room closed before it took the connection; ask the registry again.
@@ -180,6 +199,7 @@ pub(crate) struct RoomsInner {
     pub rooms: DashMap<RegistrationId, RoomHandle>,
     pub store: Store,
     pub db: Db,
+    pub events: Events,
     pub metrics: Arc<Metrics>,
     pub config: RoomConfig,
     /// Becomes true when the server shuts down.
@@ -199,6 +219,7 @@ impl Rooms {
     pub fn new(
         store: Store,
         db: Db,
+        events: Events,
         metrics: Arc<Metrics>,
         config: RoomConfig,
         shutdown: watch::Receiver<bool>,
@@ -208,12 +229,18 @@ impl Rooms {
                 rooms: DashMap::new(),
                 store,
                 db,
+                events,
                 metrics,
                 config,
                 shutdown,
                 live: watch::Sender::new(0),
             }),
         }
+    }
+
+    /// The document store the rooms write to.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
     }
 
     /// The number of loaded rooms.
@@ -241,6 +268,34 @@ impl Rooms {
         }
         let stored = self.inner.store.load(id).await?;
         Ok(room::stored_state(&stored, id))
+    }
+
+    /// Makes document `id` equal to its version `snapshot` (an encoded yrs snapshot), as a
+    /// forward edit by `by` that everyone connected receives. `Ok(false)`: it already was.
+    pub async fn restore(
+        &self,
+        id: RegistrationId,
+        snapshot: Vec<u8>,
+        by: Principal,
+    ) -> Result<bool, RestoreError> {
+        let by = Arc::new(by);
+        for _ in 0..8 {
+            let handle = self.room(id).await.map_err(|_| RestoreError::Interrupted)?;
+            let (reply, rx) = oneshot::channel();
+            let cmd = RoomCmd::Restore {
+                snapshot: snapshot.clone(),
+                by: by.clone(),
+                reply,
+            };
+            if handle.tx.send(cmd).await.is_ok() {
+                return rx.await.unwrap_or(Err(RestoreError::Interrupted));
+            }
+            // The room was closing; the next one loads what it stored.
+            self.inner
+                .rooms
+                .remove_if(&id, |_, h| h.instance == handle.instance);
+        }
+        Err(RestoreError::Interrupted)
     }
 
     /// Joins a connection to the room of `id`, loading the room if needed.

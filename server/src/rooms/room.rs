@@ -26,7 +26,7 @@ use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
 
-use super::{CloseReason, Peer, Principal, RoomCmd, RoomGone, RoomsInner};
+use super::{CloseReason, Peer, Principal, RestoreError, RoomCmd, RoomGone, RoomsInner};
 use crate::db::AuditEntry;
 use crate::ids::{ConnId, RegistrationId, UserId};
 use crate::storage::{NewUpdate, StorageError, StoredDoc};
@@ -53,6 +53,9 @@ enum Target {
     All,
 }
 
+/// Where the outcome of a restore goes.
+type RestoreReply = oneshot::Sender<Result<bool, RestoreError>>;
+
 #[derive(Default)]
 struct Batch {
     log: Vec<NewUpdate>,
@@ -64,12 +67,24 @@ struct Batch {
     bindings: Vec<(u64, UserId)>,
     /// Requests for the document's state, answered after the commit.
     state_replies: Vec<oneshot::Sender<Vec<u8>>>,
+    /// Restores and their outcome, answered after the commit.
+    restore_replies: Vec<(RestoreReply, Result<bool, RestoreError>)>,
 }
 
 impl Batch {
     fn kicked(&self, conn: ConnId) -> bool {
         self.kicks.iter().any(|(c, _)| *c == conn)
     }
+}
+
+/// Why [`Room::integrate`] refused an update.
+enum Refusal {
+    /// It rests on content the document does not have.
+    MissingDependency,
+    /// It writes where its author may not, or with someone else's client ID.
+    Policy(PolicyError),
+    /// yrs refused it (the room rebuilds its document).
+    Integrate(ApplyError),
 }
 
 /// Why the document could not take an update.
@@ -104,6 +119,12 @@ pub(super) struct Room {
     /// Set when yrs refused an update halfway: the document must be rebuilt from storage
     /// before it takes anything else.
     needs_rebuild: bool,
+    /// Whether the document changed since its newest version (snapshot).
+    edited: bool,
+    /// When the last edit was stored.
+    last_edit: Instant,
+    /// When the newest version was taken (ms since the epoch).
+    last_snapshot_ms: i64,
     rooms: Arc<RoomsInner>,
 }
 
@@ -121,6 +142,7 @@ impl Room {
         apply_stored(&doc, &stored, id);
         let index = index_of(&doc);
         let bindings = stored.bindings.into_iter().collect();
+        let (edited, last_snapshot_ms) = version_state(&rooms, id, &doc).await;
         tracing::debug!(%id, tail = uncompacted, elapsed_ms = started.elapsed().as_millis() as u64, "room loaded");
         Ok(Room {
             id,
@@ -135,6 +157,9 @@ impl Room {
             empty_since: Some(Instant::now()),
             broken: false,
             needs_rebuild: false,
+            edited,
+            last_edit: Instant::now(),
+            last_snapshot_ms,
             rooms,
         })
     }
@@ -162,6 +187,9 @@ impl Room {
                 }
                 _ = tick.tick() => {
                     self.expire_presence().await;
+                    if self.snapshot_due() {
+                        self.take_snapshot(false).await;
+                    }
                     if self.idle_long_enough() {
                         break "idle";
                     }
@@ -182,6 +210,10 @@ impl Room {
                 RoomCmd::Leave { conn } => self.leave(conn, &mut batch),
                 RoomCmd::Message { conn, msg } => self.handle(conn, msg, &mut batch),
                 RoomCmd::State { reply } => batch.state_replies.push(reply),
+                RoomCmd::Restore { snapshot, by, reply } => {
+                    let result = self.restore(&snapshot, &by, &mut batch);
+                    batch.restore_replies.push((reply, result));
+                }
             }
             if self.needs_rebuild {
                 self.rebuild(&batch.log).await;
@@ -279,64 +311,126 @@ impl Room {
         };
         peer.updates_received += 1;
         let principal = peer.principal.clone();
-        let sv = self.doc.transact().state_vector();
-        if let Some(missing) = missing_dependency(&update.info, |c| sv.get(&ClientID::new(c))) {
-            // yrs's pending-update path is unsound with hostile input (see samen_crdt::deps);
-            // an honest client that hits this reconnects and its sync step 2 heals it.
-            tracing::info!(id = %self.id, %conn, ?missing, "update depends on missing content");
-            self.rooms.metrics.reject("missing_dependency");
-            batch.kicks.push((conn, CloseReason::RESYNC));
-            return;
-        }
-        // Where it writes, and with whose client IDs: checked before the document sees it,
-        // so a refused update changes nothing.
-        let allowed = self.index.classify(&update.info).and_then(|effect| {
-            check_sections(&effect, |section| principal.access.may_write(section))?;
-            check_authorship(
-                &effect,
-                |client| self.bindings.get(&client).cloned(),
-                &principal.user,
-            )
-        });
-        let new_clients = match allowed {
-            Ok(new_clients) => new_clients,
-            Err(err) => return self.deny(conn, &principal, err, batch),
-        };
-        // yrs is not meant to panic on validated input; should it ever, the panic is caught
-        // here so that one bad update costs a rebuild of this room, not the room's task.
-        let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.apply(&update.bytes)))
-            .unwrap_or(Err(ApplyError::Panicked));
-        match applied {
-            Ok(None) => {}
-            Ok(Some(deleted)) => {
-                self.index.extend(&update.info);
-                self.index.mark_deleted(deleted);
-                for client in new_clients {
-                    self.bindings.insert(client, principal.user.clone());
-                    batch.bindings.push((client, principal.user.clone()));
+        match self.integrate(&principal, update, Target::AllBut(conn), batch) {
+            Ok(()) => {
+                if !batch.to_ack.contains(&conn) {
+                    batch.to_ack.push(conn);
                 }
-                batch.outbound.push((
-                    Target::AllBut(conn),
-                    protocol::encode_update(&update.bytes).into(),
-                ));
-                batch.log.push(NewUpdate {
-                    data: update.bytes,
-                    author: Some(principal.user.clone()),
-                });
             }
-            Err(err) => {
+            Err(Refusal::MissingDependency) => {
+                // yrs's pending-update path is unsound with hostile input (see
+                // samen_crdt::deps); an honest client that hits this reconnects and its sync
+                // step 2 heals it.
+                tracing::info!(id = %self.id, %conn, "update depends on missing content");
+                self.rooms.metrics.reject("missing_dependency");
+                batch.kicks.push((conn, CloseReason::RESYNC));
+            }
+            Err(Refusal::Policy(err)) => self.deny(conn, &principal, err, batch),
+            Err(Refusal::Integrate(err)) => {
                 // Well-formed, but yrs refused it against this document (say, a parent that
                 // is not a type). It may have integrated part of it, so the document is
                 // rebuilt before the next command; only the sender is closed.
                 tracing::info!(id = %self.id, %conn, error = %err, "update does not fit the document");
                 self.rooms.metrics.reject("integrate");
                 batch.kicks.push((conn, CloseReason::MALFORMED));
-                self.needs_rebuild = true;
-                return;
             }
         }
-        if !batch.to_ack.contains(&conn) {
-            batch.to_ack.push(conn);
+    }
+
+    /// Checks an update (dependencies, sections, client IDs), applies it, and queues it for
+    /// the log and for `target`. A refused update changes nothing.
+    fn integrate(
+        &mut self,
+        principal: &Principal,
+        update: ValidatedUpdate,
+        target: Target,
+        batch: &mut Batch,
+    ) -> Result<(), Refusal> {
+        let sv = self.doc.transact().state_vector();
+        if missing_dependency(&update.info, |c| sv.get(&ClientID::new(c))).is_some() {
+            return Err(Refusal::MissingDependency);
+        }
+        // Where it writes, and with whose client IDs: checked before the document sees it,
+        // so a refused update changes nothing.
+        let new_clients = self
+            .index
+            .classify(&update.info)
+            .and_then(|effect| {
+                check_sections(&effect, |section| principal.access.may_write(section))?;
+                check_authorship(
+                    &effect,
+                    |client| self.bindings.get(&client).cloned(),
+                    &principal.user,
+                )
+            })
+            .map_err(Refusal::Policy)?;
+        // yrs is not meant to panic on validated input; should it ever, the panic is caught
+        // here so that one bad update costs a rebuild of this room, not the room's task.
+        let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.apply(&update.bytes)))
+            .unwrap_or(Err(ApplyError::Panicked));
+        match applied {
+            Ok(None) => Ok(()),
+            Ok(Some(deleted)) => {
+                self.index.extend(&update.info);
+                self.index.mark_deleted(deleted.iter().copied());
+                for client in new_clients {
+                    self.bindings.insert(client, principal.user.clone());
+                    batch.bindings.push((client, principal.user.clone()));
+                }
+                batch
+                    .outbound
+                    .push((target, protocol::encode_update(&update.bytes).into()));
+                batch.log.push(NewUpdate {
+                    data: update.bytes,
+                    author: Some(principal.user.clone()),
+                    deleted,
+                });
+                Ok(())
+            }
+            Err(err) => {
+                self.needs_rebuild = true;
+                Err(Refusal::Integrate(err))
+            }
+        }
+    }
+
+    /// Makes the document equal to the version `snapshot` with an edit by `by`, made on a
+    /// copy with a fresh client ID and then taken through [`Room::integrate`] like any
+    /// client's update: checked, stored, bound to `by`, sent to everyone.
+    fn restore(&mut self, snapshot: &[u8], by: &Principal, batch: &mut Batch) -> Result<bool, RestoreError> {
+        use samen_crdt::history;
+        let failed = |e: &dyn std::fmt::Display| RestoreError::Failed(e.to_string());
+        let snapshot = history::decode_snapshot(snapshot).map_err(|e| failed(&e))?;
+        let target = history::doc_at(&self.doc, &snapshot).map_err(|e| failed(&e))?;
+        let state = self
+            .doc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        let sv = self.doc.transact().state_vector();
+        let client = loop {
+            let candidate = samen_crdt::new_doc().client_id().get();
+            if sv.get(&ClientID::new(candidate)) == 0 && !self.bindings.contains_key(&candidate) {
+                break candidate;
+            }
+        };
+        let copy = samen_crdt::schema::new_doc_with_client_id(Some(client));
+        Update::decode_v1(&state)
+            .map_err(|e| failed(&e))
+            .and_then(|u| copy.transact_mut().apply_update(u).map_err(|e| failed(&e)))?;
+        let Some(bytes) = history::restore(&copy, &target) else {
+            return Ok(false);
+        };
+        let limits = Limits {
+            max_update_bytes: usize::MAX,
+            ..Limits::default()
+        };
+        let info = parse_update_v1(&bytes, &limits).map_err(|e| failed(&e))?;
+        let update = ValidatedUpdate { bytes, info };
+        match self.integrate(by, update, Target::All, batch) {
+            Ok(()) => Ok(true),
+            Err(Refusal::MissingDependency) => Err(failed(&"restore depends on missing content")),
+            Err(Refusal::Policy(err)) => Err(failed(&err)),
+            Err(Refusal::Integrate(err)) => Err(failed(&err)),
         }
     }
 
@@ -423,6 +517,8 @@ impl Room {
             self.rooms.metrics.updates_accepted.inc_by(n as u64);
             self.last_seq += n as i64;
             self.uncompacted += n;
+            self.edited = true;
+            self.last_edit = Instant::now();
         }
         for (target, frame) in batch.outbound.drain(..) {
             match target {
@@ -451,8 +547,47 @@ impl Room {
                 let _ = reply.send(state.clone());
             }
         }
+        for (reply, result) in batch.restore_replies.drain(..) {
+            let _ = reply.send(result);
+        }
         if self.uncompacted >= self.rooms.config.compact_after {
             self.compact().await;
+        }
+    }
+
+    /// Whether an automatic version is due: edits, then quiet; or a day of edits.
+    fn snapshot_due(&self) -> bool {
+        let config = &self.rooms.config;
+        let since_version = crate::storage::now_millis().saturating_sub(self.last_snapshot_ms);
+        self.edited
+            && (self.last_edit.elapsed() >= config.snapshot_quiet
+                || since_version >= i64::try_from(config.snapshot_every.as_millis()).unwrap_or(i64::MAX))
+    }
+
+    /// Keeps the current document as an automatic version (unless it equals the newest).
+    /// On close it is awaited, so the version is stored before the room is gone; otherwise
+    /// it runs beside the room.
+    async fn take_snapshot(&mut self, wait: bool) {
+        self.edited = false;
+        self.last_snapshot_ms = crate::storage::now_millis();
+        let state = self
+            .doc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        let rooms = self.rooms.clone();
+        let id = self.id;
+        let work = async move {
+            let taking = crate::history::Taking::auto();
+            if let Err(err) =
+                crate::history::take(&rooms.db, &rooms.store, &rooms.events, id, state, taking).await
+            {
+                tracing::warn!(%id, error = %err, "could not keep an automatic version");
+            }
+        };
+        if wait {
+            work.await;
+        } else {
+            tokio::spawn(work);
         }
     }
 
@@ -552,6 +687,31 @@ impl Room {
         }
         if !self.broken {
             self.compact().await;
+            if self.edited {
+                self.take_snapshot(true).await;
+            }
+        }
+    }
+}
+
+/// Whether the document changed since its newest version, and when that was taken (now,
+/// if never: the first automatic version comes after the first quiet period).
+async fn version_state(rooms: &RoomsInner, id: RegistrationId, doc: &Doc) -> (bool, i64) {
+    use samen_crdt::history;
+    let now = history::snapshot(doc);
+    match rooms.db.latest_snapshot(id).await {
+        Ok(Some(latest)) => {
+            let same =
+                history::decode_snapshot(&latest.snapshot).is_ok_and(|s| history::same_version(&s, &now));
+            (!same, latest.meta.created_at)
+        }
+        Ok(None) => (
+            !history::same_version(&yrs::Snapshot::default(), &now),
+            crate::storage::now_millis(),
+        ),
+        Err(err) => {
+            tracing::warn!(%id, error = %err, "could not read the newest version");
+            (false, crate::storage::now_millis())
         }
     }
 }

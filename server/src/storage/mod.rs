@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use crate::ids::{RegistrationId, UserId};
+use samen_crdt::validate::DeleteRange;
 
 pub use sqlite::SqliteStore;
 
@@ -51,6 +52,17 @@ pub struct NewUpdate {
     pub data: Vec<u8>,
     /// The user who wrote it (none for updates from before identity existed).
     pub author: Option<UserId>,
+    /// The content it deleted that was not deleted before (who removed what, for diffs).
+    pub deleted: Vec<DeleteRange>,
+}
+
+/// Content one stored update deleted, and its author.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deletion {
+    /// The deleted item IDs.
+    pub ranges: Vec<DeleteRange>,
+    /// The update's author.
+    pub author: Option<UserId>,
 }
 
 /// Why storage failed.
@@ -73,8 +85,8 @@ pub trait DocStore: Send + Sync + 'static {
     /// Reads a document's state and log tail (an unknown document is empty).
     async fn load(&self, doc: RegistrationId) -> Result<StoredDoc, StorageError>;
 
-    /// Appends updates with sequence numbers `first_seq..`, and binds new client IDs to
-    /// their users, durably, in one transaction.
+    /// Appends updates with sequence numbers `first_seq..` (and what each deleted), and
+    /// binds new client IDs to their users, durably, in one transaction.
     async fn append(
         &self,
         doc: RegistrationId,
@@ -87,6 +99,9 @@ pub trait DocStore: Send + Sync + 'static {
     /// drops those log entries. A state older than the stored one is ignored, so a late
     /// compaction can never undo a newer one.
     async fn compact(&self, doc: RegistrationId, state: &[u8], through_seq: i64) -> Result<(), StorageError>;
+
+    /// Who deleted what in the document, over its whole life (compaction keeps these).
+    async fn deletions(&self, doc: RegistrationId) -> Result<Vec<Deletion>, StorageError>;
 
     /// Waits for pending writes and closes the database.
     async fn close(&self);

@@ -11,8 +11,9 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use super::{DocStore, LogEntry, NewUpdate, StorageError, StoredDoc, now_millis};
+use super::{Deletion, DocStore, LogEntry, NewUpdate, StorageError, StoredDoc, now_millis};
 use crate::ids::{RegistrationId, UserId};
+use samen_crdt::validate::DeleteRange;
 
 /// Documents in a SQLite database.
 #[derive(Debug, Clone)]
@@ -133,9 +134,36 @@ impl DocStore for SqliteStore {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+            if !update.deleted.is_empty() {
+                sqlx::query("INSERT INTO doc_deletions (doc_id, seq, user_id, ranges) VALUES (?, ?, ?, ?)")
+                    .bind(&id)
+                    .bind(seq)
+                    .bind(update.author.as_ref().map(UserId::as_str))
+                    .bind(encode_ranges(&update.deleted))
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn deletions(&self, doc: RegistrationId) -> Result<Vec<Deletion>, StorageError> {
+        let rows = sqlx::query("SELECT user_id, ranges FROM doc_deletions WHERE doc_id = ? ORDER BY seq")
+            .bind(doc.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let author: Option<String> = row.try_get(0)?;
+                let ranges: String = row.try_get(1)?;
+                Ok(Deletion {
+                    ranges: decode_ranges(&ranges),
+                    author: author.map(UserId::from),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StorageError::from)
     }
 
     async fn compact(&self, doc: RegistrationId, state: &[u8], through_seq: i64) -> Result<(), StorageError> {
@@ -170,6 +198,22 @@ impl DocStore for SqliteStore {
     }
 }
 
+/// Deleted ranges as JSON `[[client, clock, len], ...]`.
+fn encode_ranges(ranges: &[DeleteRange]) -> String {
+    let list: Vec<(u64, u32, u32)> = ranges.iter().map(|r| (r.client, r.clock, r.len)).collect();
+    serde_json::to_string(&list).unwrap_or_else(|_| "[]".into())
+}
+
+/// The ranges [`encode_ranges`] wrote; a row that does not parse (never written by us)
+/// reads as no ranges rather than failing every diff.
+fn decode_ranges(json: &str) -> Vec<DeleteRange> {
+    serde_json::from_str::<Vec<(u64, u32, u32)>>(json)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(client, clock, len)| DeleteRange { client, clock, len })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +222,7 @@ mod tests {
         NewUpdate {
             data: vec![byte],
             author: None,
+            deleted: Vec::new(),
         }
     }
 

@@ -1,0 +1,388 @@
+//! Version history: taking snapshots (with what changed since the one before), reading a
+//! version, and diffing two versions with their authors. The CRDT work is in
+//! `samen_crdt::history`; this module joins it with who is who: client IDs → users from the
+//! server's bindings, deletions → users from the update log (never what a client claims).
+//!
+//! CPU-heavy steps (rebuilding versions, diffing) run on the blocking pool, so that a big
+//! document does not stall the runtime's workers.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use samen_crdt::history::{self as versions, Change, Deletions, SectionDiff};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::db::{
+    Contributor, Db, DbError, NewSnapshot, SectionStats, SnapshotKind, SnapshotMeta, VersionSummary,
+};
+use crate::events::{Events, SchoolEvent};
+use crate::ids::{RegistrationId, UserId};
+use crate::storage::{StorageError, Store};
+
+/// Why a history operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Document storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// A stored document or snapshot could not be read (a server-side defect).
+    #[error("document: {0}")]
+    Document(String),
+}
+
+impl From<HistoryError> for crate::error::AppError {
+    fn from(err: HistoryError) -> Self {
+        match err {
+            HistoryError::Db(e) => e.into(),
+            other => crate::error::AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+fn document_error(err: impl std::fmt::Display) -> HistoryError {
+    HistoryError::Document(err.to_string())
+}
+
+/// Runs CPU-heavy document work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, HistoryError> + Send + 'static,
+) -> Result<T, HistoryError> {
+    tokio::task::spawn_blocking(work).await.map_err(document_error)?
+}
+
+/// What to record with a snapshot.
+#[derive(Debug, Clone)]
+pub struct Taking {
+    /// Why.
+    pub kind: SnapshotKind,
+    /// Its name, for named versions.
+    pub name: Option<String>,
+    /// Who takes it (none for automatic versions).
+    pub by: Option<UserId>,
+    /// The restored version, for `restore`.
+    pub restored_from: Option<String>,
+    /// Skip it when the document is the same as the newest version (automatic versions).
+    pub only_if_changed: bool,
+}
+
+impl Taking {
+    /// An automatic version, skipped when nothing changed since the newest one.
+    pub fn auto() -> Self {
+        Taking {
+            kind: SnapshotKind::Auto,
+            name: None,
+            by: None,
+            restored_from: None,
+            only_if_changed: true,
+        }
+    }
+
+    /// A version named by `by`.
+    pub fn named(name: String, by: UserId) -> Self {
+        Taking {
+            kind: SnapshotKind::Named,
+            name: Some(name),
+            by: Some(by),
+            restored_from: None,
+            only_if_changed: false,
+        }
+    }
+
+    /// The record of `by` restoring the version `restored` (named `name`, if it was).
+    pub fn restore(restored: String, name: Option<String>, by: UserId) -> Self {
+        Taking {
+            kind: SnapshotKind::Restore,
+            name,
+            by: Some(by),
+            restored_from: Some(restored),
+            only_if_changed: false,
+        }
+    }
+}
+
+/// Who is who in one document: client IDs and deleters to users.
+struct People {
+    clients: HashMap<u64, (UserId, String)>,
+    deletions: Deletions<UserId>,
+    names: HashMap<UserId, String>,
+}
+
+impl People {
+    async fn of(db: &Db, store: &Store, id: RegistrationId) -> Result<People, HistoryError> {
+        let clients = db.client_authors(id).await?;
+        let stored = store.deletions(id).await?;
+        let deleters: Vec<UserId> = stored.iter().filter_map(|d| d.author.clone()).collect();
+        let mut names = db.display_names(&deleters).await?;
+        for (user, name) in clients.values() {
+            names.insert(user.clone(), name.clone());
+        }
+        let deletions = Deletions::from_ranges(stored.into_iter().flat_map(|d| {
+            let author = d.author;
+            d.ranges
+                .into_iter()
+                .filter_map(move |r| author.clone().map(|a| (r.client, r.clock, r.len, a)))
+        }));
+        Ok(People {
+            clients,
+            deletions,
+            names,
+        })
+    }
+
+    fn writer(&self, client: u64) -> Option<&UserId> {
+        self.clients.get(&client).map(|(user, _)| user)
+    }
+
+    fn contributor(&self, user: &UserId) -> Contributor {
+        Contributor {
+            id: user.to_string(),
+            name: self.names.get(user).cloned().unwrap_or_default(),
+            color: crate::rooms::color_of(user).to_owned(),
+        }
+    }
+}
+
+/// Takes a snapshot of a document whose current state is `state` (a v1 update), with a
+/// summary of what changed since the newest version, and announces it on the school's event
+/// stream. `None` when `only_if_changed` and nothing changed.
+pub async fn take(
+    db: &Db,
+    store: &Store,
+    events: &Events,
+    id: RegistrationId,
+    state: Vec<u8>,
+    taking: Taking,
+) -> Result<Option<SnapshotMeta>, HistoryError> {
+    let previous = db.latest_snapshot(id).await?.map(|s| s.snapshot);
+    let people = People::of(db, store, id).await?;
+    let only_if_changed = taking.only_if_changed;
+    let computed = blocking(move || {
+        let doc = samen_crdt::text::doc_from_state(&state).map_err(document_error)?;
+        let now = versions::snapshot(&doc);
+        let previous = match previous {
+            Some(bytes) => versions::decode_snapshot(&bytes).map_err(document_error)?,
+            None => yrs::Snapshot::default(),
+        };
+        if only_if_changed && versions::same_version(&previous, &now) {
+            return Ok(None);
+        }
+        let before = versions::doc_at(&doc, &previous).map_err(document_error)?;
+        let changes = versions::diff(&before, &doc, &people.deletions);
+        let summary = summarize(&changes, &people);
+        Ok(Some((versions::encode_snapshot(&now), summary)))
+    })
+    .await?;
+    let Some((snapshot, summary)) = computed else {
+        return Ok(None);
+    };
+    let meta = db
+        .insert_snapshot(NewSnapshot {
+            doc: id,
+            kind: taking.kind,
+            name: taking.name,
+            created_by: taking.by,
+            restored_from: taking.restored_from,
+            snapshot,
+            summary,
+        })
+        .await?;
+    if let Some(registration) = db.registration(id).await? {
+        events.publish(
+            registration.school_id,
+            SchoolEvent {
+                kind: "snapshot",
+                data: json!({ "registration_id": id, "snapshot": meta }),
+            },
+        );
+    }
+    Ok(Some(meta))
+}
+
+/// Counts per changed section, and who added or removed text.
+fn summarize(changes: &BTreeMap<&'static str, SectionDiff<UserId>>, people: &People) -> VersionSummary {
+    let mut authors = BTreeSet::new();
+    let mut sections = BTreeMap::new();
+    for (name, section) in changes {
+        if section.added == 0 && section.removed == 0 {
+            continue;
+        }
+        sections.insert(
+            (*name).to_owned(),
+            SectionStats {
+                added: section.added,
+                removed: section.removed,
+            },
+        );
+        for span in section.lines.iter().flat_map(|l| &l.spans) {
+            let who = match span.change {
+                Change::Added => people.writer(span.client),
+                Change::Removed => span.removed_by.as_ref(),
+                Change::Same => None,
+            };
+            if let Some(user) = who {
+                authors.insert(user.clone());
+            }
+        }
+    }
+    VersionSummary {
+        sections,
+        authors: authors.iter().map(|u| people.contributor(u)).collect(),
+    }
+}
+
+/// A version's content: plain text per section and the whole document as it stood, as a
+/// v1 update (for the app to render read-only with the editor itself).
+pub struct Version {
+    /// Plain text per section root name.
+    pub sections: BTreeMap<&'static str, String>,
+    /// The document at that version (v1 update).
+    pub update: Vec<u8>,
+}
+
+/// The content of a document (current state `state`) at the stored snapshot `snapshot`.
+pub async fn version(state: Vec<u8>, snapshot: Vec<u8>) -> Result<Version, HistoryError> {
+    blocking(move || {
+        let doc = samen_crdt::text::doc_from_state(&state).map_err(document_error)?;
+        let snapshot = versions::decode_snapshot(&snapshot).map_err(document_error)?;
+        let update = versions::state_at(&doc, &snapshot).map_err(document_error)?;
+        let sections = samen_crdt::text::plain_text_from_state(&update).map_err(document_error)?;
+        Ok(Version { sections, update })
+    })
+    .await
+}
+
+/// One run of text in a diff.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DiffSpan {
+    /// The text (a hard break is `"\n"`).
+    pub text: String,
+    /// `same`, `added` or `removed`.
+    #[schema(value_type = String, example = "added")]
+    pub change: Change,
+    /// Who wrote the text (user id, a key of `authors`); `null` when unknown.
+    #[schema(required = true)]
+    pub author: Option<String>,
+    /// For removed text, who removed it; `null` otherwise or when unknown.
+    #[schema(required = true)]
+    pub removed_by: Option<String>,
+}
+
+/// One line (paragraph, heading, list item …) in a diff.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DiffLine {
+    /// `same` when the line is in both versions, else `added` or `removed`.
+    #[schema(value_type = String, example = "same")]
+    pub change: Change,
+    /// Its text in runs.
+    pub spans: Vec<DiffSpan>,
+}
+
+/// A name and a colour.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AuthorInfo {
+    /// Display name.
+    pub name: String,
+    /// Colour (`#rrggbb`).
+    pub color: String,
+}
+
+/// `GET /api/registrations/{id}/diff`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DiffResponse {
+    /// The earlier version.
+    pub from: SnapshotMeta,
+    /// The later version; `null` for the document as it is now.
+    #[schema(required = true)]
+    pub to: Option<SnapshotMeta>,
+    /// Everyone named in `sections`: user id → name and colour.
+    pub authors: BTreeMap<String, AuthorInfo>,
+    /// All six sections by root name: the union of both versions' lines, in order.
+    pub sections: BTreeMap<String, Vec<DiffLine>>,
+    /// Characters added and removed per section.
+    pub stats: BTreeMap<String, SectionStats>,
+}
+
+/// What changed from the stored snapshot `from` to `to` (or to now, when `None`), in a
+/// document whose current state is `state`.
+pub async fn diff(
+    db: &Db,
+    store: &Store,
+    id: RegistrationId,
+    state: Vec<u8>,
+    from: (SnapshotMeta, Vec<u8>),
+    to: Option<(SnapshotMeta, Vec<u8>)>,
+) -> Result<DiffResponse, HistoryError> {
+    let people = People::of(db, store, id).await?;
+    let (from_meta, from_bytes) = from;
+    let (to_meta, to_bytes) = match to {
+        Some((meta, bytes)) => (Some(meta), Some(bytes)),
+        None => (None, None),
+    };
+    let (changes, people) = blocking(move || {
+        let doc = samen_crdt::text::doc_from_state(&state).map_err(document_error)?;
+        let at = |bytes: &[u8]| {
+            let snapshot = versions::decode_snapshot(bytes).map_err(document_error)?;
+            versions::doc_at(&doc, &snapshot).map_err(document_error)
+        };
+        let before = at(&from_bytes)?;
+        let after = match &to_bytes {
+            Some(bytes) => at(bytes)?,
+            None => samen_crdt::text::doc_from_state(&state).map_err(document_error)?,
+        };
+        Ok((versions::diff(&before, &after, &people.deletions), people))
+    })
+    .await?;
+    let mut authors = BTreeMap::new();
+    let mut name = |user: Option<&UserId>| {
+        user.map(|u| {
+            let c = people.contributor(u);
+            authors.insert(
+                c.id.clone(),
+                AuthorInfo {
+                    name: c.name,
+                    color: c.color,
+                },
+            );
+            u.to_string()
+        })
+    };
+    let mut sections = BTreeMap::new();
+    let mut stats = BTreeMap::new();
+    for (section, change) in changes {
+        stats.insert(
+            section.to_owned(),
+            SectionStats {
+                added: change.added,
+                removed: change.removed,
+            },
+        );
+        let lines = change
+            .lines
+            .into_iter()
+            .map(|line| DiffLine {
+                change: line.change,
+                spans: line
+                    .spans
+                    .into_iter()
+                    .map(|span| DiffSpan {
+                        author: name(people.writer(span.client)),
+                        removed_by: name(span.removed_by.as_ref()),
+                        text: span.text,
+                        change: span.change,
+                    })
+                    .collect(),
+            })
+            .collect();
+        sections.insert(section.to_owned(), lines);
+    }
+    Ok(DiffResponse {
+        from: from_meta,
+        to: to_meta,
+        authors,
+        sections,
+        stats,
+    })
+}

@@ -1,0 +1,318 @@
+//! Versions of a registration: list, keep a named one, read one, compare two, restore one.
+//! Everyone with access reads and names versions; only CLB staff restore.
+
+use std::sync::LazyLock;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::account::audit;
+use super::{PerUser, registration_for};
+use crate::app::AppState;
+use crate::auth::Authenticated;
+use crate::db::{Registration, SchoolAccess, StoredSnapshot};
+use crate::error::AppError;
+use crate::history::{self, DiffResponse, Taking};
+use crate::http::openapi::{ErrorBody, SnapshotList, VersionResponse};
+use crate::ids::UserId;
+use crate::rooms::{Principal, RestoreError};
+
+/// The longest version name, in characters.
+pub const MAX_NAME_CHARS: usize = 120;
+
+/// Versions and restores per user: 10 at once, then one every 3 seconds. Each one rebuilds
+/// and compares whole documents, so they are not free.
+static WRITES: LazyLock<PerUser> = LazyLock::new(|| PerUser::new(10, 3));
+
+fn throttle(user: &UserId) -> Result<(), AppError> {
+    WRITES.check(user)
+}
+
+async fn snapshot_of(
+    state: &AppState,
+    registration: &Registration,
+    id: &str,
+) -> Result<StoredSnapshot, AppError> {
+    state
+        .db
+        .snapshot(registration.id, id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// Lists a registration's versions, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/registrations/{id}/snapshots",
+    tag = "history",
+    params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
+    responses(
+        (status = 200, description = "The versions, newest first.", body = SnapshotList),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        (status = 404, description = "No such registration, or no link with its school (`not_found`).", body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
+    let snapshots = state.db.snapshots(registration.id).await?;
+    Ok(Json(json!({ "snapshots": snapshots })))
+}
+
+/// Body of `POST /api/registrations/{id}/snapshots`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NewVersion {
+    /// The version's name, e.g. "Na schoolbeeldoverleg 1" (1–120 characters).
+    name: String,
+}
+
+/// Keeps the document as it is now as a named version.
+#[utoipa::path(
+    post,
+    path = "/api/registrations/{id}/snapshots",
+    tag = "history",
+    params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
+    request_body = NewVersion,
+    responses(
+        (status = 201, description = "The new version.", body = crate::db::SnapshotMeta),
+        (status = 400, description = "Bad JSON, or an empty or too long name (`bad_request`).", body = ErrorBody),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "A session without a matching `Origin` (`forbidden`).", body = ErrorBody),
+        (status = 404, description = "No such registration, or no link with its school (`not_found`).", body = ErrorBody),
+        (status = 429, description = "Too many versions in a short time (`too_many_attempts`).", body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    body: Result<Json<NewVersion>, axum::extract::rejection::JsonRejection>,
+) -> Result<impl IntoResponse, AppError> {
+    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
+    let Json(new) = body?;
+    let name = new.name.trim();
+    if name.is_empty() {
+        return Err(AppError::BadRequest(
+            "give the version a name, e.g. \"Na schoolbeeldoverleg 1\"".into(),
+        ));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(AppError::BadRequest(format!(
+            "a version name is at most {MAX_NAME_CHARS} characters"
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(AppError::BadRequest(
+            "a version name may not hold control characters".into(),
+        ));
+    }
+    throttle(&auth.user.id)?;
+    let doc_state = state.rooms.document_state(registration.id).await?;
+    let taking = Taking::named(name.to_owned(), auth.user.id.clone());
+    let meta = history::take(
+        &state.db,
+        state.rooms.store(),
+        &state.events,
+        registration.id,
+        doc_state,
+        taking,
+    )
+    .await?
+    .ok_or_else(|| AppError::Internal("a named version was not kept".into()))?;
+    audit(
+        &state,
+        Some(auth.user.id.to_string()),
+        "snapshot.create",
+        Some(meta.id.clone()),
+        "ok",
+    )
+    .await;
+    Ok((StatusCode::CREATED, Json(meta)))
+}
+
+/// One version: its text per section, and the whole document as it stood then (a Yjs v1
+/// update, base64) for rendering it read-only with the editor.
+#[utoipa::path(
+    get,
+    path = "/api/registrations/{id}/snapshots/{sid}",
+    tag = "history",
+    params(
+        ("id" = String, Path, format = "uuid", description = "The registration's id."),
+        ("sid" = String, Path, format = "uuid", description = "The version's id."),
+    ),
+    responses(
+        (status = 200, description = "The version and its content.", body = VersionResponse),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        (status = 404, description = "No such registration or version, or no link with its school (`not_found`).", body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((id, sid)): Path<(String, String)>,
+) -> Result<Json<Value>, AppError> {
+    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
+    let stored = snapshot_of(&state, &registration, &sid).await?;
+    let doc_state = state.rooms.document_state(registration.id).await?;
+    let version = history::version(doc_state, stored.snapshot).await?;
+    Ok(Json(json!({
+        "snapshot": stored.meta,
+        "sections": version.sections,
+        "update": base64::engine::general_purpose::STANDARD.encode(&version.update),
+    })))
+}
+
+/// Query of `GET /api/registrations/{id}/diff`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DiffQuery {
+    /// The earlier version's id.
+    from: Option<String>,
+    /// The later version's id; leave out (or `now`) for the document as it is now.
+    to: Option<String>,
+}
+
+/// What changed between two versions, or between a version and now, per section: the added
+/// and the removed text with who wrote it and who removed it (from the server's records,
+/// never from what a client claims).
+#[utoipa::path(
+    get,
+    path = "/api/registrations/{id}/diff",
+    tag = "history",
+    params(("id" = String, Path, format = "uuid", description = "The registration's id."), DiffQuery),
+    responses(
+        (status = 200, description = "The changes per section, with authors.", body = DiffResponse),
+        (status = 400, description = "No `from` version given (`bad_request`).", body = ErrorBody),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        (status = 404, description = "No such registration or version, or no link with its school (`not_found`).", body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn diff(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    Query(query): Query<DiffQuery>,
+) -> Result<Json<DiffResponse>, AppError> {
+    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
+    let from = query.from.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| {
+        AppError::BadRequest("say which version to compare from: ?from=<version id>".into())
+    })?;
+    let from = snapshot_of(&state, &registration, from).await?;
+    let to = match query.to.as_deref() {
+        None | Some("") | Some("now") => None,
+        Some(to) => Some(snapshot_of(&state, &registration, to).await?),
+    };
+    let doc_state = state.rooms.document_state(registration.id).await?;
+    let response = history::diff(
+        &state.db,
+        state.rooms.store(),
+        registration.id,
+        doc_state,
+        (from.meta, from.snapshot),
+        to.map(|t| (t.meta, t.snapshot)),
+    )
+    .await?;
+    Ok(Json(response))
+}
+
+/// Makes the document equal to a version again, as a new edit by the caller that everyone
+/// connected sees at once. History keeps everything: the document as it was just before is
+/// kept as an automatic version (if it was not yet), and the restore as a `restore` version.
+#[utoipa::path(
+    post,
+    path = "/api/registrations/{id}/snapshots/{sid}/restore",
+    tag = "history",
+    params(
+        ("id" = String, Path, format = "uuid", description = "The registration's id."),
+        ("sid" = String, Path, format = "uuid", description = "The version to restore."),
+    ),
+    responses(
+        (status = 200, description = "Restored; the `restore` version that records it.", body = crate::http::openapi::RestoreResponse),
+        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "Only CLB staff restore versions, or a session without a matching `Origin` (`forbidden`).", body = ErrorBody),
+        (status = 404, description = "No such registration or version, or no link with its school (`not_found`).", body = ErrorBody),
+        (status = 429, description = "Too many restores in a short time (`too_many_attempts`).", body = ErrorBody),
+        (status = 503, description = "The document was closing; try again (`unavailable`).", body = ErrorBody),
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn restore(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((id, sid)): Path<(String, String)>,
+) -> Result<Json<Value>, AppError> {
+    let (registration, access) = registration_for(&state, &auth.user.id, &id).await?;
+    let source = snapshot_of(&state, &registration, &sid).await?;
+    if access != SchoolAccess::Clb {
+        audit(
+            &state,
+            Some(auth.user.id.to_string()),
+            "snapshot.restore",
+            Some(sid),
+            "denied",
+        )
+        .await;
+        return Err(AppError::Forbidden(
+            "Only CLB staff can restore a version.".into(),
+        ));
+    }
+    throttle(&auth.user.id)?;
+    // The document as it is now stays findable in the history.
+    let before = state.rooms.document_state(registration.id).await?;
+    let keep = Taking::auto();
+    history::take(
+        &state.db,
+        state.rooms.store(),
+        &state.events,
+        registration.id,
+        before,
+        keep,
+    )
+    .await?;
+    let principal = Principal::new(auth.user.id.clone(), auth.user.display_name.clone(), access);
+    state
+        .rooms
+        .restore(registration.id, source.snapshot, principal)
+        .await
+        .map_err(|err| match err {
+            RestoreError::Interrupted => AppError::Unavailable,
+            RestoreError::Failed(detail) => AppError::Internal(detail),
+        })?;
+    let after = state.rooms.document_state(registration.id).await?;
+    let record = Taking::restore(
+        source.meta.id.clone(),
+        source.meta.name.clone(),
+        auth.user.id.clone(),
+    );
+    let meta = history::take(
+        &state.db,
+        state.rooms.store(),
+        &state.events,
+        registration.id,
+        after,
+        record,
+    )
+    .await?
+    .ok_or_else(|| AppError::Internal("the restore was not recorded".into()))?;
+    audit(
+        &state,
+        Some(auth.user.id.to_string()),
+        "snapshot.restore",
+        Some(source.meta.id),
+        "ok",
+    )
+    .await;
+    Ok(Json(json!({ "snapshot": meta })))
+}
