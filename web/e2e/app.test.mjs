@@ -350,3 +350,193 @@ test('mentions reach Meldingen, unread counts show on the overview, deleted pass
   await clb.context().close()
   await school.context().close()
 })
+
+/** A new registration of De Linde, started by the CLB user of `page`, so a test edits only its own. */
+async function newRegistration(page, title) {
+  const id = await page.evaluate(async (t) => {
+    const response = await fetch('/api/schools/100001/registrations', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'signal', title: t }),
+    })
+    if (!response.ok) throw new Error(`create: ${response.status}`)
+    return (await response.json()).id
+  }, title)
+  return id
+}
+
+/** Opens a registration and waits until its document is synced. */
+async function open(page, id) {
+  await page.goto(`${base}/registraties/${id}`)
+  await goals(page).waitFor()
+  await saved(page)
+}
+
+/** Types `text` at the end of a section and waits until the server has stored it. */
+async function typeAtEnd(page, section, text) {
+  await page.locator(`[data-section=${section}]`).click()
+  await page.keyboard.press('Control+End')
+  await page.keyboard.type(text)
+  await saved(page)
+}
+
+const sectionIncludes = (page, section, text) =>
+  page.waitForFunction(
+    ([name, wanted]) => document.querySelector(`[data-section=${name}]`)?.textContent?.includes(wanted),
+    [section, text],
+    { timeout: 2000 },
+  )
+
+test('history: a named version, what changed since the last meeting in authors\' colours, and the version read-only', async () => {
+  const clb = await person('clb@demo.test')
+  const id = await newRegistration(clb, 'Geschiedenis: doelen rond het middagtoezicht')
+  const school = await person('linde@demo.test')
+  await open(clb, id)
+  await open(school, id)
+  await typeAtEnd(clb, 'goals', 'Het toezicht op de speelplaats wordt versterkt.')
+
+  // Before any version: the one-click comparison explains why it cannot run yet.
+  for (const page of [clb, school]) await page.click('[role=tab]:has-text("Geschiedenis")')
+  await clb.locator('.history .empty', { hasText: 'Nog geen versies' }).waitFor()
+  assert.equal(await clb.locator('.since-button').isDisabled(), true)
+  await clb.locator('#since-from', { hasText: 'nog geen versie om mee te vergelijken' }).waitFor()
+
+  // The CLB keeps a named version; it shows up in the school's panel live.
+  await clb.fill('#version-name', 'Na schoolbeeldoverleg 1')
+  await clb.click('.save-version button[type=submit]')
+  await clb.locator('.save-version .ok', { hasText: 'Versie «Na schoolbeeldoverleg 1» bewaard.' }).waitFor()
+  const version = school.locator('.version', { hasText: 'Na schoolbeeldoverleg 1' })
+  await version.waitFor({ timeout: 2000 })
+  await version.locator('.badge', { hasText: 'benoemd' }).waitFor()
+  await version.locator('.version-meta', { hasText: 'door Sara Claes (CLB)' }).waitFor()
+  assert.equal(await school.locator('.version button', { hasText: 'Herstel deze versie' }).count(), 0, 'only CLB staff restore')
+
+  // The school writes on; "what changed since the last meeting" shows it as an insertion in
+  // the colour the legend gives Tom.
+  await typeAtEnd(school, 'goals', ' De leerlingenraad helpt mee.')
+  await sectionIncludes(clb, 'goals', 'De leerlingenraad helpt mee.')
+  // The CLB changes a word: the old one shows as removed by the CLB, the new one as added.
+  await selectText(clb, 'goals', 'versterkt')
+  await clb.keyboard.press('Backspace')
+  await clb.keyboard.type('verdubbeld')
+  await saved(clb)
+  await clb.click('.since-button')
+  await clb.locator('#diff-title', { hasText: 'Veranderd sinds «Na schoolbeeldoverleg 1»' }).waitFor()
+  assert.match(await clb.locator('#diff-title').textContent(), /tot nu$/)
+  const inserted = clb.locator('.diff-view [data-diff-section=goals] ins', { hasText: 'De leerlingenraad helpt mee.' })
+  await inserted.waitFor()
+  assert.equal(await inserted.getAttribute('title'), 'Toegevoegd door Tom Peeters (De Linde)')
+  const swatch = clb.locator('.diff-legend [data-author="Tom Peeters (De Linde)"] .swatch')
+  const legendColor = await swatch.evaluate((el) => getComputedStyle(el).backgroundColor)
+  const insertColor = await inserted.evaluate((el) => getComputedStyle(el).textDecorationColor)
+  assert.equal(insertColor, legendColor, 'the insertion has the colour of its author in the legend')
+  assert.match(await inserted.evaluate((el) => getComputedStyle(el).textDecorationLine), /underline/)
+  const removed = clb.locator('.diff-view [data-diff-section=goals] del', { hasText: 'versterkt' })
+  assert.equal(await removed.getAttribute('title'), 'Verwijderd door Sara Claes (CLB)')
+  const saraColor = await clb.locator('.diff-legend [data-author="Sara Claes (CLB)"] .swatch').evaluate((el) => getComputedStyle(el).backgroundColor)
+  assert.equal(await removed.evaluate((el) => getComputedStyle(el).textDecorationColor), saraColor, 'removed text has the colour of who removed it')
+  assert.match(await removed.evaluate((el) => getComputedStyle(el).textDecorationLine), /line-through/)
+  await clb.locator('.diff-view [data-diff-section=goals] ins', { hasText: 'verdubbeld' }).waitFor()
+  const marked = await clb.locator('.diff-view [data-diff-section=goals] :is(ins, del)').allTextContents()
+  assert.deepEqual(marked.sort(), [' De leerlingenraad helpt mee.', 'verdubbeld', 'versterkt'], 'only the changes are marked')
+  await clb.locator('.unchanged summary', { hasText: '5 ongewijzigde onderdelen' }).waitFor()
+  await clb.screenshot({ path: join(shots, 'history-diff.png'), fullPage: true })
+
+  // The version itself, read-only, as the editor shows it; then back to the live text.
+  await clb.click('.diff-view button:has-text("Terug naar nu")')
+  await clb.locator('.version', { hasText: 'Na schoolbeeldoverleg 1' }).locator('button', { hasText: 'Bekijken' }).click()
+  await clb.locator('.version-view #version-banner', { hasText: 'Je bekijkt de versie «Na schoolbeeldoverleg 1» van' }).waitFor()
+  await sectionIncludes(clb, 'goals', 'Het toezicht op de speelplaats wordt versterkt.')
+  assert.equal(await textOf(clb, 'goals'), 'Het toezicht op de speelplaats wordt versterkt.', 'the version does not have the later text')
+  assert.equal(await goals(clb).getAttribute('contenteditable'), 'false')
+  assert.equal(await clb.locator('.toolbar').count(), 0, 'no formatting toolbar on a version')
+  await clb.screenshot({ path: join(shots, 'history-version.png'), fullPage: true })
+  await clb.click('.version-view button:has-text("Terug naar nu")')
+  await sectionIncludes(clb, 'goals', 'De leerlingenraad helpt mee.')
+  assert.equal(await goals(clb).getAttribute('contenteditable'), 'true')
+  await clb.context().close()
+  await school.context().close()
+})
+
+test('"Auteurs tonen" colours the live text by who wrote it, while editing goes on', async () => {
+  const clb = await person('clb@demo.test')
+  const id = await newRegistration(clb, 'Geschiedenis: auteurs tonen')
+  const school = await person('linde@demo.test')
+  await open(clb, id)
+  await open(school, id)
+  await typeAtEnd(clb, 'understanding', 'Het CLB ziet een patroon.')
+  await typeAtEnd(school, 'understanding', ' De school herkent het.')
+  await sectionIncludes(clb, 'understanding', 'De school herkent het.')
+
+  await clb.click('button[aria-pressed]:has-text("Auteurs tonen")')
+  const mark = (page, who) => page.locator(`[data-section=understanding] .authored[title="${who}"]`)
+  await mark(clb, 'Sara Claes (CLB)').first().waitFor({ timeout: 2000 })
+  await mark(clb, 'Tom Peeters (De Linde)').first().waitFor({ timeout: 2000 })
+  assert.equal(await mark(clb, 'Sara Claes (CLB)').first().textContent(), 'Het CLB ziet een patroon.')
+  assert.equal(await mark(clb, 'Tom Peeters (De Linde)').first().textContent(), ' De school herkent het.')
+  // Each in the colour the legend gives them (the mark is that colour, lighter).
+  const rgb = (color) => color.match(/\d+/g).slice(0, 3).join(',')
+  for (const who of ['Sara Claes (CLB)', 'Tom Peeters (De Linde)']) {
+    const swatch = await clb.locator(`.view-bar [data-author="${who}"] .swatch`).evaluate((el) => getComputedStyle(el).backgroundColor)
+    const marked = await mark(clb, who).first().evaluate((el) => getComputedStyle(el).backgroundColor)
+    assert.equal(rgb(marked), rgb(swatch), `${who}'s text has their colour`)
+    assert.match(marked, /^rgba\(.*, 0\.2\)$/, 'a light background, so the text stays readable')
+  }
+
+  // Editing goes on with the colours on: the CLB's new words take its colour at once.
+  await typeAtEnd(clb, 'understanding', ' Nog een zin.')
+  await clb.waitForFunction(
+    () => [...document.querySelectorAll('[data-section=understanding] .authored[title="Sara Claes (CLB)"]')].some((el) => el.textContent.includes('Nog een zin.')),
+    null,
+    { timeout: 2000 },
+  )
+  // A writer the page has not seen yet (the school reloads: a new Yjs client) is named too.
+  await school.reload()
+  await goals(school).waitFor()
+  await saved(school)
+  await typeAtEnd(school, 'understanding', ' Na het herladen.')
+  await clb.waitForFunction(
+    () => [...document.querySelectorAll('[data-section=understanding] .authored[title="Tom Peeters (De Linde)"]')].some((el) => el.textContent.includes('Na het herladen.')),
+    null,
+    { timeout: 3000 },
+  )
+  await clb.screenshot({ path: join(shots, 'history-authors.png'), fullPage: true })
+  await clb.click('button[aria-pressed]:has-text("Auteurs tonen")')
+  assert.equal(await clb.locator('[data-section=understanding] .authored').count(), 0, 'off again')
+  await clb.context().close()
+  await school.context().close()
+})
+
+test('the CLB restores a version: the school\'s open editor shows the restored text live', async () => {
+  const clb = await person('clb@demo.test')
+  const id = await newRegistration(clb, 'Geschiedenis: een versie herstellen')
+  const school = await person('linde@demo.test')
+  await open(clb, id)
+  await open(school, id)
+  await typeAtEnd(clb, 'goals', 'Afgesproken doel.')
+  await clb.click('[role=tab]:has-text("Geschiedenis")')
+  await clb.fill('#version-name', 'Afspraak van maandag')
+  await clb.click('.save-version button[type=submit]')
+  await clb.locator('.version', { hasText: 'Afspraak van maandag' }).waitFor()
+
+  await typeAtEnd(school, 'goals', ' Later toegevoegd.')
+  await sectionIncludes(clb, 'goals', 'Later toegevoegd.')
+  await clb.locator('.version', { hasText: 'Afspraak van maandag' }).locator('button', { hasText: 'Herstel deze versie' }).click()
+  const dialog = clb.locator('dialog.confirm')
+  await dialog.locator('#restore-title', { hasText: 'Deze versie herstellen?' }).waitFor()
+  await dialog.locator('button', { hasText: 'Ja, herstel deze versie' }).click()
+  await clb.locator('.toast', { hasText: 'De versie «Afspraak van maandag» is hersteld.' }).waitFor()
+  await school.waitForFunction(
+    () => {
+      const text = document.querySelector('[data-section=goals]')?.textContent ?? ''
+      return text.includes('Afgesproken doel.') && !text.includes('Later toegevoegd.')
+    },
+    null,
+    { timeout: 2000 },
+  )
+  const restore = clb.locator('.version-restore', { hasText: 'Teruggezet naar «Afspraak van maandag»' })
+  await restore.waitFor({ timeout: 2000 })
+  await restore.locator('.badge', { hasText: 'herstel' }).waitFor()
+  await clb.context().close()
+  await school.context().close()
+})

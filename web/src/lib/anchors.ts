@@ -6,6 +6,7 @@ import { Extension, type Editor } from '@tiptap/core'
 import { Plugin, PluginKey, type EditorState } from '@tiptap/pm/state'
 import { Decoration, DecorationSet } from '@tiptap/pm/view'
 import { absolutePositionToRelativePosition, relativePositionToAbsolutePosition, ySyncPluginKey } from '@tiptap/y-tiptap'
+import { fromBase64, toBase64 } from './base64'
 
 export interface Anchor {
   section: string
@@ -14,10 +15,8 @@ export interface Anchor {
   quote: string
 }
 
-const toBase64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes))
-const fromBase64 = (text: string) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0))
-
-function sync(state: EditorState) {
+/** The Yjs binding of an editor's state, once the sync plugin has bound it. */
+export function sync(state: EditorState) {
   const ys = ySyncPluginKey.getState(state)
   return ys?.binding && ys.type && ys.doc ? ys : null
 }

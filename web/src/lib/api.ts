@@ -18,6 +18,9 @@ export function setUnauthenticatedHandler(handler: () => void) {
   onUnauthenticated = handler
 }
 
+/** Whether a failure is worth showing where it happened: a lost session already sends the user to login. */
+export const worthShowing = (e: unknown) => !(e instanceof ApiError && e.status === 401)
+
 export async function api<T>(method: string, path: string, body?: unknown, quiet401 = false): Promise<T> {
   let response: Response
   try {

@@ -1,8 +1,10 @@
 import type { Registration, Viewer } from './api'
+import type { Snapshot } from './history'
 
 /**
- * The live events of one school (server-sent events): who has the dossier open, and
- * registrations as they are created or changed. EventSource reconnects by itself.
+ * The live events of one school (server-sent events): who has the dossier open,
+ * registrations as they are created or changed, comments and new versions (snapshots).
+ * EventSource reconnects by itself.
  */
 export function schoolEvents(
   school: string,
@@ -10,6 +12,7 @@ export function schoolEvents(
     presence?: (v: Viewer[]) => void
     registration?: (r: Registration) => void
     comment?: (c: { registration_id: string; thread: unknown }) => void
+    snapshot?: (s: { registration_id: string; snapshot: Snapshot }) => void
     resync?: () => void
   },
 ): () => void {
@@ -17,6 +20,7 @@ export function schoolEvents(
   source.addEventListener('presence', (e) => handlers.presence?.(JSON.parse((e as MessageEvent).data)))
   source.addEventListener('registration', (e) => handlers.registration?.(JSON.parse((e as MessageEvent).data)))
   source.addEventListener('comment', (e) => handlers.comment?.(JSON.parse((e as MessageEvent).data)))
+  source.addEventListener('snapshot', (e) => handlers.snapshot?.(JSON.parse((e as MessageEvent).data)))
   source.addEventListener('resync', () => handlers.resync?.())
   return () => source.close()
 }
