@@ -180,7 +180,11 @@ pub fn doc_from_state(state: &[u8]) -> Result<Doc, StateError> {
 /// [`authorship`] on a document that is ours to mutate (its blocks get split).
 fn authorship_of_copy(doc: &Doc) -> BTreeMap<&'static str, Vec<Block>> {
     let mut txn = doc.transact_mut();
-    let current = txn.snapshot();
+    // Every item reads as "added since the empty snapshot", with its ID, and the deleted
+    // ones are left out by the delete set: a `hi` snapshot with the delete set would make
+    // yrs split the whole store by it on every call (see `crate::history`).
+    let deleted = txn.snapshot().delete_set;
+    let current = Snapshot::new(txn.state_vector(), yrs::IdSet::default());
     let empty = Snapshot::default();
     Section::ALL
         .into_iter()
@@ -198,21 +202,19 @@ fn authorship_of_copy(doc: &Doc) -> BTreeMap<&'static str, Vec<Block>> {
                     for piece in &laid.pieces {
                         match piece {
                             Piece::Text(text) => {
-                                // `Some(client)` for text visible now and not in the empty
-                                // snapshot, i.e. all visible text; `None` for a removal,
-                                // which hi = current cannot yield, but is dropped if it does.
+                                // `Some(id)` for every item (one chunk each); `None` for a
+                                // removal, which these snapshots cannot yield.
                                 let diffs = text.diff_range(
                                     &mut txn,
                                     Some(&current),
                                     Some(&empty),
-                                    |change: YChange| {
-                                        (change.kind == ChangeKind::Added).then_some(change.id.client.get())
-                                    },
+                                    |change: YChange| (change.kind == ChangeKind::Added).then_some(change.id),
                                 );
                                 for diff in &diffs {
-                                    if let (Some(s), Some(Some(client))) = (string_insert(diff), diff.ychange)
+                                    if let (Some(s), Some(Some(id))) = (string_insert(diff), diff.ychange)
+                                        && !deleted.contains(&id)
                                     {
-                                        push_span(&mut block, s, client);
+                                        push_span(&mut block, s, id.client.get());
                                     }
                                 }
                             }

@@ -6,48 +6,16 @@
 //! Prints one JSON line. The server runs in this process on a random loopback port with a
 //! temporary database; the client is samen-client over a real WebSocket.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use samen_client::{Auth, Client, Options};
-use samen_server::config::ServeConfig;
 use samen_server::db::NewRegistration;
 use samen_server::storage::NewUpdate;
 use yrs::types::text::Text;
 use yrs::types::xml::{XmlElementPrelim, XmlFragment, XmlTextPrelim};
 use yrs::{ReadTxn, Transact};
-
-async fn start(
-    data: &std::path::Path,
-) -> (
-    String,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<()>,
-) {
-    use clap::Parser;
-    #[derive(Parser)]
-    struct Args {
-        #[command(flatten)]
-        serve: ServeConfig,
-    }
-    let mut config = Args::parse_from(["cold_load", "--addr", "127.0.0.1:0"]).serve;
-    config.data = data.to_owned();
-    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let _ = samen_server::serve(
-            config,
-            move |addr| {
-                let _ = addr_tx.send(addr);
-            },
-            async move {
-                let _ = stop_rx.await;
-            },
-        )
-        .await;
-    });
-    let addr = addr_rx.await.expect("server address");
-    (addr.to_string(), stop_tx, task)
-}
 
 async fn first_sync(url: &str, token: &str) -> (Duration, usize) {
     let started = Instant::now();
@@ -150,14 +118,14 @@ async fn main() {
     store.close().await;
 
     // First life: the whole history is in the log; loading it compacts it.
-    let (addr, stop, task) = start(dir.path()).await;
+    let (addr, stop, task) = common::start(dir.path()).await;
     let url = format!("ws://{addr}/sync/{}", registration.id);
     let (uncompacted, len) = first_sync(&url, &token).await;
     let _ = stop.send(());
     let _ = task.await;
 
     // Second life: state only.
-    let (addr, stop, task) = start(dir.path()).await;
+    let (addr, stop, task) = common::start(dir.path()).await;
     let url = format!("ws://{addr}/sync/{}", registration.id);
     let (compacted, len2) = first_sync(&url, &token).await;
     let _ = stop.send(());

@@ -108,6 +108,8 @@ struct People {
     clients: HashMap<u64, (UserId, String)>,
     deletions: Deletions<UserId>,
     names: HashMap<UserId, String>,
+    /// Distinct colours for the document's writers (see `rooms::distinct_colors`).
+    colors: HashMap<UserId, &'static str>,
 }
 
 impl People {
@@ -125,10 +127,12 @@ impl People {
                 .into_iter()
                 .filter_map(move |r| author.clone().map(|a| (r.client, r.clock, r.len, a)))
         }));
+        let colors = crate::rooms::distinct_colors(clients.values().map(|(user, _)| user));
         Ok(People {
             clients,
             deletions,
             names,
+            colors,
         })
     }
 
@@ -140,7 +144,12 @@ impl People {
         Contributor {
             id: user.to_string(),
             name: self.names.get(user).cloned().unwrap_or_default(),
-            color: crate::rooms::color_of(user).to_owned(),
+            color: self
+                .colors
+                .get(user)
+                .copied()
+                .unwrap_or_else(|| crate::rooms::color_of(user))
+                .to_owned(),
         }
     }
 }
@@ -328,11 +337,10 @@ pub async fn diff(
             versions::doc_at(&doc, &snapshot).map_err(document_error)
         };
         let before = at(&from_bytes)?;
-        let after = match &to_bytes {
-            Some(bytes) => at(bytes)?,
-            None => samen_crdt::text::doc_from_state(&state).map_err(document_error)?,
-        };
-        Ok((versions::diff(&before, &after, &people.deletions), people))
+        let later = to_bytes.as_deref().map(at).transpose()?;
+        // The diff splits blocks of the documents it reads; `doc` is ours alone.
+        let after = later.as_ref().unwrap_or(&doc);
+        Ok((versions::diff(&before, after, &people.deletions), people))
     })
     .await?;
     let mut authors = BTreeMap::new();

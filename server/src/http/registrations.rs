@@ -15,7 +15,6 @@ use crate::auth::Authenticated;
 use crate::db::{RegistrationPatch, SchoolAccess};
 use crate::domain;
 use crate::error::AppError;
-use crate::ids::UserId;
 
 /// A registration's metadata.
 #[utoipa::path(
@@ -220,9 +219,11 @@ pub async fn authors(
             (client.to_string(), user.to_string())
         })
         .collect();
-    let colors: BTreeMap<String, &str> = authors
-        .keys()
-        .map(|user| (user.clone(), crate::rooms::color_of(&UserId::from(user.clone()))))
+    // The same colours as the document's diffs: distinct among its writers.
+    let distinct = crate::rooms::distinct_colors(bindings.values().map(|(user, _)| user));
+    let colors: BTreeMap<String, &str> = distinct
+        .iter()
+        .map(|(user, color)| (user.to_string(), *color))
         .collect();
     Ok(Json(
         json!({ "sections": sections, "authors": authors, "clients": clients, "colors": colors }),
