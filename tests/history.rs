@@ -140,6 +140,10 @@ async fn a_named_version_its_view_the_diff_with_authors_and_an_attributed_restor
             .expect("color")
             .starts_with('#')
     );
+    assert_ne!(
+        diff["authors"][&clb_id]["color"], diff["authors"][&linde_id]["color"],
+        "two authors, two colours"
+    );
 
     // The version reads as it stood, as text and as a document the editor can render.
     let (status, version) = server
