@@ -77,6 +77,9 @@ pub enum StorageError {
     /// The data directory could not be prepared.
     #[error("data directory: {0}")]
     Io(#[from] std::io::Error),
+    /// The store was closed (the server is shutting down).
+    #[error("the document store is closed")]
+    Closed,
 }
 
 /// Where documents live.

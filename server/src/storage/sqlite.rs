@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{QueryBuilder, Row, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
 
 use super::{Deletion, DocStore, LogEntry, NewUpdate, StorageError, StoredDoc, now_millis};
 use crate::ids::{RegistrationId, UserId};
@@ -19,6 +20,103 @@ use samen_crdt::validate::DeleteRange;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The group-commit writer (see [`write_appends`]).
+    writer: mpsc::Sender<Append>,
+}
+
+/// Appends waiting for the writer before rooms wait to hand over more.
+const WRITER_QUEUE: usize = 4096;
+/// Appends (from any rooms) written in one transaction at most.
+const MAX_GROUP: usize = 512;
+/// Rows per multi-row `INSERT` (5 values each, far below SQLite's 32,766 variables).
+const ROWS_PER_INSERT: usize = 500;
+
+/// One room's batch to append, and where its outcome goes.
+struct Append {
+    doc: RegistrationId,
+    first_seq: i64,
+    updates: Vec<NewUpdate>,
+    bindings: Vec<(u64, UserId)>,
+    reply: oneshot::Sender<Result<(), StorageError>>,
+}
+
+/// The one writer of the update log: it takes every append waiting (from all rooms) and
+/// writes them in one transaction, with one multi-row `INSERT` per table, then answers
+/// each. SQLite has one writer at a time anyway; rooms that each committed their own batch
+/// queued on SQLite's lock (busy handler sleeps) and paid a thread round trip per statement
+/// and an fsync per batch. Should a group fail, its appends are retried one by one, so that
+/// one bad batch (say, a duplicate sequence number) fails alone.
+async fn write_appends(pool: SqlitePool, mut jobs: mpsc::Receiver<Append>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while jobs.recv_many(&mut group, MAX_GROUP).await > 0 {
+        if write_group(&pool, &group).await.is_ok() {
+            for job in group.drain(..) {
+                let _ = job.reply.send(Ok(()));
+            }
+            continue;
+        }
+        for job in group.drain(..) {
+            let result = write_group(&pool, std::slice::from_ref(&job)).await;
+            let _ = job.reply.send(result);
+        }
+    }
+}
+
+/// Writes appends in one transaction.
+async fn write_group(pool: &SqlitePool, group: &[Append]) -> Result<(), StorageError> {
+    let now = now_millis();
+    let mut tx = pool.begin().await?;
+    let bindings: Vec<(String, &(u64, UserId))> = group
+        .iter()
+        .flat_map(|job| job.bindings.iter().map(|b| (job.doc.to_string(), b)))
+        .collect();
+    for rows in bindings.chunks(ROWS_PER_INSERT) {
+        let mut insert =
+            QueryBuilder::new("INSERT INTO client_bindings (doc_id, client_id, user_id, created_at) ");
+        insert.push_values(rows, |mut row, (doc, (client, user))| {
+            // Client IDs are at most 53 bits (checked by the validator), so they fit.
+            row.push_bind(doc.as_str())
+                .push_bind(*client as i64)
+                .push_bind(user.as_str())
+                .push_bind(now);
+        });
+        insert.build().execute(&mut *tx).await?;
+    }
+    let updates: Vec<(String, i64, &NewUpdate)> = group
+        .iter()
+        .flat_map(|job| {
+            let doc = job.doc.to_string();
+            (job.first_seq..)
+                .zip(&job.updates)
+                .map(move |(seq, update)| (doc.clone(), seq, update))
+        })
+        .collect();
+    for rows in updates.chunks(ROWS_PER_INSERT) {
+        let mut insert =
+            QueryBuilder::new("INSERT INTO doc_updates (doc_id, seq, data, author, created_at) ");
+        insert.push_values(rows, |mut row, (doc, seq, update)| {
+            row.push_bind(doc.as_str())
+                .push_bind(*seq)
+                .push_bind(update.data.as_slice())
+                .push_bind(update.author.as_ref().map(UserId::as_str))
+                .push_bind(now);
+        });
+        insert.build().execute(&mut *tx).await?;
+    }
+    let deleting: Vec<&(String, i64, &NewUpdate)> =
+        updates.iter().filter(|(_, _, u)| !u.deleted.is_empty()).collect();
+    for rows in deleting.chunks(ROWS_PER_INSERT) {
+        let mut insert = QueryBuilder::new("INSERT INTO doc_deletions (doc_id, seq, user_id, ranges) ");
+        insert.push_values(rows, |mut row, (doc, seq, update)| {
+            row.push_bind(doc.as_str())
+                .push_bind(*seq)
+                .push_bind(update.author.as_ref().map(UserId::as_str))
+                .push_bind(encode_ranges(&update.deleted));
+        });
+        insert.build().execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 impl SqliteStore {
@@ -51,7 +149,9 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool })
+        let (writer, jobs) = mpsc::channel(WRITER_QUEUE);
+        tokio::spawn(write_appends(pool.clone(), jobs));
+        Ok(SqliteStore { pool, writer })
     }
 }
 
@@ -108,44 +208,16 @@ impl DocStore for SqliteStore {
         updates: &[NewUpdate],
         bindings: &[(u64, UserId)],
     ) -> Result<(), StorageError> {
-        let id = doc.to_string();
-        let now = now_millis();
-        let mut tx = self.pool.begin().await?;
-        for (client, user) in bindings {
-            // Client IDs are at most 53 bits (checked by the validator), so they fit.
-            sqlx::query(
-                "INSERT INTO client_bindings (doc_id, client_id, user_id, created_at) VALUES (?, ?, ?, ?)",
-            )
-            .bind(&id)
-            .bind(*client as i64)
-            .bind(user.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for (seq, update) in (first_seq..).zip(updates) {
-            sqlx::query(
-                "INSERT INTO doc_updates (doc_id, seq, data, author, created_at) VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(&id)
-            .bind(seq)
-            .bind(&update.data)
-            .bind(update.author.as_ref().map(UserId::as_str))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            if !update.deleted.is_empty() {
-                sqlx::query("INSERT INTO doc_deletions (doc_id, seq, user_id, ranges) VALUES (?, ?, ?, ?)")
-                    .bind(&id)
-                    .bind(seq)
-                    .bind(update.author.as_ref().map(UserId::as_str))
-                    .bind(encode_ranges(&update.deleted))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(())
+        let (reply, done) = oneshot::channel();
+        let job = Append {
+            doc,
+            first_seq,
+            updates: updates.to_vec(),
+            bindings: bindings.to_vec(),
+            reply,
+        };
+        self.writer.send(job).await.map_err(|_| StorageError::Closed)?;
+        done.await.map_err(|_| StorageError::Closed)?
     }
 
     async fn deletions(&self, doc: RegistrationId) -> Result<Vec<Deletion>, StorageError> {
@@ -277,6 +349,60 @@ mod tests {
         assert!(store.append(id, 3, &[update(3), update(4)], &[]).await.is_err());
         let doc = store.load(id).await.expect("load");
         assert_eq!(doc.tail.len(), 3, "the failed batch left nothing behind");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn appends_of_many_documents_are_grouped_and_a_bad_one_fails_alone() {
+        let (store, _dir) = store().await;
+        let taken = RegistrationId::new();
+        store.append(taken, 1, &[update(1)], &[]).await.expect("append");
+        let docs: Vec<RegistrationId> = (0..40).map(|_| RegistrationId::new()).collect();
+        let mut tasks = Vec::new();
+        for (i, doc) in docs.iter().enumerate() {
+            let (store, doc) = (store.clone(), *doc);
+            let user = UserId::from(format!("u{i}"));
+            tasks.push(tokio::spawn(async move {
+                let deleting = NewUpdate {
+                    data: vec![2],
+                    author: Some(user.clone()),
+                    deleted: vec![DeleteRange {
+                        client: i as u64,
+                        clock: 0,
+                        len: 3,
+                    }],
+                };
+                // (Bindings refer to users, which this store test has none of.)
+                store.append(doc, 1, &[update(1), deleting], &[]).await
+            }));
+        }
+        // Sent among the others: a sequence number that is taken.
+        let bad = {
+            let store = store.clone();
+            tokio::spawn(async move { store.append(taken, 1, &[update(9)], &[]).await })
+        };
+        for task in tasks {
+            task.await.expect("task").expect("a good append succeeds");
+        }
+        assert!(bad.await.expect("task").is_err(), "the duplicate fails");
+        for (i, doc) in docs.iter().enumerate() {
+            let loaded = store.load(*doc).await.expect("load");
+            assert_eq!(loaded.tail.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
+            let deletions = store.deletions(*doc).await.expect("deletions");
+            assert_eq!(deletions.len(), 1);
+            assert_eq!(
+                deletions[0].ranges,
+                [DeleteRange {
+                    client: i as u64,
+                    clock: 0,
+                    len: 3
+                }]
+            );
+        }
+        assert_eq!(
+            store.load(taken).await.expect("load").tail[0].data,
+            [1],
+            "unchanged"
+        );
     }
 
     #[tokio::test]
