@@ -11,7 +11,6 @@ mod common;
 use std::time::{Duration, Instant};
 
 use samen_client::{Auth, Client, Options};
-use samen_server::db::NewRegistration;
 use samen_server::storage::NewUpdate;
 use yrs::types::text::Text;
 use yrs::types::xml::{XmlElementPrelim, XmlFragment, XmlTextPrelim};
@@ -42,36 +41,13 @@ async fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(100_000);
     let dir = tempfile::tempdir().expect("temp dir");
-    let (store, db) = samen_server::open_database(dir.path(), None)
-        .await
-        .expect("database");
-
-    // A school, a CLB user with a token, and one registration.
-    let clb = db.create_institution("clb", "900001", "CLB").await.expect("clb");
-    let school = db
-        .create_institution("school", "100001", "School")
-        .await
-        .expect("school");
-    db.link_school(clb.id, school.id).await.expect("link");
-    let user = db
-        .create_user("bench@example.test", "Bench", "x")
-        .await
-        .expect("user");
-    db.grant(&user.id, "clb_staff", Some(clb.id))
-        .await
-        .expect("grant");
-    let (_, token) = db.create_token(&user.id, "bench").await.expect("token");
-    let registration = db
-        .create_registration(NewRegistration {
-            kind: "signal".into(),
-            school_id: school.id,
-            school_year: "2026-2027".into(),
-            title: "Cold load".into(),
-            theme: None,
-            owner: user.id.clone(),
-        })
-        .await
-        .expect("registration");
+    let common::World {
+        store,
+        clb_user: user,
+        clb_token: token,
+        registration,
+        ..
+    } = common::world(dir.path(), "Cold load").await;
 
     // One person typing: one update per keystroke, as an editor sends them.
     let doc = samen_crdt::new_doc();

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use samen_client::{Auth, Client, Options};
 use samen_crdt::history;
-use samen_server::db::NewRegistration;
 use serde_json::{Value, json};
 use yrs::types::text::Text;
 use yrs::types::xml::{XmlElementPrelim, XmlFragment, XmlTextPrelim};
@@ -97,42 +96,22 @@ async fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(10_000);
     let dir = tempfile::tempdir().expect("temp dir");
-    let (store, db) = samen_server::open_database(dir.path(), None)
-        .await
-        .expect("database");
-    let clb = db.create_institution("clb", "900001", "CLB").await.expect("clb");
-    let school = db
-        .create_institution("school", "100001", "School")
-        .await
-        .expect("school");
-    db.link_school(clb.id, school.id).await.expect("link");
-    let sara = db
-        .create_user("sara@example.test", "Sara", "x")
-        .await
-        .expect("user");
-    db.grant(&sara.id, "clb_staff", Some(clb.id))
-        .await
-        .expect("grant");
+    let common::World {
+        store,
+        db,
+        school,
+        clb_token: sara_token,
+        registration,
+        ..
+    } = common::world(dir.path(), "History").await;
     let tom = db
         .create_user("tom@example.test", "Tom", "x")
         .await
         .expect("user");
-    db.grant(&tom.id, "school_dossier", Some(school.id))
+    db.grant(&tom.id, "school_dossier", Some(school))
         .await
         .expect("grant");
-    let (_, sara_token) = db.create_token(&sara.id, "bench").await.expect("token");
     let (_, tom_token) = db.create_token(&tom.id, "bench").await.expect("token");
-    let registration = db
-        .create_registration(NewRegistration {
-            kind: "signal".into(),
-            school_id: school.id,
-            school_year: "2026-2027".into(),
-            title: "History".into(),
-            theme: None,
-            owner: sara.id.clone(),
-        })
-        .await
-        .expect("registration");
     store.close().await;
 
     let (addr, stop, task) = common::start(dir.path()).await;

@@ -1,4 +1,7 @@
 //! What the benchmark examples share: a Samen server in this process.
+//!
+//! Each example compiles this module on its own and uses part of it.
+#![allow(dead_code)]
 
 use samen_server::config::ServeConfig;
 
@@ -35,4 +38,55 @@ pub async fn start(
     });
     let addr = addr_rx.await.expect("server address");
     (addr.to_string(), stop_tx, task)
+}
+
+/// A database with a CLB serving one school, a CLB user with an API token, and one
+/// registration of that school.
+pub struct World {
+    pub store: samen_server::storage::Store,
+    pub db: samen_server::db::Db,
+    /// The school's institution id.
+    pub school: i64,
+    /// The CLB user and their token.
+    pub clb_user: samen_server::db::User,
+    pub clb_token: String,
+    pub registration: samen_server::db::Registration,
+}
+
+/// Creates the [`World`] in a fresh database under `data`.
+pub async fn world(data: &std::path::Path, title: &str) -> World {
+    let (store, db) = samen_server::open_database(data, None).await.expect("database");
+    let clb = db.create_institution("clb", "900001", "CLB").await.expect("clb");
+    let school = db
+        .create_institution("school", "100001", "School")
+        .await
+        .expect("school");
+    db.link_school(clb.id, school.id).await.expect("link");
+    let clb_user = db
+        .create_user("sara@example.test", "Sara", "x")
+        .await
+        .expect("user");
+    db.grant(&clb_user.id, "clb_staff", Some(clb.id))
+        .await
+        .expect("grant");
+    let (_, clb_token) = db.create_token(&clb_user.id, "bench").await.expect("token");
+    let registration = db
+        .create_registration(samen_server::db::NewRegistration {
+            kind: "signal".into(),
+            school_id: school.id,
+            school_year: "2026-2027".into(),
+            title: title.into(),
+            theme: None,
+            owner: clb_user.id.clone(),
+        })
+        .await
+        .expect("registration");
+    World {
+        store,
+        db,
+        school: school.id,
+        clb_user,
+        clb_token,
+        registration,
+    }
 }
