@@ -33,7 +33,7 @@ use yrs::{
 };
 
 use crate::schema::{Section, new_doc};
-use crate::text::{Piece, layout, string_insert};
+use crate::text::{ItemReader, Piece, layout, string_insert};
 
 /// Why a version could not be read or rebuilt.
 #[derive(Debug, Error)]
@@ -289,13 +289,7 @@ pub fn diff<K: Clone + Eq>(
 /// Every section's tokens, in document order.
 fn tokens(doc: &Doc) -> HashMap<&'static str, Vec<Token>> {
     let mut txn = doc.transact_mut();
-    // Every item, deleted or not, reads as "added since the empty snapshot", with its ID;
-    // deleted ones are then left out by the delete set. A `hi` snapshot holding the delete
-    // set would do the same, but yrs splits the whole store by it on every call: with a
-    // call per paragraph that was 90% of the time.
-    let deleted = txn.snapshot().delete_set;
-    let now = Snapshot::new(txn.state_vector(), yrs::IdSet::default());
-    let empty = Snapshot::default();
+    let items = ItemReader::new(&txn);
     let mut out = HashMap::new();
     for section in Section::ALL {
         let Some(fragment) = txn.get_xml_fragment(section.root_name()) else {
@@ -315,17 +309,7 @@ fn tokens(doc: &Doc) -> HashMap<&'static str, Vec<Token>> {
             for piece in &block.pieces {
                 match piece {
                     Piece::Text(text) => {
-                        // Against the empty snapshot every visible item is "added", with its
-                        // ID: one diff chunk per item, its text starting at the item's clock.
-                        let chunks = text.diff_range(&mut txn, Some(&now), Some(&empty), |c: YChange| c.id);
-                        for chunk in &chunks {
-                            let (Some(s), Some(id)) = (string_insert(chunk), chunk.ychange) else {
-                                continue;
-                            };
-                            // One chunk per item, and an item is deleted whole.
-                            if deleted.contains(&id) {
-                                continue;
-                            }
+                        for (id, s) in items.visible(&mut txn, text) {
                             let mut clock = id.clock;
                             for ch in s.chars() {
                                 list.push(Token {
@@ -648,7 +632,10 @@ struct Char {
     attrs: Option<Box<Attrs>>,
 }
 
-/// The characters of a text, each with its item ID and formatting.
+/// The characters of a text, each with its item ID and formatting. Unlike
+/// [`ItemReader`] it diffs against a snapshot holding the delete set, so that deleted
+/// formatting does not count; it costs a split of the store per call, which a restore
+/// (rare, and only for the texts that differ) can afford.
 fn chars_of(txn: &mut TransactionMut, text: &XmlTextRef) -> Vec<Char> {
     let now = txn.snapshot();
     let chunks = text.diff_range(txn, Some(&now), Some(&Snapshot::default()), |c: YChange| c.id);

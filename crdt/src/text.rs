@@ -180,12 +180,7 @@ pub fn doc_from_state(state: &[u8]) -> Result<Doc, StateError> {
 /// [`authorship`] on a document that is ours to mutate (its blocks get split).
 fn authorship_of_copy(doc: &Doc) -> BTreeMap<&'static str, Vec<Block>> {
     let mut txn = doc.transact_mut();
-    // Every item reads as "added since the empty snapshot", with its ID, and the deleted
-    // ones are left out by the delete set: a `hi` snapshot with the delete set would make
-    // yrs split the whole store by it on every call (see `crate::history`).
-    let deleted = txn.snapshot().delete_set;
-    let current = Snapshot::new(txn.state_vector(), yrs::IdSet::default());
-    let empty = Snapshot::default();
+    let items = ItemReader::new(&txn);
     Section::ALL
         .into_iter()
         .map(|section| {
@@ -202,20 +197,8 @@ fn authorship_of_copy(doc: &Doc) -> BTreeMap<&'static str, Vec<Block>> {
                     for piece in &laid.pieces {
                         match piece {
                             Piece::Text(text) => {
-                                // `Some(id)` for every item (one chunk each); `None` for a
-                                // removal, which these snapshots cannot yield.
-                                let diffs = text.diff_range(
-                                    &mut txn,
-                                    Some(&current),
-                                    Some(&empty),
-                                    |change: YChange| (change.kind == ChangeKind::Added).then_some(change.id),
-                                );
-                                for diff in &diffs {
-                                    if let (Some(s), Some(Some(id))) = (string_insert(diff), diff.ychange)
-                                        && !deleted.contains(&id)
-                                    {
-                                        push_span(&mut block, s, id.client.get());
-                                    }
+                                for (id, s) in items.visible(&mut txn, text) {
+                                    push_span(&mut block, &s, id.client.get());
                                 }
                             }
                             Piece::Break(id) => push_span(&mut block, "\n", id.client.get()),
@@ -227,6 +210,47 @@ fn authorship_of_copy(doc: &Doc) -> BTreeMap<&'static str, Vec<Block>> {
             (section.root_name(), blocks)
         })
         .collect()
+}
+
+/// Reads the visible text of text nodes item by item, with each item's ID (whose client
+/// wrote it, at which clock).
+///
+/// yrs gives item IDs only in a snapshot diff. Every item, deleted or not, reads as "added
+/// since the empty snapshot", with its ID (one chunk per item), and the deleted ones are
+/// left out by the document's delete set, taken once. A `hi` snapshot holding the delete
+/// set would do the same in one step, but yrs splits the whole store by it on every call:
+/// with a call per paragraph that was 90% of a diff's time. Formatting is not read (deleted
+/// formatting items would count), so this is for text and authorship only.
+pub(crate) struct ItemReader {
+    deleted: yrs::IdSet,
+    all: Snapshot,
+}
+
+impl ItemReader {
+    /// A reader for the document of `txn` as it is now.
+    pub(crate) fn new(txn: &yrs::TransactionMut) -> Self {
+        ItemReader {
+            deleted: txn.snapshot().delete_set,
+            all: Snapshot::new(txn.state_vector(), yrs::IdSet::default()),
+        }
+    }
+
+    /// The visible string items of `text`, in order: each item's ID and its text.
+    pub(crate) fn visible(&self, txn: &mut yrs::TransactionMut, text: &XmlTextRef) -> Vec<(yrs::ID, String)> {
+        let empty = Snapshot::default();
+        text.diff_range(txn, Some(&self.all), Some(&empty), |change: YChange| {
+            (change.kind == ChangeKind::Added).then_some(change.id)
+        })
+        .into_iter()
+        .filter_map(|chunk| match (chunk.insert, chunk.ychange) {
+            // An item is deleted whole, so its first ID tells.
+            (Out::Any(Any::String(s)), Some(Some(id))) if !self.deleted.contains(&id) => {
+                Some((id, s.to_string()))
+            }
+            _ => None,
+        })
+        .collect()
+    }
 }
 
 /// Appends `text` by `client` to `block`, merging with the last span when it is the same

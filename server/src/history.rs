@@ -326,10 +326,7 @@ pub async fn diff(
 ) -> Result<DiffResponse, HistoryError> {
     let people = People::of(db, store, id).await?;
     let (from_meta, from_bytes) = from;
-    let (to_meta, to_bytes) = match to {
-        Some((meta, bytes)) => (Some(meta), Some(bytes)),
-        None => (None, None),
-    };
+    let (to_meta, to_bytes) = to.unzip();
     let (changes, people) = blocking(move || {
         let doc = samen_crdt::text::doc_from_state(&state).map_err(document_error)?;
         let at = |bytes: &[u8]| {
