@@ -5,11 +5,6 @@ use serde_json::{Value, json};
 
 use crate::support::{ANKER, As, LINDE, TestServer};
 
-async fn me(server: &TestServer, token: &str) -> String {
-    let (_, me) = server.call("GET", "/api/me", As::Token(token), None).await;
-    me["user"]["id"].as_str().expect("id").to_owned()
-}
-
 fn last_comment(thread: &Value) -> &Value {
     thread["comments"]
         .as_array()
@@ -24,8 +19,8 @@ async fn threads_replies_edits_and_deletes_follow_the_rules() {
     let linde = server.token_for(LINDE).await;
     let anker = server.token_for(ANKER).await;
     let clb = server.clb_token.clone();
-    let linde_id = me(&server, &linde).await;
-    let clb_id = me(&server, &clb).await;
+    let linde_id = server.user_id(&linde).await;
+    let clb_id = server.user_id(&clb).await;
     let base = format!("/api/registrations/{reg}/comments");
 
     // A school member starts a thread; a forged author in the body is ignored.
@@ -188,8 +183,8 @@ async fn mentions_anchors_limits_and_unread_counts() {
     let linde = server.token_for(LINDE).await;
     let anker = server.token_for(ANKER).await;
     let clb = server.clb_token.clone();
-    let clb_id = me(&server, &clb).await;
-    let anker_id = me(&server, &anker).await;
+    let clb_id = server.user_id(&clb).await;
+    let anker_id = server.user_id(&anker).await;
     let base = format!("/api/registrations/{reg}/comments");
 
     // Mentions: only people who can see the dossier.

@@ -8,11 +8,6 @@ use yrs::{GetString, ReadTxn, Text, Transact, XmlFragment, XmlOut};
 
 use crate::support::{ANKER, As, CLB, LINDE, TestServer, WAIT, eventually, paragraphs, type_paragraph};
 
-async fn me(server: &TestServer, token: &str) -> String {
-    let (_, me) = server.call("GET", "/api/me", As::Token(token), None).await;
-    me["user"]["id"].as_str().expect("id").to_owned()
-}
-
 /// The spans of a diff line as `(text, change, author, removed_by)`.
 fn spans(line: &Value) -> Vec<(String, String, Value, Value)> {
     line["spans"]
@@ -46,8 +41,8 @@ async fn a_named_version_its_view_the_diff_with_authors_and_an_attributed_restor
     let clb = server.clb_token.clone();
     let linde = server.token_for(LINDE).await;
     let anker = server.token_for(ANKER).await;
-    let clb_id = me(&server, &clb).await;
-    let linde_id = me(&server, &linde).await;
+    let clb_id = server.user_id(&clb).await;
+    let linde_id = server.user_id(&linde).await;
     let base = format!("/api/registrations/{reg}");
 
     // No versions yet: an empty list.

@@ -368,6 +368,12 @@ impl TestServer {
         )
     }
 
+    /// The user id behind an API token.
+    pub async fn user_id(&self, token: &str) -> String {
+        let (_, me) = self.call("GET", "/api/me", As::Token(token), None).await;
+        me["user"]["id"].as_str().expect("id").to_owned()
+    }
+
     /// Opens `/sync/{id}` with raw headers; returns the HTTP status of the handshake
     /// (101 when upgraded).
     pub async fn ws_status(&self, id: &str, headers: &[(&str, &str)]) -> u16 {
