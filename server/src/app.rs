@@ -66,10 +66,11 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// Read buffer of a WebSocket connection: client messages are keystroke-sized, and a larger
-/// one (a first sync) just takes more reads. 4 KiB → 1 KiB took the server's memory per
-/// idle connection from 13.8 to 11.0 KiB (docs/performance.md).
-const READ_BUFFER: usize = 1024;
+/// Read buffer of a WebSocket connection: client messages are keystroke-sized (~100 bytes
+/// under load), and tungstenite grows the buffer for a larger frame (a first sync). 4 KiB →
+/// 1 KiB took 2.8 KiB off an idle connection; 1 KiB → 512 bytes is within the
+/// measurement's noise (docs/performance.md).
+const READ_BUFFER: usize = 512;
 
 /// Query options of `/sync/{id}`.
 #[derive(Debug, serde::Deserialize)]

@@ -20,8 +20,35 @@ enum Command {
     Admin(samen_server::cli::AdminArgs),
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    tune_allocator();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+/// Keeps glibc from holding on to large freed buffers. Each login hashes with a 19 MiB
+/// argon2 buffer; by default glibc raises its mmap threshold after the first one is freed,
+/// so later ones come from the heap and stay resident: an idle server kept ~70 MiB. With
+/// a fixed threshold they are mapped and unmapped (~13 MiB idle, docs/performance.md).
+/// A fixed threshold also fixes glibc's trim threshold, at 128 KiB by default, which had
+/// the worker threads' heaps shrink and grow (`mprotect`) thousands of times a second
+/// under load; 8 MiB keeps that rare.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn tune_allocator() {
+    // SAFETY: mallopt only changes allocator parameters; it is called before any other
+    // thread exists, and a refused setting (return 0) leaves the defaults in place.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 8 * 1024 * 1024);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_allocator() {}
+
+async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_env("SAMEN_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)

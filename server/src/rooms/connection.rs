@@ -5,15 +5,22 @@
 //! its own time and never the room's. A frame that fails validation closes this
 //! connection only; the room and its other clients never see it.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::{Poll, ready};
+
+use futures_util::{Sink, SinkExt};
 use samen_crdt::protocol::{ProtocolError, decode_client_message};
 use samen_crdt::{Limits, ValidationError};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
+
+use super::outbox::{Delivery, OutboxReceiver, outbox};
 
 use super::{CloseReason, JoinError, Peer, Principal, RoomCmd, Rooms};
 use crate::ids::{ConnId, RegistrationId};
@@ -35,66 +42,70 @@ pub struct SocketSettings {
 }
 
 /// Serves one upgraded WebSocket for the document `id` until either side closes.
-pub async fn serve_socket(socket: WebSocket, rooms: Rooms, id: RegistrationId, settings: SocketSettings) {
-    let conn = ConnId::next();
-    let metrics = rooms.inner.metrics.clone();
-    metrics.connections.inc();
-    let (mut sink, stream) = socket.split();
-    let queue = rooms.inner.config.outbound_queue;
-    let acks = settings.acks;
-    let principal = Arc::new(settings.principal.clone());
-    let make_peer = move || {
-        let (out, out_rx) = mpsc::channel(queue);
-        let (close, close_rx) = oneshot::channel();
-        let principal = principal.clone();
-        (
-            Peer {
-                out,
-                close,
-                acks,
-                principal,
-            },
-            close_rx,
-            out_rx,
-        )
-    };
-    let close = match rooms.join(id, conn, make_peer).await {
-        Ok((room, close_rx, out_rx)) => {
-            let close = pump(
-                conn, &mut sink, stream, &room, close_rx, out_rx, &settings, &rooms,
-            )
-            .await;
-            let _ = room.send(RoomCmd::Leave { conn }).await;
-            close
-        }
-        Err(err) => {
-            tracing::warn!(%id, %conn, error = %err, "could not join room");
-            Some(match err {
-                JoinError::ShuttingDown => CloseReason::GOING_AWAY,
-                _ => CloseReason::INTERNAL,
-            })
-        }
-    };
+///
+/// A plain function returning an `async move` block: the connection's task keeps this
+/// future for its whole life, and an `async fn` would hold its arguments twice (as
+/// arguments and as locals), ~500 bytes per connection.
+#[allow(clippy::manual_async_fn)] // On purpose, see above.
+pub fn serve_socket(
+    mut socket: WebSocket,
+    rooms: Rooms,
+    id: RegistrationId,
+    settings: SocketSettings,
+) -> impl Future<Output = ()> + Send {
+    async move {
+        let conn = ConnId::next();
+        let metrics = rooms.inner.metrics.clone();
+        metrics.connections.inc();
+        let queue = rooms.inner.config.outbound_queue;
+        let acks = settings.acks;
+        let principal = Arc::new(settings.principal.clone());
+        let make_peer = move || {
+            let (out, receiver) = outbox(queue);
+            let principal = principal.clone();
+            let peer = Peer { out, acks, principal };
+            (peer, receiver)
+        };
+        let close = match rooms.join(id, conn, make_peer).await {
+            Ok((room, outbox)) => {
+                let close = pump(conn, &mut socket, &room, &outbox, &settings, &rooms).await;
+                let _ = Box::pin(room.send(RoomCmd::Leave { conn })).await;
+                close
+            }
+            Err(err) => {
+                tracing::warn!(%id, %conn, error = %err, "could not join room");
+                Some(match err {
+                    JoinError::ShuttingDown => CloseReason::GOING_AWAY,
+                    _ => CloseReason::INTERNAL,
+                })
+            }
+        };
+        Box::pin(close_socket(socket, close)).await;
+        metrics.connections.dec();
+    }
+}
+
+/// Says goodbye with `close` (if the client is still there) and closes the socket.
+async fn close_socket(mut socket: WebSocket, close: Option<CloseReason>) {
     if let Some(reason) = close {
         let frame = CloseFrame {
             code: reason.code,
             reason: reason.reason.into(),
         };
-        let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+        let _ = tokio::time::timeout(WRITE_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
     }
-    let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
-    metrics.connections.dec();
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, socket.close()).await;
 }
 
 /// Moves frames both ways; returns how to close (`None`: the client is already gone).
-#[allow(clippy::too_many_arguments)] // One call site; a struct would only rename them.
+///
+/// One task and one unsplit socket per connection: reading pauses while a write is under
+/// way, which a write's timeout bounds.
 async fn pump(
     conn: ConnId,
-    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-    mut stream: futures_util::stream::SplitStream<WebSocket>,
+    socket: &mut WebSocket,
     room: &mpsc::Sender<RoomCmd>,
-    mut close_rx: oneshot::Receiver<CloseReason>,
-    mut out_rx: mpsc::Receiver<Bytes>,
+    outbox: &OutboxReceiver,
     settings: &SocketSettings,
     rooms: &Rooms,
 ) -> Option<CloseReason> {
@@ -105,25 +116,13 @@ async fn pump(
     loop {
         tokio::select! {
             biased;
-            reason = &mut close_rx => {
-                let reason = reason.unwrap_or(CloseReason::GOING_AWAY);
-                if reason != CloseReason::TOO_SLOW {
-                    // Deliver what the room queued before closing (e.g. its last word).
-                    while let Ok(frame) = out_rx.try_recv() {
-                        if !write(sink, frame, metrics).await {
-                            return None;
-                        }
-                    }
-                }
-                return Some(reason);
-            }
-            frame = out_rx.recv() => match frame {
-                Some(frame) => if !write_queued(sink, frame, &mut out_rx, metrics).await {
+            delivery = outbox.next() => match delivery {
+                Delivery::Frames(frames) => if !write_all(socket, frames, metrics).await {
                     return None;
                 },
-                None => return Some(CloseReason::GOING_AWAY),
+                Delivery::Close(reason) => return Some(reason),
             },
-            msg = stream.next() => {
+            msg = socket.recv() => {
                 last_seen = Instant::now();
                 match msg {
                     None | Some(Ok(Message::Close(_))) => return None,
@@ -132,7 +131,7 @@ async fn pump(
                         metrics.bytes_received.inc_by(data.len() as u64);
                         match decode_client_message(&data, &settings.limits) {
                             Ok(msg) => {
-                                if room.send(RoomCmd::Message { conn, msg }).await.is_err() {
+                                if !hand_to_room(room, RoomCmd::Message { conn, msg }).await {
                                     return Some(CloseReason::GOING_AWAY);
                                 }
                             }
@@ -165,8 +164,10 @@ async fn pump(
                 if last_seen.elapsed() > settings.ping * 3 {
                     return Some(CloseReason::TIMEOUT);
                 }
+                // Boxed, as is every rare wait here: the connection's task keeps room
+                // for its largest wait for its whole life.
                 let ping = Message::Ping(Bytes::new());
-                if !matches!(tokio::time::timeout(WRITE_TIMEOUT, sink.send(ping)).await, Ok(Ok(()))) {
+                if !matches!(Box::pin(tokio::time::timeout(WRITE_TIMEOUT, socket.send(ping))).await, Ok(Ok(()))) {
                     return None;
                 }
             }
@@ -174,41 +175,35 @@ async fn pump(
     }
 }
 
-/// Frames written with one flush at most: bounds the time a connection's writer holds on.
-const MAX_COALESCED: usize = 64;
-
-/// Writes `first` and every frame already queued behind it (up to [`MAX_COALESCED`]), then
-/// flushes once: one `send` system call for a burst (a room's batch releases its frames
-/// together) instead of one per frame, which was the largest cost under load.
-async fn write_queued(
-    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-    first: Bytes,
-    queue: &mut mpsc::Receiver<Bytes>,
-    metrics: &crate::metrics::Metrics,
-) -> bool {
-    let burst = async {
-        metrics.bytes_sent.inc_by(first.len() as u64);
-        sink.feed(Message::Binary(first)).await?;
-        for _ in 1..MAX_COALESCED {
-            let Ok(frame) = queue.try_recv() else { break };
-            metrics.bytes_sent.inc_by(frame.len() as u64);
-            sink.feed(Message::Binary(frame)).await?;
-        }
-        sink.flush().await
-    };
-    matches!(tokio::time::timeout(WRITE_TIMEOUT, burst).await, Ok(Ok(())))
+/// Hands a message to the room, waiting (boxed: rare) only when its queue is full.
+async fn hand_to_room(room: &mpsc::Sender<RoomCmd>, cmd: RoomCmd) -> bool {
+    match room.try_send(cmd) {
+        Ok(()) => true,
+        Err(mpsc::error::TrySendError::Full(cmd)) => Box::pin(room.send(cmd)).await.is_ok(),
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+    }
 }
 
-async fn write(
-    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-    frame: Bytes,
+/// Writes every frame the room queued, then flushes once: one `send` system call for a
+/// burst (a room's batch releases its frames together) instead of one per frame. Written
+/// against the sink's poll functions so that the wait holds no more than the frames.
+async fn write_all(
+    socket: &mut WebSocket,
+    mut frames: VecDeque<Bytes>,
     metrics: &crate::metrics::Metrics,
 ) -> bool {
-    metrics.bytes_sent.inc_by(frame.len() as u64);
-    matches!(
-        tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Binary(frame))).await,
-        Ok(Ok(()))
-    )
+    let write = poll_fn(|cx| -> Poll<Result<(), axum::Error>> {
+        let mut sink = Pin::new(&mut *socket);
+        while !frames.is_empty() {
+            ready!(sink.as_mut().poll_ready(cx))?;
+            if let Some(frame) = frames.pop_front() {
+                metrics.bytes_sent.inc_by(frame.len() as u64);
+                sink.as_mut().start_send(Message::Binary(frame))?;
+            }
+        }
+        sink.poll_flush(cx)
+    });
+    matches!(tokio::time::timeout(WRITE_TIMEOUT, write).await, Ok(Ok(())))
 }
 
 /// The metric label and close for a refused message.

@@ -6,13 +6,13 @@
 //! returns; a connection that finds a room closing simply asks for a new one.
 
 mod connection;
+mod outbox;
 mod presence;
 mod room;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use dashmap::DashMap;
 use samen_crdt::ClientMessage;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -161,10 +161,9 @@ impl CloseReason {
 
 /// How a room reaches one connection.
 pub(crate) struct Peer {
-    /// Frames to send, bounded: a full queue gets the connection dropped.
-    pub out: mpsc::Sender<Bytes>,
-    /// Fired when the room closes the connection.
-    pub close: oneshot::Sender<CloseReason>,
+    /// Frames to send and the word to close, bounded: a full queue gets the connection
+    /// dropped.
+    pub out: outbox::OutboxSender,
     /// Whether the client asked for durability acks (`?acks=1`).
     pub acks: bool,
     /// Who is on the connection.
@@ -326,22 +325,15 @@ impl Rooms {
         &self,
         id: RegistrationId,
         conn: ConnId,
-        make_peer: impl Fn() -> (Peer, oneshot::Receiver<CloseReason>, mpsc::Receiver<Bytes>),
-    ) -> Result<
-        (
-            mpsc::Sender<RoomCmd>,
-            oneshot::Receiver<CloseReason>,
-            mpsc::Receiver<Bytes>,
-        ),
-        JoinError,
-    > {
+        make_peer: impl Fn() -> (Peer, outbox::OutboxReceiver),
+    ) -> Result<(mpsc::Sender<RoomCmd>, outbox::OutboxReceiver), JoinError> {
         // A room found closing refuses the join; the next attempt finds or makes a new one.
         for _ in 0..8 {
             if *self.inner.shutdown.borrow() {
                 return Err(JoinError::ShuttingDown);
             }
             let handle = self.room(id).await?;
-            let (peer, close_rx, out_rx) = make_peer();
+            let (peer, outbox) = make_peer();
             let (reply_tx, reply_rx) = oneshot::channel();
             let cmd = RoomCmd::Join {
                 conn,
@@ -349,7 +341,7 @@ impl Rooms {
                 reply: reply_tx,
             };
             if handle.tx.send(cmd).await.is_ok() && matches!(reply_rx.await, Ok(Ok(()))) {
-                return Ok((handle.tx, close_rx, out_rx));
+                return Ok((handle.tx, outbox));
             }
             self.inner
                 .rooms
