@@ -68,6 +68,30 @@ async fn two_rust_clients_and_a_yjs_client_converge() {
     assert_eq!(paragraphs(c.doc(), "goals"), in_a);
 }
 
+/// One worker is the default; a server with several serves the same rooms the same way.
+#[tokio::test]
+async fn several_workers_serve_rooms_like_one() {
+    let server = TestServer::start_with(&["--workers", "3"]).await;
+    let mut rooms = Vec::new();
+    for _ in 0..3 {
+        let id = server.new_registration().await;
+        rooms.push((server.client(&id).await, server.client(&id).await));
+    }
+    for i in 0..10 {
+        for (a, b) in &rooms {
+            type_paragraph(a, "goals", &format!("a{i}"));
+            type_paragraph(b, "goals", &format!("b{i}"));
+        }
+    }
+    for (a, b) in &rooms {
+        eventually("both clients of every room see all 20 paragraphs", || {
+            let (pa, pb) = (paragraphs(a.doc(), "goals"), paragraphs(b.doc(), "goals"));
+            pa.len() == 20 && pa == pb
+        })
+        .await;
+    }
+}
+
 #[tokio::test]
 async fn edits_are_acknowledged_once_durable() {
     let server = TestServer::start().await;

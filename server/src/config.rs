@@ -65,6 +65,12 @@ pub struct ServeConfig {
     /// Seconds between WebSocket pings; a connection silent for three intervals is closed.
     #[arg(long, env = "SAMEN_PING_SECS", default_value_t = 20)]
     pub ping_secs: u64,
+
+    /// Threads that serve sockets and rooms. One carries thousands of active editors; more
+    /// pay off only with many busy rooms on many cores (docs/architecture.md). Storage and
+    /// password hashing have threads of their own.
+    #[arg(long, env = "SAMEN_WORKERS", default_value_t = 1)]
+    pub workers: usize,
 }
 
 impl ServeConfig {

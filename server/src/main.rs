@@ -22,10 +22,20 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     tune_allocator();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("SAMEN_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let workers = match &cli.command {
+        Command::Serve(config) => config.workers.max(1),
+        Command::Admin(_) => 1,
+    };
     tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .build()?
-        .block_on(run())
+        .block_on(run(cli))
 }
 
 /// Keeps glibc from holding on to large freed buffers. Each login hashes with a 19 MiB
@@ -48,12 +58,7 @@ fn tune_allocator() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn tune_allocator() {}
 
-async fn run() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("SAMEN_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        .init();
-    let cli = Cli::parse();
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(config) => {
             let demo = config.demo;

@@ -289,7 +289,7 @@ impl Rooms {
             }
         }
         let stored = self.inner.store.load(id).await?;
-        Ok(room::stored_state(&stored, id))
+        Ok(tokio::task::spawn_blocking(move || room::stored_state(&stored, id)).await?)
     }
 
     /// Makes document `id` equal to its version `snapshot` (an encoded yrs snapshot), as a

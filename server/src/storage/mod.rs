@@ -80,6 +80,10 @@ pub enum StorageError {
     /// The store was closed (the server is shutting down).
     #[error("the document store is closed")]
     Closed,
+    /// Work on a document's data stopped before it finished (the server is shutting
+    /// down, or the work failed).
+    #[error("document work stopped: {0}")]
+    Interrupted(#[from] tokio::task::JoinError),
 }
 
 /// Where documents live.
