@@ -69,6 +69,9 @@ pub fn serve_socket(
         let close = match rooms.join(id, conn, make_peer).await {
             Ok((room, outbox)) => {
                 let close = pump(conn, &mut socket, &room, &outbox, &settings, &rooms).await;
+                // Frames the room sends until it sees the leave are dropped, not counted
+                // against the queue as if the client were slow.
+                drop(outbox);
                 let _ = Box::pin(room.send(RoomCmd::Leave { conn })).await;
                 close
             }

@@ -367,7 +367,9 @@ impl Rooms {
         self.inner.live.send_modify(|n| *n += 1);
         let inner = self.inner.clone();
         tokio::spawn(async move {
-            match room::Room::load(id, instance, inner.clone()).await {
+            // Boxed: the loading future is needed only until the room runs, and inline it
+            // would stay part of the room's task for the room's whole life.
+            match Box::pin(room::Room::load(id, instance, inner.clone())).await {
                 Ok(room) => room.run(rx).await,
                 Err(err) => {
                     tracing::error!(%id, error = %err, "could not load document");

@@ -170,42 +170,49 @@ impl Room {
     }
 
     /// Serves commands until the room is idle, broken, or the server shuts down.
-    pub(super) async fn run(mut self, mut rx: mpsc::Receiver<RoomCmd>) {
-        self.rooms.metrics.rooms.inc();
-        if self.uncompacted >= self.rooms.config.compact_after {
-            self.compact().await;
-        }
-        let mut shutdown = self.rooms.shutdown.clone();
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // Grows with the batches that come: a room kept MAX_BATCH slots (22 KiB) even idle.
-        let mut cmds = Vec::new();
-        let reason = loop {
-            tokio::select! {
-                n = rx.recv_many(&mut cmds, MAX_BATCH) => {
-                    if n == 0 {
-                        break "channel closed";
-                    }
-                    self.run_batch(cmds.drain(..)).await;
-                    if self.broken {
-                        break "document out of step with storage";
-                    }
-                }
-                _ = tick.tick() => {
-                    self.expire_presence().await;
-                    if self.snapshot_due() {
-                        self.take_snapshot(false).await;
-                    }
-                    if self.idle_long_enough() {
-                        break "idle";
-                    }
-                }
-                _ = shutdown.changed() => break "server shutting down",
+    ///
+    /// Its task keeps this future for the room's life, so it stays small: a plain function
+    /// returning an `async move` block (an `async fn` holds its arguments twice) and the
+    /// rare waits (compaction, versions, closing) boxed.
+    #[allow(clippy::manual_async_fn)] // On purpose, see above.
+    pub(super) fn run(mut self, mut rx: mpsc::Receiver<RoomCmd>) -> impl Future<Output = ()> + Send {
+        async move {
+            self.rooms.metrics.rooms.inc();
+            if self.uncompacted >= self.rooms.config.compact_after {
+                Box::pin(self.compact()).await;
             }
-        };
-        let rooms = self.rooms.clone();
-        self.close(reason, rx).await;
-        rooms.metrics.rooms.dec();
+            let mut shutdown = self.rooms.shutdown.clone();
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // Grows with the batches that come: a room kept MAX_BATCH slots (22 KiB) even idle.
+            let mut cmds = Vec::new();
+            let reason = loop {
+                tokio::select! {
+                    n = rx.recv_many(&mut cmds, MAX_BATCH) => {
+                        if n == 0 {
+                            break "channel closed";
+                        }
+                        self.run_batch(cmds.drain(..)).await;
+                        if self.broken {
+                            break "document out of step with storage";
+                        }
+                    }
+                    _ = tick.tick() => {
+                        self.expire_presence().await;
+                        if self.snapshot_due() {
+                            Box::pin(self.take_snapshot(false)).await;
+                        }
+                        if self.idle_long_enough() {
+                            break "idle";
+                        }
+                    }
+                    _ = shutdown.changed() => break "server shutting down",
+                }
+            };
+            let rooms = self.rooms.clone();
+            Box::pin(self.close(reason, rx)).await;
+            rooms.metrics.rooms.dec();
+        }
     }
 
     async fn run_batch(&mut self, cmds: impl Iterator<Item = RoomCmd>) {
