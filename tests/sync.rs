@@ -68,7 +68,7 @@ async fn two_rust_clients_and_a_yjs_client_converge() {
     assert_eq!(paragraphs(c.doc(), "goals"), in_a);
 }
 
-/// One worker is the default; a server with several serves the same rooms the same way.
+/// A server with a chosen number of worker threads serves rooms as the default one does.
 #[tokio::test]
 async fn several_workers_serve_rooms_like_one() {
     let server = TestServer::start_with(&["--workers", "3"]).await;

@@ -66,11 +66,11 @@ pub struct ServeConfig {
     #[arg(long, env = "SAMEN_PING_SECS", default_value_t = 20)]
     pub ping_secs: u64,
 
-    /// Threads that serve sockets and rooms. One carries thousands of active editors; more
-    /// pay off only with many busy rooms on many cores (docs/architecture.md). Storage and
-    /// password hashing have threads of their own.
-    #[arg(long, env = "SAMEN_WORKERS", default_value_t = 1)]
-    pub workers: usize,
+    /// Threads that serve sockets and rooms (default: one per core). On a small machine that
+    /// shares its cores, one used less CPU (docs/architecture.md). Storage and password
+    /// hashing have threads of their own.
+    #[arg(long, env = "SAMEN_WORKERS")]
+    pub workers: Option<usize>,
 }
 
 impl ServeConfig {

@@ -341,7 +341,9 @@ test('mentions reach Meldingen, unread counts show on the overview, deleted pass
   await school.waitForURL(new RegExp(`/registraties/${problem}$`))
   await school.locator('.thread', { hasText: 'leerlingenraad' }).waitFor()
 
-  // The school deletes the passage: the thread stays, marked "tekst verwijderd".
+  // The school deletes the passage: the thread stays, marked "tekst verwijderd". Only once
+  // its editor is live: before that, the text shown may be replaced as the sync arrives.
+  await saved(school)
   await selectText(school, 'understanding', 'spotten')
   await school.keyboard.press('Backspace')
   for (const page of [school, clb]) {
