@@ -6,22 +6,20 @@
 //! connection only; the room and its other clients never see it.
 
 use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Poll, ready};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use bytes::Bytes;
-use std::future::poll_fn;
-use std::pin::Pin;
-use std::task::{Poll, ready};
-
 use futures_util::{Sink, SinkExt};
 use samen_crdt::protocol::{ProtocolError, decode_client_message};
 use samen_crdt::{Limits, ValidationError};
 use tokio::sync::mpsc;
 
 use super::outbox::{Delivery, OutboxReceiver, outbox};
-
 use super::{CloseReason, JoinError, Peer, Principal, RoomCmd, Rooms};
 use crate::ids::{ConnId, RegistrationId};
 
