@@ -121,5 +121,11 @@ async fn sync(
         // tungstenite reserves a 128 KiB read buffer per connection by default: most of
         // an idle connection's memory. Messages are small; the buffer grows when needed.
         .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| serve_socket(socket, rooms, id, settings)))
+        // The connection gets a task of its own: axum's upgrade task would keep its own
+        // captures and the socket a second time beside our future for the connection's
+        // whole life (~0.4 KiB per connection); this way it ends at once.
+        .on_upgrade(move |socket| {
+            tokio::spawn(serve_socket(socket, rooms, id, settings));
+            std::future::ready(())
+        }))
 }

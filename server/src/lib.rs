@@ -14,6 +14,7 @@ pub mod events;
 pub mod history;
 pub mod http;
 pub mod ids;
+pub mod listener;
 pub mod metrics;
 pub mod rooms;
 pub mod storage;
@@ -28,9 +29,15 @@ use tokio::sync::watch;
 
 use crate::config::ServeConfig;
 use crate::db::Db;
+use crate::listener::GatedListener;
 use crate::metrics::Metrics;
 use crate::rooms::Rooms;
 use crate::storage::{SqliteStore, StorageError, Store};
+
+/// Connections per core that may be in their first request at once (see [`listener`]).
+const HANDSHAKES_PER_CORE: usize = 4;
+/// How long a connection waits for its turn before it goes ahead anyway.
+const HANDSHAKE_WAIT: Duration = Duration::from_millis(100);
 
 /// How long shutdown waits for rooms to store and close.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -112,8 +119,10 @@ pub async fn serve(
     on_listen(listener.local_addr()?);
     // Without TCP_NODELAY, Nagle's algorithm holds small WebSocket frames back until the
     // peer's delayed ACK (up to 40 ms): it showed as a 40 ms p99 fan-out latency.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
+    let handshakes = std::thread::available_parallelism().map_or(8, |n| n.get() * HANDSHAKES_PER_CORE);
+    let listener = GatedListener::new(listener, handshakes, HANDSHAKE_WAIT);
+    let listener = axum::serve::ListenerExt::tap_io(listener, |io| {
+        if let Err(err) = io.tcp().set_nodelay(true) {
             tracing::debug!(error = %err, "could not set TCP_NODELAY");
         }
     });

@@ -30,9 +30,7 @@ fn main() -> anyhow::Result<()> {
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     match &cli.command {
         Command::Serve(config) => {
-            if let Some(workers) = config.workers {
-                runtime.worker_threads(workers.max(1));
-            }
+            runtime.worker_threads(config.worker_threads());
         }
         Command::Admin(_) => {
             runtime.worker_threads(1);

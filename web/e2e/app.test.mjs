@@ -73,9 +73,13 @@ const textOf = (page, section) =>
     el?.querySelectorAll('.collaboration-carets__caret').forEach((c) => c.remove())
     return el?.textContent ?? ''
   }, section)
-/** Selects `text` in a section's editor, as a mouse drag would. */
-const selectText = (page, section, text) =>
-  page.evaluate(
+/**
+ * Selects `text` in a section's editor, as a mouse drag would, and waits until the editor has
+ * taken the selection: ProseMirror reads a DOM selection on the next `selectionchange`, and a
+ * key pressed before that (or a peer's update redrawing the view) acts on the old one.
+ */
+const selectText = async (page, section, text) => {
+  await page.evaluate(
     ([name, wanted]) => {
       const editor = document.querySelector(`[data-section=${name}]`)
       editor.focus()
@@ -96,6 +100,15 @@ const selectText = (page, section, text) =>
     },
     [section, text],
   )
+  await page.waitForFunction(
+    ([name, wanted]) => {
+      const state = document.querySelector(`[data-section=${name}]`)?.editor?.state
+      return state && state.doc.textBetween(state.selection.from, state.selection.to) === wanted
+    },
+    [section, text],
+    { timeout: 2000 },
+  )
+}
 const saved = (page) => page.locator('[data-save-state=saved]').waitFor({ timeout: 5000 })
 
 test('a wrong password shows the error and keeps the user on the login page', async () => {
@@ -127,9 +140,19 @@ test('CLB and school co-edit goals live, with named carets, and it is stored', a
   }
   await Promise.all([typeAtEnd(clb, ' CLB schrijft mee.'), typeAtEnd(school, ' School vult aan.')])
 
-  // Each sees the other's text and named caret within a second.
-  const sees = (page, text) =>
-    page.waitForFunction((t) => document.querySelector('[data-section=goals]')?.textContent?.includes(t), text, { timeout: 1000 })
+  // Each sees the other's text and named caret within a second. When not, the failure says
+  // whether the text came late (and how late) or never came.
+  const sees = async (page, text) => {
+    const has = (t) => document.querySelector('[data-section=goals]')?.textContent?.includes(t)
+    const start = Date.now()
+    try {
+      await page.waitForFunction(has, text, { timeout: 1000 })
+    } catch {
+      const late = await page.waitForFunction(has, text, { timeout: 10000 }).then(() => true, () => false)
+      const shown = await textOf(page, 'goals')
+      throw new Error(late ? `"${text}" arrived after ${Date.now() - start} ms, not within 1 s` : `"${text}" never arrived; goals shows: ${shown}`)
+    }
+  }
   await Promise.all([sees(clb, 'School vult aan.'), sees(school, 'CLB schrijft mee.')])
   await clb.locator('.collaboration-carets__label', { hasText: 'Tom Peeters (De Linde)' }).waitFor({ timeout: 1000 })
   await school.locator('.collaboration-carets__label', { hasText: 'Sara Claes (CLB)' }).waitFor({ timeout: 1000 })

@@ -132,7 +132,7 @@ async fn pump(
                         metrics.bytes_received.inc_by(data.len() as u64);
                         match decode_client_message(&data, &settings.limits) {
                             Ok(msg) => {
-                                if !hand_to_room(room, RoomCmd::Message { conn, msg }).await {
+                                if !hand_to_room(room, RoomCmd::Message { conn, msg: Box::new(msg) }).await {
                                     return Some(CloseReason::GOING_AWAY);
                                 }
                             }

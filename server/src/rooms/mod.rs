@@ -170,27 +170,38 @@ pub(crate) struct Peer {
     pub principal: Arc<Principal>,
 }
 
-/// What a connection asks of its room.
+/// What a connection asks of its room. Kept small (large payloads boxed): the room's
+/// channel allocates its slots in blocks of 32 commands, a cost every room pays.
 pub(crate) enum RoomCmd {
     /// A connection joins; the reply says whether the room took it.
-    Join {
-        conn: ConnId,
-        peer: Peer,
-        reply: oneshot::Sender<Result<(), RoomGone>>,
-    },
+    Join(Box<Join>),
     /// A validated message from a joined connection.
-    Message { conn: ConnId, msg: ClientMessage },
+    Message { conn: ConnId, msg: Box<ClientMessage> },
     /// A connection left.
     Leave { conn: ConnId },
     /// The document's state (a v1 update), once everything before it is stored.
     State { reply: oneshot::Sender<Vec<u8>> },
-    /// Make the document equal to the version `snapshot` (encoded yrs snapshot), as an edit
-    /// by `by`; the reply comes once it is stored and sent to everyone.
-    Restore {
-        snapshot: Vec<u8>,
-        by: Arc<Principal>,
-        reply: oneshot::Sender<Result<bool, RestoreError>>,
-    },
+    /// Make the document equal to a version, as an edit; the reply comes once it is stored
+    /// and sent to everyone.
+    Restore(Box<Restore>),
+}
+
+const _: () = assert!(std::mem::size_of::<RoomCmd>() <= 24);
+
+/// A connection joining a room.
+pub(crate) struct Join {
+    pub conn: ConnId,
+    pub peer: Peer,
+    pub reply: oneshot::Sender<Result<(), RoomGone>>,
+}
+
+/// A restore asked of a room.
+pub(crate) struct Restore {
+    /// The version (an encoded yrs snapshot).
+    pub snapshot: Vec<u8>,
+    /// Who restores: the edit is theirs.
+    pub by: Arc<Principal>,
+    pub reply: oneshot::Sender<Result<bool, RestoreError>>,
 }
 
 /// Why a restore did not happen.
@@ -304,11 +315,11 @@ impl Rooms {
         for _ in 0..8 {
             let handle = self.room(id).await.map_err(|_| RestoreError::Interrupted)?;
             let (reply, rx) = oneshot::channel();
-            let cmd = RoomCmd::Restore {
+            let cmd = RoomCmd::Restore(Box::new(Restore {
                 snapshot: snapshot.clone(),
                 by: by.clone(),
                 reply,
-            };
+            }));
             if handle.tx.send(cmd).await.is_ok() {
                 return rx.await.unwrap_or(Err(RestoreError::Interrupted));
             }
@@ -335,11 +346,11 @@ impl Rooms {
             let handle = self.room(id).await?;
             let (peer, outbox) = make_peer();
             let (reply_tx, reply_rx) = oneshot::channel();
-            let cmd = RoomCmd::Join {
+            let cmd = RoomCmd::Join(Box::new(Join {
                 conn,
                 peer,
                 reply: reply_tx,
-            };
+            }));
             if handle.tx.send(cmd).await.is_ok() && matches!(reply_rx.await, Ok(Ok(()))) {
                 return Ok((handle.tx, outbox));
             }
@@ -377,8 +388,8 @@ impl Rooms {
                     let mut rx = rx;
                     rx.close();
                     while let Some(cmd) = rx.recv().await {
-                        if let RoomCmd::Join { reply, .. } = cmd {
-                            let _ = reply.send(Err(RoomGone));
+                        if let RoomCmd::Join(join) = cmd {
+                            let _ = join.reply.send(Err(RoomGone));
                         }
                     }
                 }

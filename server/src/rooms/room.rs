@@ -26,7 +26,7 @@ use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
 
-use super::{CloseReason, Peer, Principal, RestoreError, RoomCmd, RoomGone, RoomsInner};
+use super::{CloseReason, Join, Peer, Principal, RestoreError, RoomCmd, RoomGone, RoomsInner};
 use crate::db::AuditEntry;
 use crate::ids::{ConnId, RegistrationId, UserId};
 use crate::storage::{NewUpdate, StorageError, StoredDoc};
@@ -219,13 +219,16 @@ impl Room {
         let mut batch = Batch::default();
         for cmd in cmds {
             match cmd {
-                RoomCmd::Join { conn, peer, reply } => self.join(conn, peer, reply, &mut batch),
+                RoomCmd::Join(join) => {
+                    let Join { conn, peer, reply } = *join;
+                    self.join(conn, peer, reply, &mut batch)
+                }
                 RoomCmd::Leave { conn } => self.leave(conn, &mut batch),
-                RoomCmd::Message { conn, msg } => self.handle(conn, msg, &mut batch),
+                RoomCmd::Message { conn, msg } => self.handle(conn, *msg, &mut batch),
                 RoomCmd::State { reply } => batch.state_replies.push(reply),
-                RoomCmd::Restore { snapshot, by, reply } => {
-                    let result = self.restore(&snapshot, &by, &mut batch);
-                    batch.restore_replies.push((reply, result));
+                RoomCmd::Restore(restore) => {
+                    let result = self.restore(&restore.snapshot, &restore.by, &mut batch);
+                    batch.restore_replies.push((restore.reply, result));
                 }
             }
             if self.needs_rebuild {
@@ -695,8 +698,8 @@ impl Room {
         }
         rx.close();
         while let Some(cmd) = rx.recv().await {
-            if let RoomCmd::Join { reply, .. } = cmd {
-                let _ = reply.send(Err(RoomGone));
+            if let RoomCmd::Join(join) = cmd {
+                let _ = join.reply.send(Err(RoomGone));
             }
         }
         if !self.broken {

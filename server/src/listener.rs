@@ -1,0 +1,174 @@
+//! The listening socket, with a gate on handshakes: only a few accepted connections at a
+//! time are still waiting for their first response.
+//!
+//! A burst of connections (a school opening the dossier at the start of a meeting, every
+//! client reconnecting after a restart) otherwise has all its first requests in flight at
+//! once, each with hyper's 8 KiB read buffer, its headers and its access checks. On a small
+//! machine that buys no throughput, and when the burst is over that memory stays behind as
+//! holes between the connections that live on: 2,000 WebSocket connections opened 128 at a
+//! time cost 6.1–7.5 KiB each, against 5.4–5.5 KiB through a gate of 8
+//! (docs/performance.md).
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::serve::Listener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// A TCP listener that lets at most `handshakes` connections be between accept and their
+/// first response at once.
+pub struct GatedListener {
+    inner: TcpListener,
+    permits: Arc<Semaphore>,
+    wait: Duration,
+}
+
+impl GatedListener {
+    /// Gates `inner`. A connection waits at most `wait` for its turn and then goes ahead
+    /// anyway: a client that connects and sends nothing keeps its turn for as long as it
+    /// stays connected, and must not be able to hold the door shut.
+    pub fn new(inner: TcpListener, handshakes: usize, wait: Duration) -> Self {
+        GatedListener {
+            inner,
+            permits: Arc::new(Semaphore::new(handshakes.max(1))),
+            wait,
+        }
+    }
+}
+
+impl Listener for GatedListener {
+    type Io = GatedStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (GatedStream, SocketAddr) {
+        // Taken before accepting: while the gate is full, new connections wait in the
+        // kernel's backlog, where they cost this process nothing.
+        let permit = tokio::time::timeout(self.wait, self.permits.clone().acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok);
+        let (stream, addr) = Listener::accept(&mut self.inner).await;
+        (GatedStream { stream, permit }, addr)
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+/// An accepted connection; it gives its turn back when the server first writes to it (its
+/// first response, or a WebSocket's `101 Switching Protocols`) or closes.
+pub struct GatedStream {
+    stream: TcpStream,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl GatedStream {
+    /// The TCP stream, for socket options.
+    pub fn tcp(&self) -> &TcpStream {
+        &self.stream
+    }
+}
+
+impl AsyncRead for GatedStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for GatedStream {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.permit = None;
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.permit = None;
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncWriteExt;
+
+    use super::*;
+
+    async fn gate(handshakes: usize, wait: Duration) -> (GatedListener, SocketAddr) {
+        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        (GatedListener::new(tcp, handshakes, wait), addr)
+    }
+
+    #[tokio::test]
+    async fn a_full_gate_holds_the_next_connection_until_a_response_is_written() {
+        let (mut listener, addr) = gate(2, Duration::from_secs(30)).await;
+        let _clients = [
+            TcpStream::connect(addr).await.unwrap(),
+            TcpStream::connect(addr).await.unwrap(),
+            TcpStream::connect(addr).await.unwrap(),
+        ];
+        let (mut first, _) = listener.accept().await;
+        let (_second, _) = listener.accept().await;
+        let third = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
+        assert!(third.is_err(), "two are in their handshake: the third must wait");
+
+        first.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
+        let third = tokio::time::timeout(Duration::from_secs(5), listener.accept()).await;
+        assert!(third.is_ok(), "a written response gives the turn to the next");
+    }
+
+    #[tokio::test]
+    async fn a_closed_connection_gives_its_turn_back() {
+        let (mut listener, addr) = gate(1, Duration::from_secs(30)).await;
+        let _clients = [
+            TcpStream::connect(addr).await.unwrap(),
+            TcpStream::connect(addr).await.unwrap(),
+        ];
+        let (first, _) = listener.accept().await;
+        drop(first);
+        let second = tokio::time::timeout(Duration::from_secs(5), listener.accept()).await;
+        assert!(second.is_ok());
+    }
+
+    #[tokio::test]
+    async fn silent_clients_cannot_hold_the_gate_shut() {
+        let (mut listener, addr) = gate(1, Duration::from_millis(300)).await;
+        let _clients = [
+            TcpStream::connect(addr).await.unwrap(),
+            TcpStream::connect(addr).await.unwrap(),
+        ];
+        // The first never gets a response (its client sends nothing); the second is accepted
+        // once the wait is over.
+        let (_silent, _) = listener.accept().await;
+        let next = tokio::time::timeout(Duration::from_secs(5), listener.accept()).await;
+        assert!(next.is_ok());
+        assert!(next.unwrap().0.permit.is_none(), "it went ahead without a turn");
+    }
+}
