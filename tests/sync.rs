@@ -253,3 +253,37 @@ async fn malformed_document_ids_are_refused_before_upgrade() {
         other => panic!("expected an HTTP 404, got {other:?}"),
     }
 }
+
+/// The handshake gate (`listener.rs`) lets only a few connections be in their first request
+/// at once; clients that connect and send nothing must not be able to lock everyone out.
+#[tokio::test]
+async fn silent_connections_do_not_lock_others_out() {
+    let server = TestServer::start().await;
+    let id = server.new_registration().await;
+    let gate = std::thread::available_parallelism().map_or(8, |n| n.get() * 4);
+    let mut silent = Vec::new();
+    for _ in 0..gate + 4 {
+        silent.push(
+            tokio::net::TcpStream::connect(&server.addr)
+                .await
+                .expect("connect"),
+        );
+    }
+    let started = std::time::Instant::now();
+    let page = tokio::time::timeout(WAIT, reqwest::get(server.url("/")))
+        .await
+        .expect("a request gets through a gate held by silent clients")
+        .expect("get");
+    assert_eq!(page.status(), 200);
+    let a = tokio::time::timeout(WAIT, server.client(&id))
+        .await
+        .expect("a sync client gets through too");
+    let b = server.client(&id).await;
+    type_paragraph(&a, "goals", "door de poort");
+    eventually("b sees a's edit", || {
+        paragraphs(b.doc(), "goals") == ["door de poort"]
+    })
+    .await;
+    assert!(started.elapsed() < WAIT, "took {:?}", started.elapsed());
+    drop(silent);
+}
