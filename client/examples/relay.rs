@@ -50,6 +50,8 @@ fn main() -> std::io::Result<()> {
 async fn serve(stream: TcpStream, id: u64, rooms: Rooms) {
     let _ = stream.set_nodelay(true);
     let mut path = String::new();
+    // The callback's error type is tungstenite's, not ours.
+    #[allow(clippy::result_large_err)]
     let callback = |req: &tokio_tungstenite::tungstenite::handshake::server::Request,
                     res: tokio_tungstenite::tungstenite::handshake::server::Response| {
         path = req.uri().path().to_owned();

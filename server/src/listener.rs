@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::serve::Listener;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -27,17 +27,40 @@ pub struct GatedListener {
     inner: TcpListener,
     permits: Arc<Semaphore>,
     wait: Duration,
+    /// After a wait ran out, connections go ahead without waiting until then.
+    open_until: Option<Instant>,
 }
+
+/// How long the gate stays open after a connection waited in vain, in waits.
+const OPEN_FOR_WAITS: u32 = 10;
 
 impl GatedListener {
     /// Gates `inner`. A connection waits at most `wait` for its turn and then goes ahead
-    /// anyway: a client that connects and sends nothing keeps its turn for as long as it
-    /// stays connected, and must not be able to hold the door shut.
+    /// anyway, and so does every connection for the next ten such waits: a client that
+    /// connects and sends nothing keeps its turn for as long as it stays connected, and a
+    /// few of them must neither shut the door nor slow everyone down to one connection per
+    /// `wait`.
     pub fn new(inner: TcpListener, handshakes: usize, wait: Duration) -> Self {
         GatedListener {
             inner,
             permits: Arc::new(Semaphore::new(handshakes.max(1))),
             wait,
+            open_until: None,
+        }
+    }
+
+    /// A turn for the next connection, if one comes in time.
+    async fn turn(&mut self) -> Option<OwnedSemaphorePermit> {
+        if self.open_until.is_some_and(|until| Instant::now() < until) {
+            return self.permits.clone().try_acquire_owned().ok();
+        }
+        let permit = tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await;
+        match permit {
+            Ok(permit) => permit.ok(),
+            Err(_) => {
+                self.open_until = Some(Instant::now() + self.wait * OPEN_FOR_WAITS);
+                None
+            }
         }
     }
 }
@@ -49,10 +72,7 @@ impl Listener for GatedListener {
     async fn accept(&mut self) -> (GatedStream, SocketAddr) {
         // Taken before accepting: while the gate is full, new connections wait in the
         // kernel's backlog, where they cost this process nothing.
-        let permit = tokio::time::timeout(self.wait, self.permits.clone().acquire_owned())
-            .await
-            .ok()
-            .and_then(Result::ok);
+        let permit = self.turn().await;
         let (stream, addr) = Listener::accept(&mut self.inner).await;
         (GatedStream { stream, permit }, addr)
     }
@@ -170,5 +190,24 @@ mod tests {
         let next = tokio::time::timeout(Duration::from_secs(5), listener.accept()).await;
         assert!(next.is_ok());
         assert!(next.unwrap().0.permit.is_none(), "it went ahead without a turn");
+    }
+
+    #[tokio::test]
+    async fn after_a_wait_in_vain_the_gate_stays_open_for_a_while() {
+        let (mut listener, addr) = gate(1, Duration::from_secs(1)).await;
+        let mut clients = Vec::new();
+        for _ in 0..5 {
+            clients.push(TcpStream::connect(addr).await.unwrap());
+        }
+        let (_silent, _) = listener.accept().await;
+        let (_waited, _) = listener.accept().await;
+        // The next three do not wait a second each: the gate is open for ten.
+        let quick = tokio::time::timeout(Duration::from_millis(500), async {
+            for _ in 0..3 {
+                listener.accept().await;
+            }
+        })
+        .await;
+        assert!(quick.is_ok(), "connections after a wait in vain go ahead at once");
     }
 }
