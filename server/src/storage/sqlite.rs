@@ -66,26 +66,15 @@ async fn write_appends(pool: SqlitePool, mut jobs: mpsc::Receiver<Append>) {
     }
 }
 
-/// Writes appends in one transaction.
+/// Writes appends in one transaction, sent to SQLite's connection thread as one query
+/// (`BEGIN`, the `INSERT`s, `COMMIT`): one round trip per group instead of one per
+/// statement, each a wake-up of that thread and of ours.
 async fn write_group(pool: &SqlitePool, group: &[Append]) -> Result<(), StorageError> {
     let now = now_millis();
-    let mut tx = pool.begin().await?;
     let bindings: Vec<(String, &(u64, UserId))> = group
         .iter()
         .flat_map(|job| job.bindings.iter().map(|b| (job.doc.to_string(), b)))
         .collect();
-    for rows in bindings.chunks(ROWS_PER_INSERT) {
-        let mut insert =
-            QueryBuilder::new("INSERT INTO client_bindings (doc_id, client_id, user_id, created_at) ");
-        insert.push_values(rows, |mut row, (doc, (client, user))| {
-            // Client IDs are at most 53 bits (checked by the validator), so they fit.
-            row.push_bind(doc.as_str())
-                .push_bind(*client as i64)
-                .push_bind(user.as_str())
-                .push_bind(now);
-        });
-        insert.build().execute(&mut *tx).await?;
-    }
     let updates: Vec<(String, i64, &NewUpdate)> = group
         .iter()
         .flat_map(|job| {
@@ -95,31 +84,52 @@ async fn write_group(pool: &SqlitePool, group: &[Append]) -> Result<(), StorageE
                 .map(move |(seq, update)| (doc.clone(), seq, update))
         })
         .collect();
+    let deleting: Vec<&(String, i64, &NewUpdate)> =
+        updates.iter().filter(|(_, _, u)| !u.deleted.is_empty()).collect();
+
+    let mut query = QueryBuilder::new("BEGIN;");
+    for rows in bindings.chunks(ROWS_PER_INSERT) {
+        query.push(" INSERT INTO client_bindings (doc_id, client_id, user_id, created_at) ");
+        query.push_values(rows, |mut row, (doc, (client, user))| {
+            // Client IDs are at most 53 bits (checked by the validator), so they fit.
+            row.push_bind(doc.as_str())
+                .push_bind(*client as i64)
+                .push_bind(user.as_str())
+                .push_bind(now);
+        });
+        query.push(";");
+    }
     for rows in updates.chunks(ROWS_PER_INSERT) {
-        let mut insert =
-            QueryBuilder::new("INSERT INTO doc_updates (doc_id, seq, data, author, created_at) ");
-        insert.push_values(rows, |mut row, (doc, seq, update)| {
+        query.push(" INSERT INTO doc_updates (doc_id, seq, data, author, created_at) ");
+        query.push_values(rows, |mut row, (doc, seq, update)| {
             row.push_bind(doc.as_str())
                 .push_bind(*seq)
                 .push_bind(update.data.as_slice())
                 .push_bind(update.author.as_ref().map(UserId::as_str))
                 .push_bind(now);
         });
-        insert.build().execute(&mut *tx).await?;
+        query.push(";");
     }
-    let deleting: Vec<&(String, i64, &NewUpdate)> =
-        updates.iter().filter(|(_, _, u)| !u.deleted.is_empty()).collect();
     for rows in deleting.chunks(ROWS_PER_INSERT) {
-        let mut insert = QueryBuilder::new("INSERT INTO doc_deletions (doc_id, seq, user_id, ranges) ");
-        insert.push_values(rows, |mut row, (doc, seq, update)| {
+        query.push(" INSERT INTO doc_deletions (doc_id, seq, user_id, ranges) ");
+        query.push_values(rows, |mut row, (doc, seq, update)| {
             row.push_bind(doc.as_str())
                 .push_bind(*seq)
                 .push_bind(update.author.as_ref().map(UserId::as_str))
                 .push_bind(encode_ranges(&update.deleted));
         });
-        insert.build().execute(&mut *tx).await?;
+        query.push(";");
     }
-    tx.commit().await?;
+    query.push(" COMMIT;");
+
+    let mut conn = pool.acquire().await?;
+    if let Err(err) = query.build().execute(&mut *conn).await {
+        // A statement failed after `BEGIN`: end the transaction here, so that the
+        // connection goes back to the pool as it came. (Nothing to roll back when `BEGIN`
+        // itself failed; that error is the one that counts.)
+        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        return Err(err.into());
+    }
     Ok(())
 }
 
@@ -155,6 +165,9 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(POOL)
             .min_connections(POOL)
+            // An embedded database has no link to lose: the check would be one more round
+            // trip to the connection's thread for every query.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
@@ -358,6 +371,14 @@ mod tests {
         assert!(store.append(id, 3, &[update(3), update(4)], &[]).await.is_err());
         let doc = store.load(id).await.expect("load");
         assert_eq!(doc.tail.len(), 3, "the failed batch left nothing behind");
+        // The failed transaction was ended: writing goes on.
+        for seq in 4..8 {
+            let batch = [update(seq as u8)];
+            tokio::time::timeout(Duration::from_secs(5), store.append(id, seq, &batch, &[]))
+                .await
+                .expect("not stuck behind an open transaction")
+                .expect("a write after a failed one");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
