@@ -34,11 +34,6 @@ use crate::metrics::Metrics;
 use crate::rooms::Rooms;
 use crate::storage::{SqliteStore, StorageError, Store};
 
-/// Connections per core that may be in their first request at once (see [`listener`]).
-const HANDSHAKES_PER_CORE: usize = 4;
-/// How long a connection waits for its turn before it goes ahead anyway.
-const HANDSHAKE_WAIT: Duration = Duration::from_millis(100);
-
 /// How long shutdown waits for rooms to store and close.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -117,8 +112,7 @@ pub async fn serve(
     };
     let listener = TcpListener::bind(config.addr).await?;
     on_listen(listener.local_addr()?);
-    let handshakes = std::thread::available_parallelism().map_or(8, |n| n.get() * HANDSHAKES_PER_CORE);
-    let listener = GatedListener::new(listener, handshakes, HANDSHAKE_WAIT);
+    let listener = GatedListener::new(listener, listener::handshakes(), listener::HANDSHAKE_WAIT);
     // Without TCP_NODELAY, Nagle's algorithm holds small WebSocket frames back until the
     // peer's delayed ACK (up to 40 ms): it showed as a 40 ms p99 fan-out latency.
     let listener = axum::serve::ListenerExt::tap_io(listener, |io| {

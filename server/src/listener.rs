@@ -21,6 +21,16 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+/// Connections per core that may be in their first request at once.
+const HANDSHAKES_PER_CORE: usize = 4;
+/// How long a connection waits for its turn before it goes ahead anyway.
+pub const HANDSHAKE_WAIT: Duration = Duration::from_millis(100);
+
+/// How many connections may be in their first request at once on this machine.
+pub fn handshakes() -> usize {
+    std::thread::available_parallelism().map_or(8, |n| n.get() * HANDSHAKES_PER_CORE)
+}
+
 /// A TCP listener that lets at most `handshakes` connections be between accept and their
 /// first response at once.
 pub struct GatedListener {
@@ -140,20 +150,20 @@ mod tests {
 
     use super::*;
 
-    async fn gate(handshakes: usize, wait: Duration) -> (GatedListener, SocketAddr) {
+    /// A gate and `clients` connections waiting at it.
+    async fn gate(handshakes: usize, wait: Duration, clients: usize) -> (GatedListener, Vec<TcpStream>) {
         let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = tcp.local_addr().unwrap();
-        (GatedListener::new(tcp, handshakes, wait), addr)
+        let mut connected = Vec::new();
+        for _ in 0..clients {
+            connected.push(TcpStream::connect(addr).await.unwrap());
+        }
+        (GatedListener::new(tcp, handshakes, wait), connected)
     }
 
     #[tokio::test]
     async fn a_full_gate_holds_the_next_connection_until_a_response_is_written() {
-        let (mut listener, addr) = gate(2, Duration::from_secs(30)).await;
-        let _clients = [
-            TcpStream::connect(addr).await.unwrap(),
-            TcpStream::connect(addr).await.unwrap(),
-            TcpStream::connect(addr).await.unwrap(),
-        ];
+        let (mut listener, _clients) = gate(2, Duration::from_secs(30), 3).await;
         let (mut first, _) = listener.accept().await;
         let (_second, _) = listener.accept().await;
         let third = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
@@ -166,11 +176,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_closed_connection_gives_its_turn_back() {
-        let (mut listener, addr) = gate(1, Duration::from_secs(30)).await;
-        let _clients = [
-            TcpStream::connect(addr).await.unwrap(),
-            TcpStream::connect(addr).await.unwrap(),
-        ];
+        let (mut listener, _clients) = gate(1, Duration::from_secs(30), 2).await;
         let (first, _) = listener.accept().await;
         drop(first);
         let second = tokio::time::timeout(Duration::from_secs(5), listener.accept()).await;
@@ -179,11 +185,7 @@ mod tests {
 
     #[tokio::test]
     async fn silent_clients_cannot_hold_the_gate_shut() {
-        let (mut listener, addr) = gate(1, Duration::from_millis(300)).await;
-        let _clients = [
-            TcpStream::connect(addr).await.unwrap(),
-            TcpStream::connect(addr).await.unwrap(),
-        ];
+        let (mut listener, _clients) = gate(1, Duration::from_millis(300), 2).await;
         // The first never gets a response (its client sends nothing); the second is accepted
         // once the wait is over.
         let (_silent, _) = listener.accept().await;
@@ -194,11 +196,7 @@ mod tests {
 
     #[tokio::test]
     async fn after_a_wait_in_vain_the_gate_stays_open_for_a_while() {
-        let (mut listener, addr) = gate(1, Duration::from_secs(1)).await;
-        let mut clients = Vec::new();
-        for _ in 0..5 {
-            clients.push(TcpStream::connect(addr).await.unwrap());
-        }
+        let (mut listener, _clients) = gate(1, Duration::from_secs(1), 5).await;
         let (_silent, _) = listener.accept().await;
         let (_waited, _) = listener.accept().await;
         // The next three do not wait a second each: the gate is open for ten.

@@ -27,16 +27,15 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    match &cli.command {
-        Command::Serve(config) => {
-            runtime.worker_threads(config.worker_threads());
-        }
-        Command::Admin(_) => {
-            runtime.worker_threads(1);
-        }
-    }
-    runtime.enable_all().build()?.block_on(run(cli))
+    let workers = match &cli.command {
+        Command::Serve(config) => config.worker_threads(),
+        Command::Admin(_) => 1,
+    };
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()?
+        .block_on(run(cli))
 }
 
 /// Keeps glibc from holding on to large freed buffers. Each login hashes with a 19 MiB
