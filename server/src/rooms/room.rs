@@ -179,7 +179,7 @@ impl Room {
         async move {
             self.rooms.metrics.rooms.inc();
             if self.uncompacted >= self.rooms.config.compact_after {
-                Box::pin(self.compact()).await;
+                Box::pin(self.compact(false)).await;
             }
             let mut shutdown = self.rooms.shutdown.clone();
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
@@ -566,7 +566,7 @@ impl Room {
             let _ = reply.send(result);
         }
         if self.uncompacted >= self.rooms.config.compact_after {
-            self.compact().await;
+            self.compact(false).await;
         }
     }
 
@@ -662,7 +662,11 @@ impl Room {
 
     /// Folds the log into the stored state. Skipped while updates wait for missing
     /// dependencies: those live only in the log, and the state would not hold them.
-    async fn compact(&mut self) {
+    ///
+    /// The room goes on serving while the writer gets to it (the log and the state are
+    /// both complete, so it never has to wait), except on close. Should it fail, the log
+    /// stays as it is, one threshold longer.
+    async fn compact(&mut self, wait: bool) {
         if self.uncompacted == 0 || self.doc.transact().has_missing_updates() {
             return;
         }
@@ -670,12 +674,20 @@ impl Room {
             .doc
             .transact()
             .encode_state_as_update_v1(&StateVector::default());
-        match self.rooms.store.compact(self.id, &state, self.last_seq).await {
-            Ok(()) => {
-                self.uncompacted = 0;
-                self.rooms.metrics.compactions.inc();
+        self.uncompacted = 0;
+        let (rooms, id, through_seq) = (self.rooms.clone(), self.id, self.last_seq);
+        let work = async move {
+            match rooms.store.compact(id, &state, through_seq).await {
+                Ok(()) => {
+                    rooms.metrics.compactions.inc();
+                }
+                Err(err) => tracing::warn!(%id, error = %err, "compaction failed; the log stays"),
             }
-            Err(err) => tracing::warn!(id = %self.id, error = %err, "compaction failed; the log stays"),
+        };
+        if wait {
+            work.await;
+        } else {
+            tokio::spawn(work);
         }
     }
 
@@ -703,7 +715,7 @@ impl Room {
             }
         }
         if !self.broken {
-            self.compact().await;
+            self.compact(true).await;
             if self.edited {
                 self.take_snapshot(true).await;
             }
