@@ -8,6 +8,7 @@ mod bad_input;
 mod comments;
 mod history;
 mod identity;
+mod load;
 mod openapi;
 mod permissions;
 mod persistence;

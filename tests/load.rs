@@ -1,0 +1,158 @@
+//! The load generator (`samen-load`) against a real server: what it reports is what
+//! happened, both when every edit arrives and when the server dies under it.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use samen_client::load::config::{Cli, Plan};
+use samen_client::load::run::{Barrier, WorkerReport, run_worker};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use crate::support::{TestServer, WAIT, node_dir};
+
+/// A plan against `server`'s registrations `rooms`, as the CLB user.
+fn plan(server: &TestServer, rooms: &[String], duration: u64, extra: &[&str]) -> Arc<Plan> {
+    let url = format!("ws://{}/sync", server.addr);
+    let ids = rooms.join(",");
+    let duration = duration.to_string();
+    let mut args = vec!["--url", &url, "--room-ids", &ids, "--token", &server.clb_token];
+    args.extend(["--duration", &duration]);
+    args.extend(extra);
+    plan_of(&args)
+}
+
+/// 3 editors per room, 5 edits/s each, a 1 s warm-up, and `args`.
+fn plan_of(args: &[&str]) -> Arc<Plan> {
+    let common = [
+        "samen-load",
+        "--clients",
+        "3",
+        "--rate",
+        "5",
+        "--warmup",
+        "1",
+        "--quiet",
+        "5",
+    ];
+    let cli = Cli::try_parse_from(common.iter().chain(args)).expect("arguments");
+    Arc::new(Plan::from_cli(&cli, None, "test").expect("plan"))
+}
+
+async fn registrations(server: &TestServer, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        ids.push(server.new_registration().await);
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_edit_a_real_server_delivers_is_counted_and_rooms_converge() {
+    let server = TestServer::start().await;
+    let rooms = registrations(&server, 2).await;
+    let report: WorkerReport = run_worker(plan(&server, &rooms, 2, &["--acks"]), 0, Barrier::None).await;
+
+    assert_eq!((report.clients_connected, report.clients_failed), (6, 0));
+    assert!(report.errors.is_empty(), "errors: {:?}", report.error_samples);
+    // 6 editors × 5/s × 2 s, give or take the ticks at the edges.
+    assert!((30..=90).contains(&report.sent), "sent {}", report.sent);
+    assert_eq!(
+        report.expected,
+        report.sent * 2,
+        "each edit is owed to the room's two others"
+    );
+    assert_eq!(report.delivered, report.expected, "nothing lost");
+    assert_eq!(
+        report.latency.count(),
+        report.delivered,
+        "a latency for every receipt"
+    );
+    assert_eq!(report.converged_rooms, 2);
+    assert!(
+        report.counters.acked > 0,
+        "durability acks were asked for and counted"
+    );
+    assert!(report.counters.awareness_received > 0, "carets reached the peers");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_dying_under_load_shows_as_loss_and_errors() {
+    let mut server = TestServer::start().await;
+    let rooms = registrations(&server, 1).await;
+    let load = tokio::spawn(run_worker(plan(&server, &rooms, 4, &[]), 0, Barrier::None));
+    // Into the measured window (the 1 s warm-up brings 15 edits), then gone without a
+    // goodbye.
+    let started = tokio::time::Instant::now();
+    while server.metric("samen_updates_accepted_total").await < 25.0 {
+        assert!(
+            started.elapsed() < WAIT,
+            "the load generator never got to editing"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.kill9().await;
+    let report = tokio::time::timeout(Duration::from_secs(30), load)
+        .await
+        .expect("the load generator ends on its own")
+        .expect("task");
+
+    assert_eq!(report.clients_connected, 3, "they were connected before");
+    assert_eq!(
+        report.errors.get("closed"),
+        Some(&3),
+        "every lost connection is reported: {:?}",
+        report.error_samples
+    );
+    // 3 editors × 5/s × 4 s planned; editing stops with the server, about halfway.
+    assert!(
+        (1..30).contains(&report.sent),
+        "sent {}: edits before the server died, none after",
+        report.sent
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn it_speaks_hocuspocus_to_a_real_hocuspocus() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut hocuspocus = Command::new("node")
+        .arg(node_dir().join("hocuspocus.mjs"))
+        .arg(port.to_string())
+        .current_dir(node_dir())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run node (is Node.js installed? run the README's test command)");
+    let stdout = hocuspocus.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(WAIT, lines.next_line())
+        .await
+        .expect("Hocuspocus starts");
+    assert!(line.expect("read").is_some_and(|l| l.starts_with("listening")));
+
+    let url = format!("ws://127.0.0.1:{port}");
+    let plan = plan_of(&[
+        "--url",
+        &url,
+        "--protocol",
+        "hocuspocus",
+        "--rooms",
+        "2",
+        "--duration",
+        "2",
+    ]);
+    let report = run_worker(plan, 0, Barrier::None).await;
+
+    assert_eq!((report.clients_connected, report.clients_failed), (6, 0));
+    assert!(report.errors.is_empty(), "errors: {:?}", report.error_samples);
+    assert!(report.sent > 0);
+    assert_eq!(report.expected, report.sent * 2);
+    assert_eq!(report.delivered, report.expected, "nothing lost");
+    assert_eq!(report.converged_rooms, 2);
+    assert!(report.counters.awareness_received > 0, "carets reached the peers");
+}
