@@ -103,7 +103,7 @@ async fn sync(
     let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &state)
         .await
         .map_err(|e| AppError::BadRequest(e.body_text()))?;
-    let principal = Principal::new(auth.user.id, auth.user.display_name, access);
+    let principal = Arc::new(Principal::new(auth.user.id, auth.user.display_name, access));
     let settings = SocketSettings {
         limits: state.limits.clone(),
         ping: std::time::Duration::from_secs(state.config.ping_secs.max(1)),

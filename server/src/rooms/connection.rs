@@ -29,8 +29,9 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// What a connection needs besides its socket.
 #[derive(Clone)]
 pub struct SocketSettings {
-    /// Who is on the connection.
-    pub principal: Principal,
+    /// Who is on the connection (shared with the room's record of the peer: one copy per
+    /// connection, not two).
+    pub principal: Arc<Principal>,
     /// Validation limits.
     pub limits: Arc<Limits>,
     /// Interval between pings.
@@ -57,7 +58,7 @@ pub fn serve_socket(
         metrics.connections.inc();
         let queue = rooms.inner.config.outbound_queue;
         let acks = settings.acks;
-        let principal = Arc::new(settings.principal.clone());
+        let principal = settings.principal.clone();
         let make_peer = move || {
             let (out, receiver) = outbox(queue);
             let principal = principal.clone();
