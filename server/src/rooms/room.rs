@@ -745,21 +745,29 @@ async fn version_state(rooms: &RoomsInner, id: RegistrationId, doc: &Doc) -> (bo
     }
 }
 
+/// Log entries applied per yrs transaction while loading. yrs slows down with every
+/// update one transaction holds: a log of 100,000 one-character updates took 10–14 s in
+/// one transaction and 0.05 s in transactions of 16 to 2,000.
+const APPLY_CHUNK: usize = 256;
+
 /// Applies a stored document to a fresh doc. Stored bytes were validated before they were
 /// stored; an entry that still fails is logged and skipped rather than losing the rest.
 fn apply_stored(doc: &Doc, stored: &StoredDoc, id: RegistrationId) {
-    let mut txn = doc.transact_mut();
-    let entries = stored
+    let entries: Vec<(i64, &Vec<u8>)> = stored
         .state
         .iter()
         .map(|s| (stored.state_seq, s))
-        .chain(stored.tail.iter().map(|e| (e.seq, &e.data)));
-    for (seq, bytes) in entries {
-        let result = Update::decode_v1(bytes)
-            .map_err(ApplyError::from)
-            .and_then(|u| txn.apply_update(u).map_err(ApplyError::from));
-        if let Err(err) = result {
-            tracing::error!(%id, seq, error = %err, "stored update does not apply");
+        .chain(stored.tail.iter().map(|e| (e.seq, &e.data)))
+        .collect();
+    for chunk in entries.chunks(APPLY_CHUNK) {
+        let mut txn = doc.transact_mut();
+        for (seq, bytes) in chunk {
+            let result = Update::decode_v1(bytes)
+                .map_err(ApplyError::from)
+                .and_then(|u| txn.apply_update(u).map_err(ApplyError::from));
+            if let Err(err) = result {
+                tracing::error!(%id, seq, error = %err, "stored update does not apply");
+            }
         }
     }
 }
@@ -808,4 +816,61 @@ fn delete_ranges(set: &yrs::IdSet) -> Vec<DeleteRange> {
 
 fn awareness_message(changes: &[super::presence::Change]) -> Bytes {
     protocol::encode_awareness(changes.iter().map(|(c, clock, json)| (*c, *clock, json.as_str()))).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::LogEntry;
+    use yrs::types::text::Text;
+    use yrs::types::xml::{XmlElementPrelim, XmlFragment, XmlTextPrelim};
+    use yrs::{GetString, XmlOut};
+
+    /// A log of one person typing `n` characters into `goals`, one update per keystroke.
+    fn typed_log(n: usize) -> (Vec<Vec<u8>>, String) {
+        let doc = samen_crdt::new_doc();
+        let goals = doc.get_or_insert_xml_fragment("goals");
+        let text = {
+            let mut txn = doc.transact_mut();
+            let p = goals.push_back(&mut txn, XmlElementPrelim::empty("paragraph"));
+            p.push_back(&mut txn, XmlTextPrelim::new(""))
+        };
+        let mut log = vec![doc.transact().encode_state_as_update_v1(&StateVector::default())];
+        for i in 0..n {
+            let before = doc.transact().state_vector();
+            let c = char::from(b'a' + (i % 26) as u8).to_string();
+            let mut txn = doc.transact_mut();
+            let len = text.len(&txn);
+            text.insert(&mut txn, len, &c);
+            drop(txn);
+            log.push(doc.transact().encode_diff_v1(&before));
+        }
+        let typed = text.get_string(&doc.transact());
+        (log, typed)
+    }
+
+    fn goals_text(doc: &Doc) -> String {
+        let txn = doc.transact();
+        let goals = txn.get_xml_fragment("goals").expect("goals");
+        match goals.get(&txn, 0) {
+            Some(XmlOut::Element(p)) => p.get_string(&txn),
+            other => panic!("no paragraph: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_log_longer_than_a_transaction_loads_whole_even_out_of_order_at_the_seam() {
+        let (mut log, typed) = typed_log(3 * APPLY_CHUNK);
+        // The last entry of the first transaction depends on the first of the second: it
+        // waits as pending across the commit between them, then integrates.
+        log.swap(APPLY_CHUNK - 1, APPLY_CHUNK);
+        let stored = StoredDoc {
+            tail: (1..).zip(log).map(|(seq, data)| LogEntry { seq, data }).collect(),
+            ..StoredDoc::default()
+        };
+        let doc = samen_crdt::new_doc();
+        apply_stored(&doc, &stored, RegistrationId::new());
+        assert!(!doc.transact().has_missing_updates());
+        assert_eq!(goals_text(&doc), format!("<paragraph>{typed}</paragraph>"));
+    }
 }
