@@ -46,13 +46,16 @@ enum Job {
     Compact(Compact),
 }
 
+/// Where the writer sends a job's outcome.
+type Reply = oneshot::Sender<Result<(), StorageError>>;
+
 /// One room's batch to append, and where its outcome goes.
 struct Append {
     doc: RegistrationId,
     first_seq: i64,
     updates: Vec<NewUpdate>,
     bindings: Vec<(u64, UserId)>,
-    reply: oneshot::Sender<Result<(), StorageError>>,
+    reply: Reply,
 }
 
 /// A document's new state, folding its log through `through_seq`.
@@ -60,7 +63,7 @@ struct Compact {
     doc: RegistrationId,
     state: Vec<u8>,
     through_seq: i64,
-    reply: oneshot::Sender<Result<(), StorageError>>,
+    reply: Reply,
 }
 
 /// The one writer of documents: it takes every append waiting (from all rooms) and writes
@@ -209,6 +212,16 @@ async fn write_group(
 }
 
 impl SqliteStore {
+    /// Hands the writer a job and waits until it is written (or has failed).
+    async fn submit(&self, job: impl FnOnce(Reply) -> Job) -> Result<(), StorageError> {
+        let (reply, done) = oneshot::channel();
+        self.writer
+            .send(job(reply))
+            .await
+            .map_err(|_| StorageError::Closed)?;
+        done.await.map_err(|_| StorageError::Closed)?
+    }
+
     /// Opens (creating if needed) `samen.db` in `data_dir` and applies the migrations.
     pub async fn open_in(data_dir: &Path) -> Result<Self, StorageError> {
         std::fs::create_dir_all(data_dir)?;
@@ -305,19 +318,16 @@ impl DocStore for SqliteStore {
         updates: &[NewUpdate],
         bindings: &[(u64, UserId)],
     ) -> Result<(), StorageError> {
-        let (reply, done) = oneshot::channel();
-        let job = Append {
-            doc,
-            first_seq,
-            updates: updates.to_vec(),
-            bindings: bindings.to_vec(),
-            reply,
-        };
-        self.writer
-            .send(Job::Append(job))
-            .await
-            .map_err(|_| StorageError::Closed)?;
-        done.await.map_err(|_| StorageError::Closed)?
+        self.submit(|reply| {
+            Job::Append(Append {
+                doc,
+                first_seq,
+                updates: updates.to_vec(),
+                bindings: bindings.to_vec(),
+                reply,
+            })
+        })
+        .await
     }
 
     async fn deletions(&self, doc: RegistrationId) -> Result<Vec<Deletion>, StorageError> {
@@ -339,18 +349,15 @@ impl DocStore for SqliteStore {
     }
 
     async fn compact(&self, doc: RegistrationId, state: &[u8], through_seq: i64) -> Result<(), StorageError> {
-        let (reply, done) = oneshot::channel();
-        let job = Compact {
-            doc,
-            state: state.to_vec(),
-            through_seq,
-            reply,
-        };
-        self.writer
-            .send(Job::Compact(job))
-            .await
-            .map_err(|_| StorageError::Closed)?;
-        done.await.map_err(|_| StorageError::Closed)?
+        self.submit(|reply| {
+            Job::Compact(Compact {
+                doc,
+                state: state.to_vec(),
+                through_seq,
+                reply,
+            })
+        })
+        .await
     }
 
     async fn close(&self) {
