@@ -8,10 +8,9 @@ use std::time::Duration;
 use clap::Parser;
 use samen_client::load::config::{Cli, Plan};
 use samen_client::load::run::{Barrier, WorkerReport, run_worker};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-use crate::support::{TestServer, WAIT, node_dir};
+use crate::support::{TestServer, WAIT, announced, node_dir};
 
 /// A plan against `server`'s registrations `rooms`, as the CLB user.
 fn plan(server: &TestServer, rooms: &[String], duration: u64, extra: &[&str]) -> Arc<Plan> {
@@ -123,16 +122,7 @@ async fn it_speaks_hocuspocus_to_a_real_hocuspocus() {
         .kill_on_drop(true)
         .spawn()
         .expect("run node (is Node.js installed? run the README's test command)");
-    let stdout = hocuspocus.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(WAIT, lines.next_line())
-        .await
-        .expect("Hocuspocus starts")
-        .expect("read");
-    let addr = line
-        .as_deref()
-        .and_then(|l| l.strip_prefix("listening on "))
-        .expect("Hocuspocus says where it listens");
+    let addr = announced(&mut hocuspocus, "Hocuspocus", "listening on ").await;
     let url = format!("ws://{addr}");
     let plan = plan_of(&[
         "--url",

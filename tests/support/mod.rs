@@ -264,25 +264,33 @@ async fn spawn(data: &Path, args: &[String]) -> (Child, String) {
         .kill_on_drop(true)
         .spawn()
         .expect("start samen");
+    let addr = announced(&mut child, "samen", "Samen luistert op http://").await;
+    (child, addr.trim_end_matches('/').to_owned())
+}
+
+/// Waits for the line of a child process's (piped) stdout that starts with `prefix`, and
+/// returns the rest of it: where the process says it listens. The process's later output
+/// goes to stderr as `[name] ...`, so that it never blocks on a full pipe.
+pub async fn announced(child: &mut Child, name: &str, prefix: &str) -> String {
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
-    let addr = tokio::time::timeout(WAIT, async {
+    let rest = tokio::time::timeout(WAIT, async {
         while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(rest) = line.strip_prefix("Samen luistert op http://") {
-                return rest.trim_end_matches('/').to_owned();
+            if let Some(rest) = line.strip_prefix(prefix) {
+                return rest.to_owned();
             }
         }
-        panic!("samen exited before listening");
+        panic!("{name} exited before listening");
     })
     .await
-    .expect("samen did not start in time");
-    // Keep draining stdout so the process never blocks on a full pipe.
+    .unwrap_or_else(|_| panic!("{name} did not start in time"));
+    let name = name.to_owned();
     tokio::spawn(async move {
         while let Ok(Some(line)) = lines.next_line().await {
-            eprintln!("[samen] {line}");
+            eprintln!("[{name}] {line}");
         }
     });
-    (child, addr)
+    rest
 }
 
 /// Appends a paragraph with `text` to a section, as an editor would.
