@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use futures_util::{SinkExt, StreamExt};
-use samen_crdt::protocol::encode_sync_step2;
+use samen_crdt::protocol::{ServerMessage, decode_server_message, encode_sync_step2};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
@@ -86,30 +86,31 @@ async fn serve(stream: TcpStream, id: u64, rooms: Rooms) {
     });
     while let Some(Ok(msg)) = source.next().await {
         let Message::Binary(data) = msg else { continue };
-        match (data.first(), data.get(1)) {
+        // Presence: forward it as it came (the only message read no further).
+        if data.first() == Some(&1) {
+            if let Some(room) = rooms.lock().unwrap().get(&path) {
+                forward(room, id, &data);
+            }
+            continue;
+        }
+        // The client's sync messages parse like a server's, and are not checked either way.
+        match decode_server_message(&data) {
             // Sync step 1: everything the room had, merged, as sync step 2.
-            (Some(0), Some(0)) => {
+            Ok(ServerMessage::SyncStep1(_)) => {
                 let rooms = rooms.lock().unwrap();
                 let log = rooms.get(&path).map(|r| r.log.as_slice()).unwrap_or_default();
                 let state = yrs::merge_updates_v1(log).unwrap_or_else(|_| vec![0, 0]);
                 let _ = tx.send(encode_sync_step2(&state).into());
             }
             // Sync step 2 or an update: keep it for later joiners, forward it as an update.
-            (Some(0), Some(1 | 2)) => {
-                let Some(payload) = payload(&data) else { continue };
+            Ok(ServerMessage::SyncStep2(update) | ServerMessage::Update(update)) => {
                 let mut frame = data.to_vec();
                 frame[1] = 2;
                 let frame = Bytes::from(frame);
                 let mut rooms = rooms.lock().unwrap();
                 if let Some(room) = rooms.get_mut(&path) {
-                    room.log.push(payload.to_vec());
+                    room.log.push(update);
                     forward(room, id, &frame);
-                }
-            }
-            // Presence: forward it.
-            (Some(1), _) => {
-                if let Some(room) = rooms.lock().unwrap().get(&path) {
-                    forward(room, id, &data);
                 }
             }
             _ => {}
@@ -119,24 +120,6 @@ async fn serve(stream: TcpStream, id: u64, rooms: Rooms) {
         room.peers.remove(&id);
     }
     writer.abort();
-}
-
-/// The update inside a sync message: after its two type bytes, a length-prefixed payload.
-fn payload(frame: &[u8]) -> Option<&[u8]> {
-    let (mut len, mut shift, mut at) = (0usize, 0, 2);
-    loop {
-        let byte = *frame.get(at)?;
-        at += 1;
-        len |= usize::from(byte & 0x7f) << shift;
-        if byte < 0x80 {
-            break;
-        }
-        shift += 7;
-        if shift > 28 {
-            return None;
-        }
-    }
-    frame.get(at..at.checked_add(len)?)
 }
 
 fn forward(room: &Room, from: u64, frame: &Bytes) {
