@@ -5,12 +5,14 @@
 //! alone, and the server calls it before any client byte reaches yrs.
 
 pub mod deps;
+pub mod error;
 pub mod history;
 pub mod lib0;
 pub mod policy;
 pub mod protocol;
 pub mod schema;
 pub mod text;
+pub mod typing;
 pub mod validate;
 
 pub use protocol::{ClientMessage, ProtocolError};

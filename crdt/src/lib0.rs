@@ -4,7 +4,7 @@
 //! Every read checks the bytes that remain; nothing here panics or allocates on a client's
 //! word.
 
-use crate::validate::ValidationError;
+use crate::error::ValidationError;
 
 /// Reads lib0-encoded values from a byte slice.
 #[derive(Debug, Clone)]

@@ -12,9 +12,8 @@ use std::time::{Duration, Instant};
 
 use samen_client::{Auth, Client, Options};
 use samen_server::storage::NewUpdate;
-use yrs::types::text::Text;
-use yrs::types::xml::{XmlElementPrelim, XmlFragment, XmlTextPrelim};
-use yrs::{ReadTxn, Transact};
+use yrs::Transact;
+use yrs::types::xml::XmlFragment;
 
 async fn first_sync(url: &str, token: &str) -> (Duration, usize) {
     let started = Instant::now();
@@ -50,35 +49,20 @@ async fn main() {
     } = common::world(dir.path(), "Cold load").await;
 
     // One person typing: one update per keystroke, as an editor sends them.
-    let doc = samen_crdt::new_doc();
-    let goals = doc.get_or_insert_xml_fragment("goals");
-    let text = {
-        let mut txn = doc.transact_mut();
-        let p = goals.push_back(&mut txn, XmlElementPrelim::empty("paragraph"));
-        p.push_back(&mut txn, XmlTextPrelim::new(""))
-    };
-    let mut log = vec![NewUpdate {
-        data: doc
-            .transact()
-            .encode_state_as_update_v1(&yrs::StateVector::default()),
-        author: Some(user.id.clone()),
-        deleted: Vec::new(),
-    }];
     let generated = Instant::now();
-    for i in 1..updates {
-        let before = doc.transact().state_vector();
-        {
-            let mut txn = doc.transact_mut();
-            let len = text.len(&txn);
-            text.insert(&mut txn, len, if i % 60 == 0 { " " } else { "a" });
-        }
-        log.push(NewUpdate {
-            data: doc.transact().encode_diff_v1(&before),
+    let typed = samen_crdt::typing::typing("goals", updates.saturating_sub(1), |i| {
+        if (i + 1) % 60 == 0 { ' ' } else { 'a' }
+    });
+    let client_id = typed.client_id;
+    let log: Vec<NewUpdate> = typed
+        .updates
+        .into_iter()
+        .map(|data| NewUpdate {
+            data,
             author: Some(user.id.clone()),
             deleted: Vec::new(),
-        });
-    }
-    let client_id = doc.client_id().get();
+        })
+        .collect();
     for (n, chunk) in log.chunks(5_000).enumerate() {
         let bindings = if n == 0 {
             vec![(client_id, user.id.clone())]

@@ -108,7 +108,7 @@ struct People {
     clients: HashMap<u64, (UserId, String)>,
     deletions: Deletions<UserId>,
     names: HashMap<UserId, String>,
-    /// Distinct colours for the document's writers (see `rooms::distinct_colors`).
+    /// Distinct colours for the document's writers (see `colors::distinct_colors`).
     colors: HashMap<UserId, &'static str>,
 }
 
@@ -127,7 +127,7 @@ impl People {
                 .into_iter()
                 .filter_map(move |r| author.clone().map(|a| (r.client, r.clock, r.len, a)))
         }));
-        let colors = crate::rooms::distinct_colors(clients.values().map(|(user, _)| user));
+        let colors = crate::colors::distinct_colors(clients.values().map(|(user, _)| user));
         Ok(People {
             clients,
             deletions,
@@ -148,7 +148,7 @@ impl People {
                 .colors
                 .get(user)
                 .copied()
-                .unwrap_or_else(|| crate::rooms::color_of(user))
+                .unwrap_or_else(|| crate::colors::color_of(user))
                 .to_owned(),
         }
     }

@@ -5,6 +5,8 @@
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod clock;
+pub mod colors;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -99,6 +101,7 @@ pub async fn serve(
         metrics.clone(),
         config.room(),
         stop_rx.clone(),
+        clock::Ambient::system(),
     );
     let state = app::AppState {
         rooms: rooms.clone(),

@@ -92,6 +92,10 @@ pub struct Cli {
     /// Runtime threads per process (default: cores ÷ workers, at least 1).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Seed of the clients' random choices (where in the text and when they type). The
+    /// report prints it; the same seed gives the same choices. Default: a fresh one.
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Internal: run as a worker of a parent samen-load.
     #[arg(long, hide = true)]
     pub worker: bool,
@@ -139,6 +143,8 @@ pub struct Plan {
     pub awareness_every_s: f64,
     /// Quiet-period cap (s).
     pub quiet_s: u64,
+    /// Seed of the clients' random choices (`--seed` replays them).
+    pub seed: u64,
     #[serde(skip)]
     pub token: Option<String>,
     #[serde(skip)]
@@ -238,6 +244,7 @@ impl Plan {
             chars_per_update: cli.chars,
             awareness_every_s: cli.awareness_every,
             quiet_s: cli.quiet,
+            seed: cli.seed.unwrap_or_else(|| fastrand::u64(..)),
             token: cli.token.clone(),
             connect_concurrency: cli.connect_concurrency.clamp(1, 1024),
             connect_timeout: Duration::from_secs(cli.connect_timeout),

@@ -165,6 +165,8 @@ pub struct Spec {
     pub awareness_every: Duration,
     /// Handshake + sync timeout.
     pub connect_timeout: Duration,
+    /// The run's seed; each client draws from its own stream of it.
+    pub seed: u64,
 }
 
 /// Per-client counters, summed by the worker.
@@ -241,14 +243,20 @@ struct Session {
     caret: u32,
     last_clock: Option<u32>,
     seq: u64,
-    rng: u64,
+    /// Where and when this client types: from the run's seed, its room and its index, so
+    /// that a seed replays the same choices.
+    rng: fastrand::Rng,
 }
 
 impl Session {
     fn new(spec: Spec) -> Session {
+        // The Yjs client ID stays random: a seed replayed against rooms that already hold
+        // a run's edits would otherwise reuse its client IDs from clock 0, and Yjs ignores
+        // such updates as already seen.
         let doc = samen_crdt::new_doc();
         let goals = doc.get_or_insert_xml_fragment(SECTION);
-        let seed = doc.client_id().get() ^ 0x9e37_79b9_7f4a_7c15;
+        let stream = ((spec.room.index as u64) << 32) | spec.index as u64;
+        let rng = fastrand::Rng::with_seed(spec.seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         Session {
             spec,
             doc,
@@ -261,15 +269,12 @@ impl Session {
             caret: 0,
             last_clock: None,
             seq: 0,
-            rng: seed | 1,
+            rng,
         }
     }
 
     fn random(&mut self) -> u64 {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        self.rng
+        self.rng.u64(..)
     }
 
     fn client_id(&self) -> u64 {

@@ -148,6 +148,7 @@ async fn connect_room(
         token: plan.token.clone().unwrap_or_default(),
         create_paragraph: index == 0,
         rate: if plan.idle { 0.0 } else { plan.rate },
+        seed: plan.seed,
         chars: plan.chars_per_update,
         awareness_every: Duration::from_secs_f64(plan.awareness_every_s),
         connect_timeout: plan.connect_timeout,
@@ -369,11 +370,18 @@ pub async fn run_workers(plan: Arc<Plan>, args: Vec<OsString>, run_id: &str) -> 
         lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
         stdin: Option<tokio::process::ChildStdin>,
     }
+    // Every worker takes the parent's seed (one it chose when none was given).
+    let seed = plan.seed.to_string();
+    let seed_given = args
+        .iter()
+        .any(|a| a == "--seed" || a.to_string_lossy().starts_with("--seed="));
+    let seed_args: &[&str] = if seed_given { &[] } else { &["--seed", &seed] };
     let mut children = Vec::new();
     for i in 0..plan.workers {
         let spawned = tokio::process::Command::new(&exe)
             .args(&args)
             .args(["--worker", "--worker-index", &i.to_string(), "--run-id", run_id])
+            .args(seed_args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

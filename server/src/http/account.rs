@@ -137,7 +137,7 @@ pub async fn logout(
 )]
 pub async fn me(State(state): State<AppState>, auth: Authenticated) -> Result<Json<Value>, AppError> {
     let memberships = state.db.memberships(&auth.user.id).await?;
-    let color = crate::rooms::color_of(&auth.user.id);
+    let color = crate::colors::color_of(&auth.user.id);
     Ok(Json(json!({
         "user": auth.user,
         "memberships": memberships,

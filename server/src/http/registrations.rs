@@ -220,7 +220,7 @@ pub async fn authors(
         })
         .collect();
     // The same colours as the document's diffs: distinct among its writers.
-    let distinct = crate::rooms::distinct_colors(bindings.values().map(|(user, _)| user));
+    let distinct = crate::colors::distinct_colors(bindings.values().map(|(user, _)| user));
     let colors: BTreeMap<String, &str> = distinct
         .iter()
         .map(|(user, color)| (user.to_string(), *color))

@@ -10,7 +10,6 @@ mod outbox;
 mod presence;
 mod room;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -19,6 +18,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 pub use connection::{SocketSettings, serve_socket};
 
+use crate::clock::{Ambient, Clock};
+use crate::colors::color_of;
 use crate::config::RoomConfig;
 use crate::db::{Db, SchoolAccess};
 use crate::events::Events;
@@ -37,42 +38,6 @@ pub struct Principal {
     pub access: SchoolAccess,
     /// Their presence colour.
     pub color: &'static str,
-}
-
-/// Presence colours: distinct, and dark enough for white text and carets on white (WCAG AA).
-const COLORS: [&str; 8] = [
-    "#1f6feb", "#b3261e", "#0b7a3e", "#8e24aa", "#b45309", "#00796b", "#c2185b", "#4d5bd6",
-];
-
-/// A user's presence colour: the same in every document and session.
-pub fn color_of(user: &UserId) -> &'static str {
-    let hash = user
-        .as_str()
-        .bytes()
-        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
-    COLORS[hash as usize % COLORS.len()]
-}
-
-/// Colours for the people of one document, distinct where the palette allows: each gets
-/// their own colour ([`color_of`]) unless someone before them (by id) has it, then the
-/// first free one. Used where colours tell authors apart (diffs, the authorship view).
-pub fn distinct_colors<'a>(users: impl IntoIterator<Item = &'a UserId>) -> HashMap<UserId, &'static str> {
-    let mut users: Vec<&UserId> = users.into_iter().collect();
-    users.sort();
-    users.dedup();
-    let mut out = HashMap::new();
-    let mut taken: Vec<&'static str> = Vec::new();
-    for user in users {
-        let own = color_of(user);
-        let color = if taken.contains(&own) {
-            COLORS.iter().copied().find(|c| !taken.contains(c)).unwrap_or(own)
-        } else {
-            own
-        };
-        taken.push(color);
-        out.insert(user.clone(), color);
-    }
-    out
 }
 
 impl Principal {
@@ -237,8 +202,22 @@ pub(crate) struct RoomsInner {
     pub config: RoomConfig,
     /// Becomes true when the server shuts down.
     pub shutdown: watch::Receiver<bool>,
+    /// Where rooms read the time.
+    pub clock: Clock,
+    /// Seeds each room's random numbers as it loads.
+    rng: std::sync::Mutex<fastrand::Rng>,
     /// The number of running rooms, so shutdown can wait for them.
     live: watch::Sender<usize>,
+}
+
+impl RoomsInner {
+    /// Random numbers for a room that is loading, drawn from the registry's seed.
+    fn fork_rng(&self) -> fastrand::Rng {
+        self.rng
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .fork()
+    }
 }
 
 /// The registry of live rooms.
@@ -256,6 +235,7 @@ impl Rooms {
         metrics: Arc<Metrics>,
         config: RoomConfig,
         shutdown: watch::Receiver<bool>,
+        ambient: Ambient,
     ) -> Self {
         Rooms {
             inner: Arc::new(RoomsInner {
@@ -266,6 +246,8 @@ impl Rooms {
                 metrics,
                 config,
                 shutdown,
+                clock: ambient.clock,
+                rng: std::sync::Mutex::new(fastrand::Rng::with_seed(ambient.seed)),
                 live: watch::Sender::new(0),
             }),
         }
@@ -409,39 +391,4 @@ pub enum JoinError {
     /// The room kept closing under us (or its document could not be loaded).
     #[error("room unavailable")]
     Busy,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn colours_are_distinct_per_document_while_the_palette_lasts() {
-        // Eight people, the first two sharing their own colour: the point of the function.
-        let pool: Vec<UserId> = (0..200)
-            .map(|i| UserId::from(format!("{i:x}-{}", i * 7919)))
-            .collect();
-        let twin = pool[1..]
-            .iter()
-            .find(|u| color_of(u) == color_of(&pool[0]))
-            .expect("some user shares a colour with the first");
-        let mut users: Vec<UserId> = vec![pool[0].clone(), twin.clone()];
-        users.extend(
-            pool.iter()
-                .filter(|u| *u != twin && *u != &pool[0])
-                .take(38)
-                .cloned(),
-        );
-        let colors = distinct_colors(&users[..8]);
-        let distinct: std::collections::HashSet<_> = colors.values().collect();
-        assert_eq!(distinct.len(), 8);
-        // Stable: the same people get the same colours, in any order; the first by id keeps
-        // their own colour.
-        let reversed: Vec<&UserId> = users[..8].iter().rev().collect();
-        assert_eq!(distinct_colors(reversed), colors);
-        let first = users[..8].iter().min().expect("users");
-        assert_eq!(colors[first], color_of(first));
-        // More people than colours: everyone still gets one.
-        assert_eq!(distinct_colors(&users).len(), 40);
-    }
 }
