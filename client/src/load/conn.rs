@@ -608,3 +608,36 @@ pub async fn run(
         failure,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(seed: u64, room: usize, index: usize) -> Session {
+        Session::new(Spec {
+            room: RoomShared::new(format!("r{room}"), room),
+            index,
+            url: "ws://127.0.0.1:1/sync/r".into(),
+            framing: Framing::YWebsocket,
+            token: String::new(),
+            create_paragraph: index == 0,
+            rate: 1.0,
+            chars: 1,
+            awareness_every: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
+            seed,
+        })
+    }
+
+    fn draws(mut s: Session) -> Vec<u64> {
+        (0..32).map(|_| s.random()).collect()
+    }
+
+    #[test]
+    fn a_seed_replays_each_clients_choices_and_clients_differ() {
+        assert_eq!(draws(session(42, 3, 1)), draws(session(42, 3, 1)));
+        assert_ne!(draws(session(42, 3, 1)), draws(session(43, 3, 1)));
+        assert_ne!(draws(session(42, 3, 1)), draws(session(42, 3, 2)));
+        assert_ne!(draws(session(42, 3, 1)), draws(session(42, 4, 1)));
+    }
+}
