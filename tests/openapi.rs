@@ -609,4 +609,133 @@ async fn openapi_schemas_match_real_answers() {
     let restore_path = "/api/registrations/{id}/snapshots/{sid}/restore";
     checked(&server, &doc, ("post", restore_path, &restore), linde, None, 403).await;
     checked(&server, &doc, ("post", restore_path, &restore), clb, None, 200).await;
+
+    // Comments on the demo registration: whom one may mention, an anchored thread that
+    // mentions someone, its reply, edit, resolve, reopen and delete, and the mention.
+    let people = format!("/api/registrations/{demo}/people");
+    checked(
+        &server,
+        &doc,
+        ("get", "/api/registrations/{id}/people", &people),
+        linde,
+        None,
+        200,
+    )
+    .await;
+    let linde_id = me_of(&server, &doc, linde).await;
+    let comments = format!("/api/registrations/{demo}/comments");
+    let threads = "/api/registrations/{id}/comments";
+    let anchor =
+        json!({ "section": "goals", "start": "AQLr7aa9BQA=", "end": "AQLr7aa9BQU=", "quote": "Samen" });
+    let first = json!({ "body": "Kijk je even mee?", "anchor": anchor, "mentions": [linde_id] });
+    let started = checked(&server, &doc, ("post", threads, &comments), clb, Some(first), 201).await;
+    checked(
+        &server,
+        &doc,
+        ("post", threads, &comments),
+        clb,
+        Some(json!({ "body": " " })),
+        400,
+    )
+    .await;
+    let thread = started["thread"]["id"].as_str().expect("thread id");
+    let replies = format!("{comments}/{thread}/replies");
+    let replies_path = "/api/registrations/{id}/comments/{thread}/replies";
+    let answer = json!({ "body": "Ja, morgen." });
+    let replied = checked(
+        &server,
+        &doc,
+        ("post", replies_path, &replies),
+        linde,
+        Some(answer),
+        201,
+    )
+    .await;
+    let unknown_thread = format!("{comments}/no-such-thread/replies");
+    let again = json!({ "body": "Nog eens." });
+    checked(
+        &server,
+        &doc,
+        ("post", replies_path, &unknown_thread),
+        linde,
+        Some(again),
+        404,
+    )
+    .await;
+    let reply = replied["thread"]["comments"]
+        .as_array()
+        .and_then(|c| c.last())
+        .and_then(|c| c["id"].as_str())
+        .expect("the reply's id");
+    let one_comment = format!("{comments}/{thread}/comments/{reply}");
+    let comment_path = "/api/registrations/{id}/comments/{thread}/comments/{comment}";
+    let edit = json!({ "body": "Ja, overmorgen." });
+    checked(
+        &server,
+        &doc,
+        ("patch", comment_path, &one_comment),
+        linde,
+        Some(edit.clone()),
+        200,
+    )
+    .await;
+    checked(
+        &server,
+        &doc,
+        ("patch", comment_path, &one_comment),
+        clb,
+        Some(edit),
+        403,
+    )
+    .await;
+    for (action, route) in [
+        ("resolve", "/api/registrations/{id}/comments/{thread}/resolve"),
+        ("reopen", "/api/registrations/{id}/comments/{thread}/reopen"),
+    ] {
+        let path = format!("{comments}/{thread}/{action}");
+        checked(&server, &doc, ("post", route, &path), linde, None, 200).await;
+    }
+    checked(
+        &server,
+        &doc,
+        ("delete", comment_path, &one_comment),
+        linde,
+        None,
+        200,
+    )
+    .await;
+    checked(&server, &doc, ("get", threads, &comments), linde, None, 200).await;
+    let notes = checked(
+        &server,
+        &doc,
+        ("get", "/api/notifications", "/api/notifications"),
+        linde,
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(notes["unread"], 1, "the mention reached Linde: {notes}");
+
+    // Answers without a body.
+    for (route, path) in [
+        (
+            "/api/registrations/{id}/comments/read",
+            format!("{comments}/read"),
+        ),
+        ("/api/notifications/read", "/api/notifications/read".to_owned()),
+        ("/api/logout", "/api/logout".to_owned()),
+    ] {
+        let (status, _) = server.call("POST", &path, linde, None).await;
+        assert_eq!(status, 204, "POST {path}");
+        assert!(
+            operation(&doc, "post", route)["responses"]["204"].is_object(),
+            "POST {route} documents its 204"
+        );
+    }
+}
+
+/// The caller's user id, from a checked `GET /api/me`.
+async fn me_of(server: &TestServer, doc: &Value, who: As<'_>) -> String {
+    let me = checked(server, doc, ("get", "/api/me", "/api/me"), who, None, 200).await;
+    me["user"]["id"].as_str().expect("user id").to_owned()
 }

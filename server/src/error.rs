@@ -4,6 +4,8 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// An error an HTTP handler returns.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +37,25 @@ pub enum AppError {
     /// 500: something on our side failed; details go to the log only.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// The error body of every 4xx and 5xx answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({ "error": { "code": "not_found", "message": "Not found." } }))]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// The machine-readable code and a human-readable message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// One of `bad_request` (400), `invalid_credentials` and `unauthenticated` (401),
+    /// `forbidden` (403), `not_found` (404), `conflict` (409), `too_many_attempts` (429),
+    /// `internal` (500), `unavailable` (503).
+    pub code: &'static str,
+    /// What to do about it, for people.
+    pub message: String,
 }
 
 impl AppError {
@@ -79,11 +100,10 @@ impl IntoResponse for AppError {
             tracing::error!(detail, "internal error");
         }
         let (status, code, message) = self.parts();
-        (
-            status,
-            Json(serde_json::json!({ "error": { "code": code, "message": message } })),
-        )
-            .into_response()
+        let body = ErrorBody {
+            error: ErrorDetail { code, message },
+        };
+        (status, Json(body)).into_response()
     }
 }
 

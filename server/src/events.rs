@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use dashmap::DashMap;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use tokio::sync::broadcast;
 
 use crate::ids::UserId;
@@ -20,10 +21,36 @@ const CHANNEL: usize = 256;
 /// One event for a school's subscribers: its SSE event name and JSON data.
 #[derive(Debug, Clone)]
 pub struct SchoolEvent {
-    /// `registration` or `presence`.
+    /// `registration`, `presence`, `comment` or `snapshot`.
     pub kind: &'static str,
     /// The payload.
     pub data: Value,
+}
+
+impl SchoolEvent {
+    /// The event `kind` with `payload` as its data.
+    pub fn new(kind: &'static str, payload: &impl Serialize) -> Self {
+        // Only maps with non-string keys fail to serialize, and no payload has one.
+        let data = serde_json::to_value(payload).unwrap_or_else(|err| {
+            tracing::error!(%err, kind, "event payload does not serialize");
+            Value::Null
+        });
+        SchoolEvent { kind, data }
+    }
+}
+
+/// One person in a `presence` event of `GET /api/schools/{number}/events`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct PresenceViewer {
+    /// User id.
+    #[schema(value_type = String)]
+    pub id: UserId,
+    /// Display name.
+    pub name: String,
+    /// Presence colour (CSS hex).
+    pub color: &'static str,
+    /// `clb` or `school`.
+    pub role: &'static str,
 }
 
 #[derive(Debug, Clone)]
@@ -57,13 +84,7 @@ impl Events {
 
     /// Announces that a registration was created or changed.
     pub fn registration_changed(&self, school: i64, registration: &crate::db::Registration) {
-        self.publish(
-            school,
-            SchoolEvent {
-                kind: "registration",
-                data: json!(registration),
-            },
-        );
+        self.publish(school, SchoolEvent::new("registration", registration));
     }
 
     /// Subscribes a viewer; they count as present until the returned guard drops.
@@ -97,25 +118,23 @@ impl Events {
     }
 
     /// Who has the school's dossier open.
-    pub fn present(&self, school: i64) -> Value {
+    pub fn present(&self, school: i64) -> Vec<PresenceViewer> {
         let viewers = self.viewers.get(&school);
-        let list: Vec<Value> = viewers
+        viewers
             .iter()
             .flat_map(|v| v.iter())
-            .map(|(id, v)| json!({ "id": id, "name": v.name, "color": v.color, "role": v.role }))
-            .collect();
-        json!(list)
+            .map(|(id, v)| PresenceViewer {
+                id: id.clone(),
+                name: v.name.clone(),
+                color: v.color,
+                role: v.role,
+            })
+            .collect()
     }
 
     fn publish_presence(&self, school: i64) {
-        let data = self.present(school);
-        self.publish(
-            school,
-            SchoolEvent {
-                kind: "presence",
-                data,
-            },
-        );
+        let present = self.present(school);
+        self.publish(school, SchoolEvent::new("presence", &present));
     }
 
     fn leave(&self, school: i64, user: &UserId) {
@@ -156,17 +175,13 @@ mod tests {
         let (mut rx, tab1) = events.subscribe(1, &a, "An", "#111", "clb");
         let (_rx2, tab2) = events.subscribe(1, &a, "An", "#111", "clb");
         let (_rx3, other) = events.subscribe(1, &b, "Bert", "#222", "school");
-        assert_eq!(events.present(1).as_array().map(Vec::len), Some(2));
+        assert_eq!(events.present(1).len(), 2);
         drop(tab1);
-        assert_eq!(
-            events.present(1).as_array().map(Vec::len),
-            Some(2),
-            "a still has a tab open"
-        );
+        assert_eq!(events.present(1).len(), 2, "a still has a tab open");
         drop(tab2);
         drop(other);
-        assert_eq!(events.present(1), json!([]));
-        assert_eq!(events.present(2), json!([]), "schools are separate");
+        assert_eq!(events.present(1), []);
+        assert_eq!(events.present(2), [], "schools are separate");
         // The first subscriber saw the presence changes.
         let first = rx.recv().await.expect("event");
         assert_eq!(first.kind, "presence");

@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use samen_crdt::history::{self as versions, Change, Deletions, SectionDiff};
 use serde::Serialize;
-use serde_json::json;
 
 use crate::db::{
     Contributor, Db, DbError, NewSnapshot, SectionStats, SnapshotKind, SnapshotMeta, VersionSummary,
@@ -199,15 +198,23 @@ pub async fn take(
         })
         .await?;
     if let Some(registration) = db.registration(id).await? {
-        events.publish(
-            registration.school_id,
-            SchoolEvent {
-                kind: "snapshot",
-                data: json!({ "registration_id": id, "snapshot": meta }),
-            },
-        );
+        let event = SnapshotEvent {
+            registration_id: id,
+            snapshot: &meta,
+        };
+        events.publish(registration.school_id, SchoolEvent::new("snapshot", &event));
     }
     Ok(Some(meta))
+}
+
+/// The data of a `snapshot` event of `GET /api/schools/{number}/events`: a version was kept.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SnapshotEvent<'a> {
+    /// The registration the version is of.
+    #[schema(value_type = String, format = "uuid")]
+    pub registration_id: RegistrationId,
+    /// The version.
+    pub snapshot: &'a SnapshotMeta,
 }
 
 /// Counts per changed section, and who added or removed text.

@@ -16,6 +16,7 @@ use sqlx::SqlitePool;
 pub use audit::AuditEntry;
 pub use comments::{Anchor, Comment, Notification, Person, Thread};
 pub use registrations::{NewRegistration, Registration, RegistrationFilter, RegistrationPatch};
+pub use sessions::TokenInfo;
 pub use snapshots::{
     Contributor, NewSnapshot, SectionStats, SnapshotKind, SnapshotMeta, StoredSnapshot, VersionSummary,
 };
@@ -66,7 +67,7 @@ impl Db {
 }
 
 /// The role a user has on a school's dossier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SchoolAccess {
     /// CLB staff of a CLB that serves the school: read and write everything.

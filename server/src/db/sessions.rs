@@ -9,7 +9,7 @@ use crate::db::User;
 use crate::ids::UserId;
 
 /// An API token as listed (never the token itself).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct TokenInfo {
     /// Its id (for revoking).
     pub id: String,
@@ -17,9 +17,11 @@ pub struct TokenInfo {
     pub name: String,
     /// Creation time (ms since the epoch).
     pub created_at: i64,
-    /// Last use (ms since the epoch).
+    /// Last use (ms since the epoch), `null` if never used.
+    #[schema(required = true)]
     pub last_used_at: Option<i64>,
-    /// Revocation time, if revoked.
+    /// Revocation time, `null` unless revoked.
+    #[schema(required = true)]
     pub revoked_at: Option<i64>,
 }
 

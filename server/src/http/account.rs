@@ -9,15 +9,15 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::openapi::{ConfigResponse, CreatedToken, ErrorBody, LoginResponse, MeResponse, TokenList};
+use super::openapi::{Forbidden, NotFound, Unauthenticated};
 use crate::app::AppState;
 use crate::auth::password::verify_password;
 use crate::auth::{Authenticated, SESSION_COOKIE, Via};
-use crate::db::AuditEntry;
-use crate::error::AppError;
+use crate::db::{AuditEntry, Membership, TokenInfo, User};
+use crate::error::{AppError, ErrorBody};
 
 /// `POST /api/login` body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -26,6 +26,15 @@ pub struct Login {
     email: String,
     /// Its password.
     password: String,
+}
+
+/// `POST /api/login`: the user who just logged in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// The user.
+    pub user: User,
+    /// Their roles.
+    pub memberships: Vec<Membership>,
 }
 
 /// Logs in: checks the password (throttled per account and per address), starts a new
@@ -93,10 +102,7 @@ pub async fn login(
         .max_age(time::Duration::milliseconds(state.config.session_ttl_ms()))
         .build();
     let memberships = state.db.memberships(&user.id).await?;
-    Ok((
-        jar.add(cookie),
-        Json(json!({ "user": user, "memberships": memberships })),
-    ))
+    Ok((jar.add(cookie), Json(LoginResponse { user, memberships })))
 }
 
 /// Ends the current session and clears its cookie.
@@ -106,8 +112,8 @@ pub async fn login(
     tag = "account",
     responses(
         (status = 204, description = "Logged out; the cookie is cleared."),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "A session without a matching `Origin` (`forbidden`).", body = ErrorBody),
+        Unauthenticated,
+        Forbidden,
     ),
     security(("session" = []), ("token" = [])),
 )]
@@ -124,6 +130,20 @@ pub async fn logout(
     Ok((jar, StatusCode::NO_CONTENT))
 }
 
+/// `GET /api/me`: the current user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeResponse {
+    /// The user.
+    pub user: User,
+    /// Their roles.
+    pub memberships: Vec<Membership>,
+    /// Whether the server runs in demo mode.
+    pub demo: bool,
+    /// Their presence colour (CSS hex), the same on every screen.
+    #[schema(example = "#1f77b4")]
+    pub color: &'static str,
+}
+
 /// The current user and their memberships.
 #[utoipa::path(
     get,
@@ -131,19 +151,40 @@ pub async fn logout(
     tag = "account",
     responses(
         (status = 200, description = "The current user.", body = MeResponse),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        Unauthenticated,
     ),
     security(("session" = []), ("token" = [])),
 )]
-pub async fn me(State(state): State<AppState>, auth: Authenticated) -> Result<Json<Value>, AppError> {
+pub async fn me(State(state): State<AppState>, auth: Authenticated) -> Result<Json<MeResponse>, AppError> {
     let memberships = state.db.memberships(&auth.user.id).await?;
     let color = crate::colors::color_of(&auth.user.id);
-    Ok(Json(json!({
-        "user": auth.user,
-        "memberships": memberships,
-        "demo": state.config.demo,
-        "color": color,
-    })))
+    Ok(Json(MeResponse {
+        user: auth.user,
+        memberships,
+        demo: state.config.demo,
+        color,
+    }))
+}
+
+/// A demo account shown on the login page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DemoUser {
+    /// Its e-mail address.
+    pub email: &'static str,
+    /// Its name.
+    pub name: &'static str,
+}
+
+/// `GET /api/config`: what the app needs before anyone logs in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfigResponse {
+    /// Whether the server runs in demo mode.
+    pub demo: bool,
+    /// The demo accounts (empty unless `demo`).
+    pub demo_users: Vec<DemoUser>,
+    /// The demo accounts' password (`null` unless `demo`).
+    #[schema(required = true)]
+    pub demo_password: Option<&'static str>,
 }
 
 /// What the app needs to know before anyone logs in: whether this is a demo, and then the
@@ -154,19 +195,21 @@ pub async fn me(State(state): State<AppState>, auth: Authenticated) -> Result<Js
     tag = "account",
     responses((status = 200, description = "Demo mode and the demo accounts.", body = ConfigResponse)),
 )]
-pub async fn config(State(state): State<AppState>) -> Json<Value> {
-    let users: Vec<Value> = if state.config.demo {
+pub async fn config(State(state): State<AppState>) -> Json<ConfigResponse> {
+    let demo_users = if state.config.demo {
         crate::demo::USERS
             .iter()
             .filter(|(_, _, role, _)| *role != "admin")
-            .map(|(email, name, _, _)| json!({ "email": email, "name": name }))
+            .map(|&(email, name, _, _)| DemoUser { email, name })
             .collect()
     } else {
         Vec::new()
     };
-    Json(
-        json!({ "demo": state.config.demo, "demo_users": users, "demo_password": state.config.demo.then_some(crate::demo::PASSWORD) }),
-    )
+    Json(ConfigResponse {
+        demo: state.config.demo,
+        demo_users,
+        demo_password: state.config.demo.then_some(crate::demo::PASSWORD),
+    })
 }
 
 /// `POST /api/tokens` body.
@@ -174,6 +217,17 @@ pub async fn config(State(state): State<AppState>) -> Json<Value> {
 pub struct NewToken {
     /// 1 to 100 characters, to recognise it by.
     name: String,
+}
+
+/// `POST /api/tokens`: the new token, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedToken {
+    /// Its id (for revoking).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The token itself (`samen_` + 64 hex digits), for `Authorization: Bearer`.
+    pub token: String,
 }
 
 /// Makes an API token for the current user; the token is in this response only.
@@ -186,8 +240,8 @@ pub struct NewToken {
         (status = 201, description = "The new token; it is never shown again.", body = CreatedToken),
         (status = 400, description = "Bad JSON, or a name that is not 1 to 100 characters (`bad_request`).",
             body = ErrorBody),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "A session without a matching `Origin` (`forbidden`).", body = ErrorBody),
+        Unauthenticated,
+        Forbidden,
     ),
     security(("session" = []), ("token" = [])),
 )]
@@ -210,10 +264,15 @@ pub async fn create_token(
         "ok",
     )
     .await;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "id": id, "name": name, "token": token })),
-    ))
+    let name = name.to_owned();
+    Ok((StatusCode::CREATED, Json(CreatedToken { id, name, token })))
+}
+
+/// `GET /api/tokens`: the current user's tokens.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenList {
+    /// Newest first; never the tokens themselves.
+    pub tokens: Vec<TokenInfo>,
 }
 
 /// The current user's tokens (never the tokens themselves).
@@ -223,15 +282,16 @@ pub async fn create_token(
     tag = "account",
     responses(
         (status = 200, description = "The current user's tokens.", body = TokenList),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        Unauthenticated,
     ),
     security(("session" = []), ("token" = [])),
 )]
 pub async fn list_tokens(
     State(state): State<AppState>,
     auth: Authenticated,
-) -> Result<Json<Value>, AppError> {
-    Ok(Json(json!({ "tokens": state.db.tokens(&auth.user.id).await? })))
+) -> Result<Json<TokenList>, AppError> {
+    let tokens = state.db.tokens(&auth.user.id).await?;
+    Ok(Json(TokenList { tokens }))
 }
 
 /// Revokes one of the current user's tokens.
@@ -242,9 +302,9 @@ pub async fn list_tokens(
     params(("id" = String, Path, description = "The token's id (from `GET /api/tokens`).")),
     responses(
         (status = 204, description = "Revoked."),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "A session without a matching `Origin` (`forbidden`).", body = ErrorBody),
-        (status = 404, description = "No such token of the current user (`not_found`).", body = ErrorBody),
+        Unauthenticated,
+        Forbidden,
+        NotFound,
     ),
     security(("session" = []), ("token" = [])),
 )]

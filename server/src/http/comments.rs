@@ -9,18 +9,18 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::account::audit;
+use super::openapi::{Forbidden, NotFound, Unauthenticated};
 use super::{PerUser, registration_for};
 use crate::app::AppState;
 use crate::auth::Authenticated;
-use crate::db::{Anchor, Registration, Thread};
-use crate::error::AppError;
+use crate::db::{Anchor, Notification, Person, Registration, Thread};
+use crate::error::{AppError, ErrorBody};
 use crate::events::SchoolEvent;
-use crate::http::openapi::{ErrorBody, NotificationList, PeopleList, ThreadList, ThreadResponse};
-use crate::ids::UserId;
+use crate::ids::{RegistrationId, UserId};
 
 /// The longest comment, in characters.
 pub const MAX_BODY_CHARS: usize = 4000;
@@ -109,14 +109,38 @@ async fn thread_of(state: &AppState, registration: &Registration, thread: &str) 
         .ok_or(AppError::NotFound)
 }
 
+/// The data of a `comment` event of `GET /api/schools/{number}/events`: a thread changed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommentEvent<'a> {
+    /// The registration the thread is on.
+    #[schema(value_type = String, format = "uuid")]
+    pub registration_id: RegistrationId,
+    /// The whole thread as it is now.
+    pub thread: &'a Thread,
+}
+
 fn announce(state: &AppState, registration: &Registration, thread: &Thread) {
-    state.events.publish(
-        registration.school_id,
-        SchoolEvent {
-            kind: "comment",
-            data: json!({ "registration_id": registration.id, "thread": thread }),
-        },
-    );
+    let event = CommentEvent {
+        registration_id: registration.id,
+        thread,
+    };
+    state
+        .events
+        .publish(registration.school_id, SchoolEvent::new("comment", &event));
+}
+
+/// A registration's comment threads.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ThreadList {
+    /// Oldest first.
+    pub threads: Vec<Thread>,
+}
+
+/// One thread, after a change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ThreadResponse {
+    /// The thread with all its comments.
+    pub thread: Thread,
 }
 
 /// Every thread of a registration, with its comments.
@@ -127,8 +151,8 @@ fn announce(state: &AppState, registration: &Registration, thread: &Thread) {
     params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
     responses(
         (status = 200, description = "Every thread with its comments.", body = ThreadList),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
-        (status = 404, description = "No such registration, thread or comment, or no link with its school (`not_found`).", body = ErrorBody),
+        Unauthenticated,
+        NotFound,
     ),
     security(("session" = []), ("token" = [])),
 )]
@@ -136,11 +160,10 @@ pub async fn list(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<ThreadList>, AppError> {
     let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
-    Ok(Json(
-        json!({ "threads": state.db.threads(registration.id).await? }),
-    ))
+    let threads = state.db.threads(registration.id).await?;
+    Ok(Json(ThreadList { threads }))
 }
 
 /// Marks the registration's comments read for the caller.
@@ -151,9 +174,9 @@ pub async fn list(
     params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
     responses(
         (status = 204, description = "Marked read."),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "Not allowed, or a session without a matching `Origin` (`forbidden`).", body = ErrorBody),
-        (status = 404, description = "No such registration, thread or comment, or no link with its school (`not_found`).", body = ErrorBody),
+        Unauthenticated,
+        Forbidden,
+        NotFound,
     ),
     security(("session" = []), ("token" = [])),
 )]
@@ -194,9 +217,9 @@ pub struct NewThread {
     responses(
         (status = 201, description = "The new thread.", body = ThreadResponse),
         (status = 400, description = "Bad JSON, empty or too long text, a bad anchor or a mention of someone without access (`bad_request`).", body = ErrorBody),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "Not allowed, or a session without a matching `Origin` (`forbidden`).", body = ErrorBody),
-        (status = 404, description = "No such registration, thread or comment, or no link with its school (`not_found`).", body = ErrorBody),
+        Unauthenticated,
+        Forbidden,
+        NotFound,
         (status = 429, description = "Too many comments in a short time (`too_many_attempts`).", body = ErrorBody),
     ),
     security(("session" = []), ("token" = [])),
@@ -227,7 +250,7 @@ pub async fn create(
     )
     .await;
     announce(&state, &registration, &thread);
-    Ok((StatusCode::CREATED, Json(json!({ "thread": thread }))))
+    Ok((StatusCode::CREATED, Json(ThreadResponse { thread })))
 }
 
 /// Body of a reply or an edit.
@@ -251,9 +274,9 @@ pub struct Text {
     responses(
         (status = 201, description = "The thread with the reply.", body = ThreadResponse),
         (status = 400, description = "Bad JSON, empty or too long text, a bad anchor or a mention of someone without access (`bad_request`).", body = ErrorBody),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "Not allowed, or a session without a matching `Origin` (`forbidden`).", body = ErrorBody),
-        (status = 404, description = "No such registration, thread or comment, or no link with its school (`not_found`).", body = ErrorBody),
+        Unauthenticated,
+        Forbidden,
+        NotFound,
         (status = 429, description = "Too many comments in a short time (`too_many_attempts`).", body = ErrorBody),
     ),
     security(("session" = []), ("token" = [])),
@@ -284,7 +307,7 @@ pub async fn reply(
     )
     .await;
     announce(&state, &registration, &thread);
-    Ok((StatusCode::CREATED, Json(json!({ "thread": thread }))))
+    Ok((StatusCode::CREATED, Json(ThreadResponse { thread })))
 }
 
 /// The comment, which must be the caller's own and in this thread.
@@ -325,9 +348,9 @@ async fn own_comment(
     responses(
         (status = 200, description = "The thread with the edited comment.", body = ThreadResponse),
         (status = 400, description = "Bad JSON, empty or too long text, a bad anchor or a mention of someone without access (`bad_request`).", body = ErrorBody),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "Not allowed, or a session without a matching `Origin` (`forbidden`).", body = ErrorBody),
-        (status = 404, description = "No such registration, thread or comment, or no link with its school (`not_found`).", body = ErrorBody),
+        Unauthenticated,
+        Forbidden,
+        NotFound,
         (status = 429, description = "Too many comments in a short time (`too_many_attempts`).", body = ErrorBody),
     ),
     security(("session" = []), ("token" = [])),
@@ -337,7 +360,7 @@ pub async fn edit(
     auth: Authenticated,
     Path((id, thread, comment)): Path<(String, String, String)>,
     body: Result<Json<Text>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<ThreadResponse>, AppError> {
     let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     let thread = thread_of(&state, &registration, &thread).await?;
     own_comment(&state, &auth, &thread, &comment, "comment.edit").await?;
@@ -355,7 +378,7 @@ pub async fn edit(
     )
     .await;
     announce(&state, &registration, &thread);
-    Ok(Json(json!({ "thread": thread })))
+    Ok(Json(ThreadResponse { thread }))
 }
 
 /// Deletes one of the caller's own comments (it stays, shown as deleted).
@@ -366,9 +389,9 @@ pub async fn edit(
     params(("id" = String, Path, format = "uuid", description = "The registration's id."), ("thread" = String, Path, description = "The thread's id."), ("comment" = String, Path, description = "The comment's id.")),
     responses(
         (status = 200, description = "The thread, the comment marked deleted.", body = ThreadResponse),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "Not allowed, or a session without a matching `Origin` (`forbidden`).", body = ErrorBody),
-        (status = 404, description = "No such registration, thread or comment, or no link with its school (`not_found`).", body = ErrorBody),
+        Unauthenticated,
+        Forbidden,
+        NotFound,
     ),
     security(("session" = []), ("token" = [])),
 )]
@@ -376,7 +399,7 @@ pub async fn delete(
     State(state): State<AppState>,
     auth: Authenticated,
     Path((id, thread, comment)): Path<(String, String, String)>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<ThreadResponse>, AppError> {
     let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     let thread = thread_of(&state, &registration, &thread).await?;
     own_comment(&state, &auth, &thread, &comment, "comment.delete").await?;
@@ -391,7 +414,7 @@ pub async fn delete(
     )
     .await;
     announce(&state, &registration, &thread);
-    Ok(Json(json!({ "thread": thread })))
+    Ok(Json(ThreadResponse { thread }))
 }
 
 async fn set_resolved(
@@ -400,7 +423,7 @@ async fn set_resolved(
     id: String,
     thread: String,
     resolve: bool,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<ThreadResponse>, AppError> {
     let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     let thread = thread_of(&state, &registration, &thread).await?;
     state
@@ -422,7 +445,7 @@ async fn set_resolved(
     )
     .await;
     announce(&state, &registration, &thread);
-    Ok(Json(json!({ "thread": thread })))
+    Ok(Json(ThreadResponse { thread }))
 }
 
 /// Resolves a thread (anyone who may read it).
@@ -433,9 +456,9 @@ async fn set_resolved(
     params(("id" = String, Path, format = "uuid", description = "The registration's id."), ("thread" = String, Path, description = "The thread's id.")),
     responses(
         (status = 200, description = "The resolved thread.", body = ThreadResponse),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "Not allowed, or a session without a matching `Origin` (`forbidden`).", body = ErrorBody),
-        (status = 404, description = "No such registration, thread or comment, or no link with its school (`not_found`).", body = ErrorBody),
+        Unauthenticated,
+        Forbidden,
+        NotFound,
     ),
     security(("session" = []), ("token" = [])),
 )]
@@ -443,7 +466,7 @@ pub async fn resolve(
     State(state): State<AppState>,
     auth: Authenticated,
     Path((id, thread)): Path<(String, String)>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<ThreadResponse>, AppError> {
     set_resolved(state, auth, id, thread, true).await
 }
 
@@ -455,9 +478,9 @@ pub async fn resolve(
     params(("id" = String, Path, format = "uuid", description = "The registration's id."), ("thread" = String, Path, description = "The thread's id.")),
     responses(
         (status = 200, description = "The reopened thread.", body = ThreadResponse),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "Not allowed, or a session without a matching `Origin` (`forbidden`).", body = ErrorBody),
-        (status = 404, description = "No such registration, thread or comment, or no link with its school (`not_found`).", body = ErrorBody),
+        Unauthenticated,
+        Forbidden,
+        NotFound,
     ),
     security(("session" = []), ("token" = [])),
 )]
@@ -465,8 +488,15 @@ pub async fn reopen(
     State(state): State<AppState>,
     auth: Authenticated,
     Path((id, thread)): Path<(String, String)>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<ThreadResponse>, AppError> {
     set_resolved(state, auth, id, thread, false).await
+}
+
+/// People who can see a dossier.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PeopleList {
+    /// By name.
+    pub people: Vec<Person>,
 }
 
 /// People who can see the registration (whom a comment may mention).
@@ -477,8 +507,8 @@ pub async fn reopen(
     params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
     responses(
         (status = 200, description = "Who can see the dossier.", body = PeopleList),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
-        (status = 404, description = "No such registration, thread or comment, or no link with its school (`not_found`).", body = ErrorBody),
+        Unauthenticated,
+        NotFound,
     ),
     security(("session" = []), ("token" = [])),
 )]
@@ -486,16 +516,28 @@ pub async fn people(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<PeopleList>, AppError> {
     let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
-    let people: Vec<Value> = state
+    let people = state
         .db
         .users_with_access(registration.school_id)
         .await?
         .into_iter()
-        .map(|u| json!({ "id": u.id, "name": u.display_name }))
+        .map(|u| Person {
+            id: u.id,
+            name: u.display_name,
+        })
         .collect();
-    Ok(Json(json!({ "people": people })))
+    Ok(Json(PeopleList { people }))
+}
+
+/// The caller's mentions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationList {
+    /// Newest first.
+    pub notifications: Vec<Notification>,
+    /// How many are unread.
+    pub unread: usize,
 }
 
 /// The caller's mentions ("Meldingen").
@@ -505,17 +547,20 @@ pub async fn people(
     tag = "comments",
     responses(
         (status = 200, description = "The caller's mentions, newest first.", body = NotificationList),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        Unauthenticated,
     ),
     security(("session" = []), ("token" = [])),
 )]
 pub async fn notifications(
     State(state): State<AppState>,
     auth: Authenticated,
-) -> Result<Json<Value>, AppError> {
-    let list = state.db.notifications(&auth.user.id).await?;
-    let unread = list.iter().filter(|n| !n.read).count();
-    Ok(Json(json!({ "notifications": list, "unread": unread })))
+) -> Result<Json<NotificationList>, AppError> {
+    let notifications = state.db.notifications(&auth.user.id).await?;
+    let unread = notifications.iter().filter(|n| !n.read).count();
+    Ok(Json(NotificationList {
+        notifications,
+        unread,
+    }))
 }
 
 /// Marks the caller's mentions read.
@@ -525,8 +570,8 @@ pub async fn notifications(
     tag = "comments",
     responses(
         (status = 204, description = "All mentions marked read."),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "A session without a matching `Origin` (`forbidden`).", body = ErrorBody),
+        Unauthenticated,
+        Forbidden,
     ),
     security(("session" = []), ("token" = [])),
 )]

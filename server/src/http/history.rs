@@ -1,6 +1,7 @@
 //! Versions of a registration: list, keep a named one, read one, compare two, restore one.
 //! Everyone with access reads and names versions; only CLB staff restore.
 
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use axum::Json;
@@ -8,17 +9,17 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use base64::Engine;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::account::audit;
+use super::openapi::{Forbidden, NotFound, Unauthenticated};
 use super::{PerUser, registration_for};
 use crate::app::AppState;
 use crate::auth::Authenticated;
-use crate::db::{Registration, SchoolAccess, StoredSnapshot};
-use crate::error::AppError;
+use crate::db::{Registration, SchoolAccess, SnapshotMeta, StoredSnapshot};
+use crate::error::{AppError, ErrorBody};
 use crate::history::{self, DiffResponse, Taking};
-use crate::http::openapi::{ErrorBody, SnapshotList, VersionResponse};
 use crate::ids::UserId;
 use crate::rooms::{Principal, RestoreError};
 
@@ -45,6 +46,13 @@ async fn snapshot_of(
         .ok_or(AppError::NotFound)
 }
 
+/// A registration's versions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SnapshotList {
+    /// Newest first.
+    pub snapshots: Vec<SnapshotMeta>,
+}
+
 /// Lists a registration's versions, newest first.
 #[utoipa::path(
     get,
@@ -53,8 +61,8 @@ async fn snapshot_of(
     params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
     responses(
         (status = 200, description = "The versions, newest first.", body = SnapshotList),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
-        (status = 404, description = "No such registration, or no link with its school (`not_found`).", body = ErrorBody),
+        Unauthenticated,
+        NotFound,
     ),
     security(("session" = []), ("token" = [])),
 )]
@@ -62,10 +70,10 @@ pub async fn list(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<SnapshotList>, AppError> {
     let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     let snapshots = state.db.snapshots(registration.id).await?;
-    Ok(Json(json!({ "snapshots": snapshots })))
+    Ok(Json(SnapshotList { snapshots }))
 }
 
 /// Body of `POST /api/registrations/{id}/snapshots`.
@@ -83,11 +91,11 @@ pub struct NewVersion {
     params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
     request_body = NewVersion,
     responses(
-        (status = 201, description = "The new version.", body = crate::db::SnapshotMeta),
+        (status = 201, description = "The new version.", body = SnapshotMeta),
         (status = 400, description = "Bad JSON, or an empty or too long name (`bad_request`).", body = ErrorBody),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "A session without a matching `Origin` (`forbidden`).", body = ErrorBody),
-        (status = 404, description = "No such registration, or no link with its school (`not_found`).", body = ErrorBody),
+        Unauthenticated,
+        Forbidden,
+        NotFound,
         (status = 429, description = "Too many versions in a short time (`too_many_attempts`).", body = ErrorBody),
     ),
     security(("session" = []), ("token" = [])),
@@ -140,6 +148,19 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(meta)))
 }
 
+/// `GET /api/registrations/{id}/snapshots/{sid}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionResponse {
+    /// The version.
+    pub snapshot: SnapshotMeta,
+    /// Each section's plain text at that version, by root name.
+    pub sections: BTreeMap<&'static str, String>,
+    /// The whole document at that version: a Yjs v1 update, base64. Apply it to a new
+    /// `Y.Doc({ gc: false })` to render the version with the editor, read-only.
+    #[schema(format = Byte)]
+    pub update: String,
+}
+
 /// One version: its text per section, and the whole document as it stood then (a Yjs v1
 /// update, base64) for rendering it read-only with the editor.
 #[utoipa::path(
@@ -152,8 +173,8 @@ pub async fn create(
     ),
     responses(
         (status = 200, description = "The version and its content.", body = VersionResponse),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
-        (status = 404, description = "No such registration or version, or no link with its school (`not_found`).", body = ErrorBody),
+        Unauthenticated,
+        NotFound,
     ),
     security(("session" = []), ("token" = [])),
 )]
@@ -161,16 +182,16 @@ pub async fn get(
     State(state): State<AppState>,
     auth: Authenticated,
     Path((id, sid)): Path<(String, String)>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<VersionResponse>, AppError> {
     let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     let stored = snapshot_of(&state, &registration, &sid).await?;
     let doc_state = state.rooms.document_state(registration.id).await?;
     let version = history::version(doc_state, stored.snapshot).await?;
-    Ok(Json(json!({
-        "snapshot": stored.meta,
-        "sections": version.sections,
-        "update": base64::engine::general_purpose::STANDARD.encode(&version.update),
-    })))
+    Ok(Json(VersionResponse {
+        snapshot: stored.meta,
+        sections: version.sections,
+        update: base64::engine::general_purpose::STANDARD.encode(&version.update),
+    }))
 }
 
 /// Query of `GET /api/registrations/{id}/diff`.
@@ -194,8 +215,8 @@ pub struct DiffQuery {
     responses(
         (status = 200, description = "The changes per section, with authors.", body = DiffResponse),
         (status = 400, description = "No `from` version given (`bad_request`).", body = ErrorBody),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
-        (status = 404, description = "No such registration or version, or no link with its school (`not_found`).", body = ErrorBody),
+        Unauthenticated,
+        NotFound,
     ),
     security(("session" = []), ("token" = [])),
 )]
@@ -227,9 +248,17 @@ pub async fn diff(
     Ok(Json(response))
 }
 
+/// `POST /api/registrations/{id}/snapshots/{sid}/restore`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RestoreResponse {
+    /// The `restore` version that records the restore.
+    pub snapshot: SnapshotMeta,
+}
+
 /// Makes the document equal to a version again, as a new edit by the caller that everyone
 /// connected sees at once. History keeps everything: the document as it was just before is
 /// kept as an automatic version (if it was not yet), and the restore as a `restore` version.
+/// CLB staff only.
 #[utoipa::path(
     post,
     path = "/api/registrations/{id}/snapshots/{sid}/restore",
@@ -239,10 +268,10 @@ pub async fn diff(
         ("sid" = String, Path, format = "uuid", description = "The version to restore."),
     ),
     responses(
-        (status = 200, description = "Restored; the `restore` version that records it.", body = crate::http::openapi::RestoreResponse),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "Only CLB staff restore versions, or a session without a matching `Origin` (`forbidden`).", body = ErrorBody),
-        (status = 404, description = "No such registration or version, or no link with its school (`not_found`).", body = ErrorBody),
+        (status = 200, description = "Restored; the `restore` version that records it.", body = RestoreResponse),
+        Unauthenticated,
+        Forbidden,
+        NotFound,
         (status = 429, description = "Too many restores in a short time (`too_many_attempts`).", body = ErrorBody),
         (status = 503, description = "The document was closing; try again (`unavailable`).", body = ErrorBody),
     ),
@@ -252,7 +281,7 @@ pub async fn restore(
     State(state): State<AppState>,
     auth: Authenticated,
     Path((id, sid)): Path<(String, String)>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<RestoreResponse>, AppError> {
     let (registration, access) = registration_for(&state, &auth.user.id, &id).await?;
     let source = snapshot_of(&state, &registration, &sid).await?;
     if access != SchoolAccess::Clb {
@@ -314,5 +343,5 @@ pub async fn restore(
         "ok",
     )
     .await;
-    Ok(Json(json!({ "snapshot": meta })))
+    Ok(Json(RestoreResponse { snapshot: meta }))
 }

@@ -1,266 +1,36 @@
 //! The OpenAPI 3.1 description of the HTTP API, generated from the handlers'
 //! `#[utoipa::path]` attributes and served at `GET /api/openapi.json`.
 //!
-//! Many handlers build their JSON with `json!`; the structs here mirror those shapes for
-//! the document only (they are never serialized by a handler). `tests/openapi.rs` checks
-//! that the document lists every route and that real responses carry every property the
-//! schemas call required.
+//! The schemas are the types the handlers return, so the document cannot drift from the
+//! answers; this module only assembles it and declares the error answers that most routes
+//! share. `tests/openapi.rs` checks that the document lists every route and that real
+//! responses carry every property the schemas call required.
 
-use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{IntoResponses, Modify, OpenApi};
 
-use crate::db::{Institution, Membership, Notification, Person, Registration, Thread, User};
+use super::comments::CommentEvent;
+use crate::error::ErrorBody;
+use crate::events::PresenceViewer;
+use crate::history::SnapshotEvent;
 
-/// The error body of every 4xx and 5xx answer.
-#[derive(ToSchema)]
-#[schema(example = json!({ "error": { "code": "not_found", "message": "Not found." } }))]
-pub struct ErrorBody {
-    /// What went wrong.
-    pub error: ErrorDetail,
-}
+/// No valid session or token (`unauthenticated`).
+#[derive(IntoResponses)]
+#[response(status = 401)]
+pub struct Unauthenticated(pub ErrorBody);
 
-/// The machine-readable code and a human-readable message.
-#[derive(ToSchema)]
-pub struct ErrorDetail {
-    /// One of `bad_request` (400), `invalid_credentials` and `unauthenticated` (401),
-    /// `forbidden` (403), `not_found` (404), `conflict` (409), `too_many_attempts` (429),
-    /// `internal` (500), `unavailable` (503).
-    pub code: String,
-    /// What to do about it, for people.
-    pub message: String,
-}
+/// Not allowed (the message says why), or a session without a matching `Origin` (`forbidden`).
+#[derive(IntoResponses)]
+#[response(status = 403)]
+pub struct Forbidden(pub ErrorBody);
 
-/// The caller's access to a school's dossier.
-#[derive(ToSchema, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Access {
-    /// CLB staff of a CLB that serves the school: read and write everything.
-    Clb,
-    /// A member of the school: read, write the shared sections.
-    School,
-}
-
-/// `POST /api/login`: the user who just logged in.
-#[derive(ToSchema)]
-pub struct LoginResponse {
-    /// The user.
-    pub user: User,
-    /// Their roles.
-    pub memberships: Vec<Membership>,
-}
-
-/// `GET /api/me`: the current user.
-#[derive(ToSchema)]
-pub struct MeResponse {
-    /// The user.
-    pub user: User,
-    /// Their roles.
-    pub memberships: Vec<Membership>,
-    /// Whether the server runs in demo mode.
-    pub demo: bool,
-    /// Their presence colour (CSS hex), the same on every screen.
-    #[schema(example = "#1f77b4")]
-    pub color: String,
-}
-
-/// A demo account shown on the login page.
-#[derive(ToSchema)]
-pub struct DemoUser {
-    /// Its e-mail address.
-    pub email: String,
-    /// Its name.
-    pub name: String,
-}
-
-/// `GET /api/config`: what the app needs before anyone logs in.
-#[derive(ToSchema)]
-pub struct ConfigResponse {
-    /// Whether the server runs in demo mode.
-    pub demo: bool,
-    /// The demo accounts (empty unless `demo`).
-    pub demo_users: Vec<DemoUser>,
-    /// The demo accounts' password (`null` unless `demo`).
-    #[schema(required = true)]
-    pub demo_password: Option<String>,
-}
-
-/// `POST /api/tokens`: the new token, shown this once.
-#[derive(ToSchema)]
-pub struct CreatedToken {
-    /// Its id (for revoking).
-    pub id: String,
-    /// Its name.
-    pub name: String,
-    /// The token itself (`samen_` + 64 hex digits), for `Authorization: Bearer`.
-    pub token: String,
-}
-
-/// An API token as listed (never the token itself); mirrors `db::sessions::TokenInfo`.
-#[derive(ToSchema)]
-pub struct TokenInfo {
-    /// Its id (for revoking).
-    pub id: String,
-    /// The name its owner gave it.
-    pub name: String,
-    /// Creation time (ms since the epoch).
-    pub created_at: i64,
-    /// Last use (ms since the epoch), `null` if never used.
-    #[schema(required = true)]
-    pub last_used_at: Option<i64>,
-    /// Revocation time, `null` unless revoked.
-    #[schema(required = true)]
-    pub revoked_at: Option<i64>,
-}
-
-/// `GET /api/tokens`: the current user's tokens.
-#[derive(ToSchema)]
-pub struct TokenList {
-    /// Newest first; never the tokens themselves.
-    pub tokens: Vec<TokenInfo>,
-}
-
-/// A school the caller may see.
-#[derive(ToSchema)]
-pub struct SchoolSummary {
-    /// Its institution number.
-    pub number: String,
-    /// Its name.
-    pub name: String,
-    /// The caller's access.
-    pub access: Access,
-}
-
-/// `GET /api/schools`.
-#[derive(ToSchema)]
-pub struct SchoolList {
-    /// The schools the caller may see.
-    pub schools: Vec<SchoolSummary>,
-}
-
-/// `GET /api/schools/{number}/registrations`.
-#[derive(ToSchema)]
-pub struct RegistrationList {
-    /// The school.
-    pub school: Institution,
-    /// Its registrations that match the filters.
-    pub registrations: Vec<Registration>,
-    /// Per registration id, the comments by others the caller has not read (absent: none).
-    pub unread: BTreeMap<String, i64>,
-}
-
-/// A registration's versions.
-#[derive(ToSchema)]
-pub struct SnapshotList {
-    /// Newest first.
-    pub snapshots: Vec<crate::db::SnapshotMeta>,
-}
-
-/// `GET /api/registrations/{id}/snapshots/{sid}`.
-#[derive(ToSchema)]
-pub struct VersionResponse {
-    /// The version.
-    pub snapshot: crate::db::SnapshotMeta,
-    /// Each section's plain text at that version, by root name.
-    pub sections: BTreeMap<String, String>,
-    /// The whole document at that version: a Yjs v1 update, base64. Apply it to a new
-    /// `Y.Doc({ gc: false })` to render the version with the editor, read-only.
-    #[schema(format = Byte)]
-    pub update: String,
-}
-
-/// `POST /api/registrations/{id}/snapshots/{sid}/restore`.
-#[derive(ToSchema)]
-pub struct RestoreResponse {
-    /// The `restore` version that records the restore.
-    pub snapshot: crate::db::SnapshotMeta,
-}
-
-/// A registration's comment threads.
-#[derive(ToSchema)]
-pub struct ThreadList {
-    /// Oldest first.
-    pub threads: Vec<Thread>,
-}
-
-/// One thread, after a change.
-#[derive(ToSchema)]
-pub struct ThreadResponse {
-    /// The thread with all its comments.
-    pub thread: Thread,
-}
-
-/// People who can see a dossier.
-#[derive(ToSchema)]
-pub struct PeopleList {
-    /// By name.
-    pub people: Vec<Person>,
-}
-
-/// The caller's mentions.
-#[derive(ToSchema)]
-pub struct NotificationList {
-    /// Newest first.
-    pub notifications: Vec<Notification>,
-    /// How many are unread.
-    pub unread: i64,
-}
-
-/// A registration with the caller's access to it.
-#[derive(ToSchema)]
-pub struct RegistrationWithAccess {
-    /// The registration.
-    pub registration: Registration,
-    /// The caller's access.
-    pub access: Access,
-}
-
-/// `GET /api/registrations/{id}/content`.
-#[derive(ToSchema)]
-#[schema(example = json!({ "sections": { "goals": "Samen werken aan ...", "agreements": "" } }))]
-pub struct ContentResponse {
-    /// Each section (`understanding`, `goals`, `agreements`, `status_note`, …) as plain text.
-    pub sections: BTreeMap<String, String>,
-}
-
-/// A run of current text and who wrote it.
-#[derive(ToSchema)]
-pub struct AuthorSpan {
-    /// The text, without formatting.
-    pub text: String,
-    /// The author's user id (a key of `authors`); `null` when the writer is unknown.
-    #[schema(required = true)]
-    pub author: Option<String>,
-}
-
-/// `GET /api/registrations/{id}/authors`.
-#[derive(ToSchema)]
-pub struct AuthorsResponse {
-    /// Per section, its blocks (paragraphs, list items …), each a list of spans.
-    pub sections: BTreeMap<String, Vec<Vec<AuthorSpan>>>,
-    /// User id → display name of every author in `sections` and `clients`.
-    pub authors: BTreeMap<String, String>,
-    /// Every Yjs client ID of the document (decimal) → the user it is bound to.
-    pub clients: BTreeMap<String, String>,
-    /// User id → colour (`#rrggbb`) of every author.
-    pub colors: BTreeMap<String, String>,
-}
-
-/// One person in a `presence` event of `GET /api/schools/{number}/events`.
-#[derive(ToSchema)]
-pub struct PresenceViewer {
-    /// User id.
-    pub id: String,
-    /// Display name.
-    pub name: String,
-    /// Presence colour (CSS hex).
-    pub color: String,
-    /// `clb` or `school`.
-    pub role: String,
-}
+/// Nothing by that id the caller may see: it does not exist, or they have no link with it (`not_found`).
+#[derive(IntoResponses)]
+#[response(status = 404)]
+pub struct NotFound(pub ErrorBody);
 
 /// Opens a registration's document over a WebSocket (y-websocket protocol)
 ///
@@ -285,9 +55,9 @@ pub struct PresenceViewer {
     responses(
         (status = 101, description = "Switching protocols: the WebSocket is open."),
         (status = 400, description = "Not a valid WebSocket upgrade request (`bad_request`).", body = ErrorBody),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "A session from another origin (`forbidden`).", body = ErrorBody),
-        (status = 404, description = "No such registration, or no link with its school (`not_found`).", body = ErrorBody),
+        Unauthenticated,
+        Forbidden,
+        NotFound,
     ),
     security(("session" = []), ("token" = []), ("query_token" = [])),
 )]
@@ -381,7 +151,9 @@ they did not exist. Times are milliseconds since the Unix epoch.";
         metrics,
         serve,
     ),
-    components(schemas(PresenceViewer)),
+    // What no operation refers to: the error body that `IntoResponses` does not collect,
+    // and the data of the live events.
+    components(schemas(ErrorBody, PresenceViewer, CommentEvent, SnapshotEvent)),
     modifiers(&SecuritySchemes),
     tags(
         (name = "account", description = "Logging in and out, the current user, API tokens."),

@@ -4,17 +4,26 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::account::audit;
-use super::openapi::{AuthorsResponse, ContentResponse, ErrorBody, RegistrationWithAccess};
+use super::openapi::{Forbidden, NotFound, Unauthenticated};
 use super::registration_for;
 use crate::app::AppState;
 use crate::auth::Authenticated;
-use crate::db::{RegistrationPatch, SchoolAccess};
+use crate::db::{Registration, RegistrationPatch, SchoolAccess};
 use crate::domain;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorBody};
+
+/// A registration with the caller's access to it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegistrationWithAccess {
+    /// The registration.
+    pub registration: Registration,
+    /// The caller's access.
+    pub access: SchoolAccess,
+}
 
 /// A registration's metadata.
 #[utoipa::path(
@@ -24,9 +33,8 @@ use crate::error::AppError;
     params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
     responses(
         (status = 200, description = "The registration and the caller's access.", body = RegistrationWithAccess),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
-        (status = 404, description = "No such registration, or no link with its school (`not_found`).",
-            body = ErrorBody),
+        Unauthenticated,
+        NotFound,
     ),
     security(("session" = []), ("token" = [])),
 )]
@@ -34,9 +42,9 @@ pub async fn get(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<RegistrationWithAccess>, AppError> {
     let (registration, access) = registration_for(&state, &auth.user.id, &id).await?;
-    Ok(Json(json!({ "registration": registration, "access": access })))
+    Ok(Json(RegistrationWithAccess { registration, access }))
 }
 
 /// `PATCH` body: any of title, theme (null clears it), status.
@@ -74,11 +82,9 @@ mod double_option {
         (status = 200, description = "The changed registration and the caller's access.",
             body = RegistrationWithAccess),
         (status = 400, description = "Bad JSON or a value that is not allowed (`bad_request`).", body = ErrorBody),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "Not CLB staff of its school, or a session without a matching `Origin` \
-                                       (`forbidden`).", body = ErrorBody),
-        (status = 404, description = "No such registration, or no link with its school (`not_found`).",
-            body = ErrorBody),
+        Unauthenticated,
+        Forbidden,
+        NotFound,
     ),
     security(("session" = []), ("token" = [])),
 )]
@@ -87,7 +93,7 @@ pub async fn patch(
     auth: Authenticated,
     Path(id): Path<String>,
     body: Result<Json<Patch>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<RegistrationWithAccess>, AppError> {
     let (registration, access) = registration_for(&state, &auth.user.id, &id).await?;
     if access != SchoolAccess::Clb {
         audit(
@@ -133,7 +139,18 @@ pub async fn patch(
         "ok",
     )
     .await;
-    Ok(Json(json!({ "registration": updated, "access": access })))
+    Ok(Json(RegistrationWithAccess {
+        registration: updated,
+        access,
+    }))
+}
+
+/// `GET /api/registrations/{id}/content`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({ "sections": { "goals": "Samen werken aan ...", "agreements": "" } }))]
+pub struct ContentResponse {
+    /// Each section (`understanding`, `goals`, `agreements`, `status_note`, …) as plain text.
+    pub sections: BTreeMap<&'static str, String>,
 }
 
 /// The sections as plain text, as the server holds them now.
@@ -144,9 +161,8 @@ pub async fn patch(
     params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
     responses(
         (status = 200, description = "Each section as plain text.", body = ContentResponse),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
-        (status = 404, description = "No such registration, or no link with its school (`not_found`).",
-            body = ErrorBody),
+        Unauthenticated,
+        NotFound,
     ),
     security(("session" = []), ("token" = [])),
 )]
@@ -154,12 +170,35 @@ pub async fn content(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<ContentResponse>, AppError> {
     let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     let doc_state = state.rooms.document_state(registration.id).await?;
     let sections = samen_crdt::text::plain_text_from_state(&doc_state)
         .map_err(|e| AppError::Internal(format!("stored document does not decode: {e}")))?;
-    Ok(Json(json!({ "sections": sections })))
+    Ok(Json(ContentResponse { sections }))
+}
+
+/// A run of current text and who wrote it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthorSpan {
+    /// The text, without formatting.
+    pub text: String,
+    /// The author's user id (a key of `authors`); `null` when the writer is unknown.
+    #[schema(required = true)]
+    pub author: Option<String>,
+}
+
+/// `GET /api/registrations/{id}/authors`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthorsResponse {
+    /// Per section, its blocks (paragraphs, list items …), each a list of spans.
+    pub sections: BTreeMap<&'static str, Vec<Vec<AuthorSpan>>>,
+    /// User id → display name of every author in `sections` and `clients`.
+    pub authors: BTreeMap<String, String>,
+    /// Every Yjs client ID of the document (decimal) → the user it is bound to.
+    pub clients: BTreeMap<String, String>,
+    /// User id → colour (`#rrggbb`) of every author.
+    pub colors: BTreeMap<String, &'static str>,
 }
 
 /// Per section, the spans of current text with their author, from the document's client
@@ -172,9 +211,8 @@ pub async fn content(
     responses(
         (status = 200, description = "Per section, the current text in spans with their author.",
             body = AuthorsResponse),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
-        (status = 404, description = "No such registration, or no link with its school (`not_found`).",
-            body = ErrorBody),
+        Unauthenticated,
+        NotFound,
     ),
     security(("session" = []), ("token" = [])),
 )]
@@ -182,14 +220,14 @@ pub async fn authors(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<AuthorsResponse>, AppError> {
     let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     let doc_state = state.rooms.document_state(registration.id).await?;
     let bindings = state.db.client_authors(registration.id).await?;
     let authorship = samen_crdt::text::authorship_from_state(&doc_state)
         .map_err(|e| AppError::Internal(format!("stored document does not decode: {e}")))?;
     let mut authors = BTreeMap::new();
-    let sections: BTreeMap<&str, Vec<Vec<Value>>> = authorship
+    let sections = authorship
         .into_iter()
         .map(|(section, blocks)| {
             let blocks = blocks
@@ -202,7 +240,10 @@ pub async fn authors(
                                 authors.insert(id.to_string(), name.clone());
                                 id.to_string()
                             });
-                            json!({ "text": span.text, "author": author })
+                            AuthorSpan {
+                                text: span.text,
+                                author,
+                            }
                         })
                         .collect()
                 })
@@ -221,11 +262,14 @@ pub async fn authors(
         .collect();
     // The same colours as the document's diffs: distinct among its writers.
     let distinct = crate::colors::distinct_colors(bindings.values().map(|(user, _)| user));
-    let colors: BTreeMap<String, &str> = distinct
+    let colors = distinct
         .iter()
         .map(|(user, color)| (user.to_string(), *color))
         .collect();
-    Ok(Json(
-        json!({ "sections": sections, "authors": authors, "clients": clients, "colors": colors }),
-    ))
+    Ok(Json(AuthorsResponse {
+        sections,
+        authors,
+        clients,
+        colors,
+    }))
 }

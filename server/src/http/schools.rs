@@ -1,5 +1,6 @@
 //! Schools the caller may see, and their registrations.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 
 use axum::Json;
@@ -8,18 +9,38 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream, StreamExt};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
+use utoipa::ToSchema;
 
 use super::account::audit;
-use super::openapi::{ErrorBody, RegistrationList, SchoolList};
+use super::openapi::{Forbidden, NotFound, Unauthenticated};
 use crate::app::AppState;
 use crate::auth::Authenticated;
 use crate::db::{Institution, NewRegistration, Registration, RegistrationFilter, SchoolAccess};
 use crate::domain;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorBody};
+use crate::events::SchoolEvent;
 use crate::rooms::Principal;
+
+/// A school the caller may see.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SchoolSummary {
+    /// Its institution number.
+    pub number: String,
+    /// Its name.
+    pub name: String,
+    /// The caller's access.
+    pub access: SchoolAccess,
+}
+
+/// `GET /api/schools`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SchoolList {
+    /// The schools the caller may see.
+    pub schools: Vec<SchoolSummary>,
+}
 
 /// Every school the caller may see, with their access (`clb` or `school`).
 #[utoipa::path(
@@ -28,19 +49,23 @@ use crate::rooms::Principal;
     tag = "schools",
     responses(
         (status = 200, description = "The schools the caller may see.", body = SchoolList),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
+        Unauthenticated,
     ),
     security(("session" = []), ("token" = [])),
 )]
-pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<Json<Value>, AppError> {
-    let schools: Vec<Value> = state
+pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<Json<SchoolList>, AppError> {
+    let schools = state
         .db
         .visible_schools(&auth.user.id)
         .await?
         .into_iter()
-        .map(|(school, access)| json!({ "number": school.number, "name": school.name, "access": access }))
+        .map(|(school, access)| SchoolSummary {
+            number: school.number,
+            name: school.name,
+            access,
+        })
         .collect();
-    Ok(Json(json!({ "schools": schools })))
+    Ok(Json(SchoolList { schools }))
 }
 
 /// The school with this number and the caller's access; 404 without a link to it.
@@ -63,6 +88,17 @@ async fn school_for(
     Ok((school, access))
 }
 
+/// `GET /api/schools/{number}/registrations`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegistrationList {
+    /// The school.
+    pub school: Institution,
+    /// Its registrations that match the filters.
+    pub registrations: Vec<Registration>,
+    /// Per registration id, the comments by others the caller has not read (absent: none).
+    pub unread: BTreeMap<String, i64>,
+}
+
 /// A school's registrations, filtered by `kind`, `status`, `school_year`, `theme`.
 #[utoipa::path(
     get,
@@ -76,8 +112,8 @@ async fn school_for(
         (status = 200, description = "The school and its registrations that match the filters.",
             body = RegistrationList),
         (status = 400, description = "A filter value that is not allowed (`bad_request`).", body = ErrorBody),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
-        (status = 404, description = "No such school, or no link with it (`not_found`).", body = ErrorBody),
+        Unauthenticated,
+        NotFound,
     ),
     security(("session" = []), ("token" = [])),
 )]
@@ -86,7 +122,7 @@ pub async fn registrations(
     auth: Authenticated,
     Path(number): Path<String>,
     Query(filter): Query<RegistrationFilter>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<RegistrationList>, AppError> {
     let (school, _) = school_for(&state, &auth, &number).await?;
     let check = |v: &Option<String>, f: fn(&str) -> Result<String, String>| -> Result<(), AppError> {
         v.as_deref()
@@ -101,9 +137,12 @@ pub async fn registrations(
     check(&filter.theme, domain::theme)?;
     let registrations = state.db.registrations(school.id, &filter).await?;
     let unread = state.db.unread_comments(&auth.user.id, school.id).await?;
-    Ok(Json(
-        json!({ "school": school, "registrations": registrations, "unread": unread }),
-    ))
+    Ok(Json(RegistrationList {
+        school,
+        registrations,
+        // Sorted, as the map always was on the wire.
+        unread: unread.into_iter().collect(),
+    }))
 }
 
 /// `POST /api/schools/{number}/registrations` body.
@@ -131,10 +170,9 @@ pub struct CreateRegistration {
     responses(
         (status = 201, description = "The new registration.", body = Registration),
         (status = 400, description = "Bad JSON or a value that is not allowed (`bad_request`).", body = ErrorBody),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "Not CLB staff of this school, or a session without a matching `Origin` \
-                                       (`forbidden`).", body = ErrorBody),
-        (status = 404, description = "No such school, or no link with it (`not_found`).", body = ErrorBody),
+        Unauthenticated,
+        Forbidden,
+        NotFound,
     ),
     security(("session" = []), ("token" = [])),
 )]
@@ -201,15 +239,15 @@ pub async fn create_registration(
             * `presence`: who has this school's dossier open (its overview or any of its registrations), \
               an array of `PresenceViewer`; sent at once and on every change;\n\
             * `registration`: a registration was created or changed; the `Registration`;\n\
-            * `comment`: a comment thread of one of its registrations changed; \
+            * `comment`: a comment thread of one of its registrations changed; a `CommentEvent`, \
               `{ registration_id, thread }` with the whole `Thread`;\n\
             * `snapshot`: a version of one of its registrations was kept (named, automatic or \
-              restore); `{ registration_id, snapshot }` with the `SnapshotMeta`;\n\
+              restore); a `SnapshotEvent`, `{ registration_id, snapshot }` with the `SnapshotMeta`;\n\
             * `resync`: `null`; the subscriber fell behind and missed events, so it should reload its lists.\n\n\
             Comments (`:`) keep the connection alive. The stream ends when the server shuts down.",
             body = String, content_type = "text/event-stream"),
-        (status = 401, description = "No valid session or token (`unauthenticated`).", body = ErrorBody),
-        (status = 404, description = "No such school, or no link with it (`not_found`).", body = ErrorBody),
+        Unauthenticated,
+        NotFound,
     ),
     security(("session" = []), ("token" = [])),
 )]
@@ -228,7 +266,8 @@ pub async fn events(
         state
             .events
             .subscribe(school.id, &principal.user, &principal.name, principal.color, role);
-    let initial = sse_event("presence", &state.events.present(school.id));
+    let initial = SchoolEvent::new("presence", &state.events.present(school.id));
+    let initial = sse_event(initial.kind, &initial.data);
     let shutdown = state.shutdown.clone();
     let rest = stream::unfold(
         (rx, guard, shutdown),
