@@ -12,7 +12,7 @@ use yrs::types::xml::{Xml, XmlElementPrelim, XmlFragment, XmlTextPrelim};
 use yrs::updates::encoder::Encode;
 use yrs::{ReadTxn, StateVector, Transact};
 
-use crate::support::{TestServer, WAIT, paragraphs, type_paragraph};
+use crate::support::{Person, TestServer, WAIT, paragraphs, type_paragraph};
 
 /// A valid update that appends a paragraph with `text` to `goals`, from its own client.
 fn valid_update(text: &str) -> Vec<u8> {
@@ -48,19 +48,20 @@ fn awareness_message(payload: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Sends `frame` from a fresh connection into a room that holds one paragraph and has a
-/// bystander; checks the close code, that the bystander and document are unharmed, and
-/// that the refusal was counted.
-async fn refused(server: &TestServer, frame: Frame, codes: &[u16], reason: &str) {
-    let id = server.new_registration().await;
-    let bystander = server.client(&id).await;
+/// Sends `frame` from Sara's fresh connection into a room that holds one paragraph and
+/// has a bystander; checks the close code, that the bystander and document are unharmed,
+/// and that the refusal was counted.
+async fn refused(sara: &Person<'_>, frame: Frame, codes: &[u16], reason: &str) {
+    let server = sara.server();
+    let reg = sara.creates_registration().await;
+    let bystander = sara.opens(&reg).await;
     type_paragraph(&bystander, "goals", "vooraf");
     bystander.durable(WAIT).await.expect("durable");
     let before = server
         .metric(&format!("samen_messages_rejected_total{{reason=\"{reason}\"}}"))
         .await;
 
-    let victim = server.client(&id).await;
+    let victim = sara.opens(&reg).await;
     match frame {
         Frame::Binary(bytes) => victim.send_raw(bytes),
         Frame::Text(text) => victim.send_text(&text),
@@ -77,7 +78,7 @@ async fn refused(server: &TestServer, frame: Frame, codes: &[u16], reason: &str)
         .await
         .expect("the bystander is still served");
     assert!(bystander.status().closed.is_none());
-    let fresh = server.client(&id).await;
+    let fresh = sara.opens(&reg).await;
     assert_eq!(
         paragraphs(fresh.doc(), "goals"),
         ["vooraf", "nadien"],
@@ -97,17 +98,18 @@ enum Frame {
 #[tokio::test]
 async fn each_kind_of_bad_input_is_refused_alone() {
     let server = TestServer::start_with(&["--max-message-bytes", "1048576"]).await;
+    let sara = server.clb().await;
     let valid = valid_update("hallo wereld");
 
-    refused(&server, Frame::Text("hello".into()), &[1003], "text_frame").await;
-    refused(&server, Frame::Binary(vec![9]), &[1003], "unknown_type").await;
-    refused(&server, Frame::Binary(vec![0, 7, 0]), &[1003], "unknown_type").await;
-    refused(&server, Frame::Binary(vec![2, 0, 0]), &[1003], "unknown_type").await;
+    refused(&sara, Frame::Text("hello".into()), &[1003], "text_frame").await;
+    refused(&sara, Frame::Binary(vec![9]), &[1003], "unknown_type").await;
+    refused(&sara, Frame::Binary(vec![0, 7, 0]), &[1003], "unknown_type").await;
+    refused(&sara, Frame::Binary(vec![2, 0, 0]), &[1003], "unknown_type").await;
 
     // A payload that is not a yrs update at all.
     let mut garbage = vec![0, 2];
     write_buf(&mut garbage, b"this is not an update, not even close");
-    refused(&server, Frame::Binary(garbage), &[1007], "malformed").await;
+    refused(&sara, Frame::Binary(garbage), &[1007], "malformed").await;
 
     // An update whose text is not UTF-8 (crashed yrs 0.27 with SIGSEGV).
     let mut bad_utf8 = valid.clone();
@@ -117,7 +119,7 @@ async fn each_kind_of_bad_input_is_refused_alone() {
         .expect("text in update");
     bad_utf8[at..at + 2].copy_from_slice(&[0xff, 0xfe]);
     refused(
-        &server,
+        &sara,
         Frame::Binary(update_message(&bad_utf8)),
         &[1007],
         "malformed",
@@ -126,7 +128,7 @@ async fn each_kind_of_bad_input_is_refused_alone() {
 
     // Truncated, and mutated into a count that no message could hold.
     refused(
-        &server,
+        &sara,
         Frame::Binary(update_message(&valid[..valid.len() / 2])),
         &[1007],
         "malformed",
@@ -134,20 +136,14 @@ async fn each_kind_of_bad_input_is_refused_alone() {
     .await;
     let mut bomb = vec![0xff, 0xff, 0xff, 0xff, 0x0f];
     bomb.extend_from_slice(&valid[1..]);
-    refused(
-        &server,
-        Frame::Binary(update_message(&bomb)),
-        &[1007],
-        "malformed",
-    )
-    .await;
+    refused(&sara, Frame::Binary(update_message(&bomb)), &[1007], "malformed").await;
 
     // Well-formed, but resting on content the server never had (text inside a paragraph it
     // does not know). yrs would park it as pending, a path that is unsound with hostile
     // input; the server refuses it and the client resyncs on reconnect.
     let (_paragraph, text_in_it) = two_step_updates();
     refused(
-        &server,
+        &sara,
         Frame::Binary(update_message(&text_in_it)),
         &[1007],
         "missing_dependency",
@@ -157,7 +153,7 @@ async fn each_kind_of_bad_input_is_refused_alone() {
     // A message whose frame is fine but whose update has trailing garbage.
     let mut trailing = update_message(&valid);
     trailing.push(0);
-    refused(&server, Frame::Binary(trailing), &[1007], "malformed").await;
+    refused(&sara, Frame::Binary(trailing), &[1007], "malformed").await;
 
     // Malformed awareness: broken JSON, then text that is not UTF-8.
     let mut payload = Vec::new();
@@ -166,7 +162,7 @@ async fn each_kind_of_bad_input_is_refused_alone() {
     write_var(&mut payload, 1);
     write_buf(&mut payload, b"{\"user\":");
     refused(
-        &server,
+        &sara,
         Frame::Binary(awareness_message(&payload)),
         &[1007],
         "malformed",
@@ -178,7 +174,7 @@ async fn each_kind_of_bad_input_is_refused_alone() {
     write_var(&mut payload, 1);
     write_buf(&mut payload, &[b'"', 0xc3, 0x28, b'"']);
     refused(
-        &server,
+        &sara,
         Frame::Binary(awareness_message(&payload)),
         &[1007],
         "malformed",
@@ -187,12 +183,12 @@ async fn each_kind_of_bad_input_is_refused_alone() {
 
     // Over the size limit (1 MiB here): refused by the WebSocket layer or the validator.
     let over = update_message(&vec![0u8; 1024 * 1024 + 1]);
-    refused(&server, Frame::Binary(over), &[1009], "too_big").await;
+    refused(&sara, Frame::Binary(over), &[1009], "too_big").await;
 
     // A 50 MB blob: the server stops reading at the frame header. The client may still be
     // writing when the server hangs up, so it sees the close frame (1009) or a reset (1006).
     refused(
-        &server,
+        &sara,
         Frame::Binary(vec![0u8; 50 * 1024 * 1024]),
         &[1009, 1006],
         "too_big",
@@ -382,14 +378,15 @@ async fn connect_from(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_thousand_mutated_messages_leave_the_server_and_documents_intact() {
-    let mut server = TestServer::start().await;
+    let server = TestServer::start().await;
+    let sara = server.clb().await;
     let mut rooms = Vec::new();
     for _ in 0..4 {
-        rooms.push(server.new_registration().await);
+        rooms.push(sara.creates_registration().await);
     }
     let mut guardians = Vec::new();
-    for (i, id) in rooms.iter().enumerate() {
-        let g = server.client(id).await;
+    for (i, reg) in rooms.iter().enumerate() {
+        let g = sara.opens(reg).await;
         type_paragraph(&g, "goals", &format!("bewaard {i}"));
         g.durable(WAIT).await.expect("durable");
         guardians.push(g);
@@ -407,7 +404,7 @@ async fn a_hundred_thousand_mutated_messages_leave_the_server_and_documents_inta
     let started = std::time::Instant::now();
     let tasks: Vec<_> = (0..workers)
         .map(|w| {
-            let url = server.ws_url(&rooms[w % rooms.len()]);
+            let url = sara.sync_url(&rooms[w % rooms.len()].id);
             let source = std::net::IpAddr::from([127, 0, 1, 10 + w as u8]);
             tokio::spawn(hammer(
                 url,
@@ -427,7 +424,7 @@ async fn a_hundred_thousand_mutated_messages_leave_the_server_and_documents_inta
         started.elapsed().as_secs_f64()
     );
     assert_eq!(processed, total / workers * workers);
-    assert!(server.is_running(), "the server is up");
+    assert!(server.is_running().await, "the server is up");
     assert!(
         reqwest::get(server.url("/healthz"))
             .await
@@ -438,9 +435,9 @@ async fn a_hundred_thousand_mutated_messages_leave_the_server_and_documents_inta
 
     // Every document still holds what it had, and a newcomer converges with the guardian.
     let mut contents = Vec::new();
-    for (i, (id, g)) in rooms.iter().zip(&guardians).enumerate() {
+    for (i, (reg, g)) in rooms.iter().zip(&guardians).enumerate() {
         assert!(g.status().closed.is_none(), "guardian {i} still connected");
-        let fresh = server.client(id).await;
+        let fresh = sara.opens(reg).await;
         crate::support::eventually("newcomer matches guardian", || {
             paragraphs(fresh.doc(), "goals") == paragraphs(g.doc(), "goals")
                 && paragraphs(fresh.doc(), "understanding") == paragraphs(g.doc(), "understanding")
@@ -453,8 +450,8 @@ async fn a_hundred_thousand_mutated_messages_leave_the_server_and_documents_inta
     // And the same after a restart.
     assert!(server.stop().await);
     server.restart().await;
-    for (id, (goals, understanding)) in rooms.iter().zip(contents) {
-        let c = server.client(id).await;
+    for (reg, (goals, understanding)) in rooms.iter().zip(contents) {
+        let c = sara.opens(reg).await;
         assert_eq!(paragraphs(c.doc(), "goals"), goals);
         assert_eq!(paragraphs(c.doc(), "understanding"), understanding);
     }

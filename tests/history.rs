@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use yrs::updates::decoder::Decode;
 use yrs::{GetString, ReadTxn, Text, Transact, XmlFragment, XmlOut};
 
-use crate::support::{ANKER, As, CLB, LINDE, TestServer, WAIT, eventually, paragraphs, type_paragraph};
+use crate::support::{As, TestServer, WAIT, eventually, paragraphs, type_paragraph};
 
 /// The spans of a diff line as `(text, change, author, removed_by)`.
 fn spans(line: &Value) -> Vec<(String, String, Value, Value)> {
@@ -37,51 +37,45 @@ fn span(text: &str, change: &str, author: &str, removed_by: Option<&str>) -> (St
 #[tokio::test]
 async fn a_named_version_its_view_the_diff_with_authors_and_an_attributed_restore() {
     let server = TestServer::start().await;
-    let reg = server.new_registration().await;
-    let clb = server.clb_token.clone();
-    let linde = server.token_for(LINDE).await;
-    let anker = server.token_for(ANKER).await;
-    let clb_id = server.user_id(&clb).await;
-    let linde_id = server.user_id(&linde).await;
-    let base = format!("/api/registrations/{reg}");
+    let sara = server.clb().await;
+    let tom = server.school_member("linde").await;
+    let nadia = server.school_member("anker").await;
+    let reg = sara.creates_registration().await;
+    let base = reg.path("");
 
     // No versions yet: an empty list.
-    let (status, body) = server
-        .call("GET", &format!("{base}/snapshots"), As::Token(&linde), None)
-        .await;
+    let (status, body) = tom.get(format!("{base}/snapshots")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["snapshots"], json!([]));
 
-    let sara = server.client_as(&reg, &clb).await;
-    type_paragraph(&sara, "goals", "Doel: rust in de klas");
-    sara.durable(WAIT).await.expect("durable");
+    let sara_editor = sara.opens(&reg).await;
+    type_paragraph(&sara_editor, "goals", "Doel: rust in de klas");
+    sara_editor.durable(WAIT).await.expect("durable");
 
     // A school member names the version after the meeting.
-    let (status, named) = server
-        .call(
-            "POST",
-            &format!("{base}/snapshots"),
-            As::Token(&linde),
-            Some(json!({ "name": "  Na schoolbeeldoverleg 1 " })),
+    let (status, named) = tom
+        .post(
+            format!("{base}/snapshots"),
+            json!({ "name": "  Na schoolbeeldoverleg 1 " }),
         )
         .await;
     assert_eq!(status, 201, "{named}");
     assert_eq!(named["kind"], "named");
     assert_eq!(named["name"], "Na schoolbeeldoverleg 1");
-    assert_eq!(named["created_by"]["id"], linde_id.as_str());
+    assert_eq!(named["created_by"]["id"], tom.id.as_str());
     assert_eq!(named["summary"]["sections"]["goals"]["added"], 21);
-    assert_eq!(named["summary"]["authors"][0]["id"], clb_id.as_str());
+    assert_eq!(named["summary"]["authors"][0]["id"], sara.id.as_str());
     let sid = named["id"].as_str().expect("id").to_owned();
 
     // Then the school replaces "rust" by "veiligheid" and adds a goal; the CLB advises.
-    let tom = server.client_as(&reg, &linde).await;
+    let tom_editor = tom.opens(&reg).await;
     eventually("the school sees the goal", || {
-        paragraphs(tom.doc(), "goals").len() == 1
+        paragraphs(tom_editor.doc(), "goals").len() == 1
     })
     .await;
     {
-        let goals = tom.doc().get_or_insert_xml_fragment("goals");
-        tom.edit(|txn| {
+        let goals = tom_editor.doc().get_or_insert_xml_fragment("goals");
+        tom_editor.edit(|txn| {
             let Some(XmlOut::Element(p)) = goals.get(txn, 0) else {
                 panic!("paragraph")
             };
@@ -92,15 +86,13 @@ async fn a_named_version_its_view_the_diff_with_authors_and_an_attributed_restor
             t.insert(txn, 6, "veiligheid");
         });
     }
-    type_paragraph(&tom, "goals", "Nieuw doel van de school");
-    tom.durable(WAIT).await.expect("durable");
-    type_paragraph(&sara, "advice", "Advies erbij");
-    sara.durable(WAIT).await.expect("durable");
+    type_paragraph(&tom_editor, "goals", "Nieuw doel van de school");
+    tom_editor.durable(WAIT).await.expect("durable");
+    type_paragraph(&sara_editor, "advice", "Advies erbij");
+    sara_editor.durable(WAIT).await.expect("durable");
 
     // The diff since the named version: exactly what was added and removed, by whom.
-    let (status, diff) = server
-        .call("GET", &format!("{base}/diff?from={sid}"), As::Token(&linde), None)
-        .await;
+    let (status, diff) = tom.get(format!("{base}/diff?from={sid}")).await;
     assert_eq!(status, 200, "{diff}");
     assert_eq!(diff["from"]["id"], sid.as_str());
     assert_eq!(diff["to"], Value::Null);
@@ -110,40 +102,38 @@ async fn a_named_version_its_view_the_diff_with_authors_and_an_attributed_restor
     assert_eq!(
         spans(&goals[0]),
         vec![
-            span("Doel: ", "same", &clb_id, None),
-            span("rust", "removed", &clb_id, Some(&linde_id)),
-            span("veiligheid", "added", &linde_id, None),
-            span(" in de klas", "same", &clb_id, None),
+            span("Doel: ", "same", &sara.id, None),
+            span("rust", "removed", &sara.id, Some(&tom.id)),
+            span("veiligheid", "added", &tom.id, None),
+            span(" in de klas", "same", &sara.id, None),
         ]
     );
     assert_eq!(goals[1]["change"], "added");
     assert_eq!(
         spans(&goals[1]),
-        vec![span("Nieuw doel van de school", "added", &linde_id, None)]
+        vec![span("Nieuw doel van de school", "added", &tom.id, None)]
     );
     assert_eq!(
         spans(&diff["sections"]["advice"][0]),
-        vec![span("Advies erbij", "added", &clb_id, None)]
+        vec![span("Advies erbij", "added", &sara.id, None)]
     );
     assert_eq!(diff["stats"]["goals"], json!({ "added": 34, "removed": 4 }));
     assert_eq!(diff["stats"]["summary"], json!({ "added": 0, "removed": 0 }));
     assert_eq!(diff["sections"].as_object().expect("sections").len(), 6);
-    assert_eq!(diff["authors"][&linde_id]["name"], "Tom Peeters (De Linde)");
+    assert_eq!(diff["authors"][&tom.id]["name"], "Tom Peeters (De Linde)");
     assert!(
-        diff["authors"][&clb_id]["color"]
+        diff["authors"][&sara.id]["color"]
             .as_str()
             .expect("color")
             .starts_with('#')
     );
     assert_ne!(
-        diff["authors"][&clb_id]["color"], diff["authors"][&linde_id]["color"],
+        diff["authors"][&sara.id]["color"], diff["authors"][&tom.id]["color"],
         "two authors, two colours"
     );
 
     // The version reads as it stood, as text and as a document the editor can render.
-    let (status, version) = server
-        .call("GET", &format!("{base}/snapshots/{sid}"), As::Token(&linde), None)
-        .await;
+    let (status, version) = tom.get(format!("{base}/snapshots/{sid}")).await;
     assert_eq!(status, 200, "{version}");
     assert_eq!(version["sections"]["goals"], "Doel: rust in de klas");
     assert_eq!(version["sections"]["advice"], "");
@@ -158,38 +148,34 @@ async fn a_named_version_its_view_the_diff_with_authors_and_an_attributed_restor
 
     // Restore: the school may not (403), another school cannot see it (404).
     let restore = format!("{base}/snapshots/{sid}/restore");
-    let (status, _) = server.call("POST", &restore, As::Token(&linde), None).await;
+    let (status, _) = tom.post(&restore, None).await;
     assert_eq!(status, 403);
-    let (status, _) = server.call("POST", &restore, As::Token(&anker), None).await;
+    let (status, _) = nadia.post(&restore, None).await;
     assert_eq!(status, 404);
-    assert_eq!(paragraphs(tom.doc(), "goals").len(), 2, "nothing changed");
+    assert_eq!(paragraphs(tom_editor.doc(), "goals").len(), 2, "nothing changed");
 
     // The CLB restores; the school's open document follows live.
-    let (status, body) = server.call("POST", &restore, As::Token(&clb), None).await;
+    let (status, body) = sara.post(&restore, None).await;
     assert_eq!(status, 200, "{body}");
     let record = &body["snapshot"];
     assert_eq!(record["kind"], "restore");
     assert_eq!(record["restored_from"], sid.as_str());
-    assert_eq!(record["created_by"]["id"], clb_id.as_str());
+    assert_eq!(record["created_by"]["id"], sara.id.as_str());
     eventually("the school sees the restored goals", || {
-        paragraphs(tom.doc(), "goals") == ["Doel: rust in de klas"]
+        paragraphs(tom_editor.doc(), "goals") == ["Doel: rust in de klas"]
     })
     .await;
     eventually("and the advice gone", || {
-        paragraphs(tom.doc(), "advice").is_empty()
+        paragraphs(tom_editor.doc(), "advice").is_empty()
     })
     .await;
-    let (_, content) = server
-        .call("GET", &format!("{base}/content"), As::Token(&linde), None)
-        .await;
+    let (_, content) = tom.get(format!("{base}/content")).await;
     assert_eq!(content["sections"]["goals"], "Doel: rust in de klas");
 
     // Attributed to the restorer: "rust" was deleted, so it is inserted again, with a new
     // client ID of the restoring user; the text around it kept its original item (a span of
     // its own, as spans follow client IDs).
-    let (_, authors) = server
-        .call("GET", &format!("{base}/authors"), As::Token(&linde), None)
-        .await;
+    let (_, authors) = tom.get(format!("{base}/authors")).await;
     let line: Vec<(String, String)> = authors["sections"]["goals"][0]
         .as_array()
         .expect("spans")
@@ -204,16 +190,14 @@ async fn a_named_version_its_view_the_diff_with_authors_and_an_attributed_restor
     assert_eq!(
         line,
         vec![
-            ("Doel: ".to_owned(), clb_id.clone()),
-            ("rust".to_owned(), clb_id.clone()),
-            (" in de klas".to_owned(), clb_id.clone()),
+            ("Doel: ".to_owned(), sara.id.clone()),
+            ("rust".to_owned(), sara.id.clone()),
+            (" in de klas".to_owned(), sara.id.clone()),
         ],
     );
 
     // History keeps everything: the state before the restore and the restore itself.
-    let (_, list) = server
-        .call("GET", &format!("{base}/snapshots"), As::Token(&linde), None)
-        .await;
+    let (_, list) = tom.get(format!("{base}/snapshots")).await;
     let kinds: Vec<&str> = list["snapshots"]
         .as_array()
         .expect("list")
@@ -222,47 +206,35 @@ async fn a_named_version_its_view_the_diff_with_authors_and_an_attributed_restor
         .collect();
     assert_eq!(kinds, ["restore", "auto", "named"]);
     let before_restore = list["snapshots"][1]["id"].as_str().expect("id").to_owned();
-    let (_, version) = server
-        .call(
-            "GET",
-            &format!("{base}/snapshots/{before_restore}"),
-            As::Token(&linde),
-            None,
-        )
-        .await;
+    let (_, version) = tom.get(format!("{base}/snapshots/{before_restore}")).await;
     assert_eq!(
         version["sections"]["goals"],
         "Doel: veiligheid in de klas\nNieuw doel van de school"
     );
     // The diff between two versions: the restore removed the school's additions, by Sara.
-    let (_, diff) = server
-        .call(
-            "GET",
-            &format!(
-                "{base}/diff?from={before_restore}&to={}",
-                record["id"].as_str().expect("id")
-            ),
-            As::Token(&linde),
-            None,
-        )
+    let (_, diff) = tom
+        .get(format!(
+            "{base}/diff?from={before_restore}&to={}",
+            record["id"].as_str().expect("id")
+        ))
         .await;
     assert_eq!(
         spans(&diff["sections"]["goals"][1]),
         vec![span(
             "Nieuw doel van de school",
             "removed",
-            &linde_id,
-            Some(&clb_id)
+            &tom.id,
+            Some(&sara.id)
         )]
     );
     assert_eq!(diff["to"]["kind"], "restore");
 
     // Restoring the same version again changes nothing in the document.
-    let before = tom.doc().transact().state_vector();
-    let (status, _) = server.call("POST", &restore, As::Token(&clb), None).await;
+    let before = tom_editor.doc().transact().state_vector();
+    let (status, _) = sara.post(&restore, None).await;
     assert_eq!(status, 200);
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert_eq!(tom.doc().transact().state_vector(), before);
+    assert_eq!(tom_editor.doc().transact().state_vector(), before);
 
     // The audit log has the restore and the refused attempt.
     let pool = server.database().await;
@@ -288,10 +260,11 @@ async fn a_named_version_its_view_the_diff_with_authors_and_an_attributed_restor
 #[tokio::test]
 async fn bad_requests_change_nothing_and_other_schools_see_nothing() {
     let server = TestServer::start().await;
-    let reg = server.new_registration().await;
-    let linde = server.token_for(LINDE).await;
-    let anker = server.token_for(ANKER).await;
-    let base = format!("/api/registrations/{reg}");
+    let sara = server.clb().await;
+    let tom = server.school_member("linde").await;
+    let nadia = server.school_member("anker").await;
+    let reg = sara.creates_registration().await;
+    let base = reg.path("");
     let snapshots = format!("{base}/snapshots");
 
     for (body, why) in [
@@ -301,26 +274,17 @@ async fn bad_requests_change_nothing_and_other_schools_see_nothing() {
         (json!({}), "no name"),
         (json!({ "name": 12 }), "not a string"),
     ] {
-        let (status, err) = server
-            .call("POST", &snapshots, As::Token(&linde), Some(body))
-            .await;
+        let (status, err) = tom.post(&snapshots, body).await;
         assert_eq!(status, 400, "{why}: {err}");
         assert!(
             err["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
             "{why}"
         );
     }
-    let (_, list) = server.call("GET", &snapshots, As::Token(&linde), None).await;
+    let (_, list) = tom.get(&snapshots).await;
     assert_eq!(list["snapshots"], json!([]), "nothing was kept");
 
-    let (status, named) = server
-        .call(
-            "POST",
-            &snapshots,
-            As::Token(&linde),
-            Some(json!({ "name": "Versie" })),
-        )
-        .await;
+    let (status, named) = tom.post(&snapshots, json!({ "name": "Versie" })).await;
     assert_eq!(status, 201);
     let sid = named["id"].as_str().expect("id");
 
@@ -333,74 +297,44 @@ async fn bad_requests_change_nothing_and_other_schools_see_nothing() {
         ("POST", format!("{snapshots}/{sid}/restore")),
     ] {
         let body = (method == "POST").then(|| json!({ "name": "x" }));
-        let (status, _) = server.call(method, &path, As::Token(&anker), body).await;
+        let (status, _) = nadia.call(method, &path, body).await;
         assert_eq!(status, 404, "{method} {path}");
     }
     // No login: 401.
     let (status, _) = server.call("GET", &snapshots, As::Anonymous, None).await;
     assert_eq!(status, 401);
     // A version id of another registration, or none at all.
-    let other = server.new_registration().await;
-    let (status, _) = server
-        .call(
-            "GET",
-            &format!("/api/registrations/{other}/snapshots/{sid}"),
-            As::Token(&linde),
-            None,
-        )
-        .await;
+    let other = sara.creates_registration().await;
+    let (status, _) = tom.get(other.path(&format!("/snapshots/{sid}"))).await;
     assert_eq!(status, 404);
-    let (status, _) = server
-        .call(
-            "GET",
-            &format!("/api/registrations/{other}/diff?from={sid}"),
-            As::Token(&linde),
-            None,
-        )
-        .await;
+    let (status, _) = tom.get(other.path(&format!("/diff?from={sid}"))).await;
     assert_eq!(status, 404);
-    let (status, err) = server
-        .call("GET", &format!("{base}/diff"), As::Token(&linde), None)
-        .await;
+    let (status, err) = tom.get(format!("{base}/diff")).await;
     assert_eq!(status, 400, "{err}");
-    let (status, _) = server
-        .call(
-            "GET",
-            &format!("{base}/diff?from={sid}&to=nonsense"),
-            As::Token(&linde),
-            None,
-        )
-        .await;
+    let (status, _) = tom.get(format!("{base}/diff?from={sid}&to=nonsense")).await;
     assert_eq!(status, 404);
     // A session without a matching Origin cannot name a version.
-    let session = server.login(CLB).await;
-    let response = reqwest::Client::new()
-        .post(server.url(&snapshots))
-        .header("cookie", &session.cookie)
-        .header("origin", "https://evil.example")
-        .json(&json!({ "name": "x" }))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(response.status(), 403);
-    let (_, list) = server.call("GET", &snapshots, As::Token(&linde), None).await;
+    let forged = sara.session().await.sent_from("https://evil.example");
+    let (status, _) = forged.post(&snapshots, json!({ "name": "x" })).await;
+    assert_eq!(status, 403);
+    let (_, list) = tom.get(&snapshots).await;
     assert_eq!(list["snapshots"].as_array().expect("list").len(), 1);
 }
 
 #[tokio::test]
 async fn a_version_is_kept_automatically_when_the_room_goes_quiet_and_when_it_closes() {
     let server = TestServer::start_with(&["--snapshot-quiet-secs", "1", "--room-idle-secs", "1"]).await;
-    let reg = server.new_registration().await;
-    let clb = server.clb_token.clone();
-    let snapshots = format!("/api/registrations/{reg}/snapshots");
+    let sara = server.clb().await;
+    let reg = sara.creates_registration().await;
+    let snapshots = reg.path("/snapshots");
     let list = || async {
-        let (_, body) = server.call("GET", &snapshots, As::Token(&clb), None).await;
+        let (_, body) = sara.get(&snapshots).await;
         body["snapshots"].as_array().expect("list").clone()
     };
 
-    let sara = server.client_as(&reg, &clb).await;
-    type_paragraph(&sara, "goals", "Eerste doel");
-    sara.durable(WAIT).await.expect("durable");
+    let editor = sara.opens(&reg).await;
+    type_paragraph(&editor, "goals", "Eerste doel");
+    editor.durable(WAIT).await.expect("durable");
     let start = tokio::time::Instant::now();
     while list().await.is_empty() {
         assert!(
@@ -420,9 +354,9 @@ async fn a_version_is_kept_automatically_when_the_room_goes_quiet_and_when_it_cl
     assert_eq!(list().await.len(), 1);
 
     // An edit, then everyone leaves: the room closes and keeps the version.
-    type_paragraph(&sara, "goals", "Tweede doel");
-    sara.durable(WAIT).await.expect("durable");
-    sara.close().await;
+    type_paragraph(&editor, "goals", "Tweede doel");
+    editor.durable(WAIT).await.expect("durable");
+    editor.close().await;
     let start = tokio::time::Instant::now();
     while list().await.len() < 2 {
         assert!(start.elapsed() < WAIT, "no version when the room closed");
@@ -430,39 +364,29 @@ async fn a_version_is_kept_automatically_when_the_room_goes_quiet_and_when_it_cl
     }
     let versions = list().await;
     assert_eq!(versions[0]["summary"]["sections"]["goals"]["added"], 11);
-    let (_, version) = server
-        .call(
-            "GET",
-            &format!("{snapshots}/{}", versions[0]["id"].as_str().expect("id")),
-            As::Token(&clb),
-            None,
-        )
+    let (_, version) = sara
+        .get(format!("{snapshots}/{}", versions[0]["id"].as_str().expect("id")))
         .await;
     assert_eq!(version["sections"]["goals"], "Eerste doel\nTweede doel");
 }
 
 #[tokio::test]
 async fn versions_survive_a_restart_and_compaction() {
-    let mut server = TestServer::start_with(&["--compact-after", "5"]).await;
-    let reg = server.new_registration().await;
-    let clb = server.clb_token.clone();
-    let base = format!("/api/registrations/{reg}");
-    let sara = server.client_as(&reg, &clb).await;
-    type_paragraph(&sara, "goals", "Begin");
-    sara.durable(WAIT).await.expect("durable");
-    let (_, named) = server
-        .call(
-            "POST",
-            &format!("{base}/snapshots"),
-            As::Token(&clb),
-            Some(json!({ "name": "Begin" })),
-        )
+    let server = TestServer::start_with(&["--compact-after", "5"]).await;
+    let sara = server.clb().await;
+    let reg = sara.creates_registration().await;
+    let base = reg.path("");
+    let editor = sara.opens(&reg).await;
+    type_paragraph(&editor, "goals", "Begin");
+    editor.durable(WAIT).await.expect("durable");
+    let (_, named) = sara
+        .post(format!("{base}/snapshots"), json!({ "name": "Begin" }))
         .await;
     let sid = named["id"].as_str().expect("id").to_owned();
     // Enough edits to compact the log several times, with deletions among them.
-    let goals = sara.doc().get_or_insert_xml_fragment("goals");
+    let goals = editor.doc().get_or_insert_xml_fragment("goals");
     for i in 0..20 {
-        sara.edit(|txn| {
+        editor.edit(|txn| {
             let Some(XmlOut::Element(p)) = goals.get(txn, 0) else {
                 panic!("paragraph")
             };
@@ -477,22 +401,18 @@ async fn versions_survive_a_restart_and_compaction() {
             }
         });
     }
-    sara.durable(WAIT).await.expect("durable");
+    editor.durable(WAIT).await.expect("durable");
     let now_text = {
-        let txn = sara.doc().transact();
+        let txn = editor.doc().transact();
         goals.get_string(&txn)
     };
-    sara.close().await;
+    editor.close().await;
     server.restart().await;
 
-    let (status, version) = server
-        .call("GET", &format!("{base}/snapshots/{sid}"), As::Token(&clb), None)
-        .await;
+    let (status, version) = sara.get(format!("{base}/snapshots/{sid}")).await;
     assert_eq!(status, 200, "{version}");
     assert_eq!(version["sections"]["goals"], "Begin");
-    let (status, diff) = server
-        .call("GET", &format!("{base}/diff?from={sid}"), As::Token(&clb), None)
-        .await;
+    let (status, diff) = sara.get(format!("{base}/diff?from={sid}")).await;
     assert_eq!(status, 200);
     assert_eq!(
         diff["stats"]["goals"],

@@ -5,118 +5,80 @@ use std::time::Duration;
 use serde_json::json;
 use sqlx::Row;
 
-use crate::support::{As, CLB, LINDE, TestServer};
+use crate::support::{As, LINDE, TestServer};
 
 #[tokio::test]
 async fn logout_ends_the_session_and_a_new_login_gets_a_new_id() {
     let server = TestServer::start().await;
-    let first = server.login(CLB).await;
-    assert_eq!(
-        server.call("GET", "/api/me", As::Session(&first), None).await.0,
-        200
-    );
-    let second = server.login(CLB).await;
+    let sara = server.clb().await;
+    let first = sara.session().await;
+    assert_eq!(first.get("/api/me").await.0, 200);
+    let second = sara.session().await;
     assert_ne!(first.cookie, second.cookie, "every login starts a new session id");
 
-    let (status, _) = server
-        .call("POST", "/api/logout", As::Session(&second), None)
-        .await;
+    let (status, _) = second.post("/api/logout", None).await;
     assert_eq!(status, 204);
-    let (status, body) = server.call("GET", "/api/me", As::Session(&second), None).await;
+    let (status, body) = second.get("/api/me").await;
     assert_eq!(status, 401);
     assert_eq!(body["error"]["code"], "unauthenticated");
-    assert_eq!(
-        server.call("GET", "/api/me", As::Session(&first), None).await.0,
-        200,
-        "other sessions live on"
-    );
+    assert_eq!(first.get("/api/me").await.0, 200, "other sessions live on");
 }
 
 #[tokio::test]
 async fn expired_sessions_are_refused() {
     let server = TestServer::start_with(&["--session-secs", "1"]).await;
-    let session = server.login(LINDE).await;
-    assert_eq!(
-        server.call("GET", "/api/me", As::Session(&session), None).await.0,
-        200
-    );
+    let tom = server.school_member("linde").await;
+    let session = tom.session().await;
+    assert_eq!(session.get("/api/me").await.0, 200);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(
-        server.call("GET", "/api/me", As::Session(&session), None).await.0,
-        401
-    );
+    assert_eq!(session.get("/api/me").await.0, 401);
 }
 
 #[tokio::test]
 async fn a_session_only_works_from_our_own_origin() {
     let server = TestServer::start().await;
-    let session = server.login(CLB).await;
-    let reg = server.new_registration().await;
+    let sara = server.clb().await;
+    let session = sara.session().await;
+    let reg = sara.creates_registration().await;
 
     // Cross-site WebSocket hijacking: the browser sends the cookie, but the Origin is not ours.
     let cookie = ("cookie", session.cookie.as_str());
     assert_eq!(
         server
-            .ws_status(&reg, &[cookie, ("origin", "https://evil.example")])
+            .ws_status(&reg.id, &[cookie, ("origin", "https://evil.example")])
             .await,
         403
     );
     assert_eq!(
-        server.ws_status(&reg, &[cookie]).await,
+        server.ws_status(&reg.id, &[cookie]).await,
         403,
         "no Origin, no session socket"
     );
     assert_eq!(
         server
-            .ws_status(&reg, &[cookie, ("origin", session.origin.as_str())])
+            .ws_status(&reg.id, &[cookie, ("origin", session.origin.as_str())])
             .await,
         101
     );
 
     // Cross-site request forgery on a mutating call.
-    let forged = crate::support::Session {
-        cookie: session.cookie.clone(),
-        origin: "https://evil.example".into(),
-    };
-    let (status, body) = server
-        .call(
-            "PATCH",
-            &format!("/api/registrations/{reg}"),
-            As::Session(&forged),
-            Some(json!({ "title": "Gekaapt" })),
-        )
-        .await;
+    let forged = session.sent_from("https://evil.example");
+    let (status, body) = forged.patch(reg.path(""), json!({ "title": "Gekaapt" })).await;
     assert_eq!(status, 403, "{body}");
-    let (_, now) = server
-        .call(
-            "GET",
-            &format!("/api/registrations/{reg}"),
-            As::Session(&session),
-            None,
-        )
-        .await;
+    let (_, now) = session.get(reg.path("")).await;
     assert_eq!(now["registration"]["title"], "Testregistratie", "nothing changed");
     // Reads need no Origin; a token needs none either.
-    assert_eq!(
-        server.call("GET", "/api/me", As::Session(&forged), None).await.0,
-        200
-    );
-    let (status, _) = server
-        .call(
-            "PATCH",
-            &format!("/api/registrations/{reg}"),
-            As::Token(&server.clb_token),
-            Some(json!({ "title": "Via token" })),
-        )
-        .await;
+    assert_eq!(forged.get("/api/me").await.0, 200);
+    let (status, _) = sara.patch(reg.path(""), json!({ "title": "Via token" })).await;
     assert_eq!(status, 200);
 }
 
 #[tokio::test]
 async fn tokens_and_sessions_are_unreadable_in_the_database_and_revocable() {
     let server = TestServer::start().await;
-    let session = server.login(LINDE).await;
-    let token = server.token_for(LINDE).await;
+    let tom = server.school_member("linde").await;
+    let session = tom.session().await;
+    let token = &tom.token;
     assert!(token.starts_with("samen_"));
 
     let db = server.database().await;
@@ -126,7 +88,7 @@ async fn tokens_and_sessions_are_unreadable_in_the_database_and_revocable() {
         .expect("tokens")
     {
         let stored: String = row.get(0);
-        assert_ne!(stored, token);
+        assert_ne!(&stored, token);
         assert_eq!(stored.len(), 64, "a SHA-256");
     }
     db.close().await;
@@ -134,7 +96,7 @@ async fn tokens_and_sessions_are_unreadable_in_the_database_and_revocable() {
     let secret_session = session.cookie.trim_start_matches("samen_session=").to_owned();
     for name in ["samen.db", "samen.db-wal"] {
         let bytes = std::fs::read(server.data.join(name)).unwrap_or_default();
-        for secret in [&token, &secret_session] {
+        for secret in [token, &secret_session] {
             assert!(
                 !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
                 "{name} holds a secret in the clear"
@@ -143,7 +105,7 @@ async fn tokens_and_sessions_are_unreadable_in_the_database_and_revocable() {
     }
 
     // Listed without the secret; revoked, it stops working.
-    let (_, list) = server.call("GET", "/api/tokens", As::Token(&token), None).await;
+    let (_, list) = tom.get("/api/tokens").await;
     let listed = list["tokens"].as_array().expect("tokens");
     assert!(
         listed
@@ -157,19 +119,9 @@ async fn tokens_and_sessions_are_unreadable_in_the_database_and_revocable() {
         .as_str()
         .expect("id")
         .to_owned();
-    let (status, _) = server
-        .call(
-            "DELETE",
-            &format!("/api/tokens/{id}"),
-            As::Session(&session),
-            None,
-        )
-        .await;
+    let (status, _) = session.delete(format!("/api/tokens/{id}")).await;
     assert_eq!(status, 204);
-    assert_eq!(
-        server.call("GET", "/api/me", As::Token(&token), None).await.0,
-        401
-    );
+    assert_eq!(tom.get("/api/me").await.0, 401);
 }
 
 #[tokio::test]
@@ -230,7 +182,7 @@ async fn logins_are_generic_and_throttled() {
 async fn the_admin_command_line_manages_institutions_users_and_tokens() {
     let server = TestServer::start().await;
     server
-        .admin(
+        .admin_command(
             &[
                 "create-institution",
                 "--kind",
@@ -246,7 +198,7 @@ async fn the_admin_command_line_manages_institutions_users_and_tokens() {
         )
         .await;
     server
-        .admin(
+        .admin_command(
             &[
                 "create-user",
                 "--email",
@@ -258,7 +210,7 @@ async fn the_admin_command_line_manages_institutions_users_and_tokens() {
         )
         .await;
     server
-        .admin(
+        .admin_command(
             &[
                 "grant",
                 "--email",
@@ -272,7 +224,7 @@ async fn the_admin_command_line_manages_institutions_users_and_tokens() {
         )
         .await;
     let token = server
-        .admin(
+        .admin_command(
             &["token", "--email", "noord@demo.test", "--name", "koppeling"],
             &[],
         )
@@ -286,9 +238,8 @@ async fn the_admin_command_line_manages_institutions_users_and_tokens() {
     let (_, schools) = server.call("GET", "/api/schools", As::Token(&token), None).await;
     assert_eq!(schools["schools"][0]["number"], "100003");
     // The CLB serves the new school, so its staff see it too.
-    let (_, schools) = server
-        .call("GET", "/api/schools", As::Token(&server.clb_token), None)
-        .await;
+    let sara = server.clb().await;
+    let (_, schools) = sara.get("/api/schools").await;
     assert_eq!(schools["schools"].as_array().map(Vec::len), Some(3));
 
     let login = json!({ "email": "noord@demo.test", "password": "geheim-wachtwoord" });
@@ -301,7 +252,7 @@ async fn the_admin_command_line_manages_institutions_users_and_tokens() {
     );
 
     server
-        .admin(
+        .admin_command(
             &[
                 "revoke",
                 "--email",
@@ -318,7 +269,7 @@ async fn the_admin_command_line_manages_institutions_users_and_tokens() {
     assert_eq!(schools["schools"], json!([]));
 
     server
-        .admin(&["disable-user", "--email", "noord@demo.test"], &[])
+        .admin_command(&["disable-user", "--email", "noord@demo.test"], &[])
         .await;
     assert_eq!(
         server.call("GET", "/api/me", As::Token(&token), None).await.0,

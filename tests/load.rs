@@ -10,14 +10,14 @@ use samen_client::load::config::{Cli, Plan};
 use samen_client::load::run::{Barrier, WorkerReport, run_worker};
 use tokio::process::Command;
 
-use crate::support::{TestServer, WAIT, announced, node_dir};
+use crate::support::{Person, Reg, TestServer, WAIT, announced, node_dir};
 
-/// A plan against `server`'s registrations `rooms`, as the CLB user.
-fn plan(server: &TestServer, rooms: &[String], duration: u64, extra: &[&str]) -> Arc<Plan> {
-    let url = format!("ws://{}/sync", server.addr);
-    let ids = rooms.join(",");
+/// A plan against the registrations `rooms`, with the token of `who`.
+fn plan(who: &Person<'_>, rooms: &[Reg], duration: u64, extra: &[&str]) -> Arc<Plan> {
+    let url = format!("ws://{}/sync", who.server().addr());
+    let ids = rooms.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(",");
     let duration = duration.to_string();
-    let mut args = vec!["--url", &url, "--room-ids", &ids, "--token", &server.clb_token];
+    let mut args = vec!["--url", &url, "--room-ids", &ids, "--token", &who.token];
     args.extend(["--duration", &duration]);
     args.extend(extra);
     plan_of(&args)
@@ -40,19 +40,20 @@ fn plan_of(args: &[&str]) -> Arc<Plan> {
     Arc::new(Plan::from_cli(&cli, None, "test").expect("plan"))
 }
 
-async fn registrations(server: &TestServer, n: usize) -> Vec<String> {
-    let mut ids = Vec::new();
+async fn registrations(who: &Person<'_>, n: usize) -> Vec<Reg> {
+    let mut regs = Vec::new();
     for _ in 0..n {
-        ids.push(server.new_registration().await);
+        regs.push(who.creates_registration().await);
     }
-    ids
+    regs
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_edit_a_real_server_delivers_is_counted_and_rooms_converge() {
     let server = TestServer::start().await;
-    let rooms = registrations(&server, 2).await;
-    let report: WorkerReport = run_worker(plan(&server, &rooms, 2, &["--acks"]), 0, Barrier::None).await;
+    let sara = server.clb().await;
+    let rooms = registrations(&sara, 2).await;
+    let report: WorkerReport = run_worker(plan(&sara, &rooms, 2, &["--acks"]), 0, Barrier::None).await;
 
     assert_eq!((report.clients_connected, report.clients_failed), (6, 0));
     assert!(report.errors.is_empty(), "errors: {:?}", report.error_samples);
@@ -79,9 +80,10 @@ async fn every_edit_a_real_server_delivers_is_counted_and_rooms_converge() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_dying_under_load_shows_as_loss_and_errors() {
-    let mut server = TestServer::start().await;
-    let rooms = registrations(&server, 1).await;
-    let load = tokio::spawn(run_worker(plan(&server, &rooms, 4, &[]), 0, Barrier::None));
+    let server = TestServer::start().await;
+    let sara = server.clb().await;
+    let rooms = registrations(&sara, 1).await;
+    let load = tokio::spawn(run_worker(plan(&sara, &rooms, 4, &[]), 0, Barrier::None));
     // Into the measured window (the 1 s warm-up brings 15 edits), then gone without a
     // goodbye.
     let started = tokio::time::Instant::now();

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::support::{ADMIN, ANKER, As, CLB, LINDE, TestServer};
+use crate::support::{As, TestServer};
 
 /// Callers, in the column order of the table below.
 const WHO: [&str; 5] = [
@@ -18,27 +18,18 @@ const WHO: [&str; 5] = [
 #[tokio::test]
 async fn every_route_answers_each_role_as_the_rules_say() {
     let server = TestServer::start().await;
-    let tokens = [
-        None,
-        Some(server.clb_token.clone()),
-        Some(server.token_for(LINDE).await),
-        Some(server.token_for(ANKER).await),
-        Some(server.token_for(ADMIN).await),
-    ];
-    let reg = server.new_registration().await;
+    let sara = server.clb().await;
+    let tom = server.school_member("linde").await;
+    let nadia = server.school_member("anker").await;
+    let admin = server.admin().await;
+    let people = [None, Some(&sara), Some(&tom), Some(&nadia), Some(&admin)];
+    let reg = sara.creates_registration().await;
     let unknown = "00000000-0000-4000-8000-000000000000";
     let create = json!({ "kind": "consultation", "title": "Nieuwe vraag", "theme": "gedrag" });
     let patch = json!({ "title": "Aangepaste titel" });
     let token_body = json!({ "name": "matrix" });
     let version = json!({ "name": "Na schoolbeeldoverleg 1" });
-    let (_, named) = server
-        .call(
-            "POST",
-            &format!("/api/registrations/{reg}/snapshots"),
-            As::Token(&server.clb_token),
-            Some(version.clone()),
-        )
-        .await;
+    let (_, named) = sara.post(reg.path("/snapshots"), version.clone()).await;
     let sid = named["id"].as_str().expect("a version id").to_owned();
 
     // (method, path, body, expected status per caller in WHO order)
@@ -181,8 +172,8 @@ async fn every_route_answers_each_role_as_the_rules_say() {
     ];
     let mut failures = Vec::new();
     for (method, path, body, expected) in &table {
-        for (i, token) in tokens.iter().enumerate() {
-            let who = token.as_deref().map_or(As::Anonymous, As::Token);
+        for (i, person) in people.iter().enumerate() {
+            let who = person.map_or(As::Anonymous, |p| As::Token(&p.token));
             let (status, response) = server.call(method, path, who, body.clone()).await;
             if status != expected[i] {
                 failures.push(format!(
@@ -201,12 +192,12 @@ async fn every_route_answers_each_role_as_the_rules_say() {
 
     // The WebSocket, before any document byte: 101 means upgraded.
     let sync_table = [
-        (reg.as_str(), [401, 101, 101, 404, 404]),
+        (reg.id.as_str(), [401, 101, 101, 404, 404]),
         (unknown, [401, 404, 404, 404, 404]),
     ];
     for (id, expected) in sync_table {
-        for (i, token) in tokens.iter().enumerate() {
-            let auth = token.as_ref().map(|t| format!("Bearer {t}"));
+        for (i, person) in people.iter().enumerate() {
+            let auth = person.map(|p| format!("Bearer {}", p.token));
             let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
             let status = server.ws_status(id, &headers).await;
             if status != expected[i] {
@@ -227,27 +218,16 @@ async fn every_route_answers_each_role_as_the_rules_say() {
 #[tokio::test]
 async fn registrations_are_listed_and_filtered_for_the_school_only() {
     let server = TestServer::start().await;
-    let linde = server.token_for(LINDE).await;
-    let reg = server.new_registration().await;
-    let (status, body) = server
-        .call(
-            "GET",
-            "/api/schools/100001/registrations",
-            As::Token(&linde),
-            None,
-        )
-        .await;
+    let sara = server.clb().await;
+    let tom = server.school_member("linde").await;
+    let reg = sara.creates_registration().await;
+    let (status, body) = tom.get("/api/schools/100001/registrations").await;
     assert_eq!(status, 200);
     let regs = body["registrations"].as_array().expect("list");
-    assert!(regs.iter().any(|r| r["id"] == reg.as_str()));
+    assert!(regs.iter().any(|r| r["id"] == reg.id.as_str()));
     assert!(regs.iter().all(|r| r["school_number"] == "100001"));
-    let (_, body) = server
-        .call(
-            "GET",
-            "/api/schools/100001/registrations?kind=consultation&theme=pesten",
-            As::Token(&linde),
-            None,
-        )
+    let (_, body) = tom
+        .get("/api/schools/100001/registrations?kind=consultation&theme=pesten")
         .await;
     assert!(
         body["registrations"]
@@ -256,14 +236,7 @@ async fn registrations_are_listed_and_filtered_for_the_school_only() {
             .iter()
             .all(|r| r["kind"] == "consultation")
     );
-    let (status, body) = server
-        .call(
-            "GET",
-            "/api/schools/100001/registrations?theme=onbekend",
-            As::Token(&linde),
-            None,
-        )
-        .await;
+    let (status, body) = tom.get("/api/schools/100001/registrations?theme=onbekend").await;
     assert_eq!(status, 400, "unknown themes are refused with a message: {body}");
     assert!(
         body["error"]["message"]
@@ -272,24 +245,21 @@ async fn registrations_are_listed_and_filtered_for_the_school_only() {
             .contains("pesten")
     );
 
-    let (_, schools) = server.call("GET", "/api/schools", As::Token(&linde), None).await;
+    let (_, schools) = tom.get("/api/schools").await;
     assert_eq!(
         schools["schools"],
         json!([{ "number": "100001", "name": "Basisschool De Linde", "access": "school" }])
     );
-    let (_, schools) = server
-        .call("GET", "/api/schools", As::Token(&server.clb_token), None)
-        .await;
+    let (_, schools) = sara.get("/api/schools").await;
     assert_eq!(schools["schools"].as_array().map(Vec::len), Some(2));
-    let _ = CLB;
 }
 
 #[tokio::test]
 async fn bad_input_to_the_api_gets_a_clear_error_and_changes_nothing() {
     let server = TestServer::start().await;
-    let clb = As::Token(&server.clb_token);
+    let sara = server.clb().await;
     let path = "/api/schools/100001/registrations";
-    let (_, before) = server.call("GET", path, clb, None).await;
+    let (_, before) = sara.get(path).await;
     let cases = [
         json!({ "kind": "rapport", "title": "x" }),
         json!({ "kind": "signal", "title": "   " }),
@@ -299,30 +269,18 @@ async fn bad_input_to_the_api_gets_a_clear_error_and_changes_nothing() {
         json!({ "title": "geen soort" }),
     ];
     for case in cases {
-        let (status, body) = server.call("POST", path, clb, Some(case.clone())).await;
+        let (status, body) = sara.post(path, case.clone()).await;
         assert_eq!(status, 400, "{case} → {body}");
         assert!(!body["error"]["message"].as_str().unwrap_or_default().is_empty());
     }
-    let (_, after) = server.call("GET", path, clb, None).await;
+    let (_, after) = sara.get(path).await;
     assert_eq!(before, after, "nothing was created");
 
-    let reg = server.new_registration().await;
-    let (status, _) = server
-        .call(
-            "PATCH",
-            &format!("/api/registrations/{reg}"),
-            clb,
-            Some(json!({ "status": "archived" })),
-        )
-        .await;
+    let reg = sara.creates_registration().await;
+    let (status, _) = sara.patch(reg.path(""), json!({ "status": "archived" })).await;
     assert_eq!(status, 400);
-    let (status, body) = server
-        .call(
-            "PATCH",
-            &format!("/api/registrations/{reg}"),
-            clb,
-            Some(json!({ "status": "closed", "theme": null })),
-        )
+    let (status, body) = sara
+        .patch(reg.path(""), json!({ "status": "closed", "theme": null }))
         .await;
     assert_eq!(status, 200);
     assert_eq!(body["registration"]["status"], "closed");

@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use samen_client::{Auth, Client, Options};
+use samen_client::Options;
 use serde_json::json;
 use yrs::Transact;
 use yrs::types::text::Text;
 use yrs::types::xml::{XmlFragment, XmlOut};
 
-use crate::support::{As, CLB, LINDE, TestServer, WAIT, eventually, paragraphs, type_paragraph};
+use crate::support::{TestServer, WAIT, eventually, paragraphs, type_paragraph};
 
 async fn log_rows(server: &TestServer, id: &str) -> i64 {
     let db = server.database().await;
@@ -36,18 +36,15 @@ async fn denials(server: &TestServer, id: &str) -> Vec<String> {
     rows
 }
 
-async fn user_id(server: &TestServer, token: &str) -> String {
-    let (_, me) = server.call("GET", "/api/me", As::Token(token), None).await;
-    me["user"]["id"].as_str().expect("id").to_owned()
-}
-
 #[tokio::test]
 async fn a_school_member_writes_shared_sections_but_not_the_clb_advice() {
     let server = TestServer::start().await;
-    let id = server.new_registration().await;
-    let linde = server.token_for(LINDE).await;
-    let clb = server.client(&id).await;
-    let school = server.client_as(&id, &linde).await;
+    let sara = server.clb().await;
+    let tom = server.school_member("linde").await;
+    let reg = sara.creates_registration().await;
+    let id = &reg.id;
+    let clb = sara.opens(&reg).await;
+    let school = tom.opens(&reg).await;
 
     type_paragraph(&school, "goals", "Doel van de school");
     school.durable(WAIT).await.expect("a shared section is writable");
@@ -55,7 +52,7 @@ async fn a_school_member_writes_shared_sections_but_not_the_clb_advice() {
         paragraphs(clb.doc(), "goals") == ["Doel van de school"]
     })
     .await;
-    let rows_before = log_rows(&server, &id).await;
+    let rows_before = log_rows(&server, id).await;
 
     type_paragraph(&school, "advice", "Advies van de school");
     let status = school.wait_for("denial", WAIT, |s| s.denied.is_some()).await;
@@ -68,19 +65,19 @@ async fn a_school_member_writes_shared_sections_but_not_the_clb_advice() {
 
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(paragraphs(clb.doc(), "advice").is_empty(), "peers never saw it");
-    let fresh = server.client(&id).await;
+    let fresh = sara.opens(&reg).await;
     assert!(
         paragraphs(fresh.doc(), "advice").is_empty(),
         "the document is unchanged"
     );
     assert_eq!(paragraphs(fresh.doc(), "goals"), ["Doel van de school"]);
-    assert_eq!(log_rows(&server, &id).await, rows_before, "the log is unchanged");
+    assert_eq!(log_rows(&server, id).await, rows_before, "the log is unchanged");
     let start = tokio::time::Instant::now();
-    while denials(&server, &id).await.is_empty() {
+    while denials(&server, id).await.is_empty() {
         assert!(start.elapsed() < WAIT, "the refusal is audited");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(denials(&server, &id).await[0].contains("advice"));
+    assert!(denials(&server, id).await[0].contains("advice"));
 
     // The CLB writes advice.
     type_paragraph(&clb, "advice", "Advies van het CLB");
@@ -90,42 +87,29 @@ async fn a_school_member_writes_shared_sections_but_not_the_clb_advice() {
 #[tokio::test]
 async fn a_client_id_cannot_be_borrowed_from_another_user() {
     let server = TestServer::start().await;
-    let id = server.new_registration().await;
-    let linde = server.token_for(LINDE).await;
-    let borrowed = 424_242;
-    let clb = server
-        .client_with(
-            &id,
-            Options {
-                acks: true,
-                client_id: Some(borrowed),
-                ..Options::default()
-            },
-        )
-        .await;
+    let sara = server.clb().await;
+    let tom = server.school_member("linde").await;
+    let reg = sara.creates_registration().await;
+    let id = &reg.id;
+    let saras_client_id = Options {
+        acks: true,
+        client_id: Some(424_242),
+        ..Options::default()
+    };
+    let clb = sara.opens_with(&reg, saras_client_id.clone()).await;
     type_paragraph(&clb, "goals", "Van het CLB");
     clb.durable(WAIT).await.expect("durable");
-    let rows_before = log_rows(&server, &id).await;
+    let rows_before = log_rows(&server, id).await;
 
-    let impostor = Client::connect(
-        &server.ws_url_bare(&id),
-        Options {
-            acks: true,
-            client_id: Some(borrowed),
-            auth: Auth::Bearer(linde.clone()),
-        },
-    )
-    .await
-    .expect("connect");
-    impostor.synced(WAIT).await.expect("synced");
+    let impostor = tom.opens_with(&reg, saras_client_id).await;
     type_paragraph(&impostor, "goals", "Onder valse vlag");
     let closed = impostor.closed(WAIT).await.expect("closed");
     assert_eq!(closed.0, 1008);
-    let fresh = server.client(&id).await;
+    let fresh = sara.opens(&reg).await;
     assert_eq!(paragraphs(fresh.doc(), "goals"), ["Van het CLB"]);
-    assert_eq!(log_rows(&server, &id).await, rows_before);
+    assert_eq!(log_rows(&server, id).await, rows_before);
     let start = tokio::time::Instant::now();
-    while !denials(&server, &id)
+    while !denials(&server, id)
         .await
         .iter()
         .any(|d| d.contains("another user"))
@@ -135,7 +119,7 @@ async fn a_client_id_cannot_be_borrowed_from_another_user() {
     }
 
     // With its own client ID the same user writes fine.
-    let honest = server.client_as(&id, &linde).await;
+    let honest = tom.opens(&reg).await;
     type_paragraph(&honest, "goals", "Van de school");
     honest.durable(WAIT).await.expect("durable");
 }
@@ -143,13 +127,13 @@ async fn a_client_id_cannot_be_borrowed_from_another_user() {
 #[tokio::test]
 async fn presence_shows_the_real_user_whatever_the_client_claims() {
     let server = TestServer::start().await;
-    let id = server.new_registration().await;
-    let linde = server.token_for(LINDE).await;
-    let clb_id = user_id(&server, &server.clb_token).await;
-    let watcher = server.client(&id).await;
-    let school = server.client_as(&id, &linde).await;
+    let sara = server.clb().await;
+    let tom = server.school_member("linde").await;
+    let reg = sara.creates_registration().await;
+    let watcher = sara.opens(&reg).await;
+    let school = tom.opens(&reg).await;
     let forged =
-        json!({ "user": { "id": clb_id, "name": "Sara Claes (CLB)", "color": "#000" }, "cursor": null });
+        json!({ "user": { "id": sara.id, "name": "Sara Claes (CLB)", "color": "#000" }, "cursor": null });
     school.set_awareness(&forged.to_string());
     let school_client = school.doc().client_id().get();
     let status = watcher
@@ -161,7 +145,7 @@ async fn presence_shows_the_real_user_whatever_the_client_claims() {
     let state: serde_json::Value = serde_json::from_str(&status.awareness[&school_client].1).expect("json");
     assert_eq!(state["user"]["name"], "Tom Peeters (De Linde)");
     assert_eq!(state["user"]["role"], "school");
-    assert_ne!(state["user"]["id"], clb_id.as_str());
+    assert_ne!(state["user"]["id"], sara.id.as_str());
     assert!(
         state["user"]["color"]
             .as_str()
@@ -172,10 +156,11 @@ async fn presence_shows_the_real_user_whatever_the_client_claims() {
 #[tokio::test]
 async fn authors_tells_who_wrote_each_span() {
     let server = TestServer::start().await;
-    let id = server.new_registration().await;
-    let linde = server.token_for(LINDE).await;
-    let clb = server.client(&id).await;
-    let school = server.client_as(&id, &linde).await;
+    let sara = server.clb().await;
+    let tom = server.school_member("linde").await;
+    let reg = sara.creates_registration().await;
+    let clb = sara.opens(&reg).await;
+    let school = tom.opens(&reg).await;
 
     type_paragraph(&clb, "goals", "Samen ");
     clb.durable(WAIT).await.expect("durable");
@@ -197,33 +182,16 @@ async fn authors_tells_who_wrote_each_span() {
     school.durable(WAIT).await.expect("durable");
     let _ = school.doc().transact();
 
-    let (status, body) = server
-        .call(
-            "GET",
-            &format!("/api/registrations/{id}/authors"),
-            As::Token(&linde),
-            None,
-        )
-        .await;
+    let (status, body) = tom.get(reg.path("/authors")).await;
     assert_eq!(status, 200);
-    let clb_id = user_id(&server, &server.clb_token).await;
-    let linde_id = user_id(&server, &linde).await;
     assert_eq!(
         body["sections"]["goals"],
-        json!([[{ "text": "Samen ", "author": clb_id }, { "text": "verder", "author": linde_id }]])
+        json!([[{ "text": "Samen ", "author": sara.id }, { "text": "verder", "author": tom.id }]])
     );
-    assert_eq!(body["authors"][&clb_id], "Sara Claes (CLB)");
-    assert_eq!(body["authors"][&linde_id], "Tom Peeters (De Linde)");
+    assert_eq!(body["authors"][&sara.id], "Sara Claes (CLB)");
+    assert_eq!(body["authors"][&tom.id], "Tom Peeters (De Linde)");
     assert_eq!(body["sections"]["advice"], json!([]));
 
-    let (_, content) = server
-        .call(
-            "GET",
-            &format!("/api/registrations/{id}/content"),
-            As::Token(&linde),
-            None,
-        )
-        .await;
+    let (_, content) = tom.get(reg.path("/content")).await;
     assert_eq!(content["sections"]["goals"], "Samen verder");
-    let _ = CLB;
 }

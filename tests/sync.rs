@@ -11,21 +11,22 @@ use crate::support::{TestServer, WAIT, eventually, node_dir, paragraphs, type_pa
 #[tokio::test]
 async fn two_rust_clients_and_a_yjs_client_converge() {
     let server = TestServer::start().await;
-    let id = server.new_registration().await;
-    let a = server.client(&id).await;
-    let b = server.client(&id).await;
+    let sara = server.clb().await;
+    let reg = sara.creates_registration().await;
+    let a = sara.opens(&reg).await;
+    let b = sara.opens(&reg).await;
     const EDITS: usize = 20;
 
     // The Node peer (yjs + y-websocket's WebsocketProvider over `ws`) types while we do.
     let node = Command::new("node")
         .arg(node_dir().join("yjs-peer.mjs"))
         .args([
-            &format!("ws://{}/sync", server.addr),
-            &id,
+            &format!("ws://{}/sync", server.addr()),
+            &reg.id,
             "node",
             &EDITS.to_string(),
             &(3 * EDITS).to_string(),
-            &server.clb_token,
+            &sara.token,
         ])
         .current_dir(node_dir())
         .output();
@@ -64,7 +65,7 @@ async fn two_rust_clients_and_a_yjs_client_converge() {
     }
 
     // A newcomer gets the same document from the server.
-    let c = server.client(&id).await;
+    let c = sara.opens(&reg).await;
     assert_eq!(paragraphs(c.doc(), "goals"), in_a);
 }
 
@@ -72,10 +73,11 @@ async fn two_rust_clients_and_a_yjs_client_converge() {
 #[tokio::test]
 async fn several_workers_serve_rooms_like_one() {
     let server = TestServer::start_with(&["--workers", "3"]).await;
+    let sara = server.clb().await;
     let mut rooms = Vec::new();
     for _ in 0..3 {
-        let id = server.new_registration().await;
-        rooms.push((server.client(&id).await, server.client(&id).await));
+        let reg = sara.creates_registration().await;
+        rooms.push((sara.opens(&reg).await, sara.opens(&reg).await));
     }
     for i in 0..10 {
         for (a, b) in &rooms {
@@ -95,8 +97,9 @@ async fn several_workers_serve_rooms_like_one() {
 #[tokio::test]
 async fn edits_are_acknowledged_once_durable() {
     let server = TestServer::start().await;
-    let id = server.new_registration().await;
-    let a = server.client(&id).await;
+    let sara = server.clb().await;
+    let reg = sara.creates_registration().await;
+    let a = sara.opens(&reg).await;
     for i in 0..10 {
         type_paragraph(&a, "understanding", &format!("p{i}"));
     }
@@ -109,9 +112,10 @@ async fn edits_are_acknowledged_once_durable() {
 #[tokio::test]
 async fn clients_without_acks_never_receive_them() {
     let server = TestServer::start().await;
-    let id = server.new_registration().await;
-    let a = server.client_with(&id, Options::default()).await;
-    let b = server.client(&id).await;
+    let sara = server.clb().await;
+    let reg = sara.creates_registration().await;
+    let a = sara.opens_with(&reg, Options::default()).await;
+    let b = sara.opens(&reg).await;
     type_paragraph(&a, "goals", "hallo");
     eventually("b sees a's edit", || paragraphs(b.doc(), "goals") == ["hallo"]).await;
     assert_eq!(
@@ -124,9 +128,10 @@ async fn clients_without_acks_never_receive_them() {
 #[tokio::test]
 async fn presence_is_relayed_and_removed_when_a_client_leaves() {
     let server = TestServer::start().await;
-    let id = server.new_registration().await;
-    let a = server.client(&id).await;
-    let b = server.client(&id).await;
+    let sara = server.clb().await;
+    let reg = sara.creates_registration().await;
+    let a = sara.opens(&reg).await;
+    let b = sara.opens(&reg).await;
     a.set_awareness(r#"{"cursor":{"anchor":1}}"#);
     let a_id = a.doc().client_id().get();
     b.wait_for("a's presence", WAIT, |s| s.awareness.contains_key(&a_id))
@@ -134,7 +139,7 @@ async fn presence_is_relayed_and_removed_when_a_client_leaves() {
         .expect("presence");
 
     // A newcomer is told who is here.
-    let c = server.client(&id).await;
+    let c = sara.opens(&reg).await;
     c.wait_for("a's presence", WAIT, |s| s.awareness.contains_key(&a_id))
         .await
         .expect("presence for newcomer");
@@ -148,9 +153,10 @@ async fn presence_is_relayed_and_removed_when_a_client_leaves() {
 #[tokio::test]
 async fn presence_that_is_not_renewed_expires() {
     let server = TestServer::start_with(&["--awareness-timeout-secs", "1"]).await;
-    let id = server.new_registration().await;
-    let a = server.client(&id).await;
-    let b = server.client(&id).await;
+    let sara = server.clb().await;
+    let reg = sara.creates_registration().await;
+    let a = sara.opens(&reg).await;
+    let b = sara.opens(&reg).await;
     a.set_awareness(r#"{"user":"a"}"#);
     let a_id = a.doc().client_id().get();
     b.wait_for("a's presence", WAIT, |s| s.awareness.contains_key(&a_id))
@@ -169,8 +175,9 @@ async fn presence_that_is_not_renewed_expires() {
 #[tokio::test]
 async fn idle_rooms_unload_and_reload_with_their_content() {
     let server = TestServer::start_with(&["--room-idle-secs", "1"]).await;
-    let id = server.new_registration().await;
-    let a = server.client(&id).await;
+    let sara = server.clb().await;
+    let reg = sara.creates_registration().await;
+    let a = sara.opens(&reg).await;
     type_paragraph(&a, "agreements", "afspraak");
     a.durable(WAIT).await.expect("durable");
     assert_eq!(server.metric("samen_rooms").await, 1.0);
@@ -184,19 +191,20 @@ async fn idle_rooms_unload_and_reload_with_their_content() {
         server.metric("samen_compactions_total").await >= 1.0,
         "unloading compacts"
     );
-    let b = server.client(&id).await;
+    let b = sara.opens(&reg).await;
     assert_eq!(paragraphs(b.doc(), "agreements"), ["afspraak"]);
 }
 
 #[tokio::test]
 async fn a_client_that_cannot_keep_up_is_dropped() {
     let server = TestServer::start_with(&["--outbound-queue", "4"]).await;
-    let id = server.new_registration().await;
+    let sara = server.clb().await;
+    let reg = sara.creates_registration().await;
     // A client that connects and then never reads.
-    let (stalled, _) = tokio_tungstenite::connect_async(server.ws_url(&id))
+    let (stalled, _) = tokio_tungstenite::connect_async(sara.sync_url(&reg.id))
         .await
         .expect("connect");
-    let writer = server.client(&id).await;
+    let writer = sara.opens(&reg).await;
     let big = "x".repeat(64 * 1024);
     let start = tokio::time::Instant::now();
     while server.metric("samen_slow_disconnects_total").await < 1.0 {
@@ -213,7 +221,7 @@ async fn a_client_that_cannot_keep_up_is_dropped() {
     // The room and the writer carry on.
     type_paragraph(&writer, "goals", "na");
     writer.durable(WAIT).await.expect("still served");
-    let fresh = server.client(&id).await;
+    let fresh = sara.opens(&reg).await;
     assert_eq!(
         paragraphs(fresh.doc(), "goals").last().map(String::as_str),
         Some("na")
@@ -225,7 +233,8 @@ async fn health_and_metrics_are_served() {
     let server = TestServer::start().await;
     let health = reqwest::get(server.url("/healthz")).await.expect("healthz");
     assert!(health.status().is_success());
-    let _a = server.client(&server.new_registration().await).await;
+    let sara = server.clb().await;
+    let _a = sara.opens(&sara.creates_registration().await).await;
     let metrics = server.metrics().await;
     for name in [
         "samen_connections 1",
@@ -242,7 +251,8 @@ async fn health_and_metrics_are_served() {
 #[tokio::test]
 async fn malformed_document_ids_are_refused_before_upgrade() {
     let server = TestServer::start().await;
-    let err = Client::connect(&server.ws_url("not-a-uuid"), Options::default())
+    let sara = server.clb().await;
+    let err = Client::connect(&sara.sync_url("not-a-uuid"), Options::default())
         .await
         .err()
         .expect("a malformed id is not a document");
@@ -259,11 +269,12 @@ async fn malformed_document_ids_are_refused_before_upgrade() {
 #[tokio::test]
 async fn silent_connections_do_not_lock_others_out() {
     let server = TestServer::start().await;
-    let id = server.new_registration().await;
+    let sara = server.clb().await;
+    let reg = sara.creates_registration().await;
     let mut silent = Vec::new();
     for _ in 0..samen_server::listener::handshakes() + 4 {
         silent.push(
-            tokio::net::TcpStream::connect(&server.addr)
+            tokio::net::TcpStream::connect(server.addr())
                 .await
                 .expect("connect"),
         );
@@ -274,10 +285,10 @@ async fn silent_connections_do_not_lock_others_out() {
         .expect("a request gets through a gate held by silent clients")
         .expect("get");
     assert_eq!(page.status(), 200);
-    let a = tokio::time::timeout(WAIT, server.client(&id))
+    let a = tokio::time::timeout(WAIT, sara.opens(&reg))
         .await
         .expect("a sync client gets through too");
-    let b = server.client(&id).await;
+    let b = sara.opens(&reg).await;
     type_paragraph(&a, "goals", "door de poort");
     eventually("b sees a's edit", || {
         paragraphs(b.doc(), "goals") == ["door de poort"]

@@ -1,17 +1,23 @@
-//! Test helpers that read like the people and things they model: a server, a client that
-//! types in a section, a Node Yjs peer.
+//! Test helpers that read like the people and things they model: a server, the people who
+//! use it (`people.rs`), a client that types in a section, a Node Yjs peer.
 
 #![allow(dead_code)] // Not every test module uses every helper.
 
+mod people;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Mutex as StdMutex;
 use std::time::Duration;
 
-use samen_client::{Client, Options};
+use samen_client::Client;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tokio::sync::Mutex;
 use yrs::types::xml::{XmlElementPrelim, XmlFragment, XmlOut, XmlTextPrelim};
 use yrs::{GetString, Transact};
+
+pub use people::{Person, Reg};
 
 /// Generous bound for anything that should take milliseconds.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -26,25 +32,17 @@ pub const ANKER: &str = "anker@demo.test";
 pub const ADMIN: &str = "admin@demo.test";
 
 /// A running `samen serve --demo` process.
+///
+/// Stopping, killing and restarting it need only `&self`: the people met on it borrow it,
+/// and they carry on after a restart, as their tokens do.
 pub struct TestServer {
-    child: Child,
-    /// `host:port` it listens on.
-    pub addr: String,
+    child: Mutex<Child>,
+    /// `host:port`; a restart listens on a new port.
+    addr: StdMutex<String>,
     /// Its data directory.
     pub data: PathBuf,
-    /// An API token of the CLB demo user.
-    pub clb_token: String,
     args: Vec<String>,
     _tmp: Option<tempfile::TempDir>,
-}
-
-/// A logged-in browser session: its cookie and the Origin a browser would send.
-#[derive(Debug, Clone)]
-pub struct Session {
-    /// `samen_session=...`
-    pub cookie: String,
-    /// `http://host:port`
-    pub origin: String,
 }
 
 impl TestServer {
@@ -65,117 +63,28 @@ impl TestServer {
     pub async fn start_in(data: &Path, args: &[&str]) -> TestServer {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let (child, addr) = spawn(data, &args).await;
-        let mut server = TestServer {
-            child,
-            addr,
+        TestServer {
+            child: Mutex::new(child),
+            addr: StdMutex::new(addr),
             data: data.to_owned(),
-            clb_token: String::new(),
             args,
             _tmp: None,
-        };
-        server.clb_token = server.token_for(CLB).await;
-        server
-    }
-
-    /// The WebSocket URL of a registration's document, with the CLB user's token.
-    pub fn ws_url(&self, id: &str) -> String {
-        format!("ws://{}/sync/{id}?token={}", self.addr, self.clb_token)
-    }
-
-    /// The WebSocket URL of a registration's document, without credentials.
-    pub fn ws_url_bare(&self, id: &str) -> String {
-        format!("ws://{}/sync/{id}", self.addr)
-    }
-
-    /// Logs a demo user in (password `demo`).
-    pub async fn login(&self, email: &str) -> Session {
-        let response = reqwest::Client::new()
-            .post(self.url("/api/login"))
-            .json(&serde_json::json!({ "email": email, "password": "demo" }))
-            .send()
-            .await
-            .expect("login request");
-        assert_eq!(response.status(), 200, "login of {email}");
-        let cookie = response
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|v| v.split(';').next().filter(|c| c.starts_with("samen_session=")))
-            .expect("session cookie")
-            .to_owned();
-        Session {
-            cookie,
-            origin: format!("http://{}", self.addr),
         }
     }
 
-    /// An API token for a demo user (made through the API, as a user would).
-    pub async fn token_for(&self, email: &str) -> String {
-        let session = self.login(email).await;
-        let response = reqwest::Client::new()
-            .post(self.url("/api/tokens"))
-            .header("cookie", &session.cookie)
-            .header("origin", &session.origin)
-            .json(&serde_json::json!({ "name": "tests" }))
-            .send()
-            .await
-            .expect("token request");
-        assert_eq!(response.status(), 201);
-        let body: serde_json::Value = response.json().await.expect("json");
-        body["token"].as_str().expect("token").to_owned()
+    /// `host:port` it listens on now.
+    pub fn addr(&self) -> String {
+        self.addr.lock().expect("address").clone()
     }
 
-    /// A new registration at De Linde (100001), started by the CLB user; returns its id.
-    pub async fn new_registration(&self) -> String {
-        let response = reqwest::Client::new()
-            .post(self.url("/api/schools/100001/registrations"))
-            .bearer_auth(&self.clb_token)
-            .json(&serde_json::json!({ "kind": "signal", "title": "Testregistratie", "theme": "pesten" }))
-            .send()
-            .await
-            .expect("create registration");
-        assert_eq!(response.status(), 201);
-        let body: serde_json::Value = response.json().await.expect("json");
-        body["id"].as_str().expect("id").to_owned()
-    }
-
-    /// Connects a Rust client with an API token and waits for its first sync.
-    pub async fn client_as(&self, id: &str, token: &str) -> Client {
-        let options = Options {
-            acks: true,
-            auth: samen_client::Auth::Bearer(token.to_owned()),
-            ..Options::default()
-        };
-        let client = Client::connect(&self.ws_url_bare(id), options)
-            .await
-            .expect("connect");
-        client.synced(WAIT).await.expect("synced");
-        client
+    /// The WebSocket URL of a registration's document, without credentials.
+    fn ws_url(&self, id: &str) -> String {
+        format!("ws://{}/sync/{id}", self.addr())
     }
 
     /// An HTTP URL on this server.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    /// Connects a Rust client to a registration and waits for its first sync.
-    pub async fn client(&self, id: &str) -> Client {
-        self.client_with(
-            id,
-            Options {
-                acks: true,
-                ..Options::default()
-            },
-        )
-        .await
-    }
-
-    /// Connects a Rust client with options and waits for its first sync.
-    pub async fn client_with(&self, id: &str, options: Options) -> Client {
-        let client = Client::connect(&self.ws_url(id), options).await.expect("connect");
-        client.synced(WAIT).await.expect("synced");
-        client
+        format!("http://{}{path}", self.addr())
     }
 
     /// The `/metrics` text.
@@ -198,36 +107,38 @@ impl TestServer {
     }
 
     /// Kills the process without warning (SIGKILL), as a crash would.
-    pub async fn kill9(&mut self) {
-        self.child.start_kill().expect("kill");
-        let _ = self.child.wait().await;
+    pub async fn kill9(&self) {
+        let mut child = self.child.lock().await;
+        child.start_kill().expect("kill");
+        let _ = child.wait().await;
     }
 
     /// Asks the process to stop (SIGTERM) and waits for it; returns whether it exited 0.
-    pub async fn stop(&mut self) -> bool {
-        if let Some(pid) = self.child.id() {
+    pub async fn stop(&self) -> bool {
+        let mut child = self.child.lock().await;
+        if let Some(pid) = child.id() {
             let _ = Command::new("kill")
                 .arg("-TERM")
                 .arg(pid.to_string())
                 .status()
                 .await;
         }
-        match tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await {
+        match tokio::time::timeout(Duration::from_secs(30), child.wait()).await {
             Ok(Ok(status)) => status.success(),
             _ => false,
         }
     }
 
     /// Starts the server again on the same data directory and flags (after stop or kill).
-    pub async fn restart(&mut self) {
+    pub async fn restart(&self) {
         let (child, addr) = spawn(&self.data, &self.args).await;
-        self.child = child;
-        self.addr = addr;
+        *self.child.lock().await = child;
+        *self.addr.lock().expect("address") = addr;
     }
 
     /// Whether the process is still running.
-    pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+    pub async fn is_running(&self) -> bool {
+        matches!(self.child.lock().await.try_wait(), Ok(None))
     }
 }
 
@@ -335,15 +246,15 @@ pub fn node_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/node")
 }
 
-/// Who makes a request.
+/// Who makes a raw call. People make their calls themselves (`tom.get(..)`); this is for
+/// nobody logged in, for a token that belongs to no [`Person`] (one made with `samen admin
+/// token`), and for tests about the calls themselves, such as the permission matrix.
 #[derive(Debug, Clone, Copy)]
 pub enum As<'a> {
     /// Nobody logged in.
     Anonymous,
     /// An API token.
     Token(&'a str),
-    /// A browser session, sending its Origin.
-    Session(&'a Session),
 }
 
 impl TestServer {
@@ -355,15 +266,28 @@ impl TestServer {
         who: As<'_>,
         body: Option<serde_json::Value>,
     ) -> (u16, serde_json::Value) {
+        match who {
+            As::Anonymous => self.send(method, path, &[], body).await,
+            As::Token(token) => {
+                let bearer = format!("Bearer {token}");
+                self.send(method, path, &[("authorization", &bearer)], body).await
+            }
+        }
+    }
+
+    /// Makes a REST call with these headers; the one way every caller's request is sent.
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut request = reqwest::Client::new().request(method, self.url(path));
-        request = match who {
-            As::Anonymous => request,
-            As::Token(token) => request.bearer_auth(token),
-            As::Session(session) => request
-                .header("cookie", &session.cookie)
-                .header("origin", &session.origin),
-        };
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -376,17 +300,11 @@ impl TestServer {
         )
     }
 
-    /// The user id behind an API token.
-    pub async fn user_id(&self, token: &str) -> String {
-        let (_, me) = self.call("GET", "/api/me", As::Token(token), None).await;
-        me["user"]["id"].as_str().expect("id").to_owned()
-    }
-
     /// Opens `/sync/{id}` with raw headers; returns the HTTP status of the handshake
     /// (101 when upgraded).
     pub async fn ws_status(&self, id: &str, headers: &[(&str, &str)]) -> u16 {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        let mut request = self.ws_url_bare(id).into_client_request().expect("request");
+        let mut request = self.ws_url(id).into_client_request().expect("request");
         for (name, value) in headers {
             request.headers_mut().insert(
                 reqwest::header::HeaderName::from_bytes(name.as_bytes()).expect("header name"),
@@ -401,8 +319,8 @@ impl TestServer {
     }
 
     /// Runs `samen admin …` on this server's database; returns stdout, or panics with
-    /// stderr.
-    pub async fn admin(&self, args: &[&str], env: &[(&str, &str)]) -> String {
+    /// stderr. (`admin()` is the admin as a person, in `people.rs`.)
+    pub async fn admin_command(&self, args: &[&str], env: &[(&str, &str)]) -> String {
         let output = Command::new(env!("CARGO_BIN_EXE_samen"))
             .arg("admin")
             .arg("--data")
