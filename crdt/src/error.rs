@@ -36,7 +36,7 @@ pub enum ValidationError {
     /// A client ID does not fit in 53 bits.
     #[error("client ID out of range")]
     ClientIdOutOfRange,
-    /// A clock, or a clock plus a length, is beyond [`MAX_CLOCK`](crate::validate::MAX_CLOCK) (or, in awareness, is
+    /// A clock, or a clock plus a length, is beyond `validate::MAX_CLOCK` (or, in awareness, is
     /// `u32::MAX`).
     #[error("clock out of range")]
     ClockOverflow,

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{IntoResponses, ToSchema};
 
 /// An error an HTTP handler returns.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +57,21 @@ pub struct ErrorDetail {
     /// What to do about it, for people.
     pub message: String,
 }
+
+/// No valid session or token (`unauthenticated`).
+#[derive(IntoResponses)]
+#[response(status = 401)]
+pub struct Unauthenticated(pub ErrorBody);
+
+/// Not allowed (the message says why), or a session without a matching `Origin` (`forbidden`).
+#[derive(IntoResponses)]
+#[response(status = 403)]
+pub struct Forbidden(pub ErrorBody);
+
+/// Nothing by that id the caller may see: it does not exist, or they have no link with it (`not_found`).
+#[derive(IntoResponses)]
+#[response(status = 404)]
+pub struct NotFound(pub ErrorBody);
 
 impl AppError {
     fn parts(&self) -> (StatusCode, &'static str, String) {

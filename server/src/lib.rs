@@ -2,6 +2,7 @@
 //! room, syncs it with Yjs clients over WebSockets, and stores every accepted update
 //! before any peer sees it.
 
+pub mod access;
 pub mod app;
 pub mod auth;
 pub mod cli;
@@ -19,6 +20,7 @@ pub mod ids;
 pub mod listener;
 pub mod metrics;
 pub mod rooms;
+pub mod state;
 pub mod storage;
 pub mod web;
 

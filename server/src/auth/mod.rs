@@ -16,9 +16,9 @@ use axum::http::request::Parts;
 use axum::http::{Method, header};
 use axum_extra::extract::CookieJar;
 
-use crate::app::AppState;
 use crate::db::User;
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "samen_session";

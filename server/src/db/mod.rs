@@ -27,6 +27,7 @@ pub fn users_roles() -> &'static [&'static str] {
     &users::ROLES
 }
 
+use crate::access::SchoolAccess;
 use crate::ids::UserId;
 
 /// Why a database call failed.
@@ -63,26 +64,6 @@ impl Db {
     /// Wraps a pool whose migrations have been applied.
     pub fn new(pool: SqlitePool) -> Self {
         Db { pool }
-    }
-}
-
-/// The role a user has on a school's dossier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SchoolAccess {
-    /// CLB staff of a CLB that serves the school: read and write everything.
-    Clb,
-    /// A member of the school (`school_dossier`): read, write the shared sections.
-    School,
-}
-
-impl SchoolAccess {
-    /// Whether this access may write a section of a registration's document.
-    pub fn may_write(self, section: samen_crdt::Section) -> bool {
-        match self {
-            SchoolAccess::Clb => true,
-            SchoolAccess::School => section.school_may_write(),
-        }
     }
 }
 

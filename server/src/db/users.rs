@@ -1,5 +1,6 @@
 //! Institutions, users and memberships.
 
+use crate::access::SchoolAccess;
 use sqlx::Row;
 
 use super::{Db, DbError, now};
@@ -241,10 +242,7 @@ impl Db {
 
     /// The schools a user may see: those of their `school_dossier` roles and those their
     /// CLBs serve, each with the user's access.
-    pub async fn visible_schools(
-        &self,
-        user: &UserId,
-    ) -> Result<Vec<(Institution, super::SchoolAccess)>, DbError> {
+    pub async fn visible_schools(&self, user: &UserId) -> Result<Vec<(Institution, SchoolAccess)>, DbError> {
         let rows = sqlx::query(
             "SELECT i.id, i.kind, i.number, i.name, MAX(a.clb) AS clb FROM institutions i JOIN (
                  SELECT m.institution_id AS school_id, 0 AS clb FROM memberships m
@@ -261,9 +259,9 @@ impl Db {
         rows.iter()
             .map(|row| {
                 let access = if row.try_get::<i64, _>("clb")? == 1 {
-                    super::SchoolAccess::Clb
+                    SchoolAccess::Clb
                 } else {
-                    super::SchoolAccess::School
+                    SchoolAccess::School
                 };
                 Ok((institution(row)?, access))
             })

@@ -12,12 +12,12 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::openapi::{Forbidden, NotFound, Unauthenticated};
-use crate::app::AppState;
+use super::audit::audit;
 use crate::auth::password::verify_password;
 use crate::auth::{Authenticated, SESSION_COOKIE, Via};
-use crate::db::{AuditEntry, Membership, TokenInfo, User};
-use crate::error::{AppError, ErrorBody};
+use crate::db::{Membership, TokenInfo, User};
+use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
+use crate::state::AppState;
 
 /// `POST /api/login` body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -325,22 +325,4 @@ pub async fn revoke_token(
     )
     .await;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Writes an audit entry; a failure is logged, never shown to the caller.
-pub async fn audit(
-    state: &AppState,
-    actor: Option<String>,
-    action: &'static str,
-    target: Option<String>,
-    outcome: &'static str,
-) {
-    let entry = AuditEntry {
-        actor,
-        action,
-        target,
-        outcome,
-        detail: None,
-    };
-    state.db.record(entry).await;
 }

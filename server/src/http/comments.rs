@@ -12,15 +12,15 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::account::audit;
-use super::openapi::{Forbidden, NotFound, Unauthenticated};
-use super::{PerUser, registration_for};
-use crate::app::AppState;
+use super::access::registration_for;
+use super::audit::audit;
+use super::limits::PerUser;
 use crate::auth::Authenticated;
 use crate::db::{Anchor, Notification, Person, Registration, Thread};
-use crate::error::{AppError, ErrorBody};
+use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
 use crate::events::SchoolEvent;
 use crate::ids::{RegistrationId, UserId};
+use crate::state::AppState;
 
 /// The longest comment, in characters.
 pub const MAX_BODY_CHARS: usize = 4000;

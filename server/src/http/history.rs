@@ -12,16 +12,17 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::account::audit;
-use super::openapi::{Forbidden, NotFound, Unauthenticated};
-use super::{PerUser, registration_for};
-use crate::app::AppState;
+use super::access::registration_for;
+use super::audit::audit;
+use super::limits::PerUser;
+use crate::access::SchoolAccess;
 use crate::auth::Authenticated;
-use crate::db::{Registration, SchoolAccess, SnapshotMeta, StoredSnapshot};
-use crate::error::{AppError, ErrorBody};
+use crate::db::{Registration, SnapshotMeta, StoredSnapshot};
+use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
 use crate::history::{self, DiffResponse, Taking};
 use crate::ids::UserId;
 use crate::rooms::{Principal, RestoreError};
+use crate::state::AppState;
 
 /// The longest version name, in characters.
 pub const MAX_NAME_CHARS: usize = 120;

@@ -10,27 +10,12 @@ use std::sync::LazyLock;
 
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{IntoResponses, Modify, OpenApi};
+use utoipa::{Modify, OpenApi};
 
 use super::comments::CommentEvent;
-use crate::error::ErrorBody;
+use crate::error::{ErrorBody, Forbidden, NotFound, Unauthenticated};
 use crate::events::PresenceViewer;
 use crate::history::SnapshotEvent;
-
-/// No valid session or token (`unauthenticated`).
-#[derive(IntoResponses)]
-#[response(status = 401)]
-pub struct Unauthenticated(pub ErrorBody);
-
-/// Not allowed (the message says why), or a session without a matching `Origin` (`forbidden`).
-#[derive(IntoResponses)]
-#[response(status = 403)]
-pub struct Forbidden(pub ErrorBody);
-
-/// Nothing by that id the caller may see: it does not exist, or they have no link with it (`not_found`).
-#[derive(IntoResponses)]
-#[response(status = 404)]
-pub struct NotFound(pub ErrorBody);
 
 /// Opens a registration's document over a WebSocket (y-websocket protocol)
 ///

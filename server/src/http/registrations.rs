@@ -7,14 +7,14 @@ use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::account::audit;
-use super::openapi::{Forbidden, NotFound, Unauthenticated};
-use super::registration_for;
-use crate::app::AppState;
+use super::access::registration_for;
+use super::audit::audit;
+use crate::access::SchoolAccess;
 use crate::auth::Authenticated;
-use crate::db::{Registration, RegistrationPatch, SchoolAccess};
+use crate::db::{Registration, RegistrationPatch};
 use crate::domain;
-use crate::error::{AppError, ErrorBody};
+use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
+use crate::state::AppState;
 
 /// A registration with the caller's access to it.
 #[derive(Debug, Serialize, ToSchema)]

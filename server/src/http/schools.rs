@@ -14,15 +14,15 @@ use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::ToSchema;
 
-use super::account::audit;
-use super::openapi::{Forbidden, NotFound, Unauthenticated};
-use crate::app::AppState;
+use super::audit::audit;
+use crate::access::SchoolAccess;
 use crate::auth::Authenticated;
-use crate::db::{Institution, NewRegistration, Registration, RegistrationFilter, SchoolAccess};
+use crate::db::{Institution, NewRegistration, Registration, RegistrationFilter};
 use crate::domain;
-use crate::error::{AppError, ErrorBody};
+use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
 use crate::events::SchoolEvent;
 use crate::rooms::Principal;
+use crate::state::AppState;
 
 /// A school the caller may see.
 #[derive(Debug, Serialize, ToSchema)]

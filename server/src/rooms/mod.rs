@@ -18,10 +18,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 pub use connection::{SocketSettings, serve_socket};
 
+use crate::access::SchoolAccess;
 use crate::clock::{Ambient, Clock};
 use crate::colors::color_of;
 use crate::config::RoomConfig;
-use crate::db::{Db, SchoolAccess};
+use crate::db::Db;
 use crate::events::Events;
 use crate::ids::{ConnId, RegistrationId, UserId};
 use crate::metrics::Metrics;

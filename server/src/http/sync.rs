@@ -1,0 +1,77 @@
+//! `GET /sync/{id}`: a registration's document over a WebSocket. Every check happens
+//! here, before the upgrade; after it, the connection belongs to its room.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Path, Query, Request, State, WebSocketUpgrade};
+use axum::response::Response;
+
+use super::access::registration_for;
+use crate::auth::{Via, authenticate, same_origin};
+use crate::error::AppError;
+use crate::rooms::{Principal, SocketSettings, serve_socket};
+use crate::state::AppState;
+
+/// Read buffer of a WebSocket connection: client messages are keystroke-sized (~100 bytes
+/// under load), and tungstenite grows the buffer for a larger frame (a first sync). 4 KiB →
+/// 1 KiB took 2.8 KiB off an idle connection; 1 KiB → 512 bytes is within the
+/// measurement's noise (docs/performance.md).
+const READ_BUFFER: usize = 512;
+
+/// Query options of `/sync/{id}`.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct SyncQuery {
+    /// `1` to receive durability acks.
+    #[serde(default)]
+    pub acks: Option<String>,
+}
+
+/// Opens a registration's document over a WebSocket. Everything is checked before the
+/// upgrade, so a caller without access never receives a byte of the document: no login
+/// → 401, a session from another site → 403, no link with the school (or no such
+/// registration) → 404.
+pub(super) async fn sync(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<SyncQuery>,
+    request: Request,
+) -> Result<Response, AppError> {
+    let (mut parts, _) = request.into_parts();
+    let auth = authenticate(&parts, &state)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    if matches!(auth.via, Via::Session(_)) && !same_origin(&parts, &state.config.public_origin) {
+        return Err(AppError::Forbidden(
+            "WebSocket connections with a session must come from the Samen app itself.".into(),
+        ));
+    }
+    let (registration, access) = registration_for(&state, &auth.user.id, &id).await?;
+    let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &state)
+        .await
+        .map_err(|e| AppError::BadRequest(e.body_text()))?;
+    let principal = Arc::new(Principal::new(auth.user.id, auth.user.display_name, access));
+    let settings = SocketSettings {
+        limits: state.limits.clone(),
+        ping: std::time::Duration::from_secs(state.config.ping_secs.max(1)),
+        acks: query.acks.as_deref() == Some("1"),
+        principal,
+    };
+    // A little headroom over the payload limit for the message's own framing; the
+    // validator enforces the exact payload limit.
+    let max = state.config.max_message_bytes.saturating_add(64);
+    let rooms = state.rooms.clone();
+    let id = registration.id;
+    Ok(upgrade
+        .max_message_size(max)
+        .max_frame_size(max)
+        // tungstenite reserves a 128 KiB read buffer per connection by default: most of
+        // an idle connection's memory. Messages are small; the buffer grows when needed.
+        .read_buffer_size(READ_BUFFER)
+        // The connection gets a task of its own: axum's upgrade task would keep its own
+        // captures and the socket a second time beside our future for the connection's
+        // whole life (~0.4 KiB per connection); this way it ends at once.
+        .on_upgrade(move |socket| {
+            tokio::spawn(serve_socket(socket, rooms, id, settings));
+            std::future::ready(())
+        }))
+}
