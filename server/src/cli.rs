@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 
 use crate::auth::password::hash_password;
 use crate::db::{AuditEntry, Db, users_roles};
+use crate::ids::InstitutionId;
 use crate::open_database;
 
 /// Where the database is.
@@ -118,7 +119,7 @@ async fn user_id(db: &Db, email: &str) -> anyhow::Result<crate::ids::UserId> {
     }
 }
 
-async fn institution_id(db: &Db, number: Option<&str>, role: &str) -> anyhow::Result<Option<i64>> {
+async fn institution_id(db: &Db, number: Option<&str>, role: &str) -> anyhow::Result<Option<InstitutionId>> {
     if !users_roles().contains(&role) {
         anyhow::bail!("role must be one of {}", users_roles().join(", "));
     }
@@ -230,7 +231,7 @@ async fn command(db: &Db, command: AdminCommand) -> anyhow::Result<String> {
         AdminCommand::Token { email, name } => {
             let user = user_id(db, &email).await?;
             let (id, token) = db.create_token(&user, &name).await?;
-            audit(db, "token.create", id).await?;
+            audit(db, "token.create", id.to_string()).await?;
             Ok(token)
         }
         AdminCommand::DisableUser { email } => {

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
-use crate::ids::UserId;
+use crate::ids::{InstitutionId, UserId};
 
 /// Events a subscriber may lag behind before it misses some (it then reloads).
 const CHANNEL: usize = 256;
@@ -65,12 +65,12 @@ struct Viewer {
 /// The live event hub of every school.
 #[derive(Debug, Default, Clone)]
 pub struct Events {
-    channels: Arc<DashMap<i64, broadcast::Sender<SchoolEvent>>>,
-    viewers: Arc<DashMap<i64, BTreeMap<UserId, Viewer>>>,
+    channels: Arc<DashMap<InstitutionId, broadcast::Sender<SchoolEvent>>>,
+    viewers: Arc<DashMap<InstitutionId, BTreeMap<UserId, Viewer>>>,
 }
 
 impl Events {
-    fn channel(&self, school: i64) -> broadcast::Sender<SchoolEvent> {
+    fn channel(&self, school: InstitutionId) -> broadcast::Sender<SchoolEvent> {
         self.channels
             .entry(school)
             .or_insert_with(|| broadcast::channel(CHANNEL).0)
@@ -78,19 +78,19 @@ impl Events {
     }
 
     /// Sends an event to the school's subscribers (none listening is fine).
-    pub fn publish(&self, school: i64, event: SchoolEvent) {
+    pub fn publish(&self, school: InstitutionId, event: SchoolEvent) {
         let _ = self.channel(school).send(event);
     }
 
     /// Announces that a registration was created or changed.
-    pub fn registration_changed(&self, school: i64, registration: &crate::db::Registration) {
+    pub fn registration_changed(&self, school: InstitutionId, registration: &crate::db::Registration) {
         self.publish(school, SchoolEvent::new("registration", registration));
     }
 
     /// Subscribes a viewer; they count as present until the returned guard drops.
     pub fn subscribe(
         &self,
-        school: i64,
+        school: InstitutionId,
         user: &UserId,
         name: &str,
         color: &'static str,
@@ -118,7 +118,7 @@ impl Events {
     }
 
     /// Who has the school's dossier open.
-    pub fn present(&self, school: i64) -> Vec<PresenceViewer> {
+    pub fn present(&self, school: InstitutionId) -> Vec<PresenceViewer> {
         let viewers = self.viewers.get(&school);
         viewers
             .iter()
@@ -132,12 +132,12 @@ impl Events {
             .collect()
     }
 
-    fn publish_presence(&self, school: i64) {
+    fn publish_presence(&self, school: InstitutionId) {
         let present = self.present(school);
         self.publish(school, SchoolEvent::new("presence", &present));
     }
 
-    fn leave(&self, school: i64, user: &UserId) {
+    fn leave(&self, school: InstitutionId, user: &UserId) {
         if let Some(mut viewers) = self.viewers.get_mut(&school)
             && let Some(v) = viewers.get_mut(user)
         {
@@ -154,7 +154,7 @@ impl Events {
 #[derive(Debug)]
 pub struct ViewerGuard {
     events: Events,
-    school: i64,
+    school: InstitutionId,
     user: UserId,
 }
 
@@ -172,16 +172,20 @@ mod tests {
     async fn presence_counts_tabs_and_events_reach_subscribers() {
         let events = Events::default();
         let (a, b) = (UserId::from("a".to_owned()), UserId::from("b".to_owned()));
-        let (mut rx, tab1) = events.subscribe(1, &a, "An", "#111", "clb");
-        let (_rx2, tab2) = events.subscribe(1, &a, "An", "#111", "clb");
-        let (_rx3, other) = events.subscribe(1, &b, "Bert", "#222", "school");
-        assert_eq!(events.present(1).len(), 2);
+        let (mut rx, tab1) = events.subscribe(InstitutionId(1), &a, "An", "#111", "clb");
+        let (_rx2, tab2) = events.subscribe(InstitutionId(1), &a, "An", "#111", "clb");
+        let (_rx3, other) = events.subscribe(InstitutionId(1), &b, "Bert", "#222", "school");
+        assert_eq!(events.present(InstitutionId(1)).len(), 2);
         drop(tab1);
-        assert_eq!(events.present(1).len(), 2, "a still has a tab open");
+        assert_eq!(
+            events.present(InstitutionId(1)).len(),
+            2,
+            "a still has a tab open"
+        );
         drop(tab2);
         drop(other);
-        assert_eq!(events.present(1), []);
-        assert_eq!(events.present(2), [], "schools are separate");
+        assert_eq!(events.present(InstitutionId(1)), []);
+        assert_eq!(events.present(InstitutionId(2)), [], "schools are separate");
         // The first subscriber saw the presence changes.
         let first = rx.recv().await.expect("event");
         assert_eq!(first.kind, "presence");

@@ -15,7 +15,7 @@ use crate::db::{
     Contributor, Db, DbError, NewSnapshot, SectionStats, SnapshotKind, SnapshotMeta, VersionSummary,
 };
 use crate::events::{Events, SchoolEvent};
-use crate::ids::{RegistrationId, UserId};
+use crate::ids::{RegistrationId, SnapshotId, UserId};
 use crate::storage::{StorageError, Store};
 
 /// Why a history operation failed.
@@ -62,7 +62,7 @@ pub struct Taking {
     /// Who takes it (none for automatic versions).
     pub by: Option<UserId>,
     /// The restored version, for `restore`.
-    pub restored_from: Option<String>,
+    pub restored_from: Option<SnapshotId>,
     /// Skip it when the document is the same as the newest version (automatic versions).
     pub only_if_changed: bool,
 }
@@ -91,7 +91,7 @@ impl Taking {
     }
 
     /// The record of `by` restoring the version `restored` (named `name`, if it was).
-    pub fn restore(restored: String, name: Option<String>, by: UserId) -> Self {
+    pub fn restore(restored: SnapshotId, name: Option<String>, by: UserId) -> Self {
         Taking {
             kind: SnapshotKind::Restore,
             name,

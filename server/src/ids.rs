@@ -1,39 +1,150 @@
 //! Newtype ids, so that ids of different things cannot be swapped.
+//!
+//! Ids that are UUIDs (registrations, threads, comments, versions, API tokens) are made by
+//! [`uuid_id!`]: stored as their hyphenated text, bound and read by sqlx on any engine
+//! whose text type `String` is, parsed from paths with `FromStr` (a malformed id is simply
+//! not found). Yjs client IDs are `samen_crdt::ClientId`.
 
 use std::fmt;
 use std::str::FromStr;
 
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::{Database, Decode, Encode, Type};
 use uuid::Uuid;
 
-/// A registration (and so its CRDT document).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct RegistrationId(Uuid);
+/// Defines a UUID id type with its text form, serde and sqlx conversions.
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
 
-impl RegistrationId {
-    /// A fresh random id.
-    pub fn new() -> Self {
-        RegistrationId(Uuid::new_v4())
-    }
+        impl $name {
+            /// A fresh random id.
+            pub fn new() -> Self {
+                $name(Uuid::new_v4())
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.hyphenated().fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map($name)
+            }
+        }
+
+        impl<DB: Database> Type<DB> for $name
+        where
+            String: Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <String as Type<DB>>::type_info()
+            }
+
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <String as Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'q, DB: Database> Encode<'q, DB> for $name
+        where
+            String: Encode<'q, DB>,
+        {
+            fn encode_by_ref(&self, buf: &mut DB::ArgumentBuffer) -> Result<IsNull, BoxDynError> {
+                <String as Encode<'q, DB>>::encode(self.to_string(), buf)
+            }
+        }
+
+        impl<'r, DB: Database> Decode<'r, DB> for $name
+        where
+            &'r str: Decode<'r, DB>,
+        {
+            fn decode(value: DB::ValueRef<'r>) -> Result<Self, BoxDynError> {
+                Ok(<&'r str as Decode<'r, DB>>::decode(value)?.parse()?)
+            }
+        }
+    };
 }
 
-impl Default for RegistrationId {
-    fn default() -> Self {
-        Self::new()
-    }
+uuid_id! {
+    /// A registration (and so its CRDT document).
+    RegistrationId
 }
 
-impl fmt::Display for RegistrationId {
+uuid_id! {
+    /// A comment thread on a registration.
+    ThreadId
+}
+
+uuid_id! {
+    /// One comment of a thread.
+    CommentId
+}
+
+uuid_id! {
+    /// A version (snapshot) of a registration's document.
+    SnapshotId
+}
+
+uuid_id! {
+    /// An API token (its id, never its secret).
+    TokenId
+}
+
+/// An institution (school, CLB) as the database numbers it; never shown to users, who know
+/// a school by its institution number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InstitutionId(pub i64);
+
+impl fmt::Display for InstitutionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.hyphenated().fmt(f)
+        self.0.fmt(f)
     }
 }
 
-impl FromStr for RegistrationId {
-    type Err = uuid::Error;
+impl<DB: Database> Type<DB> for InstitutionId
+where
+    i64: Type<DB>,
+{
+    fn type_info() -> DB::TypeInfo {
+        <i64 as Type<DB>>::type_info()
+    }
 
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s).map(RegistrationId)
+    fn compatible(ty: &DB::TypeInfo) -> bool {
+        <i64 as Type<DB>>::compatible(ty)
+    }
+}
+
+impl<'q, DB: Database> Encode<'q, DB> for InstitutionId
+where
+    i64: Encode<'q, DB>,
+{
+    fn encode_by_ref(&self, buf: &mut DB::ArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        <i64 as Encode<'q, DB>>::encode(self.0, buf)
+    }
+}
+
+impl<'r, DB: Database> Decode<'r, DB> for InstitutionId
+where
+    i64: Decode<'r, DB>,
+{
+    fn decode(value: DB::ValueRef<'r>) -> Result<Self, BoxDynError> {
+        <i64 as Decode<'r, DB>>::decode(value).map(InstitutionId)
     }
 }
 
@@ -87,5 +198,32 @@ impl From<String> for UserId {
 impl fmt::Display for UserId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn ids_round_trip_through_the_database_as_text_and_malformed_text_is_refused() {
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.expect("db");
+        let thread = ThreadId::new();
+        let (text, back): (String, ThreadId) = sqlx::query_as("SELECT ?1, ?1")
+            .bind(thread)
+            .fetch_one(&pool)
+            .await
+            .expect("query");
+        assert_eq!(text, thread.to_string());
+        assert_eq!(back, thread);
+        let bad: Result<(ThreadId,), _> = sqlx::query_as("SELECT 'not-a-uuid'").fetch_one(&pool).await;
+        assert!(bad.is_err());
+        let (school,): (InstitutionId,) = sqlx::query_as("SELECT ?1")
+            .bind(InstitutionId(42))
+            .fetch_one(&pool)
+            .await
+            .expect("query");
+        assert_eq!(school, InstitutionId(42));
+        assert!("../etc".parse::<SnapshotId>().is_err());
     }
 }

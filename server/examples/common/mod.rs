@@ -46,7 +46,7 @@ pub struct World {
     pub store: samen_server::storage::Store,
     pub db: samen_server::db::Db,
     /// The school's institution id.
-    pub school: i64,
+    pub school: samen_server::ids::InstitutionId,
     /// The CLB user and their token.
     pub clb_user: samen_server::db::User,
     pub clb_token: String,

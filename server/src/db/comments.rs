@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use super::{Db, DbError, now};
-use crate::ids::{RegistrationId, UserId};
+use crate::ids::{CommentId, InstitutionId, RegistrationId, ThreadId, UserId};
 
 /// A person as comments show them.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -34,7 +34,8 @@ pub struct Anchor {
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Comment {
     /// Its id.
-    pub id: String,
+    #[schema(value_type = String, format = "uuid")]
+    pub id: CommentId,
     /// Who wrote it.
     pub author: Person,
     /// Its text (empty once deleted).
@@ -51,9 +52,10 @@ pub struct Comment {
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Thread {
     /// Its id.
-    pub id: String,
+    #[schema(value_type = String, format = "uuid")]
+    pub id: ThreadId,
     /// The registration it belongs to.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = "uuid")]
     pub registration_id: RegistrationId,
     /// The passage it is about, if anchored.
     #[schema(required = true)]
@@ -81,13 +83,15 @@ pub struct Notification {
     /// `mention`.
     pub kind: String,
     /// The registration, its title and school number.
-    pub registration_id: String,
+    #[schema(value_type = String, format = "uuid")]
+    pub registration_id: RegistrationId,
     /// The registration's title.
     pub title: String,
     /// The school's institution number.
     pub school_number: String,
     /// The thread.
-    pub thread_id: String,
+    #[schema(value_type = String, format = "uuid")]
+    pub thread_id: ThreadId,
     /// Who mentioned the user.
     pub by: Person,
     /// The comment's text.
@@ -120,7 +124,6 @@ const COMMENT_SELECT: &str = "SELECT c.id, c.thread_id, c.body, c.created_at, c.
     FROM comments c JOIN users u ON u.id = c.author_id";
 
 fn thread(row: &sqlx::sqlite::SqliteRow) -> Result<Thread, sqlx::Error> {
-    let registration: String = row.try_get("registration_id")?;
     let section: Option<String> = row.try_get("section")?;
     let anchor = match section {
         Some(section) => Some(Anchor {
@@ -137,9 +140,7 @@ fn thread(row: &sqlx::sqlite::SqliteRow) -> Result<Thread, sqlx::Error> {
     };
     Ok(Thread {
         id: row.try_get("id")?,
-        registration_id: registration
-            .parse()
-            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        registration_id: row.try_get("registration_id")?,
         anchor,
         status: row.try_get("status")?,
         created_by: person(row, "created_by", "created_name")?.ok_or(sqlx::Error::RowNotFound)?,
@@ -150,7 +151,7 @@ fn thread(row: &sqlx::sqlite::SqliteRow) -> Result<Thread, sqlx::Error> {
     })
 }
 
-fn comment(row: &sqlx::sqlite::SqliteRow) -> Result<(String, Comment), sqlx::Error> {
+fn comment(row: &sqlx::sqlite::SqliteRow) -> Result<(ThreadId, Comment), sqlx::Error> {
     let deleted = row.try_get::<Option<i64>, _>("deleted_at")?.is_some();
     Ok((
         row.try_get("thread_id")?,
@@ -172,11 +173,10 @@ fn comment(row: &sqlx::sqlite::SqliteRow) -> Result<(String, Comment), sqlx::Err
 impl Db {
     /// A registration's threads with their comments, oldest first.
     pub async fn threads(&self, registration: RegistrationId) -> Result<Vec<Thread>, DbError> {
-        let id = registration.to_string();
         let mut threads: Vec<Thread> = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{THREAD_SELECT} WHERE t.registration_id = ? ORDER BY t.created_at, t.id"
         )))
-        .bind(&id)
+        .bind(registration)
         .fetch_all(&self.pool)
         .await?
         .iter()
@@ -186,10 +186,10 @@ impl Db {
             "{COMMENT_SELECT} JOIN comment_threads t ON t.id = c.thread_id
              WHERE t.registration_id = ? ORDER BY c.created_at, c.id"
         )))
-        .bind(&id)
+        .bind(registration)
         .fetch_all(&self.pool)
         .await?;
-        let mut by_thread: HashMap<String, Vec<Comment>> = HashMap::new();
+        let mut by_thread: HashMap<ThreadId, Vec<Comment>> = HashMap::new();
         for row in &rows {
             let (thread_id, c) = comment(row)?;
             by_thread.entry(thread_id).or_default().push(c);
@@ -201,7 +201,7 @@ impl Db {
     }
 
     /// One thread with its comments.
-    pub async fn thread(&self, id: &str) -> Result<Option<Thread>, DbError> {
+    pub async fn thread(&self, id: ThreadId) -> Result<Option<Thread>, DbError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!("{THREAD_SELECT} WHERE t.id = ?")))
             .bind(id)
             .fetch_optional(&self.pool)
@@ -228,16 +228,16 @@ impl Db {
         body: &str,
         anchor: Option<&Anchor>,
         mentions: &[UserId],
-    ) -> Result<String, DbError> {
-        let thread_id = uuid::Uuid::new_v4().to_string();
+    ) -> Result<ThreadId, DbError> {
+        let thread_id = ThreadId::new();
         let at = now();
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO comment_threads (id, registration_id, section, anchor_start, anchor_end, quote,
                  status, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)",
         )
-        .bind(&thread_id)
-        .bind(registration.to_string())
+        .bind(thread_id)
+        .bind(registration)
         .bind(anchor.map(|a| &a.section))
         .bind(anchor.map(|a| &a.start))
         .bind(anchor.map(|a| &a.end))
@@ -247,7 +247,7 @@ impl Db {
         .bind(at)
         .execute(&mut *tx)
         .await?;
-        insert_comment(&mut tx, registration, &thread_id, author, body, mentions, at).await?;
+        insert_comment(&mut tx, registration, thread_id, author, body, mentions, at).await?;
         tx.commit().await?;
         Ok(thread_id)
     }
@@ -256,11 +256,11 @@ impl Db {
     pub async fn reply(
         &self,
         registration: RegistrationId,
-        thread_id: &str,
+        thread_id: ThreadId,
         author: &UserId,
         body: &str,
         mentions: &[UserId],
-    ) -> Result<String, DbError> {
+    ) -> Result<CommentId, DbError> {
         let at = now();
         let mut tx = self.pool.begin().await?;
         let id = insert_comment(&mut tx, registration, thread_id, author, body, mentions, at).await?;
@@ -274,7 +274,7 @@ impl Db {
     }
 
     /// A comment's author and thread, if the comment exists and is not deleted.
-    pub async fn comment_owner(&self, id: &str) -> Result<Option<(UserId, String)>, DbError> {
+    pub async fn comment_owner(&self, id: CommentId) -> Result<Option<(UserId, ThreadId)>, DbError> {
         let row =
             sqlx::query("SELECT author_id, thread_id FROM comments WHERE id = ? AND deleted_at IS NULL")
                 .bind(id)
@@ -287,7 +287,7 @@ impl Db {
     }
 
     /// Replaces a comment's text.
-    pub async fn edit_comment(&self, id: &str, body: &str) -> Result<(), DbError> {
+    pub async fn edit_comment(&self, id: CommentId, body: &str) -> Result<(), DbError> {
         sqlx::query("UPDATE comments SET body = ?, edited_at = ? WHERE id = ? AND deleted_at IS NULL")
             .bind(body)
             .bind(now())
@@ -298,7 +298,7 @@ impl Db {
     }
 
     /// Deletes a comment softly: it stays in its thread as "deleted", without its text.
-    pub async fn delete_comment(&self, id: &str) -> Result<(), DbError> {
+    pub async fn delete_comment(&self, id: CommentId) -> Result<(), DbError> {
         sqlx::query("UPDATE comments SET body = '', deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
             .bind(now())
             .bind(id)
@@ -308,7 +308,7 @@ impl Db {
     }
 
     /// Resolves (`by` given) or reopens (`None`) a thread.
-    pub async fn set_thread_resolved(&self, id: &str, by: Option<&UserId>) -> Result<(), DbError> {
+    pub async fn set_thread_resolved(&self, id: ThreadId, by: Option<&UserId>) -> Result<(), DbError> {
         let at = now();
         sqlx::query(
             "UPDATE comment_threads SET status = ?, resolved_by = ?, resolved_at = ?, updated_at = ? WHERE id = ?",
@@ -334,7 +334,7 @@ impl Db {
              ON CONFLICT (user_id, registration_id) DO UPDATE SET read_at = excluded.read_at",
         )
         .bind(user.as_str())
-        .bind(registration.to_string())
+        .bind(registration)
         .bind(now())
         .execute(&self.pool)
         .await?;
@@ -345,8 +345,8 @@ impl Db {
     pub async fn unread_comments(
         &self,
         user: &UserId,
-        school_id: i64,
-    ) -> Result<HashMap<String, i64>, DbError> {
+        school_id: InstitutionId,
+    ) -> Result<HashMap<RegistrationId, i64>, DbError> {
         let rows = sqlx::query(
             "SELECT t.registration_id, COUNT(*) FROM comments c
              JOIN comment_threads t ON t.id = c.thread_id
@@ -419,15 +419,15 @@ impl Db {
 async fn insert_comment(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     registration: RegistrationId,
-    thread_id: &str,
+    thread_id: ThreadId,
     author: &UserId,
     body: &str,
     mentions: &[UserId],
     at: i64,
-) -> Result<String, DbError> {
-    let id = uuid::Uuid::new_v4().to_string();
+) -> Result<CommentId, DbError> {
+    let id = CommentId::new();
     sqlx::query("INSERT INTO comments (id, thread_id, author_id, body, created_at) VALUES (?, ?, ?, ?, ?)")
-        .bind(&id)
+        .bind(id)
         .bind(thread_id)
         .bind(author.as_str())
         .bind(body)
@@ -440,9 +440,9 @@ async fn insert_comment(
              VALUES (?, 'mention', ?, ?, ?, ?)",
         )
         .bind(user.as_str())
-        .bind(registration.to_string())
+        .bind(registration)
         .bind(thread_id)
-        .bind(&id)
+        .bind(id)
         .bind(at)
         .execute(&mut **tx)
         .await?;

@@ -28,7 +28,7 @@ pub fn users_roles() -> &'static [&'static str] {
 }
 
 use crate::access::SchoolAccess;
-use crate::ids::UserId;
+use crate::ids::{InstitutionId, UserId};
 
 /// Why a database call failed.
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +72,7 @@ impl Db {
     pub async fn school_access(
         &self,
         user: &UserId,
-        school_id: i64,
+        school_id: InstitutionId,
     ) -> Result<Option<SchoolAccess>, DbError> {
         let roles: Vec<String> = sqlx::query_scalar(
             "SELECT m.role FROM memberships m

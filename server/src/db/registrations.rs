@@ -4,7 +4,7 @@
 use sqlx::Row;
 
 use super::{Db, DbError, now};
-use crate::ids::{RegistrationId, UserId};
+use crate::ids::{InstitutionId, RegistrationId, UserId};
 
 /// A registration as the API shows it.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -20,7 +20,7 @@ pub struct Registration {
     pub school_name: String,
     /// Database id of the school (internal).
     #[serde(skip)]
-    pub school_id: i64,
+    pub school_id: InstitutionId,
     /// E.g. `2026-2027`.
     pub school_year: String,
     /// Its title.
@@ -54,7 +54,7 @@ pub struct NewRegistration {
     /// `signal` or `consultation`.
     pub kind: String,
     /// The school's database id.
-    pub school_id: i64,
+    pub school_id: InstitutionId,
     /// E.g. `2026-2027`.
     pub school_year: String,
     /// Title.
@@ -98,9 +98,8 @@ const SELECT: &str = "SELECT r.id, r.kind, r.school_id, i.number AS school_numbe
     JOIN users u ON u.id = r.owner_id";
 
 fn registration(row: &sqlx::sqlite::SqliteRow) -> Result<Registration, sqlx::Error> {
-    let id: String = row.try_get("id")?;
     Ok(Registration {
-        id: id.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        id: row.try_get("id")?,
         kind: row.try_get("kind")?,
         school_number: row.try_get("school_number")?,
         school_name: row.try_get("school_name")?,
@@ -135,7 +134,7 @@ impl Db {
             "INSERT INTO registrations (id, kind, school_id, school_year, title, theme, status, owner_id,
                  created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)",
         )
-        .bind(id.to_string())
+        .bind(id)
         .bind(&new.kind)
         .bind(new.school_id)
         .bind(&new.school_year)
@@ -155,7 +154,7 @@ impl Db {
     /// One registration.
     pub async fn registration(&self, id: RegistrationId) -> Result<Option<Registration>, DbError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE r.id = ?")))
-            .bind(id.to_string())
+            .bind(id)
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.as_ref().map(registration).transpose()?)
@@ -164,7 +163,7 @@ impl Db {
     /// A school's registrations, newest first.
     pub async fn registrations(
         &self,
-        school_id: i64,
+        school_id: InstitutionId,
         f: &RegistrationFilter,
     ) -> Result<Vec<Registration>, DbError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -206,7 +205,7 @@ impl Db {
         .bind(theme)
         .bind(&patch.status)
         .bind(now())
-        .bind(id.to_string())
+        .bind(id)
         .execute(&self.pool)
         .await?;
         self.registration(id)

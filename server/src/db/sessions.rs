@@ -6,13 +6,14 @@ use sqlx::Row;
 use super::{Db, DbError, now};
 use crate::auth::secret::{hash_secret, new_secret};
 use crate::db::User;
-use crate::ids::UserId;
+use crate::ids::{TokenId, UserId};
 
 /// An API token as listed (never the token itself).
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct TokenInfo {
     /// Its id (for revoking).
-    pub id: String,
+    #[schema(value_type = String, format = "uuid")]
+    pub id: TokenId,
     /// The name its owner gave it.
     pub name: String,
     /// Creation time (ms since the epoch).
@@ -65,13 +66,13 @@ impl Db {
     }
 
     /// Makes an API token; returns its id and the token, which is shown once.
-    pub async fn create_token(&self, user: &UserId, name: &str) -> Result<(String, String), DbError> {
-        let id = uuid::Uuid::new_v4().to_string();
+    pub async fn create_token(&self, user: &UserId, name: &str) -> Result<(TokenId, String), DbError> {
+        let id = TokenId::new();
         let token = new_secret("samen_");
         sqlx::query(
             "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
         )
-        .bind(&id)
+        .bind(id)
         .bind(user.as_str())
         .bind(name)
         .bind(hash_secret(&token))
@@ -129,7 +130,7 @@ impl Db {
     }
 
     /// Revokes one of a user's tokens; returns whether it existed.
-    pub async fn revoke_token(&self, user: &UserId, id: &str) -> Result<bool, DbError> {
+    pub async fn revoke_token(&self, user: &UserId, id: TokenId) -> Result<bool, DbError> {
         let n = sqlx::query(
             "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
         )

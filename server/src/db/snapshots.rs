@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use super::{Db, DbError, Person, now};
-use crate::ids::{RegistrationId, UserId};
+use crate::ids::{RegistrationId, SnapshotId, UserId};
 
 /// Why a snapshot was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -71,7 +71,8 @@ pub struct VersionSummary {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SnapshotMeta {
     /// Its id.
-    pub id: String,
+    #[schema(value_type = String, format = "uuid")]
+    pub id: SnapshotId,
     /// Why it was taken.
     pub kind: SnapshotKind,
     /// Its name (named versions; `null` otherwise).
@@ -83,8 +84,8 @@ pub struct SnapshotMeta {
     /// When (ms since the epoch).
     pub created_at: i64,
     /// For a `restore` version, the version that was restored.
-    #[schema(required = true)]
-    pub restored_from: Option<String>,
+    #[schema(required = true, value_type = Option<String>, format = "uuid")]
+    pub restored_from: Option<SnapshotId>,
     /// What changed since the previous version.
     pub summary: VersionSummary,
 }
@@ -110,7 +111,7 @@ pub struct NewSnapshot {
     /// Who took it.
     pub created_by: Option<UserId>,
     /// The restored version, for `restore`.
-    pub restored_from: Option<String>,
+    pub restored_from: Option<SnapshotId>,
     /// The encoded yrs snapshot.
     pub snapshot: Vec<u8>,
     /// What changed since the previous version.
@@ -146,25 +147,25 @@ fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredSnapshot, sqlx::Error
 impl Db {
     /// Stores a version; returns it as the history lists it.
     pub async fn insert_snapshot(&self, new: NewSnapshot) -> Result<SnapshotMeta, DbError> {
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = SnapshotId::new();
         let summary = serde_json::to_string(&new.summary).unwrap_or_else(|_| "{}".into());
         sqlx::query(
             "INSERT INTO doc_snapshots (id, doc_id, kind, name, created_by, created_at, snapshot,
                  restored_from, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(&id)
-        .bind(new.doc.to_string())
+        .bind(id)
+        .bind(new.doc)
         .bind(new.kind.as_str())
         .bind(&new.name)
         .bind(new.created_by.as_ref().map(UserId::as_str))
         .bind(now())
         .bind(&new.snapshot)
-        .bind(&new.restored_from)
+        .bind(new.restored_from)
         .bind(summary)
         .execute(&self.pool)
         .await?;
         let stored = self
-            .snapshot(new.doc, &id)
+            .snapshot(new.doc, id)
             .await?
             .ok_or(DbError::NotFound("snapshot"))?;
         Ok(stored.meta)
@@ -175,7 +176,7 @@ impl Db {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{SELECT} WHERE s.doc_id = ? ORDER BY s.created_at DESC, s.rowid DESC"
         )))
-        .bind(doc.to_string())
+        .bind(doc)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -185,11 +186,15 @@ impl Db {
     }
 
     /// One version of a document (`None` if it is not one of this document's).
-    pub async fn snapshot(&self, doc: RegistrationId, id: &str) -> Result<Option<StoredSnapshot>, DbError> {
+    pub async fn snapshot(
+        &self,
+        doc: RegistrationId,
+        id: SnapshotId,
+    ) -> Result<Option<StoredSnapshot>, DbError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{SELECT} WHERE s.doc_id = ? AND s.id = ?"
         )))
-        .bind(doc.to_string())
+        .bind(doc)
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
@@ -201,7 +206,7 @@ impl Db {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{SELECT} WHERE s.doc_id = ? ORDER BY s.created_at DESC, s.rowid DESC LIMIT 1"
         )))
-        .bind(doc.to_string())
+        .bind(doc)
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(from_row).transpose().map_err(DbError::from)

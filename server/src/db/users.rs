@@ -4,14 +4,14 @@ use crate::access::SchoolAccess;
 use sqlx::Row;
 
 use super::{Db, DbError, now};
-use crate::ids::UserId;
+use crate::ids::{InstitutionId, UserId};
 
 /// A CLB, school or LSC.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Institution {
     /// Database id (internal).
     #[serde(skip)]
-    pub id: i64,
+    pub id: InstitutionId,
     /// `clb`, `school` or `lsc`.
     pub kind: String,
     /// The institution number.
@@ -74,15 +74,17 @@ impl Db {
         number: &str,
         name: &str,
     ) -> Result<Institution, DbError> {
-        let id = sqlx::query("INSERT INTO institutions (kind, number, name, created_at) VALUES (?, ?, ?, ?)")
-            .bind(kind)
-            .bind(number)
-            .bind(name)
-            .bind(now())
-            .execute(&self.pool)
-            .await
-            .map_err(|e| DbError::on_unique(e, "institution number"))?
-            .last_insert_rowid();
+        // RETURNING rather than SQLite's last_insert_rowid: PostgreSQL reads it too.
+        let id: InstitutionId = sqlx::query_scalar(
+            "INSERT INTO institutions (kind, number, name, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+        )
+        .bind(kind)
+        .bind(number)
+        .bind(name)
+        .bind(now())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| DbError::on_unique(e, "institution number"))?;
         Ok(Institution {
             id,
             kind: kind.into(),
@@ -101,7 +103,7 @@ impl Db {
     }
 
     /// Records that a CLB serves a school (idempotent).
-    pub async fn link_school(&self, clb_id: i64, school_id: i64) -> Result<(), DbError> {
+    pub async fn link_school(&self, clb_id: InstitutionId, school_id: InstitutionId) -> Result<(), DbError> {
         sqlx::query("INSERT OR IGNORE INTO clb_schools (clb_id, school_id) VALUES (?, ?)")
             .bind(clb_id)
             .bind(school_id)
@@ -190,7 +192,12 @@ impl Db {
     }
 
     /// Grants a role (idempotent). `institution` is `None` only for `admin`.
-    pub async fn grant(&self, user: &UserId, role: &str, institution: Option<i64>) -> Result<(), DbError> {
+    pub async fn grant(
+        &self,
+        user: &UserId,
+        role: &str,
+        institution: Option<InstitutionId>,
+    ) -> Result<(), DbError> {
         sqlx::query(
             "INSERT OR IGNORE INTO memberships (user_id, role, institution_id, created_at) VALUES (?, ?, ?, ?)",
         )
@@ -204,7 +211,12 @@ impl Db {
     }
 
     /// Revokes a role; returns whether the user had it.
-    pub async fn revoke(&self, user: &UserId, role: &str, institution: Option<i64>) -> Result<bool, DbError> {
+    pub async fn revoke(
+        &self,
+        user: &UserId,
+        role: &str,
+        institution: Option<InstitutionId>,
+    ) -> Result<bool, DbError> {
         let n = sqlx::query("DELETE FROM memberships WHERE user_id = ? AND role = ? AND institution_id IS ?")
             .bind(user.as_str())
             .bind(role)
@@ -270,7 +282,7 @@ impl Db {
     }
 
     /// Users who may see a school (for mentions and presence names).
-    pub async fn users_with_access(&self, school_id: i64) -> Result<Vec<User>, DbError> {
+    pub async fn users_with_access(&self, school_id: InstitutionId) -> Result<Vec<User>, DbError> {
         let rows = sqlx::query(
             "SELECT DISTINCT u.id, u.email, u.display_name, u.disabled FROM users u
              JOIN memberships m ON m.user_id = u.id
@@ -297,7 +309,7 @@ impl Db {
             "SELECT b.client_id, u.id, u.display_name FROM client_bindings b
              JOIN users u ON u.id = b.user_id WHERE b.doc_id = ?",
         )
-        .bind(doc.to_string())
+        .bind(doc)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()

@@ -14,7 +14,7 @@ pub async fn registration_for(
     user: &UserId,
     id: &str,
 ) -> Result<(Registration, SchoolAccess), AppError> {
-    let id: RegistrationId = id.parse().map_err(|_| AppError::NotFound)?;
+    let id: RegistrationId = found(id)?;
     let registration = state.db.registration(id).await?.ok_or(AppError::NotFound)?;
     let access = state
         .db
@@ -22,4 +22,10 @@ pub async fn registration_for(
         .await?
         .ok_or(AppError::NotFound)?;
     Ok((registration, access))
+}
+
+/// An id from a path; one that does not parse names nothing, so it is not found (404),
+/// like an id that parses but names nothing the caller may see.
+pub fn found<T: std::str::FromStr>(id: &str) -> Result<T, AppError> {
+    id.parse().map_err(|_| AppError::NotFound)
 }

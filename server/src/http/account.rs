@@ -12,11 +12,13 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::access::found;
 use super::audit::audit;
 use crate::auth::password::verify_password;
 use crate::auth::{Authenticated, SESSION_COOKIE, Via};
 use crate::db::{Membership, TokenInfo, User};
 use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
+use crate::ids::TokenId;
 use crate::state::AppState;
 
 /// `POST /api/login` body.
@@ -223,7 +225,8 @@ pub struct NewToken {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedToken {
     /// Its id (for revoking).
-    pub id: String,
+    #[schema(value_type = String, format = "uuid")]
+    pub id: TokenId,
     /// Its name.
     pub name: String,
     /// The token itself (`samen_` + 64 hex digits), for `Authorization: Bearer`.
@@ -260,7 +263,7 @@ pub async fn create_token(
         &state,
         Some(auth.user.id.to_string()),
         "token.create",
-        Some(id.clone()),
+        Some(id.to_string()),
         "ok",
     )
     .await;
@@ -313,7 +316,7 @@ pub async fn revoke_token(
     auth: Authenticated,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    if !state.db.revoke_token(&auth.user.id, &id).await? {
+    if !state.db.revoke_token(&auth.user.id, found(&id)?).await? {
         return Err(AppError::NotFound);
     }
     audit(

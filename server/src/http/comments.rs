@@ -12,14 +12,14 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::access::registration_for;
+use super::access::{found, registration_for};
 use super::audit::audit;
 use super::limits::PerUser;
 use crate::auth::Authenticated;
 use crate::db::{Anchor, Notification, Person, Registration, Thread};
 use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
 use crate::events::SchoolEvent;
-use crate::ids::{RegistrationId, UserId};
+use crate::ids::{CommentId, RegistrationId, ThreadId, UserId};
 use crate::state::AppState;
 
 /// The longest comment, in characters.
@@ -100,7 +100,11 @@ async fn checked_mentions(
     Ok(out)
 }
 
-async fn thread_of(state: &AppState, registration: &Registration, thread: &str) -> Result<Thread, AppError> {
+async fn thread_of(
+    state: &AppState,
+    registration: &Registration,
+    thread: ThreadId,
+) -> Result<Thread, AppError> {
     state
         .db
         .thread(thread)
@@ -240,12 +244,12 @@ pub async fn create(
         .db
         .create_thread(registration.id, &auth.user.id, &text, anchor.as_ref(), &mentions)
         .await?;
-    let thread = thread_of(&state, &registration, &thread_id).await?;
+    let thread = thread_of(&state, &registration, thread_id).await?;
     audit(
         &state,
         Some(auth.user.id.to_string()),
         "comment.thread",
-        Some(thread_id),
+        Some(thread_id.to_string()),
         "ok",
     )
     .await;
@@ -288,21 +292,21 @@ pub async fn reply(
     body: Result<Json<Text>, axum::extract::rejection::JsonRejection>,
 ) -> Result<impl IntoResponse, AppError> {
     let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
-    let thread = thread_of(&state, &registration, &thread).await?;
+    let thread = thread_of(&state, &registration, found(&thread)?).await?;
     let Json(text) = body?;
     let body = body_text(&text.body)?;
     let mentions = checked_mentions(&state, &registration, &text.mentions).await?;
     throttle(&auth.user.id)?;
     let comment = state
         .db
-        .reply(registration.id, &thread.id, &auth.user.id, &body, &mentions)
+        .reply(registration.id, thread.id, &auth.user.id, &body, &mentions)
         .await?;
-    let thread = thread_of(&state, &registration, &thread.id).await?;
+    let thread = thread_of(&state, &registration, thread.id).await?;
     audit(
         &state,
         Some(auth.user.id.to_string()),
         "comment.reply",
-        Some(comment),
+        Some(comment.to_string()),
         "ok",
     )
     .await;
@@ -315,7 +319,7 @@ async fn own_comment(
     state: &AppState,
     auth: &Authenticated,
     thread: &Thread,
-    comment: &str,
+    comment: CommentId,
     action: &'static str,
 ) -> Result<(), AppError> {
     let (author, thread_id) = state.db.comment_owner(comment).await?.ok_or(AppError::NotFound)?;
@@ -327,7 +331,7 @@ async fn own_comment(
             state,
             Some(auth.user.id.to_string()),
             action,
-            Some(comment.to_owned()),
+            Some(comment.to_string()),
             "denied",
         )
         .await;
@@ -362,18 +366,19 @@ pub async fn edit(
     body: Result<Json<Text>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<ThreadResponse>, AppError> {
     let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
-    let thread = thread_of(&state, &registration, &thread).await?;
-    own_comment(&state, &auth, &thread, &comment, "comment.edit").await?;
+    let thread = thread_of(&state, &registration, found(&thread)?).await?;
+    let comment: CommentId = found(&comment)?;
+    own_comment(&state, &auth, &thread, comment, "comment.edit").await?;
     let Json(text) = body?;
     let body = body_text(&text.body)?;
     throttle(&auth.user.id)?;
-    state.db.edit_comment(&comment, &body).await?;
-    let thread = thread_of(&state, &registration, &thread.id).await?;
+    state.db.edit_comment(comment, &body).await?;
+    let thread = thread_of(&state, &registration, thread.id).await?;
     audit(
         &state,
         Some(auth.user.id.to_string()),
         "comment.edit",
-        Some(comment),
+        Some(comment.to_string()),
         "ok",
     )
     .await;
@@ -401,15 +406,16 @@ pub async fn delete(
     Path((id, thread, comment)): Path<(String, String, String)>,
 ) -> Result<Json<ThreadResponse>, AppError> {
     let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
-    let thread = thread_of(&state, &registration, &thread).await?;
-    own_comment(&state, &auth, &thread, &comment, "comment.delete").await?;
-    state.db.delete_comment(&comment).await?;
-    let thread = thread_of(&state, &registration, &thread.id).await?;
+    let thread = thread_of(&state, &registration, found(&thread)?).await?;
+    let comment: CommentId = found(&comment)?;
+    own_comment(&state, &auth, &thread, comment, "comment.delete").await?;
+    state.db.delete_comment(comment).await?;
+    let thread = thread_of(&state, &registration, thread.id).await?;
     audit(
         &state,
         Some(auth.user.id.to_string()),
         "comment.delete",
-        Some(comment),
+        Some(comment.to_string()),
         "ok",
     )
     .await;
@@ -425,12 +431,12 @@ async fn set_resolved(
     resolve: bool,
 ) -> Result<Json<ThreadResponse>, AppError> {
     let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
-    let thread = thread_of(&state, &registration, &thread).await?;
+    let thread = thread_of(&state, &registration, found(&thread)?).await?;
     state
         .db
-        .set_thread_resolved(&thread.id, resolve.then_some(&auth.user.id))
+        .set_thread_resolved(thread.id, resolve.then_some(&auth.user.id))
         .await?;
-    let thread = thread_of(&state, &registration, &thread.id).await?;
+    let thread = thread_of(&state, &registration, thread.id).await?;
     let action = if resolve {
         "comment.resolve"
     } else {
@@ -440,7 +446,7 @@ async fn set_resolved(
         &state,
         Some(auth.user.id.to_string()),
         action,
-        Some(thread.id.clone()),
+        Some(thread.id.to_string()),
         "ok",
     )
     .await;

@@ -12,7 +12,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::access::registration_for;
+use super::access::{found, registration_for};
 use super::audit::audit;
 use super::limits::PerUser;
 use crate::access::SchoolAccess;
@@ -42,7 +42,7 @@ async fn snapshot_of(
 ) -> Result<StoredSnapshot, AppError> {
     state
         .db
-        .snapshot(registration.id, id)
+        .snapshot(registration.id, found(id)?)
         .await?
         .ok_or(AppError::NotFound)
 }
@@ -142,7 +142,7 @@ pub async fn create(
         &state,
         Some(auth.user.id.to_string()),
         "snapshot.create",
-        Some(meta.id.clone()),
+        Some(meta.id.to_string()),
         "ok",
     )
     .await;
@@ -321,11 +321,7 @@ pub async fn restore(
             RestoreError::Failed(detail) => AppError::Internal(detail),
         })?;
     let after = state.rooms.document_state(registration.id).await?;
-    let record = Taking::restore(
-        source.meta.id.clone(),
-        source.meta.name.clone(),
-        auth.user.id.clone(),
-    );
+    let record = Taking::restore(source.meta.id, source.meta.name.clone(), auth.user.id.clone());
     let meta = history::take(
         &state.db,
         state.rooms.store(),
@@ -340,7 +336,7 @@ pub async fn restore(
         &state,
         Some(auth.user.id.to_string()),
         "snapshot.restore",
-        Some(source.meta.id),
+        Some(source.meta.id.to_string()),
         "ok",
     )
     .await;

@@ -141,7 +141,7 @@ pub async fn registrations(
         school,
         registrations,
         // Sorted, as the map always was on the wire.
-        unread: unread.into_iter().collect(),
+        unread: unread.into_iter().map(|(id, n)| (id.to_string(), n)).collect(),
     }))
 }
 
