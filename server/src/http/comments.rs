@@ -12,7 +12,7 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::access::{found, registration_for};
+use super::access::{CommentPath, RegistrationPath, ThreadPath, found, registration_for};
 use super::audit::audit;
 use super::limits::PerUser;
 use crate::auth::Authenticated;
@@ -152,7 +152,7 @@ pub struct ThreadResponse {
     get,
     path = "/api/registrations/{id}/comments",
     tag = "comments",
-    params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
+    params(RegistrationPath),
     responses(
         (status = 200, description = "Every thread with its comments.", body = ThreadList),
         Unauthenticated,
@@ -163,7 +163,7 @@ pub struct ThreadResponse {
 pub async fn list(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(RegistrationPath { id }): Path<RegistrationPath>,
 ) -> Result<Json<ThreadList>, AppError> {
     let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     let threads = state.db.threads(registration.id).await?;
@@ -175,7 +175,7 @@ pub async fn list(
     post,
     path = "/api/registrations/{id}/comments/read",
     tag = "comments",
-    params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
+    params(RegistrationPath),
     responses(
         (status = 204, description = "Marked read."),
         Unauthenticated,
@@ -187,7 +187,7 @@ pub async fn list(
 pub async fn mark_read(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(RegistrationPath { id }): Path<RegistrationPath>,
 ) -> Result<StatusCode, AppError> {
     let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     state
@@ -216,7 +216,7 @@ pub struct NewThread {
     post,
     path = "/api/registrations/{id}/comments",
     tag = "comments",
-    params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
+    params(RegistrationPath),
     request_body = NewThread,
     responses(
         (status = 201, description = "The new thread.", body = ThreadResponse),
@@ -231,7 +231,7 @@ pub struct NewThread {
 pub async fn create(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(RegistrationPath { id }): Path<RegistrationPath>,
     body: Result<Json<NewThread>, axum::extract::rejection::JsonRejection>,
 ) -> Result<impl IntoResponse, AppError> {
     let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
@@ -273,7 +273,7 @@ pub struct Text {
     post,
     path = "/api/registrations/{id}/comments/{thread}/replies",
     tag = "comments",
-    params(("id" = String, Path, format = "uuid", description = "The registration's id."), ("thread" = String, Path, description = "The thread's id.")),
+    params(ThreadPath),
     request_body = Text,
     responses(
         (status = 201, description = "The thread with the reply.", body = ThreadResponse),
@@ -288,7 +288,7 @@ pub struct Text {
 pub async fn reply(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path((id, thread)): Path<(String, String)>,
+    Path(ThreadPath { id, thread }): Path<ThreadPath>,
     body: Result<Json<Text>, axum::extract::rejection::JsonRejection>,
 ) -> Result<impl IntoResponse, AppError> {
     let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
@@ -347,7 +347,7 @@ async fn own_comment(
     patch,
     path = "/api/registrations/{id}/comments/{thread}/comments/{comment}",
     tag = "comments",
-    params(("id" = String, Path, format = "uuid", description = "The registration's id."), ("thread" = String, Path, description = "The thread's id."), ("comment" = String, Path, description = "The comment's id.")),
+    params(CommentPath),
     request_body = Text,
     responses(
         (status = 200, description = "The thread with the edited comment.", body = ThreadResponse),
@@ -362,7 +362,7 @@ async fn own_comment(
 pub async fn edit(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path((id, thread, comment)): Path<(String, String, String)>,
+    Path(CommentPath { id, thread, comment }): Path<CommentPath>,
     body: Result<Json<Text>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<ThreadResponse>, AppError> {
     let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
@@ -391,7 +391,7 @@ pub async fn edit(
     delete,
     path = "/api/registrations/{id}/comments/{thread}/comments/{comment}",
     tag = "comments",
-    params(("id" = String, Path, format = "uuid", description = "The registration's id."), ("thread" = String, Path, description = "The thread's id."), ("comment" = String, Path, description = "The comment's id.")),
+    params(CommentPath),
     responses(
         (status = 200, description = "The thread, the comment marked deleted.", body = ThreadResponse),
         Unauthenticated,
@@ -403,7 +403,7 @@ pub async fn edit(
 pub async fn delete(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path((id, thread, comment)): Path<(String, String, String)>,
+    Path(CommentPath { id, thread, comment }): Path<CommentPath>,
 ) -> Result<Json<ThreadResponse>, AppError> {
     let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     let thread = thread_of(&state, &registration, found(&thread)?).await?;
@@ -459,7 +459,7 @@ async fn set_resolved(
     post,
     path = "/api/registrations/{id}/comments/{thread}/resolve",
     tag = "comments",
-    params(("id" = String, Path, format = "uuid", description = "The registration's id."), ("thread" = String, Path, description = "The thread's id.")),
+    params(ThreadPath),
     responses(
         (status = 200, description = "The resolved thread.", body = ThreadResponse),
         Unauthenticated,
@@ -471,7 +471,7 @@ async fn set_resolved(
 pub async fn resolve(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path((id, thread)): Path<(String, String)>,
+    Path(ThreadPath { id, thread }): Path<ThreadPath>,
 ) -> Result<Json<ThreadResponse>, AppError> {
     set_resolved(state, auth, id, thread, true).await
 }
@@ -481,7 +481,7 @@ pub async fn resolve(
     post,
     path = "/api/registrations/{id}/comments/{thread}/reopen",
     tag = "comments",
-    params(("id" = String, Path, format = "uuid", description = "The registration's id."), ("thread" = String, Path, description = "The thread's id.")),
+    params(ThreadPath),
     responses(
         (status = 200, description = "The reopened thread.", body = ThreadResponse),
         Unauthenticated,
@@ -493,7 +493,7 @@ pub async fn resolve(
 pub async fn reopen(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path((id, thread)): Path<(String, String)>,
+    Path(ThreadPath { id, thread }): Path<ThreadPath>,
 ) -> Result<Json<ThreadResponse>, AppError> {
     set_resolved(state, auth, id, thread, false).await
 }
@@ -510,7 +510,7 @@ pub struct PeopleList {
     get,
     path = "/api/registrations/{id}/people",
     tag = "comments",
-    params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
+    params(RegistrationPath),
     responses(
         (status = 200, description = "Who can see the dossier.", body = PeopleList),
         Unauthenticated,
@@ -521,7 +521,7 @@ pub struct PeopleList {
 pub async fn people(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(RegistrationPath { id }): Path<RegistrationPath>,
 ) -> Result<Json<PeopleList>, AppError> {
     let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     let people = state

@@ -12,7 +12,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::access::{found, registration_for};
+use super::access::{RegistrationPath, SnapshotPath, found, registration_for};
 use super::audit::audit;
 use super::limits::PerUser;
 use crate::access::SchoolAccess;
@@ -59,7 +59,7 @@ pub struct SnapshotList {
     get,
     path = "/api/registrations/{id}/snapshots",
     tag = "history",
-    params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
+    params(RegistrationPath),
     responses(
         (status = 200, description = "The versions, newest first.", body = SnapshotList),
         Unauthenticated,
@@ -70,7 +70,7 @@ pub struct SnapshotList {
 pub async fn list(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(RegistrationPath { id }): Path<RegistrationPath>,
 ) -> Result<Json<SnapshotList>, AppError> {
     let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     let snapshots = state.db.snapshots(registration.id).await?;
@@ -89,7 +89,7 @@ pub struct NewVersion {
     post,
     path = "/api/registrations/{id}/snapshots",
     tag = "history",
-    params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
+    params(RegistrationPath),
     request_body = NewVersion,
     responses(
         (status = 201, description = "The new version.", body = SnapshotMeta),
@@ -104,7 +104,7 @@ pub struct NewVersion {
 pub async fn create(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(RegistrationPath { id }): Path<RegistrationPath>,
     body: Result<Json<NewVersion>, axum::extract::rejection::JsonRejection>,
 ) -> Result<impl IntoResponse, AppError> {
     let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
@@ -168,10 +168,7 @@ pub struct VersionResponse {
     get,
     path = "/api/registrations/{id}/snapshots/{sid}",
     tag = "history",
-    params(
-        ("id" = String, Path, format = "uuid", description = "The registration's id."),
-        ("sid" = String, Path, format = "uuid", description = "The version's id."),
-    ),
+    params(SnapshotPath),
     responses(
         (status = 200, description = "The version and its content.", body = VersionResponse),
         Unauthenticated,
@@ -182,7 +179,7 @@ pub struct VersionResponse {
 pub async fn get(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path((id, sid)): Path<(String, String)>,
+    Path(SnapshotPath { id, sid }): Path<SnapshotPath>,
 ) -> Result<Json<VersionResponse>, AppError> {
     let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     let stored = snapshot_of(&state, &registration, &sid).await?;
@@ -212,7 +209,7 @@ pub struct DiffQuery {
     get,
     path = "/api/registrations/{id}/diff",
     tag = "history",
-    params(("id" = String, Path, format = "uuid", description = "The registration's id."), DiffQuery),
+    params(RegistrationPath, DiffQuery),
     responses(
         (status = 200, description = "The changes per section, with authors.", body = DiffResponse),
         (status = 400, description = "No `from` version given (`bad_request`).", body = ErrorBody),
@@ -224,7 +221,7 @@ pub struct DiffQuery {
 pub async fn diff(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(RegistrationPath { id }): Path<RegistrationPath>,
     Query(query): Query<DiffQuery>,
 ) -> Result<Json<DiffResponse>, AppError> {
     let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
@@ -264,10 +261,7 @@ pub struct RestoreResponse {
     post,
     path = "/api/registrations/{id}/snapshots/{sid}/restore",
     tag = "history",
-    params(
-        ("id" = String, Path, format = "uuid", description = "The registration's id."),
-        ("sid" = String, Path, format = "uuid", description = "The version to restore."),
-    ),
+    params(SnapshotPath),
     responses(
         (status = 200, description = "Restored; the `restore` version that records it.", body = RestoreResponse),
         Unauthenticated,
@@ -281,7 +275,7 @@ pub struct RestoreResponse {
 pub async fn restore(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path((id, sid)): Path<(String, String)>,
+    Path(SnapshotPath { id, sid }): Path<SnapshotPath>,
 ) -> Result<Json<RestoreResponse>, AppError> {
     let (registration, access) = registration_for(&state, &auth.user.id, &id).await?;
     let source = snapshot_of(&state, &registration, &sid).await?;

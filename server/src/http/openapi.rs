@@ -12,6 +12,7 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use super::access::RegistrationPath;
 use super::comments::CommentEvent;
 use crate::error::{ErrorBody, Forbidden, NotFound, Unauthenticated};
 use crate::events::PresenceViewer;
@@ -30,7 +31,7 @@ use crate::history::SnapshotEvent;
     path = "/sync/{id}",
     tag = "sync",
     params(
-        ("id" = String, Path, format = "uuid", description = "The registration's id."),
+        RegistrationPath,
         ("acks" = Option<String>, Query, example = "1",
             description = "`1` to receive durability acks: message type 100, then a varuint \
                            count of this connection's update messages that are now durable."),

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::access::registration_for;
+use super::access::{RegistrationPath, registration_for};
 use super::audit::audit;
 use crate::access::SchoolAccess;
 use crate::auth::Authenticated;
@@ -30,7 +30,7 @@ pub struct RegistrationWithAccess {
     get,
     path = "/api/registrations/{id}",
     tag = "registrations",
-    params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
+    params(RegistrationPath),
     responses(
         (status = 200, description = "The registration and the caller's access.", body = RegistrationWithAccess),
         Unauthenticated,
@@ -41,7 +41,7 @@ pub struct RegistrationWithAccess {
 pub async fn get(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(RegistrationPath { id }): Path<RegistrationPath>,
 ) -> Result<Json<RegistrationWithAccess>, AppError> {
     let (registration, access) = registration_for(&state, &auth.user.id, &id).await?;
     Ok(Json(RegistrationWithAccess { registration, access }))
@@ -76,7 +76,7 @@ mod double_option {
     patch,
     path = "/api/registrations/{id}",
     tag = "registrations",
-    params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
+    params(RegistrationPath),
     request_body = Patch,
     responses(
         (status = 200, description = "The changed registration and the caller's access.",
@@ -91,7 +91,7 @@ mod double_option {
 pub async fn patch(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(RegistrationPath { id }): Path<RegistrationPath>,
     body: Result<Json<Patch>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<RegistrationWithAccess>, AppError> {
     let (registration, access) = registration_for(&state, &auth.user.id, &id).await?;
@@ -158,7 +158,7 @@ pub struct ContentResponse {
     get,
     path = "/api/registrations/{id}/content",
     tag = "registrations",
-    params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
+    params(RegistrationPath),
     responses(
         (status = 200, description = "Each section as plain text.", body = ContentResponse),
         Unauthenticated,
@@ -169,7 +169,7 @@ pub struct ContentResponse {
 pub async fn content(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(RegistrationPath { id }): Path<RegistrationPath>,
 ) -> Result<Json<ContentResponse>, AppError> {
     let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     let doc_state = state.rooms.document_state(registration.id).await?;
@@ -207,7 +207,7 @@ pub struct AuthorsResponse {
     get,
     path = "/api/registrations/{id}/authors",
     tag = "registrations",
-    params(("id" = String, Path, format = "uuid", description = "The registration's id.")),
+    params(RegistrationPath),
     responses(
         (status = 200, description = "Per section, the current text in spans with their author.",
             body = AuthorsResponse),
@@ -219,7 +219,7 @@ pub struct AuthorsResponse {
 pub async fn authors(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(RegistrationPath { id }): Path<RegistrationPath>,
 ) -> Result<Json<AuthorsResponse>, AppError> {
     let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     let doc_state = state.rooms.document_state(registration.id).await?;

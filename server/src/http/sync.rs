@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::{FromRequestParts, Path, Query, Request, State, WebSocketUpgrade};
 use axum::response::Response;
 
-use super::access::registration_for;
+use super::access::{RegistrationPath, registration_for};
 use crate::auth::{Via, authenticate, same_origin};
 use crate::error::AppError;
 use crate::rooms::{Principal, SocketSettings, serve_socket};
@@ -32,7 +32,7 @@ pub(super) struct SyncQuery {
 /// registration) → 404.
 pub(super) async fn sync(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(RegistrationPath { id }): Path<RegistrationPath>,
     Query(query): Query<SyncQuery>,
     request: Request,
 ) -> Result<Response, AppError> {
