@@ -290,7 +290,7 @@ fn seeds() -> Vec<Vec<u8>> {
         &doc.transact().state_vector().encode_v1(),
     ));
     seeds.push(protocol::encode_awareness([(
-        doc.client_id().get(),
+        doc.client_id().into(),
         1,
         r#"{"user":{"name":"x"},"cursor":null}"#,
     )]));

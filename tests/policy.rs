@@ -93,7 +93,7 @@ async fn a_client_id_cannot_be_borrowed_from_another_user() {
     let id = &reg.id;
     let saras_client_id = Options {
         acks: true,
-        client_id: Some(424_242),
+        client_id: Some(samen_crdt::ClientId::new(424_242)),
         ..Options::default()
     };
     let clb = sara.opens_with(&reg, saras_client_id.clone()).await;
@@ -135,7 +135,7 @@ async fn presence_shows_the_real_user_whatever_the_client_claims() {
     let forged =
         json!({ "user": { "id": sara.id, "name": "Sara Claes (CLB)", "color": "#000" }, "cursor": null });
     school.set_awareness(&forged.to_string());
-    let school_client = school.doc().client_id().get();
+    let school_client = samen_crdt::ClientId::from(school.doc().client_id());
     let status = watcher
         .wait_for("school presence", WAIT, |s| {
             s.awareness.contains_key(&school_client)

@@ -133,7 +133,7 @@ async fn presence_is_relayed_and_removed_when_a_client_leaves() {
     let a = sara.opens(&reg).await;
     let b = sara.opens(&reg).await;
     a.set_awareness(r#"{"cursor":{"anchor":1}}"#);
-    let a_id = a.doc().client_id().get();
+    let a_id = samen_crdt::ClientId::from(a.doc().client_id());
     b.wait_for("a's presence", WAIT, |s| s.awareness.contains_key(&a_id))
         .await
         .expect("presence");
@@ -158,7 +158,7 @@ async fn presence_that_is_not_renewed_expires() {
     let a = sara.opens(&reg).await;
     let b = sara.opens(&reg).await;
     a.set_awareness(r#"{"user":"a"}"#);
-    let a_id = a.doc().client_id().get();
+    let a_id = samen_crdt::ClientId::from(a.doc().client_id());
     b.wait_for("a's presence", WAIT, |s| s.awareness.contains_key(&a_id))
         .await
         .expect("presence");

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use samen_crdt::ClientId;
 use samen_crdt::protocol::{self, ServerMessage};
 use samen_crdt::validate::{Limits, parse_awareness_v1};
 use tokio::sync::{mpsc, watch};
@@ -51,7 +52,7 @@ pub struct Options {
     /// Ask the server for durability acks.
     pub acks: bool,
     /// A fixed client ID for the document (random when `None`).
-    pub client_id: Option<u64>,
+    pub client_id: Option<ClientId>,
 }
 
 /// Why the client failed.
@@ -83,7 +84,7 @@ pub struct Status {
     /// Update messages received from the server.
     pub received: u64,
     /// Presence states of everyone in the room (client ID → clock, JSON).
-    pub awareness: HashMap<u64, (u32, String)>,
+    pub awareness: HashMap<ClientId, (u32, String)>,
     /// The server's close code and reason, once closed (code 1006 when none was sent).
     pub closed: Option<(u16, String)>,
     /// A permission-denied reason the server sent.
@@ -198,7 +199,7 @@ impl Client {
 
     /// Sets this client's presence state (JSON) and sends it.
     pub fn set_awareness(&self, json: &str) {
-        let client = self.doc.client_id().get();
+        let client = ClientId::from(self.doc.client_id());
         let clock = {
             let Ok(mut local) = self.local_awareness.lock() else {
                 return;
@@ -394,7 +395,7 @@ fn handle(
             if let Ok(local) = local_awareness.lock()
                 && let Some((clock, json)) = local.as_ref()
             {
-                let frame = protocol::encode_awareness([(doc.client_id().get(), *clock, json.as_str())]);
+                let frame = protocol::encode_awareness([(doc.client_id().into(), *clock, json.as_str())]);
                 let _ = out.send(Outgoing::Frame(frame));
             }
         }

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 
+use crate::ids::ClientId;
 use crate::validate::{Block, Id, Parent, UpdateInfo};
 
 /// The first thing an update needs that neither the document nor the update holds.
@@ -18,7 +19,7 @@ pub enum Missing {
     /// A client's blocks start after the document's clock for it: a gap.
     Gap {
         /// The client.
-        client: u64,
+        client: ClientId,
         /// The document's next clock for that client.
         have: u32,
         /// Where the update's blocks start.
@@ -33,9 +34,9 @@ pub enum Missing {
 /// Checks that every block of `info` continues its client's history without a gap and
 /// refers only to items the document or the update holds. `clock_of(client)` is the
 /// document's next clock for a client (its state vector entry, 0 if unknown).
-pub fn missing_dependency(info: &UpdateInfo, clock_of: impl Fn(u64) -> u32) -> Option<Missing> {
+pub fn missing_dependency(info: &UpdateInfo, clock_of: impl Fn(ClientId) -> u32) -> Option<Missing> {
     // Per client, the clock range this update brings.
-    let mut brings: HashMap<u64, (u32, u32)> = HashMap::new();
+    let mut brings: HashMap<ClientId, (u32, u32)> = HashMap::new();
     for block in &info.blocks {
         let (id, len) = match block {
             Block::Item(item) => (item.id, item.len),
@@ -85,9 +86,9 @@ mod tests {
     use super::*;
     use crate::validate::{Limits, parse_update_v1};
 
-    fn clock_in(doc: &yrs::Doc) -> impl Fn(u64) -> u32 {
+    fn clock_in(doc: &yrs::Doc) -> impl Fn(ClientId) -> u32 {
         let sv = doc.transact().state_vector();
-        move |client| sv.get(&yrs::block::ClientID::new(client))
+        move |client| sv.get(&client.into())
     }
 
     fn info(update: &[u8]) -> UpdateInfo {

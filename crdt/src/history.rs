@@ -32,6 +32,7 @@ use yrs::{
     XmlElementRef, XmlFragment, XmlFragmentRef, XmlOut, XmlTextPrelim, XmlTextRef,
 };
 
+use crate::ids::ClientId;
 use crate::schema::{Section, new_doc};
 use crate::text::{ItemReader, Piece, layout, string_insert};
 
@@ -69,10 +70,10 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<Snapshot, HistoryError> {
 
 /// Whether two snapshots are the same version (however their sets happen to be split).
 pub fn same_version(a: &Snapshot, b: &Snapshot) -> bool {
-    fn deleted(s: &Snapshot) -> BTreeMap<u64, Vec<(u32, u32)>> {
-        let mut out: BTreeMap<u64, Vec<(u32, u32)>> = BTreeMap::new();
+    fn deleted(s: &Snapshot) -> BTreeMap<ClientId, Vec<(u32, u32)>> {
+        let mut out: BTreeMap<ClientId, Vec<(u32, u32)>> = BTreeMap::new();
         for (client, ranges) in s.delete_set.iter() {
-            let list = out.entry(client.get()).or_default();
+            let list = out.entry(client.into()).or_default();
             list.extend(ranges.iter().map(|r| (r.start, r.end)));
         }
         for list in out.values_mut() {
@@ -89,11 +90,11 @@ pub fn same_version(a: &Snapshot, b: &Snapshot) -> bool {
         out.retain(|_, list| !list.is_empty());
         out
     }
-    let clocks = |s: &Snapshot| -> BTreeMap<u64, u32> {
+    let clocks = |s: &Snapshot| -> BTreeMap<ClientId, u32> {
         s.state_map
             .iter()
             .filter(|(_, c)| **c > 0)
-            .map(|(k, c)| (k.get(), *c))
+            .map(|(k, c)| (k.into(), *c))
             .collect()
     };
     clocks(a) == clocks(b) && deleted(a) == deleted(b)
@@ -146,7 +147,7 @@ pub fn doc_at(doc: &Doc, snapshot: &Snapshot) -> Result<Doc, HistoryError> {
 #[derive(Debug, Clone)]
 pub struct Deletions<K> {
     /// Per client, `(start, end, who)` sorted by `start`, not overlapping.
-    by_client: HashMap<u64, Vec<(u32, u32, K)>>,
+    by_client: HashMap<ClientId, Vec<(u32, u32, K)>>,
 }
 
 impl<K> Default for Deletions<K> {
@@ -160,8 +161,8 @@ impl<K> Default for Deletions<K> {
 impl<K> Deletions<K> {
     /// Ranges `(client, clock, len, who)`. Content is deleted once, so ranges do not
     /// overlap; should they anyway, the range that starts first counts.
-    pub fn from_ranges(ranges: impl IntoIterator<Item = (u64, u32, u32, K)>) -> Self {
-        let mut by_client: HashMap<u64, Vec<(u32, u32, K)>> = HashMap::new();
+    pub fn from_ranges(ranges: impl IntoIterator<Item = (ClientId, u32, u32, K)>) -> Self {
+        let mut by_client: HashMap<ClientId, Vec<(u32, u32, K)>> = HashMap::new();
         for (client, clock, len, who) in ranges {
             if len > 0 {
                 by_client
@@ -178,7 +179,7 @@ impl<K> Deletions<K> {
     }
 
     /// Who deleted the content at `(client, clock)`, if recorded.
-    pub fn who(&self, client: u64, clock: u32) -> Option<&K> {
+    pub fn who(&self, client: ClientId, clock: u32) -> Option<&K> {
         let list = self.by_client.get(&client)?;
         // The last range starting at or before `clock`, then earlier ones that still reach it.
         let upto = list.partition_point(|(start, _, _)| *start <= clock);
@@ -212,7 +213,7 @@ pub struct DiffSpan<K> {
     /// Whether the text was added, removed or kept.
     pub change: Change,
     /// The Yjs client that wrote the text.
-    pub client: u64,
+    pub client: ClientId,
     /// Who removed it (for [`Change::Removed`], when recorded).
     pub removed_by: Option<K>,
 }
@@ -244,8 +245,8 @@ impl<K> SectionDiff<K> {
     }
 }
 
-/// An item ID as plain numbers.
-type Id = (u64, u32);
+/// An item ID as a client and a clock.
+type Id = (ClientId, u32);
 
 /// What a token stands for.
 #[derive(Debug, Clone, Copy)]
@@ -301,7 +302,9 @@ fn tokens(doc: &Doc) -> HashMap<&'static str, Vec<Token>> {
             // A root cannot be a block; a block without an ID gets one no other token has.
             let block_id = block
                 .id
-                .map_or((u64::MAX, list.len() as u32), |id| (id.client.get(), id.clock));
+                .map_or((ClientId::new(u64::MAX), list.len() as u32), |id| {
+                    (id.client.into(), id.clock)
+                });
             list.push(Token {
                 id: block_id,
                 kind: Kind::Block,
@@ -313,7 +316,7 @@ fn tokens(doc: &Doc) -> HashMap<&'static str, Vec<Token>> {
                             let mut clock = id.clock;
                             for ch in s.chars() {
                                 list.push(Token {
-                                    id: (id.client.get(), clock),
+                                    id: (id.client.into(), clock),
                                     kind: Kind::Char(ch, block_id),
                                 });
                                 clock += ch.len_utf16() as u32;
@@ -321,7 +324,7 @@ fn tokens(doc: &Doc) -> HashMap<&'static str, Vec<Token>> {
                         }
                     }
                     Piece::Break(id) => list.push(Token {
-                        id: (id.client.get(), id.clock),
+                        id: (id.client.into(), id.clock),
                         kind: Kind::Char('\n', block_id),
                     }),
                 }
@@ -523,7 +526,7 @@ fn xml_id(node: &XmlOut) -> Option<Id> {
         XmlOut::Text(t) => t.as_ref(),
         XmlOut::Fragment(f) => f.as_ref(),
     };
-    crate::text::node_id(branch).map(|id| (id.client.get(), id.clock))
+    crate::text::node_id(branch).map(|id| (id.client.into(), id.clock))
 }
 
 /// One step of [`restore`]: aligns `current`'s children with `wanted`'s by ID, deleting
@@ -647,7 +650,7 @@ fn chars_of(txn: &mut TransactionMut, text: &XmlTextRef) -> Vec<Char> {
         let mut clock = id.clock;
         for ch in s.chars() {
             out.push(Char {
-                id: (id.client.get(), clock),
+                id: (id.client.into(), clock),
                 ch,
                 attrs: chunk.attributes.clone(),
             });
@@ -842,13 +845,13 @@ mod tests {
     /// A document edited by several clients, recording who deleted what (as the server does).
     struct Scene {
         main: Doc,
-        deleted: Vec<(u64, u32, u32, &'static str)>,
+        deleted: Vec<(ClientId, u32, u32, &'static str)>,
     }
 
     impl Scene {
         fn new() -> Self {
             Scene {
-                main: new_doc_with_client_id(Some(1)),
+                main: new_doc_with_client_id(Some(ClientId::new(1))),
                 deleted: Vec::new(),
             }
         }
@@ -861,7 +864,7 @@ mod tests {
             who: &'static str,
             f: impl FnOnce(&mut TransactionMut, &XmlFragmentRef),
         ) {
-            let peer = new_doc_with_client_id(Some(client));
+            let peer = new_doc_with_client_id(Some(ClientId::new(client)));
             let state = self
                 .main
                 .transact()
@@ -879,7 +882,7 @@ mod tests {
             txn.apply_update(Update::decode_v1(&update).unwrap()).unwrap();
             for (client, ranges) in txn.delete_set().iter() {
                 for r in ranges.iter() {
-                    self.deleted.push((client.get(), r.start, r.end - r.start, who));
+                    self.deleted.push((client.into(), r.start, r.end - r.start, who));
                 }
             }
         }
@@ -908,7 +911,7 @@ mod tests {
 
     /// A copy of `doc` that edits as `client`, as the server's restore does.
     fn copy_as(doc: &Doc, client: u64) -> Doc {
-        let copy = new_doc_with_client_id(Some(client));
+        let copy = new_doc_with_client_id(Some(ClientId::new(client)));
         let state = doc.transact().encode_state_as_update_v1(&StateVector::default());
         copy.transact_mut()
             .apply_update(Update::decode_v1(&state).unwrap())
@@ -949,7 +952,7 @@ mod tests {
         DiffSpan {
             text: text.into(),
             change,
-            client,
+            client: ClientId::new(client),
             removed_by,
         }
     }
@@ -1055,20 +1058,26 @@ mod tests {
 
     #[test]
     fn deletions_are_found_by_range() {
-        let d = Deletions::from_ranges([(5, 10, 5, "a"), (5, 0, 3, "b"), (6, 0, 100, "c"), (5, 12, 2, "d")]);
-        assert_eq!(d.who(5, 0), Some(&"b"));
-        assert_eq!(d.who(5, 2), Some(&"b"));
-        assert_eq!(d.who(5, 3), None);
-        assert_eq!(d.who(5, 10), Some(&"a"));
+        let c = ClientId::new;
+        let d = Deletions::from_ranges([
+            (c(5), 10, 5, "a"),
+            (c(5), 0, 3, "b"),
+            (c(6), 0, 100, "c"),
+            (c(5), 12, 2, "d"),
+        ]);
+        assert_eq!(d.who(c(5), 0), Some(&"b"));
+        assert_eq!(d.who(c(5), 2), Some(&"b"));
+        assert_eq!(d.who(c(5), 3), None);
+        assert_eq!(d.who(c(5), 10), Some(&"a"));
         assert_eq!(
-            d.who(5, 12),
+            d.who(c(5), 12),
             Some(&"a"),
             "overlapping: the range starting first counts"
         );
-        assert_eq!(d.who(5, 14), Some(&"a"));
-        assert_eq!(d.who(5, 15), None);
-        assert_eq!(d.who(6, 99), Some(&"c"));
-        assert_eq!(d.who(7, 0), None);
+        assert_eq!(d.who(c(5), 14), Some(&"a"));
+        assert_eq!(d.who(c(5), 15), None);
+        assert_eq!(d.who(c(6), 99), Some(&"c"));
+        assert_eq!(d.who(c(7), 0), None);
     }
 
     #[test]
@@ -1145,17 +1154,22 @@ mod tests {
             authors[0],
             vec![crate::text::Span {
                 text: "Eerste".into(),
-                client: 11
+                client: ClientId::new(11)
             }]
         );
-        assert_eq!(authors.last().unwrap()[0].client, 11);
-        assert!(authors[1..5].iter().flatten().all(|s| s.client == 33));
+        assert_eq!(authors.last().unwrap()[0].client, ClientId::new(11));
+        assert!(
+            authors[1..5]
+                .iter()
+                .flatten()
+                .all(|s| s.client == ClientId::new(33))
+        );
         // The update is only the restore: 33's inserts and the deletions it made.
         let info = crate::validate::parse_update_v1(&update, &crate::Limits::default()).unwrap();
         assert!(
             info.blocks
                 .iter()
-                .all(|b| matches!(b, crate::validate::Block::Item(i) if i.id.client == 33))
+                .all(|b| matches!(b, crate::validate::Block::Item(i) if i.id.client == ClientId::new(33)))
         );
 
         // Restoring again changes nothing.
@@ -1190,11 +1204,11 @@ mod tests {
             vec![vec![
                 crate::text::Span {
                     text: "Samen werken aan ".into(),
-                    client: 11
+                    client: ClientId::new(11)
                 },
                 crate::text::Span {
                     text: "rust".into(),
-                    client: 33
+                    client: ClientId::new(33)
                 },
             ]]
         );

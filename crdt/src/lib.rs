@@ -7,6 +7,7 @@
 pub mod deps;
 pub mod error;
 pub mod history;
+pub mod ids;
 pub mod lib0;
 pub mod policy;
 pub mod protocol;
@@ -15,6 +16,7 @@ pub mod text;
 pub mod typing;
 pub mod validate;
 
+pub use ids::ClientId;
 pub use protocol::{ClientMessage, ProtocolError};
 pub use schema::{Section, new_doc};
 pub use validate::{Limits, ValidationError};

@@ -29,6 +29,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
+use crate::ids::ClientId;
 use crate::schema::Section;
 use crate::validate::{Block, Content, DeleteRange, Id, ItemHeader, Parent, UpdateInfo};
 
@@ -63,7 +64,7 @@ pub enum PolicyError {
     UnknownRoot(String),
     /// The update creates items with a client ID bound to another user.
     #[error("client ID {0} belongs to another user")]
-    ClientIdOfAnotherUser(u64),
+    ClientIdOfAnotherUser(ClientId),
     /// Where this item lives cannot be told: it refers to nothing known, or (in a
     /// hand-crafted update) to itself through other items of the update.
     #[error("cannot tell where item {}:{} lives", .0.client, .0.clock)]
@@ -86,7 +87,7 @@ pub enum PolicyError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UpdateEffect {
     /// Each client ID that brings new blocks, with where they go.
-    pub inserts: BTreeSet<(u64, Where)>,
+    pub inserts: BTreeSet<(ClientId, Where)>,
     /// Where the newly deleted items live.
     pub deletes: BTreeSet<Where>,
     /// Deleted ranges neither the document nor the update holds.
@@ -95,7 +96,7 @@ pub struct UpdateEffect {
 
 impl UpdateEffect {
     /// The client IDs that create blocks (items or garbage: both use up the client's clock).
-    pub fn clients(&self) -> BTreeSet<u64> {
+    pub fn clients(&self) -> BTreeSet<ClientId> {
         self.inserts.iter().map(|(client, _)| *client).collect()
     }
 }
@@ -124,9 +125,9 @@ pub fn check_sections(effect: &UpdateEffect, may_write: impl Fn(Section) -> bool
 /// the update is applied. Deletes carry no client ID, so only creations are checked.
 pub fn check_authorship<U: PartialEq>(
     effect: &UpdateEffect,
-    bound_to: impl Fn(u64) -> Option<U>,
+    bound_to: impl Fn(ClientId) -> Option<U>,
     user: &U,
-) -> Result<Vec<u64>, PolicyError> {
+) -> Result<Vec<ClientId>, PolicyError> {
     let mut unbound = Vec::new();
     for client in effect.clients() {
         match bound_to(client) {
@@ -144,14 +145,14 @@ pub fn check_authorship<U: PartialEq>(
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SectionIndex {
     /// client → start clock → (end clock, exclusive; where).
-    runs: HashMap<u64, BTreeMap<u32, (u32, Where)>>,
+    runs: HashMap<ClientId, BTreeMap<u32, (u32, Where)>>,
     /// client → deleted ranges (start → end, exclusive), disjoint and not adjacent.
-    deleted: HashMap<u64, BTreeMap<u32, u32>>,
+    deleted: HashMap<ClientId, BTreeMap<u32, u32>>,
 }
 
 /// A block of an update, trimmed to the part the index does not hold yet.
 struct NewBlock<'a> {
-    client: u64,
+    client: ClientId,
     start: u32,
     end: u32,
     /// `None` for a GC block.
@@ -163,7 +164,7 @@ struct Resolved<'a> {
     blocks: Vec<NewBlock<'a>>,
     wheres: Vec<Where>,
     /// client → (start, end, index in `blocks`), sorted.
-    by_client: HashMap<u64, Vec<(u32, u32, usize)>>,
+    by_client: HashMap<ClientId, Vec<(u32, u32, usize)>>,
 }
 
 /// How resolution treats an item it cannot place. Checking an incoming update is strict;
@@ -276,7 +277,7 @@ impl SectionIndex {
         }
         // Merge the delete set per client first, so overlapping ranges cannot make the walk
         // below visit the same runs again and again.
-        let mut deletes: BTreeMap<u64, BTreeMap<u32, u32>> = BTreeMap::new();
+        let mut deletes: BTreeMap<ClientId, BTreeMap<u32, u32>> = BTreeMap::new();
         for range in &info.deletes {
             let end = range.clock.saturating_add(range.len);
             insert_range(deletes.entry(range.client).or_default(), range.clock, end);
@@ -342,7 +343,7 @@ impl SectionIndex {
                 });
             }
         }
-        let mut by_client: HashMap<u64, Vec<(u32, u32, usize)>> = HashMap::new();
+        let mut by_client: HashMap<ClientId, Vec<(u32, u32, usize)>> = HashMap::new();
         for (i, block) in blocks.iter().enumerate() {
             by_client
                 .entry(block.client)
@@ -402,7 +403,7 @@ impl SectionIndex {
     fn place<M: Mode>(
         &self,
         block: &NewBlock<'_>,
-        by_client: &HashMap<u64, Vec<(u32, u32, usize)>>,
+        by_client: &HashMap<ClientId, Vec<(u32, u32, usize)>>,
         states: &[State],
     ) -> Result<Where, M::Error> {
         let where_of = |id: Id| -> Result<Where, M::Error> {
@@ -549,8 +550,13 @@ mod tests {
         (p, t)
     }
 
+    /// The inserts with client IDs as numbers, to compare with literals.
     fn inserts(effect: &UpdateEffect) -> Vec<(u64, Where)> {
-        effect.inserts.iter().cloned().collect()
+        effect
+            .inserts
+            .iter()
+            .map(|(client, place)| (client.get(), place.clone()))
+            .collect()
     }
 
     const GOALS: Where = Where::Section(Section::Goals);
@@ -558,17 +564,17 @@ mod tests {
 
     #[test]
     fn a_paragraph_typed_into_goals_is_goals() {
-        let doc = new_doc_with_client_id(Some(1));
+        let doc = new_doc_with_client_id(Some(ClientId::new(1)));
         paragraph(&doc, "goals", "lezen");
         let effect = SectionIndex::default().classify(&state(&doc)).expect("classify");
         assert_eq!(inserts(&effect), [(1, GOALS)]);
-        assert_eq!(effect.clients(), BTreeSet::from([1]));
+        assert_eq!(effect.clients(), BTreeSet::from([ClientId::new(1)]));
         assert!(effect.deletes.is_empty() && effect.unknown_deletes.is_empty());
     }
 
     #[test]
     fn text_in_an_existing_paragraph_is_placed_by_ids_alone() {
-        let doc = new_doc_with_client_id(Some(1));
+        let doc = new_doc_with_client_id(Some(ClientId::new(1)));
         let (p, t) = paragraph(&doc, "goals", "lezen");
         let index = SectionIndex::from_state(&state(&doc));
         let update = edit(&doc, |txn| {
@@ -591,7 +597,7 @@ mod tests {
 
     #[test]
     fn an_item_placed_only_by_its_right_origin_resolves() {
-        let doc = new_doc_with_client_id(Some(1));
+        let doc = new_doc_with_client_id(Some(ClientId::new(1)));
         let (_, t) = paragraph(&doc, "agreements", "later");
         let index = SectionIndex::from_state(&state(&doc));
         let update = edit(&doc, |txn| t.insert(txn, 0, "nu, "));
@@ -605,7 +611,7 @@ mod tests {
 
     #[test]
     fn deletes_report_the_sections_they_touch() {
-        let doc = new_doc_with_client_id(Some(1));
+        let doc = new_doc_with_client_id(Some(ClientId::new(1)));
         let (_, advice) = paragraph(&doc, "advice", "advies");
         paragraph(&doc, "goals", "doel");
         let index = SectionIndex::from_state(&state(&doc));
@@ -631,7 +637,7 @@ mod tests {
 
     #[test]
     fn a_school_may_write_goals_but_not_advice() {
-        let doc = new_doc_with_client_id(Some(1));
+        let doc = new_doc_with_client_id(Some(ClientId::new(1)));
         paragraph(&doc, "goals", "doel");
         let goals = SectionIndex::default().classify(&state(&doc)).expect("classify");
         assert_eq!(check_sections(&goals, Section::school_may_write), Ok(()));
@@ -645,24 +651,28 @@ mod tests {
 
     #[test]
     fn a_client_id_bound_to_another_user_is_refused() {
-        let doc = new_doc_with_client_id(Some(7));
+        let doc = new_doc_with_client_id(Some(ClientId::new(7)));
         paragraph(&doc, "goals", "doel");
         let effect = SectionIndex::default().classify(&state(&doc)).expect("classify");
-        let bound = |owner: &'static str| move |client: u64| (client == 7).then_some(owner);
+        let bound =
+            |owner: &'static str| move |client: ClientId| (client == ClientId::new(7)).then_some(owner);
         assert_eq!(check_authorship(&effect, bound("an"), &"an"), Ok(vec![]));
         assert_eq!(
             check_authorship(&effect, bound("bert"), &"an"),
-            Err(PolicyError::ClientIdOfAnotherUser(7))
+            Err(PolicyError::ClientIdOfAnotherUser(ClientId::new(7)))
         );
-        assert_eq!(check_authorship(&effect, |_| None, &"an"), Ok(vec![7]));
+        assert_eq!(
+            check_authorship(&effect, |_| None, &"an"),
+            Ok(vec![ClientId::new(7)])
+        );
     }
 
     #[test]
     fn references_to_later_blocks_of_a_merged_update_resolve() {
-        let a = new_doc_with_client_id(Some(1));
+        let a = new_doc_with_client_id(Some(ClientId::new(1)));
         paragraph(&a, "goals", "");
         let a_update = a.transact().encode_state_as_update_v1(&StateVector::default());
-        let b = new_doc_with_client_id(Some(2));
+        let b = new_doc_with_client_id(Some(ClientId::new(2)));
         b.transact_mut()
             .apply_update(Update::decode_v1(&a_update).expect("decode"))
             .expect("apply");
@@ -687,7 +697,7 @@ mod tests {
         });
         assert_eq!(
             first,
-            Some(2),
+            Some(ClientId::new(2)),
             "client 2's text comes before the paragraph it lives in"
         );
         let effect = SectionIndex::default().classify(&merged).expect("classify");
@@ -696,7 +706,7 @@ mod tests {
 
     #[test]
     fn typing_makes_few_runs_and_incremental_equals_from_state() {
-        let doc = new_doc_with_client_id(Some(3));
+        let doc = new_doc_with_client_id(Some(ClientId::new(3)));
         let (_, goals) = paragraph(&doc, "goals", "");
         let (_, advice) = paragraph(&doc, "advice", "");
         let mut index = SectionIndex::from_state(&state(&doc));
@@ -719,7 +729,7 @@ mod tests {
 
     #[test]
     fn only_the_unknown_tail_of_a_re_sent_block_is_new() {
-        let doc = new_doc_with_client_id(Some(1));
+        let doc = new_doc_with_client_id(Some(ClientId::new(1)));
         let (_, t) = paragraph(&doc, "goals", "ab");
         let index = SectionIndex::from_state(&state(&doc));
         t.insert(&mut doc.transact_mut(), 2, "cd");
@@ -729,7 +739,7 @@ mod tests {
 
     fn item(client: u64, clock: u32, parent: Parent, origin: Option<Id>, right: Option<Id>) -> Block {
         Block::Item(ItemHeader {
-            id: Id { client, clock },
+            id: id(client, clock),
             len: 1,
             origin,
             right_origin: right,
@@ -740,7 +750,10 @@ mod tests {
     }
 
     fn id(client: u64, clock: u32) -> Id {
-        Id { client, clock }
+        Id {
+            client: ClientId::new(client),
+            clock,
+        }
     }
 
     #[test]
@@ -796,7 +809,7 @@ mod tests {
             Err(PolicyError::UnknownRoot("notes".into()))
         );
         let del = |clock, len| DeleteRange {
-            client: 1,
+            client: ClientId::new(1),
             clock,
             len,
         };

@@ -6,6 +6,7 @@
 
 use thiserror::Error;
 
+use crate::ids::ClientId;
 use crate::lib0::{Reader, write_buf, write_var};
 use crate::validate::{
     AwarenessEntry, Limits, UpdateInfo, ValidationError, parse_awareness_v1, parse_state_vector_v1,
@@ -149,12 +150,12 @@ pub fn encode_update(update: &[u8]) -> Vec<u8> {
 }
 
 /// An awareness message carrying these entries.
-pub fn encode_awareness<'a>(entries: impl IntoIterator<Item = (u64, u32, &'a str)>) -> Vec<u8> {
+pub fn encode_awareness<'a>(entries: impl IntoIterator<Item = (ClientId, u32, &'a str)>) -> Vec<u8> {
     let mut payload = Vec::new();
     let entries: Vec<_> = entries.into_iter().collect();
     write_var(&mut payload, entries.len() as u64);
     for (client, clock, json) in entries {
-        write_var(&mut payload, client);
+        write_var(&mut payload, client.get());
         write_var(&mut payload, u64::from(clock));
         write_buf(&mut payload, json.as_bytes());
     }
@@ -290,7 +291,7 @@ mod tests {
             decode_server_message(&encode_update(&[0, 0])),
             Ok(ServerMessage::Update(vec![0, 0]))
         );
-        let aw = encode_awareness([(5, 2, "{\"a\":1}")]);
+        let aw = encode_awareness([(ClientId::new(5), 2, "{\"a\":1}")]);
         let json = b"{\"a\":1}";
         let mut expected = vec![1, 5, 2, json.len() as u8];
         expected.extend_from_slice(json);

@@ -4,6 +4,8 @@
 
 use yrs::{Doc, OffsetKind, Options};
 
+use crate::ids::ClientId;
+
 /// A section of a registration, i.e. one root `XmlFragment` of its document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Section {
@@ -62,14 +64,14 @@ pub fn new_doc() -> Doc {
 }
 
 /// Like [`new_doc`], with a fixed client ID (the server's own edits, tests).
-pub fn new_doc_with_client_id(client_id: Option<u64>) -> Doc {
+pub fn new_doc_with_client_id(client_id: Option<ClientId>) -> Doc {
     let mut options = Options {
         skip_gc: true,
         offset_kind: OffsetKind::Utf16,
         ..Options::default()
     };
     if let Some(id) = client_id {
-        options.client_id = yrs::block::ClientID::new(id);
+        options.client_id = id.into();
     }
     Doc::with_options(options)
 }

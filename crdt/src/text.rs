@@ -45,6 +45,7 @@ use yrs::{
     XmlFragmentRef, XmlOut, XmlTextRef,
 };
 
+use crate::ids::ClientId;
 use crate::schema::{Section, new_doc};
 use crate::validate::{Limits, ValidationError, parse_update_v1};
 
@@ -54,7 +55,7 @@ pub struct Span {
     /// The text, without formatting.
     pub text: String,
     /// The Yjs client ID whose operation inserted this text.
-    pub client: u64,
+    pub client: ClientId,
 }
 
 /// One line as a reader sees it (see the [module rules](self)): its text split by author,
@@ -198,10 +199,10 @@ fn authorship_of_copy(doc: &Doc) -> BTreeMap<&'static str, Vec<Block>> {
                         match piece {
                             Piece::Text(text) => {
                                 for (id, s) in items.visible(&mut txn, text) {
-                                    push_span(&mut block, &s, id.client.get());
+                                    push_span(&mut block, &s, id.client.into());
                                 }
                             }
-                            Piece::Break(id) => push_span(&mut block, "\n", id.client.get()),
+                            Piece::Break(id) => push_span(&mut block, "\n", id.client.into()),
                         }
                     }
                     block
@@ -255,7 +256,7 @@ impl ItemReader {
 
 /// Appends `text` by `client` to `block`, merging with the last span when it is the same
 /// client's.
-fn push_span(block: &mut Block, text: &str, client: u64) {
+fn push_span(block: &mut Block, text: &str, client: ClientId) {
     if text.is_empty() {
         return;
     }
@@ -385,7 +386,7 @@ mod tests {
         doc.transact().encode_state_as_update_v1(&StateVector::default())
     }
 
-    fn span(text: &str, client: u64) -> Span {
+    fn span(text: &str, client: ClientId) -> Span {
         Span {
             text: text.into(),
             client,
@@ -432,8 +433,8 @@ mod tests {
 
     #[test]
     fn two_authors_through_sync_and_deletions() {
-        let a = new_doc_with_client_id(Some(11));
-        let b = new_doc_with_client_id(Some(22));
+        let a = new_doc_with_client_id(Some(ClientId::new(11)));
+        let b = new_doc_with_client_id(Some(ClientId::new(22)));
         {
             let frag = a.get_or_insert_xml_fragment("goals");
             let mut txn = a.transact_mut();
@@ -449,7 +450,10 @@ mod tests {
         assert_eq!(plain_text(&a)["goals"], "Hallo wereld");
         assert_eq!(
             authorship(&a)["goals"],
-            vec![vec![span("Hallo ", 11), span("wereld", 22)]]
+            vec![vec![
+                span("Hallo ", ClientId::new(11)),
+                span("wereld", ClientId::new(22))
+            ]]
         );
         assert_consistent(&a);
 
@@ -465,7 +469,10 @@ mod tests {
             assert_eq!(plain_text(doc)["goals"], "Ha eld");
             assert_eq!(
                 authorship(doc)["goals"],
-                vec![vec![span("Ha ", 11), span("eld", 22)]]
+                vec![vec![
+                    span("Ha ", ClientId::new(11)),
+                    span("eld", ClientId::new(22))
+                ]]
             );
             assert_consistent(doc);
         }
@@ -479,14 +486,17 @@ mod tests {
         }
         sync(&a, &b);
         assert_eq!(plain_text(&b)["goals"], "Ha !");
-        assert_eq!(authorship(&b)["goals"], vec![vec![span("Ha !", 11)]]);
+        assert_eq!(
+            authorship(&b)["goals"],
+            vec![vec![span("Ha !", ClientId::new(11))]]
+        );
         assert_consistent(&b);
     }
 
     #[test]
     fn formatting_neither_splits_authors_nor_shows() {
-        let a = new_doc_with_client_id(Some(11));
-        let b = new_doc_with_client_id(Some(22));
+        let a = new_doc_with_client_id(Some(ClientId::new(11)));
+        let b = new_doc_with_client_id(Some(ClientId::new(22)));
         {
             let frag = a.get_or_insert_xml_fragment("goals");
             let mut txn = a.transact_mut();
@@ -511,14 +521,17 @@ mod tests {
         assert_eq!(plain_text(&a)["goals"], "Hallo wereld!");
         assert_eq!(
             authorship(&a)["goals"],
-            vec![vec![span("Hallo wereld", 11), span("!", 22)]]
+            vec![vec![
+                span("Hallo wereld", ClientId::new(11)),
+                span("!", ClientId::new(22))
+            ]]
         );
         assert_consistent(&a);
     }
 
     #[test]
     fn headings_and_nested_lists_are_lines_in_order() {
-        let doc = new_doc_with_client_id(Some(7));
+        let doc = new_doc_with_client_id(Some(ClientId::new(7)));
         {
             let frag = doc.get_or_insert_xml_fragment("agreements");
             let mut txn = doc.transact_mut();
@@ -551,7 +564,7 @@ mod tests {
         let blocks = &authorship(&doc)["agreements"];
         assert_eq!(blocks.len(), 8);
         assert_eq!(blocks[5], Vec::<Span>::new());
-        assert_eq!(blocks[6], vec![span("regel\nvolgende", 7)]);
+        assert_eq!(blocks[6], vec![span("regel\nvolgende", ClientId::new(7))]);
         assert_consistent(&doc);
     }
 
@@ -578,8 +591,8 @@ mod tests {
 
     #[test]
     fn unicode_round_trips() {
-        let a = new_doc_with_client_id(Some(11));
-        let b = new_doc_with_client_id(Some(22));
+        let a = new_doc_with_client_id(Some(ClientId::new(11)));
+        let b = new_doc_with_client_id(Some(ClientId::new(22)));
         {
             let frag = a.get_or_insert_xml_fragment("status_note");
             let mut txn = a.transact_mut();
@@ -603,7 +616,10 @@ mod tests {
         assert_eq!(plain_text(&a)["status_note"], "Café 😀 élève 👩‍🎓");
         assert_eq!(
             authorship(&a)["status_note"],
-            vec![vec![span("Café 😀 ", 11), span("élève 👩‍🎓", 22)]]
+            vec![vec![
+                span("Café 😀 ", ClientId::new(11)),
+                span("élève 👩‍🎓", ClientId::new(22))
+            ]]
         );
         assert_consistent(&a);
         assert_consistent(&b);
@@ -624,7 +640,7 @@ mod tests {
             assert!(authorship_from_state(bytes).is_err(), "{bytes:?}");
         }
         // A truncated real state is refused as well.
-        let doc = new_doc_with_client_id(Some(11));
+        let doc = new_doc_with_client_id(Some(ClientId::new(11)));
         {
             let frag = doc.get_or_insert_xml_fragment("goals");
             let mut txn = doc.transact_mut();
@@ -640,13 +656,13 @@ mod tests {
 
     #[test]
     fn spans_serialize_as_text_and_client() {
-        let json = serde_json::to_string(&vec![vec![span("Hallo", 11)]]).unwrap();
+        let json = serde_json::to_string(&vec![vec![span("Hallo", ClientId::new(11))]]).unwrap();
         assert_eq!(json, r#"[[{"text":"Hallo","client":11}]]"#);
     }
 
     #[test]
     fn deep_nesting_does_not_overflow_the_stack() {
-        let doc = new_doc_with_client_id(Some(5));
+        let doc = new_doc_with_client_id(Some(ClientId::new(5)));
         {
             let frag = doc.get_or_insert_xml_fragment("understanding");
             let mut txn = doc.transact_mut();
@@ -657,6 +673,9 @@ mod tests {
             parent.insert(&mut txn, 0, XmlTextPrelim::new("diep"));
         }
         assert_eq!(plain_text(&doc)["understanding"], "diep");
-        assert_eq!(authorship(&doc)["understanding"], vec![vec![span("diep", 5)]]);
+        assert_eq!(
+            authorship(&doc)["understanding"],
+            vec![vec![span("diep", ClientId::new(5))]]
+        );
     }
 }

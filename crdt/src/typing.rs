@@ -6,6 +6,8 @@ use yrs::types::text::Text;
 use yrs::types::xml::{XmlElementPrelim, XmlFragment, XmlTextPrelim};
 use yrs::{GetString, ReadTxn, StateVector, Transact};
 
+use crate::ids::ClientId;
+
 /// A typed history.
 #[derive(Debug, Clone)]
 pub struct Typing {
@@ -14,7 +16,7 @@ pub struct Typing {
     /// What the keystrokes spell.
     pub text: String,
     /// The client ID every update was written with.
-    pub client_id: u64,
+    pub client_id: ClientId,
 }
 
 /// `keystrokes` characters typed at the end of one paragraph of `section`; `key(i)` is the
@@ -43,7 +45,7 @@ pub fn typing(section: &str, keystrokes: usize, mut key: impl FnMut(usize) -> ch
     Typing {
         updates,
         text,
-        client_id: doc.client_id().get(),
+        client_id: doc.client_id().into(),
     }
 }
 

@@ -23,6 +23,7 @@
 use std::collections::HashSet;
 
 pub use crate::error::ValidationError;
+use crate::ids::ClientId;
 use crate::lib0::Reader;
 
 /// Yjs client IDs are JavaScript safe integers; yrs assumes they fit in 53 bits.
@@ -61,7 +62,7 @@ impl Default for Limits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Id {
     /// The client ID (at most [`MAX_CLIENT_ID`]).
-    pub client: u64,
+    pub client: ClientId,
     /// The clock of the first element.
     pub clock: u32,
 }
@@ -166,7 +167,7 @@ pub struct ItemHeader {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeleteRange {
     /// The client whose items are deleted.
-    pub client: u64,
+    pub client: ClientId,
     /// The first deleted clock.
     pub clock: u32,
     /// How many clocks are deleted.
@@ -186,7 +187,7 @@ pub struct UpdateInfo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwarenessEntry {
     /// The client ID the state belongs to.
-    pub client: u64,
+    pub client: ClientId,
     /// The state's clock; the highest wins.
     pub clock: u32,
     /// The state as JSON text; `"null"` removes the client.
@@ -308,7 +309,7 @@ pub fn parse_update_v1(bytes: &[u8], limits: &Limits) -> Result<UpdateInfo, Vali
 ///
 /// A state vector is small (one pair per client that ever edited), so there is no size
 /// limit beyond the frame's; every count is still bounded by the bytes that remain.
-pub fn parse_state_vector_v1(bytes: &[u8]) -> Result<Vec<(u64, u32)>, ValidationError> {
+pub fn parse_state_vector_v1(bytes: &[u8]) -> Result<Vec<(ClientId, u32)>, ValidationError> {
     let mut r = Reader::new(bytes);
     let count = r.read_count(MIN_STATE_BYTES)?;
     let mut out = Vec::with_capacity(count);
@@ -365,12 +366,12 @@ pub fn parse_awareness_v1(bytes: &[u8], limits: &Limits) -> Result<Vec<Awareness
 
 /// Reads a client ID: yrs debug-asserts that it fits in 53 bits, and JavaScript could not
 /// represent a larger one exactly.
-fn read_client(r: &mut Reader<'_>) -> Result<u64, ValidationError> {
+fn read_client(r: &mut Reader<'_>) -> Result<ClientId, ValidationError> {
     let client = r.read_var_u64()?;
     if client > MAX_CLIENT_ID {
         return Err(ValidationError::ClientIdOutOfRange);
     }
-    Ok(client)
+    Ok(ClientId::new(client))
 }
 
 /// Reads an ID (origin, right origin or parent).
@@ -809,7 +810,7 @@ mod tests {
 
     #[test]
     fn rich_text_section_round_trips_with_its_headers() {
-        let doc = new_doc_with_client_id(Some(7));
+        let doc = new_doc_with_client_id(Some(ClientId::new(7)));
         let goals = doc.get_or_insert_xml_fragment("goals");
         let (paragraph, text) = {
             let mut txn = doc.transact_mut();
@@ -823,7 +824,13 @@ mod tests {
         assert_eq!(info.blocks.len(), 3);
         assert!(info.deletes.is_empty());
         let p = item(&info.blocks[0]);
-        assert_eq!(p.id, Id { client: 7, clock: 0 });
+        assert_eq!(
+            p.id,
+            Id {
+                client: ClientId::new(7),
+                clock: 0
+            }
+        );
         assert_eq!(p.len, 1);
         assert_eq!(p.parent, Parent::Root("goals".into()));
         assert_eq!(p.origin, None);
@@ -831,11 +838,23 @@ mod tests {
         assert_eq!(p.parent_sub, None);
         assert_eq!(p.content, Content::Type(TypeRef::XmlElement("paragraph".into())));
         let t = item(&info.blocks[1]);
-        assert_eq!(t.id, Id { client: 7, clock: 1 });
+        assert_eq!(
+            t.id,
+            Id {
+                client: ClientId::new(7),
+                clock: 1
+            }
+        );
         assert_eq!(t.parent, Parent::Item(p.id));
         assert_eq!(t.content, Content::Type(TypeRef::XmlText));
         let s = item(&info.blocks[2]);
-        assert_eq!(s.id, Id { client: 7, clock: 2 });
+        assert_eq!(
+            s.id,
+            Id {
+                client: ClientId::new(7),
+                clock: 2
+            }
+        );
         assert_eq!(s.parent, Parent::Item(t.id));
         assert_eq!(s.content, Content::String);
         // UTF-16 code units: the globe is a surrogate pair.
@@ -873,7 +892,7 @@ mod tests {
         assert_eq!(
             info.deletes,
             [DeleteRange {
-                client: 7,
+                client: ClientId::new(7),
                 clock: 8,
                 len: 3
             }]
@@ -913,7 +932,7 @@ mod tests {
 
     #[test]
     fn maps_arrays_and_nested_any_values_round_trip() {
-        let doc = new_doc_with_client_id(Some(1 << 52));
+        let doc = new_doc_with_client_id(Some(ClientId::new(1 << 52)));
         let meta = doc.get_or_insert_map("meta");
         let list = doc.get_or_insert_array("list");
         {
@@ -938,7 +957,7 @@ mod tests {
         }
         let info = assert_accepted_by_both(&full_update(&doc));
         assert!(info.blocks.iter().all(|b| match b {
-            Block::Item(i) => i.id.client == 1 << 52,
+            Block::Item(i) => i.id.client == ClientId::new(1 << 52),
             _ => false,
         }));
         let keys: Vec<_> = info
@@ -965,8 +984,8 @@ mod tests {
 
     #[test]
     fn updates_from_two_clients_and_merged_updates_round_trip() {
-        let a = new_doc_with_client_id(Some(1));
-        let b = new_doc_with_client_id(Some(2));
+        let a = new_doc_with_client_id(Some(ClientId::new(1)));
+        let b = new_doc_with_client_id(Some(ClientId::new(2)));
         let ta = a.get_or_insert_text("t");
         let tb = b.get_or_insert_text("t");
         ta.insert(&mut a.transact_mut(), 0, "abc");
@@ -979,12 +998,16 @@ mod tests {
         let ub = full_update(&b);
         let info = assert_accepted_by_both(&ub);
         assert_eq!(tb.get_string(&b.transact()), "Ybc");
-        assert!(info.deletes.iter().any(|d| d.client == 1));
-        assert!(info.deletes.iter().any(|d| d.client == 2));
+        assert!(info.deletes.iter().any(|d| d.client == ClientId::new(1)));
+        assert!(info.deletes.iter().any(|d| d.client == ClientId::new(2)));
         // A diff against a's state holds only b's item.
         let diff = b.transact().encode_diff_v1(&a.transact().state_vector());
         let info = assert_accepted_by_both(&diff);
-        assert!(info.blocks.iter().all(|blk| item(blk).id.client == 2));
+        assert!(
+            info.blocks
+                .iter()
+                .all(|blk| item(blk).id.client == ClientId::new(2))
+        );
         // Merging updates with a gap between them writes a skip.
         let since = |clock| StateVector::from_iter([(yrs::ClientID::new(1), clock)]);
         ta.push(&mut a.transact_mut(), "!");
@@ -997,7 +1020,10 @@ mod tests {
         let info = assert_accepted_by_both(&gap);
         assert!(
             info.blocks.contains(&Block::Skip {
-                id: Id { client: 1, clock: 3 },
+                id: Id {
+                    client: ClientId::new(1),
+                    clock: 3
+                },
                 len: 1
             }),
             "{:?}",
@@ -1015,7 +1041,10 @@ mod tests {
             info.blocks,
             [
                 Block::Item(ItemHeader {
-                    id: Id { client: 5, clock: 10 },
+                    id: Id {
+                        client: ClientId::new(5),
+                        clock: 10
+                    },
                     len: 2,
                     origin: None,
                     right_origin: None,
@@ -1024,11 +1053,17 @@ mod tests {
                     content: Content::String,
                 }),
                 Block::Gc {
-                    id: Id { client: 5, clock: 12 },
+                    id: Id {
+                        client: ClientId::new(5),
+                        clock: 12
+                    },
                     len: 3
                 },
                 Block::Skip {
-                    id: Id { client: 5, clock: 15 },
+                    id: Id {
+                        client: ClientId::new(5),
+                        clock: 15
+                    },
                     len: 2
                 },
             ]
@@ -1050,7 +1085,13 @@ mod tests {
         let second = item(&info.blocks[1]);
         assert_eq!(second.parent, Parent::FromOrigin);
         assert_eq!(second.parent_sub, None);
-        assert_eq!(second.origin, Some(Id { client: 5, clock: 0 }));
+        assert_eq!(
+            second.origin,
+            Some(Id {
+                client: ClientId::new(5),
+                clock: 0
+            })
+        );
         assert_eq!(item(&info.blocks[0]).parent_sub.as_deref(), Some("k"));
     }
 
@@ -1378,7 +1419,7 @@ mod tests {
     /// then panics on the next block from that client.
     #[test]
     fn clocks_beyond_i32_would_corrupt_yrs() {
-        let doc = new_doc_with_client_id(Some(1));
+        let doc = new_doc_with_client_id(Some(ClientId::new(1)));
         let goals = doc.get_or_insert_xml_fragment("goals");
         goals.insert(&mut doc.transact_mut(), 0, XmlElementPrelim::empty("p"));
         let far = |clock: u32| {
@@ -1537,8 +1578,8 @@ mod tests {
 
     #[test]
     fn state_vectors_round_trip() {
-        let a = new_doc_with_client_id(Some(3));
-        let b = new_doc_with_client_id(Some(MAX_CLIENT_ID));
+        let a = new_doc_with_client_id(Some(ClientId::new(3)));
+        let b = new_doc_with_client_id(Some(ClientId::new(MAX_CLIENT_ID)));
         a.get_or_insert_text("t").insert(&mut a.transact_mut(), 0, "abc");
         b.get_or_insert_text("t").insert(&mut b.transact_mut(), 0, "de");
         b.transact_mut()
@@ -1547,7 +1588,7 @@ mod tests {
         let sv = b.transact().state_vector().encode_v1();
         let mut parsed = parse_state_vector_v1(&sv).unwrap();
         parsed.sort();
-        assert_eq!(parsed, [(3, 3), (MAX_CLIENT_ID, 2)]);
+        assert_eq!(parsed, [(ClientId::new(3), 3), (ClientId::new(MAX_CLIENT_ID), 2)]);
         assert_eq!(parse_state_vector_v1(&[0]), Ok(vec![]));
         assert_eq!(
             parse_state_vector_v1(&StateVector::default().encode_v1()),
@@ -1591,14 +1632,14 @@ mod tests {
 
     #[test]
     fn awareness_updates_round_trip() {
-        let doc = new_doc_with_client_id(Some(42));
+        let doc = new_doc_with_client_id(Some(ClientId::new(42)));
         let mut aw = yrs::sync::Awareness::new(doc);
         aw.set_local_state(serde_json::json!({"user": {"name": "Els", "color": "#30bced"}, "cursor": null}))
             .unwrap();
         let bytes = aw.update().unwrap().encode_v1();
         let entries = parse_awareness_v1(&bytes, &limits()).unwrap();
         assert_eq!(entries.len(), 1);
-        assert_eq!(entries[0].client, 42);
+        assert_eq!(entries[0].client, ClientId::new(42));
         let state: serde_json::Value = serde_json::from_str(&entries[0].json).unwrap();
         assert_eq!(state["user"]["name"], "Els");
         // Removal: the state becomes `null`, with a higher clock.

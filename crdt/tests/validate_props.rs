@@ -20,7 +20,7 @@ use samen_crdt::validate::{
     Block, Content, DeleteRange, Id, ItemHeader, Limits, MAX_CLIENT_ID, MAX_CLOCK, Parent, TypeRef,
     UpdateInfo, parse_awareness_v1, parse_state_vector_v1, parse_update_v1,
 };
-use samen_crdt::{Section, new_doc};
+use samen_crdt::{ClientId, Section, new_doc};
 use yrs::sync::awareness::AwarenessUpdateEntry;
 use yrs::sync::{Awareness, AwarenessUpdate};
 use yrs::updates::decoder::Decode;
@@ -257,8 +257,8 @@ fn sync(from: &Doc, to: &Doc) {
 /// Runs the edits on two peers; returns every update they produced along the way (each
 /// edit's incremental update, then both full states and a merge), and the peers.
 fn updates_from(edits: &[(bool, Edit)]) -> (Vec<Vec<u8>>, Doc, Doc) {
-    let a = new_doc_with_client_id(Some(1));
-    let b = new_doc_with_client_id(Some(MAX_CLIENT_ID));
+    let a = new_doc_with_client_id(Some(ClientId::new(1)));
+    let b = new_doc_with_client_id(Some(ClientId::new(MAX_CLIENT_ID)));
     let mut updates = Vec::new();
     for (on_b, edit) in edits {
         if let Edit::Sync = edit {
@@ -353,8 +353,8 @@ fn mutate(bytes: &mut Vec<u8>, m: &Mutation) {
 
 const ROOTS: [&str; 4] = ["goals", "summary", "meta", "list"];
 
-fn client() -> impl Strategy<Value = u64> {
-    prop_oneof![Just(1u64), Just(2), Just(0), Just(MAX_CLIENT_ID)]
+fn client() -> impl Strategy<Value = ClientId> {
+    prop_oneof![Just(1u64), Just(2), Just(0), Just(MAX_CLIENT_ID)].prop_map(ClientId::new)
 }
 
 fn id() -> impl Strategy<Value = Id> {
@@ -480,7 +480,7 @@ fn raw_update() -> impl Strategy<Value = (Vec<u8>, UpdateInfo)> {
         write_var(&mut bytes, clients.len() as u64);
         for (client, (mut clock, blocks)) in clients {
             write_var(&mut bytes, blocks.len() as u64);
-            write_var(&mut bytes, client);
+            write_var(&mut bytes, client.get());
             write_var(&mut bytes, u64::from(clock));
             for block in blocks {
                 let id = Id { client, clock };
@@ -515,7 +515,7 @@ fn raw_update() -> impl Strategy<Value = (Vec<u8>, UpdateInfo)> {
                         }
                         bytes.push(info);
                         for id in origin.iter().chain(&right_origin) {
-                            write_var(&mut bytes, id.client);
+                            write_var(&mut bytes, id.client.get());
                             write_var(&mut bytes, u64::from(id.clock));
                         }
                         let copies_parent = origin.is_some() || right_origin.is_some();
@@ -530,7 +530,7 @@ fn raw_update() -> impl Strategy<Value = (Vec<u8>, UpdateInfo)> {
                                 }
                                 Err(id) => {
                                     bytes.push(0);
-                                    write_var(&mut bytes, id.client);
+                                    write_var(&mut bytes, id.client.get());
                                     write_var(&mut bytes, u64::from(id.clock));
                                     Parent::Item(id)
                                 }
@@ -561,7 +561,7 @@ fn raw_update() -> impl Strategy<Value = (Vec<u8>, UpdateInfo)> {
         }
         write_var(&mut bytes, deletes.len() as u64);
         for (client, ranges) in deletes {
-            write_var(&mut bytes, client);
+            write_var(&mut bytes, client.get());
             write_var(&mut bytes, ranges.len() as u64);
             for (clock, len) in ranges {
                 write_var(&mut bytes, u64::from(clock));
@@ -583,7 +583,7 @@ fn apply_as_server(doc: &Doc, bytes: &[u8], update: Update) {
         return;
     };
     let sv = doc.transact().state_vector();
-    if missing_dependency(&info, |c| sv.get(&ClientID::new(c))).is_none() {
+    if missing_dependency(&info, |c| sv.get(&c.into())).is_none() {
         let _ = doc.transact_mut().apply_update(update);
     }
 }
@@ -636,7 +636,7 @@ fn check_awareness(bytes: &[u8], awareness: &mut Awareness) -> bool {
             let entries = parsed.unwrap_or_default();
             assert_eq!(entries.len(), update.clients.len());
             for entry in &entries {
-                let yrs_entry = &update.clients[&ClientID::new(entry.client)];
+                let yrs_entry = &update.clients[&entry.client.into()];
                 assert_eq!(yrs_entry.clock, entry.clock);
                 assert_eq!(&*yrs_entry.json, entry.json);
             }
@@ -708,7 +708,7 @@ proptest! {
         doc.get_or_insert_text("t").insert(&mut doc.transact_mut(), 0, "x");
         let mut parsed = parse_state_vector_v1(&bytes).expect("yrs state vectors parse");
         parsed.sort_unstable();
-        let mut expected: Vec<_> = clocks.into_iter().collect();
+        let mut expected: Vec<_> = clocks.into_iter().map(|(c, k)| (ClientId::new(c), k)).collect();
         expected.sort_unstable();
         prop_assert_eq!(parsed, expected);
         prop_assert!(check_state_vector(&bytes, &doc));
@@ -747,7 +747,7 @@ proptest! {
             })
             .collect();
         let bytes = AwarenessUpdate { clients }.encode_v1();
-        let mut awareness = Awareness::new(new_doc_with_client_id(Some(7)));
+        let mut awareness = Awareness::new(new_doc_with_client_id(Some(ClientId::new(7))));
         awareness.set_local_state(serde_json::json!({"user": "server"})).expect("a JSON state");
         prop_assert!(
             check_awareness(&bytes, &mut awareness),

@@ -4,7 +4,7 @@
 //! The registrations' text is written as the server's own edit, with a fresh client ID
 //! bound to the registration's owner, as every server-side edit is.
 
-use samen_crdt::Section;
+use samen_crdt::{ClientId, Section};
 use yrs::types::xml::{XmlElementPrelim, XmlFragment, XmlTextPrelim};
 use yrs::{ReadTxn, StateVector, Transact};
 
@@ -203,7 +203,7 @@ pub async fn seed(db: &Db, store: &Store) -> Result<(), DemoError> {
 }
 
 /// A document with one paragraph per section text, written with a fresh client ID.
-fn document(sections: &[(Section, &str)]) -> (u64, Vec<u8>) {
+fn document(sections: &[(Section, &str)]) -> (ClientId, Vec<u8>) {
     let doc = samen_crdt::new_doc();
     for (section, text) in sections {
         let fragment = doc.get_or_insert_xml_fragment(section.root_name());
@@ -212,5 +212,5 @@ fn document(sections: &[(Section, &str)]) -> (u64, Vec<u8>) {
         paragraph.push_back(&mut txn, XmlTextPrelim::new(*text));
     }
     let update = doc.transact().encode_state_as_update_v1(&StateVector::default());
-    (doc.client_id().get(), update)
+    (doc.client_id().into(), update)
 }

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use samen_crdt::ClientId;
 use samen_crdt::history::{self as versions, Change, Deletions, SectionDiff};
 use serde::Serialize;
 
@@ -104,7 +105,7 @@ impl Taking {
 
 /// Who is who in one document: client IDs and deleters to users.
 struct People {
-    clients: HashMap<u64, (UserId, String)>,
+    clients: HashMap<ClientId, (UserId, String)>,
     deletions: Deletions<UserId>,
     names: HashMap<UserId, String>,
     /// Distinct colours for the document's writers (see `colors::distinct_colors`).
@@ -135,7 +136,7 @@ impl People {
         })
     }
 
-    fn writer(&self, client: u64) -> Option<&UserId> {
+    fn writer(&self, client: ClientId) -> Option<&UserId> {
         self.clients.get(&client).map(|(user, _)| user)
     }
 

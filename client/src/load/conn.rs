@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use samen_crdt::ClientId;
 use samen_crdt::protocol::{self, ServerMessage};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
@@ -66,7 +67,7 @@ struct Sent {
 /// What a room's clients share: the send-time table and the room's counters.
 #[derive(Debug, Default)]
 pub struct RoomState {
-    sends: HashMap<u64, BTreeMap<u32, Sent>>,
+    sends: HashMap<ClientId, BTreeMap<u32, Sent>>,
     /// End-to-end latency of measured edits, per receiving peer.
     pub latency: Histogram,
     /// Clients of the room that connected.
@@ -109,7 +110,7 @@ impl RoomShared {
         })
     }
 
-    fn record_send(&self, client: u64, clock: u32, at: Instant, tracked: bool) {
+    fn record_send(&self, client: ClientId, clock: u32, at: Instant, tracked: bool) {
         if let Ok(mut s) = self.state.lock() {
             s.sends
                 .entry(client)
@@ -122,7 +123,7 @@ impl RoomShared {
         }
     }
 
-    fn record_receipts(&self, ranges: &[(u64, u32, u32)], now: Instant) {
+    fn record_receipts(&self, ranges: &[(ClientId, u32, u32)], now: Instant) {
         let Ok(mut guard) = self.state.lock() else {
             return;
         };
@@ -277,8 +278,8 @@ impl Session {
         self.rng.u64(..)
     }
 
-    fn client_id(&self) -> u64 {
-        self.doc.client_id().get()
+    fn client_id(&self) -> ClientId {
+        self.doc.client_id().into()
     }
 
     /// The first paragraph's text in the section, as Tiptap lays it out.
@@ -381,11 +382,11 @@ impl Session {
                 .map_err(|e| fail("malformed", format!("apply: {e}")))?;
         }
         let after = self.doc.transact().state_vector();
-        let ranges: Vec<(u64, u32, u32)> = after
+        let ranges: Vec<(ClientId, u32, u32)> = after
             .iter()
             .filter_map(|(client, &to)| {
                 let from = before.get(client);
-                (to > from).then(|| (client.get(), from, to))
+                (to > from).then(|| (client.into(), from, to))
             })
             .collect();
         if !ranges.is_empty() {

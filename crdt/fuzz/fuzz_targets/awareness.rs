@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
         };
         // The server's own state is present, as it would be in production, so that a
         // "removal" of it takes yrs' clock-bumping path.
-        let doc = samen_crdt::schema::new_doc_with_client_id(Some(1));
+        let doc = samen_crdt::schema::new_doc_with_client_id(Some(samen_crdt::ClientId::new(1)));
         let mut awareness = Awareness::new(doc);
         awareness.set_local_state_raw("{}");
         let _ = awareness.apply_update(update);

@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
             Ok(sv) => sv,
             Err(e) => panic!("accepted, but yrs cannot decode it: {e}"),
         };
-        let doc = samen_crdt::schema::new_doc_with_client_id(Some(1));
+        let doc = samen_crdt::schema::new_doc_with_client_id(Some(samen_crdt::ClientId::new(1)));
         let text = doc.get_or_insert_text("t");
         text.insert(&mut doc.transact_mut(), 0, "hello");
         let _ = doc.transact().encode_diff_v1(&sv);

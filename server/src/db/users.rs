@@ -304,7 +304,7 @@ impl Db {
     pub async fn client_authors(
         &self,
         doc: crate::ids::RegistrationId,
-    ) -> Result<std::collections::HashMap<u64, (UserId, String)>, DbError> {
+    ) -> Result<std::collections::HashMap<samen_crdt::ClientId, (UserId, String)>, DbError> {
         let rows = sqlx::query(
             "SELECT b.client_id, u.id, u.display_name FROM client_bindings b
              JOIN users u ON u.id = b.user_id WHERE b.doc_id = ?",
@@ -316,7 +316,7 @@ impl Db {
             .map(|r| {
                 let client: i64 = r.try_get(0)?;
                 Ok((
-                    client as u64,
+                    samen_crdt::ClientId::new(client as u64),
                     (UserId::from(r.try_get::<String, _>(1)?), r.try_get(2)?),
                 ))
             })

@@ -8,12 +8,13 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use samen_crdt::ClientId;
 use samen_crdt::validate::AwarenessEntry;
 
 use crate::ids::ConnId;
 
 /// One awareness entry to send: client ID, clock and JSON state (`null` for removal).
-pub type Change = (u64, u32, String);
+pub type Change = (ClientId, u32, String);
 
 #[derive(Debug)]
 struct State {
@@ -26,7 +27,7 @@ struct State {
 /// The presence states of a room.
 #[derive(Debug, Default)]
 pub struct Presence {
-    states: HashMap<u64, State>,
+    states: HashMap<ClientId, State>,
 }
 
 fn is_null(json: &str) -> bool {
@@ -107,7 +108,7 @@ impl Presence {
     }
 
     fn remove_where(&mut self, pred: impl Fn(&State) -> bool) -> Vec<Change> {
-        let gone: Vec<u64> = self
+        let gone: Vec<ClientId> = self
             .states
             .iter()
             .filter(|(_, s)| pred(s))
@@ -147,7 +148,7 @@ mod tests {
 
     fn entry(client: u64, clock: u32, json: &str) -> AwarenessEntry {
         AwarenessEntry {
-            client,
+            client: ClientId::new(client),
             clock,
             json: json.into(),
         }
@@ -168,7 +169,7 @@ mod tests {
         assert_eq!(
             p.all(),
             vec![(
-                7,
+                ClientId::new(7),
                 2,
                 r#"{"user":{"id":"u1","name":"Echte Naam"},"x":2}"#.to_owned()
             )]
@@ -192,7 +193,11 @@ mod tests {
         );
         assert_eq!(
             p.all(),
-            vec![(7, 1, r#"{"user":{"id":"u1","name":"Echte Naam"}}"#.to_owned())]
+            vec![(
+                ClientId::new(7),
+                1,
+                r#"{"user":{"id":"u1","name":"Echte Naam"}}"#.to_owned()
+            )]
         );
     }
 
@@ -221,7 +226,13 @@ mod tests {
         p.apply(ConnId(2), vec![entry(3, 1, "{}")], &stamp(), t0);
         let mut gone = p.remove_conn(ConnId(1));
         gone.sort();
-        assert_eq!(gone, vec![(1, 5, "null".into()), (2, 2, "null".into())]);
+        assert_eq!(
+            gone,
+            vec![
+                (ClientId::new(1), 5, "null".into()),
+                (ClientId::new(2), 2, "null".into())
+            ]
+        );
 
         let timeout = Duration::from_secs(30);
         assert!(p.expire(t0 + Duration::from_secs(29), timeout).is_empty());
@@ -237,7 +248,7 @@ mod tests {
         );
         assert_eq!(
             p.expire(t0 + Duration::from_secs(50), timeout),
-            vec![(3, 3, "null".into())]
+            vec![(ClientId::new(3), 3, "null".into())]
         );
         assert!(p.is_empty());
     }

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use crate::ids::{RegistrationId, UserId};
+use samen_crdt::ClientId;
 use samen_crdt::validate::DeleteRange;
 
 pub use sqlite::SqliteStore;
@@ -26,7 +27,7 @@ pub struct StoredDoc {
     /// The log entries after `state_seq`, in order.
     pub tail: Vec<LogEntry>,
     /// Which user each Yjs client ID of the document belongs to.
-    pub bindings: Vec<(u64, UserId)>,
+    pub bindings: Vec<(ClientId, UserId)>,
 }
 
 impl StoredDoc {
@@ -99,7 +100,7 @@ pub trait DocStore: Send + Sync + 'static {
         doc: RegistrationId,
         first_seq: i64,
         updates: &[NewUpdate],
-        bindings: &[(u64, UserId)],
+        bindings: &[(ClientId, UserId)],
     ) -> Result<(), StorageError>;
 
     /// Replaces the state by `state`, which holds every update up to `through_seq`, and

@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{Deletion, DocStore, LogEntry, NewUpdate, StorageError, StoredDoc, now_millis};
 use crate::ids::{RegistrationId, UserId};
+use samen_crdt::ClientId;
 use samen_crdt::validate::DeleteRange;
 
 /// Documents in a SQLite database.
@@ -54,7 +55,7 @@ struct Append {
     doc: RegistrationId,
     first_seq: i64,
     updates: Vec<NewUpdate>,
-    bindings: Vec<(u64, UserId)>,
+    bindings: Vec<(ClientId, UserId)>,
     reply: Reply,
 }
 
@@ -128,7 +129,7 @@ async fn write_group(
     compactions: &[Compact],
 ) -> Result<(), StorageError> {
     let now = now_millis();
-    let bindings: Vec<(String, &(u64, UserId))> = group
+    let bindings: Vec<(String, &(ClientId, UserId))> = group
         .iter()
         .flat_map(|job| job.bindings.iter().map(|b| (job.doc.to_string(), b)))
         .collect();
@@ -150,7 +151,7 @@ async fn write_group(
         query.push_values(rows, |mut row, (doc, (client, user))| {
             // Client IDs are at most 53 bits (checked by the validator), so they fit.
             row.push_bind(doc.as_str())
-                .push_bind(*client as i64)
+                .push_bind(client.get() as i64)
                 .push_bind(user.as_str())
                 .push_bind(now);
         });
@@ -299,7 +300,10 @@ impl DocStore for SqliteStore {
             .into_iter()
             .map(|row| {
                 let client: i64 = row.try_get(0)?;
-                Ok((client as u64, UserId::from(row.try_get::<String, _>(1)?)))
+                Ok((
+                    ClientId::new(client as u64),
+                    UserId::from(row.try_get::<String, _>(1)?),
+                ))
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
         tx.commit().await?;
@@ -316,7 +320,7 @@ impl DocStore for SqliteStore {
         doc: RegistrationId,
         first_seq: i64,
         updates: &[NewUpdate],
-        bindings: &[(u64, UserId)],
+        bindings: &[(ClientId, UserId)],
     ) -> Result<(), StorageError> {
         self.submit(|reply| {
             Job::Append(Append {
@@ -367,14 +371,14 @@ impl DocStore for SqliteStore {
 
 /// Deleted ranges as JSON `[[client, clock, len], ...]`.
 fn encode_ranges(ranges: &[DeleteRange]) -> String {
-    let list: Vec<(u64, u32, u32)> = ranges.iter().map(|r| (r.client, r.clock, r.len)).collect();
+    let list: Vec<(ClientId, u32, u32)> = ranges.iter().map(|r| (r.client, r.clock, r.len)).collect();
     serde_json::to_string(&list).unwrap_or_else(|_| "[]".into())
 }
 
 /// The ranges [`encode_ranges`] wrote; a row that does not parse (never written by us)
 /// reads as no ranges rather than failing every diff.
 fn decode_ranges(json: &str) -> Vec<DeleteRange> {
-    serde_json::from_str::<Vec<(u64, u32, u32)>>(json)
+    serde_json::from_str::<Vec<(ClientId, u32, u32)>>(json)
         .unwrap_or_default()
         .into_iter()
         .map(|(client, clock, len)| DeleteRange { client, clock, len })
@@ -469,7 +473,7 @@ mod tests {
                     data: vec![2],
                     author: Some(user.clone()),
                     deleted: vec![DeleteRange {
-                        client: i as u64,
+                        client: ClientId::new(i as u64),
                         clock: 0,
                         len: 3,
                     }],
@@ -495,7 +499,7 @@ mod tests {
             assert_eq!(
                 deletions[0].ranges,
                 [DeleteRange {
-                    client: i as u64,
+                    client: ClientId::new(i as u64),
                     clock: 0,
                     len: 3
                 }]

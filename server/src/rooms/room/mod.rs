@@ -38,6 +38,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
+use samen_crdt::ClientId;
 use samen_crdt::policy::SectionIndex;
 use tokio::sync::oneshot;
 use yrs::Doc;
@@ -80,7 +81,7 @@ struct Batch {
     /// Connections to close once the batch is done, with the reason.
     kicks: Vec<(ConnId, CloseReason)>,
     /// Client IDs bound to users by this batch's updates.
-    bindings: Vec<(u64, UserId)>,
+    bindings: Vec<(ClientId, UserId)>,
     /// Requests for the document's state, answered after the commit.
     state_replies: Vec<oneshot::Sender<Vec<u8>>>,
     /// Restores and their outcome, answered after the commit.
@@ -101,7 +102,7 @@ pub(super) struct Room {
     /// The section of every item of `doc`, for the write policy.
     index: SectionIndex,
     /// Which user each client ID of `doc` belongs to.
-    bindings: HashMap<u64, UserId>,
+    bindings: HashMap<ClientId, UserId>,
     peers: HashMap<ConnId, PeerState>,
     presence: Presence,
     /// Sequence number of the last stored update.

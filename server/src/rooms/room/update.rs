@@ -5,7 +5,6 @@ use samen_crdt::deps::missing_dependency;
 use samen_crdt::policy::{PolicyError, check_authorship, check_sections};
 use samen_crdt::protocol::{self, ValidatedUpdate};
 use samen_crdt::validate::DeleteRange;
-use yrs::block::ClientID;
 use yrs::updates::decoder::Decode;
 use yrs::{ReadTxn, Transact, Update};
 
@@ -81,7 +80,7 @@ impl Room {
         batch: &mut Batch,
     ) -> Result<(), Refusal> {
         let sv = self.doc.transact().state_vector();
-        if missing_dependency(&update.info, |c| sv.get(&ClientID::new(c))).is_some() {
+        if missing_dependency(&update.info, |c| sv.get(&c.into())).is_some() {
             return Err(Refusal::MissingDependency);
         }
         // Where it writes, and with whose client IDs: checked before the document sees it,
@@ -166,7 +165,7 @@ fn delete_ranges(set: &yrs::IdSet) -> Vec<DeleteRange> {
     for (client, ranges) in set.iter() {
         for range in ranges.iter() {
             out.push(DeleteRange {
-                client: client.get(),
+                client: client.into(),
                 clock: range.start,
                 len: range.end - range.start,
             });

@@ -1,9 +1,9 @@
 //! Versions: automatic versions (after quiet, on unload, at least daily) and restoring a
 //! version as a forward edit.
 
+use samen_crdt::ClientId;
 use samen_crdt::protocol::ValidatedUpdate;
 use samen_crdt::validate::{Limits, parse_update_v1};
-use yrs::block::ClientID;
 use yrs::updates::decoder::Decode;
 use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
 
@@ -72,8 +72,8 @@ impl Room {
             .encode_state_as_update_v1(&StateVector::default());
         let sv = self.doc.transact().state_vector();
         let client = loop {
-            let candidate = u64::from(self.rng.u32(..));
-            if sv.get(&ClientID::new(candidate)) == 0 && !self.bindings.contains_key(&candidate) {
+            let candidate = ClientId::new(u64::from(self.rng.u32(..)));
+            if sv.get(&candidate.into()) == 0 && !self.bindings.contains_key(&candidate) {
                 break candidate;
             }
         };
