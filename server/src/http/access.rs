@@ -1,10 +1,13 @@
 //! Which registration a request is about, and the caller's access to it: the one place
 //! that turns "no such thing" and "not yours" into the same 404.
 
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::access::SchoolAccess;
+use crate::auth::Authenticated;
 use crate::db::Registration;
 use crate::error::AppError;
 use crate::ids::{RegistrationId, UserId};
@@ -27,6 +30,37 @@ pub async fn registration_for(
     Ok((registration, access))
 }
 
+/// The caller and the registration a route names (`{id}`), with the caller's access to
+/// it: what nearly every `/api/registrations/{id}/...` handler starts from. Without a
+/// login 401 (and 403 for a session from another site), then 404 when the registration
+/// does not exist or the caller has no link with its school.
+pub struct OnRegistration {
+    /// Who calls.
+    pub auth: Authenticated,
+    /// The registration.
+    pub registration: Registration,
+    /// What the caller may do with it.
+    pub access: SchoolAccess,
+}
+
+impl FromRequestParts<AppState> for OnRegistration {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let auth = Authenticated::from_request_parts(parts, state).await?;
+        // The longer paths' other parameters are left to their own extractor.
+        let Path(RegistrationPath { id }) = Path::<RegistrationPath>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::NotFound)?;
+        let (registration, access) = registration_for(state, &auth.user.id, &id).await?;
+        Ok(OnRegistration {
+            auth,
+            registration,
+            access,
+        })
+    }
+}
+
 /// An id from a path; one that does not parse names nothing, so it is not found (404),
 /// like an id that parses but names nothing the caller may see.
 pub fn found<T: std::str::FromStr>(id: &str) -> Result<T, AppError> {
@@ -42,25 +76,19 @@ pub struct RegistrationPath {
     pub id: String,
 }
 
-/// A comment thread of a registration, named in a path.
+/// A comment thread named in a path, after its registration ([`RegistrationPath`]).
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct ThreadPath {
-    /// The registration's id.
-    #[param(format = "uuid")]
-    pub id: String,
     /// The thread's id.
     #[param(format = "uuid")]
     pub thread: String,
 }
 
-/// One comment of a thread, named in a path.
+/// One comment named in a path, after its registration ([`RegistrationPath`]).
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct CommentPath {
-    /// The registration's id.
-    #[param(format = "uuid")]
-    pub id: String,
     /// The thread's id.
     #[param(format = "uuid")]
     pub thread: String,
@@ -69,13 +97,10 @@ pub struct CommentPath {
     pub comment: String,
 }
 
-/// A version of a registration, named in a path.
+/// A version named in a path, after its registration ([`RegistrationPath`]).
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct SnapshotPath {
-    /// The registration's id.
-    #[param(format = "uuid")]
-    pub id: String,
     /// The version's id.
     #[param(format = "uuid")]
     pub sid: String,

@@ -12,7 +12,7 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::access::{CommentPath, RegistrationPath, ThreadPath, found, registration_for};
+use super::access::{CommentPath, OnRegistration, RegistrationPath, ThreadPath, found};
 use super::audit::audit;
 use super::limits::PerUser;
 use crate::auth::Authenticated;
@@ -162,10 +162,8 @@ pub struct ThreadResponse {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    auth: Authenticated,
-    Path(RegistrationPath { id }): Path<RegistrationPath>,
+    OnRegistration { registration, .. }: OnRegistration,
 ) -> Result<Json<ThreadList>, AppError> {
-    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     let threads = state.db.threads(registration.id).await?;
     Ok(Json(ThreadList { threads }))
 }
@@ -186,10 +184,10 @@ pub async fn list(
 )]
 pub async fn mark_read(
     State(state): State<AppState>,
-    auth: Authenticated,
-    Path(RegistrationPath { id }): Path<RegistrationPath>,
+    OnRegistration {
+        auth, registration, ..
+    }: OnRegistration,
 ) -> Result<StatusCode, AppError> {
-    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     state
         .db
         .mark_comments_read(&auth.user.id, registration.id)
@@ -230,11 +228,11 @@ pub struct NewThread {
 )]
 pub async fn create(
     State(state): State<AppState>,
-    auth: Authenticated,
-    Path(RegistrationPath { id }): Path<RegistrationPath>,
+    OnRegistration {
+        auth, registration, ..
+    }: OnRegistration,
     body: Result<Json<NewThread>, axum::extract::rejection::JsonRejection>,
 ) -> Result<impl IntoResponse, AppError> {
-    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     let Json(new) = body?;
     let text = body_text(&new.body)?;
     let anchor = new.anchor.map(checked_anchor).transpose()?;
@@ -273,7 +271,7 @@ pub struct Text {
     post,
     path = "/api/registrations/{id}/comments/{thread}/replies",
     tag = "comments",
-    params(ThreadPath),
+    params(RegistrationPath, ThreadPath),
     request_body = Text,
     responses(
         (status = 201, description = "The thread with the reply.", body = ThreadResponse),
@@ -287,11 +285,12 @@ pub struct Text {
 )]
 pub async fn reply(
     State(state): State<AppState>,
-    auth: Authenticated,
-    Path(ThreadPath { id, thread }): Path<ThreadPath>,
+    OnRegistration {
+        auth, registration, ..
+    }: OnRegistration,
+    Path(ThreadPath { thread }): Path<ThreadPath>,
     body: Result<Json<Text>, axum::extract::rejection::JsonRejection>,
 ) -> Result<impl IntoResponse, AppError> {
-    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     let thread = thread_of(&state, &registration, found(&thread)?).await?;
     let Json(text) = body?;
     let body = body_text(&text.body)?;
@@ -347,7 +346,7 @@ async fn own_comment(
     patch,
     path = "/api/registrations/{id}/comments/{thread}/comments/{comment}",
     tag = "comments",
-    params(CommentPath),
+    params(RegistrationPath, CommentPath),
     request_body = Text,
     responses(
         (status = 200, description = "The thread with the edited comment.", body = ThreadResponse),
@@ -361,11 +360,12 @@ async fn own_comment(
 )]
 pub async fn edit(
     State(state): State<AppState>,
-    auth: Authenticated,
-    Path(CommentPath { id, thread, comment }): Path<CommentPath>,
+    OnRegistration {
+        auth, registration, ..
+    }: OnRegistration,
+    Path(CommentPath { thread, comment }): Path<CommentPath>,
     body: Result<Json<Text>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<ThreadResponse>, AppError> {
-    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     let thread = thread_of(&state, &registration, found(&thread)?).await?;
     let comment: CommentId = found(&comment)?;
     own_comment(&state, &auth, &thread, comment, "comment.edit").await?;
@@ -391,7 +391,7 @@ pub async fn edit(
     delete,
     path = "/api/registrations/{id}/comments/{thread}/comments/{comment}",
     tag = "comments",
-    params(CommentPath),
+    params(RegistrationPath, CommentPath),
     responses(
         (status = 200, description = "The thread, the comment marked deleted.", body = ThreadResponse),
         Unauthenticated,
@@ -402,10 +402,11 @@ pub async fn edit(
 )]
 pub async fn delete(
     State(state): State<AppState>,
-    auth: Authenticated,
-    Path(CommentPath { id, thread, comment }): Path<CommentPath>,
+    OnRegistration {
+        auth, registration, ..
+    }: OnRegistration,
+    Path(CommentPath { thread, comment }): Path<CommentPath>,
 ) -> Result<Json<ThreadResponse>, AppError> {
-    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     let thread = thread_of(&state, &registration, found(&thread)?).await?;
     let comment: CommentId = found(&comment)?;
     own_comment(&state, &auth, &thread, comment, "comment.delete").await?;
@@ -425,12 +426,13 @@ pub async fn delete(
 
 async fn set_resolved(
     state: AppState,
-    auth: Authenticated,
-    id: String,
+    on: OnRegistration,
     thread: String,
     resolve: bool,
 ) -> Result<Json<ThreadResponse>, AppError> {
-    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
+    let OnRegistration {
+        auth, registration, ..
+    } = on;
     let thread = thread_of(&state, &registration, found(&thread)?).await?;
     state
         .db
@@ -459,7 +461,7 @@ async fn set_resolved(
     post,
     path = "/api/registrations/{id}/comments/{thread}/resolve",
     tag = "comments",
-    params(ThreadPath),
+    params(RegistrationPath, ThreadPath),
     responses(
         (status = 200, description = "The resolved thread.", body = ThreadResponse),
         Unauthenticated,
@@ -470,10 +472,10 @@ async fn set_resolved(
 )]
 pub async fn resolve(
     State(state): State<AppState>,
-    auth: Authenticated,
-    Path(ThreadPath { id, thread }): Path<ThreadPath>,
+    on: OnRegistration,
+    Path(ThreadPath { thread }): Path<ThreadPath>,
 ) -> Result<Json<ThreadResponse>, AppError> {
-    set_resolved(state, auth, id, thread, true).await
+    set_resolved(state, on, thread, true).await
 }
 
 /// Reopens a resolved thread.
@@ -481,7 +483,7 @@ pub async fn resolve(
     post,
     path = "/api/registrations/{id}/comments/{thread}/reopen",
     tag = "comments",
-    params(ThreadPath),
+    params(RegistrationPath, ThreadPath),
     responses(
         (status = 200, description = "The reopened thread.", body = ThreadResponse),
         Unauthenticated,
@@ -492,10 +494,10 @@ pub async fn resolve(
 )]
 pub async fn reopen(
     State(state): State<AppState>,
-    auth: Authenticated,
-    Path(ThreadPath { id, thread }): Path<ThreadPath>,
+    on: OnRegistration,
+    Path(ThreadPath { thread }): Path<ThreadPath>,
 ) -> Result<Json<ThreadResponse>, AppError> {
-    set_resolved(state, auth, id, thread, false).await
+    set_resolved(state, on, thread, false).await
 }
 
 /// People who can see a dossier.
@@ -520,10 +522,8 @@ pub struct PeopleList {
 )]
 pub async fn people(
     State(state): State<AppState>,
-    auth: Authenticated,
-    Path(RegistrationPath { id }): Path<RegistrationPath>,
+    OnRegistration { registration, .. }: OnRegistration,
 ) -> Result<Json<PeopleList>, AppError> {
-    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     let people = state
         .db
         .users_with_access(registration.school_id)

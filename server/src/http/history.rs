@@ -12,11 +12,11 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::access::{RegistrationPath, SnapshotPath, found, registration_for};
+use super::access::{OnRegistration, RegistrationPath, SnapshotPath, found};
 use super::audit::audit;
 use super::limits::PerUser;
 use crate::access::SchoolAccess;
-use crate::auth::Authenticated;
+
 use crate::db::{Registration, SnapshotMeta, StoredSnapshot};
 use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
 use crate::history::{self, DiffResponse, Taking};
@@ -69,10 +69,8 @@ pub struct SnapshotList {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    auth: Authenticated,
-    Path(RegistrationPath { id }): Path<RegistrationPath>,
+    OnRegistration { registration, .. }: OnRegistration,
 ) -> Result<Json<SnapshotList>, AppError> {
-    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     let snapshots = state.db.snapshots(registration.id).await?;
     Ok(Json(SnapshotList { snapshots }))
 }
@@ -103,11 +101,11 @@ pub struct NewVersion {
 )]
 pub async fn create(
     State(state): State<AppState>,
-    auth: Authenticated,
-    Path(RegistrationPath { id }): Path<RegistrationPath>,
+    OnRegistration {
+        auth, registration, ..
+    }: OnRegistration,
     body: Result<Json<NewVersion>, axum::extract::rejection::JsonRejection>,
 ) -> Result<impl IntoResponse, AppError> {
-    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     let Json(new) = body?;
     let name = new.name.trim();
     if name.is_empty() {
@@ -168,7 +166,7 @@ pub struct VersionResponse {
     get,
     path = "/api/registrations/{id}/snapshots/{sid}",
     tag = "history",
-    params(SnapshotPath),
+    params(RegistrationPath, SnapshotPath),
     responses(
         (status = 200, description = "The version and its content.", body = VersionResponse),
         Unauthenticated,
@@ -178,10 +176,9 @@ pub struct VersionResponse {
 )]
 pub async fn get(
     State(state): State<AppState>,
-    auth: Authenticated,
-    Path(SnapshotPath { id, sid }): Path<SnapshotPath>,
+    OnRegistration { registration, .. }: OnRegistration,
+    Path(SnapshotPath { sid }): Path<SnapshotPath>,
 ) -> Result<Json<VersionResponse>, AppError> {
-    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     let stored = snapshot_of(&state, &registration, &sid).await?;
     let doc_state = state.rooms.document_state(registration.id).await?;
     let version = history::version(doc_state, stored.snapshot).await?;
@@ -220,11 +217,9 @@ pub struct DiffQuery {
 )]
 pub async fn diff(
     State(state): State<AppState>,
-    auth: Authenticated,
-    Path(RegistrationPath { id }): Path<RegistrationPath>,
+    OnRegistration { registration, .. }: OnRegistration,
     Query(query): Query<DiffQuery>,
 ) -> Result<Json<DiffResponse>, AppError> {
-    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     let from = query.from.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| {
         AppError::BadRequest("say which version to compare from: ?from=<version id>".into())
     })?;
@@ -261,7 +256,7 @@ pub struct RestoreResponse {
     post,
     path = "/api/registrations/{id}/snapshots/{sid}/restore",
     tag = "history",
-    params(SnapshotPath),
+    params(RegistrationPath, SnapshotPath),
     responses(
         (status = 200, description = "Restored; the `restore` version that records it.", body = RestoreResponse),
         Unauthenticated,
@@ -274,10 +269,13 @@ pub struct RestoreResponse {
 )]
 pub async fn restore(
     State(state): State<AppState>,
-    auth: Authenticated,
-    Path(SnapshotPath { id, sid }): Path<SnapshotPath>,
+    OnRegistration {
+        auth,
+        registration,
+        access,
+    }: OnRegistration,
+    Path(SnapshotPath { sid }): Path<SnapshotPath>,
 ) -> Result<Json<RestoreResponse>, AppError> {
-    let (registration, access) = registration_for(&state, &auth.user.id, &id).await?;
     let source = snapshot_of(&state, &registration, &sid).await?;
     if access != SchoolAccess::Clb {
         audit(

@@ -3,14 +3,14 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::access::{RegistrationPath, registration_for};
+use super::access::{OnRegistration, RegistrationPath};
 use super::audit::audit;
 use crate::access::SchoolAccess;
-use crate::auth::Authenticated;
+
 use crate::db::{Registration, RegistrationPatch};
 use crate::domain;
 use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
@@ -39,11 +39,10 @@ pub struct RegistrationWithAccess {
     security(("session" = []), ("token" = [])),
 )]
 pub async fn get(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    Path(RegistrationPath { id }): Path<RegistrationPath>,
+    OnRegistration {
+        registration, access, ..
+    }: OnRegistration,
 ) -> Result<Json<RegistrationWithAccess>, AppError> {
-    let (registration, access) = registration_for(&state, &auth.user.id, &id).await?;
     Ok(Json(RegistrationWithAccess { registration, access }))
 }
 
@@ -90,17 +89,19 @@ mod double_option {
 )]
 pub async fn patch(
     State(state): State<AppState>,
-    auth: Authenticated,
-    Path(RegistrationPath { id }): Path<RegistrationPath>,
+    OnRegistration {
+        auth,
+        registration,
+        access,
+    }: OnRegistration,
     body: Result<Json<Patch>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<RegistrationWithAccess>, AppError> {
-    let (registration, access) = registration_for(&state, &auth.user.id, &id).await?;
     if access != SchoolAccess::Clb {
         audit(
             &state,
             Some(auth.user.id.to_string()),
             "registration.update",
-            Some(id),
+            Some(registration.id.to_string()),
             "denied",
         )
         .await;
@@ -135,7 +136,7 @@ pub async fn patch(
         &state,
         Some(auth.user.id.to_string()),
         "registration.update",
-        Some(id),
+        Some(registration.id.to_string()),
         "ok",
     )
     .await;
@@ -168,10 +169,8 @@ pub struct ContentResponse {
 )]
 pub async fn content(
     State(state): State<AppState>,
-    auth: Authenticated,
-    Path(RegistrationPath { id }): Path<RegistrationPath>,
+    OnRegistration { registration, .. }: OnRegistration,
 ) -> Result<Json<ContentResponse>, AppError> {
-    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     let doc_state = state.rooms.document_state(registration.id).await?;
     let sections = samen_crdt::text::plain_text_from_state(&doc_state)
         .map_err(|e| AppError::Internal(format!("stored document does not decode: {e}")))?;
@@ -218,10 +217,8 @@ pub struct AuthorsResponse {
 )]
 pub async fn authors(
     State(state): State<AppState>,
-    auth: Authenticated,
-    Path(RegistrationPath { id }): Path<RegistrationPath>,
+    OnRegistration { registration, .. }: OnRegistration,
 ) -> Result<Json<AuthorsResponse>, AppError> {
-    let (registration, _) = registration_for(&state, &auth.user.id, &id).await?;
     let doc_state = state.rooms.document_state(registration.id).await?;
     let bindings = state.db.client_authors(registration.id).await?;
     let authorship = samen_crdt::text::authorship_from_state(&doc_state)
