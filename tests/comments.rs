@@ -215,3 +215,61 @@ async fn mentions_anchors_limits_and_unread_counts() {
     }
     assert!(limited, "15 comments in a row are rate limited");
 }
+
+#[tokio::test]
+async fn mentions_disappear_once_the_role_that_allowed_them_is_withdrawn() {
+    let server = TestServer::start().await;
+    let sara = server.clb().await;
+    let tom = server.school_member("linde").await;
+    let reg = sara.creates_registration().await;
+    let (status, body) = sara
+        .post(
+            reg.path("/comments"),
+            json!({ "body": "Tom, kan de zorgcoördinator dit opnemen?", "mentions": [tom.id] }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (_, notes) = tom.get("/api/notifications").await;
+    assert_eq!(notes["unread"], 1, "{notes}");
+
+    // The school withdraws Tom's role: he no longer reads De Linde's dossier, so neither
+    // the mention nor the text it quotes may reach him.
+    server
+        .admin_command(
+            &[
+                "revoke",
+                "--email",
+                tom.email,
+                "--role",
+                "school_dossier",
+                "--institution",
+                "100001",
+            ],
+            &[],
+        )
+        .await;
+    let (status, notes) = tom.get("/api/notifications").await;
+    assert_eq!(status, 200);
+    assert_eq!(notes["unread"], 0, "{notes}");
+    assert_eq!(notes["notifications"], json!([]), "{notes}");
+    let (status, _) = tom.get(reg.path("")).await;
+    assert_eq!(status, 404);
+
+    // Given back, the mention is there again (it was hidden, not lost).
+    server
+        .admin_command(
+            &[
+                "grant",
+                "--email",
+                tom.email,
+                "--role",
+                "school_dossier",
+                "--institution",
+                "100001",
+            ],
+            &[],
+        )
+        .await;
+    let (_, notes) = tom.get("/api/notifications").await;
+    assert_eq!(notes["unread"], 1, "{notes}");
+}

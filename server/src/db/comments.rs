@@ -366,9 +366,10 @@ impl Db {
             .map_err(DbError::from)
     }
 
-    /// A user's mentions, newest first.
+    /// A user's mentions, newest first: only those on registrations the user may still
+    /// read (a mention made before a role was withdrawn must not keep showing its text).
     pub async fn notifications(&self, user: &UserId) -> Result<Vec<Notification>, DbError> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT n.id, n.kind, n.registration_id, r.title, i.number AS school_number, n.thread_id,
                     c.author_id, u.display_name AS author_name, c.body, c.deleted_at, n.created_at, n.read_at
              FROM notifications n
@@ -376,8 +377,11 @@ impl Db {
              JOIN users u ON u.id = c.author_id
              JOIN registrations r ON r.id = n.registration_id
              JOIN institutions i ON i.id = r.school_id
-             WHERE n.user_id = ? ORDER BY n.created_at DESC, n.id DESC LIMIT 200",
-        )
+             WHERE n.user_id = ?1
+               AND EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = ?1 AND {})
+             ORDER BY n.created_at DESC, n.id DESC LIMIT 200",
+            super::links_to_school("r.school_id")
+        )))
         .bind(user.as_str())
         .fetch_all(&self.pool)
         .await?;

@@ -74,13 +74,10 @@ impl Db {
         user: &UserId,
         school_id: InstitutionId,
     ) -> Result<Option<SchoolAccess>, DbError> {
-        let roles: Vec<String> = sqlx::query_scalar(
-            "SELECT m.role FROM memberships m
-             WHERE m.user_id = ?1 AND (
-                 (m.role = 'school_dossier' AND m.institution_id = ?2)
-                 OR (m.role = 'clb_staff' AND m.institution_id IN
-                        (SELECT clb_id FROM clb_schools WHERE school_id = ?2)))",
-        )
+        let roles: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT m.role FROM memberships m WHERE m.user_id = ?1 AND {}",
+            links_to_school("?2")
+        )))
         .bind(user.as_str())
         .bind(school_id)
         .fetch_all(&self.pool)
@@ -93,6 +90,18 @@ impl Db {
             Some(SchoolAccess::School)
         })
     }
+}
+
+/// DESIGN.md's access rule in SQL, over a row `m` of `memberships`: the membership links
+/// its user to the school whose id is `school` (a column or a placeholder) — a member of
+/// the school, or CLB staff of a CLB that serves it. Every query that asks who may reach a
+/// school uses this one statement of the rule.
+pub(crate) fn links_to_school(school: &str) -> String {
+    format!(
+        "((m.role = 'school_dossier' AND m.institution_id = {school})
+          OR (m.role = 'clb_staff' AND m.institution_id IN
+                 (SELECT clb_id FROM clb_schools WHERE school_id = {school})))"
+    )
 }
 
 /// Milliseconds since the Unix epoch.

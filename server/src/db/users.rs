@@ -283,15 +283,13 @@ impl Db {
 
     /// Users who may see a school (for mentions and presence names).
     pub async fn users_with_access(&self, school_id: InstitutionId) -> Result<Vec<User>, DbError> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT DISTINCT u.id, u.email, u.display_name, u.disabled FROM users u
              JOIN memberships m ON m.user_id = u.id
-             WHERE u.disabled = 0 AND (
-                 (m.role = 'school_dossier' AND m.institution_id = ?1)
-                 OR (m.role = 'clb_staff' AND m.institution_id IN
-                        (SELECT clb_id FROM clb_schools WHERE school_id = ?1)))
+             WHERE u.disabled = 0 AND {}
              ORDER BY u.display_name",
-        )
+            super::links_to_school("?1")
+        )))
         .bind(school_id)
         .fetch_all(&self.pool)
         .await?;
