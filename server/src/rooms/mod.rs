@@ -209,6 +209,53 @@ pub(crate) struct RoomsInner {
     rng: std::sync::Mutex<fastrand::Rng>,
     /// The number of running rooms, so shutdown can wait for them.
     live: watch::Sender<usize>,
+    /// Makes rooms panic at their next batch (tests of what a panic leaves behind).
+    #[cfg(test)]
+    panic_for_test: std::sync::atomic::AtomicBool,
+}
+
+/// A room's place in the registry, given back however its task ends, a panic included:
+/// out of the map (unless a later room has the slot), one fewer live room (so shutdown
+/// does not wait for it), and out of the loaded-rooms gauge. Its clients are released by
+/// the room's own drop: each connection's outbox then says the room is gone (1001).
+struct Slot {
+    inner: Arc<RoomsInner>,
+    id: RegistrationId,
+    instance: u64,
+    /// Whether the document loaded (the gauge counts loaded rooms only).
+    loaded: bool,
+}
+
+impl Slot {
+    /// Counts a room from its claim of the registry's slot.
+    fn claim(inner: Arc<RoomsInner>, id: RegistrationId, instance: u64) -> Self {
+        inner.live.send_modify(|n| *n += 1);
+        Slot {
+            inner,
+            id,
+            instance,
+            loaded: false,
+        }
+    }
+
+    /// The document is loaded: the room runs.
+    fn loaded(&mut self) {
+        self.loaded = true;
+        self.inner.metrics.rooms.inc();
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let instance = self.instance;
+        self.inner
+            .rooms
+            .remove_if(&self.id, |_, h| h.instance == instance);
+        if self.loaded {
+            self.inner.metrics.rooms.dec();
+        }
+        self.inner.live.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 impl RoomsInner {
@@ -250,6 +297,8 @@ impl Rooms {
                 clock: ambient.clock,
                 rng: std::sync::Mutex::new(fastrand::Rng::with_seed(ambient.seed)),
                 live: watch::Sender::new(0),
+                #[cfg(test)]
+                panic_for_test: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -358,16 +407,18 @@ impl Rooms {
             dashmap::Entry::Occupied(e) => return Ok(e.get().clone()),
             dashmap::Entry::Vacant(e) => e.insert(handle).clone(),
         };
-        self.inner.live.send_modify(|n| *n += 1);
+        let mut slot = Slot::claim(self.inner.clone(), id, instance);
         let inner = self.inner.clone();
         tokio::spawn(async move {
             // Boxed: the loading future is needed only until the room runs, and inline it
             // would stay part of the room's task for the room's whole life.
-            match Box::pin(room::Room::load(id, instance, inner.clone())).await {
-                Ok(room) => room.run(rx).await,
+            match Box::pin(room::Room::load(id, instance, inner)).await {
+                Ok(room) => {
+                    slot.loaded();
+                    room.run(rx).await
+                }
                 Err(err) => {
                     tracing::error!(%id, error = %err, "could not load document");
-                    inner.rooms.remove_if(&id, |_, h| h.instance == instance);
                     let mut rx = rx;
                     rx.close();
                     while let Some(cmd) = rx.recv().await {
@@ -377,7 +428,7 @@ impl Rooms {
                     }
                 }
             }
-            inner.live.send_modify(|n| *n -= 1);
+            drop(slot);
         });
         Ok(claimed)
     }
@@ -392,4 +443,96 @@ pub enum JoinError {
     /// The room kept closing under us (or its document could not be loaded).
     #[error("room unavailable")]
     Busy,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::clock::Ambient;
+
+    #[tokio::test]
+    async fn a_room_that_panics_gives_back_its_place_and_releases_its_clients() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let (store, db) = crate::open_database(tmp.path(), None).await.expect("database");
+        let (_stop, shutdown) = watch::channel(false);
+        let config = RoomConfig {
+            idle_unload: Duration::from_secs(30),
+            awareness_timeout: Duration::from_secs(30),
+            compact_after: 500,
+            outbound_queue: 16,
+            snapshot_quiet: Duration::from_secs(600),
+            snapshot_every: Duration::from_secs(24 * 60 * 60),
+        };
+        let metrics = Arc::new(Metrics::new());
+        let rooms = Rooms::new(
+            store,
+            db,
+            Events::default(),
+            metrics.clone(),
+            config,
+            shutdown,
+            Ambient::system(),
+        );
+        let principal = Arc::new(Principal::new(UserId::new(), "Iemand".into(), SchoolAccess::Clb));
+        let make_peer = || {
+            let (out, receiver) = outbox::outbox(16);
+            let peer = Peer {
+                out,
+                acks: false,
+                principal: principal.clone(),
+            };
+            (peer, receiver)
+        };
+        let id = RegistrationId::new();
+        let conn = ConnId::next();
+        let (tx, outbox) = rooms.join(id, conn, make_peer).await.expect("join");
+        assert_eq!(rooms.loaded(), 1);
+        assert_eq!(*rooms.inner.live.borrow(), 1);
+        assert!(metrics.render().contains("samen_rooms 1\n"));
+
+        rooms
+            .inner
+            .panic_for_test
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let msg = Box::new(ClientMessage::QueryAwareness);
+        tx.send(RoomCmd::Message { conn, msg })
+            .await
+            .expect("room takes the message");
+
+        // The client is told to reconnect (after the frames queued at its join).
+        let closed = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                if let outbox::Delivery::Close(reason) = outbox.next().await {
+                    return reason;
+                }
+            }
+        })
+        .await
+        .expect("the client is released");
+        assert_eq!(closed, CloseReason::GOING_AWAY);
+        // Nothing of the room is left: not in the registry, not counted as live (shutdown
+        // would otherwise wait for it), not in the gauge.
+        assert_eq!(rooms.loaded(), 0);
+        tokio::time::timeout(Duration::from_secs(1), rooms.wait_closed())
+            .await
+            .expect("no live room left");
+        assert!(
+            metrics.render().contains("samen_rooms 0\n"),
+            "{}",
+            metrics.render()
+        );
+
+        // The next joiner gets a fresh room.
+        rooms
+            .inner
+            .panic_for_test
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        rooms
+            .join(id, ConnId::next(), make_peer)
+            .await
+            .expect("join again");
+        assert_eq!(rooms.loaded(), 1);
+    }
 }

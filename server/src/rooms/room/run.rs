@@ -27,7 +27,6 @@ impl Room {
         mut rx: mpsc::Receiver<RoomCmd>,
     ) -> impl Future<Output = ()> + Send {
         async move {
-            self.rooms.metrics.rooms.inc();
             if self.uncompacted >= self.rooms.config.compact_after {
                 Box::pin(self.compact(false)).await;
             }
@@ -59,13 +58,19 @@ impl Room {
                     _ = shutdown.changed() => break "server shutting down",
                 }
             };
-            let rooms = self.rooms.clone();
             Box::pin(self.close(reason, rx)).await;
-            rooms.metrics.rooms.dec();
         }
     }
 
     async fn run_batch(&mut self, cmds: impl Iterator<Item = RoomCmd>) {
+        #[cfg(test)]
+        if self
+            .rooms
+            .panic_for_test
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            panic!("a room panics, as a test asked");
+        }
         let mut batch = Batch::default();
         for cmd in cmds {
             match cmd {
