@@ -4,6 +4,7 @@
 
 mod support;
 
+mod access;
 mod bad_input;
 mod comments;
 mod history;

@@ -66,6 +66,11 @@ pub struct ServeConfig {
     #[arg(long, env = "SAMEN_PING_SECS", default_value_t = 20)]
     pub ping_secs: u64,
 
+    /// Seconds between checks that the users of open connections and event streams still
+    /// have their rights (logged out, expired, disabled, role withdrawn: closed).
+    #[arg(long, env = "SAMEN_ACCESS_CHECK_SECS", default_value_t = 5)]
+    pub access_check_secs: u64,
+
     /// Threads that serve sockets and rooms (default: half the cores, at least one; see
     /// docs/architecture.md). Storage and password hashing have threads of their own.
     #[arg(long, env = "SAMEN_WORKERS")]

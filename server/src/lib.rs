@@ -3,6 +3,7 @@
 //! before any peer sees it.
 
 pub mod access;
+pub mod access_watch;
 pub mod app;
 pub mod auth;
 pub mod cli;
@@ -105,7 +106,13 @@ pub async fn serve(
         stop_rx.clone(),
         clock::Ambient::system(),
     );
+    let watch = access_watch::AccessWatch::new(db.clone(), rooms.clone());
+    tokio::spawn(watch.clone().run(
+        Duration::from_secs(config.access_check_secs.max(1)),
+        stop_rx.clone(),
+    ));
     let state = app::AppState {
+        watch,
         rooms: rooms.clone(),
         db,
         metrics,

@@ -28,6 +28,8 @@ pub struct AppState {
     pub throttle: Arc<LoginThrottle>,
     /// Live events per school.
     pub events: crate::events::Events,
+    /// The open connections' rights, re-checked while they are open.
+    pub watch: crate::access_watch::AccessWatch,
     /// Becomes true when the server shuts down (ends event streams).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

@@ -78,7 +78,7 @@ impl TestServer {
     }
 
     /// The WebSocket URL of a registration's document, without credentials.
-    fn ws_url(&self, id: &str) -> String {
+    pub fn ws_url(&self, id: &str) -> String {
         format!("ws://{}/sync/{id}", self.addr())
     }
 

@@ -271,6 +271,19 @@ test('an expired session sends the user to login and back to the page', async ()
   await page.context().close()
 })
 
+test('logging out in another tab closes the open dossier there, and that page asks to log in', async () => {
+  const page = await person('linde@demo.test')
+  await open(page, LINDE_SIGNAL)
+  const other = await page.context().newPage()
+  await other.goto(`${base}/scholen/100001`)
+  await other.evaluate(() => fetch('/api/logout', { method: 'POST' }))
+  // The server closes the dossier's connection at once (1008, access ended); the page
+  // stops reconnecting, finds the session gone and sends the user to login.
+  await page.waitForURL(/\/login\?/, { timeout: 10000 })
+  await page.locator('.notice', { hasText: 'Je sessie is verlopen' }).waitFor()
+  await page.context().close()
+})
+
 test('the app speaks English on request, and works at tablet width', async () => {
   const context = await browser.newContext({ viewport: { width: 820, height: 1100 } })
   const page = await context.newPage()

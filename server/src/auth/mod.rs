@@ -32,6 +32,16 @@ pub enum Via {
     Token,
 }
 
+/// The credential a caller proved themselves with, as the database knows it (hashed), so
+/// that an open connection can be re-checked later without keeping a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Credential {
+    /// A session: the SHA-256 of its id.
+    Session(String),
+    /// An API token: the SHA-256 of the token.
+    Token(String),
+}
+
 /// An authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
@@ -39,6 +49,8 @@ pub struct Authenticated {
     pub user: User,
     /// How they authenticated.
     pub via: Via,
+    /// The credential, hashed.
+    pub credential: Credential,
 }
 
 impl FromRequestParts<AppState> for Authenticated {
@@ -65,6 +77,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Auth
         return Ok(state.db.token_user(&token).await?.map(|user| Authenticated {
             user,
             via: Via::Token,
+            credential: Credential::Token(secret::hash_secret(&token)),
         }));
     }
     let jar = CookieJar::from_headers(&parts.headers);
@@ -73,6 +86,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Auth
         if let Some(user) = state.db.session_user(&secret).await? {
             return Ok(Some(Authenticated {
                 user,
+                credential: Credential::Session(secret::hash_secret(&secret)),
                 via: Via::Session(secret),
             }));
         }

@@ -4,6 +4,7 @@
 use sqlx::Row;
 
 use super::{Db, DbError, now};
+use crate::auth::Credential;
 use crate::auth::secret::{hash_secret, new_secret};
 use crate::db::User;
 use crate::ids::{TokenId, UserId};
@@ -54,6 +55,33 @@ impl Db {
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.as_ref().map(super::users::row_user).transpose()?)
+    }
+
+    /// Whether a credential still admits its user: the session exists and has not expired,
+    /// or the token is not revoked; and the user is not disabled.
+    pub async fn credential_valid(&self, credential: &Credential) -> Result<bool, DbError> {
+        let row = match credential {
+            Credential::Session(id_hash) => {
+                sqlx::query(
+                    "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
+                     WHERE s.id_hash = ? AND s.expires_at > ? AND u.disabled = 0",
+                )
+                .bind(id_hash)
+                .bind(now())
+                .fetch_optional(&self.pool)
+                .await?
+            }
+            Credential::Token(hash) => {
+                sqlx::query(
+                    "SELECT 1 FROM api_tokens t JOIN users u ON u.id = t.user_id
+                     WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled = 0",
+                )
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?
+            }
+        };
+        Ok(row.is_some())
     }
 
     /// Ends a session (no error if it did not exist).

@@ -126,6 +126,8 @@ pub async fn logout(
 ) -> Result<impl IntoResponse, AppError> {
     if let Via::Session(secret) = &auth.via {
         state.db.delete_session(secret).await?;
+        // The session's open documents and event streams close now, not at the next round.
+        state.watch.recheck_soon();
     }
     audit(&state, Some(auth.user.id.to_string()), "logout", None, "ok").await;
     let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/"));
@@ -319,6 +321,7 @@ pub async fn revoke_token(
     if !state.db.revoke_token(&auth.user.id, found(&id)?).await? {
         return Err(AppError::NotFound);
     }
+    state.watch.recheck_soon();
     audit(
         &state,
         Some(auth.user.id.to_string()),

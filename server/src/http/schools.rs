@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 
 use super::audit::audit;
 use crate::access::SchoolAccess;
+use crate::access_watch::Grant;
 use crate::auth::Authenticated;
 use crate::db::{Institution, NewRegistration, Registration, RegistrationFilter};
 use crate::domain;
@@ -257,6 +258,14 @@ pub async fn events(
     Path(number): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
     let (school, access) = school_for(&state, &auth, &number).await?;
+    // Should the user's right end while the stream is open, it ends (the app reconnects
+    // and is told to log in, or that the school is not theirs).
+    let (lease, ended) = state.watch.stream(Grant {
+        credential: auth.credential.clone(),
+        user: auth.user.id.clone(),
+        school: school.id,
+        access,
+    });
     let principal = Principal::new(auth.user.id.clone(), auth.user.display_name.clone(), access);
     let role = match access {
         SchoolAccess::Clb => "clb",
@@ -270,8 +279,8 @@ pub async fn events(
     let initial = sse_event(initial.kind, &initial.data);
     let shutdown = state.shutdown.clone();
     let rest = stream::unfold(
-        (rx, guard, shutdown),
-        |(mut rx, guard, mut shutdown)| async move {
+        (rx, guard, shutdown, lease, ended),
+        |(mut rx, guard, mut shutdown, lease, mut ended)| async move {
             let next = tokio::select! {
                 event = rx.recv() => match event {
                     Ok(event) => Some(sse_event(event.kind, &event.data)),
@@ -280,8 +289,9 @@ pub async fn events(
                     Err(RecvError::Closed) => None,
                 },
                 _ = shutdown.wait_for(|stop| *stop) => None,
+                _ = ended.wait_for(|end| *end) => None,
             };
-            next.map(|event| (Ok(event), (rx, guard, shutdown)))
+            next.map(|event| (Ok(event), (rx, guard, shutdown, lease, ended)))
         },
     );
     Ok(Sse::new(stream::once(async move { Ok(initial) }).chain(rest)).keep_alive(KeepAlive::default()))

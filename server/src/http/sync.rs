@@ -7,8 +7,10 @@ use axum::extract::{FromRequestParts, Path, Query, Request, State, WebSocketUpgr
 use axum::response::Response;
 
 use super::access::{RegistrationPath, registration_for};
+use crate::access_watch::Grant;
 use crate::auth::{Via, authenticate, same_origin};
 use crate::error::AppError;
+use crate::ids::ConnId;
 use crate::rooms::{Principal, SocketSettings, serve_socket};
 use crate::state::AppState;
 
@@ -49,8 +51,16 @@ pub(super) async fn sync(
     let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &state)
         .await
         .map_err(|e| AppError::BadRequest(e.body_text()))?;
+    let conn = ConnId::next();
+    let grant = Grant {
+        credential: auth.credential,
+        user: auth.user.id.clone(),
+        school: registration.school_id,
+        access,
+    };
     let principal = Arc::new(Principal::new(auth.user.id, auth.user.display_name, access));
     let settings = SocketSettings {
+        conn,
         limits: state.limits.clone(),
         ping: std::time::Duration::from_secs(state.config.ping_secs.max(1)),
         acks: query.acks.as_deref() == Some("1"),
@@ -61,6 +71,7 @@ pub(super) async fn sync(
     let max = state.config.max_message_bytes.saturating_add(64);
     let rooms = state.rooms.clone();
     let id = registration.id;
+    let watch = state.watch.clone();
     Ok(upgrade
         .max_message_size(max)
         .max_frame_size(max)
@@ -71,7 +82,13 @@ pub(super) async fn sync(
         // captures and the socket a second time beside our future for the connection's
         // whole life (~0.4 KiB per connection); this way it ends at once.
         .on_upgrade(move |socket| {
-            tokio::spawn(serve_socket(socket, rooms, id, settings));
+            // Watched from the upgrade on: should the user's right end, the room closes
+            // the connection; the lease ends the watch with the connection.
+            let lease = watch.socket(grant, id, conn);
+            tokio::spawn(async move {
+                serve_socket(socket, rooms, id, settings).await;
+                drop(lease);
+            });
             std::future::ready(())
         }))
 }

@@ -27,8 +27,9 @@ use crate::ids::{ConnId, RegistrationId};
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a connection needs besides its socket.
-#[derive(Clone)]
 pub struct SocketSettings {
+    /// The connection's id (chosen before the upgrade, so that the access watch knows it).
+    pub conn: ConnId,
     /// Who is on the connection (shared with the room's record of the peer: one copy per
     /// connection, not two).
     pub principal: Arc<Principal>,
@@ -53,7 +54,7 @@ pub fn serve_socket(
     settings: SocketSettings,
 ) -> impl Future<Output = ()> + Send {
     async move {
-        let conn = ConnId::next();
+        let conn = settings.conn;
         let metrics = rooms.inner.metrics.clone();
         metrics.connections.inc();
         let queue = rooms.inner.config.outbound_queue;

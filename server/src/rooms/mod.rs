@@ -118,6 +118,12 @@ impl CloseReason {
         code: 1013,
         reason: "too slow, please reconnect",
     };
+    /// 1008: the user's right to this document ended (logged out, session expired, role
+    /// withdrawn, user disabled, token revoked) while the connection was open.
+    pub const ACCESS_ENDED: CloseReason = CloseReason {
+        code: 1008,
+        reason: "access ended; log in again",
+    };
     /// 1001: the client stopped answering pings.
     pub const TIMEOUT: CloseReason = CloseReason {
         code: 1001,
@@ -150,6 +156,8 @@ pub(crate) enum RoomCmd {
     /// Make the document equal to a version, as an edit; the reply comes once it is stored
     /// and sent to everyone.
     Restore(Box<Restore>),
+    /// The user on a connection lost their right to the document: close it.
+    EndAccess { conn: ConnId },
 }
 
 const _: () = assert!(std::mem::size_of::<RoomCmd>() <= 24);
@@ -361,6 +369,15 @@ impl Rooms {
                 .remove_if(&id, |_, h| h.instance == handle.instance);
         }
         Err(RestoreError::Interrupted)
+    }
+
+    /// Closes connection `conn` on document `id` because its user's right ended (a room
+    /// that is not loaded has no connections).
+    pub async fn end_access(&self, id: RegistrationId, conn: ConnId) {
+        let handle = self.inner.rooms.get(&id).map(|h| h.clone());
+        if let Some(handle) = handle {
+            let _ = handle.tx.send(RoomCmd::EndAccess { conn }).await;
+        }
     }
 
     /// Joins a connection to the room of `id`, loading the room if needed.

@@ -7,7 +7,7 @@ import { WebsocketProvider } from 'y-websocket'
 import * as decoding from 'lib0/decoding'
 import { api } from './api'
 
-export type SaveState = 'connecting' | 'saved' | 'saving' | 'offline' | 'denied'
+export type SaveState = 'connecting' | 'saved' | 'saving' | 'offline' | 'denied' | 'ended'
 
 const MSG_AUTH = 2
 const MSG_SAMEN_ACK = 100
@@ -26,10 +26,12 @@ export function connectDoc(id: string, onSave: (state: SaveState) => void): Live
   let sent = 0
   let acked = 0
   let denied = false
+  let ended = false
   let failures = 0
 
   const report = () => {
-    if (denied) onSave('denied')
+    if (ended) onSave('ended')
+    else if (denied) onSave('denied')
     else if (!provider.wsconnected) onSave(everConnected ? 'offline' : 'connecting')
     else if (acked < sent || !provider.synced) onSave('saving')
     else onSave('saved')
@@ -67,8 +69,19 @@ export function connectDoc(id: string, onSave: (state: SaveState) => void): Live
     report()
   })
   provider.on('sync', () => report())
-  provider.on('connection-close', () => {
+  provider.on('connection-close', (event: CloseEvent | null) => {
     failures += 1
+    // The server closes with 1008 "access ended" when the user's right to this dossier
+    // ended while it was open (logged out elsewhere, session expired, role withdrawn):
+    // reconnecting would only be refused. /api/me sends the user to login if the session
+    // is gone; otherwise the page says the access ended.
+    if (event?.code === 1008 && event.reason.startsWith('access ended')) {
+      ended = true
+      provider.shouldConnect = false
+      report()
+      api('GET', '/api/me').catch(() => {})
+      return
+    }
     report()
     // Repeated failures may mean the session expired: asking /api/me sends the user to
     // login if so (the API's 401 handler); any other answer changes nothing.

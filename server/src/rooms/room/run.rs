@@ -81,6 +81,11 @@ impl Room {
                 RoomCmd::Leave { conn } => self.leave(conn, &mut batch),
                 RoomCmd::Message { conn, msg } => self.handle(conn, *msg, &mut batch),
                 RoomCmd::State { reply } => batch.state_replies.push(reply),
+                RoomCmd::EndAccess { conn } => {
+                    if self.peers.contains_key(&conn) && !batch.kicked(conn) {
+                        batch.kicks.push((conn, CloseReason::ACCESS_ENDED));
+                    }
+                }
                 RoomCmd::Restore(restore) => {
                     let result = self.restore(&restore.snapshot, &restore.by, &mut batch);
                     batch.restore_replies.push((restore.reply, result));

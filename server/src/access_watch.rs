@@ -1,0 +1,181 @@
+//! Rights that end while a connection is open. Every WebSocket and event stream registers
+//! whom it serves (the credential it was opened with, the user, the school and the access
+//! they had then); a watcher re-checks them against the database every few seconds and
+//! ends those whose right is gone: a user disabled, a role withdrawn or changed, a session
+//! logged out or expired, a token revoked.
+//!
+//! The database is the one source: a change made by `samen admin` (another process), or by
+//! another node once there are several, is seen the same way as one made here. A change
+//! made through this server's API (logout, a revoked token) asks for a check at once.
+//! Should the database fail, nothing is ended on its word: the next round decides.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use tokio::sync::{Notify, watch};
+
+use crate::access::SchoolAccess;
+use crate::auth::Credential;
+use crate::db::Db;
+use crate::ids::{ConnId, InstitutionId, RegistrationId, UserId};
+use crate::rooms::Rooms;
+
+/// Who an open connection serves, and what it had when it opened.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    /// The credential the connection was opened with.
+    pub credential: Credential,
+    /// The user.
+    pub user: UserId,
+    /// The school whose data it carries.
+    pub school: InstitutionId,
+    /// The access the user had to that school.
+    pub access: SchoolAccess,
+}
+
+/// How to end a connection whose right is gone.
+enum Ending {
+    /// A document's WebSocket: its room closes it.
+    Socket { doc: RegistrationId, conn: ConnId },
+    /// An event stream: it ends when this says so.
+    Stream(watch::Sender<bool>),
+}
+
+struct Watched {
+    grant: Grant,
+    ending: Ending,
+}
+
+struct Inner {
+    entries: DashMap<u64, Watched>,
+    next: AtomicU64,
+    db: Db,
+    rooms: Rooms,
+    /// Asks the watcher for a round now.
+    wake: Notify,
+}
+
+/// The open connections' rights, and the watcher that ends them.
+#[derive(Clone)]
+pub struct AccessWatch {
+    inner: Arc<Inner>,
+}
+
+/// An open connection's place in the watch; dropping it (the connection ended) takes the
+/// connection out.
+pub struct Lease {
+    inner: Arc<Inner>,
+    id: u64,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.inner.entries.remove(&self.id);
+    }
+}
+
+impl AccessWatch {
+    /// A watch with nothing open; [`AccessWatch::run`] does the checking.
+    pub fn new(db: Db, rooms: Rooms) -> Self {
+        AccessWatch {
+            inner: Arc::new(Inner {
+                entries: DashMap::new(),
+                next: AtomicU64::new(1),
+                db,
+                rooms,
+                wake: Notify::new(),
+            }),
+        }
+    }
+
+    fn add(&self, grant: Grant, ending: Ending) -> Lease {
+        let id = self.inner.next.fetch_add(1, Ordering::Relaxed);
+        self.inner.entries.insert(id, Watched { grant, ending });
+        Lease {
+            inner: self.inner.clone(),
+            id,
+        }
+    }
+
+    /// Watches the WebSocket `conn` on document `doc`.
+    pub fn socket(&self, grant: Grant, doc: RegistrationId, conn: ConnId) -> Lease {
+        self.add(grant, Ending::Socket { doc, conn })
+    }
+
+    /// Watches an event stream; the receiver turns true when the stream must end.
+    pub fn stream(&self, grant: Grant) -> (Lease, watch::Receiver<bool>) {
+        let (tx, rx) = watch::channel(false);
+        (self.add(grant, Ending::Stream(tx)), rx)
+    }
+
+    /// Asks for a check now (after a logout or a revoked token on this server).
+    pub fn recheck_soon(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// Checks every `every` (and when asked) until `shutdown` turns true.
+    pub async fn run(self, every: Duration, mut shutdown: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = self.inner.wake.notified() => {}
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            }
+            if let Err(err) = self.check().await {
+                tracing::warn!(error = %err, "could not re-check open connections' rights");
+            }
+        }
+    }
+
+    /// One round: ends every open connection whose credential or access changed; returns
+    /// how many it ended.
+    pub async fn check(&self) -> Result<usize, crate::db::DbError> {
+        let open: Vec<(u64, Grant)> = self
+            .inner
+            .entries
+            .iter()
+            .map(|e| (*e.key(), e.value().grant.clone()))
+            .collect();
+        if open.is_empty() {
+            return Ok(0);
+        }
+        let db = &self.inner.db;
+        let mut credentials: HashMap<&Credential, bool> = HashMap::new();
+        let mut access: HashMap<(&UserId, InstitutionId), Option<SchoolAccess>> = HashMap::new();
+        // One query per distinct credential and per distinct user and school, however many
+        // tabs and documents they have open.
+        for (_, grant) in &open {
+            if let Entry::Vacant(slot) = credentials.entry(&grant.credential) {
+                slot.insert(db.credential_valid(&grant.credential).await?);
+            }
+            if let Entry::Vacant(slot) = access.entry((&grant.user, grant.school)) {
+                slot.insert(db.school_access(&grant.user, grant.school).await?);
+            }
+        }
+        let gone: HashSet<u64> = open
+            .iter()
+            .filter(|(_, g)| !credentials[&g.credential] || access[&(&g.user, g.school)] != Some(g.access))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &gone {
+            // Out of the watch at once, so it is ended once; its lease finds it gone.
+            let Some((_, watched)) = self.inner.entries.remove(id) else {
+                continue;
+            };
+            tracing::info!(user = %watched.grant.user, "access ended; closing an open connection");
+            match watched.ending {
+                Ending::Socket { doc, conn } => self.inner.rooms.end_access(doc, conn).await,
+                Ending::Stream(tx) => {
+                    let _ = tx.send(true);
+                }
+            }
+        }
+        Ok(gone.len())
+    }
+}
