@@ -9,6 +9,7 @@ mod comments;
 mod history;
 mod identity;
 mod load;
+mod login;
 mod openapi;
 mod permissions;
 mod persistence;

@@ -105,13 +105,16 @@ pub async fn serve(
         stop_rx.clone(),
         clock::Ambient::system(),
     );
+    let throttle = Arc::new(auth::throttle::LoginThrottle::new());
+    tokio::spawn(auth::throttle::keep_pruned(throttle.clone(), stop_rx.clone()));
     let state = app::AppState {
         rooms: rooms.clone(),
         db,
         metrics,
         limits: Arc::new(config.limits()),
         config: Arc::new(config.clone()),
-        throttle: Arc::new(auth::throttle::LoginThrottle::default()),
+        throttle,
+        hashing: Arc::new(auth::password::Hashing::new(config.hash_concurrency())),
         events,
         shutdown: stop_rx,
     };
