@@ -10,6 +10,7 @@ mod comments;
 mod history;
 mod identity;
 mod load;
+mod login;
 mod openapi;
 mod permissions;
 mod persistence;

@@ -1,9 +1,10 @@
 //! Server configuration: command-line flags, each also settable from the environment.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use samen_crdt::Limits;
 
 /// `samen serve` options.
@@ -71,6 +72,17 @@ pub struct ServeConfig {
     #[arg(long, env = "SAMEN_ACCESS_CHECK_SECS", default_value_t = 5)]
     pub access_check_secs: u64,
 
+    /// Proxies whose `X-Forwarded-For` names the client, for login throttling: IP addresses
+    /// or CIDR networks, repeatable or comma-separated. Requests from anywhere else are
+    /// counted by their socket's address, whatever they send.
+    #[arg(long, env = "SAMEN_TRUSTED_PROXY", value_delimiter = ',', value_parser = parse_network)]
+    pub trusted_proxy: Vec<IpNet>,
+
+    /// Password hashes computed at once (argon2id, 19 MiB each; default: the cores, at
+    /// least 2). Logins beyond it wait up to a second, then get 503 with `Retry-After`.
+    #[arg(long, env = "SAMEN_HASH_CONCURRENCY")]
+    pub hash_concurrency: Option<usize>,
+
     /// Threads that serve sockets and rooms (default: half the cores, at least one; see
     /// docs/architecture.md). Storage and password hashing have threads of their own.
     #[arg(long, env = "SAMEN_WORKERS")]
@@ -85,6 +97,14 @@ impl ServeConfig {
     pub fn worker_threads(&self) -> usize {
         self.workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() / 2))
+            .max(1)
+    }
+
+    /// Password hashes computed at once: `--hash-concurrency`, else the cores, at least 2
+    /// (a core each is the most they can use; two let one login not wait for another).
+    pub fn hash_concurrency(&self) -> usize {
+        self.hash_concurrency
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()).max(2))
             .max(1)
     }
 
@@ -125,6 +145,15 @@ impl ServeConfig {
     }
 }
 
+/// An IP network (`10.0.0.0/8`, `fd00::/8`) or one address (`127.0.0.1`, `::1`).
+fn parse_network(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .map(|net| net.trunc())
+        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{text:?} is neither an IP address nor a network like 10.0.0.0/8"))
+}
+
 /// What a room needs to know of the configuration.
 #[derive(Debug, Clone)]
 pub struct RoomConfig {
@@ -154,9 +183,37 @@ mod tests {
         serve: ServeConfig,
     }
 
-    fn workers(args: &[&str]) -> usize {
+    fn parse(args: &[&str]) -> Result<ServeConfig, clap::Error> {
         let args = std::iter::once("samen").chain(args.iter().copied());
-        Cli::try_parse_from(args).unwrap().serve.worker_threads()
+        Cli::try_parse_from(args).map(|cli| cli.serve)
+    }
+
+    fn workers(args: &[&str]) -> usize {
+        parse(args).unwrap().worker_threads()
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks_repeated_or_comma_separated() {
+        let config = parse(&[
+            "--trusted-proxy",
+            "127.0.0.1, 10.1.2.3/8",
+            "--trusted-proxy",
+            "::1",
+        ])
+        .unwrap();
+        let nets: Vec<String> = config.trusted_proxy.iter().map(ToString::to_string).collect();
+        assert_eq!(nets, ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]);
+        assert!(parse(&[]).unwrap().trusted_proxy.is_empty());
+        assert!(parse(&["--trusted-proxy", "proxy.example"]).is_err());
+        assert!(parse(&["--trusted-proxy", "10.0.0.0/33"]).is_err());
+    }
+
+    #[test]
+    fn hash_concurrency_defaults_to_the_cores_and_at_least_two() {
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(parse(&[]).unwrap().hash_concurrency(), cores.max(2));
+        assert_eq!(parse(&["--hash-concurrency", "1"]).unwrap().hash_concurrency(), 1);
+        assert_eq!(parse(&["--hash-concurrency", "0"]).unwrap().hash_concurrency(), 1);
     }
 
     #[test]

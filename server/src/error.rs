@@ -2,7 +2,7 @@
 //! message } }` responses. Internal errors are logged with context and never shown.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::{IntoResponses, ToSchema};
@@ -34,6 +34,10 @@ pub enum AppError {
     /// 503: the server is shutting down.
     #[error("shutting down")]
     Unavailable,
+    /// 503: too much of one kind of work at once (password checks); try again after this
+    /// many seconds.
+    #[error("busy")]
+    Busy(u64),
     /// 500: something on our side failed; details go to the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -100,6 +104,11 @@ impl AppError {
                 "unavailable",
                 "The server is restarting; try again in a moment.".into(),
             ),
+            AppError::Busy(secs) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                format!("Too many logins at once; try again in {secs} seconds."),
+            ),
             AppError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -118,7 +127,14 @@ impl IntoResponse for AppError {
         let body = ErrorBody {
             error: ErrorDetail { code, message },
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        // The wait in a header too, where clients and proxies look for it (RFC 9110).
+        if let AppError::TooManyRequests(secs) | AppError::Busy(secs) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 }
 
@@ -141,5 +157,24 @@ impl From<axum::extract::rejection::JsonRejection> for AppError {
 impl From<crate::storage::StorageError> for AppError {
     fn from(err: crate::storage::StorageError) -> Self {
         AppError::Internal(err.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_are_in_retry_after() {
+        for (error, status) in [
+            (AppError::TooManyRequests(7), StatusCode::TOO_MANY_REQUESTS),
+            (AppError::Busy(7), StatusCode::SERVICE_UNAVAILABLE),
+        ] {
+            let response = error.into_response();
+            assert_eq!(response.status(), status);
+            assert_eq!(response.headers()[header::RETRY_AFTER], "7");
+        }
+        let response = AppError::NotFound.into_response();
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
     }
 }

@@ -111,6 +111,8 @@ pub async fn serve(
         Duration::from_secs(config.access_check_secs.max(1)),
         stop_rx.clone(),
     ));
+    let throttle = Arc::new(auth::throttle::LoginThrottle::new());
+    tokio::spawn(auth::throttle::keep_pruned(throttle.clone(), stop_rx.clone()));
     let state = app::AppState {
         watch,
         rooms: rooms.clone(),
@@ -118,7 +120,8 @@ pub async fn serve(
         metrics,
         limits: Arc::new(config.limits()),
         config: Arc::new(config.clone()),
-        throttle: Arc::new(auth::throttle::LoginThrottle::default()),
+        throttle,
+        hashing: Arc::new(auth::password::Hashing::new(config.hash_concurrency())),
         events,
         shutdown: stop_rx,
     };

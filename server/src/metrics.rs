@@ -36,6 +36,9 @@ pub struct Metrics {
     pub persist_seconds: Histogram,
     /// Compactions done.
     pub compactions: Counter,
+    /// Logins refused before their password was checked, by reason (these write no audit
+    /// entry: this is where a guessing run shows).
+    pub logins_refused: Family<ReasonLabel, Counter>,
 }
 
 impl Metrics {
@@ -52,6 +55,7 @@ impl Metrics {
             bytes_sent: Counter::default(),
             persist_seconds: Histogram::new(exponential_buckets(0.000_25, 2.0, 16)),
             compactions: Counter::default(),
+            logins_refused: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -91,6 +95,11 @@ impl Metrics {
             metrics.persist_seconds.clone(),
         );
         registry.register("compactions", "Document compactions", metrics.compactions.clone());
+        registry.register(
+            "logins_refused",
+            "Logins refused before their password was checked, by reason",
+            metrics.logins_refused.clone(),
+        );
         Metrics { registry, ..metrics }
     }
 
@@ -99,6 +108,12 @@ impl Metrics {
         self.messages_rejected
             .get_or_create(&ReasonLabel { reason })
             .inc();
+    }
+
+    /// Counts one login refused before its password was checked (`throttled`, `busy`,
+    /// `crowded`, `too_long`).
+    pub fn login_refused(&self, reason: &'static str) {
+        self.logins_refused.get_or_create(&ReasonLabel { reason }).inc();
     }
 
     /// The metrics in Prometheus text format.
@@ -126,12 +141,17 @@ mod tests {
         m.reject("malformed");
         m.reject("malformed");
         m.connections.inc();
+        m.login_refused("throttled");
         let text = m.render();
         assert!(
             text.contains("samen_messages_rejected_total{reason=\"malformed\"} 2"),
             "{text}"
         );
         assert!(text.contains("samen_connections 1"), "{text}");
+        assert!(
+            text.contains("samen_logins_refused_total{reason=\"throttled\"} 1"),
+            "{text}"
+        );
         assert!(text.contains("samen_persist_seconds_bucket"), "{text}");
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use samen_crdt::Limits;
 
+use crate::auth::password::Hashing;
 use crate::auth::throttle::LoginThrottle;
 use crate::config::ServeConfig;
 use crate::db::Db;
@@ -24,8 +25,10 @@ pub struct AppState {
     pub config: Arc<ServeConfig>,
     /// Validation limits for client messages.
     pub limits: Arc<Limits>,
-    /// Failed-login counts.
+    /// Failed-login counts, per account and per client address.
     pub throttle: Arc<LoginThrottle>,
+    /// The bound on password checks at once.
+    pub hashing: Arc<Hashing>,
     /// Live events per school.
     pub events: crate::events::Events,
     /// The open connections' rights, re-checked while they are open.

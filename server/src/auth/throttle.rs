@@ -1,86 +1,526 @@
-//! Login throttling: after 5 failures for an account or from an address, each further
-//! attempt must wait, twice as long each time (1 s, 2 s, 4 s, … up to 15 minutes). A
-//! success clears the account's count. Kept in memory: a restart forgives, which is
-//! acceptable for a brake on guessing.
+//! Login throttling: a brake on guessing passwords, per account and per client address.
+//!
+//! Every attempt takes a cell from both limits *before* its password is hashed, so that
+//! parallel attempts cannot all pass a check that is only counted afterwards. An attempt
+//! that is refused (429) or never checked (503, a database error) takes nothing; a success
+//! clears the account and gives the address its cell back. What stays counted is thus the
+//! failures, and the attempts still being checked.
+//!
+//! Each limit is a few `governor` quotas (GCRA) for the same key, checked in turn, so that
+//! the wait grows with the failures and stops growing at 15 minutes:
+//!
+//! - an account: 5 failures at once, then one a second up to 10, then one a minute up to
+//!   20, then one every 15 minutes (about 115 guesses on the first day, 96 a day after);
+//! - an address (IPv4 per address, IPv6 per /64, which one household or server gets):
+//!   10 at once, then one a second up to 30, then one a minute up to 100, then one every
+//!   15 minutes: roomier, because a school or a CLB office behind one NAT address shares
+//!   it, but still a brake on one address trying one password on many accounts.
+//!
+//! The counts refill with time (a quota regains one failure per period), so a typo now
+//! and then never adds up, unlike a count that only a success or an hour of silence
+//! clears. Kept in memory: a restart forgives, which is acceptable for a brake. Keys are
+//! 64-bit keyed hashes (never the e-mail address itself), forgotten once their quotas have
+//! refilled ([`LoginThrottle::prune`], every minute), and at most `max_keys` per quota: when
+//! that many are live, attempts for new keys are refused until some are forgotten, so a
+//! flood of made-up e-mail addresses costs a bounded amount of memory.
 
-use std::time::{Duration, Instant};
+use std::hash::{BuildHasher, RandomState};
+use std::net::{IpAddr, Ipv6Addr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use dashmap::DashMap;
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
+use governor::nanos::Nanos;
+use governor::state::StateStore;
+use governor::state::keyed::ShrinkableKeyedStateStore;
+use governor::{Quota, RateLimiter};
+use tokio::sync::watch;
 
-/// Failures allowed before delays start.
-const FREE_FAILURES: u32 = 5;
-/// The longest delay.
-const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
-/// Entries untouched this long are forgotten.
-const FORGET_AFTER: Duration = Duration::from_secs(60 * 60);
+/// One quota: `burst` failures at once, then one more every `every`.
+#[derive(Debug, Clone, Copy)]
+struct Tier {
+    burst: u32,
+    every: Duration,
+}
 
-/// Failure counts per key (`account:<email>`, `address:<ip>`).
-#[derive(Debug, Default)]
-pub struct LoginThrottle {
-    failures: DashMap<String, (u32, Instant)>,
+const fn tier(burst: u32, every_secs: u64) -> Tier {
+    Tier {
+        burst,
+        every: Duration::from_secs(every_secs),
+    }
+}
+
+/// The quotas of one account, loosest first.
+const ACCOUNT: [Tier; 3] = [tier(5, 1), tier(10, 60), tier(20, 15 * 60)];
+/// The quotas of one client address (or IPv6 /64), loosest first.
+const ADDRESS: [Tier; 3] = [tier(10, 1), tier(30, 60), tier(100, 15 * 60)];
+/// Live keys per quota beyond which attempts for new keys are refused (about 2 MiB each).
+pub const MAX_KEYS: usize = 100_000;
+/// How often keys whose quotas have refilled are forgotten.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// Why an attempt may not go ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Too many failures for this account or address: try again after this long (at least;
+    /// another of its quotas may still be spent then).
+    Wait(Duration),
+    /// As many keys as the throttle keeps are live: try again after the next prune.
+    Crowded,
+}
+
+/// An attempt that holds its cells; tell the throttle how it ended. One dropped unsettled
+/// (the client hung up while its password was checked) stays counted, as a failure would:
+/// hanging up is no way around the count.
+#[derive(Debug)]
+#[must_use = "an attempt must be settled: succeeded, failed or abandoned"]
+pub struct Attempt {
+    account: u64,
+    address: u64,
+}
+
+/// Failure counts per account and per client address.
+pub struct LoginThrottle<C: Clock = DefaultClock> {
+    accounts: Limit<C>,
+    addresses: Limit<C>,
+    /// Keys the maps by a keyed hash: fixed-size keys whatever the input, and no e-mail
+    /// addresses kept in memory.
+    keys: RandomState,
+    max_keys: usize,
 }
 
 impl LoginThrottle {
-    /// How long `key` must still wait before its next attempt, if at all.
-    pub fn wait(&self, key: &str, now: Instant) -> Option<Duration> {
-        let entry = self.failures.get(key)?;
-        let (count, last) = *entry;
-        if count < FREE_FAILURES {
-            return None;
+    /// A throttle on the system clock with the policy above.
+    pub fn new() -> Self {
+        Self::with_clock(DefaultClock::default(), MAX_KEYS)
+    }
+}
+
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<C: Clock + Clone> LoginThrottle<C> {
+    /// A throttle on this clock that keeps at most `max_keys` live keys per quota.
+    pub fn with_clock(clock: C, max_keys: usize) -> Self {
+        LoginThrottle {
+            accounts: Limit::new(&ACCOUNT, &clock),
+            addresses: Limit::new(&ADDRESS, &clock),
+            keys: RandomState::new(),
+            max_keys,
         }
-        let delay = Duration::from_secs(1u64 << (count - FREE_FAILURES).min(10)).min(MAX_DELAY);
-        let ready = last + delay;
-        (ready > now).then(|| ready - now)
+    }
+}
+
+impl<C: Clock> LoginThrottle<C> {
+    /// Takes a cell for the account (`email`, already normalised) and for the address
+    /// group of `address`, before the password is checked.
+    pub fn begin(&self, email: &str, address: IpAddr) -> Result<Attempt, Refusal> {
+        let account = self.keys.hash_one(email);
+        let address = self.keys.hash_one(address_group(address));
+        if self.addresses.full(address, self.max_keys) || self.accounts.full(account, self.max_keys) {
+            return Err(Refusal::Crowded);
+        }
+        // The address first: when it is refused, the account (which may be someone else's,
+        // guessed at from this address) keeps all its cells.
+        self.addresses.take(address).map_err(Refusal::Wait)?;
+        if let Err(wait) = self.accounts.take(account) {
+            self.addresses.give_back(address);
+            return Err(Refusal::Wait(wait));
+        }
+        Ok(Attempt { account, address })
     }
 
-    /// Records a failed attempt.
-    pub fn fail(&self, key: &str, now: Instant) {
-        if self.failures.len() > 100_000 {
-            self.failures
-                .retain(|_, (_, last)| now.saturating_duration_since(*last) < FORGET_AFTER);
-        }
-        let mut entry = self.failures.entry(key.to_owned()).or_insert((0, now));
-        entry.0 = entry.0.saturating_add(1);
-        entry.1 = now;
+    /// The password was right: the account's failures are forgiven, and the address gets
+    /// its cell back (people who log in behind one address do not use up its quota).
+    pub fn succeeded(&self, attempt: Attempt) {
+        self.accounts.clear(attempt.account);
+        self.addresses.give_back(attempt.address);
     }
 
-    /// Clears a key after a success.
-    pub fn clear(&self, key: &str) {
-        self.failures.remove(key);
+    /// The password was wrong: the cells stay taken.
+    pub fn failed(&self, attempt: Attempt) {
+        let _ = attempt;
+    }
+
+    /// The password was never checked (the server was busy, the database failed): the
+    /// cells go back.
+    pub fn abandoned(&self, attempt: Attempt) {
+        self.accounts.give_back(attempt.account);
+        self.addresses.give_back(attempt.address);
+    }
+
+    /// Forgets the keys whose quotas have refilled, and frees the memory they held.
+    pub fn prune(&self) {
+        self.accounts.prune();
+        self.addresses.prune();
+    }
+
+    /// Live keys: accounts and address groups.
+    pub fn live_keys(&self) -> (usize, usize) {
+        (self.accounts.len(), self.addresses.len())
+    }
+}
+
+/// Prunes `throttle` every [`PRUNE_EVERY`] until the server shuts down.
+pub async fn keep_pruned(throttle: Arc<LoginThrottle>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(PRUNE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => throttle.prune(),
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// The group an address is limited as: an IPv4 address on its own, an IPv6 address with
+/// the rest of its /64 (a household or a server gets a whole /64, and picks addresses in
+/// it freely). An IPv4 address written as IPv6 (`::ffff:a.b.c.d`) counts as IPv4.
+pub fn address_group(address: IpAddr) -> IpAddr {
+    match address.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
+        v4 => v4,
+    }
+}
+
+/// One key's quotas, loosest first.
+struct Limit<C: Clock> {
+    tiers: Vec<Quotum<C>>,
+    clock: C,
+}
+
+/// One quota: governor's limiter on a store of our own, which it shares.
+struct Quotum<C: Clock> {
+    limiter: RateLimiter<u64, Cells, C, NoOpMiddleware<C::Instant>>,
+    cells: Cells,
+    every: Nanos,
+}
+
+impl<C: Clock + Clone> Limit<C> {
+    fn new(tiers: &[Tier], clock: &C) -> Self {
+        let tiers = tiers
+            .iter()
+            .map(|tier| {
+                let burst = NonZeroU32::new(tier.burst).unwrap_or(NonZeroU32::MIN);
+                let quota = Quota::with_period(tier.every)
+                    .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+                    .allow_burst(burst);
+                let cells = Cells::default();
+                Quotum {
+                    limiter: RateLimiter::new(quota, cells.clone(), clock.clone()),
+                    cells,
+                    every: Nanos::from(quota.replenish_interval()),
+                }
+            })
+            .collect();
+        Limit {
+            tiers,
+            clock: clock.clone(),
+        }
+    }
+}
+
+impl<C: Clock> Limit<C> {
+    /// Takes a cell from every quota, or from none: a refused attempt costs nothing.
+    fn take(&self, key: u64) -> Result<(), Duration> {
+        for (i, quotum) in self.tiers.iter().enumerate() {
+            if let Err(not_until) = quotum.limiter.check_key(&key) {
+                for earlier in &self.tiers[..i] {
+                    earlier.cells.give_back(key, earlier.every);
+                }
+                return Err(not_until.wait_time_from(self.clock.now()));
+            }
+        }
+        Ok(())
+    }
+
+    fn give_back(&self, key: u64) {
+        for quotum in &self.tiers {
+            quotum.cells.give_back(key, quotum.every);
+        }
+    }
+
+    fn clear(&self, key: u64) {
+        for quotum in &self.tiers {
+            quotum.cells.0.remove(&key);
+        }
+    }
+
+    /// Whether taking a cell for `key` would add a key to a quota that holds `max` already.
+    fn full(&self, key: u64, max: usize) -> bool {
+        self.tiers
+            .iter()
+            .any(|q| q.cells.0.len() >= max && !q.cells.0.contains_key(&key))
+    }
+
+    fn prune(&self) {
+        for quotum in &self.tiers {
+            quotum.limiter.retain_recent();
+            quotum.limiter.shrink_to_fit();
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.tiers.iter().map(|q| q.cells.0.len()).max().unwrap_or(0)
+    }
+}
+
+/// A quota's state per key: GCRA's theoretical arrival time, in nanoseconds since its
+/// limiter started, 0 for none, as in governor's own `DashMapStateStore`. Ours only so that
+/// a key can be cleared and a cell given back, which governor's limiter does not offer.
+#[derive(Clone, Default)]
+struct Cells(Arc<DashMap<u64, AtomicU64>>);
+
+impl Cells {
+    /// Undoes one taken cell: the arrival time moves back by one period (never below none,
+    /// so a key cannot bank more than its burst).
+    fn give_back(&self, key: u64, every: Nanos) {
+        if let Some(tat) = self.0.get(&key) {
+            let _ = tat.fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
+                Some(t.saturating_sub(every.as_u64()))
+            });
+        }
+    }
+}
+
+impl StateStore for Cells {
+    type Key = u64;
+
+    fn measure_and_replace<T, F, E>(&self, key: &u64, f: F) -> Result<T, E>
+    where
+        F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
+    {
+        let update = |tat: &AtomicU64| -> Result<T, E> {
+            let mut prev = tat.load(Ordering::Acquire);
+            loop {
+                let (result, next) = f((prev != 0).then(|| Nanos::from(prev)))?;
+                match tat.compare_exchange_weak(prev, next.as_u64(), Ordering::AcqRel, Ordering::Acquire) {
+                    Ok(_) => return Ok(result),
+                    Err(current) => prev = current,
+                }
+            }
+        };
+        if let Some(tat) = self.0.get(key) {
+            return update(tat.value());
+        }
+        let tat = self.0.entry(*key).or_default();
+        update(tat.value())
+    }
+}
+
+impl ShrinkableKeyedStateStore<u64> for Cells {
+    fn retain_recent(&self, drop_below: Nanos) {
+        self.0
+            .retain(|_, tat| tat.load(Ordering::Relaxed) > drop_below.as_u64());
+    }
+
+    fn shrink_to_fit(&self) {
+        self.0.shrink_to_fit();
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use governor::clock::FakeRelativeClock;
+
     use super::*;
 
-    #[test]
-    fn five_failures_are_free_then_delays_double() {
-        let t = LoginThrottle::default();
-        let t0 = Instant::now();
-        for _ in 0..5 {
-            assert_eq!(t.wait("account:a", t0), None);
-            t.fail("account:a", t0);
+    const SECOND: Duration = Duration::from_secs(1);
+    const HERE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+
+    fn throttle() -> (LoginThrottle<FakeRelativeClock>, FakeRelativeClock) {
+        let clock = FakeRelativeClock::default();
+        (LoginThrottle::with_clock(clock.clone(), MAX_KEYS), clock)
+    }
+
+    /// A wrong password for `email` from `address`; the wait if refused.
+    fn fail(t: &LoginThrottle<FakeRelativeClock>, email: &str, address: IpAddr) -> Result<(), Duration> {
+        match t.begin(email, address) {
+            Ok(attempt) => {
+                t.failed(attempt);
+                Ok(())
+            }
+            Err(Refusal::Wait(wait)) => Err(wait),
+            Err(Refusal::Crowded) => panic!("crowded"),
         }
-        assert_eq!(t.wait("account:a", t0), Some(Duration::from_secs(1)));
-        assert_eq!(t.wait("account:a", t0 + Duration::from_secs(1)), None);
-        t.fail("account:a", t0 + Duration::from_secs(1));
-        assert_eq!(
-            t.wait("account:a", t0 + Duration::from_secs(1)),
-            Some(Duration::from_secs(2))
-        );
-        assert_eq!(t.wait("account:b", t0), None, "other keys are unaffected");
-        t.clear("account:a");
-        assert_eq!(t.wait("account:a", t0), None);
+    }
+
+    fn addr(s: &str) -> IpAddr {
+        s.parse().expect("address")
     }
 
     #[test]
-    fn delays_stop_growing() {
-        let t = LoginThrottle::default();
-        let t0 = Instant::now();
-        for _ in 0..100 {
-            t.fail("k", t0);
+    fn five_failures_are_free_then_one_a_second_then_one_a_minute() {
+        let (t, clock) = throttle();
+        for _ in 0..5 {
+            assert_eq!(fail(&t, "a", HERE), Ok(()));
         }
-        assert_eq!(t.wait("k", t0), Some(MAX_DELAY));
+        assert_eq!(fail(&t, "a", HERE), Err(SECOND));
+        assert_eq!(fail(&t, "b", HERE), Ok(()), "other accounts are unaffected");
+        for _ in 0..5 {
+            clock.advance(SECOND);
+            assert_eq!(fail(&t, "a", HERE), Ok(()));
+            assert_eq!(fail(&t, "a", HERE), Err(SECOND));
+        }
+        // Ten failures in five seconds: the next one waits until the minute is full.
+        clock.advance(SECOND);
+        assert_eq!(fail(&t, "a", HERE), Err(Duration::from_secs(54)));
+        clock.advance(Duration::from_secs(54));
+        assert_eq!(fail(&t, "a", HERE), Ok(()));
+        assert_eq!(fail(&t, "a", HERE), Err(Duration::from_secs(60)));
+        clock.advance(SECOND);
+        assert_eq!(fail(&t, "a", HERE), Err(Duration::from_secs(59)));
+    }
+
+    #[test]
+    fn waits_grow_to_fifteen_minutes_and_no_further() {
+        let (t, clock) = throttle();
+        let mut allowed = 0;
+        let mut longest = Duration::ZERO;
+        let mut elapsed = Duration::ZERO;
+        while elapsed < Duration::from_secs(24 * 60 * 60) {
+            match fail(&t, "a", HERE) {
+                Ok(()) => allowed += 1,
+                Err(wait) => {
+                    longest = longest.max(wait);
+                    clock.advance(wait);
+                    elapsed += wait;
+                }
+            }
+        }
+        assert_eq!(longest, Duration::from_secs(15 * 60));
+        // 20 at first, then one per 15 minutes: 96 a day.
+        assert!((110..=120).contains(&allowed), "{allowed} guesses in a day");
+    }
+
+    #[test]
+    fn attempts_count_before_they_are_checked() {
+        let (t, _clock) = throttle();
+        // Five attempts in flight at once, none settled yet: the sixth is refused.
+        let pending: Vec<Attempt> = (0..5).map(|_| t.begin("a", HERE).expect("free")).collect();
+        assert_eq!(t.begin("a", HERE).map(|_| ()), Err(Refusal::Wait(SECOND)));
+        for attempt in pending {
+            t.failed(attempt);
+        }
+
+        // The same from many threads at once.
+        let (t, _clock) = throttle();
+        let passed: usize = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..16)
+                .map(|_| s.spawn(|| usize::from(t.begin("b", HERE).is_ok())))
+                .collect();
+            threads.into_iter().map(|h| h.join().unwrap_or(0)).sum()
+        });
+        assert_eq!(passed, 5);
+    }
+
+    #[test]
+    fn a_success_clears_the_account_and_gives_the_address_its_cell_back() {
+        let (t, _clock) = throttle();
+        for _ in 0..4 {
+            fail(&t, "a", HERE).expect("free");
+        }
+        let attempt = t.begin("a", HERE).expect("fifth");
+        t.succeeded(attempt);
+        for _ in 0..5 {
+            assert_eq!(fail(&t, "a", HERE), Ok(()), "forgiven");
+        }
+        // 9 failures from this address so far; a hundred people logging in do not add up.
+        for i in 0..100 {
+            let attempt = t.begin(&format!("user{i}"), HERE).expect("a login");
+            t.succeeded(attempt);
+        }
+        assert_eq!(fail(&t, "c", HERE), Ok(()), "the tenth failure");
+        assert_eq!(fail(&t, "d", HERE), Err(SECOND), "the address is spent");
+    }
+
+    #[test]
+    fn refused_and_abandoned_attempts_cost_nothing() {
+        let (t, clock) = throttle();
+        for _ in 0..5 {
+            fail(&t, "a", HERE).expect("free");
+        }
+        for _ in 0..100 {
+            assert!(fail(&t, "a", HERE).is_err());
+        }
+        clock.advance(SECOND);
+        assert_eq!(fail(&t, "a", HERE), Ok(()), "hammering did not lengthen the wait");
+
+        let (t, _clock) = throttle();
+        for _ in 0..50 {
+            let attempt = t.begin("a", HERE).expect("never checked");
+            t.abandoned(attempt);
+        }
+        assert_eq!(fail(&t, "a", HERE), Ok(()));
+    }
+
+    #[test]
+    fn addresses_guessing_at_many_accounts_are_limited() {
+        let (t, clock) = throttle();
+        for i in 0..10 {
+            assert_eq!(fail(&t, &format!("user{i}"), HERE), Ok(()));
+        }
+        assert_eq!(fail(&t, "user10", HERE), Err(SECOND));
+        assert_eq!(fail(&t, "user10", addr("192.0.2.2")), Ok(()), "IPv4: per address");
+        clock.advance(SECOND);
+        assert_eq!(fail(&t, "user10", HERE), Ok(()));
+    }
+
+    #[test]
+    fn ipv6_addresses_are_limited_per_64() {
+        assert_eq!(
+            address_group(addr("2001:db8:1:2:3:4:5:6")),
+            addr("2001:db8:1:2::")
+        );
+        assert_eq!(address_group(addr("::ffff:192.0.2.1")), HERE);
+        assert_eq!(address_group(HERE), HERE);
+
+        let (t, _clock) = throttle();
+        for i in 0..10 {
+            // A fresh address in the same /64 every time.
+            let a = addr(&format!("2001:db8:1:2::{:x}", i + 1));
+            assert_eq!(fail(&t, &format!("user{i}"), a), Ok(()));
+        }
+        assert_eq!(fail(&t, "x", addr("2001:db8:1:2:ffff::1")), Err(SECOND));
+        assert_eq!(fail(&t, "x", addr("2001:db8:1:3::1")), Ok(()), "the next /64");
+    }
+
+    #[test]
+    fn keys_are_bounded_and_forgotten_once_refilled() {
+        let clock = FakeRelativeClock::default();
+        let t = LoginThrottle::with_clock(clock.clone(), 50);
+        for i in 0..50 {
+            let a = IpAddr::V4(std::net::Ipv4Addr::from_bits(i));
+            fail(&t, &format!("user{i}"), a).expect("room for 50");
+        }
+        assert_eq!(t.live_keys(), (50, 50));
+        let new = t.begin("someone new", addr("198.51.100.1"));
+        assert_eq!(new.map(|_| ()), Err(Refusal::Crowded));
+        let known = IpAddr::V4(std::net::Ipv4Addr::from_bits(7));
+        assert!(t.begin("user7", known).is_ok(), "known keys still count");
+
+        // Nothing is forgotten while a quota still remembers a failure...
+        t.prune();
+        assert_eq!(t.live_keys(), (50, 50));
+        // ...and everything once all have refilled.
+        clock.advance(Duration::from_secs(60 * 60));
+        t.prune();
+        assert_eq!(t.live_keys(), (0, 0));
+        assert!(t.begin("someone new", addr("198.51.100.1")).is_ok());
     }
 }

@@ -1,11 +1,11 @@
 //! Logging in and out, the current user, and API tokens.
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
@@ -14,19 +14,27 @@ use utoipa::ToSchema;
 
 use super::access::found;
 use super::audit::audit;
-use crate::auth::password::verify_password;
+use super::client_address::client_address;
+use crate::auth::password::{BUSY_RETRY_SECS, Busy};
+use crate::auth::throttle::{PRUNE_EVERY, Refusal};
 use crate::auth::{Authenticated, SESSION_COOKIE, Via};
 use crate::db::{Membership, TokenInfo, User};
 use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
 use crate::ids::TokenId;
 use crate::state::AppState;
 
+/// The longest e-mail address a login takes, in bytes (RFC 5321's limit on a path).
+pub const MAX_EMAIL_BYTES: usize = 254;
+/// The longest password a login takes, in bytes: far beyond any passphrase, and a bound on
+/// what one attempt makes the server hash.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
 /// `POST /api/login` body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Login {
-    /// The account's e-mail address (case does not matter).
+    /// The account's e-mail address (case does not matter); at most 254 bytes.
     email: String,
-    /// Its password.
+    /// Its password; at most 1,024 bytes.
     password: String,
 }
 
@@ -39,8 +47,9 @@ pub struct LoginResponse {
     pub memberships: Vec<Membership>,
 }
 
-/// Logs in: checks the password (throttled per account and per address), starts a new
-/// session and sets its cookie. The error never tells whether the account exists.
+/// Logs in: checks the password (throttled per account and per client address, counted
+/// before the check), starts a new session and sets its cookie. The error never tells
+/// whether the account exists.
 #[utoipa::path(
     post,
     path = "/api/login",
@@ -50,43 +59,78 @@ pub struct LoginResponse {
         (status = 200, description = "Logged in; the response sets the `samen_session` cookie.",
             body = LoginResponse,
             headers(("set-cookie" = String, description = "`samen_session=...; HttpOnly; SameSite=Lax; Path=/`"))),
-        (status = 400, description = "The body is not `{email, password}` (`bad_request`).", body = ErrorBody),
+        (status = 400, description = "The body is not `{email, password}`, or the e-mail address is over 254 bytes \
+            or the password over 1,024 (`bad_request`).", body = ErrorBody),
         (status = 401, description = "Wrong e-mail address or password (`invalid_credentials`).", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts for this account or address (`too_many_attempts`).",
-            body = ErrorBody),
+        (status = 429, description = "Too many failed attempts for this account or address (`too_many_attempts`); \
+            `Retry-After` says how many seconds to wait.", body = ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds to wait."))),
+        (status = 503, description = "Too many logins being checked at once (`unavailable`); `Retry-After` says \
+            how many seconds to wait.", body = ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds to wait."))),
     ),
 )]
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     jar: CookieJar,
     body: Result<Json<Login>, axum::extract::rejection::JsonRejection>,
 ) -> Result<impl IntoResponse, AppError> {
     let Json(login) = body?;
-    let email = login.email.trim().to_lowercase();
-    let keys = [format!("account:{email}"), format!("address:{}", peer.ip())];
-    let now = Instant::now();
-    if let Some(wait) = keys.iter().filter_map(|k| state.throttle.wait(k, now)).max() {
-        return Err(AppError::TooManyRequests(wait.as_secs().max(1)));
+    // Before anything is looked up, counted, hashed or written down.
+    let email = login.email.trim();
+    if email.len() > MAX_EMAIL_BYTES || login.password.len() > MAX_PASSWORD_BYTES {
+        state.metrics.login_refused("too_long");
+        return Err(AppError::BadRequest(format!(
+            "the e-mail address may be at most {MAX_EMAIL_BYTES} bytes long, the password at most \
+             {MAX_PASSWORD_BYTES}"
+        )));
     }
-    let found = state.db.user_by_email(&email).await?;
+    let email = email.to_lowercase();
+    let address = client_address(peer.ip(), &headers, &state.config.trusted_proxy);
+    // The attempt counts from here, before the password is checked: parallel attempts
+    // cannot all slip through a check that is only counted afterwards.
+    let attempt = match state.throttle.begin(&email, address) {
+        Ok(attempt) => attempt,
+        // Refusals write no audit entry: they changed nothing, and an entry each would let
+        // anyone fill the disk. They are counted in the metrics instead.
+        Err(Refusal::Wait(wait)) => {
+            state.metrics.login_refused("throttled");
+            return Err(AppError::TooManyRequests(whole_seconds(wait)));
+        }
+        Err(Refusal::Crowded) => {
+            state.metrics.login_refused("crowded");
+            return Err(AppError::Busy(PRUNE_EVERY.as_secs()));
+        }
+    };
+    let found = match state.db.user_by_email(&email).await {
+        Ok(found) => found,
+        Err(err) => {
+            state.throttle.abandoned(attempt);
+            return Err(err.into());
+        }
+    };
     let stored = found
         .as_ref()
         .filter(|(u, _)| !u.disabled)
         .map(|(_, h)| h.clone());
-    let password = login.password;
-    // Hashing takes tens of milliseconds of CPU: off the async workers.
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, stored.as_deref()))
-        .await
-        .unwrap_or(false);
-    let Some((user, _)) = found.filter(|_| ok) else {
-        for key in &keys {
-            state.throttle.fail(key, now);
+    let ok = match state.hashing.verify(login.password, stored).await {
+        Ok(ok) => ok,
+        Err(Busy) => {
+            state.throttle.abandoned(attempt);
+            state.metrics.login_refused("busy");
+            return Err(AppError::Busy(BUSY_RETRY_SECS));
         }
+    };
+    let Some((user, _)) = found.filter(|_| ok) else {
+        state.throttle.failed(attempt);
+        // One entry per checked failure: the throttle bounds how many there can be (per
+        // account about 115 on the first day, 96 a day after).
         audit(&state, None, "login", Some(email), "denied").await;
         return Err(AppError::InvalidCredentials);
     };
-    state.throttle.clear(&keys[0]);
+    state.throttle.succeeded(attempt);
     // A new session id at every login (no fixation); the old one, if any, ends.
     if let Some(old) = jar.get(SESSION_COOKIE) {
         state.db.delete_session(old.value()).await?;
@@ -105,6 +149,11 @@ pub async fn login(
         .build();
     let memberships = state.db.memberships(&user.id).await?;
     Ok((jar.add(cookie), Json(LoginResponse { user, memberships })))
+}
+
+/// A wait in whole seconds, rounded up and at least one (what `Retry-After` can say).
+fn whole_seconds(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 /// Ends the current session and clears its cookie.

@@ -4,6 +4,7 @@
 mod access;
 mod account;
 mod audit;
+mod client_address;
 mod comments;
 mod history;
 mod limits;
