@@ -306,3 +306,174 @@ async fn demo_mode_refuses_a_public_address() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("loopback"));
 }
+
+#[tokio::test]
+async fn tokens_are_made_from_a_session_with_the_password_and_carry_expiry_and_scope() {
+    let server = TestServer::start().await;
+    let sara = server.clb().await;
+    let browser = sara.session().await;
+    let made = |body: serde_json::Value| {
+        let browser = &browser;
+        async move { browser.post("/api/tokens", body).await }
+    };
+
+    // A token cannot make a token (a stolen one could renew itself for ever).
+    let (status, body) = sara
+        .post("/api/tokens", json!({ "name": "x", "password": "demo" }))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    // The password again, right; and limits that make sense.
+    assert_eq!(
+        made(json!({ "name": "x" })).await.0,
+        400,
+        "no password: bad request"
+    );
+    assert_eq!(made(json!({ "name": "x", "password": "fout" })).await.0, 401);
+    assert_eq!(
+        made(json!({ "name": "x", "password": "demo", "expires_in_days": 0 }))
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        made(json!({ "name": "x", "password": "demo", "expires_in_days": 366 }))
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        made(json!({ "name": "x", "password": "demo", "scope": "admin" }))
+            .await
+            .0,
+        400
+    );
+    let tom = server.school_member("linde").await;
+    let toms = tom.session().await;
+    let (status, body) = toms
+        .post(
+            "/api/tokens",
+            json!({ "name": "x", "password": "demo", "school": "100002" }),
+        )
+        .await;
+    assert_eq!(status, 400, "not Tom's school: {body}");
+
+    // Made: 90 days by default, read-write; listed with both.
+    let (status, body) = made(json!({ "name": "integratie", "password": "demo" })).await;
+    assert_eq!(status, 201, "{body}");
+    let (_, list) = browser.get("/api/tokens").await;
+    let listed = list["tokens"]
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .find(|t| t["id"] == body["id"])
+        .expect("listed")
+        .clone();
+    assert_eq!(listed["scope"], "read_write");
+    assert_eq!(listed["school"], serde_json::Value::Null);
+    let lives = listed["expires_at"].as_i64().expect("expiry") - listed["created_at"].as_i64().expect("made");
+    assert_eq!(lives, 90 * 24 * 60 * 60 * 1000);
+}
+
+#[tokio::test]
+async fn a_read_only_token_reads_and_changes_nothing_a_school_token_sees_one_school() {
+    let server = TestServer::start().await;
+    let sara = server.clb().await;
+    let reg = sara.creates_registration().await;
+    let browser = sara.session().await;
+    let (status, body) = browser
+        .post(
+            "/api/tokens",
+            json!({ "name": "lezer", "password": "demo", "scope": "read", "school": "100001" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let reader = body["token"].as_str().expect("token").to_owned();
+    let read = As::Token(&reader);
+
+    // Reads work; every change is refused, over REST and over /sync.
+    assert_eq!(server.call("GET", &reg.path(""), read, None).await.0, 200);
+    let (status, body) = server
+        .call(
+            "PATCH",
+            &reg.path(""),
+            read,
+            Some(json!({ "title": "Gewijzigd" })),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("read")
+    );
+    let (status, _) = server
+        .call(
+            "POST",
+            &reg.path("/comments"),
+            read,
+            Some(json!({ "body": "Mag dit?" })),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let options = samen_client::Options {
+        auth: samen_client::Auth::Bearer(reader.clone()),
+        ..samen_client::Options::default()
+    };
+    let client = samen_client::Client::connect(&server.ws_url(&reg.id), options)
+        .await
+        .expect("a reader may open the document");
+    client.synced(crate::support::WAIT).await.expect("synced");
+    crate::support::type_paragraph(&client, "goals", "Dit mag niet blijven staan.");
+    let (code, reason) = client.closed(crate::support::WAIT).await.expect("closed");
+    assert_eq!((code, reason.as_str()), (1008, "permission-denied"));
+    let (_, content) = sara.get(reg.path("/content")).await;
+    assert_eq!(
+        content["sections"]["goals"], "",
+        "nothing a reader typed was kept"
+    );
+
+    // Limited to De Linde: Het Anker is not there for it (404, as for a stranger).
+    let (_, schools) = server.call("GET", "/api/schools", read, None).await;
+    let numbers: Vec<&str> = schools["schools"]
+        .as_array()
+        .expect("schools")
+        .iter()
+        .filter_map(|s| s["number"].as_str())
+        .collect();
+    assert_eq!(numbers, ["100001"]);
+    let (status, _) = server
+        .call("GET", "/api/schools/100002/registrations", read, None)
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = sara.get("/api/schools/100002/registrations").await;
+    assert_eq!(status, 200, "Sara herself still reaches both schools");
+}
+
+#[tokio::test]
+async fn an_expired_token_opens_nothing() {
+    let server = TestServer::start().await;
+    let expired = server
+        .admin_command(
+            &[
+                "token",
+                "--email",
+                "clb@demo.test",
+                "--name",
+                "oud",
+                "--expires-days",
+                "0",
+            ],
+            &[],
+        )
+        .await;
+    let (status, _) = server.call("GET", "/api/me", As::Token(&expired), None).await;
+    assert_eq!(status, 401);
+    let fresh = server
+        .admin_command(&["token", "--email", "clb@demo.test", "--name", "nieuw"], &[])
+        .await;
+    assert_eq!(
+        server.call("GET", "/api/me", As::Token(&fresh), None).await.0,
+        200
+    );
+}

@@ -436,12 +436,14 @@ async fn openapi_schemas_match_real_answers() {
     )
     .await;
 
-    let token = json!({ "name": "openapi" });
+    // Tokens are made from a session, with the password again.
+    let browser = sara.session().await;
+    let token = json!({ "name": "openapi", "password": "demo", "scope": "read", "expires_in_days": 30, "school": "100001" });
     let created = checked(
         &server,
         &doc,
         ("post", "/api/tokens", "/api/tokens"),
-        clb,
+        As::Session(&browser),
         Some(token),
         201,
     )

@@ -111,7 +111,13 @@ async fn main() {
     db.grant(&tom.id, "school_dossier", Some(school))
         .await
         .expect("grant");
-    let (_, tom_token) = db.create_token(&tom.id, "bench").await.expect("token");
+    let new = samen_server::db::NewToken {
+        name: "bench",
+        expires_at: i64::MAX,
+        scope: samen_server::db::TokenScope::ReadWrite,
+        school: None,
+    };
+    let (_, tom_token) = db.create_token(&tom.id, &new).await.expect("token");
     store.close().await;
 
     let (addr, stop, task) = common::start(dir.path()).await;

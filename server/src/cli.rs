@@ -95,6 +95,16 @@ enum AdminCommand {
         /// What the token is for.
         #[arg(long)]
         name: String,
+        /// Days until it stops working (0: it has already expired, to see that a client
+        /// copes with that).
+        #[arg(long, default_value_t = crate::http::TOKEN_DAYS)]
+        expires_days: u32,
+        /// Reads only.
+        #[arg(long)]
+        read_only: bool,
+        /// The institution number of the one school it may reach.
+        #[arg(long)]
+        school: Option<String>,
     },
     /// Disable a user: no more logins, sessions and tokens end.
     DisableUser {
@@ -228,9 +238,32 @@ async fn command(db: &Db, command: AdminCommand) -> anyhow::Result<String> {
             audit(db, "role.revoke", format!("{email}:{role}")).await?;
             Ok(format!("{email} is no longer {role}"))
         }
-        AdminCommand::Token { email, name } => {
+        AdminCommand::Token {
+            email,
+            name,
+            expires_days,
+            read_only,
+            school,
+        } => {
             let user = user_id(db, &email).await?;
-            let (id, token) = db.create_token(&user, &name).await?;
+            let school = match school {
+                Some(n) => match db.institution(&n).await? {
+                    Some(i) if i.kind == "school" => Some(i.id),
+                    _ => anyhow::bail!("no school with number {n}"),
+                },
+                None => None,
+            };
+            let new = crate::db::NewToken {
+                name: &name,
+                expires_at: crate::db::now().saturating_add(i64::from(expires_days) * 24 * 60 * 60 * 1000),
+                scope: if read_only {
+                    crate::db::TokenScope::Read
+                } else {
+                    crate::db::TokenScope::ReadWrite
+                },
+                school,
+            };
+            let (id, token) = db.create_token(&user, &new).await?;
             audit(db, "token.create", id.to_string()).await?;
             Ok(token)
         }

@@ -17,7 +17,7 @@ use tokio::sync::Mutex;
 use yrs::types::xml::{XmlElementPrelim, XmlFragment, XmlOut, XmlTextPrelim};
 use yrs::{GetString, Transact};
 
-pub use people::{Person, Reg};
+pub use people::{Person, Reg, Session};
 
 /// Generous bound for anything that should take milliseconds.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -249,12 +249,14 @@ pub fn node_dir() -> PathBuf {
 /// Who makes a raw call. People make their calls themselves (`tom.get(..)`); this is for
 /// nobody logged in, for a token that belongs to no [`Person`] (one made with `samen admin
 /// token`), and for tests about the calls themselves, such as the permission matrix.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub enum As<'a> {
     /// Nobody logged in.
     Anonymous,
     /// An API token.
     Token(&'a str),
+    /// A browser session (its cookie and Origin), where only a session will do.
+    Session(&'a Session<'a>),
 }
 
 impl TestServer {
@@ -272,6 +274,7 @@ impl TestServer {
                 let bearer = format!("Bearer {token}");
                 self.send(method, path, &[("authorization", &bearer)], body).await
             }
+            As::Session(session) => session.call(method, path, body).await,
         }
     }
 

@@ -82,7 +82,9 @@ impl TestServer {
 impl<'s> Person<'s> {
     async fn meet(server: &'s TestServer, email: &'static str, role: &'static str) -> Person<'s> {
         let session = Session::log_in(server, email).await;
-        let (status, body) = session.post("/api/tokens", json!({ "name": "tests" })).await;
+        let (status, body) = session
+            .post("/api/tokens", json!({ "name": "tests", "password": "demo" }))
+            .await;
         assert_eq!(status, 201, "a token for {email}: {body}");
         let token = body["token"].as_str().expect("token").to_owned();
         let (status, me) = server.call("GET", "/api/me", As::Token(&token), None).await;

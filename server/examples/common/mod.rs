@@ -69,7 +69,13 @@ pub async fn world(data: &std::path::Path, title: &str) -> World {
     db.grant(&clb_user.id, "clb_staff", Some(clb.id))
         .await
         .expect("grant");
-    let (_, clb_token) = db.create_token(&clb_user.id, "bench").await.expect("token");
+    let new = samen_server::db::NewToken {
+        name: "bench",
+        expires_at: i64::MAX,
+        scope: samen_server::db::TokenScope::ReadWrite,
+        school: None,
+    };
+    let (_, clb_token) = db.create_token(&clb_user.id, &new).await.expect("token");
     let registration = db
         .create_registration(samen_server::db::NewRegistration {
             kind: "signal".into(),

@@ -16,8 +16,9 @@ use axum::http::request::Parts;
 use axum::http::{Method, header};
 use axum_extra::extract::CookieJar;
 
-use crate::db::User;
+use crate::db::{Limits, TokenScope, User};
 use crate::error::AppError;
+use crate::ids::InstitutionId;
 use crate::state::AppState;
 
 /// The session cookie's name.
@@ -51,6 +52,24 @@ pub struct Authenticated {
     pub via: Via,
     /// The credential, hashed.
     pub credential: Credential,
+    /// What the credential allows beyond the user's rights (a token's scope and school).
+    pub limits: Limits,
+}
+
+impl Authenticated {
+    /// Whether the credential reaches the school with database id `school` (a token may
+    /// be limited to one; elsewhere it finds nothing, 404, as a stranger would).
+    pub fn reaches(&self, school: InstitutionId) -> bool {
+        self.limits
+            .school
+            .as_ref()
+            .is_none_or(|(only, _)| *only == school)
+    }
+
+    /// Whether the credential may change things (a read-only token may not).
+    pub fn may_write(&self) -> bool {
+        self.limits.scope == TokenScope::ReadWrite
+    }
 }
 
 impl FromRequestParts<AppState> for Authenticated {
@@ -66,6 +85,11 @@ impl FromRequestParts<AppState> for Authenticated {
                 "This request must come from the Samen app itself (Origin check failed).".into(),
             ));
         }
+        if !safe && !auth.may_write() {
+            return Err(AppError::Forbidden(
+                "This API token may only read; make a read-write token to change things.".into(),
+            ));
+        }
         Ok(auth)
     }
 }
@@ -74,11 +98,16 @@ impl FromRequestParts<AppState> for Authenticated {
 /// no credentials (the caller gets 401 where a login is needed).
 pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Authenticated>, AppError> {
     if let Some(token) = bearer(parts).or_else(|| query_token(parts)) {
-        return Ok(state.db.token_user(&token).await?.map(|user| Authenticated {
-            user,
-            via: Via::Token,
-            credential: Credential::Token(secret::hash_secret(&token)),
-        }));
+        return Ok(state
+            .db
+            .token_user(&token)
+            .await?
+            .map(|(user, limits)| Authenticated {
+                user,
+                via: Via::Token,
+                credential: Credential::Token(secret::hash_secret(&token)),
+                limits,
+            }));
     }
     let jar = CookieJar::from_headers(&parts.headers);
     if let Some(cookie) = jar.get(SESSION_COOKIE) {
@@ -86,6 +115,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Auth
         if let Some(user) = state.db.session_user(&secret).await? {
             return Ok(Some(Authenticated {
                 user,
+                limits: Limits::default(),
                 credential: Credential::Session(secret::hash_secret(&secret)),
                 via: Via::Session(secret),
             }));

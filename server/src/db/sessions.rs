@@ -7,7 +7,61 @@ use super::{Db, DbError, now};
 use crate::auth::Credential;
 use crate::auth::secret::{hash_secret, new_secret};
 use crate::db::User;
-use crate::ids::{TokenId, UserId};
+use crate::ids::{InstitutionId, TokenId, UserId};
+
+/// What an API token may do: read only, or whatever its user may.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenScope {
+    /// Reads only: every change is refused (403; on `/sync`, permission denied).
+    Read,
+    /// Reads and writes, as its user may.
+    #[default]
+    ReadWrite,
+}
+
+impl TokenScope {
+    fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Read => "read",
+            TokenScope::ReadWrite => "read_write",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        // Anything but the one read-write value reads only: an unknown scope grants less.
+        if s == "read_write" {
+            TokenScope::ReadWrite
+        } else {
+            TokenScope::Read
+        }
+    }
+}
+
+/// A token to make.
+#[derive(Debug, Clone)]
+pub struct NewToken<'a> {
+    /// What its owner calls it.
+    pub name: &'a str,
+    /// When it stops working (ms since the epoch).
+    pub expires_at: i64,
+    /// What it may do.
+    pub scope: TokenScope,
+    /// The one school it may reach, if limited.
+    pub school: Option<InstitutionId>,
+}
+
+/// What a caller's credential allows beyond its user's rights: everything for a session;
+/// for a token, its scope and school.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Limits {
+    /// Whether changes are allowed.
+    pub scope: TokenScope,
+    /// The one school it may reach, if limited (database id and institution number).
+    pub school: Option<(InstitutionId, String)>,
+}
 
 /// An API token as listed (never the token itself).
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -25,6 +79,14 @@ pub struct TokenInfo {
     /// Revocation time, `null` unless revoked.
     #[schema(required = true)]
     pub revoked_at: Option<i64>,
+    /// When it stops working (ms since the epoch).
+    #[schema(required = true)]
+    pub expires_at: Option<i64>,
+    /// What it may do.
+    pub scope: TokenScope,
+    /// The institution number of the one school it may reach, `null` if not limited.
+    #[schema(required = true)]
+    pub school: Option<String>,
 }
 
 const USER_COLUMNS: &str = "u.id, u.email, u.display_name, u.disabled";
@@ -74,9 +136,11 @@ impl Db {
             Credential::Token(hash) => {
                 sqlx::query(
                     "SELECT 1 FROM api_tokens t JOIN users u ON u.id = t.user_id
-                     WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled = 0",
+                     WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled = 0
+                       AND (t.expires_at IS NULL OR t.expires_at > ?)",
                 )
                 .bind(hash)
+                .bind(now())
                 .fetch_optional(&self.pool)
                 .await?
             }
@@ -94,31 +158,44 @@ impl Db {
     }
 
     /// Makes an API token; returns its id and the token, which is shown once.
-    pub async fn create_token(&self, user: &UserId, name: &str) -> Result<(TokenId, String), DbError> {
+    pub async fn create_token(
+        &self,
+        user: &UserId,
+        new: &NewToken<'_>,
+    ) -> Result<(TokenId, String), DbError> {
         let id = TokenId::new();
         let token = new_secret("samen_");
         sqlx::query(
-            "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, expires_at, scope, school_id)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(id)
         .bind(user.as_str())
-        .bind(name)
+        .bind(new.name)
         .bind(hash_secret(&token))
         .bind(now())
+        .bind(new.expires_at)
+        .bind(new.scope.as_str())
+        .bind(new.school)
         .execute(&self.pool)
         .await?;
         Ok((id, token))
     }
 
-    /// The user of a valid token; records its use (to the minute: a write per request
-    /// would cost an fsync per WebSocket connection).
-    pub async fn token_user(&self, token: &str) -> Result<Option<User>, DbError> {
+    /// The user of a valid (unrevoked, unexpired) token and what the token allows; records
+    /// its use (to the minute: a write per request would cost an fsync per WebSocket
+    /// connection).
+    pub async fn token_user(&self, token: &str) -> Result<Option<(User, Limits)>, DbError> {
         let hash = hash_secret(token);
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {USER_COLUMNS}, t.last_used_at FROM api_tokens t JOIN users u ON u.id = t.user_id
-             WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled = 0"
+            "SELECT {USER_COLUMNS}, t.last_used_at, t.scope, t.school_id, i.number AS school_number
+             FROM api_tokens t JOIN users u ON u.id = t.user_id
+             LEFT JOIN institutions i ON i.id = t.school_id
+             WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled = 0
+               AND (t.expires_at IS NULL OR t.expires_at > ?)"
         )))
         .bind(&hash)
+        .bind(now())
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
@@ -131,14 +208,22 @@ impl Db {
                 .execute(&self.pool)
                 .await?;
         }
-        Ok(Some(super::users::row_user(&row)?))
+        let school: Option<InstitutionId> = row.try_get("school_id")?;
+        let number: Option<String> = row.try_get("school_number")?;
+        let limits = Limits {
+            scope: TokenScope::parse(&row.try_get::<String, _>("scope")?),
+            school: school.zip(number),
+        };
+        Ok(Some((super::users::row_user(&row)?, limits)))
     }
 
     /// A user's tokens, newest first.
     pub async fn tokens(&self, user: &UserId) -> Result<Vec<TokenInfo>, DbError> {
         let rows = sqlx::query(
-            "SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens
-             WHERE user_id = ? ORDER BY created_at DESC",
+            "SELECT t.id, t.name, t.created_at, t.last_used_at, t.revoked_at, t.expires_at, t.scope,
+                    i.number AS school
+             FROM api_tokens t LEFT JOIN institutions i ON i.id = t.school_id
+             WHERE t.user_id = ? ORDER BY t.created_at DESC",
         )
         .bind(user.as_str())
         .fetch_all(&self.pool)
@@ -151,6 +236,9 @@ impl Db {
                     created_at: r.try_get("created_at")?,
                     last_used_at: r.try_get("last_used_at")?,
                     revoked_at: r.try_get("revoked_at")?,
+                    expires_at: r.try_get("expires_at")?,
+                    scope: TokenScope::parse(&r.try_get::<String, _>("scope")?),
+                    school: r.try_get("school")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()

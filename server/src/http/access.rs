@@ -10,21 +10,26 @@ use crate::access::SchoolAccess;
 use crate::auth::Authenticated;
 use crate::db::Registration;
 use crate::error::AppError;
-use crate::ids::{RegistrationId, UserId};
+use crate::ids::RegistrationId;
 use crate::state::AppState;
 
 /// A registration and the caller's access to it; 404 when it does not exist or the caller
 /// has no link with its school, so that existence never leaks.
 pub async fn registration_for(
     state: &AppState,
-    user: &UserId,
+    auth: &Authenticated,
     id: &str,
 ) -> Result<(Registration, SchoolAccess), AppError> {
     let id: RegistrationId = found(id)?;
-    let registration = state.db.registration(id).await?.ok_or(AppError::NotFound)?;
+    let registration = state
+        .db
+        .registration(id)
+        .await?
+        .filter(|r| auth.reaches(r.school_id))
+        .ok_or(AppError::NotFound)?;
     let access = state
         .db
-        .school_access(user, registration.school_id)
+        .school_access(&auth.user.id, registration.school_id)
         .await?
         .ok_or(AppError::NotFound)?;
     Ok((registration, access))
@@ -52,7 +57,7 @@ impl FromRequestParts<AppState> for OnRegistration {
         let Path(RegistrationPath { id }) = Path::<RegistrationPath>::from_request_parts(parts, state)
             .await
             .map_err(|_| AppError::NotFound)?;
-        let (registration, access) = registration_for(state, &auth.user.id, &id).await?;
+        let (registration, access) = registration_for(state, &auth, &id).await?;
         Ok(OnRegistration {
             auth,
             registration,

@@ -18,7 +18,7 @@ use super::client_address::client_address;
 use crate::auth::password::{BUSY_RETRY_SECS, Busy};
 use crate::auth::throttle::{PRUNE_EVERY, Refusal};
 use crate::auth::{Authenticated, SESSION_COOKIE, Via};
-use crate::db::{Membership, TokenInfo, User};
+use crate::db::{Membership, TokenInfo, TokenScope, User};
 use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
 use crate::ids::TokenId;
 use crate::state::AppState;
@@ -270,7 +270,22 @@ pub async fn config(State(state): State<AppState>) -> Json<ConfigResponse> {
 pub struct NewToken {
     /// 1 to 100 characters, to recognise it by.
     name: String,
+    /// The user's password again: a token outlives the session that makes it.
+    password: String,
+    /// `read` or `read_write` (default).
+    #[serde(default)]
+    scope: TokenScope,
+    /// Days until it stops working: 1 to 365, default 90.
+    #[serde(default)]
+    expires_in_days: Option<u32>,
+    /// The institution number of the one school it may reach (one of the user's); leave
+    /// out for every school the user may reach.
+    #[serde(default)]
+    school: Option<String>,
 }
+
+/// How long a token lives unless its maker says otherwise.
+pub const TOKEN_DAYS: u32 = 90;
 
 /// `POST /api/tokens`: the new token, shown this once.
 #[derive(Debug, Serialize, ToSchema)]
@@ -292,10 +307,14 @@ pub struct CreatedToken {
     request_body = NewToken,
     responses(
         (status = 201, description = "The new token; it is never shown again.", body = CreatedToken),
-        (status = 400, description = "Bad JSON, or a name that is not 1 to 100 characters (`bad_request`).",
-            body = ErrorBody),
-        Unauthenticated,
-        Forbidden,
+        (status = 400, description = "Bad JSON, a name that is not 1 to 100 characters, an expiry \
+            outside 1 to 365 days, or a school the user cannot reach (`bad_request`).", body = ErrorBody),
+        (status = 401, description = "Not logged in, or the password is wrong (`unauthenticated`, \
+            `invalid_credentials`).", body = ErrorBody),
+        (status = 403, description = "Not from a browser session (a token cannot make tokens), or not \
+            from the app itself (`forbidden`).", body = ErrorBody),
+        (status = 503, description = "Too many password checks at once; try again after `Retry-After` \
+            seconds (`unavailable`).", body = ErrorBody),
     ),
     security(("session" = []), ("token" = [])),
 )]
@@ -304,12 +323,71 @@ pub async fn create_token(
     auth: Authenticated,
     body: Result<Json<NewToken>, axum::extract::rejection::JsonRejection>,
 ) -> Result<impl IntoResponse, AppError> {
+    // A token made with a token would let a stolen token renew itself for ever.
+    if !matches!(auth.via, Via::Session(_)) {
+        return Err(AppError::Forbidden(
+            "API tokens are made from a logged-in session in the app, not with another token.".into(),
+        ));
+    }
     let Json(body) = body?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AppError::BadRequest("name must be 1 to 100 characters".into()));
     }
-    let (id, token) = state.db.create_token(&auth.user.id, name).await?;
+    let days = body.expires_in_days.unwrap_or(TOKEN_DAYS);
+    if !(1..=365).contains(&days) {
+        return Err(AppError::BadRequest("expires_in_days must be 1 to 365".into()));
+    }
+    if body.password.len() > MAX_PASSWORD_BYTES {
+        return Err(AppError::InvalidCredentials);
+    }
+    let school = match &body.school {
+        None => None,
+        Some(number) => {
+            let school = state.db.institution(number).await?;
+            let reachable = match &school {
+                Some(s) => state.db.school_access(&auth.user.id, s.id).await?.is_some(),
+                None => false,
+            };
+            match school {
+                Some(s) if reachable => Some(s.id),
+                _ => {
+                    return Err(AppError::BadRequest(format!(
+                        "school {number} is not one of yours; leave it out or name one of your schools"
+                    )));
+                }
+            }
+        }
+    };
+    // The password again: a session left open on a shared computer must not be enough.
+    let stored = state
+        .db
+        .user_by_email(&auth.user.email)
+        .await?
+        .map(|(_, hash)| hash);
+    let ok = state
+        .hashing
+        .verify(body.password, stored)
+        .await
+        .map_err(|Busy| AppError::Busy(BUSY_RETRY_SECS))?;
+    if !ok {
+        audit(
+            &state,
+            Some(auth.user.id.to_string()),
+            "token.create",
+            None,
+            "denied",
+        )
+        .await;
+        return Err(AppError::InvalidCredentials);
+    }
+    let new = crate::db::NewToken {
+        name,
+        expires_at: crate::db::now().saturating_add(i64::from(days) * 24 * 60 * 60 * 1000),
+        scope: body.scope,
+        school,
+    };
+    let (id, token) = state.db.create_token(&auth.user.id, &new).await?;
     audit(
         &state,
         Some(auth.user.id.to_string()),

@@ -561,7 +561,11 @@ pub async fn notifications(
     State(state): State<AppState>,
     auth: Authenticated,
 ) -> Result<Json<NotificationList>, AppError> {
-    let notifications = state.db.notifications(&auth.user.id).await?;
+    let mut notifications = state.db.notifications(&auth.user.id).await?;
+    // A token limited to one school hears only of that school.
+    if let Some((_, number)) = &auth.limits.school {
+        notifications.retain(|n| n.school_number == *number);
+    }
     let unread = notifications.iter().filter(|n| !n.read).count();
     Ok(Json(NotificationList {
         notifications,

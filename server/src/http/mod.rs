@@ -3,6 +3,8 @@
 
 mod access;
 mod account;
+
+pub use account::TOKEN_DAYS;
 mod audit;
 mod client_address;
 mod comments;

@@ -60,6 +60,7 @@ pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<
         .visible_schools(&auth.user.id)
         .await?
         .into_iter()
+        .filter(|(school, _)| auth.reaches(school.id))
         .map(|(school, access)| SchoolSummary {
             number: school.number,
             name: school.name,
@@ -79,7 +80,7 @@ async fn school_for(
         .db
         .institution(number)
         .await?
-        .filter(|i| i.kind == "school")
+        .filter(|i| i.kind == "school" && auth.reaches(i.id))
         .ok_or(AppError::NotFound)?;
     let access = state
         .db

@@ -9,6 +9,7 @@ use axum::response::Response;
 use super::access::{RegistrationPath, registration_for};
 use crate::access_watch::Grant;
 use crate::auth::{Via, authenticate, same_origin};
+use crate::db::TokenScope;
 use crate::error::AppError;
 use crate::ids::ConnId;
 use crate::rooms::{Principal, SocketSettings, serve_socket};
@@ -47,7 +48,7 @@ pub(super) async fn sync(
             "WebSocket connections with a session must come from the Samen app itself.".into(),
         ));
     }
-    let (registration, access) = registration_for(&state, &auth.user.id, &id).await?;
+    let (registration, access) = registration_for(&state, &auth, &id).await?;
     let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &state)
         .await
         .map_err(|e| AppError::BadRequest(e.body_text()))?;
@@ -58,7 +59,10 @@ pub(super) async fn sync(
         school: registration.school_id,
         access,
     };
-    let principal = Arc::new(Principal::new(auth.user.id, auth.user.display_name, access));
+    let mut principal = Principal::new(auth.user.id, auth.user.display_name, access);
+    // A read-only token's updates are refused as a stranger's to every section would be.
+    principal.write = auth.limits.scope == TokenScope::ReadWrite;
+    let principal = Arc::new(principal);
     let settings = SocketSettings {
         conn,
         limits: state.limits.clone(),

@@ -39,6 +39,8 @@ pub struct Principal {
     pub access: SchoolAccess,
     /// Their presence colour.
     pub color: &'static str,
+    /// Whether their credential may change the document (false for a read-only token).
+    pub write: bool,
 }
 
 impl Principal {
@@ -50,7 +52,14 @@ impl Principal {
             name,
             access,
             color,
+            write: true,
         }
+    }
+
+    /// Whether this connection may write a section: its user's access allows it, and its
+    /// credential may change things at all.
+    pub fn may_write(&self, section: samen_crdt::Section) -> bool {
+        self.write && self.access.may_write(section)
     }
 
     /// The `user` object the server stamps into every presence state of this connection.

@@ -89,7 +89,7 @@ impl Room {
             .index
             .classify(&update.info)
             .and_then(|effect| {
-                check_sections(&effect, |section| principal.access.may_write(section))?;
+                check_sections(&effect, |section| principal.may_write(section))?;
                 check_authorship(
                     &effect,
                     |client| self.bindings.get(&client).cloned(),
