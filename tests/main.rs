@@ -6,6 +6,7 @@ mod support;
 
 mod bad_input;
 mod comments;
+mod headers;
 mod history;
 mod identity;
 mod load;
@@ -14,4 +15,5 @@ mod permissions;
 mod persistence;
 mod policy;
 mod sync;
+mod timeouts;
 mod web;

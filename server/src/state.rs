@@ -9,7 +9,7 @@ use crate::auth::throttle::LoginThrottle;
 use crate::config::ServeConfig;
 use crate::db::Db;
 use crate::metrics::Metrics;
-use crate::rooms::Rooms;
+use crate::rooms::{Rooms, SocketQuota};
 
 /// What every handler may use.
 #[derive(Clone)]
@@ -30,4 +30,6 @@ pub struct AppState {
     pub events: crate::events::Events,
     /// Becomes true when the server shuts down (ends event streams).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Open WebSocket connections per user, against `--max-sockets-per-user`.
+    pub sockets: Arc<SocketQuota>,
 }

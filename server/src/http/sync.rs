@@ -29,7 +29,7 @@ pub(super) struct SyncQuery {
 /// Opens a registration's document over a WebSocket. Everything is checked before the
 /// upgrade, so a caller without access never receives a byte of the document: no login
 /// → 401, a session from another site → 403, no link with the school (or no such
-/// registration) → 404.
+/// registration) → 404, as many connections open as one user may have → 429.
 pub(super) async fn sync(
     State(state): State<AppState>,
     Path(RegistrationPath { id }): Path<RegistrationPath>,
@@ -50,6 +50,12 @@ pub(super) async fn sync(
         .await
         .map_err(|e| AppError::BadRequest(e.body_text()))?;
     let principal = Arc::new(Principal::new(auth.user.id, auth.user.display_name, access));
+    // Taken before the upgrade and held by the connection's task: a refused client gets a
+    // plain 429 and never costs a socket task.
+    let slot = state
+        .sockets
+        .take(&principal)
+        .ok_or(AppError::TooManyConnections(state.sockets.max()))?;
     let settings = SocketSettings {
         limits: state.limits.clone(),
         ping: std::time::Duration::from_secs(state.config.ping_secs.max(1)),
@@ -71,7 +77,10 @@ pub(super) async fn sync(
         // captures and the socket a second time beside our future for the connection's
         // whole life (~0.4 KiB per connection); this way it ends at once.
         .on_upgrade(move |socket| {
-            tokio::spawn(serve_socket(socket, rooms, id, settings));
+            tokio::spawn(async move {
+                serve_socket(socket, rooms, id, settings).await;
+                drop(slot);
+            });
             std::future::ready(())
         }))
 }
