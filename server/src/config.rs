@@ -87,6 +87,49 @@ pub struct ServeConfig {
     /// docs/architecture.md). Storage and password hashing have threads of their own.
     #[arg(long, env = "SAMEN_WORKERS")]
     pub workers: Option<usize>,
+
+    /// Host names (besides the listen address, `localhost` on a loopback address and the
+    /// public origin's host) that requests may name in their `Host` header; others get 421.
+    /// Comma-separated or repeated.
+    #[arg(long = "allowed-host", env = "SAMEN_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+
+    /// Bearer token that `GET /metrics` requires (at least 16 characters). Without it and
+    /// without `--metrics-addr`, metrics are not served. Prefer the environment variable:
+    /// a flag shows in the process list.
+    #[arg(long, env = "SAMEN_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
+    /// A second address that serves `/metrics` and `/healthz` only (e.g. `127.0.0.1:9090`);
+    /// the main address then serves no metrics.
+    #[arg(long, env = "SAMEN_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
+    /// Seconds a client has to send a request's headers, counted from when the server
+    /// starts waiting for them (a new connection, or a kept-alive one after a response).
+    #[arg(long, env = "SAMEN_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+
+    /// Seconds an HTTP connection may stay open without a request (keep-alive); at most
+    /// `--header-timeout-secs`.
+    #[arg(long, env = "SAMEN_KEEP_ALIVE_SECS", default_value_t = 5)]
+    pub keep_alive_secs: u64,
+
+    /// Seconds an ordinary API call may take, body included (not the event streams).
+    #[arg(long, env = "SAMEN_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
+    /// Seconds from a WebSocket request's headers to its `101 Switching Protocols`.
+    #[arg(long, env = "SAMEN_WS_HANDSHAKE_SECS", default_value_t = 10)]
+    pub ws_handshake_secs: u64,
+
+    /// WebSocket connections one user may have open at once; beyond it, 429.
+    #[arg(long, env = "SAMEN_MAX_SOCKETS_PER_USER", default_value_t = 64)]
+    pub max_sockets_per_user: usize,
+
+    /// Seconds graceful shutdown waits for connections and rooms before it gives up.
+    #[arg(long, env = "SAMEN_SHUTDOWN_SECS", default_value_t = 30)]
+    pub shutdown_secs: u64,
 }
 
 impl ServeConfig {
@@ -154,6 +197,74 @@ fn parse_network(text: &str) -> Result<IpNet, String> {
         .map_err(|_| format!("{text:?} is neither an IP address nor a network like 10.0.0.0/8"))
 }
 
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// hyper's header timer also runs while a kept-alive connection waits for its next
+    /// request, so a longer keep-alive would silently end at the header timeout.
+    #[error(
+        "--keep-alive-secs ({keep_alive}) cannot be longer than --header-timeout-secs ({header}): \
+         an idle connection waits for its next request's headers, so it closes after the header \
+         timeout anyway; raise --header-timeout-secs too"
+    )]
+    KeepAliveOverHeaderTimeout {
+        /// `--keep-alive-secs`.
+        keep_alive: u64,
+        /// `--header-timeout-secs`.
+        header: u64,
+    },
+    /// A short metrics token could be guessed.
+    #[error("--metrics-token must be at least {MIN_METRICS_TOKEN} characters long")]
+    ShortMetricsToken,
+    /// `--allowed-host` names something that is not a host name.
+    #[error("--allowed-host {0:?} is not a host name (e.g. samen.school.be)")]
+    AllowedHost(String),
+    /// `--public-origin` is not `http(s)://host[:port]`.
+    #[error("--public-origin {0:?} must look like https://samen.school.be (a scheme and a host, no path)")]
+    PublicOrigin(String),
+}
+
+/// The shortest metrics token accepted.
+pub const MIN_METRICS_TOKEN: usize = 16;
+
+/// The timeouts of a connection and of shutdown (docs/architecture.md says why these).
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// From waiting for a request to having its headers.
+    pub header: Duration,
+    /// Without a request on a kept-alive connection.
+    pub keep_alive: Duration,
+    /// How long graceful shutdown waits before it gives up.
+    pub shutdown: Duration,
+}
+
+impl ServeConfig {
+    /// Checks the settings that flags alone cannot.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let (keep_alive, header) = (self.keep_alive_secs.max(1), self.header_timeout_secs.max(1));
+        if keep_alive > header {
+            return Err(ConfigError::KeepAliveOverHeaderTimeout { keep_alive, header });
+        }
+        if self
+            .metrics_token
+            .as_ref()
+            .is_some_and(|t| t.chars().count() < MIN_METRICS_TOKEN)
+        {
+            return Err(ConfigError::ShortMetricsToken);
+        }
+        Ok(())
+    }
+
+    /// The connection and shutdown timeouts (each at least a second).
+    pub fn timeouts(&self) -> Timeouts {
+        Timeouts {
+            header: Duration::from_secs(self.header_timeout_secs.max(1)),
+            keep_alive: Duration::from_secs(self.keep_alive_secs.max(1)),
+            shutdown: Duration::from_secs(self.shutdown_secs.max(1)),
+        }
+    }
+}
+
 /// What a room needs to know of the configuration.
 #[derive(Debug, Clone)]
 pub struct RoomConfig {
@@ -214,6 +325,25 @@ mod tests {
         assert_eq!(parse(&[]).unwrap().hash_concurrency(), cores.max(2));
         assert_eq!(parse(&["--hash-concurrency", "1"]).unwrap().hash_concurrency(), 1);
         assert_eq!(parse(&["--hash-concurrency", "0"]).unwrap().hash_concurrency(), 1);
+    }
+
+    fn config(args: &[&str]) -> ServeConfig {
+        parse(args).unwrap()
+    }
+
+    #[test]
+    fn keep_alive_may_not_outlast_the_header_timeout_and_metrics_tokens_must_be_long() {
+        assert!(config(&[]).check().is_ok());
+        assert!(config(&["--keep-alive-secs", "10"]).check().is_ok());
+        assert!(matches!(
+            config(&["--keep-alive-secs", "11"]).check(),
+            Err(ConfigError::KeepAliveOverHeaderTimeout { .. })
+        ));
+        assert!(matches!(
+            config(&["--metrics-token", "short"]).check(),
+            Err(ConfigError::ShortMetricsToken)
+        ));
+        assert!(config(&["--metrics-token", "0123456789abcdef"]).check().is_ok());
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Demo data (`samen serve --demo`, loopback only): the CLB, schools, users and a few
-//! registrations of DESIGN.md. Idempotent: what exists is left alone.
+//! registrations of DESIGN.md. Idempotent: what exists is left alone. It is only written
+//! into a database that holds nothing but demo data (`not_demo_data`): the demo users'
+//! password is public, and one of them is an admin.
 //!
 //! The registrations' text is written as the server's own edit, with a fresh client ID
 //! bound to the registration's owner, as every server-side edit is.
@@ -130,6 +132,23 @@ pub enum DemoError {
     Hash(String),
 }
 
+/// The demo's institution numbers: CLB Demo, De Linde, Het Anker.
+pub const INSTITUTIONS: [&str; 3] = ["900001", "100001", "100002"];
+
+/// Something in the database the demo did not make (a user or an institution), described
+/// for the error message, or `None` when everything there is the demo's. Registrations and
+/// comments do not count: demo users make those while trying Samen out.
+pub async fn not_demo_data(db: &Db) -> Result<Option<String>, DemoError> {
+    let emails = USERS.map(|(email, ..)| email);
+    if let Some(email) = db.user_not_in(&emails).await? {
+        return Ok(Some(format!("the user {email}")));
+    }
+    if let Some(number) = db.institution_not_in(&INSTITUTIONS).await? {
+        return Ok(Some(format!("the institution {number}")));
+    }
+    Ok(None)
+}
+
 async fn institution(db: &Db, kind: &str, number: &str, name: &str) -> Result<Institution, DemoError> {
     Ok(match db.institution(number).await? {
         Some(i) => i,
@@ -139,9 +158,10 @@ async fn institution(db: &Db, kind: &str, number: &str, name: &str) -> Result<In
 
 /// Writes the demo data that is not there yet.
 pub async fn seed(db: &Db, store: &Store) -> Result<(), DemoError> {
-    let clb = institution(db, "clb", "900001", "CLB Demo").await?;
-    let linde = institution(db, "school", "100001", "Basisschool De Linde").await?;
-    let anker = institution(db, "school", "100002", "Middenschool Het Anker").await?;
+    let [clb, linde, anker] = INSTITUTIONS;
+    let clb = institution(db, "clb", clb, "CLB Demo").await?;
+    let linde = institution(db, "school", linde, "Basisschool De Linde").await?;
+    let anker = institution(db, "school", anker, "Middenschool Het Anker").await?;
     db.link_school(clb.id, linde.id).await?;
     db.link_school(clb.id, anker.id).await?;
 

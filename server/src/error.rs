@@ -28,6 +28,15 @@ pub enum AppError {
     /// 429: too many attempts; try again after this many seconds.
     #[error("too many attempts")]
     TooManyRequests(u64),
+    /// 429: the caller has this many WebSocket connections open already, the most allowed.
+    #[error("too many connections")]
+    TooManyConnections(usize),
+    /// 401: `/metrics` without the metrics token.
+    #[error("metrics token missing or wrong")]
+    MetricsToken,
+    /// 421: the request names a host this server does not answer for (its `Host`).
+    #[error("host not allowed: {0}")]
+    MisdirectedHost(String),
     /// 404: no such thing, or nothing the caller may know exists.
     #[error("not found")]
     NotFound,
@@ -38,6 +47,9 @@ pub enum AppError {
     /// many seconds.
     #[error("busy")]
     Busy(u64),
+    /// 503: the request took longer than this many seconds and was stopped.
+    #[error("timed out")]
+    Timeout(u64),
     /// 500: something on our side failed; details go to the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -55,8 +67,9 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// One of `bad_request` (400), `invalid_credentials` and `unauthenticated` (401),
-    /// `forbidden` (403), `not_found` (404), `conflict` (409), `too_many_attempts` (429),
-    /// `internal` (500), `unavailable` (503).
+    /// `forbidden` (403), `not_found` (404), `conflict` (409), `misdirected_request` (421),
+    /// `too_many_attempts` and `too_many_connections` (429), `internal` (500),
+    /// `unavailable` and `timeout` (503).
     pub code: &'static str,
     /// What to do about it, for people.
     pub message: String,
@@ -98,6 +111,27 @@ impl AppError {
                 "too_many_attempts",
                 format!("Too many attempts; try again in {secs} seconds."),
             ),
+            AppError::TooManyConnections(max) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_connections",
+                format!(
+                    "You have {max} live connections open already, the most one person may have; \
+                     close a tab or window of Samen and try again."
+                ),
+            ),
+            AppError::MetricsToken => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Send the metrics token (--metrics-token) as `Authorization: Bearer <token>`.".into(),
+            ),
+            AppError::MisdirectedHost(host) => (
+                StatusCode::MISDIRECTED_REQUEST,
+                "misdirected_request",
+                format!(
+                    "This Samen server does not answer for the host name {host:?}. If it should, \
+                     start it with --allowed-host {host} or --public-origin."
+                ),
+            ),
             AppError::NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found.".into()),
             AppError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -108,6 +142,11 @@ impl AppError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 format!("Too many logins at once; try again in {secs} seconds."),
+            ),
+            AppError::Timeout(secs) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                format!("The request took longer than {secs} seconds and was stopped; try again."),
             ),
             AppError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod colors;
 pub mod config;
+pub mod conn;
 pub mod db;
 pub mod demo;
 pub mod domain;
@@ -21,33 +22,47 @@ pub mod ids;
 pub mod listener;
 pub mod metrics;
 pub mod rooms;
+pub mod security;
 pub mod state;
 pub mod storage;
 pub mod web;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::config::ServeConfig;
+use crate::config::{ConfigError, ServeConfig};
 use crate::db::Db;
 use crate::listener::GatedListener;
 use crate::metrics::Metrics;
-use crate::rooms::Rooms;
+use crate::rooms::{Rooms, SocketQuota};
+use crate::security::Security;
 use crate::storage::{SqliteStore, StorageError, Store};
-
-/// How long shutdown waits for rooms to store and close.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// A setting is wrong or two disagree.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// Demo mode has well-known passwords, so it stays on this machine.
     #[error("--demo only listens on a loopback address (e.g. 127.0.0.1), not {0}")]
     NotLoopback(std::net::SocketAddr),
+    /// Demo mode would add well-known passwords to a database that holds real data.
+    #[error(
+        "--demo refuses to start: the database ({database}) holds {found}, which is not demo data. \
+         Demo mode adds users with the well-known password \"demo\" (an admin among them), so it only \
+         runs on a database of its own: start without --demo to use this one, or give --demo an empty \
+         directory (e.g. --data ./demo-data)."
+    )]
+    NotDemoData {
+        /// Where the database is.
+        database: String,
+        /// The first user or institution found that the demo did not make.
+        found: String,
+    },
     /// The demo data could not be written.
     #[error("demo data: {0}")]
     Demo(String),
@@ -85,11 +100,28 @@ pub async fn serve(
     on_listen: impl FnOnce(std::net::SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    config.check()?;
+    // Only the listen IP matters to the Host allowlist, so port 0 makes no difference.
+    let security = Security::new(config.addr, &config)?;
+    let metrics_security = match config.metrics_addr {
+        Some(addr) => Some(Security::new(addr, &config)?),
+        None => None,
+    };
     if config.demo && !config.addr.ip().is_loopback() {
         return Err(ServeError::NotLoopback(config.addr));
     }
     let (store, db) = open_database(&config.data, config.database_url.as_deref()).await?;
     if config.demo {
+        let foreign = demo::not_demo_data(&db)
+            .await
+            .map_err(|e| ServeError::Demo(e.to_string()))?;
+        if let Some(found) = foreign {
+            let database = match &config.database_url {
+                Some(url) => url.clone(),
+                None => config.data.display().to_string(),
+            };
+            return Err(ServeError::NotDemoData { database, found });
+        }
         demo::seed(&db, &store)
             .await
             .map_err(|e| ServeError::Demo(e.to_string()))?;
@@ -108,7 +140,7 @@ pub async fn serve(
     );
     let watch = access_watch::AccessWatch::new(db.clone(), rooms.clone());
     tokio::spawn(watch.clone().run(
-        Duration::from_secs(config.access_check_secs.max(1)),
+        std::time::Duration::from_secs(config.access_check_secs.max(1)),
         stop_rx.clone(),
     ));
     let throttle = Arc::new(auth::throttle::LoginThrottle::new());
@@ -123,10 +155,20 @@ pub async fn serve(
         throttle,
         hashing: Arc::new(auth::password::Hashing::new(config.hash_concurrency())),
         events,
-        shutdown: stop_rx,
+        shutdown: stop_rx.clone(),
+        sockets: SocketQuota::new(config.max_sockets_per_user),
     };
     let listener = TcpListener::bind(config.addr).await?;
-    on_listen(listener.local_addr()?);
+    let local = listener.local_addr()?;
+    let metrics_listener = match (config.metrics_addr, metrics_security) {
+        (Some(addr), Some(security)) => {
+            let listener = TcpListener::bind(addr).await?;
+            tracing::info!(addr = %listener.local_addr()?, "metrics on their own address");
+            Some((listener, security))
+        }
+        _ => None,
+    };
+    on_listen(local);
     let listener = GatedListener::new(listener, listener::handshakes(), listener::HANDSHAKE_WAIT);
     // Without TCP_NODELAY, Nagle's algorithm holds small WebSocket frames back until the
     // peer's delayed ACK (up to 40 ms): it showed as a 40 ms p99 fan-out latency.
@@ -135,20 +177,55 @@ pub async fn serve(
             tracing::debug!(error = %err, "could not set TCP_NODELAY");
         }
     });
-    let signal = async move {
+    let timeouts = config.timeouts();
+    tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down: storing documents and closing connections");
         let _ = stop_tx.send(true);
+    });
+    let main = conn::serve(
+        listener,
+        app::router(state.clone(), security),
+        timeouts,
+        stop_rx.clone(),
+    );
+    let metrics = async {
+        match metrics_listener {
+            Some((listener, security)) => {
+                let app = app::metrics_router(state, security);
+                Some(conn::serve(listener, app, timeouts, stop_rx).await)
+            }
+            None => None,
+        }
     };
-    let app = app::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(signal).await?;
-    if tokio::time::timeout(SHUTDOWN_GRACE, rooms.wait_closed())
-        .await
-        .is_err()
-    {
-        tracing::warn!("some rooms did not close in time");
+    let (mut connections, mut metrics_connections) = tokio::join!(main, metrics);
+
+    // Graceful shutdown, within `--shutdown-secs`: connections finish their request (event
+    // streams and WebSockets end on the stop signal), rooms store and close. What is still
+    // open at the deadline is dropped: every accepted update is durable already, so giving
+    // up loses no edit, only a compaction the next start does.
+    let deadline = tokio::time::Instant::now() + timeouts.shutdown;
+    let graceful = async {
+        let metrics = async {
+            if let Some(c) = metrics_connections.as_mut() {
+                c.closed().await;
+            }
+        };
+        tokio::join!(connections.closed(), metrics, rooms.wait_closed());
+    };
+    if tokio::time::timeout_at(deadline, graceful).await.is_err() {
+        let open = connections.open() + metrics_connections.as_ref().map_or(0, |c| c.open());
+        tracing::warn!(
+            open,
+            secs = timeouts.shutdown.as_secs(),
+            "shutdown deadline passed: dropping the connections and rooms still open"
+        );
     }
-    store.close().await;
+    drop(connections);
+    drop(metrics_connections);
+    if tokio::time::timeout_at(deadline, store.close()).await.is_err() {
+        tracing::warn!("the database did not close before the shutdown deadline");
+    }
     tracing::info!("stopped");
     Ok(())
 }

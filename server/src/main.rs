@@ -13,6 +13,7 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // Parsed once at start: its size costs nothing.
 enum Command {
     /// Run the server.
     Serve(ServeConfig),

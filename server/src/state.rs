@@ -10,7 +10,7 @@ use crate::auth::throttle::LoginThrottle;
 use crate::config::ServeConfig;
 use crate::db::Db;
 use crate::metrics::Metrics;
-use crate::rooms::Rooms;
+use crate::rooms::{Rooms, SocketQuota};
 
 /// What every handler may use.
 #[derive(Clone)]
@@ -35,4 +35,6 @@ pub struct AppState {
     pub watch: crate::access_watch::AccessWatch,
     /// Becomes true when the server shuts down (ends event streams).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Open WebSocket connections per user, against `--max-sockets-per-user`.
+    pub sockets: Arc<SocketQuota>,
 }

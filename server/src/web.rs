@@ -1,6 +1,7 @@
 //! The browser app, embedded in the binary (built from `web/` into `web/dist`, which is
 //! committed so that a machine without Node runs the product). Unknown paths that are not
-//! API routes get `index.html`, so the app's own routes survive a reload.
+//! API routes get `index.html`, so the app's own routes survive a reload. Its security
+//! headers, the app's CSP among them, are added by `security::guard` like everyone's.
 
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -8,12 +9,6 @@ use axum::response::{IntoResponse, Response};
 #[derive(rust_embed::Embed)]
 #[folder = "../web/dist"]
 struct Assets;
-
-/// The security headers of every app response: no framing, no sniffing, and scripts only
-/// from this origin (user text can never run as code).
-const CSP: &str = "default-src 'self'; script-src 'self'; connect-src 'self' ws: wss:; \
-                   img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; \
-                   base-uri 'none'; form-action 'self'";
 
 /// Serves an embedded file, or `index.html` for app routes.
 pub async fn serve(uri: Uri) -> Response {
@@ -44,11 +39,6 @@ pub async fn serve(uri: Uri) -> Response {
         headers.insert(header::CONTENT_TYPE, v);
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    response.extensions_mut().insert(crate::security::AppPage);
     response
 }

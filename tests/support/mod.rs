@@ -30,6 +30,9 @@ pub const LINDE: &str = "linde@demo.test";
 pub const ANKER: &str = "anker@demo.test";
 /// The platform admin.
 pub const ADMIN: &str = "admin@demo.test";
+/// The metrics token every test server gets (`SAMEN_METRICS_TOKEN`), so `/metrics` is
+/// served on its main address.
+pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
 
 /// A running `samen serve --demo` process.
 ///
@@ -89,7 +92,10 @@ impl TestServer {
 
     /// The `/metrics` text.
     pub async fn metrics(&self) -> String {
-        reqwest::get(self.url("/metrics"))
+        reqwest::Client::new()
+            .get(self.url("/metrics"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
             .await
             .expect("metrics")
             .text()
@@ -140,6 +146,32 @@ impl TestServer {
     pub async fn is_running(&self) -> bool {
         matches!(self.child.lock().await.try_wait(), Ok(None))
     }
+
+    /// Starts `samen serve --demo` on this server's data directory (while it is stopped)
+    /// with extra flags, expecting it to refuse: returns what it wrote to stderr.
+    pub async fn refused_start(&self, args: &[&str]) -> String {
+        let output = tokio::time::timeout(
+            WAIT,
+            Command::new(env!("CARGO_BIN_EXE_samen"))
+                .arg("serve")
+                .args(["--addr", "127.0.0.1:0", "--demo"])
+                .arg("--data")
+                .arg(&self.data)
+                .args(args)
+                .env("SAMEN_LOG", "warn")
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .expect("samen should refuse at once, not run")
+        .expect("run samen");
+        assert!(
+            !output.status.success(),
+            "samen started: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    }
 }
 
 async fn spawn(data: &Path, args: &[String]) -> (Child, String) {
@@ -170,6 +202,7 @@ async fn spawn(data: &Path, args: &[String]) -> (Child, String) {
             "SAMEN_LOG",
             std::env::var("SAMEN_LOG").unwrap_or_else(|_| "warn".into()),
         )
+        .env("SAMEN_METRICS_TOKEN", METRICS_TOKEN)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)

@@ -152,6 +152,29 @@ impl Db {
         }
     }
 
+    /// The e-mail address of a user not among `emails` (any case: the column compares
+    /// without case), if there is one.
+    pub async fn user_not_in(&self, emails: &[&str]) -> Result<Option<String>, DbError> {
+        Ok(sqlx::query_scalar(
+            "SELECT email FROM users WHERE email NOT IN (SELECT value FROM json_each(?)) \
+             ORDER BY created_at LIMIT 1",
+        )
+        .bind(serde_json::to_string(emails).unwrap_or_else(|_| "[]".into()))
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// The number of an institution not among `numbers`, if there is one.
+    pub async fn institution_not_in(&self, numbers: &[&str]) -> Result<Option<String>, DbError> {
+        Ok(sqlx::query_scalar(
+            "SELECT number FROM institutions WHERE number NOT IN (SELECT value FROM json_each(?)) \
+             ORDER BY id LIMIT 1",
+        )
+        .bind(serde_json::to_string(numbers).unwrap_or_else(|_| "[]".into()))
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// The user with this id.
     pub async fn user(&self, id: &UserId) -> Result<Option<User>, DbError> {
         let row = sqlx::query("SELECT id, email, display_name, disabled FROM users WHERE id = ?")

@@ -15,15 +15,52 @@ mod registrations;
 mod schools;
 mod sync;
 
+use std::time::Duration;
+
 use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
 
+use crate::config::ServeConfig;
+use crate::error::AppError;
 use crate::state::AppState;
 
-/// The `/api` routes.
-pub fn routes() -> Router<AppState> {
+/// The `/api` routes and `/sync`. Ordinary calls get `--request-timeout-secs`, a WebSocket
+/// request `--ws-handshake-secs` until its `101`; the school event streams get none, as
+/// they live as long as the page that reads them (they end on shutdown).
+pub fn routes(config: &ServeConfig) -> Router<AppState> {
+    let request = Duration::from_secs(config.request_timeout_secs.max(1));
+    let handshake = Duration::from_secs(config.ws_handshake_secs.max(1));
     Router::new()
-        .route("/sync/{id}", get(sync::sync))
+        .route(
+            "/sync/{id}",
+            get(sync::sync).layer(middleware::from_fn(move |r: Request, n: Next| {
+                within(handshake, r, n)
+            })),
+        )
+        .route("/api/schools/{number}/events", get(schools::events))
+        .merge(
+            ordinary().route_layer(middleware::from_fn(move |r: Request, n: Next| {
+                within(request, r, n)
+            })),
+        )
+}
+
+/// Runs the rest of the request, or answers 503 when it takes longer than `limit`. The
+/// handler's future is dropped then: database work rolls back, and a change already handed
+/// to a room is carried out (and stored) all the same.
+async fn within(limit: Duration, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => AppError::Timeout(limit.as_secs()).into_response(),
+    }
+}
+
+/// The API calls that answer at once: everything but `/sync` and the event streams.
+fn ordinary() -> Router<AppState> {
+    Router::new()
         .route("/api/login", post(account::login))
         .route("/api/logout", post(account::logout))
         .route("/api/me", get(account::me))
@@ -34,7 +71,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/tokens/{id}", delete(account::revoke_token))
         .route("/api/config", get(account::config))
         .route("/api/schools", get(schools::list))
-        .route("/api/schools/{number}/events", get(schools::events))
         .route(
             "/api/schools/{number}/registrations",
             get(schools::registrations).post(schools::create_registration),

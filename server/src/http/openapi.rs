@@ -44,6 +44,8 @@ use crate::history::SnapshotEvent;
         Unauthenticated,
         Forbidden,
         NotFound,
+        (status = 429, description = "The caller has as many WebSocket connections open as one user may \
+                                      (`--max-sockets-per-user`; `too_many_connections`).", body = ErrorBody),
     ),
     security(("session" = []), ("token" = []), ("query_token" = [])),
 )]
@@ -61,12 +63,19 @@ fn sync() {}
 fn healthz() {}
 
 /// Prometheus metrics
+///
+/// Served on the main address only with `--metrics-token` (sent as `Authorization: Bearer`),
+/// and not there at all with `--metrics-addr`, which serves them on an address of its own.
 #[utoipa::path(
     get,
     path = "/metrics",
     tag = "operations",
-    responses((status = 200, description = "Metrics in the Prometheus text format 0.0.4.", body = String,
-        content_type = "text/plain; version=0.0.4; charset=utf-8")),
+    responses(
+        (status = 200, description = "Metrics in the Prometheus text format 0.0.4.", body = String,
+            content_type = "text/plain; version=0.0.4; charset=utf-8"),
+        (status = 401, description = "Without the metrics token (`unauthenticated`).", body = ErrorBody),
+        (status = 404, description = "Metrics are not served on this address (`not_found`).", body = ErrorBody),
+    ),
 )]
 #[allow(dead_code)] // Documents `app::metrics`.
 fn metrics() {}

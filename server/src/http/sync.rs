@@ -32,7 +32,7 @@ pub(super) struct SyncQuery {
 /// Opens a registration's document over a WebSocket. Everything is checked before the
 /// upgrade, so a caller without access never receives a byte of the document: no login
 /// → 401, a session from another site → 403, no link with the school (or no such
-/// registration) → 404.
+/// registration) → 404, as many connections open as one user may have → 429.
 pub(super) async fn sync(
     State(state): State<AppState>,
     Path(RegistrationPath { id }): Path<RegistrationPath>,
@@ -63,6 +63,12 @@ pub(super) async fn sync(
     // A read-only token's updates are refused as a stranger's to every section would be.
     principal.write = auth.limits.scope == TokenScope::ReadWrite;
     let principal = Arc::new(principal);
+    // Taken before the upgrade and held by the connection's task: a refused client gets a
+    // plain 429 and never costs a socket task.
+    let slot = state
+        .sockets
+        .take(&principal)
+        .ok_or(AppError::TooManyConnections(state.sockets.max()))?;
     let settings = SocketSettings {
         conn,
         limits: state.limits.clone(),
@@ -92,6 +98,7 @@ pub(super) async fn sync(
             tokio::spawn(async move {
                 serve_socket(socket, rooms, id, settings).await;
                 drop(lease);
+                drop(slot);
             });
             std::future::ready(())
         }))

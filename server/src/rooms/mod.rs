@@ -8,6 +8,7 @@
 mod connection;
 mod outbox;
 mod presence;
+mod quota;
 mod room;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use samen_crdt::ClientMessage;
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use connection::{SocketSettings, serve_socket};
+pub use quota::{SocketQuota, SocketSlot};
 
 use crate::access::SchoolAccess;
 use crate::clock::{Ambient, Clock};
