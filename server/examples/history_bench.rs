@@ -113,7 +113,7 @@ async fn main() {
         .expect("grant");
     let new = samen_server::db::NewToken {
         name: "bench",
-        expires_at: i64::MAX,
+        lifetime_ms: i64::MAX,
         scope: samen_server::db::TokenScope::ReadWrite,
         school: None,
     };

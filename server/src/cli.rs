@@ -255,7 +255,7 @@ async fn command(db: &Db, command: AdminCommand) -> anyhow::Result<String> {
             };
             let new = crate::db::NewToken {
                 name: &name,
-                expires_at: crate::db::now().saturating_add(i64::from(expires_days) * 24 * 60 * 60 * 1000),
+                lifetime_ms: i64::from(expires_days) * 24 * 60 * 60 * 1000,
                 scope: if read_only {
                     crate::db::TokenScope::Read
                 } else {

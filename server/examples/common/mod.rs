@@ -71,7 +71,7 @@ pub async fn world(data: &std::path::Path, title: &str) -> World {
         .expect("grant");
     let new = samen_server::db::NewToken {
         name: "bench",
-        expires_at: i64::MAX,
+        lifetime_ms: i64::MAX,
         scope: samen_server::db::TokenScope::ReadWrite,
         school: None,
     };

@@ -45,8 +45,8 @@ impl TokenScope {
 pub struct NewToken<'a> {
     /// What its owner calls it.
     pub name: &'a str,
-    /// When it stops working (ms since the epoch).
-    pub expires_at: i64,
+    /// How long it works from its making (ms); its expiry is its creation time plus this.
+    pub lifetime_ms: i64,
     /// What it may do.
     pub scope: TokenScope,
     /// The one school it may reach, if limited.
@@ -165,6 +165,7 @@ impl Db {
     ) -> Result<(TokenId, String), DbError> {
         let id = TokenId::new();
         let token = new_secret("samen_");
+        let at = now();
         sqlx::query(
             "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, expires_at, scope, school_id)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -173,8 +174,8 @@ impl Db {
         .bind(user.as_str())
         .bind(new.name)
         .bind(hash_secret(&token))
-        .bind(now())
-        .bind(new.expires_at)
+        .bind(at)
+        .bind(at.saturating_add(new.lifetime_ms))
         .bind(new.scope.as_str())
         .bind(new.school)
         .execute(&self.pool)

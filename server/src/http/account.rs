@@ -383,7 +383,7 @@ pub async fn create_token(
     }
     let new = crate::db::NewToken {
         name,
-        expires_at: crate::db::now().saturating_add(i64::from(days) * 24 * 60 * 60 * 1000),
+        lifetime_ms: i64::from(days) * 24 * 60 * 60 * 1000,
         scope: body.scope,
         school,
     };
