@@ -50,6 +50,14 @@ pub enum AppError {
     /// 503: the request took longer than this many seconds and was stopped.
     #[error("timed out")]
     Timeout(u64),
+    /// 503: the audit log could not be written, so the request is refused; `done` when it
+    /// was a change that had already been made (the answer says so, so that it is not
+    /// simply repeated).
+    #[error("audit log unavailable")]
+    AuditFailed {
+        /// The change was made before its entry could not be written.
+        done: bool,
+    },
     /// 500: something on our side failed; details go to the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -147,6 +155,20 @@ impl AppError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "timeout",
                 format!("The request took longer than {secs} seconds and was stopped; try again."),
+            ),
+            AppError::AuditFailed { done: false } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Samen cannot write to its audit log right now, so it did not carry out this \
+                 request; try again in a moment."
+                    .into(),
+            ),
+            AppError::AuditFailed { done: true } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Your change was saved, but Samen could not record it in its audit log; reload \
+                 before you try anything again, and tell your administrator."
+                    .into(),
             ),
             AppError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,6 +1,27 @@
 //! The audit log: append-only (the database refuses updates and deletes).
+//!
+//! Changes are written one entry each. Reads and refused lookups are written at most once
+//! per (actor, action, target, detail, outcome, hour): first against a bounded in-memory
+//! set of keys written this hour, so a repeated read costs no database write, then against
+//! the unique index `audit_log_once_per_hour`, which holds across restarts, processes and
+//! two requests racing past the set (migrations/sqlite/20261210000001_audit_reads.sql).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
 use super::{Db, DbError, now};
+
+/// Milliseconds in an hour: the bucket of a deduplicated entry.
+const HOUR_MS: i64 = 60 * 60 * 1000;
+
+/// Keys remembered at most; when full the set starts afresh (the unique index still keeps
+/// the rule, at the cost of a no-op insert per key). 20,000 keys of ~150 bytes: ~3 MiB.
+const MAX_RECENT: usize = 20_000;
+
+/// Refused lookups one actor may have written with their own target in one hour; after
+/// that they are written as one entry without a target, so that a caller trying made-up
+/// ids cannot fill the disk with one entry per id.
+pub const MAX_DENIED_TARGETS: u32 = 100;
 
 /// One audited event.
 #[derive(Debug, Clone)]
@@ -15,6 +36,108 @@ pub struct AuditEntry {
     pub outcome: &'static str,
     /// A short machine-readable detail (never document text or secrets).
     pub detail: Option<String>,
+}
+
+impl AuditEntry {
+    /// The key under which an entry is written once per hour.
+    fn key(&self) -> String {
+        // NUL cannot occur in ids, actions or details, so the parts cannot run together.
+        format!(
+            "{}\0{}\0{}\0{}\0{}",
+            self.actor.as_deref().unwrap_or_default(),
+            self.action,
+            self.target.as_deref().unwrap_or_default(),
+            self.detail.as_deref().unwrap_or_default(),
+            self.outcome
+        )
+    }
+}
+
+/// What this process wrote in the current hour (see the module's documentation).
+#[derive(Debug, Default)]
+pub(super) struct Recent {
+    hour: i64,
+    keys: HashSet<String>,
+    denied: HashMap<String, u32>,
+}
+
+impl Recent {
+    /// Forgets everything when the hour has changed or the set is full.
+    fn roll(&mut self, hour: i64) {
+        let new_hour = self.hour != hour;
+        self.hour = hour;
+        if new_hour || self.keys.len() >= MAX_RECENT {
+            self.keys.clear();
+        }
+        if new_hour || self.denied.len() >= MAX_RECENT {
+            self.denied.clear();
+        }
+    }
+}
+
+/// The shared in-memory part of the deduplication.
+#[derive(Debug, Default)]
+pub(super) struct RecentAudit(Mutex<Recent>);
+
+impl RecentAudit {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Recent> {
+        // A panic while holding the lock leaves nothing half-done worth refusing for.
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether this key was written this hour.
+    fn seen(&self, hour: i64, key: &str) -> bool {
+        let mut recent = self.lock();
+        recent.roll(hour);
+        recent.keys.contains(key)
+    }
+
+    /// Remembers a key once its entry is in the database (never before: a failed write
+    /// must be tried again by the next request, not skipped).
+    fn remember(&self, hour: i64, key: String) {
+        let mut recent = self.lock();
+        recent.roll(hour);
+        recent.keys.insert(key);
+    }
+
+    /// Counts a refused lookup of `actor`; false once they are past [`MAX_DENIED_TARGETS`].
+    fn denied_target_allowed(&self, hour: i64, actor: &str) -> bool {
+        let mut recent = self.lock();
+        recent.roll(hour);
+        let count = recent.denied.entry(actor.to_owned()).or_insert(0);
+        *count = count.saturating_add(1);
+        *count <= MAX_DENIED_TARGETS
+    }
+}
+
+/// One row of the audit log, as `samen admin audit` prints it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AuditRow {
+    /// Its sequence number.
+    pub id: i64,
+    /// When (ms since the epoch).
+    pub at: i64,
+    /// Who (a user id, `cli`), if known.
+    pub actor: Option<String>,
+    /// What they did.
+    pub action: String,
+    /// What it was done to.
+    pub target: Option<String>,
+    /// `ok`, `denied` or `failed`.
+    pub outcome: String,
+    /// A short detail.
+    pub detail: Option<String>,
+}
+
+/// Which rows `Db::audit_rows` returns.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only this actor's (a user id or `cli`).
+    pub actor: Option<String>,
+    /// Only rows about this item (as target, or named in the detail).
+    pub target: Option<String>,
+    /// Only rows at or after this time (ms since the epoch).
+    pub since: Option<i64>,
 }
 
 impl Db {
@@ -34,12 +157,153 @@ impl Db {
         Ok(())
     }
 
-    /// Appends an entry where the caller cannot act on a failure (a request already
-    /// answered, a room mid-batch): the failure is logged instead.
+    /// Appends an entry unless the same one (actor, action, target, detail, outcome) was
+    /// written this hour; true when a row was written now.
+    pub async fn audit_once(&self, entry: AuditEntry) -> Result<bool, DbError> {
+        let at = now();
+        let hour = at.div_euclid(HOUR_MS);
+        let key = entry.key();
+        if self.recent.seen(hour, &key) {
+            return Ok(false);
+        }
+        let written = sqlx::query(
+            "INSERT INTO audit_log (at, actor_id, action, target, outcome, detail, hour)
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(at)
+        .bind(entry.actor)
+        .bind(entry.action)
+        .bind(entry.target)
+        .bind(entry.outcome)
+        .bind(entry.detail)
+        .bind(hour)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        self.recent.remember(hour, key);
+        Ok(written > 0)
+    }
+
+    /// Whether `actor` may have another refused lookup written with its own target this
+    /// hour (see [`MAX_DENIED_TARGETS`]); counts this one.
+    pub fn denied_target_allowed(&self, actor: &str) -> bool {
+        self.recent
+            .denied_target_allowed(now().div_euclid(HOUR_MS), actor)
+    }
+
+    /// Appends an entry where the caller cannot act on a failure (a room mid-batch): the
+    /// failure is logged instead.
     pub async fn record(&self, entry: AuditEntry) {
         let action = entry.action;
         if let Err(err) = self.audit(entry).await {
             tracing::error!(error = %err, action, "could not write audit entry");
         }
+    }
+
+    /// Audit rows matching `filter`, oldest first.
+    pub async fn audit_rows(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>, DbError> {
+        type Row = (
+            i64,
+            i64,
+            Option<String>,
+            String,
+            Option<String>,
+            String,
+            Option<String>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, at, actor_id, action, target, outcome, detail FROM audit_log
+             WHERE (?1 IS NULL OR actor_id = ?1)
+               AND (?2 IS NULL OR target = ?2 OR detail = ?2)
+               AND (?3 IS NULL OR at >= ?3)
+             ORDER BY id",
+        )
+        .bind(filter.actor.as_deref())
+        .bind(filter.target.as_deref())
+        .bind(filter.since)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, at, actor, action, target, outcome, detail)| AuditRow {
+                id,
+                at,
+                actor,
+                action,
+                target,
+                outcome,
+                detail,
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(target: &str) -> AuditEntry {
+        AuditEntry {
+            actor: Some("u1".into()),
+            action: "registration.read",
+            target: Some(target.into()),
+            outcome: "ok",
+            detail: None,
+        }
+    }
+
+    async fn db() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (_, db) = crate::open_database(dir.path(), None).await.expect("open");
+        (dir, db)
+    }
+
+    #[tokio::test]
+    async fn a_read_is_written_once_per_hour() {
+        let (_dir, db) = db().await;
+        assert!(db.audit_once(entry("r1")).await.expect("first"));
+        assert!(!db.audit_once(entry("r1")).await.expect("again"));
+        assert!(db.audit_once(entry("r2")).await.expect("another item"));
+        // Another process (or this one after a restart) has an empty set: the index holds.
+        let other = Db::new(db.pool.clone());
+        assert!(!other.audit_once(entry("r1")).await.expect("other process"));
+        let rows = db.audit_rows(&AuditFilter::default()).await.expect("rows");
+        assert_eq!(rows.len(), 2);
+        let filter = AuditFilter {
+            target: Some("r1".into()),
+            ..AuditFilter::default()
+        };
+        assert_eq!(db.audit_rows(&filter).await.expect("rows").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_is_an_error_and_not_remembered() {
+        let (_dir, db) = db().await;
+        db.pool.close().await;
+        assert!(db.audit_once(entry("r1")).await.is_err());
+        assert!(
+            db.audit_once(entry("r1")).await.is_err(),
+            "tried again, not skipped"
+        );
+        assert!(db.audit(entry("r1")).await.is_err());
+    }
+
+    #[test]
+    fn the_set_is_bounded_and_hourly() {
+        let recent = RecentAudit::default();
+        recent.remember(1, "a".into());
+        assert!(recent.seen(1, "a"));
+        assert!(!recent.seen(2, "a"), "a new hour starts afresh");
+        for i in 0..MAX_RECENT {
+            recent.remember(2, i.to_string());
+        }
+        recent.remember(2, "last".into());
+        assert!(recent.lock().keys.len() <= MAX_RECENT);
+        for _ in 0..MAX_DENIED_TARGETS {
+            assert!(recent.denied_target_allowed(2, "u1"));
+        }
+        assert!(!recent.denied_target_allowed(2, "u1"));
+        assert!(recent.denied_target_allowed(2, "u2"));
+        assert!(recent.denied_target_allowed(3, "u1"));
     }
 }

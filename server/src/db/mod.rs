@@ -13,7 +13,7 @@ mod users;
 
 use sqlx::SqlitePool;
 
-pub use audit::AuditEntry;
+pub use audit::{AuditEntry, AuditFilter, AuditRow, MAX_DENIED_TARGETS};
 pub use comments::{Anchor, Comment, Notification, Person, Thread};
 pub use registrations::{NewRegistration, Registration, RegistrationFilter, RegistrationPatch};
 pub use sessions::{Limits, NewToken, TokenInfo, TokenScope};
@@ -58,12 +58,17 @@ impl DbError {
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: SqlitePool,
+    /// Audit entries this process wrote in the current hour (`audit.rs`).
+    recent: std::sync::Arc<audit::RecentAudit>,
 }
 
 impl Db {
     /// Wraps a pool whose migrations have been applied.
     pub fn new(pool: SqlitePool) -> Self {
-        Db { pool }
+        Db {
+            pool,
+            recent: std::sync::Arc::default(),
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use axum::http::request::Parts;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use super::audit::audit_not_found;
 use crate::access::SchoolAccess;
 use crate::auth::Authenticated;
 use crate::db::Registration;
@@ -14,25 +15,51 @@ use crate::ids::RegistrationId;
 use crate::state::AppState;
 
 /// A registration and the caller's access to it; 404 when it does not exist or the caller
-/// has no link with its school, so that existence never leaks.
+/// has no link with its school, so that existence never leaks. Every such 404 is audited
+/// (`registration.read`, `denied`, once per hour and id), the same for both.
 pub async fn registration_for(
     state: &AppState,
     auth: &Authenticated,
     id: &str,
 ) -> Result<(Registration, SchoolAccess), AppError> {
-    let id: RegistrationId = found(id)?;
-    let registration = state
+    let Ok(id) = id.parse::<RegistrationId>() else {
+        audit_not_found(&state.db, &auth.user.id, "registration.read", None).await?;
+        return Err(AppError::NotFound);
+    };
+    match reachable(state, auth, id).await? {
+        Some(found) => Ok(found),
+        None => {
+            audit_not_found(
+                &state.db,
+                &auth.user.id,
+                "registration.read",
+                Some(id.to_string()),
+            )
+            .await?;
+            Err(AppError::NotFound)
+        }
+    }
+}
+
+/// The registration and the caller's access, if it exists and the caller may reach it.
+async fn reachable(
+    state: &AppState,
+    auth: &Authenticated,
+    id: RegistrationId,
+) -> Result<Option<(Registration, SchoolAccess)>, AppError> {
+    let Some(registration) = state
         .db
         .registration(id)
         .await?
         .filter(|r| auth.reaches(r.school_id))
-        .ok_or(AppError::NotFound)?;
+    else {
+        return Ok(None);
+    };
     let access = state
         .db
         .school_access(&auth.user.id, registration.school_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    Ok((registration, access))
+        .await?;
+    Ok(access.map(|access| (registration, access)))
 }
 
 /// The caller and the registration a route names (`{id}`), with the caller's access to

@@ -127,7 +127,7 @@ pub async fn login(
         state.throttle.failed(attempt);
         // One entry per checked failure: the throttle bounds how many there can be (per
         // account about 115 on the first day, 96 a day after).
-        audit(&state, None, "login", Some(email), "denied").await;
+        audit(&state, None, "login", Some(email), "denied").await?;
         return Err(AppError::InvalidCredentials);
     };
     state.throttle.succeeded(attempt);
@@ -139,7 +139,12 @@ pub async fn login(
         .db
         .create_session(&user.id, state.config.session_ttl_ms())
         .await?;
-    audit(&state, Some(user.id.to_string()), "login", None, "ok").await;
+    if let Err(err) = audit(&state, Some(user.id.to_string()), "login", None, "ok").await {
+        // No cookie goes out, so the login does not pass; the session would only linger
+        // until it expires (and most likely the database refuses this too: best effort).
+        let _ = state.db.delete_session(&secret).await;
+        return Err(err);
+    }
     let cookie = Cookie::build((SESSION_COOKIE, secret))
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -178,7 +183,7 @@ pub async fn logout(
         // The session's open documents and event streams close now, not at the next round.
         state.watch.recheck_soon();
     }
-    audit(&state, Some(auth.user.id.to_string()), "logout", None, "ok").await;
+    audit(&state, Some(auth.user.id.to_string()), "logout", None, "ok").await?;
     let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/"));
     Ok((jar, StatusCode::NO_CONTENT))
 }
@@ -378,7 +383,7 @@ pub async fn create_token(
             None,
             "denied",
         )
-        .await;
+        .await?;
         return Err(AppError::InvalidCredentials);
     }
     let new = crate::db::NewToken {
@@ -395,7 +400,7 @@ pub async fn create_token(
         Some(id.to_string()),
         "ok",
     )
-    .await;
+    .await?;
     let name = name.to_owned();
     Ok((StatusCode::CREATED, Json(CreatedToken { id, name, token })))
 }
@@ -456,6 +461,6 @@ pub async fn revoke_token(
         Some(id),
         "ok",
     )
-    .await;
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -162,8 +162,11 @@ pub struct ThreadResponse {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    OnRegistration { registration, .. }: OnRegistration,
+    OnRegistration {
+        auth, registration, ..
+    }: OnRegistration,
 ) -> Result<Json<ThreadList>, AppError> {
+    super::registrations::read(&state, &auth, &registration).await?;
     let threads = state.db.threads(registration.id).await?;
     Ok(Json(ThreadList { threads }))
 }
@@ -250,7 +253,7 @@ pub async fn create(
         Some(thread_id.to_string()),
         "ok",
     )
-    .await;
+    .await?;
     announce(&state, &registration, &thread);
     Ok((StatusCode::CREATED, Json(ThreadResponse { thread })))
 }
@@ -308,7 +311,7 @@ pub async fn reply(
         Some(comment.to_string()),
         "ok",
     )
-    .await;
+    .await?;
     announce(&state, &registration, &thread);
     Ok((StatusCode::CREATED, Json(ThreadResponse { thread })))
 }
@@ -333,7 +336,7 @@ async fn own_comment(
             Some(comment.to_string()),
             "denied",
         )
-        .await;
+        .await?;
         return Err(AppError::Forbidden(
             "You can only change your own comments.".into(),
         ));
@@ -381,7 +384,7 @@ pub async fn edit(
         Some(comment.to_string()),
         "ok",
     )
-    .await;
+    .await?;
     announce(&state, &registration, &thread);
     Ok(Json(ThreadResponse { thread }))
 }
@@ -419,7 +422,7 @@ pub async fn delete(
         Some(comment.to_string()),
         "ok",
     )
-    .await;
+    .await?;
     announce(&state, &registration, &thread);
     Ok(Json(ThreadResponse { thread }))
 }
@@ -451,7 +454,7 @@ async fn set_resolved(
         Some(thread.id.to_string()),
         "ok",
     )
-    .await;
+    .await?;
     announce(&state, &registration, &thread);
     Ok(Json(ThreadResponse { thread }))
 }
@@ -522,8 +525,11 @@ pub struct PeopleList {
 )]
 pub async fn people(
     State(state): State<AppState>,
-    OnRegistration { registration, .. }: OnRegistration,
+    OnRegistration {
+        auth, registration, ..
+    }: OnRegistration,
 ) -> Result<Json<PeopleList>, AppError> {
+    super::registrations::read(&state, &auth, &registration).await?;
     let people = state
         .db
         .users_with_access(registration.school_id)

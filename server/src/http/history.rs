@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::access::{OnRegistration, RegistrationPath, SnapshotPath, found};
-use super::audit::audit;
+use super::audit::{audit, audit_read};
 use super::limits::PerUser;
 use crate::access::SchoolAccess;
 
@@ -69,8 +69,18 @@ pub struct SnapshotList {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    OnRegistration { registration, .. }: OnRegistration,
+    OnRegistration {
+        auth, registration, ..
+    }: OnRegistration,
 ) -> Result<Json<SnapshotList>, AppError> {
+    audit_read(
+        &state.db,
+        &auth.user.id,
+        "snapshots.list",
+        registration.id.to_string(),
+        None,
+    )
+    .await?;
     let snapshots = state.db.snapshots(registration.id).await?;
     Ok(Json(SnapshotList { snapshots }))
 }
@@ -143,7 +153,7 @@ pub async fn create(
         Some(meta.id.to_string()),
         "ok",
     )
-    .await;
+    .await?;
     Ok((StatusCode::CREATED, Json(meta)))
 }
 
@@ -176,10 +186,22 @@ pub struct VersionResponse {
 )]
 pub async fn get(
     State(state): State<AppState>,
-    OnRegistration { registration, .. }: OnRegistration,
+    OnRegistration {
+        auth, registration, ..
+    }: OnRegistration,
     Path(SnapshotPath { sid }): Path<SnapshotPath>,
 ) -> Result<Json<VersionResponse>, AppError> {
     let stored = snapshot_of(&state, &registration, &sid).await?;
+    // The registration is the target, so that one filter finds every read of it; the
+    // version is the detail, so that each version read is an entry of its own.
+    audit_read(
+        &state.db,
+        &auth.user.id,
+        "snapshot.read",
+        registration.id.to_string(),
+        Some(stored.meta.id.to_string()),
+    )
+    .await?;
     let doc_state = state.rooms.document_state(registration.id).await?;
     let version = history::version(doc_state, stored.snapshot).await?;
     Ok(Json(VersionResponse {
@@ -217,7 +239,9 @@ pub struct DiffQuery {
 )]
 pub async fn diff(
     State(state): State<AppState>,
-    OnRegistration { registration, .. }: OnRegistration,
+    OnRegistration {
+        auth, registration, ..
+    }: OnRegistration,
     Query(query): Query<DiffQuery>,
 ) -> Result<Json<DiffResponse>, AppError> {
     let from = query.from.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| {
@@ -228,6 +252,18 @@ pub async fn diff(
         None | Some("") | Some("now") => None,
         Some(to) => Some(snapshot_of(&state, &registration, to).await?),
     };
+    let compared = match &to {
+        Some(to) => format!("{}..{}", from.meta.id, to.meta.id),
+        None => format!("{}..now", from.meta.id),
+    };
+    audit_read(
+        &state.db,
+        &auth.user.id,
+        "diff.read",
+        registration.id.to_string(),
+        Some(compared),
+    )
+    .await?;
     let doc_state = state.rooms.document_state(registration.id).await?;
     let response = history::diff(
         &state.db,
@@ -285,7 +321,7 @@ pub async fn restore(
             Some(sid),
             "denied",
         )
-        .await;
+        .await?;
         return Err(AppError::Forbidden(
             "Only CLB staff can restore a version.".into(),
         ));
@@ -331,6 +367,6 @@ pub async fn restore(
         Some(source.meta.id.to_string()),
         "ok",
     )
-    .await;
+    .await?;
     Ok(Json(RestoreResponse { snapshot: meta }))
 }

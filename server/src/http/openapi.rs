@@ -46,6 +46,8 @@ use crate::history::SnapshotEvent;
         NotFound,
         (status = 429, description = "The caller has as many WebSocket connections open as one user may \
                                       (`--max-sockets-per-user`; `too_many_connections`).", body = ErrorBody),
+        (status = 503, description = "The open could not be written to the audit log, so the document \
+                                      stays closed (`unavailable`).", body = ErrorBody),
     ),
     security(("session" = []), ("token" = []), ("query_token" = [])),
 )]

@@ -8,13 +8,31 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::access::{OnRegistration, RegistrationPath};
-use super::audit::audit;
+use super::audit::{audit, audit_read};
 use crate::access::SchoolAccess;
+use crate::auth::Authenticated;
 
 use crate::db::{Registration, RegistrationPatch};
 use crate::domain;
 use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
 use crate::state::AppState;
+
+/// Records that the caller opened the registration (its metadata, text, authors, comments
+/// or people: one `registration.read` entry an hour covers them all).
+pub(super) async fn read(
+    state: &AppState,
+    auth: &Authenticated,
+    registration: &Registration,
+) -> Result<(), AppError> {
+    audit_read(
+        &state.db,
+        &auth.user.id,
+        "registration.read",
+        registration.id.to_string(),
+        None,
+    )
+    .await
+}
 
 /// A registration with the caller's access to it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -39,10 +57,14 @@ pub struct RegistrationWithAccess {
     security(("session" = []), ("token" = [])),
 )]
 pub async fn get(
+    State(state): State<AppState>,
     OnRegistration {
-        registration, access, ..
+        auth,
+        registration,
+        access,
     }: OnRegistration,
 ) -> Result<Json<RegistrationWithAccess>, AppError> {
+    read(&state, &auth, &registration).await?;
     Ok(Json(RegistrationWithAccess { registration, access }))
 }
 
@@ -104,7 +126,7 @@ pub async fn patch(
             Some(registration.id.to_string()),
             "denied",
         )
-        .await;
+        .await?;
         return Err(AppError::Forbidden(
             "Only CLB staff change the title, theme or status.".into(),
         ));
@@ -139,7 +161,7 @@ pub async fn patch(
         Some(registration.id.to_string()),
         "ok",
     )
-    .await;
+    .await?;
     Ok(Json(RegistrationWithAccess {
         registration: updated,
         access,
@@ -169,8 +191,11 @@ pub struct ContentResponse {
 )]
 pub async fn content(
     State(state): State<AppState>,
-    OnRegistration { registration, .. }: OnRegistration,
+    OnRegistration {
+        auth, registration, ..
+    }: OnRegistration,
 ) -> Result<Json<ContentResponse>, AppError> {
+    read(&state, &auth, &registration).await?;
     let doc_state = state.rooms.document_state(registration.id).await?;
     let sections = samen_crdt::text::plain_text_from_state(&doc_state)
         .map_err(|e| AppError::Internal(format!("stored document does not decode: {e}")))?;
@@ -217,8 +242,11 @@ pub struct AuthorsResponse {
 )]
 pub async fn authors(
     State(state): State<AppState>,
-    OnRegistration { registration, .. }: OnRegistration,
+    OnRegistration {
+        auth, registration, ..
+    }: OnRegistration,
 ) -> Result<Json<AuthorsResponse>, AppError> {
+    read(&state, &auth, &registration).await?;
     let doc_state = state.rooms.document_state(registration.id).await?;
     let bindings = state.db.client_authors(registration.id).await?;
     let authorship = samen_crdt::text::authorship_from_state(&doc_state)

@@ -14,7 +14,7 @@ use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::ToSchema;
 
-use super::audit::audit;
+use super::audit::{audit, audit_not_found, audit_read};
 use crate::access::SchoolAccess;
 use crate::access_watch::Grant;
 use crate::auth::Authenticated;
@@ -70,24 +70,41 @@ pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<
     Ok(Json(SchoolList { schools }))
 }
 
-/// The school with this number and the caller's access; 404 without a link to it.
+/// The school with this number and the caller's access; 404 without a link to it, which
+/// is audited (`school.read`, `denied`, once per hour and number).
 async fn school_for(
     state: &AppState,
     auth: &Authenticated,
     number: &str,
 ) -> Result<(Institution, SchoolAccess), AppError> {
-    let school = state
+    if let Some(found) = reachable_school(state, auth, number).await? {
+        return Ok(found);
+    }
+    // Institution numbers are short and alphanumeric; anything else is recorded as
+    // malformed rather than copied into the log.
+    let plausible =
+        !number.is_empty() && number.len() <= 32 && number.bytes().all(|b| b.is_ascii_alphanumeric());
+    let target = plausible.then(|| number.to_owned());
+    audit_not_found(&state.db, &auth.user.id, "school.read", target).await?;
+    Err(AppError::NotFound)
+}
+
+/// The school with this number and the caller's access, if the caller may reach it.
+async fn reachable_school(
+    state: &AppState,
+    auth: &Authenticated,
+    number: &str,
+) -> Result<Option<(Institution, SchoolAccess)>, AppError> {
+    let Some(school) = state
         .db
         .institution(number)
         .await?
         .filter(|i| i.kind == "school" && auth.reaches(i.id))
-        .ok_or(AppError::NotFound)?;
-    let access = state
-        .db
-        .school_access(&auth.user.id, school.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    Ok((school, access))
+    else {
+        return Ok(None);
+    };
+    let access = state.db.school_access(&auth.user.id, school.id).await?;
+    Ok(access.map(|access| (school, access)))
 }
 
 /// `GET /api/schools/{number}/registrations`.
@@ -137,6 +154,14 @@ pub async fn registrations(
     check(&filter.status, domain::status)?;
     check(&filter.school_year, domain::school_year)?;
     check(&filter.theme, domain::theme)?;
+    audit_read(
+        &state.db,
+        &auth.user.id,
+        "registrations.list",
+        school.number.clone(),
+        None,
+    )
+    .await?;
     let registrations = state.db.registrations(school.id, &filter).await?;
     let unread = state.db.unread_comments(&auth.user.id, school.id).await?;
     Ok(Json(RegistrationList {
@@ -193,7 +218,7 @@ pub async fn create_registration(
             Some(number),
             "denied",
         )
-        .await;
+        .await?;
         return Err(AppError::Forbidden("Only CLB staff start registrations.".into()));
     }
     let Json(body) = body?;
@@ -223,7 +248,7 @@ pub async fn create_registration(
         Some(registration.id.to_string()),
         "ok",
     )
-    .await;
+    .await?;
     Ok((StatusCode::CREATED, Json(registration)))
 }
 

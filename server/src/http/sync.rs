@@ -7,6 +7,7 @@ use axum::extract::{FromRequestParts, Path, Query, Request, State, WebSocketUpgr
 use axum::response::Response;
 
 use super::access::{RegistrationPath, registration_for};
+use super::audit::audit_read;
 use crate::access_watch::Grant;
 use crate::auth::{Via, authenticate, same_origin};
 use crate::db::TokenScope;
@@ -32,7 +33,8 @@ pub(super) struct SyncQuery {
 /// Opens a registration's document over a WebSocket. Everything is checked before the
 /// upgrade, so a caller without access never receives a byte of the document: no login
 /// → 401, a session from another site → 403, no link with the school (or no such
-/// registration) → 404, as many connections open as one user may have → 429.
+/// registration) → 404, as many connections open as one user may have → 429, the open
+/// cannot be written to the audit log → 503.
 pub(super) async fn sync(
     State(state): State<AppState>,
     Path(RegistrationPath { id }): Path<RegistrationPath>,
@@ -69,6 +71,16 @@ pub(super) async fn sync(
         .sockets
         .take(&principal)
         .ok_or(AppError::TooManyConnections(state.sockets.max()))?;
+    // Opening the document is a read: recorded (once an hour; a repeat costs a set lookup)
+    // before the upgrade, so an open that cannot be recorded is refused with 503.
+    audit_read(
+        &state.db,
+        &principal.user,
+        "document.open",
+        registration.id.to_string(),
+        None,
+    )
+    .await?;
     let settings = SocketSettings {
         conn,
         limits: state.limits.clone(),
