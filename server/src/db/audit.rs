@@ -4,7 +4,7 @@
 //! per (actor, action, target, detail, outcome, hour): first against a bounded in-memory
 //! set of keys written this hour, so a repeated read costs no database write, then against
 //! the unique index `audit_log_once_per_hour`, which holds across restarts, processes and
-//! two requests racing past the set (migrations/sqlite/20261210000001_audit_reads.sql).
+//! two requests racing past the set (migrations/sqlite/20261201000002_audit_reads.sql).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
