@@ -6,7 +6,9 @@ mod support;
 
 mod access;
 mod bad_input;
+mod chaos;
 mod comments;
+mod convergence;
 mod headers;
 mod history;
 mod identity;
