@@ -5,6 +5,7 @@
 
 mod people;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Mutex as StdMutex;
@@ -272,6 +273,32 @@ pub async fn eventually(what: &str, pred: impl Fn() -> bool) {
         assert!(start.elapsed() < WAIT, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The seed of a randomized test: `SAMEN_TEST_SEED` when set (to replay a run), else a
+/// fresh one. It is printed first thing, so that the output of any failure says how to
+/// replay it; tests also put it in their assertion messages.
+pub fn test_seed(test: &str) -> u64 {
+    let seed = match std::env::var("SAMEN_TEST_SEED") {
+        Ok(s) => s
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("SAMEN_TEST_SEED={s:?} is not a u64")),
+        Err(_) => fastrand::u64(..),
+    };
+    eprintln!(
+        "{test}: seed {seed} (replay: SAMEN_TEST_SEED={seed} cargo nextest run -p samen-server \
+         --test integration {test})"
+    );
+    seed
+}
+
+/// Every section's plain text as `/content` renders it, from a client's document.
+pub fn sections_of(doc: &yrs::Doc) -> BTreeMap<String, String> {
+    samen_crdt::text::plain_text(doc)
+        .into_iter()
+        .map(|(section, text)| (section.to_owned(), text))
+        .collect()
 }
 
 /// The Node peer's folder, with its `node_modules` installed by the test script.

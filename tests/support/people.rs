@@ -8,6 +8,7 @@
 //! let (status, body) = tom.post(reg.path("/snapshots"), json!({ "name": "Na overleg" })).await;
 //! ```
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use samen_client::{Auth, Client, Options};
@@ -147,6 +148,14 @@ impl<'s> Person<'s> {
             .await
             .unwrap_or_else(|e| panic!("{self} syncs {reg}: {e}"));
         client
+    }
+
+    /// Every section of a registration as plain text, as the server holds it now
+    /// (`/content`).
+    pub async fn reads_content(&self, reg: &Reg) -> BTreeMap<String, String> {
+        let (status, body) = self.get(reg.path("/content")).await;
+        assert_eq!(status, 200, "{self} reads the content of {reg}: {body}");
+        serde_json::from_value(body["sections"].clone()).expect("sections as text")
     }
 
     /// The WebSocket URL of a document with this person's token in the query, for raw
