@@ -21,20 +21,7 @@ async fn a_withdrawn_role_and_a_disabled_user_close_their_open_documents() {
     let tom_editor = tom.opens(&reg).await;
 
     // The school withdraws Tom's role: his open document closes, Sara's stays.
-    server
-        .admin_command(
-            &[
-                "revoke",
-                "--email",
-                tom.email,
-                "--role",
-                "school_dossier",
-                "--institution",
-                "100001",
-            ],
-            &[],
-        )
-        .await;
+    server.withdraws_role(&tom, "school_dossier", "100001").await;
     let (code, reason) = tom_editor.closed(NOTICE).await.expect("Tom's document closes");
     assert_eq!((code, reason.as_str()), (1008, "access ended; log in again"));
     type_paragraph(&sara_editor, "goals", "Sara werkt verder.");
@@ -45,20 +32,7 @@ async fn a_withdrawn_role_and_a_disabled_user_close_their_open_documents() {
     assert_eq!(sara_editor.status().closed, None);
 
     // Given back, then the account disabled: closed again.
-    server
-        .admin_command(
-            &[
-                "grant",
-                "--email",
-                tom.email,
-                "--role",
-                "school_dossier",
-                "--institution",
-                "100001",
-            ],
-            &[],
-        )
-        .await;
+    server.grants_role(&tom, "school_dossier", "100001").await;
     let tom_editor = tom.opens(&reg).await;
     server
         .admin_command(&["disable-user", "--email", tom.email], &[])

@@ -18,7 +18,7 @@ use samen_client::load::run::{Barrier, WorkerReport, run_worker};
 use yrs::WriteTxn;
 use yrs::types::xml::{XmlElementPrelim, XmlFragment, XmlTextPrelim};
 
-use crate::support::{Person, Reg, TestServer, WAIT, sections_of, test_seed};
+use crate::support::{CLB_SECTIONS, Person, Reg, SCHOOL_SECTIONS, TestServer, WAIT, sections_of, test_seed};
 
 const ROUNDS: usize = 20;
 /// Editors of the load generator, and the edits each makes per second.
@@ -141,19 +141,10 @@ async fn kill_9_under_load_loses_no_acknowledged_edit() {
     let sara = server.clb().await;
     let tom = server.school_member("linde").await;
     let reg = sara.creates_registration().await;
-    const CLB_SECTIONS: &[&str] = &[
-        "summary",
-        "understanding",
-        "advice",
-        "goals",
-        "agreements",
-        "status_note",
-    ];
-    const SCHOOL_SECTIONS: &[&str] = &["understanding", "goals", "agreements", "status_note"];
     let writers: [(&Person<'_>, &'static [&'static str]); 3] = [
-        (&sara, CLB_SECTIONS),
-        (&tom, SCHOOL_SECTIONS),
-        (&sara, CLB_SECTIONS),
+        (&sara, CLB_SECTIONS.as_slice()),
+        (&tom, SCHOOL_SECTIONS.as_slice()),
+        (&sara, CLB_SECTIONS.as_slice()),
     ];
 
     // The load generator types into the first paragraph of `goals`; it is made here, before

@@ -234,20 +234,7 @@ async fn mentions_disappear_once_the_role_that_allowed_them_is_withdrawn() {
 
     // The school withdraws Tom's role: he no longer reads De Linde's dossier, so neither
     // the mention nor the text it quotes may reach him.
-    server
-        .admin_command(
-            &[
-                "revoke",
-                "--email",
-                tom.email,
-                "--role",
-                "school_dossier",
-                "--institution",
-                "100001",
-            ],
-            &[],
-        )
-        .await;
+    server.withdraws_role(&tom, "school_dossier", "100001").await;
     let (status, notes) = tom.get("/api/notifications").await;
     assert_eq!(status, 200);
     assert_eq!(notes["unread"], 0, "{notes}");
@@ -256,20 +243,7 @@ async fn mentions_disappear_once_the_role_that_allowed_them_is_withdrawn() {
     assert_eq!(status, 404);
 
     // Given back, the mention is there again (it was hidden, not lost).
-    server
-        .admin_command(
-            &[
-                "grant",
-                "--email",
-                tom.email,
-                "--role",
-                "school_dossier",
-                "--institution",
-                "100001",
-            ],
-            &[],
-        )
-        .await;
+    server.grants_role(&tom, "school_dossier", "100001").await;
     let (_, notes) = tom.get("/api/notifications").await;
     assert_eq!(notes["unread"], 1, "{notes}");
 }

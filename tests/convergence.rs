@@ -17,18 +17,9 @@ use yrs::types::xml::{XmlElementPrelim, XmlFragment, XmlFragmentRef, XmlOut, Xml
 use yrs::updates::decoder::Decode;
 use yrs::{Doc, GetString, ReadTxn, Text, Transact, Update, WriteTxn};
 
-use crate::support::{Person, Reg, TestServer, WAIT, sections_of, test_seed};
+use crate::support::{CLB_SECTIONS, Person, Reg, SCHOOL_SECTIONS, TestServer, WAIT, sections_of, test_seed};
 
 const STEPS: usize = 400;
-const CLB_SECTIONS: &[&str] = &[
-    "summary",
-    "understanding",
-    "advice",
-    "goals",
-    "agreements",
-    "status_note",
-];
-const SCHOOL_SECTIONS: &[&str] = &["understanding", "goals", "agreements", "status_note"];
 
 /// One editor: who, where they may write, their connection while online, and their
 /// document (the client's, or while offline the last client's, which they keep editing).
@@ -144,10 +135,10 @@ async fn random_edits_disconnects_and_restarts_converge() {
     let reg = sara.creates_registration().await;
     let mut editors = Vec::new();
     for (who, may) in [
-        (&sara, CLB_SECTIONS),
-        (&tom, SCHOOL_SECTIONS),
-        (&sara, CLB_SECTIONS),
-        (&tom, SCHOOL_SECTIONS),
+        (&sara, CLB_SECTIONS.as_slice()),
+        (&tom, SCHOOL_SECTIONS.as_slice()),
+        (&sara, CLB_SECTIONS.as_slice()),
+        (&tom, SCHOOL_SECTIONS.as_slice()),
     ] {
         let client = who.opens(&reg).await;
         editors.push(Editor {

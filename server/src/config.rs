@@ -283,21 +283,37 @@ pub struct RoomConfig {
 }
 
 #[cfg(test)]
-mod tests {
+impl RoomConfig {
+    /// The defaults of `samen serve`, with a small outbound queue, for rooms in unit tests.
+    pub(crate) fn for_tests() -> Self {
+        RoomConfig {
+            idle_unload: Duration::from_secs(30),
+            awareness_timeout: Duration::from_secs(30),
+            compact_after: 500,
+            outbound_queue: 16,
+            snapshot_quiet: Duration::from_secs(600),
+            snapshot_every: Duration::from_secs(24 * 60 * 60),
+        }
+    }
+}
+
+/// `samen serve` with these flags, parsed as the command line would be (for tests).
+#[cfg(test)]
+pub(crate) fn parse_for_tests(args: &[&str]) -> Result<ServeConfig, clap::Error> {
     use clap::Parser;
-
-    use super::*;
-
     #[derive(Parser)]
     struct Cli {
         #[command(flatten)]
         serve: ServeConfig,
     }
+    let args = std::iter::once("samen").chain(args.iter().copied());
+    Cli::try_parse_from(args).map(|cli| cli.serve)
+}
 
-    fn parse(args: &[&str]) -> Result<ServeConfig, clap::Error> {
-        let args = std::iter::once("samen").chain(args.iter().copied());
-        Cli::try_parse_from(args).map(|cli| cli.serve)
-    }
+#[cfg(test)]
+mod tests {
+    use super::parse_for_tests as parse;
+    use super::*;
 
     fn workers(args: &[&str]) -> usize {
         parse(args).unwrap().worker_threads()

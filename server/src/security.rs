@@ -262,19 +262,10 @@ pub async fn guard(State(security): State<Arc<Security>>, request: Request, next
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
 
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        serve: ServeConfig,
-    }
-
     fn security(listen: &str, args: &[&str]) -> Arc<Security> {
-        let args = std::iter::once("samen").chain(args.iter().copied());
-        let config = Cli::try_parse_from(args).unwrap().serve;
+        let config = crate::config::parse_for_tests(args).unwrap();
         Security::new(listen.parse().unwrap(), &config).unwrap()
     }
 
@@ -352,10 +343,7 @@ mod tests {
 
     #[test]
     fn bad_settings_are_refused() {
-        let args = |a: &[&str]| {
-            let args = std::iter::once("samen").chain(a.iter().copied());
-            Cli::try_parse_from(args).unwrap().serve
-        };
+        let args = |a: &[&str]| crate::config::parse_for_tests(a).unwrap();
         let listen = "127.0.0.1:1".parse().unwrap();
         assert!(Security::new(listen, &args(&["--allowed-host", "a;b"])).is_err());
         assert!(Security::new(listen, &args(&["--public-origin", "samen.example.be"])).is_err());

@@ -8,10 +8,12 @@ mod people;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::LazyLock;
 use std::sync::Mutex as StdMutex;
 use std::time::Duration;
 
 use samen_client::Client;
+use samen_crdt::Section;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::Mutex;
@@ -19,6 +21,19 @@ use yrs::types::xml::{XmlElementPrelim, XmlFragment, XmlOut, XmlTextPrelim};
 use yrs::{GetString, Transact};
 
 pub use people::{Person, Reg, Session};
+
+/// Root names of the sections a CLB user may write: every one (DESIGN.md).
+pub static CLB_SECTIONS: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| Section::ALL.iter().map(|s| s.root_name()).collect());
+
+/// Root names of the sections a school member may write.
+pub static SCHOOL_SECTIONS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    Section::ALL
+        .iter()
+        .filter(|s| s.school_may_write())
+        .map(|s| s.root_name())
+        .collect()
+});
 
 /// Generous bound for anything that should take milliseconds.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -379,6 +394,30 @@ impl TestServer {
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
             Err(other) => panic!("websocket handshake failed: {other}"),
         }
+    }
+
+    /// The school (or CLB) takes `role` on institution `number` away from `person`, as its
+    /// user management would.
+    pub async fn withdraws_role(&self, person: &Person<'_>, role: &str, number: &str) {
+        self.role_command("revoke", person, role, number).await;
+    }
+
+    /// The school (or CLB) gives `person` the `role` on institution `number`.
+    pub async fn grants_role(&self, person: &Person<'_>, role: &str, number: &str) {
+        self.role_command("grant", person, role, number).await;
+    }
+
+    async fn role_command(&self, verb: &str, person: &Person<'_>, role: &str, number: &str) {
+        let args = [
+            verb,
+            "--email",
+            person.email,
+            "--role",
+            role,
+            "--institution",
+            number,
+        ];
+        self.admin_command(&args, &[]).await;
     }
 
     /// Runs `samen admin …` on this server's database; returns stdout, or panics with

@@ -485,14 +485,7 @@ mod tests {
         let tmp = tempfile::tempdir().expect("temp dir");
         let (store, db) = crate::open_database(tmp.path(), None).await.expect("database");
         let (_stop, shutdown) = watch::channel(false);
-        let config = RoomConfig {
-            idle_unload: Duration::from_secs(30),
-            awareness_timeout: Duration::from_secs(30),
-            compact_after: 500,
-            outbound_queue: 16,
-            snapshot_quiet: Duration::from_secs(600),
-            snapshot_every: Duration::from_secs(24 * 60 * 60),
-        };
+        let config = RoomConfig::for_tests();
         let metrics = Arc::new(Metrics::new());
         let rooms = Rooms::new(
             store,
