@@ -172,6 +172,55 @@ async fn logins_are_generic_and_throttled() {
 }
 
 #[tokio::test]
+async fn the_admin_command_line_refuses_a_weak_password_and_creates_nothing() {
+    let server = TestServer::start().await;
+    let create = |email: &'static str| ["create-user", "--email", email, "--name", "An Peeters"];
+    let refused = [
+        ("kort-wachtw", "the password must be at least 12 characters long"),
+        ("welkom123456", "this password is too common or easy to guess ("),
+        ("Password1234", "this password is too common or easy to guess ("),
+        ("AnPeeters2026!", "it contains your name or e-mail address"),
+    ];
+    for (password, message) in refused {
+        let stderr = server
+            .admin_command_fails(&create("an@clb-noord.be"), &[("SAMEN_NEW_PASSWORD", password)])
+            .await;
+        assert!(stderr.contains(message), "{password}: {stderr}");
+        assert!(!stderr.contains(password), "the password is not echoed: {stderr}");
+    }
+    let stderr = server
+        .admin_command_fails(
+            &create("an@clb-noord.be"),
+            &[("SAMEN_NEW_PASSWORD", "welkom123456")],
+        )
+        .await;
+    assert!(
+        stderr.contains("use a longer phrase of unrelated words"),
+        "says what to do: {stderr}"
+    );
+
+    let db = server.database().await;
+    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE email = ?")
+        .bind("an@clb-noord.be")
+        .fetch_one(&db)
+        .await
+        .expect("count");
+    assert_eq!(users, 0, "a refused password creates no user");
+
+    // A passphrase of unrelated words is taken, and logs in.
+    let passphrase = "kastanje fietsbel ochtendmist";
+    let out = server
+        .admin_command(&create("an@clb-noord.be"), &[("SAMEN_NEW_PASSWORD", passphrase)])
+        .await;
+    assert!(out.starts_with("created user "), "{out}");
+    let login = json!({ "email": "an@clb-noord.be", "password": passphrase });
+    let (status, _) = server
+        .call("POST", "/api/login", As::Anonymous, Some(login))
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
 async fn the_admin_command_line_manages_institutions_users_and_tokens() {
     let server = TestServer::start().await;
     server

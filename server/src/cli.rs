@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use crate::auth::password::hash_password;
+use crate::auth::password::{check_new_password, hash_password};
 use crate::db::{AuditEntry, AuditFilter, Db, users_roles};
 use crate::ids::InstitutionId;
 use crate::open_database;
@@ -52,7 +52,8 @@ enum AdminCommand {
         school: String,
     },
     /// Create a user. The password comes from `--password-stdin` (one line) or the
-    /// SAMEN_NEW_PASSWORD environment variable, never from the command line.
+    /// SAMEN_NEW_PASSWORD environment variable, never from the command line; it must be at
+    /// least 12 characters and not common or made of the user's name or e-mail address.
     CreateUser {
         /// E-mail address (the login).
         #[arg(long)]
@@ -218,9 +219,8 @@ async fn command(db: &Db, command: AdminCommand) -> anyhow::Result<String> {
                     anyhow::anyhow!("give the password with --password-stdin or SAMEN_NEW_PASSWORD")
                 })?
             };
-            if password.chars().count() < 4 {
-                anyhow::bail!("the password is too short");
-            }
+            // The rule runs before anything is written, so a refused password leaves no user.
+            check_new_password(&password, &[email.as_str(), name.as_str()])?;
             let hash = hash_password(&password).map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
             let user = db.create_user(email.trim(), name.trim(), &hash).await?;
             audit(db, "user.create", email.clone()).await?;

@@ -441,6 +441,27 @@ impl TestServer {
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     }
 
+    /// Runs `samen admin …` that is expected to fail; returns its stderr, or panics if it
+    /// succeeded.
+    pub async fn admin_command_fails(&self, args: &[&str], env: &[(&str, &str)]) -> String {
+        let output = Command::new(env!("CARGO_BIN_EXE_samen"))
+            .arg("admin")
+            .arg("--data")
+            .arg(&self.data)
+            .args(args)
+            .envs(env.iter().copied())
+            .env("SAMEN_LOG", "warn")
+            .output()
+            .await
+            .expect("run samen admin");
+        assert!(
+            !output.status.success(),
+            "samen admin {args:?} succeeded: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        String::from_utf8_lossy(&output.stderr).trim().to_owned()
+    }
+
     /// Opens this server's database read-only (for checks of what is stored).
     pub async fn database(&self) -> sqlx::SqlitePool {
         let url = format!("sqlite://{}?mode=ro", self.data.join("samen.db").display());

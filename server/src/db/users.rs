@@ -184,7 +184,7 @@ impl Db {
         Ok(row.as_ref().map(row_user).transpose()?)
     }
 
-    /// Sets a user's password hash.
+    /// Sets a user's password hash; the caller has checked the password (`check_new_password`).
     pub async fn set_password(&self, id: &UserId, password_hash: &str) -> Result<(), DbError> {
         sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
             .bind(password_hash)

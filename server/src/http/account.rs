@@ -25,9 +25,7 @@ use crate::state::AppState;
 
 /// The longest e-mail address a login takes, in bytes (RFC 5321's limit on a path).
 pub const MAX_EMAIL_BYTES: usize = 254;
-/// The longest password a login takes, in bytes: far beyond any passphrase, and a bound on
-/// what one attempt makes the server hash.
-pub const MAX_PASSWORD_BYTES: usize = 1024;
+pub use crate::auth::password::MAX_PASSWORD_BYTES;
 
 /// `POST /api/login` body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
