@@ -131,3 +131,24 @@ async fn an_expired_session_ends_its_event_stream() {
     assert!(ended.is_ok(), "the stream ends once its session has expired");
     assert_eq!(browser.get("/api/me").await.0, 401);
 }
+
+#[tokio::test]
+async fn an_idle_session_ends_its_event_stream() {
+    let server = TestServer::start_with(&["--access-check-secs", "1", "--session-idle-secs", "2"]).await;
+    let tom = server.school_member("linde").await;
+    let browser = tom.session().await;
+    let mut events = reqwest::Client::new()
+        .get(server.url("/api/schools/100001/events"))
+        .header("cookie", &browser.cookie)
+        .send()
+        .await
+        .expect("event stream");
+    assert_eq!(events.status(), 200);
+    // An open stream is not use: a tab left open on a shared computer ends too.
+    let ended = tokio::time::timeout(Duration::from_secs(2) + NOTICE, async {
+        while let Ok(Some(_)) = events.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream ends once its session is idle");
+    assert_eq!(browser.get("/api/me").await.0, 401);
+}

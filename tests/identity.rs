@@ -35,6 +35,63 @@ async fn expired_sessions_are_refused() {
 }
 
 #[tokio::test]
+async fn idle_sessions_end_and_sessions_in_use_stay() {
+    let server = TestServer::start_with(&["--session-idle-secs", "2"]).await;
+    let tom = server.school_member("linde").await;
+    let idle = tom.session().await;
+    let used = tom.session().await;
+    for _ in 0..4 {
+        assert_eq!(used.get("/api/me").await.0, 200, "a session in use stays");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert_eq!(idle.get("/api/me").await.0, 401, "unused for 4 s of 2 allowed");
+    assert_eq!(used.get("/api/me").await.0, 200);
+}
+
+/// Logs in with this body; returns the session cookie's `Set-Cookie` header.
+async fn login_cookie(server: &TestServer, body: serde_json::Value) -> String {
+    let response = reqwest::Client::new()
+        .post(server.url("/api/login"))
+        .json(&body)
+        .send()
+        .await
+        .expect("login request");
+    assert_eq!(response.status(), 200);
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("samen_session="))
+        .expect("session cookie")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_cookie_ends_with_the_browser_unless_remembered() {
+    let server = TestServer::start().await;
+    let email = LINDE;
+    let plain = login_cookie(&server, json!({ "email": email, "password": "demo" })).await;
+    let lower = plain.to_ascii_lowercase();
+    assert!(
+        !lower.contains("max-age") && !lower.contains("expires"),
+        "{plain}"
+    );
+    let kept = login_cookie(
+        &server,
+        json!({ "email": email, "password": "demo", "remember": true }),
+    )
+    .await;
+    assert!(kept.to_ascii_lowercase().contains("max-age="), "{kept}");
+    let not_kept = login_cookie(
+        &server,
+        json!({ "email": email, "password": "demo", "remember": false }),
+    )
+    .await;
+    assert!(!not_kept.to_ascii_lowercase().contains("max-age"), "{not_kept}");
+}
+
+#[tokio::test]
 async fn a_session_only_works_from_our_own_origin() {
     let server = TestServer::start().await;
     let sara = server.clb().await;

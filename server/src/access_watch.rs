@@ -55,6 +55,8 @@ struct Inner {
     next: AtomicU64,
     db: Db,
     rooms: Rooms,
+    /// How long a session may go unused (ms) before it ends.
+    session_idle_ms: i64,
     /// Asks the watcher for a round now.
     wake: Notify,
 }
@@ -80,9 +82,10 @@ impl Drop for Lease {
 
 impl AccessWatch {
     /// A watch with nothing open; [`AccessWatch::run`] does the checking.
-    pub fn new(db: Db, rooms: Rooms) -> Self {
+    pub fn new(db: Db, rooms: Rooms, session_idle_ms: i64) -> Self {
         AccessWatch {
             inner: Arc::new(Inner {
+                session_idle_ms,
                 entries: DashMap::new(),
                 next: AtomicU64::new(1),
                 db,
@@ -152,7 +155,10 @@ impl AccessWatch {
         // tabs and documents they have open.
         for (_, grant) in &open {
             if let Entry::Vacant(slot) = credentials.entry(&grant.credential) {
-                slot.insert(db.credential_valid(&grant.credential).await?);
+                slot.insert(
+                    db.credential_valid(&grant.credential, self.inner.session_idle_ms)
+                        .await?,
+                );
             }
             if let Entry::Vacant(slot) = access.entry((&grant.user, grant.school)) {
                 slot.insert(db.school_access(&grant.user, grant.school).await?);

@@ -35,6 +35,10 @@ pub struct ServeConfig {
     #[arg(long, env = "SAMEN_SESSION_SECS", default_value_t = 12 * 3600)]
     pub session_secs: u64,
 
+    /// Seconds without use after which a login session ends (default: 2 hours).
+    #[arg(long, env = "SAMEN_SESSION_IDLE_SECS", default_value_t = 2 * 3600)]
+    pub session_idle_secs: u64,
+
     /// Largest WebSocket message a client may send, in bytes.
     #[arg(long, env = "SAMEN_MAX_MESSAGE_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub max_message_bytes: usize,
@@ -163,6 +167,11 @@ impl ServeConfig {
     /// How long a session lasts, in milliseconds.
     pub fn session_ttl_ms(&self) -> i64 {
         i64::try_from(self.session_secs.max(1).saturating_mul(1000)).unwrap_or(i64::MAX)
+    }
+
+    /// How long a session may go unused, in milliseconds.
+    pub fn session_idle_ms(&self) -> i64 {
+        i64::try_from(self.session_idle_secs.max(1).saturating_mul(1000)).unwrap_or(i64::MAX)
     }
 
     /// Whether cookies get the `Secure` flag: always, except on a loopback address (local

@@ -138,9 +138,14 @@ pub async fn serve(
         stop_rx.clone(),
         clock::Ambient::system(),
     );
-    let watch = access_watch::AccessWatch::new(db.clone(), rooms.clone());
+    let watch = access_watch::AccessWatch::new(db.clone(), rooms.clone(), config.session_idle_ms());
     tokio::spawn(watch.clone().run(
         std::time::Duration::from_secs(config.access_check_secs.max(1)),
+        stop_rx.clone(),
+    ));
+    tokio::spawn(db::keep_sessions_purged(
+        db.clone(),
+        config.session_idle_ms(),
         stop_rx.clone(),
     ));
     let throttle = Arc::new(auth::throttle::LoginThrottle::new());

@@ -111,6 +111,26 @@ const selectText = async (page, section, text) => {
 }
 const saved = (page) => page.locator('[data-save-state=saved]').waitFor({ timeout: 5000 })
 
+test('the login offers to stay logged in, off by default: only then does the cookie outlast the browser', async () => {
+  for (const remember of [false, true]) {
+    const context = await browser.newContext({ locale: 'nl-BE' })
+    const page = await context.newPage()
+    await page.goto(`${base}/login`)
+    const box = page.getByLabel('Aangemeld blijven op dit toestel')
+    assert.equal(await box.isChecked(), false)
+    if (remember) await box.check()
+    await page.fill('#email', 'clb@demo.test')
+    await page.fill('#password', 'demo')
+    await page.click('button[type=submit]')
+    await page.waitForURL((url) => !url.pathname.startsWith('/login'))
+    const cookie = (await context.cookies()).find((c) => c.name === 'samen_session')
+    assert.ok(cookie, 'a session cookie')
+    // -1: a browser-session cookie, gone when the browser closes.
+    assert.equal(cookie.expires === -1, !remember)
+    await context.close()
+  }
+})
+
 test('a wrong password shows the error and keeps the user on the login page', async () => {
   const context = await browser.newContext()
   const page = await context.newPage()

@@ -112,7 +112,11 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Auth
     let jar = CookieJar::from_headers(&parts.headers);
     if let Some(cookie) = jar.get(SESSION_COOKIE) {
         let secret = cookie.value().to_owned();
-        if let Some(user) = state.db.session_user(&secret).await? {
+        if let Some(user) = state
+            .db
+            .session_user(&secret, state.config.session_idle_ms())
+            .await?
+        {
             return Ok(Some(Authenticated {
                 user,
                 limits: Limits::default(),

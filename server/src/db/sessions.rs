@@ -91,45 +91,90 @@ pub struct TokenInfo {
 
 const USER_COLUMNS: &str = "u.id, u.email, u.display_name, u.disabled";
 
+/// How stale a session's recorded last use may get before a request writes it anew: a
+/// minute (a write per request would cost an fsync), but a fraction of a short idle timeout,
+/// so that a session in use never looks idle.
+pub fn seen_granularity_ms(idle_ms: i64) -> i64 {
+    (idle_ms / 4).clamp(1, 60_000)
+}
+
+/// How often expired and idle sessions are deleted.
+pub const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+/// Deletes expired and idle sessions every [`PURGE_EVERY`] until shutdown: they admit no
+/// one any more, but would pile up in the database.
+pub async fn keep_sessions_purged(db: Db, idle_ms: i64, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(PURGE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => match db.purge_sessions(idle_ms).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(sessions = n, "purged expired sessions"),
+                Err(err) => tracing::warn!(error = %err, "could not purge expired sessions"),
+            },
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
 impl Db {
     /// Starts a session for a user; returns its secret id (for the cookie only).
     pub async fn create_session(&self, user: &UserId, ttl_ms: i64) -> Result<String, DbError> {
         let secret = new_secret("");
         let at = now();
-        sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
-            .bind(hash_secret(&secret))
-            .bind(user.as_str())
-            .bind(at)
-            .bind(at.saturating_add(ttl_ms))
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_id, created_at, expires_at, last_seen_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(hash_secret(&secret))
+        .bind(user.as_str())
+        .bind(at)
+        .bind(at.saturating_add(ttl_ms))
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
         Ok(secret)
     }
 
-    /// The user of a live session of an enabled user.
-    pub async fn session_user(&self, secret: &str) -> Result<Option<User>, DbError> {
+    /// The user of a live session (neither expired nor idle for `idle_ms`) of an enabled
+    /// user; records its use.
+    pub async fn session_user(&self, secret: &str, idle_ms: i64) -> Result<Option<User>, DbError> {
+        let hash = hash_secret(secret);
+        let at = now();
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {USER_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.id_hash = ? AND s.expires_at > ? AND u.disabled = 0"
+            "SELECT {USER_COLUMNS}, s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id_hash = ? AND s.expires_at > ? AND s.last_seen_at > ? AND u.disabled = 0"
         )))
-        .bind(hash_secret(secret))
-        .bind(now())
+        .bind(&hash)
+        .bind(at)
+        .bind(at.saturating_sub(idle_ms))
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(super::users::row_user).transpose()?)
+        let Some(row) = row else { return Ok(None) };
+        let last_seen: i64 = row.try_get("last_seen_at")?;
+        if at - last_seen >= seen_granularity_ms(idle_ms) {
+            sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?")
+                .bind(at)
+                .bind(&hash)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(Some(super::users::row_user(&row)?))
     }
 
-    /// Whether a credential still admits its user: the session exists and has not expired,
-    /// or the token is not revoked; and the user is not disabled.
-    pub async fn credential_valid(&self, credential: &Credential) -> Result<bool, DbError> {
+    /// Whether a credential still admits its user: the session exists, has not expired and
+    /// was used within `idle_ms`, or the token is not revoked; and the user is not disabled.
+    pub async fn credential_valid(&self, credential: &Credential, idle_ms: i64) -> Result<bool, DbError> {
         let row = match credential {
             Credential::Session(id_hash) => {
+                let at = now();
                 sqlx::query(
                     "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
-                     WHERE s.id_hash = ? AND s.expires_at > ? AND u.disabled = 0",
+                     WHERE s.id_hash = ? AND s.expires_at > ? AND s.last_seen_at > ? AND u.disabled = 0",
                 )
                 .bind(id_hash)
-                .bind(now())
+                .bind(at)
+                .bind(at.saturating_sub(idle_ms))
                 .fetch_optional(&self.pool)
                 .await?
             }
@@ -146,6 +191,18 @@ impl Db {
             }
         };
         Ok(row.is_some())
+    }
+
+    /// Deletes the sessions past their lifetime or idle for `idle_ms`; returns how many.
+    pub async fn purge_sessions(&self, idle_ms: i64) -> Result<u64, DbError> {
+        let at = now();
+        let n = sqlx::query("DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?")
+            .bind(at)
+            .bind(at.saturating_sub(idle_ms))
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n)
     }
 
     /// Ends a session (no error if it did not exist).
@@ -258,5 +315,84 @@ impl Db {
         .await?
         .rows_affected();
         Ok(n > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn db() -> (tempfile::TempDir, Db, UserId) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (_, db) = crate::open_database(dir.path(), None).await.expect("open");
+        let user = db.create_user("a@example.be", "A", "x").await.expect("user").id;
+        (dir, db, user)
+    }
+
+    async fn count(db: &Db) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM sessions")
+            .fetch_one(&db.pool)
+            .await
+            .expect("count")
+    }
+
+    #[tokio::test]
+    async fn the_purge_deletes_expired_and_idle_sessions_only() {
+        let (_dir, db, user) = db().await;
+        let live = db.create_session(&user, 3_600_000).await.expect("live");
+        let expired = db.create_session(&user, 3_600_000).await.expect("expired");
+        let idle = db.create_session(&user, 3_600_000).await.expect("idle");
+        sqlx::query("UPDATE sessions SET expires_at = ? WHERE id_hash = ?")
+            .bind(now() - 1)
+            .bind(hash_secret(&expired))
+            .execute(&db.pool)
+            .await
+            .expect("expire");
+        sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?")
+            .bind(now() - 120_000)
+            .bind(hash_secret(&idle))
+            .execute(&db.pool)
+            .await
+            .expect("idle");
+        assert_eq!(db.purge_sessions(60_000).await.expect("purge"), 2);
+        assert_eq!(count(&db).await, 1);
+        assert!(db.session_user(&live, 60_000).await.expect("live").is_some());
+        assert!(
+            db.session_user(&idle, 3_600_000).await.expect("idle").is_none(),
+            "deleted"
+        );
+    }
+
+    #[tokio::test]
+    async fn use_moves_the_last_use_forward_and_idleness_ends_a_session() {
+        let (_dir, db, user) = db().await;
+        let secret = db.create_session(&user, 3_600_000).await.expect("session");
+        let credential = Credential::Session(hash_secret(&secret));
+        sqlx::query("UPDATE sessions SET last_seen_at = ?")
+            .bind(now() - 50_000)
+            .execute(&db.pool)
+            .await
+            .expect("age");
+        assert!(db.credential_valid(&credential, 60_000).await.expect("valid"));
+        assert!(db.session_user(&secret, 60_000).await.expect("use").is_some());
+        let seen: i64 = sqlx::query_scalar("SELECT last_seen_at FROM sessions")
+            .fetch_one(&db.pool)
+            .await
+            .expect("seen");
+        assert!(now() - seen < 10_000, "the use was recorded");
+        sqlx::query("UPDATE sessions SET last_seen_at = ?")
+            .bind(now() - 61_000)
+            .execute(&db.pool)
+            .await
+            .expect("age");
+        assert!(!db.credential_valid(&credential, 60_000).await.expect("idle"));
+        assert!(db.session_user(&secret, 60_000).await.expect("idle").is_none());
+    }
+
+    #[test]
+    fn the_last_use_is_written_at_most_once_a_minute() {
+        assert_eq!(seen_granularity_ms(7_200_000), 60_000);
+        assert_eq!(seen_granularity_ms(2_000), 500);
+        assert_eq!(seen_granularity_ms(0), 1);
     }
 }

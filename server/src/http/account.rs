@@ -34,6 +34,11 @@ pub struct Login {
     email: String,
     /// Its password; at most 1,024 bytes.
     password: String,
+    /// "Stay logged in on this device": the cookie then lasts as long as the session
+    /// (`Max-Age`); otherwise it ends with the browser. The session ends after its lifetime
+    /// or idle time either way.
+    #[serde(default)]
+    remember: bool,
 }
 
 /// `POST /api/login`: the user who just logged in.
@@ -56,8 +61,9 @@ pub struct LoginResponse {
     responses(
         (status = 200, description = "Logged in; the response sets the `samen_session` cookie.",
             body = LoginResponse,
-            headers(("set-cookie" = String, description = "`samen_session=...; HttpOnly; SameSite=Lax; Path=/`"))),
-        (status = 400, description = "The body is not `{email, password}`, or the e-mail address is over 254 bytes \
+            headers(("set-cookie" = String, description = "`samen_session=...; HttpOnly; SameSite=Lax; Path=/`, \
+                with `Max-Age` only if `remember` is true"))),
+        (status = 400, description = "The body is not `{email, password, remember?}`, or the e-mail address is over 254 bytes \
             or the password over 1,024 (`bad_request`).", body = ErrorBody),
         (status = 401, description = "Wrong e-mail address or password (`invalid_credentials`).", body = ErrorBody),
         (status = 429, description = "Too many failed attempts for this account or address (`too_many_attempts`); \
@@ -147,9 +153,15 @@ pub async fn login(
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(state.config.secure_cookies())
-        .path("/")
-        .max_age(time::Duration::milliseconds(state.config.session_ttl_ms()))
-        .build();
+        .path("/");
+    // Without `Max-Age` the browser forgets the cookie when it closes: on a shared computer
+    // the next person does not find the session open.
+    let cookie = if login.remember {
+        cookie.max_age(time::Duration::milliseconds(state.config.session_ttl_ms()))
+    } else {
+        cookie
+    }
+    .build();
     let memberships = state.db.memberships(&user.id).await?;
     Ok((jar.add(cookie), Json(LoginResponse { user, memberships })))
 }
