@@ -152,3 +152,48 @@ async fn an_idle_session_ends_its_event_stream() {
     assert!(ended.is_ok(), "the stream ends once its session is idle");
     assert_eq!(browser.get("/api/me").await.0, 401);
 }
+
+#[tokio::test]
+async fn typing_keeps_a_session_in_use_and_an_idle_one_ends() {
+    let server = TestServer::start_with(&["--session-idle-secs", "3", "--access-check-secs", "1"]).await;
+    let sara = server.clb().await;
+    let tom = server.school_member("linde").await;
+    let reg = sara.creates_registration().await;
+    let open_with = |session: &crate::support::Session<'_>| {
+        let options = Options {
+            auth: Auth::Session {
+                session: session
+                    .cookie
+                    .strip_prefix("samen_session=")
+                    .expect("cookie")
+                    .to_owned(),
+                origin: session.origin.clone(),
+            },
+            acks: true,
+            ..Options::default()
+        };
+        let url = server.ws_url(&reg.id);
+        async move {
+            let client = Client::connect(&url, options).await.expect("connect");
+            client.synced(WAIT).await.expect("synced");
+            client
+        }
+    };
+    let typing = tom.session().await;
+    let idle = tom.session().await;
+    let typist = open_with(&typing).await;
+    let onlooker = open_with(&idle).await;
+
+    // Twice the idle time of typing and nothing else: the typist's session stays, the
+    // onlooker's (an open tab, no edits) ends and its document closes.
+    for i in 0..9 {
+        type_paragraph(&typist, "goals", &format!("Punt {i} van het overleg."));
+        typist.durable(WAIT).await.expect("stored");
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    assert_eq!(typist.status().closed, None, "typing keeps the session in use");
+    assert_eq!(typing.get("/api/me").await.0, 200);
+    let (code, _) = onlooker.closed(NOTICE).await.expect("the idle session's document closes");
+    assert_eq!(code, 1008);
+    assert_eq!(idle.get("/api/me").await.0, 401);
+}

@@ -12,7 +12,7 @@
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -39,8 +39,13 @@ pub struct Grant {
 
 /// How to end a connection whose right is gone.
 enum Ending {
-    /// A document's WebSocket: its room closes it.
-    Socket { doc: RegistrationId, conn: ConnId },
+    /// A document's WebSocket: its room closes it. `edited` is set by the connection when
+    /// its user sends an edit, and taken by the next round.
+    Socket {
+        doc: RegistrationId,
+        conn: ConnId,
+        edited: Arc<AtomicBool>,
+    },
     /// An event stream: it ends when this says so.
     Stream(watch::Sender<bool>),
 }
@@ -104,9 +109,11 @@ impl AccessWatch {
         }
     }
 
-    /// Watches the WebSocket `conn` on document `doc`.
-    pub fn socket(&self, grant: Grant, doc: RegistrationId, conn: ConnId) -> Lease {
-        self.add(grant, Ending::Socket { doc, conn })
+    /// Watches the WebSocket `conn` on document `doc`; the connection sets `edited` when its
+    /// user sends an edit, which counts as using the session (typing through a long meeting
+    /// keeps one logged in; a tab merely left open does not).
+    pub fn socket(&self, grant: Grant, doc: RegistrationId, conn: ConnId, edited: Arc<AtomicBool>) -> Lease {
+        self.add(grant, Ending::Socket { doc, conn, edited })
     }
 
     /// Watches an event stream; the receiver turns true when the stream must end.
@@ -139,16 +146,30 @@ impl AccessWatch {
     /// One round: ends every open connection whose credential or access changed; returns
     /// how many it ended.
     pub async fn check(&self) -> Result<usize, crate::db::DbError> {
+        let mut used: HashSet<String> = HashSet::new();
         let open: Vec<(u64, Grant)> = self
             .inner
             .entries
             .iter()
-            .map(|e| (*e.key(), e.value().grant.clone()))
+            .map(|e| {
+                if let (Ending::Socket { edited, .. }, Credential::Session(id_hash)) =
+                    (&e.value().ending, &e.value().grant.credential)
+                    && edited.swap(false, Ordering::Relaxed)
+                {
+                    used.insert(id_hash.clone());
+                }
+                (*e.key(), e.value().grant.clone())
+            })
             .collect();
         if open.is_empty() {
             return Ok(0);
         }
         let db = &self.inner.db;
+        // Edits since the last round are uses of their sessions (before the check, so a
+        // session kept busy by typing is not ended as idle).
+        for id_hash in &used {
+            db.session_used(id_hash, self.inner.session_idle_ms).await?;
+        }
         let mut credentials: HashMap<&Credential, bool> = HashMap::new();
         let mut access: HashMap<(&UserId, InstitutionId), Option<SchoolAccess>> = HashMap::new();
         // One query per distinct credential and per distinct user and school, however many
@@ -176,7 +197,7 @@ impl AccessWatch {
             };
             tracing::info!(user = %watched.grant.user, "access ended; closing an open connection");
             match watched.ending {
-                Ending::Socket { doc, conn } => self.inner.rooms.end_access(doc, conn).await,
+                Ending::Socket { doc, conn, .. } => self.inner.rooms.end_access(doc, conn).await,
                 Ending::Stream(tx) => {
                     let _ = tx.send(true);
                 }

@@ -162,6 +162,22 @@ impl Db {
         Ok(Some(super::users::row_user(&row)?))
     }
 
+    /// Records a use of a session that is still valid (an edit over its WebSocket); an
+    /// expired or idle session is not brought back.
+    pub async fn session_used(&self, id_hash: &str, idle_ms: i64) -> Result<(), DbError> {
+        let at = now();
+        sqlx::query(
+            "UPDATE sessions SET last_seen_at = ?1
+             WHERE id_hash = ?2 AND expires_at > ?1 AND last_seen_at > ?3 AND last_seen_at < ?1",
+        )
+        .bind(at)
+        .bind(id_hash)
+        .bind(at.saturating_sub(idle_ms))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Whether a credential still admits its user: the session exists, has not expired and
     /// was used within `idle_ms`, or the token is not revoked; and the user is not disabled.
     pub async fn credential_valid(&self, credential: &Credential, idle_ms: i64) -> Result<bool, DbError> {

@@ -81,8 +81,10 @@ pub(super) async fn sync(
         None,
     )
     .await?;
+    let edited = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let settings = SocketSettings {
         conn,
+        edited: edited.clone(),
         limits: state.limits.clone(),
         ping: std::time::Duration::from_secs(state.config.ping_secs.max(1)),
         acks: query.acks.as_deref() == Some("1"),
@@ -106,7 +108,7 @@ pub(super) async fn sync(
         .on_upgrade(move |socket| {
             // Watched from the upgrade on: should the user's right end, the room closes
             // the connection; the lease ends the watch with the connection.
-            let lease = watch.socket(grant, id, conn);
+            let lease = watch.socket(grant, id, conn, edited);
             tokio::spawn(async move {
                 serve_socket(socket, rooms, id, settings).await;
                 drop(lease);

@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Poll, ready};
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use bytes::Bytes;
 use futures_util::{Sink, SinkExt};
 use samen_crdt::protocol::{ProtocolError, decode_client_message};
-use samen_crdt::{Limits, ValidationError};
+use samen_crdt::{ClientMessage, Limits, ValidationError};
 use tokio::sync::mpsc;
 
 use super::outbox::{Delivery, OutboxReceiver, outbox};
@@ -30,6 +31,8 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct SocketSettings {
     /// The connection's id (chosen before the upgrade, so that the access watch knows it).
     pub conn: ConnId,
+    /// Set when the client sends an edit (the access watch counts it as using the session).
+    pub edited: Arc<AtomicBool>,
     /// Who is on the connection (shared with the room's record of the peer: one copy per
     /// connection, not two).
     pub principal: Arc<Principal>,
@@ -134,6 +137,9 @@ async fn pump(
                         metrics.bytes_received.inc_by(data.len() as u64);
                         match decode_client_message(&data, &settings.limits) {
                             Ok(msg) => {
+                                if matches!(msg, ClientMessage::Update(_) | ClientMessage::SyncStep2(_)) {
+                                    settings.edited.store(true, Ordering::Relaxed);
+                                }
                                 if !hand_to_room(room, RoomCmd::Message { conn, msg: Box::new(msg) }).await {
                                     return Some(CloseReason::GOING_AWAY);
                                 }
