@@ -193,7 +193,10 @@ async fn typing_keeps_a_session_in_use_and_an_idle_one_ends() {
     }
     assert_eq!(typist.status().closed, None, "typing keeps the session in use");
     assert_eq!(typing.get("/api/me").await.0, 200);
-    let (code, _) = onlooker.closed(NOTICE).await.expect("the idle session's document closes");
+    let (code, _) = onlooker
+        .closed(NOTICE)
+        .await
+        .expect("the idle session's document closes");
     assert_eq!(code, 1008);
     assert_eq!(idle.get("/api/me").await.0, 401);
 }
