@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use samen_client::{Auth, Client, Options};
 
-use crate::support::{TestServer, WAIT, type_paragraph};
+use crate::support::{Reg, Session, TestServer, WAIT, type_paragraph};
 
 /// How long the server may take to notice (its check runs every second in these tests).
 const NOTICE: Duration = Duration::from_secs(5);
@@ -55,30 +55,8 @@ async fn a_logout_closes_the_sessions_documents_and_event_stream_at_once() {
     let browser = tom.session().await;
     let other_tab = tom.session().await;
 
-    let session_id = browser
-        .cookie
-        .strip_prefix("samen_session=")
-        .expect("cookie")
-        .to_owned();
-    let options = Options {
-        auth: Auth::Session {
-            session: session_id,
-            origin: browser.origin.clone(),
-        },
-        ..Options::default()
-    };
-    let editor = Client::connect(&server.ws_url(&reg.id), options)
-        .await
-        .expect("connect with the session");
-    editor.synced(WAIT).await.expect("synced");
-    let events = reqwest::Client::new()
-        .get(server.url("/api/schools/100001/events"))
-        .header("cookie", &browser.cookie)
-        .send()
-        .await
-        .expect("event stream");
-    assert_eq!(events.status(), 200);
-    let mut events = events;
+    let editor = opens_in_browser(&server, &browser, &reg).await;
+    let mut events = school_events(&server, &browser).await;
     let first = tokio::time::timeout(WAIT, events.chunk())
         .await
         .expect("first event");
@@ -94,8 +72,10 @@ async fn a_logout_closes_the_sessions_documents_and_event_stream_at_once() {
         .await
         .expect("the session's document closes");
     assert_eq!(code, 1008);
-    let ended = tokio::time::timeout(NOTICE, async { while let Ok(Some(_)) = events.chunk().await {} }).await;
-    assert!(ended.is_ok(), "the session's event stream ends");
+    assert!(
+        ends_within(&mut events, NOTICE).await,
+        "the session's event stream ends"
+    );
 
     // Tom's other session and his API token are other credentials: they stay.
     assert_eq!(other_tab.get("/api/me").await.0, 200);
@@ -117,18 +97,11 @@ async fn an_expired_session_ends_its_event_stream() {
     let server = TestServer::start_with(&["--access-check-secs", "1", "--session-secs", "2"]).await;
     let tom = server.school_member("linde").await;
     let browser = tom.session().await;
-    let mut events = reqwest::Client::new()
-        .get(server.url("/api/schools/100001/events"))
-        .header("cookie", &browser.cookie)
-        .send()
-        .await
-        .expect("event stream");
-    assert_eq!(events.status(), 200);
-    let ended = tokio::time::timeout(Duration::from_secs(2) + NOTICE, async {
-        while let Ok(Some(_)) = events.chunk().await {}
-    })
-    .await;
-    assert!(ended.is_ok(), "the stream ends once its session has expired");
+    let mut events = school_events(&server, &browser).await;
+    assert!(
+        ends_within(&mut events, Duration::from_secs(2) + NOTICE).await,
+        "the stream ends once its session has expired"
+    );
     assert_eq!(browser.get("/api/me").await.0, 401);
 }
 
@@ -137,19 +110,12 @@ async fn an_idle_session_ends_its_event_stream() {
     let server = TestServer::start_with(&["--access-check-secs", "1", "--session-idle-secs", "2"]).await;
     let tom = server.school_member("linde").await;
     let browser = tom.session().await;
-    let mut events = reqwest::Client::new()
-        .get(server.url("/api/schools/100001/events"))
-        .header("cookie", &browser.cookie)
-        .send()
-        .await
-        .expect("event stream");
-    assert_eq!(events.status(), 200);
+    let mut events = school_events(&server, &browser).await;
     // An open stream is not use: a tab left open on a shared computer ends too.
-    let ended = tokio::time::timeout(Duration::from_secs(2) + NOTICE, async {
-        while let Ok(Some(_)) = events.chunk().await {}
-    })
-    .await;
-    assert!(ended.is_ok(), "the stream ends once its session is idle");
+    assert!(
+        ends_within(&mut events, Duration::from_secs(2) + NOTICE).await,
+        "the stream ends once its session is idle"
+    );
     assert_eq!(browser.get("/api/me").await.0, 401);
 }
 
@@ -159,30 +125,10 @@ async fn typing_keeps_a_session_in_use_and_an_idle_one_ends() {
     let sara = server.clb().await;
     let tom = server.school_member("linde").await;
     let reg = sara.creates_registration().await;
-    let open_with = |session: &crate::support::Session<'_>| {
-        let options = Options {
-            auth: Auth::Session {
-                session: session
-                    .cookie
-                    .strip_prefix("samen_session=")
-                    .expect("cookie")
-                    .to_owned(),
-                origin: session.origin.clone(),
-            },
-            acks: true,
-            ..Options::default()
-        };
-        let url = server.ws_url(&reg.id);
-        async move {
-            let client = Client::connect(&url, options).await.expect("connect");
-            client.synced(WAIT).await.expect("synced");
-            client
-        }
-    };
     let typing = tom.session().await;
     let idle = tom.session().await;
-    let typist = open_with(&typing).await;
-    let onlooker = open_with(&idle).await;
+    let typist = opens_in_browser(&server, &typing, &reg).await;
+    let onlooker = opens_in_browser(&server, &idle, &reg).await;
 
     // Twice the idle time of typing and nothing else: the typist's session stays, the
     // onlooker's (an open tab, no edits) ends and its document closes.
@@ -199,4 +145,44 @@ async fn typing_keeps_a_session_in_use_and_an_idle_one_ends() {
         .expect("the idle session's document closes");
     assert_eq!(code, 1008);
     assert_eq!(idle.get("/api/me").await.0, 401);
+}
+
+/// De Linde's live event stream, opened with the cookie of `browser` as the app opens it.
+async fn school_events(server: &TestServer, browser: &Session<'_>) -> reqwest::Response {
+    let events = reqwest::Client::new()
+        .get(server.url("/api/schools/100001/events"))
+        .header("cookie", &browser.cookie)
+        .send()
+        .await
+        .expect("event stream");
+    assert_eq!(events.status(), 200);
+    events
+}
+
+/// Whether an event stream ends within `within`.
+async fn ends_within(events: &mut reqwest::Response, within: Duration) -> bool {
+    tokio::time::timeout(within, async { while let Ok(Some(_)) = events.chunk().await {} })
+        .await
+        .is_ok()
+}
+
+/// A registration's document opened with the cookie of `browser`, as the app opens it.
+async fn opens_in_browser(server: &TestServer, browser: &Session<'_>, reg: &Reg) -> Client {
+    let options = Options {
+        auth: Auth::Session {
+            session: browser
+                .cookie
+                .strip_prefix("samen_session=")
+                .expect("cookie")
+                .to_owned(),
+            origin: browser.origin.clone(),
+        },
+        acks: true,
+        ..Options::default()
+    };
+    let client = Client::connect(&server.ws_url(&reg.id), options)
+        .await
+        .expect("connect with the session");
+    client.synced(WAIT).await.expect("synced");
+    client
 }

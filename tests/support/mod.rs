@@ -423,16 +423,7 @@ impl TestServer {
     /// Runs `samen admin …` on this server's database; returns stdout, or panics with
     /// stderr. (`admin()` is the admin as a person, in `people.rs`.)
     pub async fn admin_command(&self, args: &[&str], env: &[(&str, &str)]) -> String {
-        let output = Command::new(env!("CARGO_BIN_EXE_samen"))
-            .arg("admin")
-            .arg("--data")
-            .arg(&self.data)
-            .args(args)
-            .envs(env.iter().copied())
-            .env("SAMEN_LOG", "warn")
-            .output()
-            .await
-            .expect("run samen admin");
+        let output = self.run_admin(args, env).await;
         assert!(
             output.status.success(),
             "samen admin {args:?} failed: {}",
@@ -444,7 +435,17 @@ impl TestServer {
     /// Runs `samen admin …` that is expected to fail; returns its stderr, or panics if it
     /// succeeded.
     pub async fn admin_command_fails(&self, args: &[&str], env: &[(&str, &str)]) -> String {
-        let output = Command::new(env!("CARGO_BIN_EXE_samen"))
+        let output = self.run_admin(args, env).await;
+        assert!(
+            !output.status.success(),
+            "samen admin {args:?} succeeded: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        String::from_utf8_lossy(&output.stderr).trim().to_owned()
+    }
+
+    async fn run_admin(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_samen"))
             .arg("admin")
             .arg("--data")
             .arg(&self.data)
@@ -453,13 +454,7 @@ impl TestServer {
             .env("SAMEN_LOG", "warn")
             .output()
             .await
-            .expect("run samen admin");
-        assert!(
-            !output.status.success(),
-            "samen admin {args:?} succeeded: {}",
-            String::from_utf8_lossy(&output.stdout)
-        );
-        String::from_utf8_lossy(&output.stderr).trim().to_owned()
+            .expect("run samen admin")
     }
 
     /// Opens this server's database read-only (for checks of what is stored).
