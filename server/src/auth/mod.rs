@@ -98,29 +98,32 @@ impl FromRequestParts<AppState> for Authenticated {
 /// no credentials (the caller gets 401 where a login is needed).
 pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Authenticated>, AppError> {
     if let Some(token) = bearer(parts).or_else(|| query_token(parts)) {
+        // Hashed once: the database finds the token by it, and open connections keep it.
+        let hash = secret::hash_secret(&token);
         return Ok(state
             .db
-            .token_user(&token)
+            .token_user(&hash)
             .await?
             .map(|(user, limits)| Authenticated {
                 user,
                 via: Via::Token,
-                credential: Credential::Token(secret::hash_secret(&token)),
+                credential: Credential::Token(hash),
                 limits,
             }));
     }
     let jar = CookieJar::from_headers(&parts.headers);
     if let Some(cookie) = jar.get(SESSION_COOKIE) {
         let secret = cookie.value().to_owned();
+        let hash = secret::hash_secret(&secret);
         if let Some(user) = state
             .db
-            .session_user(&secret, state.config.session_idle_ms())
+            .session_user(&hash, state.config.session_idle_ms())
             .await?
         {
             return Ok(Some(Authenticated {
                 user,
                 limits: Limits::default(),
-                credential: Credential::Session(secret::hash_secret(&secret)),
+                credential: Credential::Session(hash),
                 via: Via::Session(secret),
             }));
         }

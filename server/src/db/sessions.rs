@@ -137,15 +137,14 @@ impl Db {
     }
 
     /// The user of a live session (neither expired nor idle for `idle_ms`) of an enabled
-    /// user; records its use.
-    pub async fn session_user(&self, secret: &str, idle_ms: i64) -> Result<Option<User>, DbError> {
-        let hash = hash_secret(secret);
+    /// user, found by the SHA-256 of its id (`hash_secret`); records its use.
+    pub async fn session_user(&self, id_hash: &str, idle_ms: i64) -> Result<Option<User>, DbError> {
         let at = now();
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {USER_COLUMNS}, s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id_hash = ? AND s.expires_at > ? AND s.last_seen_at > ? AND u.disabled = 0"
         )))
-        .bind(&hash)
+        .bind(id_hash)
         .bind(at)
         .bind(at.saturating_sub(idle_ms))
         .fetch_optional(&self.pool)
@@ -155,7 +154,7 @@ impl Db {
         if at - last_seen >= seen_granularity_ms(idle_ms) {
             sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?")
                 .bind(at)
-                .bind(&hash)
+                .bind(id_hash)
                 .execute(&self.pool)
                 .await?;
         }
@@ -256,11 +255,10 @@ impl Db {
         Ok((id, token))
     }
 
-    /// The user of a valid (unrevoked, unexpired) token and what the token allows; records
-    /// its use (to the minute: a write per request would cost an fsync per WebSocket
-    /// connection).
-    pub async fn token_user(&self, token: &str) -> Result<Option<(User, Limits)>, DbError> {
-        let hash = hash_secret(token);
+    /// The user of a valid (unrevoked, unexpired) token, found by its SHA-256
+    /// (`hash_secret`), and what the token allows; records its use (to the minute: a write
+    /// per request would cost an fsync per WebSocket connection).
+    pub async fn token_user(&self, token_hash: &str) -> Result<Option<(User, Limits)>, DbError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {USER_COLUMNS}, t.last_used_at, t.scope, t.school_id, i.number AS school_number
              FROM api_tokens t JOIN users u ON u.id = t.user_id
@@ -268,7 +266,7 @@ impl Db {
              WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled = 0
                AND (t.expires_at IS NULL OR t.expires_at > ?)"
         )))
-        .bind(&hash)
+        .bind(token_hash)
         .bind(now())
         .fetch_optional(&self.pool)
         .await?;
@@ -278,7 +276,7 @@ impl Db {
         if last_used.is_none_or(|t| at - t > 60_000) {
             sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?")
                 .bind(at)
-                .bind(&hash)
+                .bind(token_hash)
                 .execute(&self.pool)
                 .await?;
         }
@@ -372,9 +370,17 @@ mod tests {
             .expect("idle");
         assert_eq!(db.purge_sessions(60_000).await.expect("purge"), 2);
         assert_eq!(count(&db).await, 1);
-        assert!(db.session_user(&live, 60_000).await.expect("live").is_some());
         assert!(
-            db.session_user(&idle, 3_600_000).await.expect("idle").is_none(),
+            db.session_user(&hash_secret(&live), 60_000)
+                .await
+                .expect("live")
+                .is_some()
+        );
+        assert!(
+            db.session_user(&hash_secret(&idle), 3_600_000)
+                .await
+                .expect("idle")
+                .is_none(),
             "deleted"
         );
     }
@@ -390,7 +396,12 @@ mod tests {
             .await
             .expect("age");
         assert!(db.credential_valid(&credential, 60_000).await.expect("valid"));
-        assert!(db.session_user(&secret, 60_000).await.expect("use").is_some());
+        assert!(
+            db.session_user(&hash_secret(&secret), 60_000)
+                .await
+                .expect("use")
+                .is_some()
+        );
         let seen: i64 = sqlx::query_scalar("SELECT last_seen_at FROM sessions")
             .fetch_one(&db.pool)
             .await
@@ -402,7 +413,12 @@ mod tests {
             .await
             .expect("age");
         assert!(!db.credential_valid(&credential, 60_000).await.expect("idle"));
-        assert!(db.session_user(&secret, 60_000).await.expect("idle").is_none());
+        assert!(
+            db.session_user(&hash_secret(&secret), 60_000)
+                .await
+                .expect("idle")
+                .is_none()
+        );
     }
 
     #[test]
