@@ -58,6 +58,10 @@ pub enum AppError {
         /// The change was made before its entry could not be written.
         done: bool,
     },
+    /// 503: the database could not write (its disk is full or failing), so nothing was
+    /// changed; the details go to the log only.
+    #[error("storage unavailable: {0}")]
+    StorageUnavailable(String),
     /// 500: something on our side failed; details go to the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -77,7 +81,7 @@ pub struct ErrorDetail {
     /// One of `bad_request` (400), `invalid_credentials` and `unauthenticated` (401),
     /// `forbidden` (403), `not_found` (404), `conflict` (409), `misdirected_request` (421),
     /// `too_many_attempts` and `too_many_connections` (429), `internal` (500),
-    /// `unavailable` and `timeout` (503).
+    /// `unavailable`, `storage_unavailable` and `timeout` (503).
     pub code: &'static str,
     /// What to do about it, for people.
     pub message: String,
@@ -170,6 +174,13 @@ impl AppError {
                  before you try anything again, and tell your administrator."
                     .into(),
             ),
+            AppError::StorageUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                "Samen cannot store anything right now (its disk is full or failing), so this \
+                 change was not saved; try again later."
+                    .into(),
+            ),
             AppError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -181,8 +192,12 @@ impl AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        if let AppError::Internal(detail) = &self {
-            tracing::error!(detail, "internal error");
+        match &self {
+            AppError::Internal(detail) => tracing::error!(detail, "internal error"),
+            AppError::StorageUnavailable(detail) => {
+                tracing::error!(detail, "the database cannot write; request refused")
+            }
+            _ => {}
         }
         let (status, code, message) = self.parts();
         let body = ErrorBody {
@@ -190,7 +205,12 @@ impl IntoResponse for AppError {
         };
         let mut response = (status, Json(body)).into_response();
         // The wait in a header too, where clients and proxies look for it (RFC 9110).
-        if let AppError::TooManyRequests(secs) | AppError::Busy(secs) = self {
+        let wait = match self {
+            AppError::TooManyRequests(secs) | AppError::Busy(secs) => Some(secs),
+            AppError::StorageUnavailable(_) => Some(STORAGE_RETRY_SECS),
+            _ => None,
+        };
+        if let Some(secs) = wait {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -199,11 +219,18 @@ impl IntoResponse for AppError {
     }
 }
 
+/// The `Retry-After` of a refusal because the database cannot write: an operator has to
+/// free space first, so asking again at once helps nobody.
+const STORAGE_RETRY_SECS: u64 = 30;
+
 impl From<crate::db::DbError> for AppError {
     fn from(err: crate::db::DbError) -> Self {
         match err {
             crate::db::DbError::Conflict(what) => AppError::Conflict(format!("{what} already exists")),
             crate::db::DbError::NotFound(_) => AppError::NotFound,
+            crate::db::DbError::Sqlx(err) if crate::storage::cannot_write(&err) => {
+                AppError::StorageUnavailable(err.to_string())
+            }
             other => AppError::Internal(other.to_string()),
         }
     }
@@ -217,7 +244,11 @@ impl From<axum::extract::rejection::JsonRejection> for AppError {
 
 impl From<crate::storage::StorageError> for AppError {
     fn from(err: crate::storage::StorageError) -> Self {
-        AppError::Internal(err.to_string())
+        if err.cannot_write() {
+            AppError::StorageUnavailable(err.to_string())
+        } else {
+            AppError::Internal(err.to_string())
+        }
     }
 }
 

@@ -61,6 +61,8 @@ pub struct TestServer {
     /// Its data directory.
     pub data: PathBuf,
     args: Vec<String>,
+    /// A command the server is started through (`sh -c …`), empty for none.
+    launcher: Vec<String>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -80,15 +82,29 @@ impl TestServer {
 
     /// Starts a server on an existing data directory (a restart).
     pub async fn start_in(data: &Path, args: &[&str]) -> TestServer {
+        Self::start_launched(data, args, &[]).await
+    }
+
+    /// Starts a server on an existing data directory through `launcher`, a command that
+    /// ends by running its arguments in its own process (`sh -c '…; exec "$@"' sh`), so
+    /// that the process keeps the launcher's signal dispositions and pid.
+    pub async fn start_launched(data: &Path, args: &[&str], launcher: &[&str]) -> TestServer {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let (child, addr) = spawn(data, &args).await;
+        let launcher: Vec<String> = launcher.iter().map(|s| s.to_string()).collect();
+        let (child, addr) = spawn(data, &args, &launcher).await;
         TestServer {
             child: Mutex::new(child),
             addr: StdMutex::new(addr),
             data: data.to_owned(),
             args,
+            launcher,
             _tmp: None,
         }
+    }
+
+    /// The server's process id, while it runs.
+    pub async fn pid(&self) -> Option<u32> {
+        self.child.lock().await.id()
     }
 
     /// `host:port` it listens on now.
@@ -153,7 +169,7 @@ impl TestServer {
 
     /// Starts the server again on the same data directory and flags (after stop or kill).
     pub async fn restart(&self) {
-        let (child, addr) = spawn(&self.data, &self.args).await;
+        let (child, addr) = spawn(&self.data, &self.args, &self.launcher).await;
         *self.child.lock().await = child;
         *self.addr.lock().expect("address") = addr;
     }
@@ -190,9 +206,13 @@ impl TestServer {
     }
 }
 
-async fn spawn(data: &Path, args: &[String]) -> (Child, String) {
+async fn spawn(data: &Path, args: &[String], launcher: &[String]) -> (Child, String) {
     // SAMEN_TEST_GDB=1 runs the server under gdb, which prints a backtrace if it crashes.
-    let mut command = if std::env::var_os("SAMEN_TEST_GDB").is_some() {
+    let mut command = if let Some((program, launcher_args)) = launcher.split_first() {
+        let mut c = Command::new(program);
+        c.args(launcher_args).arg(env!("CARGO_BIN_EXE_samen"));
+        c
+    } else if std::env::var_os("SAMEN_TEST_GDB").is_some() {
         let mut c = Command::new("gdb");
         c.args([
             "-q",

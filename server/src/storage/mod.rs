@@ -87,6 +87,31 @@ pub enum StorageError {
     Interrupted(#[from] tokio::task::JoinError),
 }
 
+impl StorageError {
+    /// Whether the database failed to write (a full or failing disk), rather than refused
+    /// what was asked.
+    pub fn cannot_write(&self) -> bool {
+        matches!(self, StorageError::Database(err) if cannot_write(err))
+    }
+}
+
+/// Whether a database error means that it cannot write: SQLite's `SQLITE_FULL` (no space
+/// left, or the database at its size limit) or `SQLITE_IOERR` (a write, sync or truncate
+/// the operating system refused, as beyond a file-size limit). The database stays
+/// consistent (the transaction is rolled back), and the same request succeeds once the
+/// disk has room again.
+pub fn cannot_write(err: &sqlx::Error) -> bool {
+    const SQLITE_IOERR: i64 = 10;
+    const SQLITE_FULL: i64 = 13;
+    let sqlx::Error::Database(db) = err else {
+        return false;
+    };
+    // sqlx reports SQLite's extended code; its low byte is the primary code.
+    db.code()
+        .and_then(|code| code.parse::<i64>().ok())
+        .is_some_and(|code| matches!(code & 0xff, SQLITE_IOERR | SQLITE_FULL))
+}
+
 /// Where documents live.
 #[async_trait]
 pub trait DocStore: Send + Sync + 'static {

@@ -15,6 +15,14 @@ use super::{Batch, MAX_BATCH, PeerState, Room, Target};
 use crate::ids::ConnId;
 use crate::rooms::{CloseReason, Join, Peer, RoomCmd, RoomGone};
 
+/// 1011 to every peer of a room whose commit failed (a full disk): what they sent since
+/// their last ack was not stored, so they keep it and send it again when they reconnect,
+/// which succeeds once the database can write again.
+const STORAGE_FAILED: CloseReason = CloseReason {
+    code: 1011,
+    reason: "changes could not be stored; reconnect later",
+};
+
 impl Room {
     /// Serves commands until the room is idle, broken, or the server shuts down.
     ///
@@ -340,7 +348,7 @@ impl Room {
             .rooms
             .remove_if(&self.id, |_, handle| handle.instance == self.instance);
         let close_reason = if self.broken {
-            CloseReason::INTERNAL
+            STORAGE_FAILED
         } else {
             CloseReason::GOING_AWAY
         };
