@@ -183,6 +183,26 @@ fn paragraph(name: &str, n: usize) -> String {
     format!("{name}{n} {}", "vol ".repeat(400).trim_end())
 }
 
+/// Types `n` paragraphs into `section` and waits until the server has acknowledged them.
+async fn types_and_is_acknowledged(
+    client: &Client,
+    section: &str,
+    name: &str,
+    ledger: &mut Ledger,
+    n: usize,
+) {
+    for _ in 0..n {
+        let text = paragraph(name, ledger.typed.len());
+        type_paragraph(client, section, &text);
+        ledger.typed.push(text);
+    }
+    client
+        .durable(WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{name}'s {n} paragraphs are not acknowledged: {e}"));
+    ledger.acked = ledger.typed.len();
+}
+
 /// Types paragraphs into `section` one at a time, each waiting for its acknowledgement,
 /// until one is not acknowledged; returns how the connection ended.
 async fn type_until_refused(
@@ -280,18 +300,8 @@ async fn a_full_disk_loses_nothing_acknowledged_and_the_server_recovers_by_itsel
     let a = sara.opens(&reg).await;
     let b = tom.opens(&reg).await;
     let (mut sara_typed, mut tom_typed) = (Ledger::default(), Ledger::default());
-    for (client, section, name, ledger) in [
-        (&a, "advice", "sara", &mut sara_typed),
-        (&b, "goals", "tom", &mut tom_typed),
-    ] {
-        for _ in 0..20 {
-            let text = paragraph(name, ledger.typed.len());
-            type_paragraph(client, section, &text);
-            ledger.typed.push(text);
-        }
-        client.durable(WAIT).await.expect("stored while there is room");
-        ledger.acked = ledger.typed.len();
-    }
+    types_and_is_acknowledged(&a, "advice", "sara", &mut sara_typed, 20).await;
+    types_and_is_acknowledged(&b, "goals", "tom", &mut tom_typed, 20).await;
 
     // The disk fills up; both keep typing until the server cannot store an edit.
     disk.fill(&server).await;
@@ -360,18 +370,8 @@ async fn a_full_disk_loses_nothing_acknowledged_and_the_server_recovers_by_itsel
     disk.free(&server).await;
     let a2 = reconnects_with(&sara, &reg, &a).await;
     let b2 = reconnects_with(&tom, &reg, &b).await;
-    for (client, section, name, ledger) in [
-        (&a2, "advice", "sara", &mut sara_typed),
-        (&b2, "goals", "tom", &mut tom_typed),
-    ] {
-        for _ in 0..3 {
-            let text = paragraph(name, ledger.typed.len());
-            type_paragraph(client, section, &text);
-            ledger.typed.push(text);
-        }
-        client.durable(WAIT).await.expect("new edits are acknowledged");
-        ledger.acked = ledger.typed.len();
-    }
+    types_and_is_acknowledged(&a2, "advice", "sara", &mut sara_typed, 3).await;
+    types_and_is_acknowledged(&b2, "goals", "tom", &mut tom_typed, 3).await;
     let (status, body) = tom
         .post(reg.path("/comments"), json!({ "body": "Weer gelukt." }))
         .await;
