@@ -267,7 +267,13 @@ async fn openapi_document_lists_every_route_with_its_answers() {
             assert!(op.get("security").is_none(), "{what} needs no login");
         } else {
             let security = op["security"].as_array().expect("security");
-            for scheme in ["session", "token"] {
+            // A token cannot make tokens: that one call takes a session only.
+            let schemes: &[&str] = if (method, path) == ("post", "/api/tokens") {
+                &["session"]
+            } else {
+                &["session", "token"]
+            };
+            for scheme in schemes {
                 assert!(
                     security.iter().any(|s| s.get(scheme).is_some()),
                     "{what} accepts {scheme}"
@@ -741,4 +747,171 @@ async fn openapi_schemas_match_real_answers() {
 async fn me_of(server: &TestServer, doc: &Value, who: As<'_>) -> String {
     let me = checked(server, doc, ("get", "/api/me", "/api/me"), who, None, 200).await;
     me["user"]["id"].as_str().expect("user id").to_owned()
+}
+
+/// The values a parameter's or a property's schema lists (`enum`), as strings.
+fn listed(schema: &Value) -> Vec<String> {
+    schema["enum"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no enum in {schema}"))
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The schema of a query parameter of an operation.
+fn query_parameter<'a>(doc: &'a Value, method: &str, path: &str, name: &str) -> &'a Value {
+    operation(doc, method, path)["parameters"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == name && p["in"] == "query"))
+        .unwrap_or_else(|| panic!("{method} {path} has no query parameter {name}"))
+}
+
+/// What the document allows a request to send, the server accepts, and what the server
+/// refuses, the document does not allow: API fuzzing (`scripts/fuzz-api`) sends what the
+/// document allows and fails on a refusal. Each rule here was a finding of that run.
+#[tokio::test]
+async fn the_documents_request_rules_are_the_servers() {
+    let server = TestServer::start().await;
+    let doc = document(&server).await;
+    let sara = server.clb().await;
+    let reg = sara.creates_registration().await;
+    let list = "/api/schools/{number}/registrations";
+    let schemas = &doc["components"]["schemas"];
+
+    // Filters: every listed value is accepted, a value outside the list is refused.
+    for (name, outside) in [
+        ("kind", "clb"),
+        ("status", "half"),
+        ("theme", "ß"),
+        ("school_year", "2026-2028"),
+    ] {
+        let values = listed(&query_parameter(&doc, "get", list, name)["schema"]);
+        let sample: Vec<&String> = if name == "school_year" {
+            values.iter().step_by(33).collect()
+        } else {
+            values.iter().collect()
+        };
+        assert!(!values.iter().any(|v| v == outside));
+        let cases = sample
+            .into_iter()
+            .map(|v| (v.as_str(), 200))
+            .chain([(outside, 400)]);
+        for (value, expected) in cases {
+            let filter = format!("?{name}={}", urlencode(value));
+            let (status, body) = sara
+                .get(format!("/api/schools/100001/registrations{filter}"))
+                .await;
+            assert_eq!(status, expected, "{name}={value}: {body}");
+        }
+    }
+    assert_eq!(
+        listed(&schemas["CreateRegistration"]["properties"]["kind"]),
+        ["signal", "consultation"]
+    );
+    let themes = listed(&schemas["Patch"]["properties"]["theme"]);
+    assert!(
+        themes.contains(&String::new()) && themes.len() == 17,
+        "{themes:?}"
+    );
+
+    // A query string that does not parse gets the usual error body, not plain text.
+    let (status, body) = sara
+        .get("/api/schools/100001/registrations?theme=pesten&theme=gedrag")
+        .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (400, &json!("bad_request")),
+        "{body}"
+    );
+
+    // Bodies are JSON objects: an array of the fields is refused, and changes nothing.
+    let (status, body) = sara.call("PATCH", reg.path(""), Some(json!([]))).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (400, &json!("bad_request")),
+        "{body}"
+    );
+    let (status, body) = sara.post(reg.path("/snapshots"), json!(["Naam"])).await;
+    assert_eq!(status, 400, "{body}");
+    let (_, versions) = sara.get(reg.path("/snapshots")).await;
+    assert_eq!(versions["snapshots"], json!([]), "no version was kept");
+
+    // Texts: not blank, no control characters (comments may hold tabs and line breaks), at
+    // most as long as the document says.
+    let comment = &schemas["NewThread"]["properties"]["body"];
+    assert_eq!(comment["minLength"], 1);
+    let longest = comment["maxLength"].as_u64().expect("maxLength") as usize;
+    assert!(comment["pattern"].is_string(), "{comment}");
+    let cases = [
+        ("a".repeat(longest), true),
+        ("een\tregel\nen nog een".into(), true),
+        ("a".repeat(longest + 1), false),
+        (" \n\t ".into(), false),
+        ("bel\u{7}".into(), false),
+    ];
+    for (text, accepted) in cases {
+        let (status, body) = sara.post(reg.path("/comments"), json!({ "body": text })).await;
+        assert_eq!(status == 201, accepted, "comment {text:?}: {status} {body}");
+    }
+    let name = &schemas["NewVersion"]["properties"]["name"];
+    let longest = name["maxLength"].as_u64().expect("maxLength") as usize;
+    let cases = [
+        ("a".repeat(longest + 1), false),
+        ("twee\nregels".into(), false),
+        ("a".repeat(longest), true),
+    ];
+    for (text, accepted) in cases {
+        let (status, body) = sara.post(reg.path("/snapshots"), json!({ "name": text })).await;
+        assert_eq!(status == 201, accepted, "version {text:?}: {status} {body}");
+    }
+
+    // A diff needs its `from`, and says so.
+    let from = query_parameter(&doc, "get", "/api/registrations/{id}/diff", "from");
+    assert_eq!(
+        (&from["required"], &from["schema"]["minLength"]),
+        (&json!(true), &json!(1))
+    );
+    let (status, _) = sara.get(reg.path("/diff?from=")).await;
+    assert_eq!(status, 400);
+
+    // A token cannot make tokens: the document offers only the session there.
+    assert_eq!(
+        operation(&doc, "post", "/api/tokens")["security"],
+        json!([{ "session": [] }])
+    );
+
+    // The event stream is described event by event, and its first event is one it lists.
+    let events = &operation(&doc, "get", "/api/schools/{number}/events")["responses"]["200"]["content"]["text/event-stream"]
+        ["schema"];
+    let event = resolve(&doc, events);
+    let names = listed(&event["properties"]["event"]);
+    let mut response = reqwest::Client::new()
+        .get(server.url("/api/schools/100001/events"))
+        .bearer_auth(&sara.token)
+        .send()
+        .await
+        .expect("events");
+    let chunk = tokio::time::timeout(crate::support::WAIT, response.chunk())
+        .await
+        .expect("a first event")
+        .expect("read")
+        .expect("a chunk");
+    let text = String::from_utf8_lossy(&chunk);
+    let first = text
+        .lines()
+        .find_map(|l| l.strip_prefix("event: "))
+        .unwrap_or_else(|| panic!("no event line in {text:?}"));
+    assert!(names.iter().any(|n| n == first), "{first} is not in {names:?}");
+}
+
+/// Percent-encodes a query value (reqwest would, but the test builds the URL itself).
+fn urlencode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -92,6 +92,99 @@ pub fn current_school_year() -> String {
     school_year_of(now.year(), u8::from(now.month()))
 }
 
+/// The OpenAPI schemas of these rules, built from the same lists and limits, so that the
+/// document allows exactly what the checks accept: API fuzzing (`scripts/fuzz-api`) sends
+/// values the document allows and fails when one is refused.
+pub mod schema {
+    use serde_json::Value;
+    use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
+
+    use super::{KINDS, MAX_TITLE_CHARS, STATUSES, THEMES};
+
+    /// Characters no one-line text may hold: every control character (Unicode `Cc`).
+    const CONTROL: &str = r"\u0000-\u001F\u007F-\u009F";
+    /// Control characters but tab and newline, which a text of several lines may hold.
+    const CONTROL_BUT_TAB_NEWLINE: &str = r"\u0000-\u0008\u000B-\u001F\u007F-\u009F";
+
+    /// The first school year the document lists.
+    const FIRST_SCHOOL_YEAR: i32 = 2000;
+    /// How many school years it lists.
+    const SCHOOL_YEARS: i32 = 100;
+
+    fn string(description: &str) -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(description))
+    }
+
+    /// `string`, or `null` as well when `nullable` (an optional field that may be `null`).
+    fn of_strings(values: &[&str], nullable: bool, description: &str) -> Object {
+        let mut values: Vec<Value> = values.iter().map(|v| Value::from(*v)).collect();
+        let mut builder = string(description);
+        if nullable {
+            values.push(Value::Null);
+            builder = builder.schema_type(SchemaType::from_iter([Type::String, Type::Null]));
+        }
+        builder.enum_values(Some(values)).build()
+    }
+
+    /// A text that is not blank and holds none of the characters in `forbidden` (a regex
+    /// class body): at least one character that is neither white space nor forbidden.
+    fn text(forbidden: &str, max_chars: usize, description: &str) -> Object {
+        string(description)
+            .min_length(Some(1))
+            .max_length(Some(max_chars))
+            .pattern(Some(format!("^[^{forbidden}]*[^\\s{forbidden}][^{forbidden}]*$")))
+            .build()
+    }
+
+    /// A registration kind.
+    pub fn kind() -> Object {
+        of_strings(&KINDS, false, "`signal` or `consultation`.")
+    }
+
+    /// A registration status.
+    pub fn status() -> Object {
+        of_strings(&STATUSES, false, "`open` or `closed`.")
+    }
+
+    /// A theme.
+    pub fn theme() -> Object {
+        of_strings(&THEMES, false, "A theme.")
+    }
+
+    /// A theme, or `""` or `null` for none.
+    pub fn theme_or_none() -> Object {
+        let themes: Vec<&str> = std::iter::once("").chain(THEMES).collect();
+        of_strings(&themes, true, "A theme; empty or `null`: none.")
+    }
+
+    /// A school year. The document lists 2000-2001 to 2099-2100; the server takes any two
+    /// consecutive four-digit years, which JSON Schema cannot say.
+    pub fn school_year() -> Object {
+        let years: Vec<String> = (FIRST_SCHOOL_YEAR..FIRST_SCHOOL_YEAR + SCHOOL_YEARS)
+            .map(|y| format!("{y}-{}", y + 1))
+            .collect();
+        let years: Vec<&str> = years.iter().map(String::as_str).collect();
+        of_strings(&years, false, "A school year, e.g. `2026-2027`.")
+    }
+
+    /// A title: one line, not blank, at most [`MAX_TITLE_CHARS`] characters.
+    pub fn title() -> Object {
+        one_line(MAX_TITLE_CHARS, "One line of text, not blank.")
+    }
+
+    /// One line of text, not blank, at most `max_chars` characters.
+    pub fn one_line(max_chars: usize, description: &str) -> Object {
+        text(CONTROL, max_chars, description)
+    }
+
+    /// Text of one or more lines (tabs allowed), not blank, at most `max_chars` characters.
+    pub fn lines(max_chars: usize, description: &str) -> Object {
+        text(CONTROL_BUT_TAB_NEWLINE, max_chars, description)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -242,6 +242,14 @@ impl From<axum::extract::rejection::JsonRejection> for AppError {
     }
 }
 
+/// A query string that does not parse (a repeated or malformed parameter) is a 400 with the
+/// usual error body, not axum's plain-text rejection.
+impl From<axum::extract::rejection::QueryRejection> for AppError {
+    fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
+        AppError::BadRequest(format!("invalid query: {}", rejection.body_text()))
+    }
+}
+
 impl From<crate::storage::StorageError> for AppError {
     fn from(err: crate::storage::StorageError) -> Self {
         if err.cannot_write() {

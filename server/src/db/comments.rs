@@ -17,14 +17,41 @@ pub struct Person {
     pub name: String,
 }
 
+/// The longest encoded relative position an anchor may hold (bytes, all ASCII).
+pub const MAX_ANCHOR_CHARS: usize = 512;
+
+/// A section's root name, as the document lists them.
+fn section_schema() -> utoipa::openapi::schema::Object {
+    let names = samen_crdt::Section::ALL.map(|s| s.root_name());
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some("The section's root name."))
+        .enum_values(Some(names))
+        .build()
+}
+
+/// An encoded relative position: base64, 1 to [`MAX_ANCHOR_CHARS`] characters.
+fn position_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some("An encoded Yjs relative position (base64)."))
+        .min_length(Some(1))
+        .max_length(Some(MAX_ANCHOR_CHARS))
+        .pattern(Some("^[A-Za-z0-9+/=]+$"))
+        .build()
+}
+
 /// Where an anchored thread points: a passage of a section, as Yjs relative positions.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Anchor {
     /// The section's root name.
+    #[schema(schema_with = section_schema)]
     pub section: String,
     /// Encoded relative position of the passage's start (base64).
+    #[schema(schema_with = position_schema)]
     pub start: String,
     /// Encoded relative position of the passage's end (base64).
+    #[schema(schema_with = position_schema)]
     pub end: String,
     /// The passage as it read when the thread started.
     pub quote: String,

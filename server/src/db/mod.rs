@@ -14,7 +14,7 @@ mod users;
 use sqlx::SqlitePool;
 
 pub use audit::{AuditEntry, AuditFilter, AuditRow, MAX_DENIED_TARGETS};
-pub use comments::{Anchor, Comment, Notification, Person, Thread};
+pub use comments::{Anchor, Comment, MAX_ANCHOR_CHARS, Notification, Person, Thread};
 pub use registrations::{NewRegistration, Registration, RegistrationFilter, RegistrationPatch};
 pub use sessions::{Limits, NewToken, TokenInfo, TokenScope, keep_sessions_purged};
 pub use snapshots::{

@@ -70,12 +70,16 @@ pub struct NewRegistration {
 #[into_params(parameter_in = Query)]
 pub struct RegistrationFilter {
     /// `signal` or `consultation`.
+    #[param(schema_with = crate::domain::schema::kind)]
     pub kind: Option<String>,
     /// `open` or `closed`.
+    #[param(schema_with = crate::domain::schema::status)]
     pub status: Option<String>,
     /// E.g. `2026-2027`.
+    #[param(schema_with = crate::domain::schema::school_year)]
     pub school_year: Option<String>,
     /// A theme.
+    #[param(schema_with = crate::domain::schema::theme)]
     pub theme: Option<String>,
 }
 

@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 
 use super::access::found;
 use super::audit::audit;
+use super::body::JsonObject;
 use super::client_address::client_address;
 use crate::auth::password::{BUSY_RETRY_SECS, Busy};
 use crate::auth::throttle::{PRUNE_EVERY, Refusal};
@@ -79,9 +80,9 @@ pub async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     jar: CookieJar,
-    body: Result<Json<Login>, axum::extract::rejection::JsonRejection>,
+    body: Result<JsonObject<Login>, AppError>,
 ) -> Result<impl IntoResponse, AppError> {
-    let Json(login) = body?;
+    let JsonObject(login) = body?;
     // Before anything is looked up, counted, hashed or written down.
     let email = login.email.trim();
     if email.len() > MAX_EMAIL_BYTES || login.password.len() > MAX_PASSWORD_BYTES {
@@ -331,12 +332,13 @@ pub struct CreatedToken {
         (status = 503, description = "Too many password checks at once; try again after `Retry-After` \
             seconds (`unavailable`).", body = ErrorBody),
     ),
-    security(("session" = []), ("token" = [])),
+    // A session only: a token cannot make tokens (403).
+    security(("session" = [])),
 )]
 pub async fn create_token(
     State(state): State<AppState>,
     auth: Authenticated,
-    body: Result<Json<NewToken>, axum::extract::rejection::JsonRejection>,
+    body: Result<JsonObject<NewToken>, AppError>,
 ) -> Result<impl IntoResponse, AppError> {
     // A token made with a token would let a stolen token renew itself for ever.
     if !matches!(auth.via, Via::Session(_)) {
@@ -344,7 +346,7 @@ pub async fn create_token(
             "API tokens are made from a logged-in session in the app, not with another token.".into(),
         ));
     }
-    let Json(body) = body?;
+    let JsonObject(body) = body?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AppError::BadRequest("name must be 1 to 100 characters".into()));

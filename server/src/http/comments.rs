@@ -14,9 +14,10 @@ use utoipa::ToSchema;
 
 use super::access::{CommentPath, OnRegistration, RegistrationPath, ThreadPath, found};
 use super::audit::audit;
+use super::body::JsonObject;
 use super::limits::PerUser;
 use crate::auth::Authenticated;
-use crate::db::{Anchor, Notification, Person, Registration, Thread};
+use crate::db::{Anchor, MAX_ANCHOR_CHARS, Notification, Person, Registration, Thread};
 use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
 use crate::events::SchoolEvent;
 use crate::ids::{CommentId, RegistrationId, ThreadId, UserId};
@@ -26,14 +27,21 @@ use crate::state::AppState;
 pub const MAX_BODY_CHARS: usize = 4000;
 /// The longest quoted passage kept with an anchored thread.
 const MAX_QUOTE_CHARS: usize = 500;
-/// The longest encoded relative position (they are a few dozen bytes).
-const MAX_ANCHOR_CHARS: usize = 512;
 
 /// Comment writes per user: 10 at once, then one every 3 seconds (20 a minute).
 static WRITES: LazyLock<PerUser> = LazyLock::new(|| PerUser::new(10, 3));
 
 fn throttle(user: &UserId) -> Result<(), AppError> {
     WRITES.check(user)
+}
+
+/// The schema of a comment's text, from the rules [`body_text`] checks.
+fn comment_body() -> utoipa::openapi::schema::Object {
+    crate::domain::schema::lines(
+        MAX_BODY_CHARS,
+        "Plain text with a small markdown subset: not blank, at most 4,000 characters, no \
+         control characters but tabs and line breaks.",
+    )
 }
 
 fn body_text(body: &str) -> Result<String, AppError> {
@@ -202,6 +210,7 @@ pub async fn mark_read(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewThread {
     /// The first comment (plain text with a small markdown subset; at most 4,000 characters).
+    #[schema(schema_with = comment_body)]
     body: String,
     /// The passage the thread is about, if any.
     #[serde(default)]
@@ -234,9 +243,9 @@ pub async fn create(
     OnRegistration {
         auth, registration, ..
     }: OnRegistration,
-    body: Result<Json<NewThread>, axum::extract::rejection::JsonRejection>,
+    body: Result<JsonObject<NewThread>, AppError>,
 ) -> Result<impl IntoResponse, AppError> {
-    let Json(new) = body?;
+    let JsonObject(new) = body?;
     let text = body_text(&new.body)?;
     let anchor = new.anchor.map(checked_anchor).transpose()?;
     let mentions = checked_mentions(&state, &registration, &new.mentions).await?;
@@ -262,6 +271,7 @@ pub async fn create(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Text {
     /// The text (plain text with a small markdown subset; at most 4,000 characters).
+    #[schema(schema_with = comment_body)]
     body: String,
     /// Users mentioned (they must be able to see the dossier; ignored on edit).
     #[serde(default)]
@@ -292,10 +302,10 @@ pub async fn reply(
         auth, registration, ..
     }: OnRegistration,
     Path(ThreadPath { thread }): Path<ThreadPath>,
-    body: Result<Json<Text>, axum::extract::rejection::JsonRejection>,
+    body: Result<JsonObject<Text>, AppError>,
 ) -> Result<impl IntoResponse, AppError> {
     let thread = thread_of(&state, &registration, found(&thread)?).await?;
-    let Json(text) = body?;
+    let JsonObject(text) = body?;
     let body = body_text(&text.body)?;
     let mentions = checked_mentions(&state, &registration, &text.mentions).await?;
     throttle(&auth.user.id)?;
@@ -367,12 +377,12 @@ pub async fn edit(
         auth, registration, ..
     }: OnRegistration,
     Path(CommentPath { thread, comment }): Path<CommentPath>,
-    body: Result<Json<Text>, axum::extract::rejection::JsonRejection>,
+    body: Result<JsonObject<Text>, AppError>,
 ) -> Result<Json<ThreadResponse>, AppError> {
     let thread = thread_of(&state, &registration, found(&thread)?).await?;
     let comment: CommentId = found(&comment)?;
     own_comment(&state, &auth, &thread, comment, "comment.edit").await?;
-    let Json(text) = body?;
+    let JsonObject(text) = body?;
     let body = body_text(&text.body)?;
     throttle(&auth.user.id)?;
     state.db.edit_comment(comment, &body).await?;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -14,6 +15,7 @@ use utoipa::ToSchema;
 
 use super::access::{OnRegistration, RegistrationPath, SnapshotPath, found};
 use super::audit::{audit, audit_read};
+use super::body::JsonObject;
 use super::limits::PerUser;
 use crate::access::SchoolAccess;
 
@@ -89,7 +91,15 @@ pub async fn list(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewVersion {
     /// The version's name, e.g. "Na schoolbeeldoverleg 1" (1–120 characters).
+    #[schema(schema_with = version_name)]
     name: String,
+}
+
+fn version_name() -> utoipa::openapi::schema::Object {
+    crate::domain::schema::one_line(
+        MAX_NAME_CHARS,
+        "The version's name, e.g. \"Na schoolbeeldoverleg 1\": one line, not blank.",
+    )
 }
 
 /// Keeps the document as it is now as a named version.
@@ -114,9 +124,9 @@ pub async fn create(
     OnRegistration {
         auth, registration, ..
     }: OnRegistration,
-    body: Result<Json<NewVersion>, axum::extract::rejection::JsonRejection>,
+    body: Result<JsonObject<NewVersion>, AppError>,
 ) -> Result<impl IntoResponse, AppError> {
-    let Json(new) = body?;
+    let JsonObject(new) = body?;
     let name = new.name.trim();
     if name.is_empty() {
         return Err(AppError::BadRequest(
@@ -216,6 +226,7 @@ pub async fn get(
 #[into_params(parameter_in = Query)]
 pub struct DiffQuery {
     /// The earlier version's id.
+    #[param(required = true, min_length = 1)]
     from: Option<String>,
     /// The later version's id; leave out (or `now`) for the document as it is now.
     to: Option<String>,
@@ -242,8 +253,9 @@ pub async fn diff(
     OnRegistration {
         auth, registration, ..
     }: OnRegistration,
-    Query(query): Query<DiffQuery>,
+    query: Result<Query<DiffQuery>, QueryRejection>,
 ) -> Result<Json<DiffResponse>, AppError> {
+    let Query(query) = query?;
     let from = query.from.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| {
         AppError::BadRequest("say which version to compare from: ?from=<version id>".into())
     })?;

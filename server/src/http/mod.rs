@@ -6,6 +6,7 @@ mod account;
 
 pub use account::TOKEN_DAYS;
 mod audit;
+mod body;
 mod client_address;
 mod comments;
 mod history;

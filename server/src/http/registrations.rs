@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use super::access::{OnRegistration, RegistrationPath};
 use super::audit::{audit, audit_read};
+use super::body::JsonObject;
 use crate::access::SchoolAccess;
 use crate::auth::Authenticated;
 
@@ -73,13 +74,15 @@ pub async fn get(
 pub struct Patch {
     /// A new title.
     #[serde(default)]
+    #[schema(schema_with = domain::schema::title)]
     title: Option<String>,
     /// A new theme; `null` or empty clears it.
     #[serde(default, with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = domain::schema::theme_or_none)]
     theme: Option<Option<String>>,
     /// `open` or `closed`.
     #[serde(default)]
+    #[schema(schema_with = domain::schema::status)]
     status: Option<String>,
 }
 
@@ -116,7 +119,7 @@ pub async fn patch(
         registration,
         access,
     }: OnRegistration,
-    body: Result<Json<Patch>, axum::extract::rejection::JsonRejection>,
+    body: Result<JsonObject<Patch>, AppError>,
 ) -> Result<Json<RegistrationWithAccess>, AppError> {
     if access != SchoolAccess::Clb {
         audit(
@@ -131,7 +134,7 @@ pub async fn patch(
             "Only CLB staff change the title, theme or status.".into(),
         ));
     }
-    let Json(body) = body?;
+    let JsonObject(body) = body?;
     let bad = AppError::BadRequest;
     let patch = RegistrationPatch {
         title: body

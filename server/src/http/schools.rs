@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -15,6 +16,7 @@ use tokio::sync::broadcast::error::RecvError;
 use utoipa::ToSchema;
 
 use super::audit::{audit, audit_not_found, audit_read};
+use super::body::JsonObject;
 use crate::access::SchoolAccess;
 use crate::access_watch::Grant;
 use crate::auth::Authenticated;
@@ -140,8 +142,9 @@ pub async fn registrations(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(number): Path<String>,
-    Query(filter): Query<RegistrationFilter>,
+    filter: Result<Query<RegistrationFilter>, QueryRejection>,
 ) -> Result<Json<RegistrationList>, AppError> {
+    let Query(filter) = filter?;
     let (school, _) = school_for(&state, &auth, &number).await?;
     let check = |v: &Option<String>, f: fn(&str) -> Result<String, String>| -> Result<(), AppError> {
         v.as_deref()
@@ -176,14 +179,18 @@ pub async fn registrations(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateRegistration {
     /// `signal` or `consultation`.
+    #[schema(schema_with = domain::schema::kind)]
     kind: String,
     /// Its title.
+    #[schema(schema_with = domain::schema::title)]
     title: String,
     /// A theme to tag it with (empty or absent: none).
     #[serde(default)]
+    #[schema(schema_with = domain::schema::theme_or_none)]
     theme: Option<String>,
     /// E.g. `2026-2027`; the current school year when absent.
     #[serde(default)]
+    #[schema(schema_with = domain::schema::school_year)]
     school_year: Option<String>,
 }
 
@@ -207,7 +214,7 @@ pub async fn create_registration(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(number): Path<String>,
-    body: Result<Json<CreateRegistration>, axum::extract::rejection::JsonRejection>,
+    body: Result<JsonObject<CreateRegistration>, AppError>,
 ) -> Result<impl IntoResponse, AppError> {
     let (school, access) = school_for(&state, &auth, &number).await?;
     if access != SchoolAccess::Clb {
@@ -221,7 +228,7 @@ pub async fn create_registration(
         .await?;
         return Err(AppError::Forbidden("Only CLB staff start registrations.".into()));
     }
-    let Json(body) = body?;
+    let JsonObject(body) = body?;
     let new = NewRegistration {
         kind: domain::kind(&body.kind).map_err(AppError::BadRequest)?,
         title: domain::title(&body.title).map_err(AppError::BadRequest)?,
@@ -272,7 +279,7 @@ pub async fn create_registration(
               restore); a `SnapshotEvent`, `{ registration_id, snapshot }` with the `SnapshotMeta`;\n\
             * `resync`: `null`; the subscriber fell behind and missed events, so it should reload its lists.\n\n\
             Comments (`:`) keep the connection alive. The stream ends when the server shuts down.",
-            body = String, content_type = "text/event-stream"),
+            body = StreamEvent, content_type = "text/event-stream"),
         Unauthenticated,
         NotFound,
     ),
@@ -323,6 +330,31 @@ pub async fn events(
     Ok(Sse::new(stream::once(async move { Ok(initial) }).chain(rest)).keep_alive(KeepAlive::default()))
 }
 
+/// One event of a school's stream as `EventSource` reads it (OpenAPI 3.1 describes an
+/// event stream by the schema of one event); only the document uses it.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Describes what `sse_event` writes.
+pub struct StreamEvent {
+    /// What happened.
+    #[schema(schema_with = event_names)]
+    event: String,
+    /// The event's JSON, one line (see the operation for each event's).
+    #[schema(content_media_type = "application/json")]
+    data: String,
+}
+
+/// The events a school's stream sends.
+const EVENT_NAMES: [&str; 5] = ["presence", "registration", "comment", "snapshot", "resync"];
+
+fn event_names() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some("What happened."))
+        .enum_values(Some(EVENT_NAMES))
+        .build()
+}
+
 fn sse_event(kind: &'static str, data: &Value) -> Event {
+    debug_assert!(EVENT_NAMES.contains(&kind), "an undocumented event: {kind}");
     Event::default().event(kind).data(data.to_string())
 }

@@ -1,0 +1,30 @@
+//! `JsonObject`, the extractor of every JSON request body: a JSON object, or 400 with the
+//! usual error body.
+//!
+//! axum's `Json` hands serde whatever JSON came, and serde's derived structs also take an
+//! array of their fields in order, so `[]` passed as a `PATCH` that changes nothing and
+//! `["Naam"]` as a version's name (API fuzzing found it). Every body this API takes is an
+//! object; anything else is refused before serde sees it.
+
+use axum::Json;
+use axum::extract::{FromRequest, Request};
+use serde::de::DeserializeOwned;
+
+use crate::error::AppError;
+
+/// A request body that must be a JSON object deserializing to `T`.
+pub struct JsonObject<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonObject<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        let Json(value) = Json::<serde_json::Value>::from_request(req, state).await?;
+        if !value.is_object() {
+            return Err(AppError::BadRequest("the body must be a JSON object".into()));
+        }
+        T::deserialize(value)
+            .map(JsonObject)
+            .map_err(|err| AppError::BadRequest(format!("invalid JSON body: {err}")))
+    }
+}
