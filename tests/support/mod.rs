@@ -20,7 +20,7 @@ use tokio::sync::Mutex;
 use yrs::types::xml::{XmlElementPrelim, XmlFragment, XmlOut, XmlTextPrelim};
 use yrs::{GetString, Transact};
 
-pub use people::{Person, Reg, Session};
+pub use people::{Person, Reg, Session, session_cookie};
 
 /// Root names of the sections a CLB user may write: every one (DESIGN.md).
 pub static CLB_SECTIONS: LazyLock<Vec<&'static str>> =
@@ -455,6 +455,17 @@ impl TestServer {
             .output()
             .await
             .expect("run samen admin")
+    }
+
+    /// The audit entries `samen admin audit` prints for these filters, as JSON.
+    pub async fn audit_log(&self, filters: &[&str]) -> Vec<serde_json::Value> {
+        let mut args = vec!["audit"];
+        args.extend_from_slice(filters);
+        self.admin_command(&args, &[])
+            .await
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("a JSON line: {e}: {line}")))
+            .collect()
     }
 
     /// Opens this server's database read-only (for checks of what is stored).
