@@ -464,29 +464,24 @@ async fn openapi_schemas_match_real_answers() {
     )
     .await;
     let browser = sara.session().await;
-    let setup = ("post", "/api/account/totp/setup", "/api/account/totp/setup");
-    checked(
-        &server,
-        &doc,
-        setup,
-        As::Session(&browser),
-        Some(json!({ "password": "demo" })),
-        200,
-    )
-    .await;
-    let confirm = ("post", "/api/account/totp/confirm", "/api/account/totp/confirm");
-    checked(
-        &server,
-        &doc,
-        confirm,
-        As::Session(&browser),
-        Some(json!({ "code": "12" })),
-        401,
-    )
-    .await;
-    let second = ("post", "/api/login/totp", "/api/login/totp");
     let unknown = json!({ "pending": "0".repeat(64), "code": "123456" });
-    checked(&server, &doc, second, As::Anonymous, Some(unknown), 401).await;
+    for (path, who, body, status) in [
+        (
+            "/api/account/totp/setup",
+            As::Session(&browser),
+            json!({ "password": "demo" }),
+            200,
+        ),
+        (
+            "/api/account/totp/confirm",
+            As::Session(&browser),
+            json!({ "code": "12" }),
+            401,
+        ),
+        ("/api/login/totp", As::Anonymous, unknown, 401),
+    ] {
+        checked(&server, &doc, ("post", path, path), who, Some(body), status).await;
+    }
 
     // Tokens are made from a session, with the password again.
     let token = json!({ "name": "openapi", "password": "demo", "scope": "read", "expires_in_days": 30, "school": "100001" });

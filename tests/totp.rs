@@ -9,54 +9,27 @@ use std::time::Duration;
 use samen_server::auth::totp::{code_at, step_at};
 use serde_json::{Value, json};
 
-use crate::support::{As, LINDE, Person, Session, TestServer, session_cookie};
+use crate::support::{Answer, As, LINDE, Person, Session, TestServer};
 
-/// A login answer: its status, body and session cookie, if it set one.
-struct LoginAnswer {
-    status: u16,
-    body: Value,
-    cookie: Option<String>,
-    retry_after: Option<u64>,
+/// The pending id of a login whose password was right; no session yet.
+fn awaits_code(answer: &Answer) -> String {
+    assert_eq!(
+        answer.status, 202,
+        "the password asks for the code: {}",
+        answer.body
+    );
+    assert_eq!(answer.body["second_factor"], "totp");
+    assert!(answer.cookie.is_none(), "no session for the password alone");
+    answer.body["pending"].as_str().expect("pending").to_owned()
 }
 
-impl LoginAnswer {
-    fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or_default()
-    }
-
-    fn pending(&self) -> String {
-        assert_eq!(self.status, 202, "the password asks for the code: {}", self.body);
-        assert_eq!(self.body["second_factor"], "totp");
-        assert!(self.cookie.is_none(), "no session for the password alone");
-        self.body["pending"].as_str().expect("pending").to_owned()
-    }
-}
-
-async fn post(server: &TestServer, path: &str, body: Value) -> LoginAnswer {
-    let response = reqwest::Client::new()
-        .post(server.url(path))
-        .json(&body)
-        .send()
-        .await
-        .expect("login request");
-    let status = response.status().as_u16();
-    let cookie = session_cookie(&response);
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
-    let body = response.json().await.unwrap_or(Value::Null);
-    LoginAnswer {
-        status,
-        body,
-        cookie,
-        retry_after,
-    }
+async fn post(server: &TestServer, path: &str, body: Value) -> Answer {
+    let request = reqwest::Client::new().post(server.url(path)).json(&body);
+    Answer::read(request.send().await.expect("login request")).await
 }
 
 /// The first step: e-mail address and password.
-async fn password_step(server: &TestServer, email: &str, password: &str) -> LoginAnswer {
+async fn password_step(server: &TestServer, email: &str, password: &str) -> Answer {
     post(
         server,
         "/api/login",
@@ -66,7 +39,7 @@ async fn password_step(server: &TestServer, email: &str, password: &str) -> Logi
 }
 
 /// The second step: the code (or a recovery code) for a waiting login.
-async fn code_step(server: &TestServer, pending: &str, code: &str) -> LoginAnswer {
+async fn code_step(server: &TestServer, pending: &str, code: &str) -> Answer {
     post(
         server,
         "/api/login/totp",
@@ -218,7 +191,7 @@ async fn a_login_with_two_step_verification_needs_a_code_once() {
     assert_eq!(on["recovery_codes_left"], 10);
 
     // The password alone opens no session now.
-    let pending = password_step(&server, LINDE, "demo").await.pending();
+    let pending = awaits_code(&password_step(&server, LINDE, "demo").await);
     let wrong = code_step(&server, &pending, &app.wrong_code(now_step())).await;
     assert_eq!(
         (wrong.status, wrong.code()),
@@ -247,7 +220,7 @@ async fn a_login_with_two_step_verification_needs_a_code_once() {
     );
 
     // The same code in another login is a replay.
-    let pending = password_step(&server, LINDE, "demo").await.pending();
+    let pending = awaits_code(&password_step(&server, LINDE, "demo").await);
     let again = code_step(&server, &pending, &next).await;
     assert_eq!((again.status, again.code()), (401, "invalid_code"));
 
@@ -256,7 +229,7 @@ async fn a_login_with_two_step_verification_needs_a_code_once() {
     let recovered = code_step(&server, &pending, &typed).await;
     assert_eq!(recovered.status, 200, "{}", recovered.body);
     assert!(recovered.cookie.is_some());
-    let pending = password_step(&server, LINDE, "demo").await.pending();
+    let pending = awaits_code(&password_step(&server, LINDE, "demo").await);
     let used = code_step(&server, &pending, &recovery[3]).await;
     assert_eq!((used.status, used.code()), (401, "invalid_code"), "used up");
     let (_, left) = browser.get("/api/account/totp").await;
@@ -291,12 +264,12 @@ async fn wrong_codes_count_against_the_login_throttle() {
 
     // Three wrong codes, then the right password again, then two more wrong codes: the
     // password in between forgave nothing, so the account's five free failures are spent.
-    let pending = password_step(&server, LINDE, "demo").await.pending();
+    let pending = awaits_code(&password_step(&server, LINDE, "demo").await);
     for _ in 0..3 {
         let answer = code_step(&server, &pending, &app.wrong_code(now_step())).await;
         assert_eq!(answer.code(), "invalid_code", "{}", answer.body);
     }
-    let pending = password_step(&server, LINDE, "demo").await.pending();
+    let pending = awaits_code(&password_step(&server, LINDE, "demo").await);
     for _ in 0..2 {
         let answer = code_step(&server, &pending, &app.wrong_code(now_step())).await;
         assert_eq!(answer.code(), "invalid_code", "{}", answer.body);
@@ -314,7 +287,7 @@ async fn wrong_codes_count_against_the_login_throttle() {
     assert_eq!(answer.status, 200, "{}", answer.body);
 
     // Five wrong codes end a waiting login: the password is asked again.
-    let pending = password_step(&server, LINDE, "demo").await.pending();
+    let pending = awaits_code(&password_step(&server, LINDE, "demo").await);
     for i in 0..5 {
         let answer = code_step(&server, &pending, &app.wrong_code(now_step())).await;
         let expected = if i < 4 { "invalid_code" } else { "login_expired" };
@@ -402,7 +375,7 @@ async fn an_admin_resets_it_for_someone_who_lost_their_phone() {
     let server = TestServer::start().await;
     let tom = server.school_member("linde").await;
     enrols(&tom.session().await).await;
-    password_step(&server, LINDE, "demo").await.pending();
+    awaits_code(&password_step(&server, LINDE, "demo").await);
 
     let said = server.admin_command(&["reset-totp", "--email", LINDE], &[]).await;
     assert!(

@@ -106,6 +106,18 @@ pub struct Forbidden(pub ErrorBody);
 #[response(status = 404)]
 pub struct NotFound(pub ErrorBody);
 
+/// Too many failed logins, or wrong passwords or codes, for this account or address
+/// (`too_many_attempts`); `Retry-After` says how many seconds to wait.
+#[derive(IntoResponses)]
+#[response(status = 429, headers(("retry-after" = u64, description = "Seconds to wait.")))]
+pub struct Throttled(pub ErrorBody);
+
+/// Too many password checks or logins at once (`unavailable`); `Retry-After` says how many
+/// seconds to wait.
+#[derive(IntoResponses)]
+#[response(status = 503, headers(("retry-after" = u64, description = "Seconds to wait.")))]
+pub struct TooBusy(pub ErrorBody);
+
 impl AppError {
     fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {

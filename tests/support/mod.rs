@@ -321,6 +321,44 @@ pub fn node_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/node")
 }
 
+/// What a raw call answered: its status, `Retry-After`, JSON body (`null` if none) and the
+/// session cookie it set, if any (for tests about logging in).
+pub struct Answer {
+    /// The HTTP status.
+    pub status: u16,
+    /// `Retry-After`, in seconds.
+    pub retry_after: Option<u64>,
+    /// The JSON body.
+    pub body: serde_json::Value,
+    /// `samen_session=...`, if the answer set it.
+    pub cookie: Option<String>,
+}
+
+impl Answer {
+    /// Reads a response.
+    pub async fn read(response: reqwest::Response) -> Answer {
+        let status = response.status().as_u16();
+        let cookie = session_cookie(&response);
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let body = response.json().await.unwrap_or(serde_json::Value::Null);
+        Answer {
+            status,
+            retry_after,
+            body,
+            cookie,
+        }
+    }
+
+    /// The error code of an error answer (`""` otherwise).
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+}
+
 /// Who makes a raw call. People make their calls themselves (`tom.get(..)`); this is for
 /// nobody logged in, for a token that belongs to no [`Person`] (one made with `samen admin
 /// token`), and for tests about the calls themselves, such as the permission matrix.

@@ -21,7 +21,7 @@ use crate::auth::password::{BUSY_RETRY_SECS, Busy};
 use crate::auth::throttle::{Attempt, PRUNE_EVERY, Refusal};
 use crate::auth::{Authenticated, SESSION_COOKIE, Via};
 use crate::db::{Membership, TokenInfo, TokenScope, User};
-use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
+use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Throttled, TooBusy, Unauthenticated};
 use crate::ids::TokenId;
 use crate::state::AppState;
 
@@ -72,12 +72,8 @@ pub struct LoginResponse {
         (status = 400, description = "The body is not `{email, password, remember?}`, or the e-mail address is over 254 bytes \
             or the password over 1,024 (`bad_request`).", body = ErrorBody),
         (status = 401, description = "Wrong e-mail address or password (`invalid_credentials`).", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts for this account or address (`too_many_attempts`); \
-            `Retry-After` says how many seconds to wait.", body = ErrorBody,
-            headers(("retry-after" = u64, description = "Seconds to wait."))),
-        (status = 503, description = "Too many logins being checked at once (`unavailable`); `Retry-After` says \
-            how many seconds to wait.", body = ErrorBody,
-            headers(("retry-after" = u64, description = "Seconds to wait."))),
+        Throttled,
+        TooBusy,
     ),
 )]
 pub async fn login(

@@ -25,7 +25,7 @@ use crate::auth::secret::hash_secret;
 use crate::auth::totp::{self, Answer};
 use crate::auth::{Authenticated, Via};
 use crate::db::{DbError, User};
-use crate::error::{AppError, ErrorBody, Unauthenticated};
+use crate::error::{AppError, ErrorBody, Throttled, TooBusy, Unauthenticated};
 use crate::ids::UserId;
 use crate::state::AppState;
 
@@ -97,12 +97,8 @@ pub struct LoginCode {
         (status = 401, description = "The code is wrong or was used already (`invalid_code`: try the next one); \
             or the login waited longer than its 5 minutes or had 5 wrong codes (`login_expired`: log in again \
             with the password).", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts for this account or address (`too_many_attempts`); \
-            `Retry-After` says how many seconds to wait.", body = ErrorBody,
-            headers(("retry-after" = u64, description = "Seconds to wait."))),
-        (status = 503, description = "Too many logins at once (`unavailable`); `Retry-After` says how many \
-            seconds to wait.", body = ErrorBody,
-            headers(("retry-after" = u64, description = "Seconds to wait."))),
+        Throttled,
+        TooBusy,
     ),
 )]
 pub async fn login_code(
@@ -267,10 +263,8 @@ pub struct TotpSetup {
         (status = 403, description = "Not from a browser session in the app (`forbidden`).", body = ErrorBody),
         (status = 409, description = "Two-step verification is on already; turn it off first (`conflict`).",
             body = ErrorBody),
-        (status = 429, description = "Too many wrong passwords or codes for this account (`too_many_attempts`).",
-            body = ErrorBody, headers(("retry-after" = u64, description = "Seconds to wait."))),
-        (status = 503, description = "Too many password checks at once (`unavailable`).", body = ErrorBody,
-            headers(("retry-after" = u64, description = "Seconds to wait."))),
+        Throttled,
+        TooBusy,
     ),
     security(("session" = []), ("token" = [])),
 )]
@@ -410,10 +404,8 @@ pub struct TotpDisable {
             already (`unauthenticated`, `invalid_credentials`, `invalid_code`).", body = ErrorBody),
         (status = 403, description = "Not from a browser session in the app (`forbidden`).", body = ErrorBody),
         (status = 409, description = "Two-step verification is not on (`conflict`).", body = ErrorBody),
-        (status = 429, description = "Too many wrong passwords or codes for this account (`too_many_attempts`).",
-            body = ErrorBody, headers(("retry-after" = u64, description = "Seconds to wait."))),
-        (status = 503, description = "Too many password checks at once (`unavailable`).", body = ErrorBody,
-            headers(("retry-after" = u64, description = "Seconds to wait."))),
+        Throttled,
+        TooBusy,
     ),
     security(("session" = []), ("token" = [])),
 )]
