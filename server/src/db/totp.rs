@@ -238,12 +238,105 @@ impl Db {
         Ok(alive)
     }
 
-    /// Ends a waiting login (answered, or given up).
-    pub async fn delete_login_challenge(&self, id_hash: &str) -> Result<(), DbError> {
-        sqlx::query("DELETE FROM login_challenges WHERE id_hash = ?")
+    /// Ends a waiting login (answered, or given up); true for the one request that ended
+    /// it, so that two right answers racing on one id cannot both start a session.
+    pub async fn delete_login_challenge(&self, id_hash: &str) -> Result<bool, DbError> {
+        let deleted = sqlx::query("DELETE FROM login_challenges WHERE id_hash = ?")
             .bind(id_hash)
             .execute(&self.pool)
-            .await?;
-        Ok(())
+            .await?
+            .rows_affected();
+        Ok(deleted == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn db_with_user() -> (tempfile::TempDir, Db, UserId) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (_, db) = crate::open_database(dir.path(), None).await.expect("open");
+        let user = db.create_user("an@clb.be", "An", "hash").await.expect("user").id;
+        (dir, db, user)
+    }
+
+    #[tokio::test]
+    async fn a_step_a_recovery_code_and_a_pending_login_are_each_used_once() {
+        let (_dir, db, user) = db_with_user().await;
+        db.begin_totp(&user, b"secret").await.expect("begin");
+        assert!(
+            !db.use_totp_step(&user, 10).await.expect("use"),
+            "not confirmed yet"
+        );
+        let codes = ["a".repeat(64), "b".repeat(64)];
+        assert!(db.confirm_totp(&user, 10, &codes).await.expect("confirm"));
+        assert!(
+            !db.confirm_totp(&user, 11, &codes).await.expect("again"),
+            "confirmed once"
+        );
+        assert!(matches!(
+            db.begin_totp(&user, b"other").await,
+            Err(DbError::Conflict(_))
+        ));
+
+        // The database refuses a step used already or an older one, whoever asks.
+        assert!(!db.use_totp_step(&user, 10).await.expect("replay"));
+        assert!(!db.use_totp_step(&user, 9).await.expect("older"));
+        assert!(db.use_totp_step(&user, 11).await.expect("next"));
+        assert!(!db.use_totp_step(&user, 11).await.expect("raced"));
+
+        assert!(db.use_recovery_code(&user, &codes[0]).await.expect("code"));
+        assert!(!db.use_recovery_code(&user, &codes[0]).await.expect("used"));
+        assert!(
+            !db.use_recovery_code(&user, &"c".repeat(64))
+                .await
+                .expect("unknown")
+        );
+        assert_eq!(db.recovery_codes_left(&user).await.expect("left"), 1);
+
+        let pending = hash_secret(
+            &db.create_login_challenge(&user, true, 60_000)
+                .await
+                .expect("challenge"),
+        );
+        let challenge = db.login_challenge(&pending).await.expect("read").expect("there");
+        assert!(challenge.remember);
+        assert!(db.login_challenge_failed(&pending, 2).await.expect("one wrong"));
+        assert!(
+            !db.login_challenge_failed(&pending, 2).await.expect("two wrong"),
+            "gone"
+        );
+        assert!(db.login_challenge(&pending).await.expect("read").is_none());
+        let pending = hash_secret(
+            &db.create_login_challenge(&user, false, 60_000)
+                .await
+                .expect("challenge"),
+        );
+        assert!(db.delete_login_challenge(&pending).await.expect("answered"));
+        assert!(
+            !db.delete_login_challenge(&pending).await.expect("raced"),
+            "answered once"
+        );
+        let expired = hash_secret(
+            &db.create_login_challenge(&user, false, -1)
+                .await
+                .expect("challenge"),
+        );
+        assert!(
+            db.login_challenge(&expired).await.expect("read").is_none(),
+            "expired"
+        );
+
+        db.create_login_challenge(&user, false, 60_000)
+            .await
+            .expect("challenge");
+        assert!(db.remove_totp(&user).await.expect("remove"));
+        assert!(!db.totp_enabled(&user).await.expect("off"));
+        assert_eq!(db.recovery_codes_left(&user).await.expect("left"), 0);
+        assert!(
+            !db.remove_totp(&user).await.expect("again"),
+            "nothing left to remove"
+        );
     }
 }

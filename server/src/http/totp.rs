@@ -146,7 +146,10 @@ pub async fn login_code(
         });
     };
     state.throttle.succeeded(attempt);
-    state.db.delete_login_challenge(&pending).await?;
+    if !state.db.delete_login_challenge(&pending).await? {
+        // Another request answered this login a moment ago and has its session.
+        return Err(AppError::LoginExpired);
+    }
     if used == Used::Recovery {
         let actor = Some(user.id.to_string());
         audit(&state, actor, "login.recovery_code", None, "ok").await?;
