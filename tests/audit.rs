@@ -7,22 +7,12 @@ use serde_json::{Value, json};
 
 use crate::support::{Person, TestServer};
 
-/// The audit entries `samen admin audit` prints for these filters.
-async fn audit_log(server: &TestServer, filters: &[&str]) -> Vec<Value> {
-    let mut args = vec!["audit"];
-    args.extend_from_slice(filters);
-    server
-        .admin_command(&args, &[])
-        .await
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("a JSON line: {e}: {line}")))
-        .collect()
-}
-
 /// A person's entries as `(action, target, outcome, detail)`, but for the login and the
 /// token every test person starts with.
 async fn entries_of(person: &Person<'_>) -> Vec<(String, Value, String, Value)> {
-    audit_log(person.server(), &["--user", person.email])
+    person
+        .server()
+        .audit_log(&["--user", person.email])
         .await
         .iter()
         .filter(|row| row["action"] != "login" && row["action"] != "token.create")
@@ -111,7 +101,7 @@ async fn every_read_is_recorded_once_an_hour() {
     assert_eq!(entries.len(), 8, "{entries:?}");
 
     // An operator finds every read of the registration, by anyone, by its id.
-    let about = audit_log(&server, &["--target", &reg.id, "--since", "1h"]).await;
+    let about = server.audit_log(&["--target", &reg.id, "--since", "1h"]).await;
     let tom_reads = about.iter().filter(|r| r["actor"] == json!(tom.id)).count();
     assert_eq!(tom_reads, 7, "all of Tom's but the school list: {about:?}");
     assert!(
@@ -121,9 +111,7 @@ async fn every_read_is_recorded_once_an_hour() {
         "the changes are there too: {about:?}"
     );
     assert!(
-        audit_log(&server, &["--since", "99999999999999"])
-            .await
-            .is_empty(),
+        server.audit_log(&["--since", "99999999999999"]).await.is_empty(),
         "nothing from the future"
     );
 }

@@ -5,22 +5,9 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::{ADMIN, ANKER, CLB, LINDE, TestServer};
-
-/// What one login attempt got back.
-struct Answer {
-    status: u16,
-    retry_after: Option<u64>,
-    body: Value,
-}
-
-impl Answer {
-    fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or_default()
-    }
-}
+use crate::support::{ADMIN, ANKER, Answer, CLB, LINDE, TestServer};
 
 /// `POST /api/login`, from a proxy that says it forwards for `forwarded_for` if given.
 async fn log_in(server: &TestServer, email: &str, password: &str, forwarded_for: Option<&str>) -> Answer {
@@ -30,19 +17,7 @@ async fn log_in(server: &TestServer, email: &str, password: &str, forwarded_for:
     if let Some(client) = forwarded_for {
         request = request.header("x-forwarded-for", client);
     }
-    let response = request.send().await.expect("login request");
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
-    let body = response.json().await.unwrap_or(Value::Null);
-    Answer {
-        status,
-        retry_after,
-        body,
-    }
+    Answer::read(request.send().await.expect("login request")).await
 }
 
 /// Audit entries of denied logins.

@@ -22,4 +22,5 @@ mod persistence;
 mod policy;
 mod sync;
 mod timeouts;
+mod totp;
 mod web;

@@ -7,14 +7,19 @@ use serde_json::{Value, json};
 use crate::support::{As, CLB, TestServer};
 
 /// Every route of the API, with the path as the document spells it.
-const ROUTES: [(&str, &str); 35] = [
+const ROUTES: [(&str, &str); 40] = [
     ("post", "/api/login"),
+    ("post", "/api/login/totp"),
     ("post", "/api/logout"),
     ("get", "/api/me"),
     ("get", "/api/config"),
     ("post", "/api/tokens"),
     ("get", "/api/tokens"),
     ("delete", "/api/tokens/{id}"),
+    ("get", "/api/account/totp"),
+    ("post", "/api/account/totp/setup"),
+    ("post", "/api/account/totp/confirm"),
+    ("post", "/api/account/totp/disable"),
     ("get", "/api/schools"),
     ("get", "/api/schools/{number}/registrations"),
     ("post", "/api/schools/{number}/registrations"),
@@ -52,8 +57,9 @@ const ROUTES: [(&str, &str); 35] = [
 ];
 
 /// Routes anyone may call.
-const PUBLIC: [&str; 5] = [
+const PUBLIC: [&str; 6] = [
     "/api/login",
+    "/api/login/totp",
     "/api/config",
     "/healthz",
     "/metrics",
@@ -294,7 +300,7 @@ async fn openapi_document_lists_every_route_with_its_answers() {
                 "{what} documents its body"
             );
         }
-        if path == "/api/login" {
+        if path == "/api/login" || path == "/api/login/totp" {
             needed.extend([401, 429, 503]);
         }
         for code in needed {
@@ -316,6 +322,10 @@ async fn openapi_document_lists_every_route_with_its_answers() {
     for (method, path, body) in [
         ("post", "/api/login", "Login"),
         ("post", "/api/tokens", "NewToken"),
+        ("post", "/api/login/totp", "LoginCode"),
+        ("post", "/api/account/totp/setup", "TotpSetupRequest"),
+        ("post", "/api/account/totp/confirm", "TotpConfirm"),
+        ("post", "/api/account/totp/disable", "TotpDisable"),
         (
             "post",
             "/api/schools/{number}/registrations",
@@ -329,6 +339,13 @@ async fn openapi_document_lists_every_route_with_its_answers() {
         );
     }
     assert_eq!(required(&doc, "Login"), ["email", "password"]);
+    assert_eq!(required(&doc, "LoginCode"), ["pending", "code"]);
+    let login = &operation(&doc, "post", "/api/login")["responses"];
+    assert_eq!(
+        login["202"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/SecondFactorNeeded",
+        "the login's second step is documented"
+    );
     assert_eq!(required(&doc, "CreateRegistration"), ["kind", "title"]);
     let names = |method: &str, path: &str| -> Vec<String> {
         operation(&doc, method, path)["parameters"]
@@ -442,8 +459,37 @@ async fn openapi_schemas_match_real_answers() {
     )
     .await;
 
-    // Tokens are made from a session, with the password again.
+    // Two-step verification: its state, setting it up, a wrong code, an unknown login.
+    checked(
+        &server,
+        &doc,
+        ("get", "/api/account/totp", "/api/account/totp"),
+        clb,
+        None,
+        200,
+    )
+    .await;
     let browser = sara.session().await;
+    let unknown = json!({ "pending": "0".repeat(64), "code": "123456" });
+    for (path, who, body, status) in [
+        (
+            "/api/account/totp/setup",
+            As::Session(&browser),
+            json!({ "password": "demo" }),
+            200,
+        ),
+        (
+            "/api/account/totp/confirm",
+            As::Session(&browser),
+            json!({ "code": "12" }),
+            401,
+        ),
+        ("/api/login/totp", As::Anonymous, unknown, 401),
+    ] {
+        checked(&server, &doc, ("post", path, path), who, Some(body), status).await;
+    }
+
+    // Tokens are made from a session, with the password again.
     let token = json!({ "name": "openapi", "password": "demo", "scope": "read", "expires_in_days": 30, "school": "100001" });
     let created = checked(
         &server,

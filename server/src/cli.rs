@@ -1,4 +1,5 @@
-//! `samen admin …`: manage institutions, users, roles and tokens directly in the database.
+//! `samen admin …`: manage institutions, users, roles, tokens and second factors directly in
+//! the database.
 //! Every change is written to the audit log with the actor `cli`; `samen admin audit` reads
 //! the log.
 
@@ -124,6 +125,13 @@ enum AdminCommand {
     },
     /// Disable a user: no more logins, sessions and tokens end.
     DisableUser {
+        /// The user's e-mail address.
+        #[arg(long)]
+        email: String,
+    },
+    /// Turn off a user's two-step verification (they lost their phone and their recovery
+    /// codes): they log in with the password alone and can set it up again.
+    ResetTotp {
         /// The user's e-mail address.
         #[arg(long)]
         email: String,
@@ -304,6 +312,17 @@ async fn command(db: &Db, command: AdminCommand) -> anyhow::Result<String> {
             audit(db, "user.disable", email.clone()).await?;
             Ok(format!(
                 "{email} is disabled; their sessions and tokens no longer work"
+            ))
+        }
+        AdminCommand::ResetTotp { email } => {
+            let user = user_id(db, &email).await?;
+            if !db.remove_totp(&user).await? {
+                anyhow::bail!("{email} has no two-step verification turned on; nothing to reset");
+            }
+            audit(db, "totp.reset", email.clone()).await?;
+            Ok(format!(
+                "two-step verification is off for {email}: they log in with their password alone and \
+                 can set it up again on their account page"
             ))
         }
     }

@@ -19,6 +19,13 @@ pub enum AppError {
     /// 401: no valid session or token.
     #[error("log in first")]
     Unauthenticated,
+    /// 401: a second-factor code that is wrong or was used already.
+    #[error("invalid code")]
+    InvalidCode,
+    /// 401: a login waiting for its second-factor code is gone (it took too long, or had
+    /// too many wrong codes): log in again with the password.
+    #[error("login expired")]
+    LoginExpired,
     /// 403: known caller, not allowed; the message says why.
     #[error("{0}")]
     Forbidden(String),
@@ -78,7 +85,8 @@ pub struct ErrorBody {
 /// The machine-readable code and a human-readable message.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// One of `bad_request` (400), `invalid_credentials` and `unauthenticated` (401),
+    /// One of `bad_request` (400), `invalid_credentials`, `invalid_code`, `login_expired`
+    /// and `unauthenticated` (401),
     /// `forbidden` (403), `not_found` (404), `conflict` (409), `misdirected_request` (421),
     /// `too_many_attempts` and `too_many_connections` (429), `internal` (500),
     /// `unavailable`, `storage_unavailable` and `timeout` (503).
@@ -102,6 +110,18 @@ pub struct Forbidden(pub ErrorBody);
 #[response(status = 404)]
 pub struct NotFound(pub ErrorBody);
 
+/// Too many failed logins, or wrong passwords or codes, for this account or address
+/// (`too_many_attempts`); `Retry-After` says how many seconds to wait.
+#[derive(IntoResponses)]
+#[response(status = 429, headers(("retry-after" = u64, description = "Seconds to wait.")))]
+pub struct Throttled(pub ErrorBody);
+
+/// Too many password checks or logins at once (`unavailable`); `Retry-After` says how many
+/// seconds to wait.
+#[derive(IntoResponses)]
+#[response(status = 503, headers(("retry-after" = u64, description = "Seconds to wait.")))]
+pub struct TooBusy(pub ErrorBody);
+
 impl AppError {
     fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {
@@ -115,6 +135,20 @@ impl AppError {
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
                 "Log in first, or send an API token.".into(),
+            ),
+            AppError::InvalidCode => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_code",
+                "That code is wrong or was used already. Enter the code your authenticator app \
+                 shows now (or the next one), or one of your recovery codes."
+                    .into(),
+            ),
+            AppError::LoginExpired => (
+                StatusCode::UNAUTHORIZED,
+                "login_expired",
+                "This login waited too long for its code, or had too many wrong codes. Log in \
+                 again with your password."
+                    .into(),
             ),
             AppError::Forbidden(msg) => (StatusCode::FORBIDDEN, "forbidden", msg.clone()),
             AppError::Conflict(msg) => (StatusCode::CONFLICT, "conflict", msg.clone()),

@@ -20,7 +20,7 @@ use tokio::sync::Mutex;
 use yrs::types::xml::{XmlElementPrelim, XmlFragment, XmlOut, XmlTextPrelim};
 use yrs::{GetString, Transact};
 
-pub use people::{Person, Reg, Session};
+pub use people::{Person, Reg, Session, session_cookie};
 
 /// Root names of the sections a CLB user may write: every one (DESIGN.md).
 pub static CLB_SECTIONS: LazyLock<Vec<&'static str>> =
@@ -341,6 +341,44 @@ pub fn node_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/node")
 }
 
+/// What a raw call answered: its status, `Retry-After`, JSON body (`null` if none) and the
+/// session cookie it set, if any (for tests about logging in).
+pub struct Answer {
+    /// The HTTP status.
+    pub status: u16,
+    /// `Retry-After`, in seconds.
+    pub retry_after: Option<u64>,
+    /// The JSON body.
+    pub body: serde_json::Value,
+    /// `samen_session=...`, if the answer set it.
+    pub cookie: Option<String>,
+}
+
+impl Answer {
+    /// Reads a response.
+    pub async fn read(response: reqwest::Response) -> Answer {
+        let status = response.status().as_u16();
+        let cookie = session_cookie(&response);
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let body = response.json().await.unwrap_or(serde_json::Value::Null);
+        Answer {
+            status,
+            retry_after,
+            body,
+            cookie,
+        }
+    }
+
+    /// The error code of an error answer (`""` otherwise).
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+}
+
 /// Who makes a raw call. People make their calls themselves (`tom.get(..)`); this is for
 /// nobody logged in, for a token that belongs to no [`Person`] (one made with `samen admin
 /// token`), and for tests about the calls themselves, such as the permission matrix.
@@ -475,6 +513,17 @@ impl TestServer {
             .output()
             .await
             .expect("run samen admin")
+    }
+
+    /// The audit entries `samen admin audit` prints for these filters, as JSON.
+    pub async fn audit_log(&self, filters: &[&str]) -> Vec<serde_json::Value> {
+        let mut args = vec!["audit"];
+        args.extend_from_slice(filters);
+        self.admin_command(&args, &[])
+            .await
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("a JSON line: {e}: {line}")))
+            .collect()
     }
 
     /// Opens this server's database read-only (for checks of what is stored).

@@ -207,14 +207,13 @@ impl<'s> Session<'s> {
             .await
             .expect("login request");
         assert_eq!(response.status(), 200, "login of {email}");
-        let cookie = response
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|v| v.split(';').next().filter(|c| c.starts_with("samen_session=")))
-            .expect("session cookie")
-            .to_owned();
+        let cookie = session_cookie(&response).expect("session cookie");
+        Session::with_cookie(server, cookie)
+    }
+
+    /// A browser holding this session cookie (`samen_session=...`), from a login the test
+    /// made itself (with a second factor, say).
+    pub fn with_cookie(server: &'s TestServer, cookie: String) -> Session<'s> {
         Session {
             server,
             cookie,
@@ -238,6 +237,17 @@ impl<'s> Session<'s> {
     }
 
     verbs!();
+}
+
+/// The `samen_session=...` cookie a login answer sets, if it sets one.
+pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.split(';').next().filter(|c| c.starts_with("samen_session=")))
+        .map(str::to_owned)
 }
 
 /// A registration the tests created; shows as its id, so `format!("/sync/{reg}")` works.

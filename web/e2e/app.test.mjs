@@ -6,6 +6,7 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
+import { createHmac } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -597,4 +598,111 @@ test('the CLB restores a version: the school\'s open editor shows the restored t
   await restore.locator('.badge', { hasText: 'herstel' }).waitFor()
   await clb.context().close()
   await school.context().close()
+})
+
+/** RFC 4648 base32 (as the account page shows a TOTP secret, spaces allowed) to bytes. */
+function base32(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
+  let bits = 0
+  let value = 0
+  const out = []
+  for (const c of text.replace(/\s/g, '')) {
+    value = (value << 5) | alphabet.indexOf(c)
+    bits += 5
+    if (bits >= 8) {
+      bits -= 8
+      out.push((value >>> bits) & 0xff)
+      value &= (1 << bits) - 1
+    }
+  }
+  return Buffer.from(out)
+}
+
+/** The time step of now, and the six-digit code of a step (RFC 6238), as an authenticator app computes them. */
+const stepNow = () => Math.floor(Date.now() / 1000 / 30)
+function totp(secret, step) {
+  const counter = Buffer.alloc(8)
+  counter.writeBigUInt64BE(BigInt(step))
+  const mac = createHmac('sha1', secret).update(counter).digest()
+  const offset = mac[mac.length - 1] & 0x0f
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0')
+}
+
+test('two-step verification: set up from the account page with a QR code, then the login asks for the code', async () => {
+  // Nadia (Het Anker) turns it on, and off again at the end, so the other tests' logins stay as they were.
+  const page = await person('anker@demo.test')
+  await page.click('[data-testid=account-link]')
+  await page.locator('h1', { hasText: 'Mijn account' }).waitFor()
+  const totpCard = page.locator('[data-testid=totp]')
+  await totpCard.locator('.state', { hasText: 'Staat uit' }).waitFor()
+  await page.click('button:has-text("Tweestapsverificatie instellen")')
+  await page.fill('#totp-password', 'fout')
+  await page.click('button:has-text("Verder")')
+  await page.locator('[role=alert]', { hasText: 'Dit wachtwoord klopt niet' }).waitFor()
+  await page.fill('#totp-password', 'demo')
+  await page.click('button:has-text("Verder")')
+  const qr = page.locator('[data-testid=totp-qr]')
+  await qr.waitFor()
+  assert.ok((await qr.locator('path').getAttribute('d')).length > 1000, 'the QR code is drawn')
+  const secret = base32(await page.locator('[data-testid=totp-secret]').textContent())
+  assert.equal(secret.length, 20)
+  await page.screenshot({ path: join(shots, 'account-totp-setup.png'), fullPage: true })
+
+  const enrolled = stepNow()
+  await page.fill('#totp-code', totp(secret, enrolled))
+  await page.click('button:has-text("Inschakelen")')
+  const codes = page.locator('[data-testid=recovery-codes] code')
+  await codes.first().waitFor()
+  assert.equal(await codes.count(), 10)
+  const recovery = await codes.allTextContents()
+  await page.screenshot({ path: join(shots, 'account-totp-recovery.png'), fullPage: true })
+  await page.click('button:has-text("Ik heb mijn herstelcodes bewaard")')
+  await totpCard.locator('.state', { hasText: 'Staat aan sinds' }).waitFor()
+  await page.context().close()
+
+  // On a phone: the password alone leads to the code page; a wrong code says what to do.
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'nl-BE' })
+  const login = await phone.newPage()
+  await login.goto(`${base}/login`)
+  await login.fill('#email', 'anker@demo.test')
+  await login.fill('#password', 'demo')
+  await login.click('button[type=submit]')
+  await login.locator('h1', { hasText: 'Tweestapsverificatie' }).waitFor()
+  assert.equal(await login.getAttribute('#code', 'autocomplete'), 'one-time-code')
+  assert.ok(!(await phone.cookies()).some((c) => c.name === 'samen_session'), 'no session for the password alone')
+  const taken = [-1, 0, 1, 2].map((o) => totp(secret, stepNow() + o))
+  const wrong = ['000000', '111111', '222222'].find((c) => !taken.includes(c))
+  await login.fill('#code', wrong)
+  await login.click('button:has-text("Bevestigen")')
+  await login.locator('[role=alert]', { hasText: 'Deze code klopt niet' }).waitFor()
+  await login.screenshot({ path: join(shots, 'login-totp-phone.png'), fullPage: true })
+  await login.fill('#code', totp(secret, enrolled + 1))
+  await login.click('button:has-text("Bevestigen")')
+  await login.locator('h1', { hasText: 'Kies een school' }).waitFor()
+  const overflow = await login.evaluate(() => document.documentElement.scrollWidth > window.innerWidth)
+  assert.equal(overflow, false, 'no horizontal scrolling on a phone')
+
+  // The account page on the phone: on, with ten recovery codes; turned off with the password and a recovery code.
+  await login.goto(`${base}/account`)
+  await login.locator('.state', { hasText: 'Staat aan sinds' }).waitFor()
+  await login.locator('text=Je hebt nog 10 ongebruikte herstelcodes.').waitFor()
+  await login.screenshot({ path: join(shots, 'account-totp-phone.png'), fullPage: true })
+  await login.click('button:has-text("Tweestapsverificatie uitzetten")')
+  await login.fill('#totp-password', 'demo')
+  await login.fill('#totp-code', recovery[0])
+  await login.click('button:has-text("Uitzetten")')
+  await login.locator('.state', { hasText: 'Staat uit' }).waitFor()
+  // And the setup on a phone: the QR code fits the screen.
+  await login.click('button:has-text("Tweestapsverificatie instellen")')
+  await login.fill('#totp-password', 'demo')
+  await login.click('button:has-text("Verder")')
+  await login.locator('[data-testid=totp-qr]').waitFor()
+  assert.equal(await login.evaluate(() => document.documentElement.scrollWidth > window.innerWidth), false)
+  await login.screenshot({ path: join(shots, 'account-totp-setup-phone.png'), fullPage: true })
+  await login.click('button:has-text("Annuleren")')
+  await phone.close()
+
+  // Nadia logs in with her password alone again (the unconfirmed setup changes nothing).
+  const again = await person('anker@demo.test')
+  await again.context().close()
 })

@@ -1,6 +1,6 @@
 //! Who is calling: sessions (cookie `samen_session`), API tokens (`Authorization: Bearer`,
-//! or `?token=` on `/sync` for clients that cannot set headers), passwords and login
-//! throttling.
+//! or `?token=` on `/sync` for clients that cannot set headers), passwords, the TOTP
+//! second factor and login throttling.
 //!
 //! A request with a session cookie that changes something (or opens a WebSocket) must come
 //! from our own origin: the `Origin` header must match the `Host` it was sent to (or a
@@ -10,6 +10,7 @@
 pub mod password;
 pub mod secret;
 pub mod throttle;
+pub mod totp;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

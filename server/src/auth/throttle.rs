@@ -144,6 +144,14 @@ impl<C: Clock> LoginThrottle<C> {
         self.addresses.give_back(attempt.address);
     }
 
+    /// The password was right, but the login waits for its second factor: the cells go
+    /// back, and the account's earlier failures stay. Only a whole login forgives them;
+    /// otherwise someone who knows the password could clear the count of their wrong codes
+    /// with it between guesses.
+    pub fn first_factor_passed(&self, attempt: Attempt) {
+        self.abandoned(attempt);
+    }
+
     /// The password was wrong: the cells stay taken.
     pub fn failed(&self, attempt: Attempt) {
         let _ = attempt;
@@ -447,6 +455,21 @@ mod tests {
         }
         assert_eq!(fail(&t, "c", HERE), Ok(()), "the tenth failure");
         assert_eq!(fail(&t, "d", HERE), Err(SECOND), "the address is spent");
+    }
+
+    #[test]
+    fn a_right_password_does_not_forgive_wrong_codes() {
+        let (t, _clock) = throttle();
+        for _ in 0..4 {
+            // A right password, then a wrong code: each round leaves one failure.
+            let password = t.begin("a", HERE).expect("password");
+            t.first_factor_passed(password);
+            fail(&t, "a", HERE).expect("a wrong code");
+        }
+        let password = t.begin("a", HERE).expect("the password is not counted");
+        t.first_factor_passed(password);
+        fail(&t, "a", HERE).expect("the fifth wrong code");
+        assert_eq!(t.begin("a", HERE).map(|_| ()), Err(Refusal::Wait(SECOND)));
     }
 
     #[test]

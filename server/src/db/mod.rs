@@ -1,5 +1,5 @@
-//! The relational data: institutions, users, memberships, sessions, API tokens,
-//! registrations and the audit log. One `impl Db` block per area, in its own module.
+//! The relational data: institutions, users, memberships, sessions, API tokens, second
+//! factors, registrations and the audit log. One `impl Db` block per area, in its own module.
 //!
 //! Queries are plain runtime `sqlx::query` on SQLite; a PostgreSQL engine will add its own
 //! implementation next to this one (docs/architecture.md).
@@ -9,6 +9,7 @@ mod comments;
 mod registrations;
 mod sessions;
 mod snapshots;
+mod totp;
 mod users;
 
 use sqlx::SqlitePool;
@@ -20,6 +21,7 @@ pub use sessions::{Limits, NewToken, TokenInfo, TokenScope, keep_sessions_purged
 pub use snapshots::{
     Contributor, NewSnapshot, SectionStats, SnapshotKind, SnapshotMeta, StoredSnapshot, VersionSummary,
 };
+pub use totp::{LoginChallenge, StoredTotp};
 pub use users::{Institution, Membership, User};
 
 /// The roles a user may hold.

@@ -1,12 +1,13 @@
-//! Logging in and out, the current user, and API tokens.
+//! Logging in and out, the current user, and API tokens. The second step of a login with
+//! TOTP, and setting TOTP up, are in `totp.rs`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::{Deserialize, Serialize};
@@ -16,11 +17,12 @@ use super::access::found;
 use super::audit::audit;
 use super::body::JsonObject;
 use super::client_address::client_address;
+use super::totp::SecondFactorNeeded;
 use crate::auth::password::{BUSY_RETRY_SECS, Busy};
-use crate::auth::throttle::{PRUNE_EVERY, Refusal};
+use crate::auth::throttle::{Attempt, PRUNE_EVERY, Refusal};
 use crate::auth::{Authenticated, SESSION_COOKIE, Via};
 use crate::db::{Membership, TokenInfo, TokenScope, User};
-use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
+use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Throttled, TooBusy, Unauthenticated};
 use crate::ids::TokenId;
 use crate::state::AppState;
 
@@ -52,7 +54,8 @@ pub struct LoginResponse {
 }
 
 /// Logs in: checks the password (throttled per account and per client address, counted
-/// before the check), starts a new session and sets its cookie. The error never tells
+/// before the check), starts a new session and sets its cookie; or, when the account has
+/// two-step verification, answers 202 and waits for the code. The error never tells
 /// whether the account exists.
 #[utoipa::path(
     post,
@@ -64,15 +67,14 @@ pub struct LoginResponse {
             body = LoginResponse,
             headers(("set-cookie" = String, description = "`samen_session=...; HttpOnly; SameSite=Lax; Path=/`, \
                 with `Max-Age` only if `remember` is true"))),
+        (status = 202, description = "The password is right, and the account has two-step verification: no \
+            session yet. Send a code from the authenticator app, or a recovery code, with `pending` to \
+            `POST /api/login/totp` within `expires_in_secs`.", body = SecondFactorNeeded),
         (status = 400, description = "The body is not `{email, password, remember?}`, or the e-mail address is over 254 bytes \
             or the password over 1,024 (`bad_request`).", body = ErrorBody),
         (status = 401, description = "Wrong e-mail address or password (`invalid_credentials`).", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts for this account or address (`too_many_attempts`); \
-            `Retry-After` says how many seconds to wait.", body = ErrorBody,
-            headers(("retry-after" = u64, description = "Seconds to wait."))),
-        (status = 503, description = "Too many logins being checked at once (`unavailable`); `Retry-After` says \
-            how many seconds to wait.", body = ErrorBody,
-            headers(("retry-after" = u64, description = "Seconds to wait."))),
+        Throttled,
+        TooBusy,
     ),
 )]
 pub async fn login(
@@ -81,7 +83,7 @@ pub async fn login(
     headers: HeaderMap,
     jar: CookieJar,
     body: Result<JsonObject<Login>, AppError>,
-) -> Result<impl IntoResponse, AppError> {
+) -> Result<Response, AppError> {
     let JsonObject(login) = body?;
     // Before anything is looked up, counted, hashed or written down.
     let email = login.email.trim();
@@ -96,19 +98,7 @@ pub async fn login(
     let address = client_address(peer.ip(), &headers, &state.config.trusted_proxy);
     // The attempt counts from here, before the password is checked: parallel attempts
     // cannot all slip through a check that is only counted afterwards.
-    let attempt = match state.throttle.begin(&email, address) {
-        Ok(attempt) => attempt,
-        // Refusals write no audit entry: they changed nothing, and an entry each would let
-        // anyone fill the disk. They are counted in the metrics instead.
-        Err(Refusal::Wait(wait)) => {
-            state.metrics.login_refused("throttled");
-            return Err(AppError::TooManyRequests(whole_seconds(wait)));
-        }
-        Err(Refusal::Crowded) => {
-            state.metrics.login_refused("crowded");
-            return Err(AppError::Busy(PRUNE_EVERY.as_secs()));
-        }
-    };
+    let attempt = begin_attempt(&state, &email, address)?;
     let found = match state.db.user_by_email(&email).await {
         Ok(found) => found,
         Err(err) => {
@@ -135,7 +125,68 @@ pub async fn login(
         audit(&state, None, "login", Some(email), "denied").await?;
         return Err(AppError::InvalidCredentials);
     };
+    let second_factor = match state.db.totp_enabled(&user.id).await {
+        Ok(enabled) => enabled,
+        Err(err) => {
+            state.throttle.abandoned(attempt);
+            return Err(err.into());
+        }
+    };
+    if second_factor {
+        // No session yet: the login page asks for the code (`POST /api/login/totp`).
+        state.throttle.first_factor_passed(attempt);
+        return super::totp::challenge(&state, &user, login.remember).await;
+    }
     state.throttle.succeeded(attempt);
+    start_session(&state, jar, user, login.remember).await
+}
+
+/// Takes a login attempt's cells from the throttle (for `email`, normalised to lower case,
+/// and the client's address), or says how long to wait. Refusals write no audit entry:
+/// they changed nothing, and an entry each would let anyone fill the disk. They are
+/// counted in the metrics instead.
+pub(super) fn begin_attempt(state: &AppState, email: &str, address: IpAddr) -> Result<Attempt, AppError> {
+    state
+        .throttle
+        .begin(email, address)
+        .map_err(|refusal| match refusal {
+            Refusal::Wait(wait) => {
+                state.metrics.login_refused("throttled");
+                AppError::TooManyRequests(whole_seconds(wait))
+            }
+            Refusal::Crowded => {
+                state.metrics.login_refused("crowded");
+                AppError::Busy(PRUNE_EVERY.as_secs())
+            }
+        })
+}
+
+/// Whether `password` is the password of `user` (asked again of a logged-in user before
+/// something that outlives the session); 503 when too many checks run at once.
+pub(super) async fn password_again(
+    state: &AppState,
+    user: &User,
+    password: String,
+) -> Result<bool, AppError> {
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Ok(false);
+    }
+    let stored = state.db.user_by_email(&user.email).await?.map(|(_, hash)| hash);
+    state
+        .hashing
+        .verify(password, stored)
+        .await
+        .map_err(|Busy| AppError::Busy(BUSY_RETRY_SECS))
+}
+
+/// Starts a session for a user who has proved who they are, audits the login and answers
+/// with the session cookie and the user.
+pub(super) async fn start_session(
+    state: &AppState,
+    jar: CookieJar,
+    user: User,
+    remember: bool,
+) -> Result<Response, AppError> {
     // A new session id at every login (no fixation); the old one, if any, ends.
     if let Some(old) = jar.get(SESSION_COOKIE) {
         state.db.delete_session(old.value()).await?;
@@ -144,7 +195,7 @@ pub async fn login(
         .db
         .create_session(&user.id, state.config.session_ttl_ms())
         .await?;
-    if let Err(err) = audit(&state, Some(user.id.to_string()), "login", None, "ok").await {
+    if let Err(err) = audit(state, Some(user.id.to_string()), "login", None, "ok").await {
         // No cookie goes out, so the login does not pass; the session would only linger
         // until it expires (and most likely the database refuses this too: best effort).
         let _ = state.db.delete_session(&secret).await;
@@ -157,14 +208,14 @@ pub async fn login(
         .path("/");
     // Without `Max-Age` the browser forgets the cookie when it closes: on a shared computer
     // the next person does not find the session open.
-    let cookie = if login.remember {
+    let cookie = if remember {
         cookie.max_age(time::Duration::milliseconds(state.config.session_ttl_ms()))
     } else {
         cookie
     }
     .build();
     let memberships = state.db.memberships(&user.id).await?;
-    Ok((jar.add(cookie), Json(LoginResponse { user, memberships })))
+    Ok((jar.add(cookie), Json(LoginResponse { user, memberships })).into_response())
 }
 
 /// A wait in whole seconds, rounded up and at least one (what `Retry-After` can say).
@@ -355,9 +406,6 @@ pub async fn create_token(
     if !(1..=365).contains(&days) {
         return Err(AppError::BadRequest("expires_in_days must be 1 to 365".into()));
     }
-    if body.password.len() > MAX_PASSWORD_BYTES {
-        return Err(AppError::InvalidCredentials);
-    }
     let school = match &body.school {
         None => None,
         Some(number) => {
@@ -377,16 +425,7 @@ pub async fn create_token(
         }
     };
     // The password again: a session left open on a shared computer must not be enough.
-    let stored = state
-        .db
-        .user_by_email(&auth.user.email)
-        .await?
-        .map(|(_, hash)| hash);
-    let ok = state
-        .hashing
-        .verify(body.password, stored)
-        .await
-        .map_err(|Busy| AppError::Busy(BUSY_RETRY_SECS))?;
+    let ok = password_again(&state, &auth.user, body.password).await?;
     if !ok {
         audit(
             &state,

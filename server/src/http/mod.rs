@@ -15,6 +15,7 @@ pub mod openapi;
 mod registrations;
 mod schools;
 mod sync;
+mod totp;
 
 use std::time::Duration;
 
@@ -63,6 +64,7 @@ async fn within(limit: Duration, request: Request, next: Next) -> Response {
 fn ordinary() -> Router<AppState> {
     Router::new()
         .route("/api/login", post(account::login))
+        .route("/api/login/totp", post(totp::login_code))
         .route("/api/logout", post(account::logout))
         .route("/api/me", get(account::me))
         .route(
@@ -71,6 +73,10 @@ fn ordinary() -> Router<AppState> {
         )
         .route("/api/tokens/{id}", delete(account::revoke_token))
         .route("/api/config", get(account::config))
+        .route("/api/account/totp", get(totp::status))
+        .route("/api/account/totp/setup", post(totp::setup))
+        .route("/api/account/totp/confirm", post(totp::confirm))
+        .route("/api/account/totp/disable", post(totp::disable))
         .route("/api/schools", get(schools::list))
         .route(
             "/api/schools/{number}/registrations",

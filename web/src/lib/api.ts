@@ -68,3 +68,8 @@ export interface Registration {
 }
 export interface Viewer { id: string; name: string; color: string; role: string }
 export interface AppConfig { demo: boolean; demo_users: { email: string; name: string }[]; demo_password: string | null }
+export interface LoginResponse { user: User; memberships: Membership[] }
+/** `POST /api/login`'s 202: the password was right, and the account has two-step verification. */
+export interface SecondFactorNeeded { second_factor: 'totp'; pending: string; expires_in_secs: number }
+export interface TotpStatus { enabled: boolean; enabled_at: number | null; recovery_codes_left: number }
+export interface TotpSetup { secret: string; otpauth_uri: string; digits: number; period_secs: number }

@@ -6,12 +6,14 @@ export type Route =
   | { page: 'overview'; school: string }
   | { page: 'registration'; id: string }
   | { page: 'notifications' }
+  | { page: 'account' }
   | { page: 'notfound' }
 
 function parse(path: string): Route {
   if (path === '/' || path === '') return { page: 'schools' }
   if (path === '/login') return { page: 'login' }
   if (path === '/meldingen') return { page: 'notifications' }
+  if (path === '/account') return { page: 'account' }
   let m = path.match(/^\/scholen\/([^/]+)\/?$/)
   if (m) return { page: 'overview', school: decodeURIComponent(m[1]) }
   m = path.match(/^\/registraties\/([0-9a-fA-F-]{36})\/?$/)
