@@ -114,13 +114,14 @@ async fn threads_replies_edits_and_deletes_follow_the_rules() {
     assert_eq!(status, 404);
 
     // Every change was audited.
-    let db = server.database().await;
-    let actions: Vec<String> = sqlx::query_scalar(
-        "SELECT action || ':' || outcome FROM audit_log WHERE action LIKE 'comment.%' ORDER BY id",
-    )
-    .fetch_all(&db)
-    .await
-    .expect("audit");
+    let actions: Vec<String> = server
+        .database()
+        .await
+        .audit("comment.")
+        .await
+        .into_iter()
+        .map(|r| format!("{}:{}", r.action, r.outcome))
+        .collect();
     for expected in [
         "comment.thread:ok",
         "comment.reply:ok",

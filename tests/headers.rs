@@ -200,15 +200,13 @@ async fn demo_mode_refuses_to_seed_into_a_database_with_real_users() {
         "and what to do: {stderr}"
     );
     // The user was not given the demo's roles or password in passing.
-    let db = server.database().await;
-    let roles: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = ?",
-    )
-    .bind("an@clb-noord.be")
-    .fetch_one(&db)
-    .await
-    .expect("count");
-    assert_eq!(roles, 0);
+    let db = server.database().await.db;
+    let (user, _) = db
+        .user_by_email("an@clb-noord.be")
+        .await
+        .expect("user")
+        .expect("exists");
+    assert!(db.memberships(&user.id).await.expect("roles").is_empty());
 
     // The same goes for an institution the demo did not make.
     let server = TestServer::start().await;

@@ -237,12 +237,14 @@ async fn a_named_version_its_view_the_diff_with_authors_and_an_attributed_restor
     assert_eq!(tom_editor.doc().transact().state_vector(), before);
 
     // The audit log has the restore and the refused attempt.
-    let pool = server.database().await;
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT action, outcome FROM audit_log WHERE action LIKE 'snapshot.%' ORDER BY id")
-            .fetch_all(&pool)
-            .await
-            .expect("audit");
+    let rows: Vec<(String, String)> = server
+        .database()
+        .await
+        .audit("snapshot.")
+        .await
+        .into_iter()
+        .map(|r| (r.action, r.outcome))
+        .collect();
     assert!(
         rows.contains(&("snapshot.restore".into(), "denied".into())),
         "{rows:?}"

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use serde_json::json;
-use sqlx::Row;
 
 use crate::support::{As, LINDE, TestServer};
 
@@ -138,27 +137,15 @@ async fn tokens_and_sessions_are_unreadable_in_the_database_and_revocable() {
     let token = &tom.token;
     assert!(token.starts_with("samen_"));
 
-    let db = server.database().await;
-    for row in sqlx::query("SELECT token_hash FROM api_tokens")
-        .fetch_all(&db)
-        .await
-        .expect("tokens")
-    {
-        let stored: String = row.get(0);
-        assert_ne!(&stored, token);
-        assert_eq!(stored.len(), 64, "a SHA-256");
-    }
-    db.close().await;
-    // Nowhere in the database files: not the token, not the session id.
+    // Nowhere in the database: not the token, not the session id.
     let secret_session = session.cookie.trim_start_matches("samen_session=").to_owned();
-    for name in ["samen.db", "samen.db-wal"] {
-        let bytes = std::fs::read(server.data.join(name)).unwrap_or_default();
-        for secret in [token, &secret_session] {
-            assert!(
-                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                "{name} holds a secret in the clear"
-            );
-        }
+    let bytes = server.database_bytes().await;
+    assert!(bytes.len() > 10_000, "the database was read");
+    for secret in [token, &secret_session] {
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "the database holds a secret in the clear"
+        );
     }
 
     // Listed without the secret; revoked, it stops working.
@@ -278,13 +265,9 @@ async fn the_admin_command_line_refuses_a_weak_password_and_creates_nothing() {
         "says what to do: {stderr}"
     );
 
-    let db = server.database().await;
-    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE email = ?")
-        .bind("an@clb-noord.be")
-        .fetch_one(&db)
-        .await
-        .expect("count");
-    assert_eq!(users, 0, "a refused password creates no user");
+    let db = server.database().await.db;
+    let user = db.user_by_email("an@clb-noord.be").await.expect("user");
+    assert!(user.is_none(), "a refused password creates no user");
 
     // A passphrase of unrelated words is taken, and logs in.
     let passphrase = "kastanje fietsbel ochtendmist";
@@ -404,12 +387,18 @@ async fn the_admin_command_line_manages_institutions_users_and_tokens() {
         401
     );
 
-    let db = server.database().await;
-    let actions: Vec<String> =
-        sqlx::query_scalar("SELECT action FROM audit_log WHERE actor_id = 'cli' ORDER BY id")
-            .fetch_all(&db)
-            .await
-            .expect("audit");
+    let filter = samen_server::db::AuditFilter {
+        actor: Some("cli".into()),
+        ..Default::default()
+    };
+    let db = server.database().await.db;
+    let actions: Vec<String> = db
+        .audit_rows(&filter)
+        .await
+        .expect("audit")
+        .into_iter()
+        .map(|r| r.action)
+        .collect();
     assert_eq!(
         actions,
         [

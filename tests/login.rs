@@ -22,14 +22,10 @@ async fn log_in(server: &TestServer, email: &str, password: &str, forwarded_for:
 
 /// Audit entries of denied logins.
 async fn denied_logins(server: &TestServer) -> i64 {
-    let db = server.database().await;
-    let count =
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'login' AND outcome = 'denied'")
-            .fetch_one(&db)
-            .await
-            .expect("count");
-    db.close().await;
-    count
+    let rows = server.database().await.audit("login").await;
+    rows.iter()
+        .filter(|r| r.action == "login" && r.outcome == "denied")
+        .count() as i64
 }
 
 #[tokio::test]

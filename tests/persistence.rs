@@ -4,27 +4,13 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use samen_client::Options;
-use sqlx::Row;
 
 use crate::support::{Reg, TestServer, WAIT, eventually, paragraphs, type_paragraph};
 
 /// Log rows and whether a compacted state exists, read straight from the database.
 async fn stored(server: &TestServer, reg: &Reg) -> (i64, bool) {
-    let pool = server.database().await;
-    let rows: i64 = sqlx::query("SELECT COUNT(*) FROM doc_updates WHERE doc_id = ?")
-        .bind(&reg.id)
-        .fetch_one(&pool)
-        .await
-        .expect("count")
-        .get(0);
-    let state: i64 = sqlx::query("SELECT COUNT(*) FROM doc_states WHERE doc_id = ?")
-        .bind(&reg.id)
-        .fetch_one(&pool)
-        .await
-        .expect("count")
-        .get(0);
-    pool.close().await;
-    (rows, state == 1)
+    let doc = server.database().await.document(&reg.id).await;
+    (doc.tail.len() as i64, doc.state.is_some())
 }
 
 #[tokio::test]

@@ -13,27 +13,15 @@ use yrs::types::xml::{XmlFragment, XmlOut};
 use crate::support::{TestServer, WAIT, eventually, paragraphs, type_paragraph};
 
 async fn log_rows(server: &TestServer, id: &str) -> i64 {
-    let db = server.database().await;
-    let n = sqlx::query_scalar("SELECT COUNT(*) FROM doc_updates WHERE doc_id = ?")
-        .bind(id)
-        .fetch_one(&db)
-        .await
-        .expect("count");
-    db.close().await;
-    n
+    server.database().await.document(id).await.tail.len() as i64
 }
 
 async fn denials(server: &TestServer, id: &str) -> Vec<String> {
-    let db = server.database().await;
-    let rows = sqlx::query_scalar(
-        "SELECT detail FROM audit_log WHERE action = 'sync.update' AND outcome = 'denied' AND target = ?",
-    )
-    .bind(id)
-    .fetch_all(&db)
-    .await
-    .expect("audit");
-    db.close().await;
-    rows
+    let rows = server.database().await.audit("sync.update").await;
+    rows.into_iter()
+        .filter(|r| r.outcome == "denied" && r.target.as_deref() == Some(id))
+        .filter_map(|r| r.detail)
+        .collect()
 }
 
 #[tokio::test]

@@ -19,7 +19,7 @@ pub struct AdminArgs {
     /// Directory of the embedded SQLite database.
     #[arg(long, env = "SAMEN_DATA", default_value = "./data", global = true)]
     pub data: PathBuf,
-    /// Database URL (`sqlite:...`); overrides `--data`.
+    /// Database URL (`postgres://...` or `sqlite:...`); overrides `--data`.
     #[arg(long, env = "SAMEN_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
     #[command(subcommand)]
@@ -143,6 +143,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<String> {
     let (store, db) = open_database(&args.data, args.database_url.as_deref()).await?;
     let result = command(&db, args.command).await;
     store.close().await;
+    db.close().await;
     result
 }
 

@@ -18,7 +18,8 @@ pub struct ServeConfig {
     #[arg(long, env = "SAMEN_DATA", default_value = "./data")]
     pub data: PathBuf,
 
-    /// Database URL (`sqlite:...`); overrides `--data`.
+    /// Database URL: `postgres://user@host/db` for PostgreSQL (the production engine, and the
+    /// one several nodes share), or `sqlite:...`; overrides `--data`.
     #[arg(long, env = "SAMEN_DATABASE_URL")]
     pub database_url: Option<String>,
 

@@ -25,6 +25,8 @@ pub mod rooms;
 pub mod security;
 pub mod state;
 pub mod storage;
+#[doc(hidden)]
+pub mod testing;
 pub mod web;
 
 use std::future::Future;
@@ -39,7 +41,7 @@ use crate::listener::GatedListener;
 use crate::metrics::Metrics;
 use crate::rooms::{Rooms, SocketQuota};
 use crate::security::Security;
-use crate::storage::{SqliteStore, StorageError, Store};
+use crate::storage::{PgStore, SqliteStore, StorageError, Store};
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +69,7 @@ pub enum ServeError {
     #[error("demo data: {0}")]
     Demo(String),
     /// The database URL names an engine this build does not have.
-    #[error("unsupported database URL (expected sqlite:...): {0}")]
+    #[error("unsupported database URL scheme {0}: expected sqlite:... or postgres://...")]
     UnsupportedDatabase(String),
     /// Storage could not be opened.
     #[error(transparent)]
@@ -78,19 +80,31 @@ pub enum ServeError {
 }
 
 /// Opens the database named by the configuration: the document store and the relational
-/// data, which share it.
+/// data, which share it. SQLite is the default (`samen.db` under `data`, or a `sqlite:`
+/// URL); a `postgres://` URL selects PostgreSQL. Each engine's migrations are applied.
 pub async fn open_database(data: &std::path::Path, url: Option<&str>) -> Result<(Store, Db), ServeError> {
-    let sqlite = match url {
-        Some(url) if url.starts_with("sqlite:") => SqliteStore::open_url(url).await?,
+    let (store, url): (Store, String) = match url {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            (Arc::new(PgStore::open_url(url).await?), url.to_owned())
+        }
+        Some(url) if url.starts_with("sqlite:") => {
+            let store = SqliteStore::open_url(url).await?;
+            let url = store.url();
+            (Arc::new(store), url)
+        }
         Some(url) => {
             return Err(ServeError::UnsupportedDatabase(
                 url.split(':').next().unwrap_or_default().to_owned(),
             ));
         }
-        None => SqliteStore::open_in(data).await?,
+        None => {
+            let store = SqliteStore::open_in(data).await?;
+            let url = store.url();
+            (Arc::new(store), url)
+        }
     };
-    let db = Db::new(sqlite.pool());
-    Ok((Arc::new(sqlite), db))
+    let db = Db::connect(&url).await.map_err(StorageError::from)?;
+    Ok((store, db))
 }
 
 /// Runs the server until `shutdown` resolves, then stores everything and returns.
@@ -153,7 +167,7 @@ pub async fn serve(
     let state = app::AppState {
         watch,
         rooms: rooms.clone(),
-        db,
+        db: db.clone(),
         metrics,
         limits: Arc::new(config.limits()),
         config: Arc::new(config.clone()),
@@ -228,7 +242,8 @@ pub async fn serve(
     }
     drop(connections);
     drop(metrics_connections);
-    if tokio::time::timeout_at(deadline, store.close()).await.is_err() {
+    let closed = async { tokio::join!(store.close(), db.close()) };
+    if tokio::time::timeout_at(deadline, closed).await.is_err() {
         tracing::warn!("the database did not close before the shutdown deadline");
     }
     tracing::info!("stopped");

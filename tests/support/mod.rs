@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use samen_client::Client;
 use samen_crdt::Section;
+use samen_server::testing::Engine;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::Mutex;
@@ -182,9 +183,13 @@ impl TestServer {
     /// Starts `samen serve --demo` on this server's data directory (while it is stopped)
     /// with extra flags, expecting it to refuse: returns what it wrote to stderr.
     pub async fn refused_start(&self, args: &[&str]) -> String {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_samen"));
+        if let Some(url) = database_url(&self.data).await {
+            command.env("SAMEN_DATABASE_URL", url);
+        }
         let output = tokio::time::timeout(
             WAIT,
-            Command::new(env!("CARGO_BIN_EXE_samen"))
+            command
                 .arg("serve")
                 .args(["--addr", "127.0.0.1:0", "--demo"])
                 .arg("--data")
@@ -228,6 +233,9 @@ async fn spawn(data: &Path, args: &[String], launcher: &[String]) -> (Child, Str
     } else {
         Command::new(env!("CARGO_BIN_EXE_samen"))
     };
+    if let Some(url) = database_url(data).await {
+        command.env("SAMEN_DATABASE_URL", url);
+    }
     let mut child = command
         .arg("serve")
         .args(["--addr", "127.0.0.1:0", "--demo"])
@@ -503,7 +511,11 @@ impl TestServer {
     }
 
     async fn run_admin(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-        Command::new(env!("CARGO_BIN_EXE_samen"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_samen"));
+        if let Some(url) = database_url(&self.data).await {
+            command.env("SAMEN_DATABASE_URL", url);
+        }
+        command
             .arg("admin")
             .arg("--data")
             .arg(&self.data)
@@ -526,9 +538,95 @@ impl TestServer {
             .collect()
     }
 
-    /// Opens this server's database read-only (for checks of what is stored).
-    pub async fn database(&self) -> sqlx::SqlitePool {
-        let url = format!("sqlite://{}?mode=ro", self.data.join("samen.db").display());
-        sqlx::SqlitePool::connect(&url).await.expect("open db")
+    /// Everything the database holds, as bytes: SQLite's files, or PostgreSQL's `pg_dump`.
+    pub async fn database_bytes(&self) -> Vec<u8> {
+        match database_url(&self.data).await {
+            None => ["samen.db", "samen.db-wal"]
+                .iter()
+                .flat_map(|name| std::fs::read(self.data.join(name)).unwrap_or_default())
+                .collect(),
+            Some(url) => {
+                let pg_dump = std::fs::read_dir("/usr/lib/postgresql")
+                    .expect("PostgreSQL's programs")
+                    .filter_map(|d| d.ok())
+                    .map(|d| d.path().join("bin/pg_dump"))
+                    .find(|p| p.exists())
+                    .expect("pg_dump");
+                let out = Command::new(pg_dump).arg(&url).output().await.expect("pg_dump");
+                assert!(
+                    out.status.success(),
+                    "pg_dump: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                out.stdout
+            }
+        }
     }
+
+    /// Opens this server's database through the product's seam (the document store and
+    /// the relational data), on whichever engine the tests run, for checks of what is stored.
+    pub async fn database(&self) -> Database {
+        let url = database_url(&self.data).await;
+        let (store, db) = samen_server::open_database(&self.data, url.as_deref())
+            .await
+            .expect("open the database");
+        Database { store, db }
+    }
+}
+
+/// A server's data, as the product's storage seam reads it.
+pub struct Database {
+    /// The document store.
+    pub store: samen_server::storage::Store,
+    /// The relational data.
+    pub db: samen_server::db::Db,
+}
+
+impl Database {
+    /// Audit rows of `action`s starting with `prefix`, oldest first.
+    pub async fn audit(&self, prefix: &str) -> Vec<samen_server::db::AuditRow> {
+        let rows = self
+            .db
+            .audit_rows(&samen_server::db::AuditFilter::default())
+            .await
+            .expect("audit rows");
+        rows.into_iter()
+            .filter(|r| r.action.starts_with(prefix))
+            .collect()
+    }
+
+    /// The stored document of a registration.
+    pub async fn document(&self, id: &str) -> samen_server::storage::StoredDoc {
+        self.store
+            .load(id.parse().expect("a registration id"))
+            .await
+            .expect("load the document")
+    }
+}
+
+/// The engine the integration tests run on: PostgreSQL when `SAMEN_TEST_ENGINE=postgres`
+/// (scripts/test runs this suite once per engine), SQLite otherwise.
+pub fn engine() -> Engine {
+    match std::env::var("SAMEN_TEST_ENGINE").as_deref() {
+        Ok("postgres") => Engine::Postgres,
+        Ok("sqlite") | Err(_) => Engine::Sqlite,
+        Ok(other) => panic!("SAMEN_TEST_ENGINE={other}: expected sqlite or postgres"),
+    }
+}
+
+/// The database URL of a server's data directory: none on SQLite (`samen.db` in the
+/// directory); on PostgreSQL a fresh database, made the first time and kept in the
+/// directory, so that a restart, `samen admin` and the checks find the same one.
+pub async fn database_url(data: &Path) -> Option<String> {
+    if engine() == Engine::Sqlite {
+        return None;
+    }
+    let file = data.join("test-database-url");
+    if let Ok(url) = std::fs::read_to_string(&file) {
+        return Some(url);
+    }
+    let url = samen_server::testing::fresh_postgres_database().await;
+    std::fs::create_dir_all(data).expect("data directory");
+    std::fs::write(&file, &url).expect("keep the database URL");
+    Some(url)
 }

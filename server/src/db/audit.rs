@@ -144,7 +144,7 @@ impl Db {
     /// Appends an entry.
     pub async fn audit(&self, entry: AuditEntry) -> Result<(), DbError> {
         sqlx::query(
-            "INSERT INTO audit_log (at, actor_id, action, target, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO audit_log (at, actor_id, action, target, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(now())
         .bind(entry.actor)
@@ -168,7 +168,7 @@ impl Db {
         }
         let written = sqlx::query(
             "INSERT INTO audit_log (at, actor_id, action, target, outcome, detail, hour)
-             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
         )
         .bind(at)
         .bind(entry.actor)
@@ -213,9 +213,9 @@ impl Db {
         );
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT id, at, actor_id, action, target, outcome, detail FROM audit_log
-             WHERE (?1 IS NULL OR actor_id = ?1)
-               AND (?2 IS NULL OR target = ?2 OR detail = ?2)
-               AND (?3 IS NULL OR at >= ?3)
+             WHERE ($1 IS NULL OR actor_id = $1)
+               AND ($2 IS NULL OR target = $2 OR detail = $2)
+               AND ($3 IS NULL OR at >= $3)
              ORDER BY id",
         )
         .bind(filter.actor.as_deref())

@@ -129,7 +129,7 @@ pub struct Notification {
     pub read: bool,
 }
 
-fn person(row: &sqlx::sqlite::SqliteRow, id: &str, name: &str) -> Result<Option<Person>, sqlx::Error> {
+fn person(row: &sqlx::any::AnyRow, id: &str, name: &str) -> Result<Option<Person>, sqlx::Error> {
     let id: Option<String> = row.try_get(id)?;
     let name: Option<String> = row.try_get(name)?;
     Ok(id.zip(name).map(|(id, name)| Person {
@@ -150,7 +150,7 @@ const COMMENT_SELECT: &str = "SELECT c.id, c.thread_id, c.body, c.created_at, c.
         c.author_id, u.display_name AS author_name
     FROM comments c JOIN users u ON u.id = c.author_id";
 
-fn thread(row: &sqlx::sqlite::SqliteRow) -> Result<Thread, sqlx::Error> {
+fn thread(row: &sqlx::any::AnyRow) -> Result<Thread, sqlx::Error> {
     let section: Option<String> = row.try_get("section")?;
     let anchor = match section {
         Some(section) => Some(Anchor {
@@ -178,7 +178,7 @@ fn thread(row: &sqlx::sqlite::SqliteRow) -> Result<Thread, sqlx::Error> {
     })
 }
 
-fn comment(row: &sqlx::sqlite::SqliteRow) -> Result<(ThreadId, Comment), sqlx::Error> {
+fn comment(row: &sqlx::any::AnyRow) -> Result<(ThreadId, Comment), sqlx::Error> {
     let deleted = row.try_get::<Option<i64>, _>("deleted_at")?.is_some();
     Ok((
         row.try_get("thread_id")?,
@@ -201,7 +201,7 @@ impl Db {
     /// A registration's threads with their comments, oldest first.
     pub async fn threads(&self, registration: RegistrationId) -> Result<Vec<Thread>, DbError> {
         let mut threads: Vec<Thread> = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{THREAD_SELECT} WHERE t.registration_id = ? ORDER BY t.created_at, t.id"
+            "{THREAD_SELECT} WHERE t.registration_id = $1 ORDER BY t.created_at, t.id"
         )))
         .bind(registration)
         .fetch_all(&self.pool)
@@ -211,7 +211,7 @@ impl Db {
         .collect::<Result<_, _>>()?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{COMMENT_SELECT} JOIN comment_threads t ON t.id = c.thread_id
-             WHERE t.registration_id = ? ORDER BY c.created_at, c.id"
+             WHERE t.registration_id = $1 ORDER BY c.created_at, c.id"
         )))
         .bind(registration)
         .fetch_all(&self.pool)
@@ -229,14 +229,14 @@ impl Db {
 
     /// One thread with its comments.
     pub async fn thread(&self, id: ThreadId) -> Result<Option<Thread>, DbError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{THREAD_SELECT} WHERE t.id = ?")))
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{THREAD_SELECT} WHERE t.id = $1")))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
         let Some(row) = row else { return Ok(None) };
         let mut t = thread(&row)?;
         t.comments = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{COMMENT_SELECT} WHERE c.thread_id = ? ORDER BY c.created_at, c.id"
+            "{COMMENT_SELECT} WHERE c.thread_id = $1 ORDER BY c.created_at, c.id"
         )))
         .bind(id)
         .fetch_all(&self.pool)
@@ -261,7 +261,7 @@ impl Db {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO comment_threads (id, registration_id, section, anchor_start, anchor_end, quote,
-                 status, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)",
+                 status, created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $9)",
         )
         .bind(thread_id)
         .bind(registration)
@@ -291,7 +291,7 @@ impl Db {
         let at = now();
         let mut tx = self.pool.begin().await?;
         let id = insert_comment(&mut tx, registration, thread_id, author, body, mentions, at).await?;
-        sqlx::query("UPDATE comment_threads SET updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE comment_threads SET updated_at = $1 WHERE id = $2")
             .bind(at)
             .bind(thread_id)
             .execute(&mut *tx)
@@ -303,7 +303,7 @@ impl Db {
     /// A comment's author and thread, if the comment exists and is not deleted.
     pub async fn comment_owner(&self, id: CommentId) -> Result<Option<(UserId, ThreadId)>, DbError> {
         let row =
-            sqlx::query("SELECT author_id, thread_id FROM comments WHERE id = ? AND deleted_at IS NULL")
+            sqlx::query("SELECT author_id, thread_id FROM comments WHERE id = $1 AND deleted_at IS NULL")
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -315,7 +315,7 @@ impl Db {
 
     /// Replaces a comment's text.
     pub async fn edit_comment(&self, id: CommentId, body: &str) -> Result<(), DbError> {
-        sqlx::query("UPDATE comments SET body = ?, edited_at = ? WHERE id = ? AND deleted_at IS NULL")
+        sqlx::query("UPDATE comments SET body = $1, edited_at = $2 WHERE id = $3 AND deleted_at IS NULL")
             .bind(body)
             .bind(now())
             .bind(id)
@@ -326,7 +326,7 @@ impl Db {
 
     /// Deletes a comment softly: it stays in its thread as "deleted", without its text.
     pub async fn delete_comment(&self, id: CommentId) -> Result<(), DbError> {
-        sqlx::query("UPDATE comments SET body = '', deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
+        sqlx::query("UPDATE comments SET body = '', deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL")
             .bind(now())
             .bind(id)
             .execute(&self.pool)
@@ -338,7 +338,7 @@ impl Db {
     pub async fn set_thread_resolved(&self, id: ThreadId, by: Option<&UserId>) -> Result<(), DbError> {
         let at = now();
         sqlx::query(
-            "UPDATE comment_threads SET status = ?, resolved_by = ?, resolved_at = ?, updated_at = ? WHERE id = ?",
+            "UPDATE comment_threads SET status = $1, resolved_by = $2, resolved_at = $3, updated_at = $4 WHERE id = $5",
         )
         .bind(if by.is_some() { "resolved" } else { "open" })
         .bind(by.map(UserId::as_str))
@@ -357,7 +357,7 @@ impl Db {
         registration: RegistrationId,
     ) -> Result<(), DbError> {
         sqlx::query(
-            "INSERT INTO comment_reads (user_id, registration_id, read_at) VALUES (?, ?, ?)
+            "INSERT INTO comment_reads (user_id, registration_id, read_at) VALUES ($1, $2, $3)
              ON CONFLICT (user_id, registration_id) DO UPDATE SET read_at = excluded.read_at",
         )
         .bind(user.as_str())
@@ -378,8 +378,8 @@ impl Db {
             "SELECT t.registration_id, COUNT(*) FROM comments c
              JOIN comment_threads t ON t.id = c.thread_id
              JOIN registrations r ON r.id = t.registration_id
-             LEFT JOIN comment_reads cr ON cr.user_id = ?1 AND cr.registration_id = t.registration_id
-             WHERE r.school_id = ?2 AND c.author_id <> ?1 AND c.deleted_at IS NULL
+             LEFT JOIN comment_reads cr ON cr.user_id = $1 AND cr.registration_id = t.registration_id
+             WHERE r.school_id = $2 AND c.author_id <> $1 AND c.deleted_at IS NULL
                AND c.created_at > COALESCE(cr.read_at, 0)
              GROUP BY t.registration_id",
         )
@@ -404,8 +404,8 @@ impl Db {
              JOIN users u ON u.id = c.author_id
              JOIN registrations r ON r.id = n.registration_id
              JOIN institutions i ON i.id = r.school_id
-             WHERE n.user_id = ?1
-               AND EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = ?1 AND {})
+             WHERE n.user_id = $1
+               AND EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = $1 AND {})
              ORDER BY n.created_at DESC, n.id DESC LIMIT 200",
             super::links_to_school("r.school_id")
         )))
@@ -438,7 +438,7 @@ impl Db {
 
     /// Marks all of a user's notifications read.
     pub async fn mark_notifications_read(&self, user: &UserId) -> Result<(), DbError> {
-        sqlx::query("UPDATE notifications SET read_at = ? WHERE user_id = ? AND read_at IS NULL")
+        sqlx::query("UPDATE notifications SET read_at = $1 WHERE user_id = $2 AND read_at IS NULL")
             .bind(now())
             .bind(user.as_str())
             .execute(&self.pool)
@@ -448,7 +448,7 @@ impl Db {
 }
 
 async fn insert_comment(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     registration: RegistrationId,
     thread_id: ThreadId,
     author: &UserId,
@@ -457,18 +457,20 @@ async fn insert_comment(
     at: i64,
 ) -> Result<CommentId, DbError> {
     let id = CommentId::new();
-    sqlx::query("INSERT INTO comments (id, thread_id, author_id, body, created_at) VALUES (?, ?, ?, ?, ?)")
-        .bind(id)
-        .bind(thread_id)
-        .bind(author.as_str())
-        .bind(body)
-        .bind(at)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO comments (id, thread_id, author_id, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id)
+    .bind(thread_id)
+    .bind(author.as_str())
+    .bind(body)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
     for user in mentions.iter().filter(|u| *u != author) {
         sqlx::query(
             "INSERT INTO notifications (user_id, kind, registration_id, thread_id, comment_id, created_at)
-             VALUES (?, 'mention', ?, ?, ?, ?)",
+             VALUES ($1, 'mention', $2, $3, $4, $5)",
         )
         .bind(user.as_str())
         .bind(registration)

@@ -1,8 +1,10 @@
 //! The relational data: institutions, users, memberships, sessions, API tokens, second
 //! factors, registrations and the audit log. One `impl Db` block per area, in its own module.
 //!
-//! Queries are plain runtime `sqlx::query` on SQLite; a PostgreSQL engine will add its own
-//! implementation next to this one (docs/architecture.md).
+//! One query set serves both engines (docs/architecture.md, "Two engines"): the queries run
+//! through sqlx's `Any` driver on SQLite or PostgreSQL, written in the SQL both accept
+//! (`$1` placeholders, `ON CONFLICT`, `RETURNING`, `IS NOT DISTINCT FROM`), and the shared
+//! storage tests run every query on both.
 
 mod audit;
 mod comments;
@@ -12,7 +14,10 @@ mod snapshots;
 mod totp;
 mod users;
 
-use sqlx::SqlitePool;
+use std::str::FromStr;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Executor};
 
 pub use audit::{AuditEntry, AuditFilter, AuditRow, MAX_DENIED_TARGETS};
 pub use comments::{Anchor, Comment, MAX_ANCHOR_CHARS, Notification, Person, Thread};
@@ -59,18 +64,51 @@ impl DbError {
 /// A handle on the database.
 #[derive(Debug, Clone)]
 pub struct Db {
-    pool: SqlitePool,
+    pool: AnyPool,
     /// Audit entries this process wrote in the current hour (`audit.rs`).
     recent: std::sync::Arc<audit::RecentAudit>,
 }
 
+/// Connections to the relational data per process.
+const POOL: u32 = 8;
+
 impl Db {
     /// Wraps a pool whose migrations have been applied.
-    pub fn new(pool: SqlitePool) -> Self {
+    pub fn new(pool: AnyPool) -> Self {
         Db {
             pool,
             recent: std::sync::Arc::default(),
         }
+    }
+
+    /// Closes the connections (at shutdown; in tests, to make every query fail).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Connects to the database at `url`, whose migrations the document store applied.
+    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        sqlx::any::install_default_drivers();
+        let options = sqlx::any::AnyConnectOptions::from_str(url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(POOL)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    // The settings the document store's SQLite connections have (storage/sqlite.rs),
+                    // which a URL cannot carry.
+                    if conn.backend_name() == "SQLite" {
+                        conn.execute(
+                            "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                             PRAGMA synchronous = FULL; PRAGMA temp_store = memory;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Db::new(pool))
     }
 }
 
@@ -82,8 +120,8 @@ impl Db {
         school_id: InstitutionId,
     ) -> Result<Option<SchoolAccess>, DbError> {
         let roles: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT m.role FROM memberships m WHERE m.user_id = ?1 AND {}",
-            links_to_school("?2")
+            "SELECT m.role FROM memberships m WHERE m.user_id = $1 AND {}",
+            links_to_school("$2")
         )))
         .bind(user.as_str())
         .bind(school_id)
@@ -109,6 +147,15 @@ pub(crate) fn links_to_school(school: &str) -> String {
           OR (m.role = 'clb_staff' AND m.institution_id IN
                  (SELECT clb_id FROM clb_schools WHERE school_id = {school})))"
     )
+}
+
+/// `$1, $2, …, $n` for an `IN (…)` list of `n` values; a list that matches nothing when
+/// `n` is 0 (PostgreSQL refuses an empty `IN ()`).
+pub(crate) fn placeholders(n: usize) -> String {
+    if n == 0 {
+        return "SELECT NULL WHERE 1 = 0".into();
+    }
+    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Milliseconds since the Unix epoch.

@@ -101,7 +101,7 @@ const SELECT: &str = "SELECT r.id, r.kind, r.school_id, i.number AS school_numbe
     JOIN institutions i ON i.id = r.school_id
     JOIN users u ON u.id = r.owner_id";
 
-fn registration(row: &sqlx::sqlite::SqliteRow) -> Result<Registration, sqlx::Error> {
+fn registration(row: &sqlx::any::AnyRow) -> Result<Registration, sqlx::Error> {
     Ok(Registration {
         id: row.try_get("id")?,
         kind: row.try_get("kind")?,
@@ -136,7 +136,7 @@ impl Db {
         let at = now();
         sqlx::query(
             "INSERT INTO registrations (id, kind, school_id, school_year, title, theme, status, owner_id,
-                 created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)",
+                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $9)",
         )
         .bind(id)
         .bind(&new.kind)
@@ -157,7 +157,7 @@ impl Db {
 
     /// One registration.
     pub async fn registration(&self, id: RegistrationId) -> Result<Option<Registration>, DbError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE r.id = ?")))
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE r.id = $1")))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -171,9 +171,9 @@ impl Db {
         f: &RegistrationFilter,
     ) -> Result<Vec<Registration>, DbError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE r.school_id = ?
-               AND (?2 IS NULL OR r.kind = ?2) AND (?3 IS NULL OR r.status = ?3)
-               AND (?4 IS NULL OR r.school_year = ?4) AND (?5 IS NULL OR r.theme = ?5)
+            "{SELECT} WHERE r.school_id = $1
+               AND ($2 IS NULL OR r.kind = $2) AND ($3 IS NULL OR r.status = $3)
+               AND ($4 IS NULL OR r.school_year = $4) AND ($5 IS NULL OR r.theme = $5)
              ORDER BY r.created_at DESC, r.id"
         )))
         .bind(school_id)
@@ -198,11 +198,11 @@ impl Db {
         };
         sqlx::query(
             "UPDATE registrations SET
-                 title = COALESCE(?, title),
-                 theme = CASE WHEN ? = 1 THEN ? ELSE theme END,
-                 status = COALESCE(?, status),
-                 updated_at = ?
-             WHERE id = ?",
+                 title = COALESCE($1, title),
+                 theme = CASE WHEN $2 = 1 THEN $3 ELSE theme END,
+                 status = COALESCE($4, status),
+                 updated_at = $5
+             WHERE id = $6",
         )
         .bind(&patch.title)
         .bind(set_theme)

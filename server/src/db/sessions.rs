@@ -124,7 +124,7 @@ impl Db {
         let secret = new_secret("");
         let at = now();
         sqlx::query(
-            "INSERT INTO sessions (id_hash, user_id, created_at, expires_at, last_seen_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO sessions (id_hash, user_id, created_at, expires_at, last_seen_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(hash_secret(&secret))
         .bind(user.as_str())
@@ -142,7 +142,7 @@ impl Db {
         let at = now();
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {USER_COLUMNS}, s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.id_hash = ? AND s.expires_at > ? AND s.last_seen_at > ? AND u.disabled = 0"
+             WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND u.disabled = 0"
         )))
         .bind(id_hash)
         .bind(at)
@@ -152,7 +152,7 @@ impl Db {
         let Some(row) = row else { return Ok(None) };
         let last_seen: i64 = row.try_get("last_seen_at")?;
         if at - last_seen >= seen_granularity_ms(idle_ms) {
-            sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?")
+            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
                 .bind(at)
                 .bind(id_hash)
                 .execute(&self.pool)
@@ -166,8 +166,8 @@ impl Db {
     pub async fn session_used(&self, id_hash: &str, idle_ms: i64) -> Result<(), DbError> {
         let at = now();
         sqlx::query(
-            "UPDATE sessions SET last_seen_at = ?1
-             WHERE id_hash = ?2 AND expires_at > ?1 AND last_seen_at > ?3 AND last_seen_at < ?1",
+            "UPDATE sessions SET last_seen_at = $1
+             WHERE id_hash = $2 AND expires_at > $1 AND last_seen_at > $3 AND last_seen_at < $1",
         )
         .bind(at)
         .bind(id_hash)
@@ -185,7 +185,7 @@ impl Db {
                 let at = now();
                 sqlx::query(
                     "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
-                     WHERE s.id_hash = ? AND s.expires_at > ? AND s.last_seen_at > ? AND u.disabled = 0",
+                     WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND u.disabled = 0",
                 )
                 .bind(id_hash)
                 .bind(at)
@@ -196,8 +196,8 @@ impl Db {
             Credential::Token(hash) => {
                 sqlx::query(
                     "SELECT 1 FROM api_tokens t JOIN users u ON u.id = t.user_id
-                     WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled = 0
-                       AND (t.expires_at IS NULL OR t.expires_at > ?)",
+                     WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled = 0
+                       AND (t.expires_at IS NULL OR t.expires_at > $2)",
                 )
                 .bind(hash)
                 .bind(now())
@@ -211,7 +211,7 @@ impl Db {
     /// Deletes the sessions past their lifetime or idle for `idle_ms`; returns how many.
     pub async fn purge_sessions(&self, idle_ms: i64) -> Result<u64, DbError> {
         let at = now();
-        let n = sqlx::query("DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?")
+        let n = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
             .bind(at)
             .bind(at.saturating_sub(idle_ms))
             .execute(&self.pool)
@@ -222,7 +222,7 @@ impl Db {
 
     /// Ends a session (no error if it did not exist).
     pub async fn delete_session(&self, secret: &str) -> Result<(), DbError> {
-        sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(hash_secret(secret))
             .execute(&self.pool)
             .await?;
@@ -240,7 +240,7 @@ impl Db {
         let at = now();
         sqlx::query(
             "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, expires_at, scope, school_id)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(id)
         .bind(user.as_str())
@@ -263,8 +263,8 @@ impl Db {
             "SELECT {USER_COLUMNS}, t.last_used_at, t.scope, t.school_id, i.number AS school_number
              FROM api_tokens t JOIN users u ON u.id = t.user_id
              LEFT JOIN institutions i ON i.id = t.school_id
-             WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled = 0
-               AND (t.expires_at IS NULL OR t.expires_at > ?)"
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled = 0
+               AND (t.expires_at IS NULL OR t.expires_at > $2)"
         )))
         .bind(token_hash)
         .bind(now())
@@ -274,7 +274,7 @@ impl Db {
         let last_used: Option<i64> = row.try_get("last_used_at")?;
         let at = now();
         if last_used.is_none_or(|t| at - t > 60_000) {
-            sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?")
+            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2")
                 .bind(at)
                 .bind(token_hash)
                 .execute(&self.pool)
@@ -295,7 +295,7 @@ impl Db {
             "SELECT t.id, t.name, t.created_at, t.last_used_at, t.revoked_at, t.expires_at, t.scope,
                     i.number AS school
              FROM api_tokens t LEFT JOIN institutions i ON i.id = t.school_id
-             WHERE t.user_id = ? ORDER BY t.created_at DESC",
+             WHERE t.user_id = $1 ORDER BY t.created_at DESC",
         )
         .bind(user.as_str())
         .fetch_all(&self.pool)
@@ -320,7 +320,7 @@ impl Db {
     /// Revokes one of a user's tokens; returns whether it existed.
     pub async fn revoke_token(&self, user: &UserId, id: TokenId) -> Result<bool, DbError> {
         let n = sqlx::query(
-            "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
+            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
         )
         .bind(now())
         .bind(id)
@@ -356,13 +356,13 @@ mod tests {
         let live = db.create_session(&user, 3_600_000).await.expect("live");
         let expired = db.create_session(&user, 3_600_000).await.expect("expired");
         let idle = db.create_session(&user, 3_600_000).await.expect("idle");
-        sqlx::query("UPDATE sessions SET expires_at = ? WHERE id_hash = ?")
+        sqlx::query("UPDATE sessions SET expires_at = $1 WHERE id_hash = $2")
             .bind(now() - 1)
             .bind(hash_secret(&expired))
             .execute(&db.pool)
             .await
             .expect("expire");
-        sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?")
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
             .bind(now() - 120_000)
             .bind(hash_secret(&idle))
             .execute(&db.pool)
@@ -390,7 +390,7 @@ mod tests {
         let (_dir, db, user) = db().await;
         let secret = db.create_session(&user, 3_600_000).await.expect("session");
         let credential = Credential::Session(hash_secret(&secret));
-        sqlx::query("UPDATE sessions SET last_seen_at = ?")
+        sqlx::query("UPDATE sessions SET last_seen_at = $1")
             .bind(now() - 50_000)
             .execute(&db.pool)
             .await
@@ -407,7 +407,7 @@ mod tests {
             .await
             .expect("seen");
         assert!(now() - seen < 10_000, "the use was recorded");
-        sqlx::query("UPDATE sessions SET last_seen_at = ?")
+        sqlx::query("UPDATE sessions SET last_seen_at = $1")
             .bind(now() - 61_000)
             .execute(&db.pool)
             .await

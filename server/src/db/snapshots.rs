@@ -122,7 +122,7 @@ const SELECT: &str = "SELECT s.id, s.kind, s.name, s.created_by, u.display_name,
         s.restored_from, s.summary, s.snapshot
     FROM doc_snapshots s LEFT JOIN users u ON u.id = s.created_by";
 
-fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredSnapshot, sqlx::Error> {
+fn from_row(row: &sqlx::any::AnyRow) -> Result<StoredSnapshot, sqlx::Error> {
     let created_by: Option<String> = row.try_get("created_by")?;
     let name: Option<String> = row.try_get("display_name")?;
     let summary: String = row.try_get("summary")?;
@@ -151,7 +151,7 @@ impl Db {
         let summary = serde_json::to_string(&new.summary).unwrap_or_else(|_| "{}".into());
         sqlx::query(
             "INSERT INTO doc_snapshots (id, doc_id, kind, name, created_by, created_at, snapshot,
-                 restored_from, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 restored_from, summary) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(id)
         .bind(new.doc)
@@ -174,7 +174,7 @@ impl Db {
     /// A document's versions, newest first.
     pub async fn snapshots(&self, doc: RegistrationId) -> Result<Vec<SnapshotMeta>, DbError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE s.doc_id = ? ORDER BY s.created_at DESC, s.rowid DESC"
+            "{SELECT} WHERE s.doc_id = $1 ORDER BY s.created_at DESC, s.rowid DESC"
         )))
         .bind(doc)
         .fetch_all(&self.pool)
@@ -192,7 +192,7 @@ impl Db {
         id: SnapshotId,
     ) -> Result<Option<StoredSnapshot>, DbError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE s.doc_id = ? AND s.id = ?"
+            "{SELECT} WHERE s.doc_id = $1 AND s.id = $2"
         )))
         .bind(doc)
         .bind(id)
@@ -204,7 +204,7 @@ impl Db {
     /// A document's newest version.
     pub async fn latest_snapshot(&self, doc: RegistrationId) -> Result<Option<StoredSnapshot>, DbError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE s.doc_id = ? ORDER BY s.created_at DESC, s.rowid DESC LIMIT 1"
+            "{SELECT} WHERE s.doc_id = $1 ORDER BY s.created_at DESC, s.rowid DESC LIMIT 1"
         )))
         .bind(doc)
         .fetch_optional(&self.pool)
@@ -219,7 +219,7 @@ impl Db {
             if out.contains_key(id) {
                 continue;
             }
-            let row = sqlx::query("SELECT display_name FROM users WHERE id = ?")
+            let row = sqlx::query("SELECT display_name FROM users WHERE id = $1")
                 .bind(id.as_str())
                 .fetch_optional(&self.pool)
                 .await?;

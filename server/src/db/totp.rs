@@ -34,7 +34,7 @@ pub struct LoginChallenge {
 impl Db {
     /// A user's TOTP, confirmed or not.
     pub async fn totp(&self, user: &UserId) -> Result<Option<StoredTotp>, DbError> {
-        let row = sqlx::query("SELECT secret, confirmed_at, last_step FROM totp WHERE user_id = ?")
+        let row = sqlx::query("SELECT secret, confirmed_at, last_step FROM totp WHERE user_id = $1")
             .bind(user.as_str())
             .fetch_optional(&self.pool)
             .await?;
@@ -57,7 +57,7 @@ impl Db {
     /// Recovery codes of a user not used yet.
     pub async fn recovery_codes_left(&self, user: &UserId) -> Result<i64, DbError> {
         Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM totp_recovery_codes WHERE user_id = ? AND used_at IS NULL",
+            "SELECT COUNT(*) FROM totp_recovery_codes WHERE user_id = $1 AND used_at IS NULL",
         )
         .bind(user.as_str())
         .fetch_one(&self.pool)
@@ -68,7 +68,7 @@ impl Db {
     /// `Conflict` when their TOTP is confirmed already (it is turned off first).
     pub async fn begin_totp(&self, user: &UserId, secret: &[u8]) -> Result<(), DbError> {
         let written = sqlx::query(
-            "INSERT INTO totp (user_id, secret, created_at) VALUES (?, ?, ?)
+            "INSERT INTO totp (user_id, secret, created_at) VALUES ($1, $2, $3)
              ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret,
                  created_at = excluded.created_at, last_step = NULL
              WHERE totp.confirmed_at IS NULL",
@@ -97,7 +97,7 @@ impl Db {
         let mut tx = self.pool.begin().await?;
         let at = now();
         let confirmed = sqlx::query(
-            "UPDATE totp SET confirmed_at = ?, last_step = ? WHERE user_id = ? AND confirmed_at IS NULL",
+            "UPDATE totp SET confirmed_at = $1, last_step = $2 WHERE user_id = $3 AND confirmed_at IS NULL",
         )
         .bind(at)
         .bind(step)
@@ -108,12 +108,12 @@ impl Db {
         if confirmed == 0 {
             return Ok(false);
         }
-        sqlx::query("DELETE FROM totp_recovery_codes WHERE user_id = ?")
+        sqlx::query("DELETE FROM totp_recovery_codes WHERE user_id = $1")
             .bind(user.as_str())
             .execute(&mut *tx)
             .await?;
         for hash in recovery_hashes {
-            sqlx::query("INSERT INTO totp_recovery_codes (user_id, code_hash) VALUES (?, ?)")
+            sqlx::query("INSERT INTO totp_recovery_codes (user_id, code_hash) VALUES ($1, $2)")
                 .bind(user.as_str())
                 .bind(hash)
                 .execute(&mut *tx)
@@ -127,8 +127,8 @@ impl Db {
     /// already: true for the one request that gets to use it, also when two race.
     pub async fn use_totp_step(&self, user: &UserId, step: i64) -> Result<bool, DbError> {
         let used = sqlx::query(
-            "UPDATE totp SET last_step = ?1 WHERE user_id = ?2 AND confirmed_at IS NOT NULL
-               AND (last_step IS NULL OR last_step < ?1)",
+            "UPDATE totp SET last_step = $1 WHERE user_id = $2 AND confirmed_at IS NOT NULL
+               AND (last_step IS NULL OR last_step < $1)",
         )
         .bind(step)
         .bind(user.as_str())
@@ -141,7 +141,7 @@ impl Db {
     /// Uses up a recovery code (by its hash): true for the one request that gets to use it.
     pub async fn use_recovery_code(&self, user: &UserId, code_hash: &str) -> Result<bool, DbError> {
         let used = sqlx::query(
-            "UPDATE totp_recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
+            "UPDATE totp_recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
         )
         .bind(now())
         .bind(user.as_str())
@@ -157,13 +157,13 @@ impl Db {
     pub async fn remove_totp(&self, user: &UserId) -> Result<bool, DbError> {
         let mut tx = self.pool.begin().await?;
         let enabled: Option<Option<i64>> =
-            sqlx::query_scalar("DELETE FROM totp WHERE user_id = ? RETURNING confirmed_at")
+            sqlx::query_scalar("DELETE FROM totp WHERE user_id = $1 RETURNING confirmed_at")
                 .bind(user.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
         for table in ["totp_recovery_codes", "login_challenges"] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DELETE FROM {table} WHERE user_id = ?"
+                "DELETE FROM {table} WHERE user_id = $1"
             )))
             .bind(user.as_str())
             .execute(&mut *tx)
@@ -183,17 +183,17 @@ impl Db {
         ttl_ms: i64,
     ) -> Result<String, DbError> {
         let at = now();
-        sqlx::query("DELETE FROM login_challenges WHERE expires_at <= ?")
+        sqlx::query("DELETE FROM login_challenges WHERE expires_at <= $1")
             .bind(at)
             .execute(&self.pool)
             .await?;
         let secret = new_secret("");
         sqlx::query(
-            "INSERT INTO login_challenges (id_hash, user_id, remember, expires_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO login_challenges (id_hash, user_id, remember, expires_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(hash_secret(&secret))
         .bind(user.as_str())
-        .bind(remember)
+        .bind(i64::from(remember))
         .bind(at.saturating_add(ttl_ms))
         .execute(&self.pool)
         .await?;
@@ -206,7 +206,7 @@ impl Db {
         let row = sqlx::query(
             "SELECT u.id, u.email, u.display_name, u.disabled, c.remember FROM login_challenges c
              JOIN users u ON u.id = c.user_id
-             WHERE c.id_hash = ? AND c.expires_at > ? AND u.disabled = 0",
+             WHERE c.id_hash = $1 AND c.expires_at > $2 AND u.disabled = 0",
         )
         .bind(id_hash)
         .bind(now())
@@ -215,7 +215,7 @@ impl Db {
         row.map(|row| {
             Ok(LoginChallenge {
                 user: row_user(&row)?,
-                remember: row.try_get("remember")?,
+                remember: row.try_get::<i64, _>("remember")? != 0,
             })
         })
         .transpose()
@@ -226,7 +226,7 @@ impl Db {
     /// while it may still be answered.
     pub async fn login_challenge_failed(&self, id_hash: &str, max: i64) -> Result<bool, DbError> {
         let failures: Option<i64> = sqlx::query_scalar(
-            "UPDATE login_challenges SET failures = failures + 1 WHERE id_hash = ? RETURNING failures",
+            "UPDATE login_challenges SET failures = failures + 1 WHERE id_hash = $1 RETURNING failures",
         )
         .bind(id_hash)
         .fetch_optional(&self.pool)
@@ -241,7 +241,7 @@ impl Db {
     /// Ends a waiting login (answered, or given up); true for the one request that ended
     /// it, so that two right answers racing on one id cannot both start a session.
     pub async fn delete_login_challenge(&self, id_hash: &str) -> Result<bool, DbError> {
-        let deleted = sqlx::query("DELETE FROM login_challenges WHERE id_hash = ?")
+        let deleted = sqlx::query("DELETE FROM login_challenges WHERE id_hash = $1")
             .bind(id_hash)
             .execute(&self.pool)
             .await?

@@ -3,7 +3,7 @@
 use crate::access::SchoolAccess;
 use sqlx::Row;
 
-use super::{Db, DbError, now};
+use super::{Db, DbError, now, placeholders};
 use crate::ids::{InstitutionId, UserId};
 
 /// A CLB, school or LSC.
@@ -48,7 +48,7 @@ pub struct Membership {
 /// The roles a user may hold.
 pub const ROLES: [&str; 4] = ["clb_staff", "school_dossier", "lsc_staff", "admin"];
 
-fn institution(row: &sqlx::sqlite::SqliteRow) -> Result<Institution, sqlx::Error> {
+fn institution(row: &sqlx::any::AnyRow) -> Result<Institution, sqlx::Error> {
     Ok(Institution {
         id: row.try_get("id")?,
         kind: row.try_get("kind")?,
@@ -57,7 +57,7 @@ fn institution(row: &sqlx::sqlite::SqliteRow) -> Result<Institution, sqlx::Error
     })
 }
 
-pub(super) fn row_user(row: &sqlx::sqlite::SqliteRow) -> Result<User, sqlx::Error> {
+pub(super) fn row_user(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
     Ok(User {
         id: UserId::from(row.try_get::<String, _>("id")?),
         email: row.try_get("email")?,
@@ -76,7 +76,7 @@ impl Db {
     ) -> Result<Institution, DbError> {
         // RETURNING rather than SQLite's last_insert_rowid: PostgreSQL reads it too.
         let id: InstitutionId = sqlx::query_scalar(
-            "INSERT INTO institutions (kind, number, name, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+            "INSERT INTO institutions (kind, number, name, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(kind)
         .bind(number)
@@ -95,7 +95,7 @@ impl Db {
 
     /// The institution with this number.
     pub async fn institution(&self, number: &str) -> Result<Option<Institution>, DbError> {
-        let row = sqlx::query("SELECT id, kind, number, name FROM institutions WHERE number = ?")
+        let row = sqlx::query("SELECT id, kind, number, name FROM institutions WHERE number = $1")
             .bind(number)
             .fetch_optional(&self.pool)
             .await?;
@@ -104,7 +104,7 @@ impl Db {
 
     /// Records that a CLB serves a school (idempotent).
     pub async fn link_school(&self, clb_id: InstitutionId, school_id: InstitutionId) -> Result<(), DbError> {
-        sqlx::query("INSERT OR IGNORE INTO clb_schools (clb_id, school_id) VALUES (?, ?)")
+        sqlx::query("INSERT INTO clb_schools (clb_id, school_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(clb_id)
             .bind(school_id)
             .execute(&self.pool)
@@ -121,7 +121,7 @@ impl Db {
     ) -> Result<User, DbError> {
         let id = UserId::new();
         sqlx::query(
-            "INSERT INTO users (id, email, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO users (id, email, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(id.as_str())
         .bind(email)
@@ -142,7 +142,7 @@ impl Db {
     /// The user with this e-mail address (any case), with their password hash.
     pub async fn user_by_email(&self, email: &str) -> Result<Option<(User, String)>, DbError> {
         let row =
-            sqlx::query("SELECT id, email, display_name, disabled, password_hash FROM users WHERE email = ?")
+            sqlx::query("SELECT id, email, display_name, disabled, password_hash FROM users WHERE lower(email) = lower($1)")
                 .bind(email)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -155,29 +155,34 @@ impl Db {
     /// The e-mail address of a user not among `emails` (any case: the column compares
     /// without case), if there is one.
     pub async fn user_not_in(&self, emails: &[&str]) -> Result<Option<String>, DbError> {
-        Ok(sqlx::query_scalar(
-            "SELECT email FROM users WHERE email NOT IN (SELECT value FROM json_each(?)) \
-             ORDER BY created_at LIMIT 1",
-        )
-        .bind(serde_json::to_string(emails).unwrap_or_else(|_| "[]".into()))
-        .fetch_optional(&self.pool)
-        .await?)
+        let lowered: Vec<String> = emails.iter().map(|e| e.to_lowercase()).collect();
+        let sql = format!(
+            "SELECT email FROM users WHERE lower(email) NOT IN ({}) ORDER BY created_at LIMIT 1",
+            placeholders(lowered.len())
+        );
+        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+        for email in &lowered {
+            query = query.bind(email);
+        }
+        Ok(query.fetch_optional(&self.pool).await?)
     }
 
     /// The number of an institution not among `numbers`, if there is one.
     pub async fn institution_not_in(&self, numbers: &[&str]) -> Result<Option<String>, DbError> {
-        Ok(sqlx::query_scalar(
-            "SELECT number FROM institutions WHERE number NOT IN (SELECT value FROM json_each(?)) \
-             ORDER BY id LIMIT 1",
-        )
-        .bind(serde_json::to_string(numbers).unwrap_or_else(|_| "[]".into()))
-        .fetch_optional(&self.pool)
-        .await?)
+        let sql = format!(
+            "SELECT number FROM institutions WHERE number NOT IN ({}) ORDER BY id LIMIT 1",
+            placeholders(numbers.len())
+        );
+        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+        for number in numbers {
+            query = query.bind(*number);
+        }
+        Ok(query.fetch_optional(&self.pool).await?)
     }
 
     /// The user with this id.
     pub async fn user(&self, id: &UserId) -> Result<Option<User>, DbError> {
-        let row = sqlx::query("SELECT id, email, display_name, disabled FROM users WHERE id = ?")
+        let row = sqlx::query("SELECT id, email, display_name, disabled FROM users WHERE id = $1")
             .bind(id.as_str())
             .fetch_optional(&self.pool)
             .await?;
@@ -186,7 +191,7 @@ impl Db {
 
     /// Sets a user's password hash; the caller has checked the password (`check_new_password`).
     pub async fn set_password(&self, id: &UserId, password_hash: &str) -> Result<(), DbError> {
-        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
             .bind(id.as_str())
             .execute(&self.pool)
@@ -197,15 +202,15 @@ impl Db {
     /// Disables a user and ends their sessions and tokens.
     pub async fn disable_user(&self, id: &UserId) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE users SET disabled = 1 WHERE id = ?")
+        sqlx::query("UPDATE users SET disabled = 1 WHERE id = $1")
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")
+        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
             .bind(now())
             .bind(id.as_str())
             .execute(&mut *tx)
@@ -222,7 +227,8 @@ impl Db {
         institution: Option<InstitutionId>,
     ) -> Result<(), DbError> {
         sqlx::query(
-            "INSERT OR IGNORE INTO memberships (user_id, role, institution_id, created_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO memberships (user_id, role, institution_id, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
         )
         .bind(user.as_str())
         .bind(role)
@@ -240,7 +246,7 @@ impl Db {
         role: &str,
         institution: Option<InstitutionId>,
     ) -> Result<bool, DbError> {
-        let n = sqlx::query("DELETE FROM memberships WHERE user_id = ? AND role = ? AND institution_id IS ?")
+        let n = sqlx::query("DELETE FROM memberships WHERE user_id = $1 AND role = $2 AND institution_id IS NOT DISTINCT FROM $3")
             .bind(user.as_str())
             .bind(role)
             .bind(institution)
@@ -255,7 +261,7 @@ impl Db {
         let rows = sqlx::query(
             "SELECT m.role, i.id, i.kind, i.number, i.name FROM memberships m
              LEFT JOIN institutions i ON i.id = m.institution_id
-             WHERE m.user_id = ? ORDER BY m.role, i.number",
+             WHERE m.user_id = $1 ORDER BY m.role, i.number",
         )
         .bind(user.as_str())
         .fetch_all(&self.pool)
@@ -281,10 +287,10 @@ impl Db {
         let rows = sqlx::query(
             "SELECT i.id, i.kind, i.number, i.name, MAX(a.clb) AS clb FROM institutions i JOIN (
                  SELECT m.institution_id AS school_id, 0 AS clb FROM memberships m
-                 WHERE m.user_id = ?1 AND m.role = 'school_dossier'
+                 WHERE m.user_id = $1 AND m.role = 'school_dossier'
                  UNION ALL
                  SELECT cs.school_id, 1 FROM memberships m JOIN clb_schools cs ON cs.clb_id = m.institution_id
-                 WHERE m.user_id = ?1 AND m.role = 'clb_staff'
+                 WHERE m.user_id = $1 AND m.role = 'clb_staff'
              ) a ON a.school_id = i.id
              GROUP BY i.id ORDER BY i.name",
         )
@@ -311,7 +317,7 @@ impl Db {
              JOIN memberships m ON m.user_id = u.id
              WHERE u.disabled = 0 AND {}
              ORDER BY u.display_name",
-            super::links_to_school("?1")
+            super::links_to_school("$1")
         )))
         .bind(school_id)
         .fetch_all(&self.pool)
@@ -328,7 +334,7 @@ impl Db {
     ) -> Result<std::collections::HashMap<samen_crdt::ClientId, (UserId, String)>, DbError> {
         let rows = sqlx::query(
             "SELECT b.client_id, u.id, u.display_name FROM client_bindings b
-             JOIN users u ON u.id = b.user_id WHERE b.doc_id = ?",
+             JOIN users u ON u.id = b.user_id WHERE b.doc_id = $1",
         )
         .bind(doc)
         .fetch_all(&self.pool)

@@ -102,6 +102,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let (store, db) = crate::open_database(dir.path(), None).await.expect("open");
         store.close().await;
+        db.close().await;
         (dir, db)
     }
 

@@ -4,7 +4,10 @@
 //! The contract rooms rely on: `append` returns only once the updates are durable, and
 //! `load` returns every update ever appended (folded into the state or in the tail).
 
+mod postgres;
 mod sqlite;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
@@ -15,6 +18,7 @@ use crate::ids::{RegistrationId, UserId};
 use samen_crdt::ClientId;
 use samen_crdt::validate::DeleteRange;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// A document as stored: its compacted state and the log entries after it.
@@ -30,7 +34,39 @@ pub struct StoredDoc {
     pub bindings: Vec<(ClientId, UserId)>,
 }
 
+/// The reads of a document, the same SQL on both engines: its state, the log after it,
+/// its client-ID bindings, and who deleted what.
+const LOAD_STATE: &str = "SELECT state, seq FROM doc_states WHERE doc_id = $1";
+const LOAD_TAIL: &str = "SELECT seq, data FROM doc_updates WHERE doc_id = $1 AND seq > $2 ORDER BY seq";
+const LOAD_BINDINGS: &str = "SELECT client_id, user_id FROM client_bindings WHERE doc_id = $1";
+const LOAD_DELETIONS: &str = "SELECT user_id, ranges FROM doc_deletions WHERE doc_id = $1 ORDER BY seq";
+
 impl StoredDoc {
+    /// A document from the rows of [`LOAD_STATE`], [`LOAD_TAIL`] and [`LOAD_BINDINGS`].
+    fn from_rows(
+        state: Option<(Vec<u8>, i64)>,
+        tail: Vec<(i64, Vec<u8>)>,
+        bindings: Vec<(i64, String)>,
+    ) -> StoredDoc {
+        let (state, state_seq) = match state {
+            Some((state, seq)) => (Some(state), seq),
+            None => (None, 0),
+        };
+        StoredDoc {
+            state,
+            state_seq,
+            tail: tail
+                .into_iter()
+                .map(|(seq, data)| LogEntry { seq, data })
+                .collect(),
+            // Client IDs are at most 53 bits (checked by the validator), stored as i64.
+            bindings: bindings
+                .into_iter()
+                .map(|(client, user)| (ClientId::new(client as u64), UserId::from(user)))
+                .collect(),
+        }
+    }
+
     /// The sequence number of the last stored update.
     pub fn last_seq(&self) -> i64 {
         self.tail.last().map_or(self.state_seq, |e| e.seq)
@@ -106,6 +142,12 @@ pub fn cannot_write(err: &sqlx::Error) -> bool {
     let sqlx::Error::Database(db) = err else {
         return false;
     };
+    if db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some() {
+        // PostgreSQL's SQLSTATEs: disk_full, insufficient_resources (class 53), io_error.
+        return db
+            .code()
+            .is_some_and(|code| code.starts_with("53") || code == "58030");
+    }
     // sqlx reports SQLite's extended code; its low byte is the primary code.
     db.code()
         .and_then(|code| code.parse::<i64>().ok())
@@ -148,4 +190,28 @@ pub(crate) fn now_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Deleted ranges as JSON `[[client, clock, len], ...]`.
+pub(crate) fn encode_ranges(ranges: &[DeleteRange]) -> String {
+    let list: Vec<(ClientId, u32, u32)> = ranges.iter().map(|r| (r.client, r.clock, r.len)).collect();
+    serde_json::to_string(&list).unwrap_or_else(|_| "[]".into())
+}
+
+/// The ranges [`encode_ranges`] wrote; a row that does not parse (never written by us)
+/// reads as no ranges rather than failing every diff.
+pub(crate) fn decode_ranges(json: &str) -> Vec<DeleteRange> {
+    serde_json::from_str::<Vec<(ClientId, u32, u32)>>(json)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(client, clock, len)| DeleteRange { client, clock, len })
+        .collect()
+}
+
+/// A row of [`LOAD_DELETIONS`].
+fn deletion((author, ranges): (Option<String>, String)) -> Deletion {
+    Deletion {
+        ranges: decode_ranges(&ranges),
+        author: author.map(UserId::from),
+    }
 }

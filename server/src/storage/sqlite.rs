@@ -10,18 +10,22 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, SqlitePool};
+use sqlx::{ConnectOptions, QueryBuilder, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Deletion, DocStore, LogEntry, NewUpdate, StorageError, StoredDoc, now_millis};
+use super::{
+    Deletion, DocStore, LOAD_BINDINGS, LOAD_DELETIONS, LOAD_STATE, LOAD_TAIL, NewUpdate, StorageError,
+    StoredDoc, deletion, encode_ranges, now_millis,
+};
 use crate::ids::{RegistrationId, UserId};
 use samen_crdt::ClientId;
-use samen_crdt::validate::DeleteRange;
 
 /// Documents in a SQLite database.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// How the pool connects (the relational data connects to the same file).
+    options: SqliteConnectOptions,
     /// The one writer of documents (see [`write_jobs`]).
     writer: mpsc::Sender<Job>,
 }
@@ -230,9 +234,9 @@ impl SqliteStore {
         Self::open(options).await
     }
 
-    /// The connection pool (the relational data shares the database file).
-    pub fn pool(&self) -> SqlitePool {
-        self.pool.clone()
+    /// The database's URL, for the relational data's connections to the same file.
+    pub fn url(&self) -> String {
+        self.options.to_url_lossy().to_string()
     }
 
     /// Opens the database at a `sqlite:` URL and applies the migrations.
@@ -257,12 +261,16 @@ impl SqliteStore {
             // An embedded database has no link to lose: the check would be one more round
             // trip to the connection's thread for every query.
             .test_before_acquire(false)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
         let (writer, jobs) = mpsc::channel(WRITER_QUEUE);
         tokio::spawn(write_jobs(pool.clone(), jobs));
-        Ok(SqliteStore { pool, writer })
+        Ok(SqliteStore {
+            pool,
+            options,
+            writer,
+        })
     }
 }
 
@@ -272,47 +280,22 @@ impl DocStore for SqliteStore {
         let id = doc.to_string();
         // One read transaction, so that a concurrent compaction is seen whole or not at all.
         let mut tx = self.pool.begin().await?;
-        let state = sqlx::query("SELECT state, seq FROM doc_states WHERE doc_id = ?")
+        let state: Option<(Vec<u8>, i64)> = sqlx::query_as(LOAD_STATE)
             .bind(&id)
             .fetch_optional(&mut *tx)
             .await?;
-        let (state, state_seq) = match state {
-            Some(row) => (Some(row.try_get::<Vec<u8>, _>(0)?), row.try_get::<i64, _>(1)?),
-            None => (None, 0),
-        };
-        let tail = sqlx::query("SELECT seq, data FROM doc_updates WHERE doc_id = ? AND seq > ? ORDER BY seq")
+        let state_seq = state.as_ref().map_or(0, |(_, seq)| *seq);
+        let tail = sqlx::query_as(LOAD_TAIL)
             .bind(&id)
             .bind(state_seq)
             .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .map(|row| {
-                Ok(LogEntry {
-                    seq: row.try_get(0)?,
-                    data: row.try_get(1)?,
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        let bindings = sqlx::query("SELECT client_id, user_id FROM client_bindings WHERE doc_id = ?")
+            .await?;
+        let bindings = sqlx::query_as(LOAD_BINDINGS)
             .bind(&id)
             .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .map(|row| {
-                let client: i64 = row.try_get(0)?;
-                Ok((
-                    ClientId::new(client as u64),
-                    UserId::from(row.try_get::<String, _>(1)?),
-                ))
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            .await?;
         tx.commit().await?;
-        Ok(StoredDoc {
-            state,
-            state_seq,
-            tail,
-            bindings,
-        })
+        Ok(StoredDoc::from_rows(state, tail, bindings))
     }
 
     async fn append(
@@ -335,21 +318,11 @@ impl DocStore for SqliteStore {
     }
 
     async fn deletions(&self, doc: RegistrationId) -> Result<Vec<Deletion>, StorageError> {
-        let rows = sqlx::query("SELECT user_id, ranges FROM doc_deletions WHERE doc_id = ? ORDER BY seq")
+        let rows = sqlx::query_as(LOAD_DELETIONS)
             .bind(doc.to_string())
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|row| {
-                let author: Option<String> = row.try_get(0)?;
-                let ranges: String = row.try_get(1)?;
-                Ok(Deletion {
-                    ranges: decode_ranges(&ranges),
-                    author: author.map(UserId::from),
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StorageError::from)
+        Ok(rows.into_iter().map(deletion).collect())
     }
 
     async fn compact(&self, doc: RegistrationId, state: &[u8], through_seq: i64) -> Result<(), StorageError> {
@@ -366,206 +339,5 @@ impl DocStore for SqliteStore {
 
     async fn close(&self) {
         self.pool.close().await;
-    }
-}
-
-/// Deleted ranges as JSON `[[client, clock, len], ...]`.
-fn encode_ranges(ranges: &[DeleteRange]) -> String {
-    let list: Vec<(ClientId, u32, u32)> = ranges.iter().map(|r| (r.client, r.clock, r.len)).collect();
-    serde_json::to_string(&list).unwrap_or_else(|_| "[]".into())
-}
-
-/// The ranges [`encode_ranges`] wrote; a row that does not parse (never written by us)
-/// reads as no ranges rather than failing every diff.
-fn decode_ranges(json: &str) -> Vec<DeleteRange> {
-    serde_json::from_str::<Vec<(ClientId, u32, u32)>>(json)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(client, clock, len)| DeleteRange { client, clock, len })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn update(byte: u8) -> NewUpdate {
-        NewUpdate {
-            data: vec![byte],
-            author: None,
-            deleted: Vec::new(),
-        }
-    }
-
-    async fn store() -> (SqliteStore, tempfile::TempDir) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = SqliteStore::open_in(dir.path()).await.expect("open");
-        (store, dir)
-    }
-
-    #[tokio::test]
-    async fn unknown_documents_are_empty() {
-        let (store, _dir) = store().await;
-        let doc = store.load(RegistrationId::new()).await.expect("load");
-        assert!(doc.state.is_none());
-        assert!(doc.tail.is_empty());
-        assert_eq!(doc.last_seq(), 0);
-    }
-
-    #[tokio::test]
-    async fn appended_updates_load_in_order_and_compaction_folds_them() {
-        let (store, _dir) = store().await;
-        let id = RegistrationId::new();
-        store
-            .append(id, 1, &[update(1), update(2)], &[])
-            .await
-            .expect("append");
-        store.append(id, 3, &[update(3)], &[]).await.expect("append");
-        let doc = store.load(id).await.expect("load");
-        assert_eq!(doc.tail.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
-        assert_eq!(doc.tail[2].data, [3]);
-
-        store.compact(id, b"state-2", 2).await.expect("compact");
-        let doc = store.load(id).await.expect("load");
-        assert_eq!(doc.state.as_deref(), Some(&b"state-2"[..]));
-        assert_eq!(doc.state_seq, 2);
-        assert_eq!(doc.tail.iter().map(|e| e.seq).collect::<Vec<_>>(), [3]);
-        assert_eq!(doc.last_seq(), 3);
-
-        // An older compaction arriving late changes nothing.
-        store.compact(id, b"state-1", 1).await.expect("compact");
-        let doc = store.load(id).await.expect("load");
-        assert_eq!(doc.state.as_deref(), Some(&b"state-2"[..]));
-        assert_eq!(doc.tail.len(), 1);
-    }
-
-    #[tokio::test]
-    async fn a_duplicate_sequence_number_is_refused_whole() {
-        let (store, _dir) = store().await;
-        let id = RegistrationId::new();
-        store.append(id, 1, &[update(1)], &[]).await.expect("append");
-        assert!(store.append(id, 2, &[update(2), update(9)], &[]).await.is_ok());
-        assert!(store.append(id, 3, &[update(3), update(4)], &[]).await.is_err());
-        let doc = store.load(id).await.expect("load");
-        assert_eq!(doc.tail.len(), 3, "the failed batch left nothing behind");
-        // The failed transaction was ended: writing goes on.
-        for seq in 4..8 {
-            let batch = [update(seq as u8)];
-            tokio::time::timeout(Duration::from_secs(5), store.append(id, seq, &batch, &[]))
-                .await
-                .expect("not stuck behind an open transaction")
-                .expect("a write after a failed one");
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn appends_of_many_documents_are_grouped_and_a_bad_one_fails_alone() {
-        let (store, _dir) = store().await;
-        let taken = RegistrationId::new();
-        store.append(taken, 1, &[update(1)], &[]).await.expect("append");
-        let docs: Vec<RegistrationId> = (0..40).map(|_| RegistrationId::new()).collect();
-        let mut tasks = Vec::new();
-        for (i, doc) in docs.iter().enumerate() {
-            let (store, doc) = (store.clone(), *doc);
-            let user = UserId::from(format!("u{i}"));
-            tasks.push(tokio::spawn(async move {
-                let deleting = NewUpdate {
-                    data: vec![2],
-                    author: Some(user.clone()),
-                    deleted: vec![DeleteRange {
-                        client: ClientId::new(i as u64),
-                        clock: 0,
-                        len: 3,
-                    }],
-                };
-                // (Bindings refer to users, which this store test has none of.)
-                store.append(doc, 1, &[update(1), deleting], &[]).await
-            }));
-        }
-        // Sent among the others: a sequence number that is taken.
-        let bad = {
-            let store = store.clone();
-            tokio::spawn(async move { store.append(taken, 1, &[update(9)], &[]).await })
-        };
-        for task in tasks {
-            task.await.expect("task").expect("a good append succeeds");
-        }
-        assert!(bad.await.expect("task").is_err(), "the duplicate fails");
-        for (i, doc) in docs.iter().enumerate() {
-            let loaded = store.load(*doc).await.expect("load");
-            assert_eq!(loaded.tail.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
-            let deletions = store.deletions(*doc).await.expect("deletions");
-            assert_eq!(deletions.len(), 1);
-            assert_eq!(
-                deletions[0].ranges,
-                [DeleteRange {
-                    client: ClientId::new(i as u64),
-                    clock: 0,
-                    len: 3
-                }]
-            );
-        }
-        assert_eq!(
-            store.load(taken).await.expect("load").tail[0].data,
-            [1],
-            "unchanged"
-        );
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn compactions_sent_together_are_all_written_beside_appends() {
-        let (store, _dir) = store().await;
-        // More than one transaction takes, so that some wait for later ones.
-        let docs: Vec<RegistrationId> = (0..5 * COMPACTIONS_PER_GROUP)
-            .map(|_| RegistrationId::new())
-            .collect();
-        for doc in &docs {
-            store
-                .append(*doc, 1, &[update(1), update(2)], &[])
-                .await
-                .expect("append");
-        }
-        let taken = RegistrationId::new();
-        store.append(taken, 1, &[update(1)], &[]).await.expect("append");
-        let mut tasks = Vec::new();
-        for doc in docs.iter().copied() {
-            let store = store.clone();
-            tasks.push(tokio::spawn(async move {
-                let next = [update(3)];
-                let (compacted, appended) =
-                    tokio::join!(store.compact(doc, b"state", 2), store.append(doc, 3, &next, &[]));
-                compacted.and(appended)
-            }));
-        }
-        // Sent among them, a sequence number that is taken (in a document nobody compacts):
-        // its group fails and is retried job by job.
-        let bad = store.append(taken, 1, &[update(9)], &[]).await;
-        for task in tasks {
-            tokio::time::timeout(Duration::from_secs(5), task)
-                .await
-                .expect("no compaction left waiting")
-                .expect("task")
-                .expect("compactions and appends succeed");
-        }
-        assert!(bad.is_err(), "the duplicate fails");
-        for doc in &docs {
-            let loaded = store.load(*doc).await.expect("load");
-            assert_eq!(loaded.state.as_deref(), Some(&b"state"[..]));
-            assert_eq!(loaded.state_seq, 2);
-            assert_eq!(loaded.tail.iter().map(|e| e.seq).collect::<Vec<_>>(), [3]);
-        }
-    }
-
-    #[tokio::test]
-    async fn data_survives_reopening() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let id = RegistrationId::new();
-        {
-            let store = SqliteStore::open_in(dir.path()).await.expect("open");
-            store.append(id, 1, &[update(7)], &[]).await.expect("append");
-            store.close().await;
-        }
-        let store = SqliteStore::open_in(dir.path()).await.expect("reopen");
-        assert_eq!(store.load(id).await.expect("load").tail[0].data, [7]);
     }
 }
