@@ -17,6 +17,7 @@ mod identity;
 mod load;
 mod login;
 mod openapi;
+mod operations;
 mod permissions;
 mod persistence;
 mod policy;

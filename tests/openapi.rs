@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::{As, CLB, TestServer};
 
 /// Every route of the API, with the path as the document spells it.
-const ROUTES: [(&str, &str); 40] = [
+const ROUTES: [(&str, &str); 41] = [
     ("post", "/api/login"),
     ("post", "/api/login/totp"),
     ("post", "/api/logout"),
@@ -52,16 +52,18 @@ const ROUTES: [(&str, &str); 40] = [
     ("post", "/api/notifications/read"),
     ("get", "/sync/{id}"),
     ("get", "/healthz"),
+    ("get", "/readyz"),
     ("get", "/metrics"),
     ("get", "/api/openapi.json"),
 ];
 
 /// Routes anyone may call.
-const PUBLIC: [&str; 6] = [
+const PUBLIC: [&str; 7] = [
     "/api/login",
     "/api/login/totp",
     "/api/config",
     "/healthz",
+    "/readyz",
     "/metrics",
     "/api/openapi.json",
 ];

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sha2::{Digest, Sha256};
@@ -18,6 +18,7 @@ pub use crate::state::AppState;
 pub fn router(state: AppState, security: Arc<Security>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(crate::http::routes(&state.config))
         .route("/api/{*rest}", axum::routing::any(api_not_found))
@@ -33,6 +34,7 @@ pub fn router(state: AppState, security: Arc<Security>) -> Router {
 pub fn metrics_router(state: AppState, security: Arc<Security>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_only))
         .fallback(api_not_found)
         .with_state(state)
@@ -49,6 +51,26 @@ async fn api_not_found() -> AppError {
 async fn healthz() -> &'static str {
     "ok"
 }
+
+/// Readiness for a load balancer: the database answers and holds this build's schema, and
+/// the server is not shutting down (a draining node takes no new clients).
+async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    if *state.shutdown.borrow() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
+    match tokio::time::timeout(READY_TIMEOUT, state.db.ready()).await {
+        Ok(Ok(true)) => (StatusCode::OK, "ready"),
+        Ok(Ok(false)) => (StatusCode::SERVICE_UNAVAILABLE, "database schema not applied"),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "readiness: the database does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database too slow"),
+    }
+}
+
+/// How long `/readyz` waits for the database: a load balancer's probe gives up soon too.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// `/metrics` on the main address: only with `--metrics-token` and without a metrics
 /// address of its own, so that metrics are never open to whoever reaches the app.

@@ -49,6 +49,18 @@ pub async fn fresh_postgres_database() -> String {
     format!("{server}/{name}")
 }
 
+/// A place for a test's database: a temporary data directory, and on PostgreSQL the URL
+/// of a fresh database (none on SQLite: `samen.db` in the directory).
+#[cfg(test)]
+pub async fn test_database(engine: Engine) -> (tempfile::TempDir, Option<String>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = match engine {
+        Engine::Sqlite => None,
+        Engine::Postgres => Some(fresh_postgres_database().await),
+    };
+    (dir, url)
+}
+
 /// Runs an async test body once per engine: `test_both_dbs!(name, body_fn)` makes
 /// `name_sqlite` and `name_postgres`, each calling `body_fn(Engine::…)`.
 #[macro_export]

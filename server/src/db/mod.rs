@@ -65,6 +65,8 @@ impl DbError {
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: AnyPool,
+    /// The newest migration of this engine: the database is ready once it is applied.
+    schema: i64,
     /// Audit entries this process wrote in the current hour (`audit.rs`).
     recent: std::sync::Arc<audit::RecentAudit>,
 }
@@ -77,6 +79,7 @@ impl Db {
     pub fn new(pool: AnyPool) -> Self {
         Db {
             pool,
+            schema: 0,
             recent: std::sync::Arc::default(),
         }
     }
@@ -108,7 +111,19 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        Ok(Db::new(pool))
+        Ok(Db {
+            schema: crate::storage::latest_migration(url),
+            ..Db::new(pool)
+        })
+    }
+
+    /// Whether the database answers and holds this build's schema (for `/readyz`).
+    pub async fn ready(&self) -> Result<bool, DbError> {
+        let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE version = $1")
+            .bind(self.schema)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(applied == 1)
     }
 }
 
@@ -161,4 +176,34 @@ pub(crate) fn placeholders(n: usize) -> String {
 /// Milliseconds since the Unix epoch.
 pub(crate) fn now() -> i64 {
     crate::storage::now_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{Engine, test_database};
+
+    crate::test_both_dbs!(
+        readiness_needs_the_schema_and_the_database_sqlite,
+        readiness_needs_the_schema_and_the_database_postgres,
+        readiness_needs_the_schema_and_the_database
+    );
+    async fn readiness_needs_the_schema_and_the_database(engine: Engine) {
+        let (_dir, url) = test_database(engine).await;
+        let (_store, db) = crate::open_database(_dir.path(), url.as_deref())
+            .await
+            .expect("open");
+        assert!(db.ready().await.expect("answers"), "a migrated database is ready");
+        // An older build's schema is not this build's.
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1")
+            .bind(db.schema)
+            .execute(&db.pool)
+            .await
+            .expect("forget the newest migration");
+        assert!(!db.ready().await.expect("answers"));
+        db.close().await;
+        assert!(
+            db.ready().await.is_err(),
+            "a database that does not answer is not ready"
+        );
+    }
 }

@@ -64,6 +64,22 @@ fn sync() {}
 #[allow(dead_code)] // Documents `app::healthz`.
 fn healthz() {}
 
+/// Readiness: `ready` when the database answers with this build's schema
+///
+/// For load balancers: 503 while the database is unreachable or too slow (2 s), when its
+/// schema is not this build's, and while the server shuts down (drains).
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready for clients.", body = String, content_type = "text/plain", example = "ready"),
+        (status = 503, description = "Not ready: the reason, in a word or three.", body = String, content_type = "text/plain", example = "database unreachable"),
+    ),
+)]
+#[allow(dead_code)] // Documents `app::readyz`.
+fn readyz() {}
+
 /// Prometheus metrics
 ///
 /// Served on the main address only with `--metrics-token` (sent as `Authorization: Bearer`),
@@ -150,6 +166,7 @@ they did not exist. Times are milliseconds since the Unix epoch.";
         super::history::restore,
         sync,
         healthz,
+        readyz,
         metrics,
         serve,
     ),

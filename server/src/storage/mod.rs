@@ -154,6 +154,21 @@ pub fn cannot_write(err: &sqlx::Error) -> bool {
         .is_some_and(|code| matches!(code & 0xff, SQLITE_IOERR | SQLITE_FULL))
 }
 
+/// The schema of each engine, applied when the store opens.
+pub(crate) static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+/// See [`SQLITE_MIGRATIONS`].
+pub(crate) static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// The version of the newest migration of the engine at `url`.
+pub(crate) fn latest_migration(url: &str) -> i64 {
+    let migrations = if url.starts_with("postgres") {
+        &POSTGRES_MIGRATIONS
+    } else {
+        &SQLITE_MIGRATIONS
+    };
+    migrations.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
 /// Where documents live.
 #[async_trait]
 pub trait DocStore: Send + Sync + 'static {

@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::{
     Deletion, DocStore, LOAD_BINDINGS, LOAD_DELETIONS, LOAD_STATE, LOAD_TAIL, NewUpdate, StorageError,
@@ -35,7 +35,7 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        sqlx::migrate!("../migrations/postgres").run(&pool).await?;
+        super::POSTGRES_MIGRATIONS.run(&pool).await?;
         Ok(PgStore { pool })
     }
 }

@@ -263,7 +263,7 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
-        sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
+        super::SQLITE_MIGRATIONS.run(&pool).await?;
         let (writer, jobs) = mpsc::channel(WRITER_QUEUE);
         tokio::spawn(write_jobs(pool.clone(), jobs));
         Ok(SqliteStore {

@@ -22,14 +22,8 @@ struct TestDb {
 
 impl TestDb {
     async fn new(engine: Engine) -> TestDb {
-        let url = match engine {
-            Engine::Sqlite => None,
-            Engine::Postgres => Some(crate::testing::fresh_postgres_database().await),
-        };
-        TestDb {
-            dir: tempfile::tempdir().expect("temp dir"),
-            url,
-        }
+        let (dir, url) = crate::testing::test_database(engine).await;
+        TestDb { dir, url }
     }
 
     async fn open(&self) -> Store {
