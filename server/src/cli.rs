@@ -129,6 +129,15 @@ enum AdminCommand {
         #[arg(long)]
         email: String,
     },
+    /// Copy the SQLite database, while the server runs, into a new file: a consistent
+    /// snapshot (SQLite's `VACUUM INTO`). To restore, stop the server and put the file in
+    /// place of `samen.db` in the data directory (docs/deployment.md). On PostgreSQL, use
+    /// `pg_dump`.
+    Backup {
+        /// The file to write; it must not exist yet.
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Turn off a user's two-step verification (they lost their phone and their recovery
     /// codes): they log in with the password alone and can set it up again.
     ResetTotp {
@@ -202,6 +211,14 @@ async fn command(db: &Db, command: AdminCommand) -> anyhow::Result<String> {
             }
             audit(db, "institution.create", number.clone()).await?;
             Ok(format!("created {kind} {number} ({name})"))
+        }
+        AdminCommand::Backup { to } => {
+            if to.exists() {
+                anyhow::bail!("{} exists already: give a new file name", to.display());
+            }
+            db.backup_to(&to).await?;
+            audit(db, "database.backup", to.display().to_string()).await?;
+            Ok(format!("backed up to {}", to.display()))
         }
         AdminCommand::LinkSchool { clb, school } => {
             let (Some(c), Some(s)) = (db.institution(&clb).await?, db.institution(&school).await?) else {

@@ -546,13 +546,11 @@ impl TestServer {
                 .flat_map(|name| std::fs::read(self.data.join(name)).unwrap_or_default())
                 .collect(),
             Some(url) => {
-                let pg_dump = std::fs::read_dir("/usr/lib/postgresql")
-                    .expect("PostgreSQL's programs")
-                    .filter_map(|d| d.ok())
-                    .map(|d| d.path().join("bin/pg_dump"))
-                    .find(|p| p.exists())
+                let out = Command::new(pg_program("pg_dump"))
+                    .arg(&url)
+                    .output()
+                    .await
                     .expect("pg_dump");
-                let out = Command::new(pg_dump).arg(&url).output().await.expect("pg_dump");
                 assert!(
                     out.status.success(),
                     "pg_dump: {}",
@@ -629,4 +627,14 @@ pub async fn database_url(data: &Path) -> Option<String> {
     std::fs::create_dir_all(data).expect("data directory");
     std::fs::write(&file, &url).expect("keep the database URL");
     Some(url)
+}
+
+/// A program of Debian's PostgreSQL package (not always on the PATH).
+pub fn pg_program(name: &str) -> PathBuf {
+    std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL's programs")
+        .filter_map(|d| d.ok())
+        .map(|d| d.path().join("bin").join(name))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("{name} from Debian's postgresql package"))
 }

@@ -49,6 +49,9 @@ pub enum DbError {
     /// A referenced row does not exist.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The engine or the input does not allow it; the text says what to do instead.
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
 impl DbError {
@@ -67,6 +70,8 @@ pub struct Db {
     pool: AnyPool,
     /// The newest migration of this engine: the database is ready once it is applied.
     schema: i64,
+    /// Whether the engine is PostgreSQL (else SQLite): for the few things only one does.
+    postgres: bool,
     /// Audit entries this process wrote in the current hour (`audit.rs`).
     recent: std::sync::Arc<audit::RecentAudit>,
 }
@@ -80,6 +85,7 @@ impl Db {
         Db {
             pool,
             schema: 0,
+            postgres: false,
             recent: std::sync::Arc::default(),
         }
     }
@@ -113,8 +119,24 @@ impl Db {
             .await?;
         Ok(Db {
             schema: crate::storage::latest_migration(url),
+            postgres: url.starts_with("postgres"),
             ..Db::new(pool)
         })
+    }
+
+    /// Writes a consistent copy of a SQLite database to `to` while it is in use (`VACUUM
+    /// INTO`); PostgreSQL has `pg_dump` for that.
+    pub async fn backup_to(&self, to: &std::path::Path) -> Result<(), DbError> {
+        if self.postgres {
+            return Err(DbError::Unsupported(
+                "samen admin backup copies SQLite databases; on PostgreSQL use pg_dump (docs/deployment.md)",
+            ));
+        }
+        let Some(to) = to.to_str() else {
+            return Err(DbError::Unsupported("the backup's path must be valid UTF-8"));
+        };
+        sqlx::query("VACUUM INTO $1").bind(to).execute(&self.pool).await?;
+        Ok(())
     }
 
     /// Whether the database answers and holds this build's schema (for `/readyz`).
