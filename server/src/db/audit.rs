@@ -241,6 +241,7 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{Engine, test_database};
 
     fn entry(target: &str) -> AuditEntry {
         AuditEntry {
@@ -252,15 +253,21 @@ mod tests {
         }
     }
 
-    async fn db() -> (tempfile::TempDir, Db) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (_, db) = crate::open_database(dir.path(), None).await.expect("open");
+    async fn db(engine: Engine) -> (tempfile::TempDir, Db) {
+        let (dir, url) = test_database(engine).await;
+        let (_, db) = crate::open_database(dir.path(), url.as_deref())
+            .await
+            .expect("open");
         (dir, db)
     }
 
-    #[tokio::test]
-    async fn a_read_is_written_once_per_hour() {
-        let (_dir, db) = db().await;
+    crate::test_both_dbs!(
+        a_read_is_written_once_per_hour_sqlite,
+        a_read_is_written_once_per_hour_postgres,
+        a_read_is_written_once_per_hour
+    );
+    async fn a_read_is_written_once_per_hour(engine: Engine) {
+        let (_dir, db) = db(engine).await;
         assert!(db.audit_once(entry("r1")).await.expect("first"));
         assert!(!db.audit_once(entry("r1")).await.expect("again"));
         assert!(db.audit_once(entry("r2")).await.expect("another item"));
@@ -276,9 +283,13 @@ mod tests {
         assert_eq!(db.audit_rows(&filter).await.expect("rows").len(), 1);
     }
 
-    #[tokio::test]
-    async fn a_failed_write_is_an_error_and_not_remembered() {
-        let (_dir, db) = db().await;
+    crate::test_both_dbs!(
+        a_failed_write_is_an_error_and_not_remembered_sqlite,
+        a_failed_write_is_an_error_and_not_remembered_postgres,
+        a_failed_write_is_an_error_and_not_remembered
+    );
+    async fn a_failed_write_is_an_error_and_not_remembered(engine: Engine) {
+        let (_dir, db) = db(engine).await;
         db.pool.close().await;
         assert!(db.audit_once(entry("r1")).await.is_err());
         assert!(

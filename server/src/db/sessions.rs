@@ -335,10 +335,13 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{Engine, test_database};
 
-    async fn db() -> (tempfile::TempDir, Db, UserId) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (_, db) = crate::open_database(dir.path(), None).await.expect("open");
+    async fn db(engine: Engine) -> (tempfile::TempDir, Db, UserId) {
+        let (dir, url) = test_database(engine).await;
+        let (_, db) = crate::open_database(dir.path(), url.as_deref())
+            .await
+            .expect("open");
         let user = db.create_user("a@example.be", "A", "x").await.expect("user").id;
         (dir, db, user)
     }
@@ -350,9 +353,13 @@ mod tests {
             .expect("count")
     }
 
-    #[tokio::test]
-    async fn the_purge_deletes_expired_and_idle_sessions_only() {
-        let (_dir, db, user) = db().await;
+    crate::test_both_dbs!(
+        the_purge_deletes_expired_and_idle_sessions_only_sqlite,
+        the_purge_deletes_expired_and_idle_sessions_only_postgres,
+        the_purge_deletes_expired_and_idle_sessions_only
+    );
+    async fn the_purge_deletes_expired_and_idle_sessions_only(engine: Engine) {
+        let (_dir, db, user) = db(engine).await;
         let live = db.create_session(&user, 3_600_000).await.expect("live");
         let expired = db.create_session(&user, 3_600_000).await.expect("expired");
         let idle = db.create_session(&user, 3_600_000).await.expect("idle");
@@ -385,9 +392,13 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn use_moves_the_last_use_forward_and_idleness_ends_a_session() {
-        let (_dir, db, user) = db().await;
+    crate::test_both_dbs!(
+        use_moves_the_last_use_forward_and_idleness_ends_a_session_sqlite,
+        use_moves_the_last_use_forward_and_idleness_ends_a_session_postgres,
+        use_moves_the_last_use_forward_and_idleness_ends_a_session
+    );
+    async fn use_moves_the_last_use_forward_and_idleness_ends_a_session(engine: Engine) {
+        let (_dir, db, user) = db(engine).await;
         let secret = db.create_session(&user, 3_600_000).await.expect("session");
         let credential = Credential::Session(hash_secret(&secret));
         sqlx::query("UPDATE sessions SET last_seen_at = $1")

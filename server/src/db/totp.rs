@@ -253,17 +253,24 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{Engine, test_database};
 
-    async fn db_with_user() -> (tempfile::TempDir, Db, UserId) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (_, db) = crate::open_database(dir.path(), None).await.expect("open");
+    async fn db_with_user(engine: Engine) -> (tempfile::TempDir, Db, UserId) {
+        let (dir, url) = test_database(engine).await;
+        let (_, db) = crate::open_database(dir.path(), url.as_deref())
+            .await
+            .expect("open");
         let user = db.create_user("an@clb.be", "An", "hash").await.expect("user").id;
         (dir, db, user)
     }
 
-    #[tokio::test]
-    async fn a_step_a_recovery_code_and_a_pending_login_are_each_used_once() {
-        let (_dir, db, user) = db_with_user().await;
+    crate::test_both_dbs!(
+        a_step_a_recovery_code_and_a_pending_login_are_each_used_once_sqlite,
+        a_step_a_recovery_code_and_a_pending_login_are_each_used_once_postgres,
+        a_step_a_recovery_code_and_a_pending_login_are_each_used_once
+    );
+    async fn a_step_a_recovery_code_and_a_pending_login_are_each_used_once(engine: Engine) {
+        let (_dir, db, user) = db_with_user(engine).await;
         db.begin_totp(&user, b"secret").await.expect("begin");
         assert!(
             !db.use_totp_step(&user, 10).await.expect("use"),
