@@ -10,6 +10,7 @@ mod bad_input;
 mod chaos;
 mod comments;
 mod convergence;
+mod exhaustion;
 mod headers;
 mod history;
 mod identity;

@@ -27,6 +27,10 @@ use crate::ids::{ConnId, RegistrationId};
 /// How long one write may take before the client counts as gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long the server reads (and drops) what a client still sends after the server's
+/// close, waiting for the client's own close.
+const CLOSE_DRAIN: Duration = Duration::from_secs(2);
+
 /// What a connection needs besides its socket.
 pub struct SocketSettings {
     /// The connection's id (chosen before the upgrade, so that the access watch knows it).
@@ -96,13 +100,30 @@ pub fn serve_socket(
 }
 
 /// Says goodbye with `close` (if the client is still there) and closes the socket.
+///
+/// After its close frame the server reads until the client's answering close (at most
+/// [`CLOSE_DRAIN`]): a socket let go with unread bytes (a client that was still sending,
+/// the very reason it is closed when it floods) is reset by the kernel, and the reset can
+/// overtake the close frame, so the client would see 1006 instead of why it was closed
+/// (4429: wait before reconnecting).
 async fn close_socket(mut socket: WebSocket, close: Option<CloseReason>) {
     if let Some(reason) = close {
         let frame = CloseFrame {
             code: reason.code,
             reason: reason.reason.into(),
         };
-        let _ = tokio::time::timeout(WRITE_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
+        if let Ok(Ok(())) =
+            tokio::time::timeout(WRITE_TIMEOUT, socket.send(Message::Close(Some(frame)))).await
+        {
+            let drain = async {
+                while let Some(Ok(msg)) = socket.recv().await {
+                    if matches!(msg, Message::Close(_)) {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(CLOSE_DRAIN, drain).await;
+        }
     }
     let _ = tokio::time::timeout(WRITE_TIMEOUT, socket.close()).await;
 }

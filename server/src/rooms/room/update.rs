@@ -69,13 +69,16 @@ impl Room {
             .saturating_sub(peer.new_client_ids);
         let rooms = self.rooms.clone();
         let (usage, user) = (&rooms.usage, &principal.user);
-        if !usage.may_apply(user, rooms.clock.now()) {
+        // An empty update (a new client's sync step 2) costs nothing and is no one's share.
+        let empty = update.info.blocks.is_empty() && update.info.deletes.is_empty();
+        if !empty && !usage.may_apply(user, rooms.clock.now()) {
             tracing::info!(id = %self.id, %conn, %user, "integration time used up");
             rooms.metrics.reject("apply_time");
             batch.kicks.push((conn, CloseReason::RATE_LIMITED));
             return;
         }
-        let (bytes, day) = (update.bytes.len(), rooms.clock.now_millis().div_euclid(DAY_MS));
+        let day = rooms.clock.now_millis().div_euclid(DAY_MS);
+        let bytes = if empty { 0 } else { update.bytes.len() };
         if usage.store(user, bytes, day).is_err() {
             tracing::info!(id = %self.id, %conn, %user, "daily quota reached");
             rooms.metrics.reject("daily_quota");
@@ -85,7 +88,7 @@ impl Room {
         // Real time, not the room's clock: this is a measurement.
         let started = std::time::Instant::now();
         let result = self.integrate(&principal, update, Target::AllBut(conn), allowance, batch);
-        let within = usage.applied(user, started.elapsed(), rooms.clock.now());
+        let within = empty || usage.applied(user, started.elapsed(), rooms.clock.now());
         if !matches!(result, Ok(Integrated { stored: true, .. })) {
             usage.unstore(user, bytes, day);
         }
