@@ -49,18 +49,6 @@ impl W {
     }
 }
 
-/// A deterministic stream of numbers (xorshift), so every run builds the same document.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u32) -> u32 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % u64::from(n.max(1))) as u32
-    }
-}
-
 /// The base document as a v1 update, and what the shapes refer to in it.
 struct Base {
     state: Vec<u8>,
@@ -86,7 +74,8 @@ fn base(items: u32) -> Base {
     let text = doc.get_or_insert_text(Section::Understanding.root_name());
     let map = doc.get_or_insert_map("m");
     let goals = doc.get_or_insert_xml_fragment(Section::Goals.root_name());
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    // Seeded, so every run builds the same document.
+    let mut rng = fastrand::Rng::with_seed(0x9e37_79b9_7f4a_7c15);
     {
         let mut txn = doc.transact_mut();
         text.insert(&mut txn, 0, "[");
@@ -96,7 +85,7 @@ fn base(items: u32) -> Base {
         // One transaction each, at a random place between the brackets: separate items.
         let mut txn = doc.transact_mut();
         let len = text.len(&txn);
-        let at = 1 + rng.below(len - 1);
+        let at = 1 + rng.u32(0..len - 1);
         text.insert(&mut txn, at, "x");
     }
     for n in 0..items {
