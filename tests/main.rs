@@ -11,6 +11,7 @@ mod chaos;
 mod comments;
 mod convergence;
 mod disk_full;
+mod exhaustion;
 mod headers;
 mod history;
 mod identity;

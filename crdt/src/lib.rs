@@ -4,6 +4,7 @@
 //! This crate is pure: no IO, no async runtime, no clock. It can be unit-tested and fuzzed
 //! alone, and the server calls it before any client byte reaches yrs.
 
+pub mod cost;
 pub mod deps;
 pub mod error;
 pub mod history;

@@ -79,6 +79,10 @@ pub enum PolicyError {
     /// writes it and wherever it goes: that cannot be checked now, so it is refused.
     #[error("the update deletes items the document does not hold")]
     DeletesUnknownItems,
+    /// The connection may not write at all (a read-only token), not even content outside
+    /// every section, which would otherwise be stored and bind client IDs for free.
+    #[error("this connection may not write")]
+    ReadOnly,
 }
 
 /// What an update would change, as [`SectionIndex::classify`] reads it. Content the

@@ -6,6 +6,7 @@
 
 use thiserror::Error;
 
+use crate::cost::{CostError, check_cost};
 use crate::ids::ClientId;
 use crate::lib0::{Reader, write_buf, write_var};
 use crate::validate::{
@@ -90,6 +91,9 @@ pub enum ProtocolError {
     /// The frame or its payload is malformed.
     #[error("malformed message: {0}")]
     Malformed(#[from] ValidationError),
+    /// A well-formed update that would cost too much to integrate.
+    #[error("update too costly: {0}")]
+    TooCostly(#[from] CostError),
 }
 
 /// Decodes and validates one WebSocket binary frame from a client.
@@ -104,8 +108,8 @@ pub fn decode_client_message(frame: &[u8], limits: &Limits) -> Result<ClientMess
                     state_vector: sv.to_vec(),
                 }
             }
-            SYNC_STEP2 => ClientMessage::SyncStep2(read_update(&mut r, limits)?),
-            SYNC_UPDATE => ClientMessage::Update(read_update(&mut r, limits)?),
+            SYNC_STEP2 => ClientMessage::SyncStep2(checked(read_update(&mut r, limits)?, limits)?),
+            SYNC_UPDATE => ClientMessage::Update(checked(read_update(&mut r, limits)?, limits)?),
             other => return Err(ProtocolError::UnknownSyncType(other)),
         },
         MSG_AWARENESS => ClientMessage::Awareness(parse_awareness_v1(r.read_buf()?, limits)?),
@@ -115,6 +119,12 @@ pub fn decode_client_message(frame: &[u8], limits: &Limits) -> Result<ClientMess
     };
     r.finish()?;
     Ok(msg)
+}
+
+/// An update whose integration stays within `limits.cost`.
+fn checked(update: ValidatedUpdate, limits: &Limits) -> Result<ValidatedUpdate, CostError> {
+    check_cost(&update.info, &limits.cost)?;
+    Ok(update)
 }
 
 fn read_update(r: &mut Reader<'_>, limits: &Limits) -> Result<ValidatedUpdate, ValidationError> {

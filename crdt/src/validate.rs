@@ -22,6 +22,7 @@
 
 use std::collections::HashSet;
 
+pub use crate::cost::CostLimits;
 pub use crate::error::ValidationError;
 use crate::ids::ClientId;
 use crate::lib0::Reader;
@@ -46,6 +47,9 @@ pub struct Limits {
     pub max_awareness_bytes: usize,
     /// How deeply `Any` values and JSON may nest.
     pub max_depth: usize,
+    /// What integrating one update may cost (checked by [`crate::protocol`] for client
+    /// messages, not by [`parse_update_v1`], which also reads the server's own states).
+    pub cost: CostLimits,
 }
 
 impl Default for Limits {
@@ -54,6 +58,7 @@ impl Default for Limits {
             max_update_bytes: 8 * 1024 * 1024,
             max_awareness_bytes: 64 * 1024,
             max_depth: 32,
+            cost: CostLimits::default(),
         }
     }
 }

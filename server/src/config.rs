@@ -52,6 +52,51 @@ pub struct ServeConfig {
     #[arg(long, env = "SAMEN_OUTBOUND_QUEUE", default_value_t = 1024)]
     pub outbound_queue: usize,
 
+    /// Bytes queued for one connection before it is dropped as too slow (one frame larger
+    /// than this still goes to a connection with nothing queued).
+    #[arg(long, env = "SAMEN_OUTBOUND_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub outbound_bytes: usize,
+
+    /// Bytes of one connection's messages that may wait for its room; beyond it the server
+    /// stops reading from that connection until the room has taken them. At least the
+    /// largest message.
+    #[arg(long, env = "SAMEN_INBOUND_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub inbound_bytes: usize,
+
+    /// Bytes of all connections' messages that may wait for one room. At least the largest
+    /// message.
+    #[arg(long, env = "SAMEN_ROOM_INBOUND_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub room_inbound_bytes: usize,
+
+    /// Sync requests (sync step 1) one connection may send at once; then one every
+    /// `--sync-request-secs`. Beyond it the connection is closed (4429).
+    #[arg(long, env = "SAMEN_SYNC_REQUEST_BURST", default_value_t = 8)]
+    pub sync_request_burst: u32,
+
+    /// Seconds per further sync request of one connection.
+    #[arg(long, env = "SAMEN_SYNC_REQUEST_SECS", default_value_t = 10)]
+    pub sync_request_secs: u64,
+
+    /// New Yjs client IDs one connection may introduce: bound to its user by its edits,
+    /// or announced in its presence. Beyond it the connection is closed.
+    #[arg(long, env = "SAMEN_MAX_CLIENT_IDS", default_value_t = 8)]
+    pub max_client_ids: usize,
+
+    /// Update bytes one user may send per minute, over all their connections (also the
+    /// burst; at least the largest message). Beyond it the connection is closed (4429).
+    #[arg(long, env = "SAMEN_USER_BYTES_PER_MINUTE", default_value_t = 16 * 1024 * 1024)]
+    pub user_bytes_per_minute: u64,
+
+    /// Update bytes of one user the server stores per day (UTC), over all documents.
+    /// Beyond it their updates are refused (4413) until the next day.
+    #[arg(long, env = "SAMEN_USER_BYTES_PER_DAY", default_value_t = 64 * 1024 * 1024)]
+    pub user_bytes_per_day: u64,
+
+    /// Milliseconds of the rooms' time one user's updates may take yrs to integrate, per
+    /// minute (also the burst). Beyond it the connection is closed (4429).
+    #[arg(long, env = "SAMEN_USER_APPLY_MS_PER_MINUTE", default_value_t = 5_000)]
+    pub user_apply_ms_per_minute: u64,
+
     /// Seconds a room stays loaded after its last connection left.
     #[arg(long, env = "SAMEN_ROOM_IDLE_SECS", default_value_t = 30)]
     pub room_idle_secs: u64,
@@ -192,6 +237,18 @@ impl ServeConfig {
             awareness_timeout: Duration::from_secs(self.awareness_timeout_secs),
             compact_after: self.compact_after.max(1),
             outbound_queue: self.outbound_queue.max(1),
+            outbound_bytes: self.outbound_bytes.max(1),
+            inbound_bytes: self.inbound_bytes.max(self.max_message_bytes).max(1),
+            room_inbound_bytes: self.room_inbound_bytes.max(self.max_message_bytes).max(1),
+            sync_request_burst: self.sync_request_burst.max(1),
+            sync_request_every: Duration::from_secs(self.sync_request_secs),
+            max_client_ids: self.max_client_ids.max(1),
+            user_bytes_per_minute: self
+                .user_bytes_per_minute
+                .max(self.max_message_bytes as u64)
+                .max(1),
+            user_bytes_per_day: self.user_bytes_per_day,
+            user_apply_per_minute: Duration::from_millis(self.user_apply_ms_per_minute.max(1)),
             snapshot_quiet: Duration::from_secs(self.snapshot_quiet_secs.max(1)),
             snapshot_every: Duration::from_secs(24 * 60 * 60),
         }
@@ -286,6 +343,25 @@ pub struct RoomConfig {
     pub compact_after: usize,
     /// Per-connection outbound queue length.
     pub outbound_queue: usize,
+    /// Bytes queued for one connection before it counts as too slow.
+    pub outbound_bytes: usize,
+    /// Bytes of one connection's messages waiting for its room (at least the largest
+    /// message).
+    pub inbound_bytes: usize,
+    /// Bytes of all messages waiting for one room (at least the largest message).
+    pub room_inbound_bytes: usize,
+    /// Sync requests (sync step 1) a connection may send at once.
+    pub sync_request_burst: u32,
+    /// Time that earns a connection one more sync request.
+    pub sync_request_every: Duration,
+    /// New client IDs one connection may bind or announce.
+    pub max_client_ids: usize,
+    /// Update bytes one user may send per minute (and at once).
+    pub user_bytes_per_minute: u64,
+    /// Update bytes of one user stored per UTC day.
+    pub user_bytes_per_day: u64,
+    /// Integration time of one user's updates per minute (and at once).
+    pub user_apply_per_minute: Duration,
     /// Quiet time after edits before an automatic version is kept.
     pub snapshot_quiet: Duration,
     /// Longest time edits go without an automatic version, however busy the room.
@@ -301,6 +377,15 @@ impl RoomConfig {
             awareness_timeout: Duration::from_secs(30),
             compact_after: 500,
             outbound_queue: 16,
+            outbound_bytes: 16 * 1024 * 1024,
+            inbound_bytes: 16 * 1024 * 1024,
+            room_inbound_bytes: 64 * 1024 * 1024,
+            sync_request_burst: 8,
+            sync_request_every: Duration::from_secs(10),
+            max_client_ids: 8,
+            user_bytes_per_minute: 16 * 1024 * 1024,
+            user_bytes_per_day: 64 * 1024 * 1024,
+            user_apply_per_minute: Duration::from_secs(5),
             snapshot_quiet: Duration::from_secs(600),
             snapshot_every: Duration::from_secs(24 * 60 * 60),
         }

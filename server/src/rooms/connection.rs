@@ -20,12 +20,16 @@ use samen_crdt::protocol::{ProtocolError, decode_client_message};
 use samen_crdt::{ClientMessage, Limits, ValidationError};
 use tokio::sync::mpsc;
 
-use super::outbox::{Delivery, OutboxReceiver, outbox};
-use super::{CloseReason, JoinError, Peer, Principal, RoomCmd, Rooms};
+use super::outbox::{Delivery, outbox};
+use super::{Budget, CloseReason, Held, Inbound, JoinError, Joined, Peer, Principal, RoomCmd, Rooms};
 use crate::ids::{ConnId, RegistrationId};
 
 /// How long one write may take before the client counts as gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the server reads (and drops) what a client still sends after the server's
+/// close, waiting for the client's own close.
+const CLOSE_DRAIN: Duration = Duration::from_secs(2);
 
 /// What a connection needs besides its socket.
 pub struct SocketSettings {
@@ -60,18 +64,22 @@ pub fn serve_socket(
         let conn = settings.conn;
         let metrics = rooms.inner.metrics.clone();
         metrics.connections.inc();
-        let queue = rooms.inner.config.outbound_queue;
+        let (queue, queue_bytes) = (
+            rooms.inner.config.outbound_queue,
+            rooms.inner.config.outbound_bytes,
+        );
         let acks = settings.acks;
         let principal = settings.principal.clone();
         let make_peer = move || {
-            let (out, receiver) = outbox(queue);
+            let (out, receiver) = outbox(queue, queue_bytes);
             let principal = principal.clone();
             let peer = Peer { out, acks, principal };
             (peer, receiver)
         };
         let close = match rooms.join(id, conn, make_peer).await {
-            Ok((room, outbox)) => {
-                let close = pump(conn, &mut socket, &room, &outbox, &settings, &rooms).await;
+            Ok(joined) => {
+                let close = pump(conn, &mut socket, &joined, &settings, &rooms).await;
+                let Joined { tx: room, outbox, .. } = joined;
                 // Frames the room sends until it sees the leave are dropped, not counted
                 // against the queue as if the client were slow.
                 drop(outbox);
@@ -92,13 +100,30 @@ pub fn serve_socket(
 }
 
 /// Says goodbye with `close` (if the client is still there) and closes the socket.
+///
+/// After its close frame the server reads until the client's answering close (at most
+/// [`CLOSE_DRAIN`]): a socket let go with unread bytes (a client that was still sending,
+/// the very reason it is closed when it floods) is reset by the kernel, and the reset can
+/// overtake the close frame, so the client would see 1006 instead of why it was closed
+/// (4429: wait before reconnecting).
 async fn close_socket(mut socket: WebSocket, close: Option<CloseReason>) {
     if let Some(reason) = close {
         let frame = CloseFrame {
             code: reason.code,
             reason: reason.reason.into(),
         };
-        let _ = tokio::time::timeout(WRITE_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
+        if let Ok(Ok(())) =
+            tokio::time::timeout(WRITE_TIMEOUT, socket.send(Message::Close(Some(frame)))).await
+        {
+            let drain = async {
+                while let Some(Ok(msg)) = socket.recv().await {
+                    if matches!(msg, Message::Close(_)) {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(CLOSE_DRAIN, drain).await;
+        }
     }
     let _ = tokio::time::timeout(WRITE_TIMEOUT, socket.close()).await;
 }
@@ -110,12 +135,15 @@ async fn close_socket(mut socket: WebSocket, close: Option<CloseReason>) {
 async fn pump(
     conn: ConnId,
     socket: &mut WebSocket,
-    room: &mpsc::Sender<RoomCmd>,
-    outbox: &OutboxReceiver,
+    joined: &Joined,
     settings: &SocketSettings,
     rooms: &Rooms,
 ) -> Option<CloseReason> {
+    let (room, outbox) = (&joined.tx, &joined.outbox);
     let metrics = &rooms.inner.metrics;
+    // What this connection's messages may hold while they wait for the room; the room's
+    // own budget bounds all its connections together.
+    let budget = Budget::new(rooms.inner.config.inbound_bytes);
     let mut ping = tokio::time::interval(settings.ping);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_seen = Instant::now();
@@ -139,8 +167,19 @@ async fn pump(
                             Ok(msg) => {
                                 if matches!(msg, ClientMessage::Update(_) | ClientMessage::SyncStep2(_)) {
                                     settings.edited.store(true, Ordering::Relaxed);
+                                    // The user's bytes per minute, over all their connections:
+                                    // refused before the room sees them, so nothing changes.
+                                    if rooms.inner.usage.sent(&settings.principal.user, data.len()).is_err() {
+                                        tracing::info!(%conn, user = %settings.principal.user, "update rate over quota");
+                                        metrics.reject("update_rate");
+                                        return Some(CloseReason::RATE_LIMITED);
+                                    }
                                 }
-                                if !hand_to_room(room, RoomCmd::Message { conn, msg: Box::new(msg) }).await {
+                                let Some(held) = Held::take(&budget, &joined.inbound, data.len()).await else {
+                                    return Some(CloseReason::GOING_AWAY);
+                                };
+                                let msg = Box::new(Inbound { msg, held });
+                                if !hand_to_room(room, RoomCmd::Message { conn, msg }).await {
                                     return Some(CloseReason::GOING_AWAY);
                                 }
                             }
@@ -223,6 +262,9 @@ fn classify(err: &ProtocolError) -> (&'static str, CloseReason) {
         | ProtocolError::UnexpectedAuth => ("unknown_type", CloseReason::UNSUPPORTED),
         ProtocolError::Malformed(ValidationError::TooLarge { .. }) => ("too_big", CloseReason::TOO_BIG),
         ProtocolError::Malformed(_) => ("malformed", CloseReason::MALFORMED),
+        // Sent as 1009 like an oversized message: it is too large to take, in work if not
+        // in bytes (`samen_crdt::cost`).
+        ProtocolError::TooCostly(_) => ("too_costly", CloseReason::TOO_BIG),
     }
 }
 

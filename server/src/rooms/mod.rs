@@ -10,12 +10,13 @@ mod outbox;
 mod presence;
 mod quota;
 mod room;
+mod usage;
 
 use std::sync::Arc;
 
 use dashmap::DashMap;
 use samen_crdt::ClientMessage;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 
 pub use connection::{SocketSettings, serve_socket};
 pub use quota::{SocketQuota, SocketSlot};
@@ -140,6 +141,98 @@ impl CloseReason {
         code: 1001,
         reason: "no response, closing",
     };
+    /// 1008: the connection introduced more new client IDs (edits or presence) than one
+    /// connection may; an honest client uses one.
+    pub const CLIENT_IDS: CloseReason = CloseReason {
+        code: 1008,
+        reason: "too many client IDs",
+    };
+    /// 4429: the user sent more than their share (update bytes or integration time per
+    /// minute), or the connection asked to sync too often. The client keeps its edits and
+    /// reconnects after a pause; its sync then sends what was not stored.
+    pub const RATE_LIMITED: CloseReason = CloseReason {
+        code: 4429,
+        reason: "too many changes at once; wait a minute, then reconnect",
+    };
+    /// 4413: the user's stored bytes for today are used up; their updates are refused
+    /// until the next day (UTC). The client keeps its edits.
+    pub const QUOTA: CloseReason = CloseReason {
+        code: 4413,
+        reason: "daily quota for changes reached; try again tomorrow",
+    };
+}
+
+/// A validated message on its way to the room, holding its bytes' places in its
+/// connection's and its room's inbound budgets until the room has stored what it brought.
+pub(crate) struct Inbound {
+    /// The message.
+    pub msg: ClientMessage,
+    /// Given back when dropped, after the batch that took the message is committed.
+    pub held: Held,
+}
+
+/// Places in the inbound budgets (given back on drop).
+pub(crate) struct Held {
+    _conn: OwnedSemaphorePermit,
+    _room: OwnedSemaphorePermit,
+}
+
+impl Held {
+    /// Takes `bytes` from the connection's and the room's budgets, waiting while either
+    /// is used up (the connection stops reading meanwhile: back-pressure to the client).
+    /// `None`: a budget was closed.
+    pub async fn take(conn: &Budget, room: &Budget, bytes: usize) -> Option<Held> {
+        if let Some(held) = Held::try_take(conn, room, bytes) {
+            return Some(held);
+        }
+        // Boxed: rare, and the connection's task would otherwise keep room for this wait
+        // for its whole life.
+        Box::pin(async {
+            Some(Held {
+                _conn: conn.take(bytes).await?,
+                _room: room.take(bytes).await?,
+            })
+        })
+        .await
+    }
+
+    /// Takes `bytes` from both budgets if both have them now.
+    fn try_take(conn: &Budget, room: &Budget, bytes: usize) -> Option<Held> {
+        let conn = conn.sem.clone().try_acquire_many_owned(conn.ask(bytes)).ok()?;
+        let room = room.sem.clone().try_acquire_many_owned(room.ask(bytes)).ok()?;
+        Some(Held {
+            _conn: conn,
+            _room: room,
+        })
+    }
+}
+
+/// A number of bytes that messages may take while they wait, shared by those who send them.
+#[derive(Debug, Clone)]
+pub(crate) struct Budget {
+    sem: Arc<Semaphore>,
+    size: usize,
+}
+
+impl Budget {
+    /// A budget of `size` bytes (at least one).
+    pub fn new(size: usize) -> Budget {
+        let size = size.clamp(1, Semaphore::MAX_PERMITS);
+        Budget {
+            sem: Arc::new(Semaphore::new(size)),
+            size,
+        }
+    }
+
+    /// The permits `bytes` take: a message larger than the budget takes all of it.
+    fn ask(&self, bytes: usize) -> u32 {
+        u32::try_from(bytes.min(self.size)).unwrap_or(u32::MAX)
+    }
+
+    /// Takes `bytes`, waiting for what others give back.
+    async fn take(&self, bytes: usize) -> Option<OwnedSemaphorePermit> {
+        self.sem.clone().acquire_many_owned(self.ask(bytes)).await.ok()
+    }
 }
 
 /// How a room reaches one connection.
@@ -159,7 +252,7 @@ pub(crate) enum RoomCmd {
     /// A connection joins; the reply says whether the room took it.
     Join(Box<Join>),
     /// A validated message from a joined connection.
-    Message { conn: ConnId, msg: Box<ClientMessage> },
+    Message { conn: ConnId, msg: Box<Inbound> },
     /// A connection left.
     Leave { conn: ConnId },
     /// The document's state (a v1 update), once everything before it is stored.
@@ -210,6 +303,19 @@ pub(crate) struct RoomHandle {
     /// Tells this room apart from a later room for the same document.
     pub instance: u64,
     pub tx: mpsc::Sender<RoomCmd>,
+    /// Bytes of messages that may wait for this room, from all its connections: the
+    /// channel bounds their number, this their size.
+    pub inbound: Budget,
+}
+
+/// A joined connection's ways to its room.
+pub(crate) struct Joined {
+    /// The room's channel.
+    pub tx: mpsc::Sender<RoomCmd>,
+    /// The room's inbound byte budget.
+    pub inbound: Budget,
+    /// Where the room queues frames for the connection.
+    pub outbox: outbox::OutboxReceiver,
 }
 
 /// Shared by every room and connection.
@@ -224,6 +330,8 @@ pub(crate) struct RoomsInner {
     pub shutdown: watch::Receiver<bool>,
     /// Where rooms read the time.
     pub clock: Clock,
+    /// Each user's update bytes, integration time and stored bytes (quotas).
+    pub usage: usage::Usage,
     /// Seeds each room's random numbers as it loads.
     rng: std::sync::Mutex<fastrand::Rng>,
     /// The number of running rooms, so shutdown can wait for them.
@@ -311,6 +419,7 @@ impl Rooms {
                 db,
                 events,
                 metrics,
+                usage: usage::Usage::new(&config),
                 config,
                 shutdown,
                 clock: ambient.clock,
@@ -397,7 +506,7 @@ impl Rooms {
         id: RegistrationId,
         conn: ConnId,
         make_peer: impl Fn() -> (Peer, outbox::OutboxReceiver),
-    ) -> Result<(mpsc::Sender<RoomCmd>, outbox::OutboxReceiver), JoinError> {
+    ) -> Result<Joined, JoinError> {
         // A room found closing refuses the join; the next attempt finds or makes a new one.
         for _ in 0..8 {
             if *self.inner.shutdown.borrow() {
@@ -412,7 +521,11 @@ impl Rooms {
                 reply: reply_tx,
             }));
             if handle.tx.send(cmd).await.is_ok() && matches!(reply_rx.await, Ok(Ok(()))) {
-                return Ok((handle.tx, outbox));
+                return Ok(Joined {
+                    tx: handle.tx,
+                    inbound: handle.inbound,
+                    outbox,
+                });
             }
             self.inner
                 .rooms
@@ -429,7 +542,12 @@ impl Rooms {
         static INSTANCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let instance = INSTANCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(ROOM_CHANNEL);
-        let handle = RoomHandle { instance, tx };
+        let inbound = Budget::new(self.inner.config.room_inbound_bytes);
+        let handle = RoomHandle {
+            instance,
+            tx,
+            inbound,
+        };
         // Claim the slot before loading, so that concurrent joiners wait on one load.
         let claimed = match self.inner.rooms.entry(id) {
             dashmap::Entry::Occupied(e) => return Ok(e.get().clone()),
@@ -498,7 +616,7 @@ mod tests {
         );
         let principal = Arc::new(Principal::new(UserId::new(), "Iemand".into(), SchoolAccess::Clb));
         let make_peer = || {
-            let (out, receiver) = outbox::outbox(16);
+            let (out, receiver) = outbox::outbox(16, 1 << 20);
             let peer = Peer {
                 out,
                 acks: false,
@@ -508,7 +626,7 @@ mod tests {
         };
         let id = RegistrationId::new();
         let conn = ConnId::next();
-        let (tx, outbox) = rooms.join(id, conn, make_peer).await.expect("join");
+        let Joined { tx, outbox, .. } = rooms.join(id, conn, make_peer).await.expect("join");
         assert_eq!(rooms.loaded(), 1);
         assert_eq!(*rooms.inner.live.borrow(), 1);
         assert!(metrics.render().contains("samen_rooms 1\n"));
@@ -517,7 +635,13 @@ mod tests {
             .inner
             .panic_for_test
             .store(true, std::sync::atomic::Ordering::Relaxed);
-        let msg = Box::new(ClientMessage::QueryAwareness);
+        let held = Held::take(&Budget::new(1), &Budget::new(1), 0)
+            .await
+            .expect("budget");
+        let msg = Box::new(Inbound {
+            msg: ClientMessage::QueryAwareness,
+            held,
+        });
         tx.send(RoomCmd::Message { conn, msg })
             .await
             .expect("room takes the message");

@@ -14,12 +14,15 @@ use bytes::Bytes;
 
 use super::CloseReason;
 
-/// Creates the room's and the connection's ends of one outbox; `capacity` frames may wait
-/// before the room counts the connection as too slow.
-pub(crate) fn outbox(capacity: usize) -> (OutboxSender, OutboxReceiver) {
+/// Creates the room's and the connection's ends of one outbox; `capacity` frames of at
+/// most `max_bytes` bytes together may wait before the room counts the connection as too
+/// slow. A single frame larger than `max_bytes` (a large document's sync step 2) is still
+/// queued when nothing else waits, so that any document can be opened.
+pub(crate) fn outbox(capacity: usize, max_bytes: usize) -> (OutboxSender, OutboxReceiver) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State::default()),
         capacity: capacity.max(1),
+        max_bytes,
     });
     (OutboxSender(shared.clone()), OutboxReceiver(shared))
 }
@@ -27,11 +30,15 @@ pub(crate) fn outbox(capacity: usize) -> (OutboxSender, OutboxReceiver) {
 struct Shared {
     state: Mutex<State>,
     capacity: usize,
+    max_bytes: usize,
 }
 
 #[derive(Default)]
 struct State {
     frames: VecDeque<Bytes>,
+    /// The bytes of `frames`: a reader that stalls must not hold memory without bound,
+    /// and 1,024 frames of a few MiB each would be gigabytes.
+    bytes: usize,
     /// Set once by the room; later frames are dropped.
     close: Option<CloseReason>,
     /// The room let go of the connection without a word (it is gone).
@@ -58,7 +65,7 @@ impl Shared {
     }
 }
 
-/// The connection is `capacity` frames behind.
+/// The connection is `capacity` frames or `max_bytes` bytes behind.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Full;
 
@@ -68,13 +75,15 @@ pub(crate) struct OutboxSender(Arc<Shared>);
 impl OutboxSender {
     /// Queues a frame; [`Full`] when the connection is too far behind to keep.
     pub fn push(&self, frame: Bytes) -> Result<(), Full> {
-        let capacity = self.0.capacity;
+        let (capacity, max_bytes) = (self.0.capacity, self.0.max_bytes);
         self.0.update(|state| {
+            let bytes = state.bytes.saturating_add(frame.len());
             if state.close.is_some() || state.conn_gone {
                 Ok(())
-            } else if state.frames.len() >= capacity {
+            } else if state.frames.len() >= capacity || (bytes > max_bytes && !state.frames.is_empty()) {
                 Err(Full)
             } else {
+                state.bytes = bytes;
                 state.frames.push_back(frame);
                 Ok(())
             }
@@ -123,6 +132,7 @@ impl OutboxReceiver {
             return Poll::Ready(Delivery::Close(reason));
         }
         if !state.frames.is_empty() {
+            state.bytes = 0;
             return Poll::Ready(Delivery::Frames(std::mem::take(&mut state.frames)));
         }
         if state.room_gone {
@@ -140,6 +150,7 @@ impl Drop for OutboxReceiver {
         self.0.update(|state| {
             state.conn_gone = true;
             state.frames.clear();
+            state.bytes = 0;
         });
     }
 }
@@ -155,7 +166,7 @@ mod tests {
 
     #[tokio::test]
     async fn delivers_everything_queued_in_one_go() {
-        let (tx, rx) = outbox(8);
+        let (tx, rx) = outbox(8, 1 << 20);
         tx.push(frame(1)).unwrap();
         tx.push(frame(2)).unwrap();
         assert_eq!(rx.next().await, Delivery::Frames([frame(1), frame(2)].into()));
@@ -165,7 +176,7 @@ mod tests {
 
     #[tokio::test]
     async fn wakes_a_waiting_connection() {
-        let (tx, rx) = outbox(8);
+        let (tx, rx) = outbox(8, 1 << 20);
         let waiting = tokio::spawn(async move { rx.next().await });
         tokio::time::sleep(Duration::from_millis(20)).await;
         tx.push(frame(7)).unwrap();
@@ -175,7 +186,7 @@ mod tests {
 
     #[tokio::test]
     async fn full_queue_refuses_and_keeps_what_it_has() {
-        let (tx, rx) = outbox(2);
+        let (tx, rx) = outbox(2, 1 << 20);
         tx.push(frame(1)).unwrap();
         tx.push(frame(2)).unwrap();
         assert_eq!(tx.push(frame(3)), Err(Full));
@@ -184,8 +195,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_queue_full_of_bytes_refuses_but_one_large_frame_passes_alone() {
+        let (tx, rx) = outbox(100, 10);
+        // Larger than the bound, but nothing waits: a large document must still open.
+        assert_eq!(tx.push(Bytes::from(vec![0; 50])), Ok(()));
+        assert_eq!(
+            tx.push(frame(1)),
+            Err(Full),
+            "the bytes bound counts, not only frames"
+        );
+        assert!(matches!(rx.next().await, Delivery::Frames(f) if f.len() == 1));
+        for n in 0..10 {
+            assert_eq!(tx.push(frame(n)), Ok(()));
+        }
+        assert_eq!(tx.push(frame(10)), Err(Full), "10 bytes are waiting");
+        assert!(matches!(rx.next().await, Delivery::Frames(f) if f.len() == 10));
+        assert_eq!(tx.push(frame(11)), Ok(()), "taking the frames frees their bytes");
+    }
+
+    #[tokio::test]
     async fn close_comes_after_the_queued_frames_and_stops_new_ones() {
-        let (tx, rx) = outbox(8);
+        let (tx, rx) = outbox(8, 1 << 20);
         tx.push(frame(1)).unwrap();
         tx.close(CloseReason::POLICY);
         tx.close(CloseReason::GOING_AWAY);
@@ -197,7 +227,7 @@ mod tests {
 
     #[tokio::test]
     async fn too_slow_skips_the_queue() {
-        let (tx, rx) = outbox(8);
+        let (tx, rx) = outbox(8, 1 << 20);
         tx.push(frame(1)).unwrap();
         tx.close(CloseReason::TOO_SLOW);
         assert_eq!(rx.next().await, Delivery::Close(CloseReason::TOO_SLOW));
@@ -205,7 +235,7 @@ mod tests {
 
     #[tokio::test]
     async fn room_gone_closes_after_the_queue() {
-        let (tx, rx) = outbox(8);
+        let (tx, rx) = outbox(8, 1 << 20);
         tx.push(frame(1)).unwrap();
         drop(tx);
         assert_eq!(rx.next().await, Delivery::Frames([frame(1)].into()));
@@ -214,7 +244,7 @@ mod tests {
 
     #[tokio::test]
     async fn frames_for_a_gone_connection_are_dropped_not_counted() {
-        let (tx, rx) = outbox(1);
+        let (tx, rx) = outbox(1, 1 << 20);
         drop(rx);
         for n in 0..10 {
             assert_eq!(tx.push(frame(n)), Ok(()));

@@ -50,16 +50,24 @@ fn stamped(json: &str, user: &serde_json::Value) -> String {
 
 impl Presence {
     /// Applies a connection's awareness entries, with the server's `user` stamped into each
-    /// state; returns the entries that changed.
+    /// state; returns the entries that changed, and whether the connection tried to hold
+    /// more than `max_per_conn` client IDs (the entries past that are ignored: a state
+    /// costs memory and is sent to everyone who joins, and an honest client has one).
     pub fn apply(
         &mut self,
         conn: ConnId,
         entries: Vec<AwarenessEntry>,
         user: &serde_json::Value,
         now: Instant,
-    ) -> Vec<Change> {
+        max_per_conn: usize,
+    ) -> (Vec<Change>, bool) {
         let mut changes = Vec::new();
+        let mut held = self.states.values().filter(|s| s.conn == conn).count();
         for mut entry in entries {
+            let new = !self.states.contains_key(&entry.client);
+            if new && held >= max_per_conn && !is_null(&entry.json) {
+                return (changes, true);
+            }
             entry.json = stamped(&entry.json, user);
             match self.states.get_mut(&entry.client) {
                 Some(state) if state.conn != conn => {
@@ -81,6 +89,7 @@ impl Presence {
                 }
                 None if is_null(&entry.json) => {}
                 None => {
+                    held += 1;
                     self.states.insert(
                         entry.client,
                         State {
@@ -94,7 +103,7 @@ impl Presence {
                 }
             }
         }
-        changes
+        (changes, false)
     }
 
     /// Removes every state of a connection that left; returns the removals to announce.
@@ -159,13 +168,24 @@ mod tests {
         let mut p = Presence::default();
         let now = Instant::now();
         let a = ConnId(1);
-        assert_eq!(p.apply(a, vec![entry(7, 1, "{\"x\":1}")], &stamp(), now).len(), 1);
+        assert_eq!(
+            p.apply(a, vec![entry(7, 1, "{\"x\":1}")], &stamp(), now, 8)
+                .0
+                .len(),
+            1
+        );
         assert!(
-            p.apply(a, vec![entry(7, 1, "{\"x\":2}")], &stamp(), now)
+            p.apply(a, vec![entry(7, 1, "{\"x\":2}")], &stamp(), now, 8)
+                .0
                 .is_empty(),
             "same clock is stale"
         );
-        assert_eq!(p.apply(a, vec![entry(7, 2, "{\"x\":2}")], &stamp(), now).len(), 1);
+        assert_eq!(
+            p.apply(a, vec![entry(7, 2, "{\"x\":2}")], &stamp(), now, 8)
+                .0
+                .len(),
+            1
+        );
         assert_eq!(
             p.all(),
             vec![(
@@ -174,7 +194,7 @@ mod tests {
                 r#"{"user":{"id":"u1","name":"Echte Naam"},"x":2}"#.to_owned()
             )]
         );
-        assert_eq!(p.apply(a, vec![entry(7, 3, "null")], &stamp(), now).len(), 1);
+        assert_eq!(p.apply(a, vec![entry(7, 3, "null")], &stamp(), now, 8).0.len(), 1);
         assert!(p.is_empty());
     }
 
@@ -182,13 +202,15 @@ mod tests {
     fn a_connection_cannot_touch_another_connections_client() {
         let mut p = Presence::default();
         let now = Instant::now();
-        p.apply(ConnId(1), vec![entry(7, 1, "{}")], &stamp(), now);
+        p.apply(ConnId(1), vec![entry(7, 1, "{}")], &stamp(), now, 8);
         assert!(
-            p.apply(ConnId(2), vec![entry(7, 9, "null")], &stamp(), now)
+            p.apply(ConnId(2), vec![entry(7, 9, "null")], &stamp(), now, 8)
+                .0
                 .is_empty()
         );
         assert!(
-            p.apply(ConnId(2), vec![entry(7, 9, "{\"evil\":1}")], &stamp(), now)
+            p.apply(ConnId(2), vec![entry(7, 9, "{\"evil\":1}")], &stamp(), now, 8)
+                .0
                 .is_empty()
         );
         assert_eq!(
@@ -205,12 +227,37 @@ mod tests {
     fn the_server_stamps_who_the_client_is() {
         let mut p = Presence::default();
         let forged = r#"{"user":{"id":"someone-else","name":"Directeur"},"cursor":{"anchor":3}}"#;
-        let changes = p.apply(ConnId(1), vec![entry(5, 1, forged)], &stamp(), Instant::now());
+        let changes = p
+            .apply(ConnId(1), vec![entry(5, 1, forged)], &stamp(), Instant::now(), 8)
+            .0;
         let state: serde_json::Value = serde_json::from_str(&changes[0].2).expect("json");
         assert_eq!(state["user"], stamp());
         assert_eq!(state["cursor"]["anchor"], 3);
-        let odd = p.apply(ConnId(1), vec![entry(5, 2, "[1,2]")], &stamp(), Instant::now());
+        let odd = p
+            .apply(ConnId(1), vec![entry(5, 2, "[1,2]")], &stamp(), Instant::now(), 8)
+            .0;
         assert_eq!(odd[0].2, r#"{"user":{"id":"u1","name":"Echte Naam"}}"#);
+    }
+
+    #[test]
+    fn a_connection_holds_at_most_its_share_of_client_ids() {
+        let mut p = Presence::default();
+        let now = Instant::now();
+        let many: Vec<_> = (1..=5).map(|c| entry(c, 1, "{}")).collect();
+        let (changes, over) = p.apply(ConnId(1), many, &stamp(), now, 3);
+        assert!(over);
+        assert_eq!(changes.len(), 3, "the first three are kept");
+        // Its own states it may still renew and remove; another connection has its own share.
+        let (changes, over) = p.apply(
+            ConnId(1),
+            vec![entry(1, 2, "{}"), entry(2, 2, "null")],
+            &stamp(),
+            now,
+            3,
+        );
+        assert_eq!((changes.len(), over), (2, false));
+        let (changes, over) = p.apply(ConnId(2), vec![entry(9, 1, "{}")], &stamp(), now, 3);
+        assert_eq!((changes.len(), over), (1, false));
     }
 
     #[test]
@@ -222,8 +269,9 @@ mod tests {
             vec![entry(1, 4, "{}"), entry(2, 1, "{}")],
             &stamp(),
             t0,
+            8,
         );
-        p.apply(ConnId(2), vec![entry(3, 1, "{}")], &stamp(), t0);
+        p.apply(ConnId(2), vec![entry(3, 1, "{}")], &stamp(), t0, 8);
         let mut gone = p.remove_conn(ConnId(1));
         gone.sort();
         assert_eq!(
@@ -241,6 +289,7 @@ mod tests {
             vec![entry(3, 2, "{}")],
             &stamp(),
             t0 + Duration::from_secs(20),
+            8,
         );
         assert!(
             p.expire(t0 + Duration::from_secs(40), timeout).is_empty(),

@@ -7,10 +7,16 @@ import { WebsocketProvider } from 'y-websocket'
 import * as decoding from 'lib0/decoding'
 import { api } from './api'
 
-export type SaveState = 'connecting' | 'saved' | 'saving' | 'offline' | 'denied' | 'ended'
+export type SaveState = 'connecting' | 'saved' | 'saving' | 'offline' | 'denied' | 'ended' | 'limited' | 'quota'
 
 const MSG_AUTH = 2
 const MSG_SAMEN_ACK = 100
+// Close codes of the server's quotas (docs/architecture.md, "Resource bounds").
+const CLOSE_RATE_LIMITED = 4429
+const CLOSE_DAILY_QUOTA = 4413
+// How long to wait after a 4429 before reconnecting: the server's quotas are per minute,
+// and y-websocket's own backoff (at most 2.5 s) would only be refused again.
+const RATE_LIMIT_PAUSE_MS = 60_000
 
 export interface LiveDoc {
   doc: Y.Doc
@@ -27,11 +33,16 @@ export function connectDoc(id: string, onSave: (state: SaveState) => void): Live
   let acked = 0
   let denied = false
   let ended = false
+  let limited = false
+  let quota = false
+  let pause: ReturnType<typeof setTimeout> | undefined
   let failures = 0
 
   const report = () => {
     if (ended) onSave('ended')
     else if (denied) onSave('denied')
+    else if (quota) onSave('quota')
+    else if (limited) onSave('limited')
     else if (!provider.wsconnected) onSave(everConnected ? 'offline' : 'connecting')
     else if (acked < sent || !provider.synced) onSave('saving')
     else onSave('saved')
@@ -82,6 +93,26 @@ export function connectDoc(id: string, onSave: (state: SaveState) => void): Live
       api('GET', '/api/me').catch(() => {})
       return
     }
+    // Over a quota: the edits stay in this document and go with the next sync. Today's
+    // storage quota does not come back by reconnecting; a rate limit does after a pause.
+    if (event?.code === CLOSE_DAILY_QUOTA) {
+      quota = true
+      provider.shouldConnect = false
+      report()
+      return
+    }
+    if (event?.code === CLOSE_RATE_LIMITED) {
+      limited = true
+      provider.shouldConnect = false
+      clearTimeout(pause)
+      pause = setTimeout(() => {
+        limited = false
+        provider.connect()
+        report()
+      }, RATE_LIMIT_PAUSE_MS)
+      report()
+      return
+    }
     report()
     // Repeated failures may mean the session expired: asking /api/me sends the user to
     // login if so (the API's 401 handler); any other answer changes nothing.
@@ -92,6 +123,7 @@ export function connectDoc(id: string, onSave: (state: SaveState) => void): Live
     doc,
     provider,
     destroy() {
+      clearTimeout(pause)
       provider.destroy()
       doc.destroy()
     },

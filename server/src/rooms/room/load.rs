@@ -57,6 +57,7 @@ impl Room {
             edited,
             last_edit: rooms.clock.now(),
             rng: rooms.fork_rng(),
+            encoded: Default::default(),
             last_snapshot_ms,
             rooms,
         })
@@ -77,6 +78,7 @@ impl Room {
                     }
                 }
                 drop(txn);
+                self.changed();
                 self.index = index_of(&doc);
                 self.doc = doc;
             }

@@ -11,8 +11,9 @@ use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::{ReadTxn, StateVector, Transact};
 
-use super::{Batch, MAX_BATCH, PeerState, Room, Target};
+use super::{Batch, MAX_BATCH, PeerState, Room, STEP2_CACHE, Target};
 use crate::ids::ConnId;
+use crate::rooms::usage::Bucket;
 use crate::rooms::{CloseReason, Join, Peer, RoomCmd, RoomGone};
 
 /// 1011 to every peer of a room whose commit failed (a full disk): what they sent since
@@ -87,7 +88,11 @@ impl Room {
                     self.join(conn, peer, reply, &mut batch)
                 }
                 RoomCmd::Leave { conn } => self.leave(conn, &mut batch),
-                RoomCmd::Message { conn, msg } => self.handle(conn, *msg, &mut batch),
+                RoomCmd::Message { conn, msg } => {
+                    let crate::rooms::Inbound { msg, held } = *msg;
+                    self.handle(conn, msg, &mut batch);
+                    batch.held.push(held);
+                }
                 RoomCmd::State { reply } => batch.state_replies.push(reply),
                 RoomCmd::EndAccess { conn } => {
                     if self.peers.contains_key(&conn) && !batch.kicked(conn) {
@@ -116,6 +121,8 @@ impl Room {
         if reply.send(Ok(())).is_err() {
             return; // The connection gave up waiting.
         }
+        let config = &self.rooms.config;
+        let burst = f64::from(config.sync_request_burst);
         self.peers.insert(
             conn,
             PeerState {
@@ -123,14 +130,16 @@ impl Room {
                 acks: peer.acks,
                 principal: peer.principal,
                 updates_received: 0,
+                sync_requests: Bucket::full(burst, self.rooms.clock.now()),
+                new_client_ids: 0,
             },
         );
         self.empty_since = None;
-        let sv = self.doc.transact().state_vector();
-        batch.outbound.push((
-            Target::One(conn),
-            protocol::encode_sync_step1(&sv.encode_v1()).into(),
-        ));
+        let step1 = self.encoded.step1.get_or_insert_with(|| {
+            let sv = self.doc.transact().state_vector();
+            protocol::encode_sync_step1(&sv.encode_v1()).into()
+        });
+        batch.outbound.push((Target::One(conn), step1.clone()));
         let present = self.presence.all();
         if !present.is_empty() {
             batch
@@ -157,15 +166,15 @@ impl Room {
         }
         match msg {
             ClientMessage::SyncStep1 { state_vector } => {
-                // Validated by the connection, so decoding cannot misbehave.
-                match StateVector::decode_v1(&state_vector) {
-                    Ok(sv) => {
-                        let diff = self.doc.transact().encode_diff_v1(&sv);
-                        batch
-                            .outbound
-                            .push((Target::One(conn), protocol::encode_sync_step2(&diff).into()));
-                    }
-                    Err(_) => batch.kicks.push((conn, CloseReason::MALFORMED)),
+                if !self.may_sync(conn) {
+                    tracing::info!(id = %self.id, %conn, "too many sync requests");
+                    self.rooms.metrics.reject("sync_requests");
+                    batch.kicks.push((conn, CloseReason::RATE_LIMITED));
+                    return;
+                }
+                match self.sync_step2(state_vector) {
+                    Some(answer) => batch.outbound.push((Target::One(conn), answer)),
+                    None => batch.kicks.push((conn, CloseReason::MALFORMED)),
                 }
             }
             ClientMessage::SyncStep2(update) | ClientMessage::Update(update) => {
@@ -175,9 +184,17 @@ impl Room {
                 let Some(stamp) = self.peers.get(&conn).map(|p| p.principal.stamp()) else {
                     return;
                 };
-                let changes = self.presence.apply(conn, entries, &stamp, self.rooms.clock.now());
+                let max = self.rooms.config.max_client_ids;
+                let (changes, over) = self
+                    .presence
+                    .apply(conn, entries, &stamp, self.rooms.clock.now(), max);
                 if !changes.is_empty() {
                     batch.outbound.push((Target::All, awareness_message(&changes)));
+                }
+                if over {
+                    tracing::info!(id = %self.id, %conn, "too many presence client IDs");
+                    self.rooms.metrics.reject("client_ids");
+                    batch.kicks.push((conn, CloseReason::CLIENT_IDS));
                 }
             }
             ClientMessage::QueryAwareness => {
@@ -186,6 +203,39 @@ impl Room {
                     .push((Target::One(conn), awareness_message(&self.presence.all())));
             }
         }
+    }
+
+    /// Whether connection `conn` may ask for a sync now (and counts it): a sync answer is
+    /// the largest thing a client can ask for with three bytes.
+    pub(super) fn may_sync(&mut self, conn: ConnId) -> bool {
+        let config = &self.rooms.config;
+        let burst = f64::from(config.sync_request_burst);
+        let refill = config.sync_request_every * config.sync_request_burst;
+        let now = self.rooms.clock.now();
+        self.peers
+            .get_mut(&conn)
+            .is_some_and(|peer| peer.sync_requests.take_one(burst, refill, now))
+    }
+
+    /// Sync step 2 for a client at `state_vector` (validated by the connection): from the
+    /// cache when the document has not changed since the same question (an empty state
+    /// vector is the whole state, also cached). `None`: yrs does not read it.
+    pub(super) fn sync_step2(&mut self, state_vector: Vec<u8>) -> Option<Bytes> {
+        if let Some((_, answer)) = self.encoded.step2.iter().find(|(sv, _)| *sv == state_vector) {
+            return Some(answer.clone());
+        }
+        let sv = StateVector::decode_v1(&state_vector).ok()?;
+        let diff = if sv.is_empty() {
+            self.full_state()
+        } else {
+            self.doc.transact().encode_diff_v1(&sv).into()
+        };
+        let answer = Bytes::from(protocol::encode_sync_step2(&diff));
+        if self.encoded.step2.len() >= STEP2_CACHE {
+            self.encoded.step2.remove(0);
+        }
+        self.encoded.step2.push((state_vector, answer.clone()));
+        Some(answer)
     }
 
     /// Stores the batch's updates, then releases its messages and acks.
@@ -237,12 +287,9 @@ impl Room {
             self.kick(conn, reason);
         }
         if !batch.state_replies.is_empty() {
-            let state = self
-                .doc
-                .transact()
-                .encode_state_as_update_v1(&StateVector::default());
+            let state = self.full_state();
             for reply in batch.state_replies.drain(..) {
-                let _ = reply.send(state.clone());
+                let _ = reply.send(state.to_vec());
             }
         }
         for (reply, result) in batch.restore_replies.drain(..) {
@@ -318,10 +365,7 @@ impl Room {
         if self.uncompacted == 0 || self.doc.transact().has_missing_updates() {
             return;
         }
-        let state = self
-            .doc
-            .transact()
-            .encode_state_as_update_v1(&StateVector::default());
+        let state = self.full_state();
         self.uncompacted = 0;
         let (rooms, id, through_seq) = (self.rooms.clone(), self.id, self.last_seq);
         let work = async move {

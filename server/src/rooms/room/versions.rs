@@ -90,8 +90,10 @@ impl Room {
         };
         let info = parse_update_v1(&bytes, &limits).map_err(|e| failed(&e))?;
         let update = ValidatedUpdate { bytes, info };
-        match self.integrate(by, update, Target::All, batch) {
-            Ok(()) => Ok(true),
+        // The restorer's one fresh client ID is the room's own doing: no allowance applies.
+        match self.integrate(by, update, Target::All, usize::MAX, batch) {
+            Ok(_) => Ok(true),
+            Err(Refusal::ClientIds) => Err(failed(&"restore binds too many client IDs")),
             Err(Refusal::MissingDependency) => Err(failed(&"restore depends on missing content")),
             Err(Refusal::Policy(err)) => Err(failed(&err)),
             Err(Refusal::Integrate(err)) => Err(failed(&err)),
