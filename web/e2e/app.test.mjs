@@ -23,25 +23,39 @@ let base
 let browser
 let data
 
-before(async () => {
-  mkdirSync(shots, { recursive: true })
-  data = mkdtempSync(join(tmpdir(), 'samen-e2e-'))
-  server = spawn(bin, ['serve', '--demo', '--addr', '127.0.0.1:0', '--data', data], {
+/** Starts `samen serve --demo` on a fresh data directory with extra flags. */
+async function startServer(args = []) {
+  const dir = mkdtempSync(join(tmpdir(), 'samen-e2e-'))
+  const proc = spawn(bin, ['serve', '--demo', '--addr', '127.0.0.1:0', '--data', dir, ...args], {
     env: { ...process.env, SAMEN_LOG: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
-  base = await new Promise((resolveBase, reject) => {
+  const url = await new Promise((resolveBase, reject) => {
     const timer = setTimeout(() => reject(new Error('samen did not start')), 15000)
-    server.stdout.setEncoding('utf8')
-    server.stdout.on('data', (chunk) => {
+    proc.stdout.setEncoding('utf8')
+    proc.stdout.on('data', (chunk) => {
       const m = chunk.match(/Samen luistert op (http:\/\/[^\s/]+)/)
       if (m) {
         clearTimeout(timer)
         resolveBase(m[1])
       }
     })
-    server.on('exit', (code) => reject(new Error(`samen exited with ${code}`)))
+    proc.on('exit', (code) => reject(new Error(`samen exited with ${code}`)))
   })
+  return {
+    proc,
+    url,
+    dir,
+    stop() {
+      proc.kill('SIGTERM')
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+before(async () => {
+  mkdirSync(shots, { recursive: true })
+  ;({ proc: server, url: base, dir: data } = await startServer())
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -54,11 +68,11 @@ after(async () => {
   rmSync(data, { recursive: true, force: true })
 })
 
-async function person(email) {
+async function person(email, at = base) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'nl-BE' })
   const page = await context.newPage()
   page.on('pageerror', (e) => console.error(`[${email}] page error:`, e.message))
-  await page.goto(`${base}/login`)
+  await page.goto(`${at}/login`)
   await page.fill('#email', email)
   await page.fill('#password', 'demo')
   await page.click('button[type=submit]')
@@ -705,4 +719,27 @@ test('two-step verification: set up from the account page with a QR code, then t
   // Nadia logs in with her password alone again (the unconfirmed setup changes nothing).
   const again = await person('anker@demo.test')
   await again.context().close()
+})
+
+test('an edit too large for the server says so and is not resent for ever', async () => {
+  // A server that takes messages of at most 4 KiB; a 20,000-character paste is one update.
+  const small = await startServer(['--max-message-bytes', '4096'])
+  try {
+    const page = await person('clb@demo.test', small.url)
+    await page.goto(`${small.url}/registraties/${LINDE_SIGNAL}`)
+    await saved(page)
+    await goals(page).click()
+    await page.keyboard.insertText('x'.repeat(20000))
+    const indicator = page.locator('[data-save-state]')
+    await page.locator('[data-save-state=too_large]').waitFor({ timeout: 10000 })
+    assert.match(await indicator.textContent(), /te groot om in één keer op te slaan/)
+    // y-websocket would reconnect within 2.5 s and send the same update again.
+    await page.waitForTimeout(4000)
+    assert.equal(await indicator.getAttribute('data-save-state'), 'too_large')
+    await page.evaluate(() => window.scrollTo(0, 0))
+    await page.screenshot({ path: join(shots, 'save-too-large.png') })
+    await page.context().close()
+  } finally {
+    small.stop()
+  }
 })

@@ -7,13 +7,24 @@ import { WebsocketProvider } from 'y-websocket'
 import * as decoding from 'lib0/decoding'
 import { api } from './api'
 
-export type SaveState = 'connecting' | 'saved' | 'saving' | 'offline' | 'denied' | 'ended' | 'limited' | 'quota'
+export type SaveState =
+  | 'connecting'
+  | 'saved'
+  | 'saving'
+  | 'offline'
+  | 'denied'
+  | 'ended'
+  | 'limited'
+  | 'quota'
+  | 'too_large'
 
 const MSG_AUTH = 2
 const MSG_SAMEN_ACK = 100
 // Close codes of the server's quotas (docs/architecture.md, "Resource bounds").
 const CLOSE_RATE_LIMITED = 4429
 const CLOSE_DAILY_QUOTA = 4413
+// A message over the server's size or cost bounds (RFC 6455's "message too big").
+const CLOSE_TOO_LARGE = 1009
 // How long to wait after a 4429 before reconnecting: the server's quotas are per minute,
 // and y-websocket's own backoff (at most 2.5 s) would only be refused again.
 const RATE_LIMIT_PAUSE_MS = 60_000
@@ -35,6 +46,7 @@ export function connectDoc(id: string, onSave: (state: SaveState) => void): Live
   let ended = false
   let limited = false
   let quota = false
+  let tooLarge = false
   let pause: ReturnType<typeof setTimeout> | undefined
   let failures = 0
 
@@ -42,6 +54,7 @@ export function connectDoc(id: string, onSave: (state: SaveState) => void): Live
     if (ended) onSave('ended')
     else if (denied) onSave('denied')
     else if (quota) onSave('quota')
+    else if (tooLarge) onSave('too_large')
     else if (limited) onSave('limited')
     else if (!provider.wsconnected) onSave(everConnected ? 'offline' : 'connecting')
     else if (acked < sent || !provider.synced) onSave('saving')
@@ -97,6 +110,14 @@ export function connectDoc(id: string, onSave: (state: SaveState) => void): Live
     // storage quota does not come back by reconnecting; a rate limit does after a pause.
     if (event?.code === CLOSE_DAILY_QUOTA) {
       quota = true
+      provider.shouldConnect = false
+      report()
+      return
+    }
+    // 1009: what this document sends is too large (or would cost too much) for the server
+    // to take; the same sync would only be refused again, every few seconds, for ever.
+    if (event?.code === CLOSE_TOO_LARGE) {
+      tooLarge = true
       provider.shouldConnect = false
       report()
       return
