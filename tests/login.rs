@@ -165,3 +165,21 @@ async fn forwarded_addresses_count_only_from_a_trusted_proxy() {
     let next = log_in(&server, "x@demo.test", "wrong", Some("2001:db8:1:3::1")).await;
     assert_eq!(next.status, 401, "the next /64 is another client");
 }
+
+/// Someone holding a stolen session cannot guess the password through token creation, which
+/// asks for it again: those guesses count in the login throttle too.
+#[tokio::test]
+async fn password_guesses_when_making_a_token_count_as_login_failures() {
+    let server = TestServer::start().await;
+    let tom = server.school_member("linde").await;
+    let session = tom.session().await;
+    let guess = json!({ "name": "x", "password": "wrong" });
+    for _ in 0..5 {
+        assert_eq!(session.post("/api/tokens", guess.clone()).await.0, 401);
+    }
+    let (status, body) = session.post("/api/tokens", guess.clone()).await;
+    assert_eq!(status, 429, "throttled: {body}");
+    assert_eq!(body["error"]["code"], "too_many_attempts");
+    // The account's cells are spent: the right password waits at the login too.
+    assert_eq!(log_in(&server, LINDE, "demo", None).await.status, 429);
+}

@@ -380,14 +380,16 @@ pub struct CreatedToken {
             `invalid_credentials`).", body = ErrorBody),
         (status = 403, description = "Not from a browser session (a token cannot make tokens), or not \
             from the app itself (`forbidden`).", body = ErrorBody),
-        (status = 503, description = "Too many password checks at once; try again after `Retry-After` \
-            seconds (`unavailable`).", body = ErrorBody),
+        Throttled,
+        TooBusy,
     ),
     // A session only: a token cannot make tokens (403).
     security(("session" = [])),
 )]
 pub async fn create_token(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     auth: Authenticated,
     body: Result<JsonObject<NewToken>, AppError>,
 ) -> Result<impl IntoResponse, AppError> {
@@ -425,18 +427,9 @@ pub async fn create_token(
         }
     };
     // The password again: a session left open on a shared computer must not be enough.
-    let ok = password_again(&state, &auth.user, body.password).await?;
-    if !ok {
-        audit(
-            &state,
-            Some(auth.user.id.to_string()),
-            "token.create",
-            None,
-            "denied",
-        )
-        .await?;
-        return Err(AppError::InvalidCredentials);
-    }
+    // Counted by the login throttle, so a stolen session cannot guess the password here.
+    let address = client_address(peer.ip(), &headers, &state.config.trusted_proxy);
+    super::totp::proves(&state, &auth.user, address, "token.create", body.password, None).await?;
     let new = crate::db::NewToken {
         name,
         lifetime_ms: i64::from(days) * 24 * 60 * 60 * 1000,

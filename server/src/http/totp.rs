@@ -452,7 +452,7 @@ fn already_on() -> AppError {
 /// Checks that a logged-in user proves it is them: their password, and when `code` is
 /// given a current code or recovery code too (used up if right). Counted by the login
 /// throttle like a login; a failure is audited as `action`, `denied`.
-async fn proves(
+pub(super) async fn proves(
     state: &AppState,
     user: &User,
     address: IpAddr,
