@@ -401,3 +401,18 @@ async fn an_admin_resets_it_for_someone_who_lost_their_phone() {
     // The user can set it up again.
     enrols(&tom.session().await).await;
 }
+
+/// Sessions opened with the password alone end when two-step verification is turned on
+/// (one on a shared computer, or a stolen one); the session that turned it on goes on.
+#[tokio::test]
+async fn turning_it_on_ends_the_users_other_sessions() {
+    let server = TestServer::start().await;
+    let tom = server.school_member("linde").await;
+    let elsewhere = tom.session().await;
+    assert_eq!(elsewhere.get("/api/me").await.0, 200);
+    let here = tom.session().await;
+    enrols(&here).await;
+    assert_eq!(elsewhere.get("/api/me").await.0, 401, "the other session ended");
+    assert_eq!(here.get("/api/me").await.0, 200, "this one goes on");
+    assert_eq!(tom.get("/api/me").await.0, 200, "API tokens are not sessions");
+}

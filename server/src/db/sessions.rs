@@ -220,6 +220,17 @@ impl Db {
         Ok(n)
     }
 
+    /// Ends every session of a user but `keep` (its secret id); returns how many ended.
+    pub async fn delete_other_sessions(&self, user: &UserId, keep: &str) -> Result<u64, DbError> {
+        let n = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+            .bind(user.as_str())
+            .bind(hash_secret(keep))
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n)
+    }
+
     /// Ends a session (no error if it did not exist).
     pub async fn delete_session(&self, secret: &str) -> Result<(), DbError> {
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1")

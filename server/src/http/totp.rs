@@ -379,6 +379,12 @@ pub async fn confirm(
         ));
     }
     audit(&state, actor, "totp.enable", None, "ok").await?;
+    // A session someone else opened with the password alone (on a shared computer, or a
+    // stolen one) ends now: from here on a login needs the code. This one stays.
+    if let Via::Session(current) = &auth.via {
+        state.db.delete_other_sessions(&auth.user.id, current).await?;
+        state.watch.recheck_soon();
+    }
     Ok(Json(RecoveryCodes {
         recovery_codes: codes,
     }))
