@@ -41,7 +41,7 @@ use crate::listener::GatedListener;
 use crate::metrics::Metrics;
 use crate::rooms::{Rooms, SocketQuota};
 use crate::security::Security;
-use crate::storage::{PgStore, SqliteStore, StorageError, Store};
+use crate::storage::{Engine, PgStore, SqliteStore, StorageError, Store};
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -83,16 +83,18 @@ pub enum ServeError {
 /// data, which share it. SQLite is the default (`samen.db` under `data`, or a `sqlite:`
 /// URL); a `postgres://` URL selects PostgreSQL. Each engine's migrations are applied.
 pub async fn open_database(data: &std::path::Path, url: Option<&str>) -> Result<(Store, Db), ServeError> {
-    let (store, url): (Store, String) = match url {
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            (Arc::new(PgStore::open_url(url).await?), url.to_owned())
-        }
-        Some(url) if url.starts_with("sqlite:") => {
+    let (store, engine, url): (Store, Engine, String) = match url.map(|u| (u, Engine::of(u))) {
+        Some((url, Some(Engine::Postgres))) => (
+            Arc::new(PgStore::open_url(url).await?),
+            Engine::Postgres,
+            url.to_owned(),
+        ),
+        Some((url, Some(Engine::Sqlite))) => {
             let store = SqliteStore::open_url(url).await?;
             let url = store.url();
-            (Arc::new(store), url)
+            (Arc::new(store), Engine::Sqlite, url)
         }
-        Some(url) => {
+        Some((url, None)) => {
             return Err(ServeError::UnsupportedDatabase(
                 url.split(':').next().unwrap_or_default().to_owned(),
             ));
@@ -100,10 +102,10 @@ pub async fn open_database(data: &std::path::Path, url: Option<&str>) -> Result<
         None => {
             let store = SqliteStore::open_in(data).await?;
             let url = store.url();
-            (Arc::new(store), url)
+            (Arc::new(store), Engine::Sqlite, url)
         }
     };
-    let db = Db::connect(&url).await.map_err(StorageError::from)?;
+    let db = Db::connect(engine, &url).await.map_err(StorageError::from)?;
     Ok((store, db))
 }
 

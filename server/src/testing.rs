@@ -6,14 +6,8 @@ use std::sync::OnceLock;
 
 use sqlx::Connection;
 
-/// The engines every storage and API test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    /// Embedded SQLite in a temporary directory.
-    Sqlite,
-    /// A fresh database on the test cluster (`scripts/pg-cluster`).
-    Postgres,
-}
+/// The engines every storage and API test runs on (the product's own type).
+pub use crate::storage::Engine;
 
 /// The URL of the test cluster's maintenance database: `SAMEN_TEST_POSTGRES_URL`, or the
 /// cluster `scripts/pg-cluster ensure` starts (once; it keeps running for later tests).

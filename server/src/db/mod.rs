@@ -36,6 +36,7 @@ pub fn users_roles() -> &'static [&'static str] {
 
 use crate::access::SchoolAccess;
 use crate::ids::{InstitutionId, UserId};
+use crate::storage::Engine;
 
 /// Why a database call failed.
 #[derive(Debug, thiserror::Error)]
@@ -68,10 +69,9 @@ impl DbError {
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: AnyPool,
-    /// The newest migration of this engine: the database is ready once it is applied.
-    schema: i64,
-    /// Whether the engine is PostgreSQL (else SQLite): for the few things only one does.
-    postgres: bool,
+    /// Which engine it is: for readiness (its newest migration) and the few things only
+    /// one engine does.
+    engine: Engine,
     /// Audit entries this process wrote in the current hour (`audit.rs`).
     recent: std::sync::Arc<audit::RecentAudit>,
 }
@@ -80,23 +80,13 @@ pub struct Db {
 const POOL: u32 = 8;
 
 impl Db {
-    /// Wraps a pool whose migrations have been applied.
-    pub fn new(pool: AnyPool) -> Self {
-        Db {
-            pool,
-            schema: 0,
-            postgres: false,
-            recent: std::sync::Arc::default(),
-        }
-    }
-
     /// Closes the connections (at shutdown; in tests, to make every query fail).
     pub async fn close(&self) {
         self.pool.close().await;
     }
 
     /// Connects to the database at `url`, whose migrations the document store applied.
-    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+    pub async fn connect(engine: Engine, url: &str) -> Result<Self, sqlx::Error> {
         sqlx::any::install_default_drivers();
         let options = sqlx::any::AnyConnectOptions::from_str(url)?;
         let pool = AnyPoolOptions::new()
@@ -118,16 +108,16 @@ impl Db {
             .connect_with(options)
             .await?;
         Ok(Db {
-            schema: crate::storage::latest_migration(url),
-            postgres: url.starts_with("postgres"),
-            ..Db::new(pool)
+            pool,
+            engine,
+            recent: std::sync::Arc::default(),
         })
     }
 
     /// Writes a consistent copy of a SQLite database to `to` while it is in use (`VACUUM
     /// INTO`); PostgreSQL has `pg_dump` for that.
     pub async fn backup_to(&self, to: &std::path::Path) -> Result<(), DbError> {
-        if self.postgres {
+        if self.engine == Engine::Postgres {
             return Err(DbError::Unsupported(
                 "samen admin backup copies SQLite databases; on PostgreSQL use pg_dump (docs/deployment.md)",
             ));
@@ -142,7 +132,7 @@ impl Db {
     /// Whether the database answers and holds this build's schema (for `/readyz`).
     pub async fn ready(&self) -> Result<bool, DbError> {
         let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE version = $1")
-            .bind(self.schema)
+            .bind(self.engine.latest_migration())
             .fetch_one(&self.pool)
             .await?;
         Ok(applied == 1)
@@ -217,7 +207,7 @@ mod tests {
         assert!(db.ready().await.expect("answers"), "a migrated database is ready");
         // An older build's schema is not this build's.
         sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1")
-            .bind(db.schema)
+            .bind(db.engine.latest_migration())
             .execute(&db.pool)
             .await
             .expect("forget the newest migration");

@@ -159,14 +159,35 @@ pub(crate) static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!(".
 /// See [`SQLITE_MIGRATIONS`].
 pub(crate) static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
-/// The version of the newest migration of the engine at `url`.
-pub(crate) fn latest_migration(url: &str) -> i64 {
-    let migrations = if url.starts_with("postgres") {
-        &POSTGRES_MIGRATIONS
-    } else {
-        &SQLITE_MIGRATIONS
-    };
-    migrations.iter().map(|m| m.version).max().unwrap_or(0)
+/// The database engines Samen runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// Embedded SQLite (the default).
+    Sqlite,
+    /// PostgreSQL (production, and several nodes).
+    Postgres,
+}
+
+impl Engine {
+    /// The engine a database URL names, if it is one Samen has.
+    pub fn of(url: &str) -> Option<Engine> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Engine::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Some(Engine::Sqlite)
+        } else {
+            None
+        }
+    }
+
+    /// The version of this engine's newest migration.
+    pub(crate) fn latest_migration(self) -> i64 {
+        let migrations = match self {
+            Engine::Sqlite => &SQLITE_MIGRATIONS,
+            Engine::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrations.iter().map(|m| m.version).max().unwrap_or(0)
+    }
 }
 
 /// Where documents live.
