@@ -4,11 +4,6 @@
 //! The contract rooms rely on: `append` returns only once the updates are durable, and
 //! `load` returns every update ever appended (folded into the state or in the tail).
 
-mod postgres;
-mod sqlite;
-#[cfg(test)]
-mod tests;
-
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -33,6 +28,33 @@ pub struct StoredDoc {
     /// Which user each Yjs client ID of the document belongs to.
     pub bindings: Vec<(ClientId, UserId)>,
 }
+
+/// Reads a document (state, tail, bindings) on a connection of either engine, in the
+/// caller's transaction: one text for both stores, type-checked for each.
+macro_rules! read_doc {
+    ($conn:expr, $id:expr) => {{
+        let state: Option<(Vec<u8>, i64)> = sqlx::query_as($crate::storage::LOAD_STATE)
+            .bind($id)
+            .fetch_optional($conn)
+            .await?;
+        let state_seq = state.as_ref().map_or(0, |(_, seq)| *seq);
+        let tail = sqlx::query_as($crate::storage::LOAD_TAIL)
+            .bind($id)
+            .bind(state_seq)
+            .fetch_all($conn)
+            .await?;
+        let bindings = sqlx::query_as($crate::storage::LOAD_BINDINGS)
+            .bind($id)
+            .fetch_all($conn)
+            .await?;
+        $crate::storage::StoredDoc::from_rows(state, tail, bindings)
+    }};
+}
+
+mod postgres;
+mod sqlite;
+#[cfg(test)]
+mod tests;
 
 /// The reads of a document, the same SQL on both engines: its state, the log after it,
 /// its client-ID bindings, and who deleted what.

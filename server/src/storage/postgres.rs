@@ -11,8 +11,8 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::{
-    Deletion, DocStore, LOAD_BINDINGS, LOAD_DELETIONS, LOAD_STATE, LOAD_TAIL, NewUpdate, StorageError,
-    StoredDoc, deletion, encode_ranges, now_millis,
+    Deletion, DocStore, LOAD_DELETIONS, NewUpdate, StorageError, StoredDoc, deletion, encode_ranges,
+    now_millis,
 };
 use crate::ids::{RegistrationId, UserId};
 use samen_crdt::ClientId;
@@ -50,22 +50,9 @@ impl DocStore for PgStore {
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .execute(&mut *tx)
             .await?;
-        let state: Option<(Vec<u8>, i64)> = sqlx::query_as(LOAD_STATE)
-            .bind(&id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let state_seq = state.as_ref().map_or(0, |(_, seq)| *seq);
-        let tail = sqlx::query_as(LOAD_TAIL)
-            .bind(&id)
-            .bind(state_seq)
-            .fetch_all(&mut *tx)
-            .await?;
-        let bindings = sqlx::query_as(LOAD_BINDINGS)
-            .bind(&id)
-            .fetch_all(&mut *tx)
-            .await?;
+        let doc = read_doc!(&mut *tx, &id);
         tx.commit().await?;
-        Ok(StoredDoc::from_rows(state, tail, bindings))
+        Ok(doc)
     }
 
     async fn append(

@@ -14,8 +14,8 @@ use sqlx::{ConnectOptions, QueryBuilder, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    Deletion, DocStore, LOAD_BINDINGS, LOAD_DELETIONS, LOAD_STATE, LOAD_TAIL, NewUpdate, StorageError,
-    StoredDoc, deletion, encode_ranges, now_millis,
+    Deletion, DocStore, LOAD_DELETIONS, NewUpdate, StorageError, StoredDoc, deletion, encode_ranges,
+    now_millis,
 };
 use crate::ids::{RegistrationId, UserId};
 use samen_crdt::ClientId;
@@ -280,22 +280,9 @@ impl DocStore for SqliteStore {
         let id = doc.to_string();
         // One read transaction, so that a concurrent compaction is seen whole or not at all.
         let mut tx = self.pool.begin().await?;
-        let state: Option<(Vec<u8>, i64)> = sqlx::query_as(LOAD_STATE)
-            .bind(&id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let state_seq = state.as_ref().map_or(0, |(_, seq)| *seq);
-        let tail = sqlx::query_as(LOAD_TAIL)
-            .bind(&id)
-            .bind(state_seq)
-            .fetch_all(&mut *tx)
-            .await?;
-        let bindings = sqlx::query_as(LOAD_BINDINGS)
-            .bind(&id)
-            .fetch_all(&mut *tx)
-            .await?;
+        let doc = read_doc!(&mut *tx, &id);
         tx.commit().await?;
-        Ok(StoredDoc::from_rows(state, tail, bindings))
+        Ok(doc)
     }
 
     async fn append(
