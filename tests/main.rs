@@ -8,6 +8,7 @@ mod access;
 mod audit;
 mod bad_input;
 mod chaos;
+mod cluster;
 mod comments;
 mod convergence;
 mod disk_full;

@@ -212,7 +212,7 @@ pub async fn seed(db: &Db, store: &Store) -> Result<(), DemoError> {
                 deleted: Vec::new(),
             };
             store
-                .append(id, 1, &[entry], &[(client, owner.id.clone())])
+                .append(id, 0, &[entry], &[(client, owner.id.clone())])
                 .await?;
         }
     }

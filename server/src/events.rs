@@ -4,6 +4,9 @@
 //!
 //! Presence here is "who has this school's dossier open" (the overview or a registration);
 //! presence inside one document (carets) travels over that document's WebSocket.
+//!
+//! On several nodes, each node tells the others the events it publishes (not its viewers:
+//! those are counted per node), so a subscriber on any node hears them.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,6 +17,7 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 
 use crate::ids::{InstitutionId, UserId};
+use crate::storage::{Store, Topic};
 
 /// Events a subscriber may lag behind before it misses some (it then reloads).
 const CHANNEL: usize = 256;
@@ -63,13 +67,58 @@ struct Viewer {
 }
 
 /// The live event hub of every school.
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub struct Events {
     channels: Arc<DashMap<InstitutionId, broadcast::Sender<SchoolEvent>>>,
     viewers: Arc<DashMap<InstitutionId, BTreeMap<UserId, Viewer>>>,
+    /// Where the other nodes hear this node's events (none on one node).
+    nodes: Option<Store>,
 }
 
+impl std::fmt::Debug for Events {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Events")
+            .field("schools", &self.channels.len())
+            .field("several_nodes", &self.nodes.is_some())
+            .finish()
+    }
+}
+
+/// An event as one node tells the others.
+#[derive(Serialize, serde::Deserialize)]
+struct News {
+    school: i64,
+    kind: String,
+    data: Value,
+}
+
+/// The events told to other nodes: all but `presence`, which each node counts for itself.
+const TOLD: [&str; 3] = ["registration", "comment", "snapshot"];
+
 impl Events {
+    /// A hub whose events also reach subscribers on the other nodes of `store`'s database
+    /// (when it has several).
+    pub fn on(store: &Store) -> Events {
+        Events {
+            nodes: store.shared().then(|| store.clone()),
+            ..Events::default()
+        }
+    }
+
+    /// Publishes an event another node told (to this node's subscribers only).
+    pub fn from_elsewhere(&self, body: &str) {
+        let Ok(news) = serde_json::from_str::<News>(body) else {
+            tracing::debug!("an event from another node does not parse");
+            return;
+        };
+        if let Some(kind) = TOLD.into_iter().find(|k| *k == news.kind) {
+            let _ = self.channel(InstitutionId(news.school)).send(SchoolEvent {
+                kind,
+                data: news.data,
+            });
+        }
+    }
+
     fn channel(&self, school: InstitutionId) -> broadcast::Sender<SchoolEvent> {
         self.channels
             .entry(school)
@@ -77,8 +126,21 @@ impl Events {
             .clone()
     }
 
-    /// Sends an event to the school's subscribers (none listening is fine).
+    /// Sends an event to the school's subscribers (none listening is fine), on every node.
     pub fn publish(&self, school: InstitutionId, event: SchoolEvent) {
+        if let Some(store) = &self.nodes
+            && TOLD.contains(&event.kind)
+        {
+            let news = News {
+                school: school.0,
+                kind: event.kind.to_owned(),
+                data: event.data.clone(),
+            };
+            match serde_json::to_string(&news) {
+                Ok(body) => store.tell(Topic::Events, body),
+                Err(err) => tracing::error!(%err, "event does not serialize"),
+            }
+        }
         let _ = self.channel(school).send(event);
     }
 

@@ -26,6 +26,11 @@ macro_rules! uuid_id {
             pub fn new() -> Self {
                 $name(Uuid::new_v4())
             }
+
+            /// The id's 128 bits.
+            pub fn as_u128(self) -> u128 {
+                self.0.as_u128()
+            }
         }
 
         impl Default for $name {

@@ -144,7 +144,7 @@ pub async fn serve(
     }
     let metrics = Arc::new(Metrics::new());
     let (stop_tx, stop_rx) = watch::channel(false);
-    let events = events::Events::default();
+    let events = events::Events::on(&store);
     let rooms = Rooms::new(
         store.clone(),
         db.clone(),
@@ -154,6 +154,9 @@ pub async fn serve(
         stop_rx.clone(),
         clock::Ambient::system(),
     );
+    if let Some(notices) = store.listen().await? {
+        tokio::spawn(rooms.clone().relay(notices));
+    }
     let watch = access_watch::AccessWatch::new(db.clone(), rooms.clone(), config.session_idle_ms());
     tokio::spawn(watch.clone().run(
         std::time::Duration::from_secs(config.access_check_secs.max(1)),

@@ -24,6 +24,8 @@ pub struct Metrics {
     pub rooms: Gauge,
     /// Updates accepted and stored.
     pub updates_accepted: Counter,
+    /// Updates other nodes stored that rooms of this node took in.
+    pub updates_relayed: Counter,
     /// Client messages refused, by reason.
     pub messages_rejected: Family<ReasonLabel, Counter>,
     /// Connections dropped because they could not keep up.
@@ -49,6 +51,7 @@ impl Metrics {
             connections: Gauge::default(),
             rooms: Gauge::default(),
             updates_accepted: Counter::default(),
+            updates_relayed: Counter::default(),
             messages_rejected: Family::default(),
             slow_disconnects: Counter::default(),
             bytes_received: Counter::default(),
@@ -68,6 +71,11 @@ impl Metrics {
             "updates_accepted",
             "Updates accepted and stored",
             metrics.updates_accepted.clone(),
+        );
+        registry.register(
+            "updates_relayed",
+            "Updates other nodes stored that rooms of this node took in",
+            metrics.updates_relayed.clone(),
         );
         registry.register(
             "messages_rejected",

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // Not every test module uses every helper.
 
 mod people;
+mod proxy;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use yrs::types::xml::{XmlElementPrelim, XmlFragment, XmlOut, XmlTextPrelim};
 use yrs::{GetString, Transact};
 
 pub use people::{Person, Reg, Session, session_cookie};
+pub use proxy::Proxy;
 
 /// Root names of the sections a CLB user may write: every one (DESIGN.md).
 pub static CLB_SECTIONS: LazyLock<Vec<&'static str>> =
@@ -101,6 +103,20 @@ impl TestServer {
             launcher,
             _tmp: None,
         }
+    }
+
+    /// A second node beside this one: another `samen serve` process with a data directory
+    /// of its own and the same PostgreSQL database (several nodes need PostgreSQL).
+    pub async fn beside(&self) -> TestServer {
+        let url = database_url(&self.data)
+            .await
+            .expect("several nodes share a PostgreSQL database");
+        let tmp = tempfile::tempdir().expect("temp dir");
+        std::fs::write(tmp.path().join("test-database-url"), url).expect("keep the database URL");
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let mut node = Self::start_in(tmp.path(), &args).await;
+        node._tmp = Some(tmp);
+        node
     }
 
     /// The server's process id, while it runs.

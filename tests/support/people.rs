@@ -105,6 +105,17 @@ impl<'s> Person<'s> {
         self.server
     }
 
+    /// The same person, with the same token, working on another node of the same database.
+    pub fn on<'t>(&self, node: &'t TestServer) -> Person<'t> {
+        Person {
+            server: node,
+            email: self.email,
+            role: self.role,
+            token: self.token.clone(),
+            id: self.id.clone(),
+        }
+    }
+
     /// Starts a registration at De Linde (100001): a signal titled "Testregistratie" on
     /// bullying ("pesten"). Only CLB staff may.
     pub async fn creates_registration(&self) -> Reg {

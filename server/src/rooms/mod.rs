@@ -29,7 +29,7 @@ use crate::db::Db;
 use crate::events::Events;
 use crate::ids::{ConnId, RegistrationId, UserId};
 use crate::metrics::Metrics;
-use crate::storage::{StorageError, Store};
+use crate::storage::{Notice, StorageError, Store, Topic};
 
 /// Who is on a connection, as the server established before the upgrade.
 #[derive(Debug, Clone)]
@@ -262,6 +262,20 @@ pub(crate) enum RoomCmd {
     Restore(Box<Restore>),
     /// The user on a connection lost their right to the document: close it.
     EndAccess { conn: ConnId },
+    /// Another node stored updates through `through` (`i64::MAX`: maybe, notices were
+    /// lost): read and apply what this room has not.
+    CatchUp { through: i64 },
+    /// Presence of another node's connections, as that node announced it.
+    Presence(Box<[presence::Change]>),
+}
+
+/// Presence in a document that a node tells the others ([`Topic::Presence`]).
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct PresenceNews {
+    /// The document.
+    pub doc: RegistrationId,
+    /// The states that changed (client ID, clock, JSON state or `null`).
+    pub changes: Vec<presence::Change>,
 }
 
 const _: () = assert!(std::mem::size_of::<RoomCmd>() <= 24);
@@ -489,6 +503,50 @@ impl Rooms {
                 .remove_if(&id, |_, h| h.instance == handle.instance);
         }
         Err(RestoreError::Interrupted)
+    }
+
+    /// Hands what other nodes stored to the rooms that hold those documents, until the
+    /// notices end (shutdown). A room whose channel is full misses the notice; its own
+    /// periodic check catches up instead.
+    pub async fn relay(self, mut notices: tokio::sync::mpsc::Receiver<Notice>) {
+        let mut shutdown = self.inner.shutdown.clone();
+        loop {
+            let notice = tokio::select! {
+                notice = notices.recv() => notice,
+                _ = shutdown.changed() => None,
+            };
+            match notice {
+                None => return,
+                Some(Notice::Stored { doc, seq }) => {
+                    if let Some(handle) = self.inner.rooms.get(&doc) {
+                        let _ = handle.tx.try_send(RoomCmd::CatchUp { through: seq });
+                    }
+                }
+                Some(Notice::Missed) => {
+                    for handle in self.inner.rooms.iter() {
+                        let _ = handle.tx.try_send(RoomCmd::CatchUp { through: i64::MAX });
+                    }
+                }
+                Some(Notice::Told {
+                    topic: Topic::Presence,
+                    body,
+                }) => {
+                    let Ok(news) = serde_json::from_str::<PresenceNews>(&body) else {
+                        tracing::debug!("presence news from another node does not parse");
+                        continue;
+                    };
+                    if let Some(handle) = self.inner.rooms.get(&news.doc) {
+                        let _ = handle
+                            .tx
+                            .try_send(RoomCmd::Presence(news.changes.into_boxed_slice()));
+                    }
+                }
+                Some(Notice::Told {
+                    topic: Topic::Events,
+                    body,
+                }) => self.inner.events.from_elsewhere(&body),
+            }
+        }
     }
 
     /// Closes connection `conn` on document `id` because its user's right ended (a room

@@ -3,7 +3,8 @@
 //! The rules follow y-protocols: a state with a higher clock wins, `null` removes a client.
 //! What the server adds: a client ID belongs to the connection that first announced it (no
 //! other connection can overwrite or remove it), states vanish when their connection drops,
-//! and states that are not renewed expire (yrs has no built-in timeout).
+//! and states that are not renewed expire (yrs has no built-in timeout). On several nodes,
+//! the states of other nodes' connections come in as those nodes announce them.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -20,7 +21,8 @@ pub type Change = (ClientId, u32, String);
 struct State {
     clock: u32,
     json: String,
-    conn: ConnId,
+    /// The connection that holds the client ID; `None`: a connection on another node.
+    conn: Option<ConnId>,
     renewed: Instant,
 }
 
@@ -62,7 +64,7 @@ impl Presence {
         max_per_conn: usize,
     ) -> (Vec<Change>, bool) {
         let mut changes = Vec::new();
-        let mut held = self.states.values().filter(|s| s.conn == conn).count();
+        let mut held = self.states.values().filter(|s| s.conn == Some(conn)).count();
         for mut entry in entries {
             let new = !self.states.contains_key(&entry.client);
             if new && held >= max_per_conn && !is_null(&entry.json) {
@@ -70,7 +72,7 @@ impl Presence {
             }
             entry.json = stamped(&entry.json, user);
             match self.states.get_mut(&entry.client) {
-                Some(state) if state.conn != conn => {
+                Some(state) if state.conn != Some(conn) => {
                     // Someone else's client ID: a connection may only speak for itself.
                 }
                 Some(state) => {
@@ -95,7 +97,7 @@ impl Presence {
                         State {
                             clock: entry.clock,
                             json: entry.json.clone(),
-                            conn,
+                            conn: Some(conn),
                             renewed: now,
                         },
                     );
@@ -106,9 +108,48 @@ impl Presence {
         (changes, false)
     }
 
+    /// Applies states another node announced for its connections (stamped and checked
+    /// there); returns the changes to send here. A client ID a connection of this node
+    /// holds stays its own.
+    pub fn apply_remote(&mut self, changes: Vec<Change>, now: Instant) -> Vec<Change> {
+        let mut applied = Vec::new();
+        for (client, clock, json) in changes {
+            match self.states.get_mut(&client) {
+                Some(state) if state.conn.is_some() => {}
+                Some(state) => {
+                    if clock <= state.clock {
+                        continue;
+                    }
+                    if is_null(&json) {
+                        self.states.remove(&client);
+                    } else {
+                        state.clock = clock;
+                        state.json.clone_from(&json);
+                        state.renewed = now;
+                    }
+                    applied.push((client, clock, json));
+                }
+                None if is_null(&json) => {}
+                None => {
+                    self.states.insert(
+                        client,
+                        State {
+                            clock,
+                            json: json.clone(),
+                            conn: None,
+                            renewed: now,
+                        },
+                    );
+                    applied.push((client, clock, json));
+                }
+            }
+        }
+        applied
+    }
+
     /// Removes every state of a connection that left; returns the removals to announce.
     pub fn remove_conn(&mut self, conn: ConnId) -> Vec<Change> {
-        self.remove_where(|s| s.conn == conn)
+        self.remove_where(|s| s.conn == Some(conn))
     }
 
     /// Removes states not renewed within `timeout`; returns the removals to announce.
@@ -258,6 +299,42 @@ mod tests {
         assert_eq!((changes.len(), over), (2, false));
         let (changes, over) = p.apply(ConnId(2), vec![entry(9, 1, "{}")], &stamp(), now, 3);
         assert_eq!((changes.len(), over), (1, false));
+    }
+
+    #[test]
+    fn states_from_other_nodes_come_and_go_but_never_take_a_local_client() {
+        let mut p = Presence::default();
+        let now = Instant::now();
+        p.apply(ConnId(1), vec![entry(7, 1, "{}")], &stamp(), now, 8);
+        let told = |client, clock, json: &str| (ClientId::new(client), clock, json.to_owned());
+        // Client 7 is held here: another node cannot speak for it.
+        assert!(p.apply_remote(vec![told(7, 9, "null")], now).is_empty());
+        assert_eq!(
+            p.apply_remote(vec![told(8, 1, "{\"x\":1}")], now),
+            [told(8, 1, "{\"x\":1}")]
+        );
+        assert!(
+            p.apply_remote(vec![told(8, 1, "{\"x\":2}")], now).is_empty(),
+            "stale"
+        );
+        // Nor can a connection here take the other node's client.
+        assert!(
+            p.apply(ConnId(1), vec![entry(8, 5, "null")], &stamp(), now, 8)
+                .0
+                .is_empty()
+        );
+        assert_eq!(p.all().len(), 2);
+        // Another node's client leaves by its word, or expires when that node went quiet.
+        assert_eq!(
+            p.apply_remote(vec![told(8, 2, "null")], now),
+            [told(8, 2, "null")]
+        );
+        p.apply_remote(vec![told(9, 1, "{}")], now);
+        let later = now + Duration::from_secs(31);
+        p.apply(ConnId(1), vec![entry(7, 2, "{}")], &stamp(), later, 8);
+        assert_eq!(p.expire(later, Duration::from_secs(30)), [told(9, 2, "null")]);
+        assert_eq!(p.remove_conn(ConnId(1)), [told(7, 3, "null")]);
+        assert!(p.is_empty());
     }
 
     #[test]

@@ -19,9 +19,11 @@ pub use sqlite::SqliteStore;
 /// A document as stored: its compacted state and the log entries after it.
 #[derive(Debug, Default, Clone)]
 pub struct StoredDoc {
-    /// The compacted state (a v1 update), if the document was ever compacted.
+    /// The compacted state (a v1 update), if the document was ever compacted (for a read
+    /// after a sequence number: if it was compacted past that number).
     pub state: Option<Vec<u8>>,
-    /// The last sequence number folded into `state` (0 if none).
+    /// The last sequence number folded into `state` (with no state: 0, or the number a
+    /// read started after).
     pub state_seq: i64,
     /// The log entries after `state_seq`, in order.
     pub tail: Vec<LogEntry>,
@@ -29,15 +31,18 @@ pub struct StoredDoc {
     pub bindings: Vec<(ClientId, UserId)>,
 }
 
-/// Reads a document (state, tail, bindings) on a connection of either engine, in the
-/// caller's transaction: one text for both stores, type-checked for each.
+/// Reads a document (state, tail, bindings) after sequence number `after` on a connection
+/// of either engine, in the caller's transaction: one text for both stores, type-checked
+/// for each.
 macro_rules! read_doc {
-    ($conn:expr, $id:expr) => {{
+    ($conn:expr, $id:expr, $after:expr) => {{
+        let after: i64 = $after;
         let state: Option<(Vec<u8>, i64)> = sqlx::query_as($crate::storage::LOAD_STATE)
             .bind($id)
+            .bind(after)
             .fetch_optional($conn)
             .await?;
-        let state_seq = state.as_ref().map_or(0, |(_, seq)| *seq);
+        let state_seq = state.as_ref().map_or(after, |(_, seq)| *seq);
         let tail = sqlx::query_as($crate::storage::LOAD_TAIL)
             .bind($id)
             .bind(state_seq)
@@ -47,7 +52,7 @@ macro_rules! read_doc {
             .bind($id)
             .fetch_all($conn)
             .await?;
-        $crate::storage::StoredDoc::from_rows(state, tail, bindings)
+        $crate::storage::StoredDoc::from_rows(after, state, tail, bindings)
     }};
 }
 
@@ -56,23 +61,25 @@ mod sqlite;
 #[cfg(test)]
 mod tests;
 
-/// The reads of a document, the same SQL on both engines: its state, the log after it,
-/// its client-ID bindings, and who deleted what.
-const LOAD_STATE: &str = "SELECT state, seq FROM doc_states WHERE doc_id = $1";
+/// The reads of a document, the same SQL on both engines: its state (if newer than `$2`),
+/// the log after it, its client-ID bindings, and who deleted what.
+const LOAD_STATE: &str = "SELECT state, seq FROM doc_states WHERE doc_id = $1 AND seq > $2";
 const LOAD_TAIL: &str = "SELECT seq, data FROM doc_updates WHERE doc_id = $1 AND seq > $2 ORDER BY seq";
 const LOAD_BINDINGS: &str = "SELECT client_id, user_id FROM client_bindings WHERE doc_id = $1";
 const LOAD_DELETIONS: &str = "SELECT user_id, ranges FROM doc_deletions WHERE doc_id = $1 ORDER BY seq";
 
 impl StoredDoc {
-    /// A document from the rows of [`LOAD_STATE`], [`LOAD_TAIL`] and [`LOAD_BINDINGS`].
+    /// A document read after `after` from the rows of [`LOAD_STATE`], [`LOAD_TAIL`] and
+    /// [`LOAD_BINDINGS`].
     fn from_rows(
+        after: i64,
         state: Option<(Vec<u8>, i64)>,
         tail: Vec<(i64, Vec<u8>)>,
         bindings: Vec<(i64, String)>,
     ) -> StoredDoc {
         let (state, state_seq) = match state {
             Some((state, seq)) => (Some(state), seq),
-            None => (None, 0),
+            None => (None, after),
         };
         StoredDoc {
             state,
@@ -136,6 +143,10 @@ pub enum StorageError {
     /// The data directory could not be prepared.
     #[error("data directory: {0}")]
     Io(#[from] std::io::Error),
+    /// A client ID the append binds is bound to another user already (by another node,
+    /// before this one read it): nothing was stored.
+    #[error("a client ID of these updates belongs to another user")]
+    ClientIdTaken,
     /// The store was closed (the server is shutting down).
     #[error("the document store is closed")]
     Closed,
@@ -212,21 +223,88 @@ impl Engine {
     }
 }
 
+/// What another node stored or told, as the database passes it on (PostgreSQL's `LISTEN`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// Another node stored updates of `doc`, through sequence number `seq`.
+    Stored {
+        /// The document.
+        doc: RegistrationId,
+        /// The last sequence number it stored.
+        seq: i64,
+    },
+    /// Notices may have been lost (the listening connection dropped and is back): every
+    /// document may have news.
+    Missed,
+    /// Another node told something that is not stored ([`DocStore::tell`]).
+    Told {
+        /// What about.
+        topic: Topic,
+        /// What, as that node wrote it.
+        body: String,
+    },
+}
+
+/// What nodes tell each other beside stored updates: it reaches the nodes listening now,
+/// and is lost for those that are not (which is why none of it is stored data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topic {
+    /// Presence in a document (who is there, where they type).
+    Presence,
+    /// Live events of a school (comments, versions, registrations).
+    Events,
+}
+
 /// Where documents live.
 #[async_trait]
 pub trait DocStore: Send + Sync + 'static {
     /// Reads a document's state and log tail (an unknown document is empty).
-    async fn load(&self, doc: RegistrationId) -> Result<StoredDoc, StorageError>;
+    async fn load(&self, doc: RegistrationId) -> Result<StoredDoc, StorageError> {
+        self.read_since(doc, 0).await
+    }
 
-    /// Appends updates with sequence numbers `first_seq..` (and what each deleted), and
-    /// binds new client IDs to their users, durably, in one transaction.
+    /// Reads what was stored of a document after sequence number `after`: its state if a
+    /// compaction went past `after` (it holds what the log no longer does), the log after
+    /// that, and all its client-ID bindings.
+    async fn read_since(&self, doc: RegistrationId, after: i64) -> Result<StoredDoc, StorageError>;
+
+    /// Appends updates (and what each deleted), and binds new client IDs to their users,
+    /// durably, in one transaction; returns the sequence number of the first update.
+    ///
+    /// `after` is the last sequence number the caller knows of. Where one process is the
+    /// only writer (SQLite), the updates take the numbers after it; where several nodes
+    /// write (PostgreSQL), the store numbers them itself, and the caller learns from the
+    /// answer whether others stored updates in between.
     async fn append(
         &self,
         doc: RegistrationId,
-        first_seq: i64,
+        after: i64,
         updates: &[NewUpdate],
         bindings: &[(ClientId, UserId)],
-    ) -> Result<(), StorageError>;
+    ) -> Result<i64, StorageError>;
+
+    /// Whether other processes write to the same documents (several nodes), so that rooms
+    /// must take in what those stored and share the housekeeping.
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Tells of what other nodes store, from now on; `None` where no one else writes.
+    async fn listen(&self) -> Result<Option<tokio::sync::mpsc::Receiver<Notice>>, StorageError> {
+        Ok(None)
+    }
+
+    /// Tells the other nodes `body` about `topic`, soon and without waiting; dropped when
+    /// it cannot be (too large, too many waiting, the database away). Where no one else
+    /// listens, nothing to do.
+    fn tell(&self, _topic: Topic, _body: String) {}
+
+    /// Takes or renews (`hold`), or gives up, this node's lease on a document's
+    /// housekeeping (compaction and automatic versions), so that one node does it;
+    /// returns whether this node holds it. Where one process writes, it always does.
+    async fn lease(&self, _doc: RegistrationId, hold: bool) -> Result<bool, StorageError> {
+        Ok(hold)
+    }
 
     /// Replaces the state by `state`, which holds every update up to `through_seq`, and
     /// drops those log entries. A state older than the stored one is ignored, so a late

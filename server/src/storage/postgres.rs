@@ -3,27 +3,63 @@
 //! Each append is one transaction on a pooled connection; PostgreSQL takes many writers
 //! at once, so rooms need no single writer task as on SQLite. Rows of a batch go in one
 //! statement per table (`UNNEST` over arrays), whatever the batch's size.
+//!
+//! Several nodes may share the database (see "Several nodes" in docs/architecture.md): an
+//! append takes its sequence numbers from the document's head row and tells the other
+//! nodes (`pg_notify`) in its own transaction, so the notice goes out only with the rows.
 
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio::sync::mpsc;
 
 use super::{
-    Deletion, DocStore, LOAD_DELETIONS, NewUpdate, StorageError, StoredDoc, deletion, encode_ranges,
-    now_millis,
+    Deletion, DocStore, LOAD_DELETIONS, NewUpdate, Notice, StorageError, StoredDoc, Topic, deletion,
+    encode_ranges, now_millis,
 };
 use crate::ids::{RegistrationId, UserId};
 use samen_crdt::ClientId;
 
 /// Connections per node: rooms append concurrently, and handlers read beside them.
 const POOL: u32 = 16;
+/// The channel appends notify on: `doc:last_seq:node`.
+const STORED: &str = "samen_doc";
+/// The channels of what nodes tell ([`Topic`]): `node:body`.
+const PRESENCE: &str = "samen_presence";
+/// See [`PRESENCE`].
+const EVENTS: &str = "samen_events";
+/// PostgreSQL's limit on a notice's payload is 8,000 bytes; a larger one is not told.
+const MAX_TOLD: usize = 7900;
+/// Things to tell waiting for the database before more are dropped.
+const TELL_QUEUE: usize = 4096;
+/// Notices waiting for the rooms before the listener waits.
+const NOTICE_QUEUE: usize = 4096;
 
 /// Documents in a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// This process among the nodes (random per start): its own notices are not news.
+    node: Arc<str>,
+    /// What to tell the other nodes, for [`tell_all`].
+    told: mpsc::Sender<(Topic, String)>,
+    /// How to connect (the leases' own connection).
+    options: PgConnectOptions,
+    /// The housekeeping leases this node holds.
+    leases: Arc<tokio::sync::Mutex<Leases>>,
+}
+
+impl Topic {
+    fn channel(self) -> &'static str {
+        match self {
+            Topic::Presence => PRESENCE,
+            Topic::Events => EVENTS,
+        }
+    }
 }
 
 impl PgStore {
@@ -33,16 +69,106 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(POOL)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         super::POSTGRES_MIGRATIONS.run(&pool).await?;
-        Ok(PgStore { pool })
+        let node: Arc<str> = format!("{:016x}", fastrand::u64(..)).into();
+        let (told, telling) = mpsc::channel(TELL_QUEUE);
+        tokio::spawn(tell_all(pool.clone(), node.clone(), telling));
+        Ok(PgStore {
+            pool,
+            node,
+            told,
+            options,
+            leases: Arc::default(),
+        })
     }
+}
+
+/// Sends what this node tells, in order, as many at a time as are waiting (one statement).
+async fn tell_all(pool: PgPool, node: Arc<str>, mut told: mpsc::Receiver<(Topic, String)>) {
+    let mut waiting = Vec::new();
+    while told.recv_many(&mut waiting, 256).await > 0 {
+        let (channels, bodies): (Vec<&str>, Vec<String>) = waiting
+            .drain(..)
+            .map(|(topic, body)| (topic.channel(), format!("{node}:{body}")))
+            .unzip();
+        let sent = sqlx::query("SELECT pg_notify(c, b) FROM UNNEST($1::text[], $2::text[]) AS t (c, b)")
+            .bind(&channels)
+            .bind(&bodies)
+            .execute(&pool)
+            .await;
+        if let Err(err) = sent {
+            // Presence and events are not stored: what is lost here, others miss, as
+            // they would have had they been away.
+            tracing::debug!(error = %err, "could not tell the other nodes");
+        }
+    }
+}
+
+/// Listens for other nodes' notices and hands them to `notices`, until that closes or the
+/// pool does (shutdown). Whenever the listening connection is new (at start, after it
+/// dropped, after PostgreSQL restarted), notices may have gone by unheard: `Missed` says so.
+async fn listen(pool: PgPool, node: Arc<str>, notices: mpsc::Sender<Notice>) {
+    let mut pause = Duration::from_millis(100);
+    loop {
+        let heard = async {
+            let mut listener = PgListener::connect_with(&pool).await?;
+            listener.listen_all([STORED, PRESENCE, EVENTS]).await?;
+            if notices.send(Notice::Missed).await.is_err() {
+                return Ok(());
+            }
+            loop {
+                let notice = match listener.try_recv().await? {
+                    // The connection dropped and is back (`eager_reconnect`).
+                    None => Some(Notice::Missed),
+                    Some(n) => notice(n.channel(), n.payload(), &node),
+                };
+                if let Some(notice) = notice
+                    && notices.send(notice).await.is_err()
+                {
+                    return Ok(());
+                }
+            }
+        };
+        let result: Result<(), sqlx::Error> = tokio::select! {
+            result = heard => result,
+            () = notices.closed() => return,
+        };
+        match result {
+            Ok(()) | Err(sqlx::Error::PoolClosed) => return,
+            Err(err) => {
+                tracing::warn!(error = %err, "lost the database's notices; listening again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// A notice from another node (this node's own are not news to it).
+fn notice(channel: &str, payload: &str, node: &str) -> Option<Notice> {
+    let topic = match channel {
+        STORED => {
+            let mut parts = payload.splitn(3, ':');
+            let doc = parts.next()?.parse().ok()?;
+            let seq = parts.next()?.parse().ok()?;
+            return (parts.next()? != node).then_some(Notice::Stored { doc, seq });
+        }
+        PRESENCE => Topic::Presence,
+        EVENTS => Topic::Events,
+        _ => return None,
+    };
+    let (from, body) = payload.split_once(':')?;
+    (from != node).then(|| Notice::Told {
+        topic,
+        body: body.to_owned(),
+    })
 }
 
 #[async_trait]
 impl DocStore for PgStore {
-    async fn load(&self, doc: RegistrationId) -> Result<StoredDoc, StorageError> {
+    async fn read_since(&self, doc: RegistrationId, after: i64) -> Result<StoredDoc, StorageError> {
         let id = doc.to_string();
         // One snapshot for the three reads, so that a concurrent compaction (by this node
         // or another) is seen whole or not at all.
@@ -50,28 +176,46 @@ impl DocStore for PgStore {
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .execute(&mut *tx)
             .await?;
-        let doc = read_doc!(&mut *tx, &id);
+        let doc = read_doc!(&mut *tx, &id, after);
         tx.commit().await?;
         Ok(doc)
     }
 
+    /// The numbers come from the document's head row, whose lock orders the appends of
+    /// all nodes: one that waited for it commits after the one it waited for, so a reader
+    /// never sees a number before the ones below it.
     async fn append(
         &self,
         doc: RegistrationId,
-        first_seq: i64,
+        _after: i64,
         updates: &[NewUpdate],
         bindings: &[(ClientId, UserId)],
-    ) -> Result<(), StorageError> {
+    ) -> Result<i64, StorageError> {
         let id = doc.to_string();
         let now = now_millis();
+        let n = updates.len() as i64;
         let mut tx = self.pool.begin().await?;
+        let last: i64 = sqlx::query_scalar(
+            "INSERT INTO doc_heads (doc_id, last_seq) VALUES ($1, $2)
+             ON CONFLICT (doc_id) DO UPDATE SET last_seq = doc_heads.last_seq + excluded.last_seq
+             RETURNING last_seq",
+        )
+        .bind(&id)
+        .bind(n)
+        .fetch_one(&mut *tx)
+        .await?;
+        let first_seq = last - n + 1;
         if !bindings.is_empty() {
             // Client IDs are at most 53 bits (checked by the validator), so they fit.
             let clients: Vec<i64> = bindings.iter().map(|(c, _)| c.get() as i64).collect();
             let users: Vec<String> = bindings.iter().map(|(_, u)| u.as_str().to_owned()).collect();
+            // Another node may have bound the same client ID first, which this node had
+            // not read yet (a client that moved over): the same user's binding stands; a
+            // different user's refuses the whole append, as it would have on one node.
             sqlx::query(
                 "INSERT INTO client_bindings (doc_id, client_id, user_id, created_at)
-                 SELECT $1, c, u, $4 FROM UNNEST($2::bigint[], $3::text[]) AS b (c, u)",
+                 SELECT $1, c, u, $4 FROM UNNEST($2::bigint[], $3::text[]) AS b (c, u)
+                 ON CONFLICT (doc_id, client_id) DO NOTHING",
             )
             .bind(&id)
             .bind(&clients)
@@ -79,6 +223,19 @@ impl DocStore for PgStore {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+            let taken: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM client_bindings AS b
+                 JOIN UNNEST($2::bigint[], $3::text[]) AS n (c, u) ON b.client_id = n.c
+                 WHERE b.doc_id = $1 AND b.user_id <> n.u",
+            )
+            .bind(&id)
+            .bind(&clients)
+            .bind(&users)
+            .fetch_one(&mut *tx)
+            .await?;
+            if taken > 0 {
+                return Err(StorageError::ClientIdTaken);
+            }
         }
         if !updates.is_empty() {
             let seqs: Vec<i64> = (first_seq..).take(updates.len()).collect();
@@ -122,9 +279,14 @@ impl DocStore for PgStore {
                 .execute(&mut *tx)
                 .await?;
             }
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(STORED)
+                .bind(format!("{id}:{last}:{}", self.node))
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(first_seq)
     }
 
     async fn compact(&self, doc: RegistrationId, state: &[u8], through_seq: i64) -> Result<(), StorageError> {
@@ -162,7 +324,127 @@ impl DocStore for PgStore {
         Ok(rows.into_iter().map(deletion).collect())
     }
 
+    fn shared(&self) -> bool {
+        true
+    }
+
+    fn tell(&self, topic: Topic, body: String) {
+        if body.len() + self.node.len() + 1 > MAX_TOLD {
+            tracing::debug!(bytes = body.len(), "too large to tell the other nodes");
+            return;
+        }
+        if self.told.try_send((topic, body)).is_err() {
+            tracing::debug!("too much to tell the other nodes; dropped");
+        }
+    }
+
+    async fn listen(&self) -> Result<Option<mpsc::Receiver<Notice>>, StorageError> {
+        let (tx, rx) = mpsc::channel(NOTICE_QUEUE);
+        tokio::spawn(listen(self.pool.clone(), self.node.clone(), tx));
+        Ok(Some(rx))
+    }
+
+    async fn lease(&self, doc: RegistrationId, hold: bool) -> Result<bool, StorageError> {
+        let mut leases = self.leases.lock().await;
+        let result = leases.update(&self.options, doc, hold).await;
+        if result.is_err() {
+            // The session may be gone, and the locks with it: start over.
+            leases.conn = None;
+            leases.held.clear();
+        }
+        result
+    }
+
     async fn close(&self) {
+        if let Some(conn) = self.leases.lock().await.conn.take() {
+            let _ = conn.close().await;
+        }
         self.pool.close().await;
+    }
+}
+
+/// This node's housekeeping leases: PostgreSQL session-level advisory locks, all on one
+/// connection of the node's own. They last as long as that session does, so a node that
+/// dies (or loses its connection) gives them up at once, and another node's room takes
+/// them at its next try.
+#[derive(Debug, Default)]
+struct Leases {
+    conn: Option<PgConnection>,
+    /// The documents whose lock this session holds (held once each: the locks stack).
+    held: HashSet<RegistrationId>,
+}
+
+impl Leases {
+    async fn update(
+        &mut self,
+        options: &PgConnectOptions,
+        doc: RegistrationId,
+        hold: bool,
+    ) -> Result<bool, StorageError> {
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            None => {
+                self.held.clear();
+                self.conn.insert(PgConnection::connect_with(options).await?)
+            }
+        };
+        let key = lock_key(doc);
+        if !hold {
+            if self.held.remove(&doc) {
+                sqlx::query("SELECT pg_advisory_unlock($1)")
+                    .bind(key)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            return Ok(false);
+        }
+        if self.held.contains(&doc) {
+            // Held while the session lives: make sure it still does.
+            sqlx::query("SELECT 1").execute(&mut *conn).await?;
+            return Ok(true);
+        }
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(key)
+            .fetch_one(&mut *conn)
+            .await?;
+        if got {
+            self.held.insert(doc);
+        }
+        Ok(got)
+    }
+}
+
+/// A document's advisory lock key: 64 bits of its UUID (random bits, so no two documents
+/// of a database share one in practice; if two did, one node would keep house for both).
+fn lock_key(doc: RegistrationId) -> i64 {
+    let bits = doc.as_u128();
+    ((bits >> 64) as u64 ^ bits as u64) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notices_from_other_nodes_are_news_and_our_own_and_garbage_are_not() {
+        let doc = RegistrationId::new();
+        assert_eq!(
+            notice(STORED, &format!("{doc}:42:bbbb"), "aaaa"),
+            Some(Notice::Stored { doc, seq: 42 })
+        );
+        assert_eq!(notice(STORED, &format!("{doc}:42:aaaa"), "aaaa"), None);
+        for garbage in ["", "x:1:b", &format!("{doc}:x:b"), &format!("{doc}:1")] {
+            assert_eq!(notice(STORED, garbage, "aaaa"), None, "{garbage:?}");
+        }
+        assert_eq!(
+            notice(PRESENCE, "bbbb:{\"a\":1}", "aaaa"),
+            Some(Notice::Told {
+                topic: Topic::Presence,
+                body: "{\"a\":1}".into()
+            })
+        );
+        assert_eq!(notice(EVENTS, "aaaa:{}", "aaaa"), None, "our own");
+        assert_eq!(notice(EVENTS, "no separator", "aaaa"), None);
+        assert_eq!(notice("elsewhere", "bbbb:{}", "aaaa"), None);
     }
 }

@@ -276,22 +276,25 @@ impl SqliteStore {
 
 #[async_trait]
 impl DocStore for SqliteStore {
-    async fn load(&self, doc: RegistrationId) -> Result<StoredDoc, StorageError> {
+    async fn read_since(&self, doc: RegistrationId, after: i64) -> Result<StoredDoc, StorageError> {
         let id = doc.to_string();
         // One read transaction, so that a concurrent compaction is seen whole or not at all.
         let mut tx = self.pool.begin().await?;
-        let doc = read_doc!(&mut *tx, &id);
+        let doc = read_doc!(&mut *tx, &id, after);
         tx.commit().await?;
         Ok(doc)
     }
 
+    /// A SQLite database serves one process (several nodes need PostgreSQL), with one
+    /// room per document in it: the room's last number is the log's.
     async fn append(
         &self,
         doc: RegistrationId,
-        first_seq: i64,
+        after: i64,
         updates: &[NewUpdate],
         bindings: &[(ClientId, UserId)],
-    ) -> Result<(), StorageError> {
+    ) -> Result<i64, StorageError> {
+        let first_seq = after + 1;
         self.submit(|reply| {
             Job::Append(Append {
                 doc,
@@ -301,7 +304,8 @@ impl DocStore for SqliteStore {
                 reply,
             })
         })
-        .await
+        .await?;
+        Ok(first_seq)
     }
 
     async fn deletions(&self, doc: RegistrationId) -> Result<Vec<Deletion>, StorageError> {

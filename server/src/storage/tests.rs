@@ -60,11 +60,12 @@ crate::test_both_dbs!(
 async fn appends_load_in_order_and_compaction_folds_them(engine: Engine) {
     let (store, _db) = store(engine).await;
     let id = RegistrationId::new();
-    store
-        .append(id, 1, &[update(1), update(2)], &[])
+    let first = store
+        .append(id, 0, &[update(1), update(2)], &[])
         .await
         .expect("append");
-    store.append(id, 3, &[update(3)], &[]).await.expect("append");
+    assert_eq!(first, 1, "a new document's log starts at 1");
+    assert_eq!(store.append(id, 2, &[update(3)], &[]).await.expect("append"), 3);
     let doc = store.load(id).await.expect("load");
     assert_eq!(doc.tail.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
     assert_eq!(doc.tail[2].data, [3]);
@@ -84,25 +85,67 @@ async fn appends_load_in_order_and_compaction_folds_them(engine: Engine) {
 }
 
 crate::test_both_dbs!(
-    a_duplicate_sequence_number_is_refused_whole_sqlite,
-    a_duplicate_sequence_number_is_refused_whole_postgres,
-    a_duplicate_sequence_number_is_refused_whole
+    a_read_after_a_number_brings_only_what_came_after_sqlite,
+    a_read_after_a_number_brings_only_what_came_after_postgres,
+    a_read_after_a_number_brings_only_what_came_after
 );
-async fn a_duplicate_sequence_number_is_refused_whole(engine: Engine) {
+/// What a room on another node reads when told that updates were stored.
+async fn a_read_after_a_number_brings_only_what_came_after(engine: Engine) {
     let (store, _db) = store(engine).await;
     let id = RegistrationId::new();
-    store.append(id, 1, &[update(1)], &[]).await.expect("append");
-    assert!(store.append(id, 2, &[update(2), update(9)], &[]).await.is_ok());
-    assert!(store.append(id, 3, &[update(3), update(4)], &[]).await.is_err());
+    store
+        .append(id, 0, &[update(1), update(2), update(3)], &[])
+        .await
+        .expect("append");
+    let since = store.read_since(id, 1).await.expect("read");
+    assert!(since.state.is_none());
+    assert_eq!(since.tail.iter().map(|e| e.seq).collect::<Vec<_>>(), [2, 3]);
+    assert_eq!(since.last_seq(), 3);
+    let nothing = store.read_since(id, 3).await.expect("read");
+    assert!(nothing.state.is_none() && nothing.tail.is_empty());
+    assert_eq!(nothing.last_seq(), 3, "nothing new: still through 3");
+
+    // A compaction past the number: the state holds what the log no longer does.
+    store.compact(id, b"state-2", 2).await.expect("compact");
+    let since = store.read_since(id, 1).await.expect("read");
+    assert_eq!(since.state.as_deref(), Some(&b"state-2"[..]));
+    assert_eq!(since.tail.iter().map(|e| e.seq).collect::<Vec<_>>(), [3]);
+    // Not past it: the state is not read again.
+    let since = store.read_since(id, 2).await.expect("read");
+    assert!(since.state.is_none());
+    assert_eq!(since.tail.iter().map(|e| e.seq).collect::<Vec<_>>(), [3]);
+}
+
+/// A binding to a user that does not exist: the database refuses it (a bad append).
+fn bad_binding() -> [(ClientId, UserId); 1] {
+    [(ClientId::new(1), UserId::from("nobody".to_owned()))]
+}
+
+crate::test_both_dbs!(
+    a_failed_append_leaves_nothing_behind_sqlite,
+    a_failed_append_leaves_nothing_behind_postgres,
+    a_failed_append_leaves_nothing_behind
+);
+async fn a_failed_append_leaves_nothing_behind(engine: Engine) {
+    let (store, _db) = store(engine).await;
+    let id = RegistrationId::new();
+    store.append(id, 0, &[update(1)], &[]).await.expect("append");
+    assert!(
+        store
+            .append(id, 1, &[update(2), update(9)], &bad_binding())
+            .await
+            .is_err()
+    );
     let doc = store.load(id).await.expect("load");
-    assert_eq!(doc.tail.len(), 3, "the failed batch left nothing behind");
-    // The failed transaction was ended: writing goes on.
-    for seq in 4..8 {
+    assert_eq!(doc.tail.len(), 1, "the failed batch left nothing behind");
+    // The failed transaction was ended, and took no numbers: writing goes on after 1.
+    for seq in 2..6 {
         let batch = [update(seq as u8)];
-        tokio::time::timeout(Duration::from_secs(5), store.append(id, seq, &batch, &[]))
+        let first = tokio::time::timeout(Duration::from_secs(5), store.append(id, seq - 1, &batch, &[]))
             .await
             .expect("not stuck behind an open transaction")
             .expect("a write after a failed one");
+        assert_eq!(first, seq);
     }
 }
 
@@ -116,7 +159,7 @@ crate::test_both_dbs!(
 async fn concurrent_appends_succeed_and_a_bad_one_fails_alone(engine: Engine) {
     let (store, _db) = store(engine).await;
     let taken = RegistrationId::new();
-    store.append(taken, 1, &[update(1)], &[]).await.expect("append");
+    store.append(taken, 0, &[update(1)], &[]).await.expect("append");
     let docs: Vec<RegistrationId> = (0..40).map(|_| RegistrationId::new()).collect();
     let mut tasks = Vec::new();
     for (i, doc) in docs.iter().enumerate() {
@@ -132,19 +175,18 @@ async fn concurrent_appends_succeed_and_a_bad_one_fails_alone(engine: Engine) {
                     len: 3,
                 }],
             };
-            // (Bindings refer to users, which this store test has none of.)
-            store.append(doc, 1, &[update(1), deleting], &[]).await
+            store.append(doc, 0, &[update(1), deleting], &[]).await
         }));
     }
-    // Sent among the others: a sequence number that is taken.
+    // Sent among the others: a binding the database refuses.
     let bad = {
         let store = store.clone();
-        tokio::spawn(async move { store.append(taken, 1, &[update(9)], &[]).await })
+        tokio::spawn(async move { store.append(taken, 1, &[update(9)], &bad_binding()).await })
     };
     for task in tasks {
         task.await.expect("task").expect("a good append succeeds");
     }
-    assert!(bad.await.expect("task").is_err(), "the duplicate fails");
+    assert!(bad.await.expect("task").is_err(), "the bad one fails");
     for (i, doc) in docs.iter().enumerate() {
         let loaded = store.load(*doc).await.expect("load");
         assert_eq!(loaded.tail.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
@@ -159,11 +201,9 @@ async fn concurrent_appends_succeed_and_a_bad_one_fails_alone(engine: Engine) {
             }]
         );
     }
-    assert_eq!(
-        store.load(taken).await.expect("load").tail[0].data,
-        [1],
-        "unchanged"
-    );
+    let taken = store.load(taken).await.expect("load");
+    assert_eq!(taken.tail.len(), 1, "unchanged");
+    assert_eq!(taken.tail[0].data, [1]);
 }
 
 crate::test_both_dbs!(
@@ -177,24 +217,24 @@ async fn compactions_and_appends_sent_together_are_all_written(engine: Engine) {
     let docs: Vec<RegistrationId> = (0..10).map(|_| RegistrationId::new()).collect();
     for doc in &docs {
         store
-            .append(*doc, 1, &[update(1), update(2)], &[])
+            .append(*doc, 0, &[update(1), update(2)], &[])
             .await
             .expect("append");
     }
     let taken = RegistrationId::new();
-    store.append(taken, 1, &[update(1)], &[]).await.expect("append");
+    store.append(taken, 0, &[update(1)], &[]).await.expect("append");
     let mut tasks = Vec::new();
     for doc in docs.iter().copied() {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
             let next = [update(3)];
             let (compacted, appended) =
-                tokio::join!(store.compact(doc, b"state", 2), store.append(doc, 3, &next, &[]));
+                tokio::join!(store.compact(doc, b"state", 2), store.append(doc, 2, &next, &[]));
             compacted.and(appended)
         }));
     }
-    // Sent among them, a sequence number that is taken (in a document nobody compacts).
-    let bad = store.append(taken, 1, &[update(9)], &[]).await;
+    // Sent among them, a bad append (in a document nobody compacts).
+    let bad = store.append(taken, 1, &[update(9)], &bad_binding()).await;
     for task in tasks {
         tokio::time::timeout(Duration::from_secs(5), task)
             .await
@@ -202,7 +242,7 @@ async fn compactions_and_appends_sent_together_are_all_written(engine: Engine) {
             .expect("task")
             .expect("compactions and appends succeed");
     }
-    assert!(bad.is_err(), "the duplicate fails");
+    assert!(bad.is_err(), "the bad one fails");
     for doc in &docs {
         let loaded = store.load(*doc).await.expect("load");
         assert_eq!(loaded.state.as_deref(), Some(&b"state"[..]));
@@ -221,9 +261,115 @@ async fn data_survives_reopening(engine: Engine) {
     let id = RegistrationId::new();
     {
         let store = db.open().await;
-        store.append(id, 1, &[update(7)], &[]).await.expect("append");
+        store.append(id, 0, &[update(7)], &[]).await.expect("append");
         store.close().await;
     }
     let store = db.open().await;
     assert_eq!(store.load(id).await.expect("load").tail[0].data, [7]);
+}
+
+/// Two nodes on one PostgreSQL database (two stores, as two `samen serve` processes have):
+/// appends to one document from both get distinct numbers without gaps, each is told of
+/// the other's and not of its own, and one of them at a time holds the housekeeping lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_number_one_log_hear_each_other_and_share_one_lease() {
+    let db = TestDb::new(Engine::Postgres).await;
+    let (a, b) = (db.open().await, db.open().await);
+    assert!(a.shared() && b.shared());
+    let mut heard_by_b = b.listen().await.expect("listen").expect("notices");
+    assert_eq!(
+        heard_by_b.recv().await,
+        Some(Notice::Missed),
+        "a new listener may have missed some"
+    );
+    let id = RegistrationId::new();
+
+    let mut tasks = Vec::new();
+    for (i, store) in [a.clone(), b.clone()].into_iter().cycle().take(20).enumerate() {
+        tasks.push(tokio::spawn(async move {
+            // Each believes it is at 0: the store numbers them.
+            let first = store.append(id, 0, &[update(i as u8), update(100)], &[]).await;
+            (i % 2 == 0, first.expect("append"))
+        }));
+    }
+    let mut firsts = Vec::new();
+    for task in tasks {
+        firsts.push(task.await.expect("task"));
+    }
+    let mut numbers: Vec<i64> = firsts.iter().flat_map(|(_, f)| [*f, *f + 1]).collect();
+    numbers.sort();
+    assert_eq!(
+        numbers,
+        (1..=40).collect::<Vec<_>>(),
+        "every number once, none skipped"
+    );
+    let loaded = a.load(id).await.expect("load");
+    assert_eq!(loaded.tail.len(), 40);
+
+    // B hears of each of A's appends (through its last number), and of none of its own.
+    let mut from_a: Vec<i64> = firsts
+        .iter()
+        .filter(|(by_a, _)| *by_a)
+        .map(|(_, f)| f + 1)
+        .collect();
+    from_a.sort();
+    let mut heard = Vec::new();
+    while heard.len() < from_a.len() {
+        match tokio::time::timeout(Duration::from_secs(5), heard_by_b.recv()).await {
+            Ok(Some(Notice::Stored { doc, seq })) if doc == id => heard.push(seq),
+            Ok(Some(Notice::Missed)) => {}
+            other => panic!("B waits for A's notices, got {other:?} after {heard:?}"),
+        }
+    }
+    heard.sort();
+    assert_eq!(heard, from_a);
+
+    // One lease holder at a time; given up, the other takes it.
+    assert!(a.lease(id, true).await.expect("lease"), "A takes the free lease");
+    assert!(a.lease(id, true).await.expect("lease"), "and renews it");
+    assert!(
+        !b.lease(id, true).await.expect("lease"),
+        "B cannot while A holds it"
+    );
+    assert!(!a.lease(id, false).await.expect("lease"), "A gives it up");
+    assert!(b.lease(id, true).await.expect("lease"), "now B can");
+    assert!(!a.lease(id, true).await.expect("lease"));
+    // A node that goes away (a crash ends its session just the same) frees its leases at once.
+    // (The server ends B's session a moment after B hung up.)
+    b.close().await;
+    let start = std::time::Instant::now();
+    while !a.lease(id, true).await.expect("lease") {
+        assert!(start.elapsed() < Duration::from_secs(5), "B's lease ended with B");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A client that moved to another node may bring edits whose client ID the first node
+/// bound (and the second had not read yet): the same user's binding stands, another
+/// user's refuses the append whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_id_bound_on_another_node_stays_with_its_user() {
+    let test = TestDb::new(Engine::Postgres).await;
+    let (a, db) = crate::open_database(test.dir.path(), test.url.as_deref())
+        .await
+        .expect("open");
+    let b = test.open().await;
+    let ann = db.create_user("ann@test.be", "Ann", "hash").await.expect("user");
+    let bob = db.create_user("bob@test.be", "Bob", "hash").await.expect("user");
+    let (id, client) = (RegistrationId::new(), ClientId::new(5));
+    a.append(id, 0, &[update(1)], &[(client, ann.id.clone())])
+        .await
+        .expect("A binds the client ID to Ann");
+    b.append(id, 0, &[update(2)], &[(client, ann.id.clone())])
+        .await
+        .expect("B binds it to Ann too: no conflict");
+    let taken = b.append(id, 0, &[update(3)], &[(client, bob.id.clone())]).await;
+    assert!(matches!(taken, Err(StorageError::ClientIdTaken)), "{taken:?}");
+    let doc = a.load(id).await.expect("load");
+    assert_eq!(
+        doc.tail.iter().map(|e| e.data[0]).collect::<Vec<_>>(),
+        [1, 2],
+        "Bob's append left nothing"
+    );
+    assert_eq!(doc.bindings, [(client, ann.id)]);
 }

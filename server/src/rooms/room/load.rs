@@ -50,6 +50,10 @@ impl Room {
             peers: HashMap::new(),
             presence: Presence::default(),
             last_seq,
+            own: Vec::new(),
+            // One node does the housekeeping; several take turns by lease (`run`).
+            housekeeper: !rooms.store.shared(),
+            ticks: 0,
             uncompacted,
             empty_since: Some(rooms.clock.now()),
             broken: false,

@@ -25,10 +25,15 @@
 //! 9. then **compaction** ([`run`]) and **automatic versions** ([`versions`]), which never
 //!    hold up the next batch.
 //!
+//! On several nodes ([`nodes`]), what another node stored reaches the room as a notice;
+//! it reads those rows, applies them (that node checked them) and sends them to its own
+//! clients. One node, the lease holder, does step 9.
+//!
 //! Restoring a version ([`versions`]) is an edit made by the room and taken through steps
 //! 2–8 like a client's.
 
 mod load;
+mod nodes;
 mod run;
 mod update;
 mod versions;
@@ -112,8 +117,16 @@ pub(super) struct Room {
     bindings: HashMap<ClientId, UserId>,
     peers: HashMap<ConnId, PeerState>,
     presence: Presence,
-    /// Sequence number of the last stored update.
+    /// The sequence number through which the document holds every stored update.
     last_seq: i64,
+    /// Sequence numbers this room stored above `last_seq`, because another node's updates
+    /// came in between and are not read yet (several nodes only): skipped when read.
+    own: Vec<(i64, i64)>,
+    /// Whether this node does the document's housekeeping, compaction and automatic
+    /// versions (always on one node; on several, the holder of the document's lease).
+    housekeeper: bool,
+    /// Seconds the room has run (its periodic checks on several nodes).
+    ticks: u32,
     /// Log entries not yet folded into the stored state.
     uncompacted: usize,
     empty_since: Option<Instant>,

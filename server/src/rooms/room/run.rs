@@ -36,6 +36,7 @@ impl Room {
         mut rx: mpsc::Receiver<RoomCmd>,
     ) -> impl Future<Output = ()> + Send {
         async move {
+            Box::pin(self.hold_lease(true)).await;
             if self.uncompacted >= self.rooms.config.compact_after {
                 Box::pin(self.compact(false)).await;
             }
@@ -57,7 +58,10 @@ impl Room {
                     }
                     _ = tick.tick() => {
                         self.expire_presence().await;
-                        if self.snapshot_due() {
+                        if self.rooms.store.shared() {
+                            Box::pin(self.nodes_tick()).await;
+                        }
+                        if self.housekeeper && self.snapshot_due() {
                             Box::pin(self.take_snapshot(false)).await;
                         }
                         if self.idle_long_enough() {
@@ -81,6 +85,7 @@ impl Room {
             panic!("a room panics, as a test asked");
         }
         let mut batch = Batch::default();
+        let mut catch_up = false;
         for cmd in cmds {
             match cmd {
                 RoomCmd::Join(join) => {
@@ -90,6 +95,9 @@ impl Room {
                 RoomCmd::Leave { conn } => self.leave(conn, &mut batch),
                 RoomCmd::Message { conn, msg } => {
                     let crate::rooms::Inbound { msg, held } = *msg;
+                    if self.rooms.store.shared() && self.misses(&msg) {
+                        Box::pin(self.catch_up(&batch.log)).await;
+                    }
                     self.handle(conn, msg, &mut batch);
                     batch.held.push(held);
                 }
@@ -103,10 +111,23 @@ impl Room {
                     let result = self.restore(&restore.snapshot, &restore.by, &mut batch);
                     batch.restore_replies.push((restore.reply, result));
                 }
+                RoomCmd::CatchUp { through } => catch_up |= through > self.last_seq,
+                RoomCmd::Presence(changes) => {
+                    let changes = self
+                        .presence
+                        .apply_remote(changes.into_vec(), self.rooms.clock.now());
+                    if !changes.is_empty() {
+                        batch.outbound.push((Target::All, awareness_message(&changes)));
+                    }
+                }
             }
             if self.needs_rebuild {
                 self.rebuild(&batch.log).await;
             }
+        }
+        // Before the commit, so that this batch's updates are numbered after what it read.
+        if catch_up {
+            Box::pin(self.catch_up(&batch.log)).await;
         }
         self.commit(batch).await;
     }
@@ -153,6 +174,7 @@ impl Room {
             let gone = self.presence.remove_conn(conn);
             if !gone.is_empty() {
                 batch.outbound.push((Target::All, awareness_message(&gone)));
+                self.tell_presence(gone);
             }
             if self.peers.is_empty() {
                 self.empty_since = Some(self.rooms.clock.now());
@@ -190,6 +212,7 @@ impl Room {
                     .apply(conn, entries, &stamp, self.rooms.clock.now(), max);
                 if !changes.is_empty() {
                     batch.outbound.push((Target::All, awareness_message(&changes)));
+                    self.tell_presence(changes);
                 }
                 if over {
                     tracing::info!(id = %self.id, %conn, "too many presence client IDs");
@@ -246,24 +269,32 @@ impl Room {
         }
         if !batch.log.is_empty() {
             let started = Instant::now();
-            let first = self.last_seq + 1;
             let n = batch.log.len();
-            if let Err(err) = self
+            let first = match self
                 .rooms
                 .store
-                .append(self.id, first, &batch.log, &batch.bindings)
+                .append(self.id, self.last_seq, &batch.log, &batch.bindings)
                 .await
             {
-                tracing::error!(id = %self.id, error = %err, "could not store updates; closing room");
-                self.broken = true;
-                return;
-            }
+                Ok(first) => first,
+                Err(err) => {
+                    tracing::error!(id = %self.id, error = %err, "could not store updates; closing room");
+                    self.broken = true;
+                    return;
+                }
+            };
             self.rooms
                 .metrics
                 .persist_seconds
                 .observe(started.elapsed().as_secs_f64());
             self.rooms.metrics.updates_accepted.inc_by(n as u64);
-            self.last_seq += n as i64;
+            let last = first + n as i64 - 1;
+            if first == self.last_seq + 1 {
+                self.last_seq = last;
+            } else {
+                // Another node stored updates in between; the room reads them on its notice.
+                self.own.push((first, last));
+            }
             self.uncompacted += n;
             self.edited = true;
             self.last_edit = self.rooms.clock.now();
@@ -300,7 +331,7 @@ impl Room {
         }
     }
 
-    fn send_all(&mut self, except: Option<ConnId>, frame: &Bytes) {
+    pub(super) fn send_all(&mut self, except: Option<ConnId>, frame: &Bytes) {
         let mut slow = Vec::new();
         for (conn, peer) in &self.peers {
             if Some(*conn) != except && peer.out.push(frame.clone()).is_err() {
@@ -333,6 +364,7 @@ impl Room {
             let gone = self.presence.remove_conn(conn);
             if !gone.is_empty() {
                 self.send_all(None, &awareness_message(&gone));
+                self.tell_presence(gone);
             }
             if self.peers.is_empty() {
                 self.empty_since = Some(self.rooms.clock.now());
@@ -362,7 +394,7 @@ impl Room {
     /// both complete, so it never has to wait), except on close. Should it fail, the log
     /// stays as it is, one threshold longer.
     async fn compact(&mut self, wait: bool) {
-        if self.uncompacted == 0 || self.doc.transact().has_missing_updates() {
+        if !self.housekeeper || self.uncompacted == 0 || self.doc.transact().has_missing_updates() {
             return;
         }
         let state = self.full_state();
@@ -407,9 +439,17 @@ impl Room {
             }
         }
         if !self.broken {
+            // The last room of the document on any node keeps house as it closes: the
+            // lease is free once its holder closed.
+            if !self.housekeeper {
+                self.hold_lease(true).await;
+            }
             self.compact(true).await;
-            if self.edited {
+            if self.edited && self.housekeeper {
                 self.take_snapshot(true).await;
+            }
+            if self.housekeeper {
+                self.hold_lease(false).await;
             }
         }
     }

@@ -228,7 +228,7 @@ impl Room {
 
     /// Integrates an update; returns what it deleted if it changed anything (`None` for a
     /// duplicate).
-    fn apply(&self, bytes: &[u8]) -> Result<Option<Vec<DeleteRange>>, ApplyError> {
+    pub(super) fn apply(&self, bytes: &[u8]) -> Result<Option<Vec<DeleteRange>>, ApplyError> {
         let update = Update::decode_v1(bytes)?;
         let mut txn = self.doc.transact_mut();
         txn.apply_update(update)?;
