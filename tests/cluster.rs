@@ -451,7 +451,9 @@ async fn postgres_restarting_under_load_loses_nothing_acknowledged() {
         }
     });
     let mut dropped = 0;
-    for i in 0..100 {
+    // They type until well after the restart: 100 paragraphs each at least, and 20 after it.
+    let (mut i, mut after) = (0, 0);
+    while i < 100 || after < 20 {
         on_a.types(format!("A{i}"));
         on_b.types(format!("B{i}"));
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -463,9 +465,14 @@ async fn postgres_restarting_under_load_loses_nothing_acknowledged() {
                 writer.reconnects(&node.addr()).await;
             }
         }
+        if restart.is_finished() {
+            after += 1;
+        }
+        i += 1;
+        assert!(i < 5000, "PostgreSQL never came back");
     }
     restart.await.expect("restart");
-    // What was acknowledged, through the restart, is stored (before anything is sent again).
+    // What was acknowledged is stored.
     let (acked_a, acked_b) = (on_a.acked.clone(), on_b.acked.clone());
     let stored = content_on_both(&clb, &clb.on(&b), &reg).await;
     assert!(missing(&stored, "advice", &acked_a).is_empty(), "{stored:?}");
@@ -496,4 +503,109 @@ async fn postgres_restarting_under_load_loses_nothing_acknowledged() {
         let status = reqwest::get(node.url("/readyz")).await.expect("readyz").status();
         assert_eq!(status, 200, "{} ready after the restart", node.addr());
     }
+}
+
+#[tokio::test]
+async fn a_rolling_restart_behind_the_load_balancer_loses_no_edit() {
+    let Some((a, b)) = two_nodes("a_rolling_restart_behind_the_load_balancer_loses_no_edit").await else {
+        return;
+    };
+    let clb = a.clb().await;
+    let school = a.school_member("linde").await;
+    let reg = clb.creates_registration().await;
+    let proxy = Proxy::start(vec![a.addr(), b.addr()]).await;
+    let mut first = Writer::start(&clb, proxy.addr(), &reg, "advice").await;
+    let mut second = Writer::start(&school, proxy.addr(), &reg, "agreements").await;
+
+    // They type all along; the operator restarts A, then B, one at a time (SIGTERM: the
+    // node stops accepting, finishes what it holds and closes the sockets with 1001).
+    let mut closes = Vec::new();
+    let typing = async {
+        for i in 0..150 {
+            first.types(format!("E{i}"));
+            second.types(format!("S{i}"));
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            for writer in [&mut first, &mut second] {
+                writer.settle();
+                if !writer.connected() {
+                    closes.push(writer.client.status().closed);
+                    writer.reconnects(proxy.addr()).await;
+                }
+            }
+        }
+    };
+    let operator = async {
+        for (node, other) in [(&a, &b), (&b, &a)] {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert!(node.stop().await, "{} stops cleanly", node.addr());
+            node.restart().await;
+            proxy.set_nodes(vec![node.addr(), other.addr()]);
+        }
+    };
+    tokio::join!(typing, operator);
+    first.finishes().await;
+    second.finishes().await;
+
+    assert!(!closes.is_empty(), "the restarts closed connections");
+    for closed in &closes {
+        assert!(
+            matches!(closed, Some((1001, _))),
+            "closed with the code that says to reconnect: {closes:?}"
+        );
+    }
+    agree(&first.client, &second.client).await;
+    let content = content_on_both(&clb, &clb.on(&b), &reg).await;
+    assert!(
+        missing(&content, "advice", &first.typed).is_empty(),
+        "{content:?}"
+    );
+    assert!(
+        missing(&content, "agreements", &second.typed).is_empty(),
+        "{content:?}"
+    );
+}
+
+#[tokio::test]
+async fn guessing_a_password_on_several_nodes_is_braked_as_on_one() {
+    let Some((a, b)) = two_nodes("guessing_a_password_on_several_nodes_is_braked_as_on_one").await else {
+        return;
+    };
+    // A login's status, and how long it says to wait (Retry-After) when refused.
+    let login = |node: &TestServer, password: &str| {
+        let (url, body) = (
+            node.url("/api/login"),
+            serde_json::json!({ "email": crate::support::CLB, "password": password }),
+        );
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .expect("login request");
+            let wait = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                .unwrap_or(0);
+            (response.status().as_u16(), wait)
+        }
+    };
+    // Wrong passwords on A until A makes the next one wait long: the minute's quota of
+    // failures is spent (waits of a second in between, as a patient guesser would).
+    let mut failures = 0;
+    loop {
+        match login(&a, "raden").await {
+            (401, _) => failures += 1,
+            (429, wait) if wait >= 10 => break,
+            (429, wait) => tokio::time::sleep(Duration::from_secs(wait)).await,
+            other => panic!("a wrong password on A: {other:?}"),
+        }
+        assert!(failures <= 12, "A never made the guesser wait long");
+    }
+    // B heard of them (within milliseconds): the right password waits there too.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, wait) = login(&b, "demo").await;
+    assert_eq!(status, 429, "B counts A's {failures} failures");
+    assert!(wait >= 5, "and makes one wait as long as A would ({wait} s)");
 }

@@ -22,8 +22,10 @@ async fn until_closed(stream: &mut TcpStream, within: Duration) -> Option<String
 #[tokio::test]
 async fn a_client_that_sends_half_a_header_is_disconnected_after_the_header_timeout() {
     let server = TestServer::start_with(&["--header-timeout-secs", "2", "--keep-alive-secs", "1"]).await;
-    let mut slow = TcpStream::connect(server.addr()).await.expect("connect");
+    // Timed from before the connection: the server's clock starts when it accepts, which
+    // may come before this task runs again after `connect` (it once measured 1.995 s).
     let started = Instant::now();
+    let mut slow = TcpStream::connect(server.addr()).await.expect("connect");
     slow.write_all(b"GET /api/config HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
         .await
         .expect("half a header");

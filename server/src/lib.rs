@@ -21,6 +21,7 @@ pub mod http;
 pub mod ids;
 pub mod listener;
 pub mod metrics;
+pub mod nodes;
 pub mod rooms;
 pub mod security;
 pub mod state;
@@ -74,6 +75,9 @@ pub enum ServeError {
     /// Storage could not be opened.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The relational data could not be read at start.
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
     /// The address could not be bound, or serving failed.
     #[error("network: {0}")]
     Io(#[from] std::io::Error),
@@ -154,9 +158,6 @@ pub async fn serve(
         stop_rx.clone(),
         clock::Ambient::system(),
     );
-    if let Some(notices) = store.listen().await? {
-        tokio::spawn(rooms.clone().relay(notices));
-    }
     let watch = access_watch::AccessWatch::new(db.clone(), rooms.clone(), config.session_idle_ms());
     tokio::spawn(watch.clone().run(
         std::time::Duration::from_secs(config.access_check_secs.max(1)),
@@ -167,8 +168,18 @@ pub async fn serve(
         config.session_idle_ms(),
         stop_rx.clone(),
     ));
-    let throttle = Arc::new(auth::throttle::LoginThrottle::new());
+    let throttle_key = db.shared_key("login-throttle").await?;
+    let throttle = Arc::new(auth::throttle::LoginThrottle::on_nodes(throttle_key, &store));
     tokio::spawn(auth::throttle::keep_pruned(throttle.clone(), stop_rx.clone()));
+    if let Some(notices) = store.listen().await? {
+        tokio::spawn(nodes::relay(
+            notices,
+            rooms.clone(),
+            events.clone(),
+            throttle.clone(),
+            stop_rx.clone(),
+        ));
+    }
     let state = app::AppState {
         watch,
         rooms: rooms.clone(),

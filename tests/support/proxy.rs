@@ -3,14 +3,15 @@
 //! it when that node does not answer (a killed node's port refuses), so the clients of a
 //! dead node land on the others when they reconnect.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::net::{TcpListener, TcpStream};
 
 /// A running proxy; it stops when dropped.
 pub struct Proxy {
     addr: String,
+    nodes: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -20,9 +21,12 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
         let addr = listener.local_addr().expect("proxy address").to_string();
         let next = Arc::new(AtomicUsize::new(0));
+        let nodes = Arc::new(Mutex::new(nodes));
+        let shared = nodes.clone();
         let task = tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
-                let (nodes, next) = (nodes.clone(), next.clone());
+                let nodes = shared.lock().expect("nodes").clone();
+                let next = next.clone();
                 tokio::spawn(async move {
                     let first = next.fetch_add(1, Ordering::Relaxed);
                     for i in 0..nodes.len() {
@@ -37,7 +41,12 @@ impl Proxy {
                 });
             }
         });
-        Proxy { addr, task }
+        Proxy { addr, nodes, task }
+    }
+
+    /// Sends new connections to these nodes from now on (a restarted node has a new port).
+    pub fn set_nodes(&self, nodes: Vec<String>) {
+        *self.nodes.lock().expect("nodes") = nodes;
     }
 
     /// `host:port` it listens on.

@@ -23,8 +23,13 @@
 //! refilled ([`LoginThrottle::prune`], every minute), and at most `max_keys` per quota: when
 //! that many are live, attempts for new keys are refused until some are forgotten, so a
 //! flood of made-up e-mail addresses costs a bounded amount of memory.
+//!
+//! On several nodes, each node tells the others what an attempt took and gave back
+//! ([`News`]), under hashes keyed alike on every node (the database's shared key), and
+//! each counts the others' attempts as its own: one account gets its guesses once, not
+//! once per node. Attempts on two nodes within the same few milliseconds may both pass
+//! before either hears of the other; for a brake, that is close enough.
 
-use std::hash::{BuildHasher, RandomState};
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -38,7 +43,11 @@ use governor::nanos::Nanos;
 use governor::state::StateStore;
 use governor::state::keyed::ShrinkableKeyedStateStore;
 use governor::{Quota, RateLimiter};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use tokio::sync::watch;
+
+use crate::storage::{Store, Topic};
 
 /// One quota: `burst` failures at once, then one more every `every`.
 #[derive(Debug, Clone, Copy)]
@@ -89,14 +98,45 @@ pub struct LoginThrottle<C: Clock = DefaultClock> {
     addresses: Limit<C>,
     /// Keys the maps by a keyed hash: fixed-size keys whatever the input, and no e-mail
     /// addresses kept in memory.
-    keys: RandomState,
+    key: String,
     max_keys: usize,
+    /// Where the other nodes hear of this node's attempts (none on one node).
+    nodes: Option<Store>,
+}
+
+/// What an attempt on one node did to the counts, for the other nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct News {
+    step: Step,
+    account: u64,
+    address: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Step {
+    /// An attempt took its cells.
+    Began,
+    /// It succeeded: the account's failures are forgiven, the address's cell returns.
+    Succeeded,
+    /// It was abandoned (or passed its first factor): both cells return.
+    Returned,
 }
 
 impl LoginThrottle {
-    /// A throttle on the system clock with the policy above.
+    /// A throttle of one node on the system clock with the policy above.
     pub fn new() -> Self {
         Self::with_clock(DefaultClock::default(), MAX_KEYS)
+    }
+
+    /// A throttle of one of the nodes of `store`'s database: it hashes with the key they
+    /// share, and counts their attempts as its own (see [`LoginThrottle::from_elsewhere`]).
+    pub fn on_nodes(key: String, store: &Store) -> Self {
+        LoginThrottle {
+            key,
+            nodes: store.shared().then(|| store.clone()),
+            ..Self::new()
+        }
     }
 }
 
@@ -112,8 +152,9 @@ impl<C: Clock + Clone> LoginThrottle<C> {
         LoginThrottle {
             accounts: Limit::new(&ACCOUNT, &clock),
             addresses: Limit::new(&ADDRESS, &clock),
-            keys: RandomState::new(),
+            key: crate::auth::secret::new_secret(""),
             max_keys,
+            nodes: None,
         }
     }
 }
@@ -122,8 +163,8 @@ impl<C: Clock> LoginThrottle<C> {
     /// Takes a cell for the account (`email`, already normalised) and for the address
     /// group of `address`, before the password is checked.
     pub fn begin(&self, email: &str, address: IpAddr) -> Result<Attempt, Refusal> {
-        let account = self.keys.hash_one(email);
-        let address = self.keys.hash_one(address_group(address));
+        let account = self.hash("account", email);
+        let address = self.hash("address", &address_group(address).to_string());
         if self.addresses.full(address, self.max_keys) || self.accounts.full(account, self.max_keys) {
             return Err(Refusal::Crowded);
         }
@@ -134,12 +175,15 @@ impl<C: Clock> LoginThrottle<C> {
             self.addresses.give_back(address);
             return Err(Refusal::Wait(wait));
         }
-        Ok(Attempt { account, address })
+        let attempt = Attempt { account, address };
+        self.tell(Step::Began, &attempt);
+        Ok(attempt)
     }
 
     /// The password was right: the account's failures are forgiven, and the address gets
     /// its cell back (people who log in behind one address do not use up its quota).
     pub fn succeeded(&self, attempt: Attempt) {
+        self.tell(Step::Succeeded, &attempt);
         self.accounts.clear(attempt.account);
         self.addresses.give_back(attempt.address);
     }
@@ -160,8 +204,60 @@ impl<C: Clock> LoginThrottle<C> {
     /// The password was never checked (the server was busy, the database failed): the
     /// cells go back.
     pub fn abandoned(&self, attempt: Attempt) {
+        self.tell(Step::Returned, &attempt);
         self.accounts.give_back(attempt.account);
         self.addresses.give_back(attempt.address);
+    }
+
+    /// Counts an attempt another node told of, as if it had been made here.
+    pub fn from_elsewhere(&self, body: &str) {
+        let Ok(news) = serde_json::from_str::<News>(body) else {
+            tracing::debug!("throttle news from another node does not parse");
+            return;
+        };
+        match news.step {
+            Step::Began => {
+                self.accounts.record(news.account);
+                self.addresses.record(news.address);
+            }
+            Step::Succeeded => {
+                self.accounts.clear(news.account);
+                self.addresses.give_back(news.address);
+            }
+            Step::Returned => {
+                self.accounts.give_back(news.account);
+                self.addresses.give_back(news.address);
+            }
+        }
+    }
+
+    fn tell(&self, step: Step, attempt: &Attempt) {
+        if let Some(store) = &self.nodes {
+            let news = News {
+                step,
+                account: attempt.account,
+                address: attempt.address,
+            };
+            match serde_json::to_string(&news) {
+                Ok(body) => store.tell(Topic::Logins, body),
+                Err(err) => tracing::error!(%err, "throttle news does not serialize"),
+            }
+        }
+    }
+
+    /// 64 bits of `value`'s hash under this throttle's key (and `what`, so that an e-mail
+    /// address and a client address never share a key).
+    fn hash(&self, what: &str, value: &str) -> u64 {
+        let digest = Sha256::new()
+            .chain_update(self.key.as_bytes())
+            .chain_update([0])
+            .chain_update(what.as_bytes())
+            .chain_update([0])
+            .chain_update(value.as_bytes())
+            .finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        u64::from_le_bytes(first)
     }
 
     /// Forgets the keys whose quotas have refilled, and frees the memory they held.
@@ -247,6 +343,14 @@ impl<C: Clock> Limit<C> {
             }
         }
         Ok(())
+    }
+
+    /// Takes what cells another node's attempt took: from each quota that has one left
+    /// (that node already refused what went over).
+    fn record(&self, key: u64) {
+        for quotum in &self.tiers {
+            let _ = quotum.limiter.check_key(&key);
+        }
     }
 
     fn give_back(&self, key: u64) {
@@ -414,6 +518,64 @@ mod tests {
         assert_eq!(longest, Duration::from_secs(15 * 60));
         // 20 at first, then one per 15 minutes: 96 a day.
         assert!((110..=120).contains(&allowed), "{allowed} guesses in a day");
+    }
+
+    /// Two nodes' throttles: the same key, the same clock; `told` carries A's news to B as
+    /// the database would.
+    #[test]
+    fn a_node_counts_the_attempts_another_node_tells_of() {
+        let (a, clock) = throttle();
+        let b = LoginThrottle {
+            key: a.key.clone(),
+            ..LoginThrottle::with_clock(clock.clone(), MAX_KEYS)
+        };
+        let told = |step, attempt: &Attempt| {
+            let news = News {
+                step,
+                account: attempt.account,
+                address: attempt.address,
+            };
+            b.from_elsewhere(&serde_json::to_string(&news).expect("json"));
+        };
+        for _ in 0..5 {
+            let attempt = a.begin("ann@test.be", HERE).expect("allowed on A");
+            told(Step::Began, &attempt);
+            a.failed(attempt);
+        }
+        // Five wrong passwords on A: B refuses the sixth, as A would.
+        assert_eq!(fail(&b, "ann@test.be", HERE), Err(SECOND));
+        assert_eq!(fail(&a, "ann@test.be", HERE), Err(SECOND));
+        assert_eq!(
+            fail(&b, "bob@test.be", HERE),
+            Ok(()),
+            "other accounts are unaffected"
+        );
+        // Ann logs in on A after a second: B forgives her failures too.
+        clock.advance(SECOND);
+        let attempt = a.begin("ann@test.be", HERE).expect("allowed after a second");
+        told(Step::Began, &attempt);
+        told(Step::Succeeded, &attempt);
+        a.succeeded(attempt);
+        for _ in 0..5 {
+            assert_eq!(fail(&b, "ann@test.be", HERE), Ok(()));
+        }
+        // Garbage from elsewhere changes nothing.
+        b.from_elsewhere("{\"step\":\"began\"}");
+        b.from_elsewhere("not json");
+        assert_eq!(fail(&b, "carl@test.be", addr("198.51.100.7")), Ok(()));
+    }
+
+    #[test]
+    fn nodes_with_different_keys_count_apart_and_keys_never_hold_the_address() {
+        let (a, _) = throttle();
+        let (b, _) = throttle();
+        assert_ne!(a.hash("account", "ann@test.be"), b.hash("account", "ann@test.be"));
+        assert_ne!(
+            a.hash("account", "x"),
+            a.hash("address", "x"),
+            "what is hashed is part of it"
+        );
+        assert_eq!(a.hash("account", "ann@test.be"), a.hash("account", "ann@test.be"));
     }
 
     #[test]

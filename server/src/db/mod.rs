@@ -185,6 +185,23 @@ pub(crate) fn placeholders(n: usize) -> String {
     (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
+impl Db {
+    /// The key called `name` that every node of this database shares: made (random, 256
+    /// bits) the first time any node asks.
+    pub async fn shared_key(&self, name: &str) -> Result<String, DbError> {
+        sqlx::query("INSERT INTO server_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(crate::auth::secret::new_secret(""))
+            .execute(&self.pool)
+            .await?;
+        let key = sqlx::query_scalar("SELECT value FROM server_keys WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(key)
+    }
+}
+
 /// Milliseconds since the Unix epoch.
 pub(crate) fn now() -> i64 {
     crate::storage::now_millis()
@@ -193,6 +210,35 @@ pub(crate) fn now() -> i64 {
 #[cfg(test)]
 mod tests {
     use crate::testing::{Engine, test_database};
+
+    crate::test_both_dbs!(
+        a_shared_key_is_made_once_and_is_the_same_for_every_node_sqlite,
+        a_shared_key_is_made_once_and_is_the_same_for_every_node_postgres,
+        a_shared_key_is_made_once_and_is_the_same_for_every_node
+    );
+    async fn a_shared_key_is_made_once_and_is_the_same_for_every_node(engine: Engine) {
+        let (dir, url) = test_database(engine).await;
+        let (_, one) = crate::open_database(dir.path(), url.as_deref())
+            .await
+            .expect("open");
+        let (_, other) = crate::open_database(dir.path(), url.as_deref())
+            .await
+            .expect("open");
+        let (a, b) = tokio::join!(one.shared_key("throttle"), other.shared_key("throttle"));
+        let key = a.expect("key");
+        assert_eq!(key.len(), 64, "256 random bits");
+        assert_eq!(
+            b.expect("key"),
+            key,
+            "the same on every node, even when asked at once"
+        );
+        assert_eq!(
+            one.shared_key("throttle").await.expect("key"),
+            key,
+            "and ever after"
+        );
+        assert_ne!(one.shared_key("another").await.expect("key"), key);
+    }
 
     crate::test_both_dbs!(
         readiness_needs_the_schema_and_the_database_sqlite,

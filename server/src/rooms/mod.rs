@@ -505,47 +505,36 @@ impl Rooms {
         Err(RestoreError::Interrupted)
     }
 
-    /// Hands what other nodes stored to the rooms that hold those documents, until the
-    /// notices end (shutdown). A room whose channel is full misses the notice; its own
-    /// periodic check catches up instead.
-    pub async fn relay(self, mut notices: tokio::sync::mpsc::Receiver<Notice>) {
-        let mut shutdown = self.inner.shutdown.clone();
-        loop {
-            let notice = tokio::select! {
-                notice = notices.recv() => notice,
-                _ = shutdown.changed() => None,
-            };
-            match notice {
-                None => return,
-                Some(Notice::Stored { doc, seq }) => {
-                    if let Some(handle) = self.inner.rooms.get(&doc) {
-                        let _ = handle.tx.try_send(RoomCmd::CatchUp { through: seq });
-                    }
+    /// Hands what another node stored, or its presence news, to the room of that
+    /// document if this node holds one. A room whose channel is full misses the notice;
+    /// its own periodic check catches up instead (presence comes again when renewed).
+    pub fn notice(&self, notice: Notice) {
+        match notice {
+            Notice::Stored { doc, seq } => {
+                if let Some(handle) = self.inner.rooms.get(&doc) {
+                    let _ = handle.tx.try_send(RoomCmd::CatchUp { through: seq });
                 }
-                Some(Notice::Missed) => {
-                    for handle in self.inner.rooms.iter() {
-                        let _ = handle.tx.try_send(RoomCmd::CatchUp { through: i64::MAX });
-                    }
-                }
-                Some(Notice::Told {
-                    topic: Topic::Presence,
-                    body,
-                }) => {
-                    let Ok(news) = serde_json::from_str::<PresenceNews>(&body) else {
-                        tracing::debug!("presence news from another node does not parse");
-                        continue;
-                    };
-                    if let Some(handle) = self.inner.rooms.get(&news.doc) {
-                        let _ = handle
-                            .tx
-                            .try_send(RoomCmd::Presence(news.changes.into_boxed_slice()));
-                    }
-                }
-                Some(Notice::Told {
-                    topic: Topic::Events,
-                    body,
-                }) => self.inner.events.from_elsewhere(&body),
             }
+            Notice::Missed => {
+                for handle in self.inner.rooms.iter() {
+                    let _ = handle.tx.try_send(RoomCmd::CatchUp { through: i64::MAX });
+                }
+            }
+            Notice::Told {
+                topic: Topic::Presence,
+                body,
+            } => {
+                let Ok(news) = serde_json::from_str::<PresenceNews>(&body) else {
+                    tracing::debug!("presence news from another node does not parse");
+                    return;
+                };
+                if let Some(handle) = self.inner.rooms.get(&news.doc) {
+                    let _ = handle
+                        .tx
+                        .try_send(RoomCmd::Presence(news.changes.into_boxed_slice()));
+                }
+            }
+            Notice::Told { .. } => {}
         }
     }
 

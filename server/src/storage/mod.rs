@@ -253,6 +253,8 @@ pub enum Topic {
     Presence,
     /// Live events of a school (comments, versions, registrations).
     Events,
+    /// Login attempts, for the throttle.
+    Logins,
 }
 
 /// Where documents live.

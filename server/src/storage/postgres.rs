@@ -32,6 +32,8 @@ const STORED: &str = "samen_doc";
 const PRESENCE: &str = "samen_presence";
 /// See [`PRESENCE`].
 const EVENTS: &str = "samen_events";
+/// See [`PRESENCE`].
+const LOGINS: &str = "samen_logins";
 /// PostgreSQL's limit on a notice's payload is 8,000 bytes; a larger one is not told.
 const MAX_TOLD: usize = 7900;
 /// Things to tell waiting for the database before more are dropped.
@@ -58,6 +60,7 @@ impl Topic {
         match self {
             Topic::Presence => PRESENCE,
             Topic::Events => EVENTS,
+            Topic::Logins => LOGINS,
         }
     }
 }
@@ -114,7 +117,7 @@ async fn listen(pool: PgPool, node: Arc<str>, notices: mpsc::Sender<Notice>) {
     loop {
         let heard = async {
             let mut listener = PgListener::connect_with(&pool).await?;
-            listener.listen_all([STORED, PRESENCE, EVENTS]).await?;
+            listener.listen_all([STORED, PRESENCE, EVENTS, LOGINS]).await?;
             if notices.send(Notice::Missed).await.is_err() {
                 return Ok(());
             }
@@ -157,6 +160,7 @@ fn notice(channel: &str, payload: &str, node: &str) -> Option<Notice> {
         }
         PRESENCE => Topic::Presence,
         EVENTS => Topic::Events,
+        LOGINS => Topic::Logins,
         _ => return None,
     };
     let (from, body) = payload.split_once(':')?;
