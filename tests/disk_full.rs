@@ -341,12 +341,15 @@ async fn a_full_disk_loses_nothing_acknowledged_and_the_server_recovers_by_itsel
     let content = sara.reads_content(&reg).await;
     acknowledged_are_stored(&content, "advice", &sara_typed);
     acknowledged_are_stored(&content, "goals", &tom_typed);
+    // A small row may still fit in pages the database (or its WAL) already holds, while
+    // its audit entry does not: then the answer says that the comment was saved and could
+    // not be audited (503 `unavailable`). Either way it is a 503 that says what happened.
     let (status, body) = tom
         .post(reg.path("/comments"), json!({ "body": "Lukt dit nog?" }))
         .await;
-    assert_eq!(
-        (status, &body["error"]["code"]),
-        (503, &json!("storage_unavailable")),
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        ["storage_unavailable", "unavailable"].contains(&body["error"]["code"].as_str().unwrap_or("")),
         "{body}"
     );
 

@@ -35,7 +35,9 @@ pub enum Protocol {
 #[command(name = "samen-load", version)]
 pub struct Cli {
     /// Server URL (ws:// on loopback). y-websocket: the room is appended as a path segment
-    /// (`ws://127.0.0.1:8080/sync` → `/sync/{room}`); Hocuspocus: used as is.
+    /// (`ws://127.0.0.1:8080/sync` → `/sync/{room}`); Hocuspocus: used as is. Several,
+    /// comma-separated, are nodes of one server: each room's clients are spread over them
+    /// in turn (client i on node i mod n), and latency is reported across and within nodes.
     #[arg(long, default_value = "ws://127.0.0.1:8080/sync")]
     pub url: String,
     /// Wire protocol.
@@ -112,6 +114,8 @@ pub struct Cli {
 pub struct Plan {
     /// The URL as given (without token).
     pub url: String,
+    /// The nodes' URLs (one, unless several were given).
+    pub nodes: Vec<String>,
     /// Protocol.
     pub protocol: Protocol,
     /// Room names.
@@ -159,7 +163,10 @@ impl Plan {
     /// Checks the command line against the caps; `room_file` is the content of
     /// `--room-ids-file`, read by the caller.
     pub fn from_cli(cli: &Cli, room_file: Option<&str>, run_id: &str) -> Result<Plan, String> {
-        check_loopback(&cli.url)?;
+        let nodes: Vec<String> = cli.url.split(',').map(|u| u.trim().to_owned()).collect();
+        for node in &nodes {
+            check_loopback(node)?;
+        }
         let mut ids: Vec<String> = cli
             .room_ids
             .iter()
@@ -229,6 +236,7 @@ impl Plan {
         let threads = cli.threads.unwrap_or((cores / cli.workers).max(1)).clamp(1, 64);
         Ok(Plan {
             url: cli.url.clone(),
+            nodes,
             protocol: cli.protocol,
             room_names,
             rooms,
@@ -252,13 +260,19 @@ impl Plan {
         })
     }
 
-    /// The URL one client of `room` connects to.
-    pub fn client_url(&self, room: &str) -> String {
+    /// The node client `index` of a room connects to.
+    pub fn node_of(&self, index: usize) -> usize {
+        index % self.nodes.len().max(1)
+    }
+
+    /// The URL client `index` of `room` connects to.
+    pub fn client_url(&self, room: &str, index: usize) -> String {
+        let node = self.nodes.get(self.node_of(index)).unwrap_or(&self.url);
         let mut url = match self.protocol {
             Protocol::YWebsocket => {
-                let (base, query) = match self.url.split_once('?') {
+                let (base, query) = match node.split_once('?') {
                     Some((b, q)) => (b, Some(q)),
-                    None => (self.url.as_str(), None),
+                    None => (node.as_str(), None),
                 };
                 let mut u = format!("{}/{room}", base.trim_end_matches('/'));
                 if let Some(q) = query {
@@ -267,7 +281,7 @@ impl Plan {
                 }
                 u
             }
-            Protocol::Hocuspocus => self.url.clone(),
+            Protocol::Hocuspocus => node.clone(),
         };
         let mut add = |kv: &str| {
             url.push(if url.contains('?') { '&' } else { '?' });
@@ -354,12 +368,26 @@ mod tests {
         );
         let p = p.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(p.room_names, ["a", "b", "c"]);
-        assert_eq!(p.client_url("a"), "ws://127.0.0.1:1/sync/a?token=samen_x&acks=1");
+        assert_eq!(
+            p.client_url("a", 0),
+            "ws://127.0.0.1:1/sync/a?token=samen_x&acks=1"
+        );
         let p = Plan::from_cli(&cli(&["--url", "ws://localhost:1", "--rooms", "2"]), None, "x");
         let p = p.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(p.room_names, ["load-x-0", "load-x-1"]);
-        assert_eq!(p.client_url("load-x-0"), "ws://localhost:1/load-x-0");
+        assert_eq!(p.client_url("load-x-0", 3), "ws://localhost:1/load-x-0");
         let json = serde_json::to_string(&p).unwrap_or_default();
         assert!(!json.contains("token\":\""), "{json}");
+
+        // Two nodes: a room's clients alternate between them; every node must be loopback.
+        let two = "ws://127.0.0.1:1/sync,ws://127.0.0.1:2/sync";
+        let p = Plan::from_cli(&cli(&["--url", two, "--rooms", "1"]), None, "x");
+        let p = p.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.nodes.len(), 2);
+        assert_eq!(p.client_url("r", 0), "ws://127.0.0.1:1/sync/r");
+        assert_eq!(p.client_url("r", 1), "ws://127.0.0.1:2/sync/r");
+        assert_eq!(p.client_url("r", 2), "ws://127.0.0.1:1/sync/r");
+        let outside = "ws://127.0.0.1:1/sync,ws://10.0.0.1/sync";
+        assert!(Plan::from_cli(&cli(&["--url", outside]), None, "x").is_err());
     }
 }

@@ -62,6 +62,8 @@ pub mod phase {
 struct Sent {
     at: Instant,
     tracked: bool,
+    /// The node the sender is connected to (several nodes: `--url a,b`).
+    node: usize,
 }
 
 /// What a room's clients share: the send-time table and the room's counters.
@@ -70,6 +72,10 @@ pub struct RoomState {
     sends: HashMap<ClientId, BTreeMap<u32, Sent>>,
     /// End-to-end latency of measured edits, per receiving peer.
     pub latency: Histogram,
+    /// The same, for peers on another node than the sender's (several nodes).
+    pub latency_cross: Histogram,
+    /// The same, for peers on the sender's node (several nodes).
+    pub latency_same: Histogram,
     /// Clients of the room that connected.
     pub peers: u64,
     /// Edits sent (all phases).
@@ -110,12 +116,12 @@ impl RoomShared {
         })
     }
 
-    fn record_send(&self, client: ClientId, clock: u32, at: Instant, tracked: bool) {
+    fn record_send(&self, client: ClientId, clock: u32, at: Instant, tracked: bool, node: usize) {
         if let Ok(mut s) = self.state.lock() {
             s.sends
                 .entry(client)
                 .or_default()
-                .insert(clock, Sent { at, tracked });
+                .insert(clock, Sent { at, tracked, node });
             s.sent_all += 1;
             if tracked {
                 s.sent_tracked += 1;
@@ -123,7 +129,7 @@ impl RoomShared {
         }
     }
 
-    fn record_receipts(&self, ranges: &[(ClientId, u32, u32)], now: Instant) {
+    fn record_receipts(&self, ranges: &[(ClientId, u32, u32)], now: Instant, node: usize) {
         let Ok(mut guard) = self.state.lock() else {
             return;
         };
@@ -136,7 +142,13 @@ impl RoomShared {
                 s.receipts_all += 1;
                 if sent.tracked {
                     s.delivered_tracked += 1;
-                    s.latency.record(now.saturating_duration_since(sent.at));
+                    let took = now.saturating_duration_since(sent.at);
+                    s.latency.record(took);
+                    if sent.node == node {
+                        s.latency_same.record(took);
+                    } else {
+                        s.latency_cross.record(took);
+                    }
                 }
             }
         }
@@ -152,6 +164,8 @@ pub struct Spec {
     pub index: usize,
     /// The URL to open.
     pub url: String,
+    /// Which of the server's nodes that URL is (0 with one node).
+    pub node: usize,
     /// The framing.
     pub framing: Framing,
     /// Hocuspocus auth token ("" when none).
@@ -390,7 +404,9 @@ impl Session {
             })
             .collect();
         if !ranges.is_empty() {
-            self.spec.room.record_receipts(&ranges, Instant::now());
+            self.spec
+                .room
+                .record_receipts(&ranges, Instant::now(), self.spec.node);
         }
         Ok(())
     }
@@ -586,7 +602,8 @@ pub async fn run(
                 if (p == phase::WARMUP || p == phase::MEASURE)
                     && let Some((frame, clock)) = session.edit()
                 {
-                    session.spec.room.record_send(session.client_id(), clock, Instant::now(), p == phase::MEASURE);
+                    let node = session.spec.node;
+                    session.spec.room.record_send(session.client_id(), clock, Instant::now(), p == phase::MEASURE, node);
                     session.counters.updates_sent += 1;
                     if let Err(f) = send(&mut ws, &mut session.counters, frame).await {
                         failure = Some(f);
@@ -614,11 +631,28 @@ pub async fn run(
 mod tests {
     use super::*;
 
+    #[test]
+    fn receipts_count_apart_across_and_within_nodes() {
+        let room = RoomShared::new("r".into(), 0);
+        let (client, at) = (ClientId::new(7), Instant::now());
+        // An edit of a client on node 0, received on node 1 and on node 0.
+        room.record_send(client, 0, at, true, 0);
+        room.record_receipts(&[(client, 0, 1)], at + Duration::from_millis(5), 1);
+        room.record_receipts(&[(client, 0, 1)], at + Duration::from_millis(2), 0);
+        let state = room.state.lock().expect("state");
+        assert_eq!(state.latency.count(), 2);
+        assert_eq!(state.latency_cross.count(), 1);
+        assert_eq!(state.latency_cross.max_us(), Some(5_000));
+        assert_eq!(state.latency_same.count(), 1);
+        assert_eq!(state.latency_same.max_us(), Some(2_000));
+    }
+
     fn session(seed: u64, room: usize, index: usize) -> Session {
         Session::new(Spec {
             room: RoomShared::new(format!("r{room}"), room),
             index,
             url: "ws://127.0.0.1:1/sync/r".into(),
+            node: 0,
             framing: Framing::YWebsocket,
             token: String::new(),
             create_paragraph: index == 0,

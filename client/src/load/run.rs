@@ -41,6 +41,12 @@ pub struct WorkerReport {
     pub sync: Histogram,
     /// End-to-end latencies of measured edits.
     pub latency: Histogram,
+    /// Those between clients on different nodes (several nodes).
+    #[serde(default)]
+    pub latency_cross: Histogram,
+    /// Those between clients on the same node (several nodes).
+    #[serde(default)]
+    pub latency_same: Histogram,
     /// Edits sent in the measured window.
     pub sent: u64,
     /// (edit, peer) pairs expected for those.
@@ -82,6 +88,8 @@ impl WorkerReport {
         self.connect.merge(&o.connect);
         self.sync.merge(&o.sync);
         self.latency.merge(&o.latency);
+        self.latency_cross.merge(&o.latency_cross);
+        self.latency_same.merge(&o.latency_same);
         self.sent += o.sent;
         self.expected += o.expected;
         self.delivered += o.delivered;
@@ -138,7 +146,8 @@ async fn connect_room(
     let spec = |index: usize| Spec {
         room: room.clone(),
         index,
-        url: plan.client_url(&room.name),
+        url: plan.client_url(&room.name, index),
+        node: plan.node_of(index),
         framing: match plan.protocol {
             Protocol::YWebsocket => Framing::YWebsocket,
             Protocol::Hocuspocus => Framing::Hocuspocus {
@@ -311,6 +320,8 @@ pub async fn run_worker(plan: Arc<Plan>, index: usize, barrier: Barrier) -> Work
         if let Ok(s) = run.room.state.lock() {
             let peers_minus_one = s.peers.saturating_sub(1);
             report.latency.merge(&s.latency);
+            report.latency_cross.merge(&s.latency_cross);
+            report.latency_same.merge(&s.latency_same);
             report.sent += s.sent_tracked;
             report.expected += s.sent_tracked * peers_minus_one;
             report.delivered += s.delivered_tracked;
@@ -491,6 +502,12 @@ pub struct Output {
     pub sync_ms: Summary,
     /// End-to-end fan-out latency of measured edits (ms), one sample per (edit, peer).
     pub latency_ms: Summary,
+    /// Of those, between clients on different nodes (only with several nodes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_cross_node_ms: Option<Summary>,
+    /// Of those, between clients on the same node (only with several nodes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_same_node_ms: Option<Summary>,
     /// Measured edits and their fan-out.
     pub updates: serde_json::Value,
     /// Presence traffic.
@@ -525,6 +542,8 @@ impl Output {
             connect_ms: r.connect.summary_ms(),
             sync_ms: r.sync.summary_ms(),
             latency_ms: r.latency.summary_ms(),
+            latency_cross_node_ms: (plan.nodes.len() > 1).then(|| r.latency_cross.summary_ms()),
+            latency_same_node_ms: (plan.nodes.len() > 1).then(|| r.latency_same.summary_ms()),
             updates: serde_json::json!({
                 "sent": r.sent,
                 "expected": r.expected,
