@@ -291,7 +291,8 @@ pub trait DocStore: Send + Sync + 'static {
         false
     }
 
-    /// Tells of what other nodes store, from now on; `None` where no one else writes.
+    /// Tells of what other nodes store and tell, from the moment it returns; `None` where
+    /// no one else writes.
     async fn listen(&self) -> Result<Option<tokio::sync::mpsc::Receiver<Notice>>, StorageError> {
         Ok(None)
     }

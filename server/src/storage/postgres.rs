@@ -342,9 +342,17 @@ impl DocStore for PgStore {
         }
     }
 
+    /// Returns once the node listens (the first notice, `Missed`, says so), so that it
+    /// serves no one before it can hear the others: a login attempt or a caret told before
+    /// would be lost to it.
     async fn listen(&self) -> Result<Option<mpsc::Receiver<Notice>>, StorageError> {
-        let (tx, rx) = mpsc::channel(NOTICE_QUEUE);
+        let (tx, mut rx) = mpsc::channel(NOTICE_QUEUE);
         tokio::spawn(listen(self.pool.clone(), self.node.clone(), tx));
+        match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(StorageError::Closed),
+            Err(_) => tracing::warn!("not yet listening to the other nodes; going on, still trying"),
+        }
         Ok(Some(rx))
     }
 

@@ -276,12 +276,8 @@ async fn two_nodes_number_one_log_hear_each_other_and_share_one_lease() {
     let db = TestDb::new(Engine::Postgres).await;
     let (a, b) = (db.open().await, db.open().await);
     assert!(a.shared() && b.shared());
+    // Listening once `listen` returns: nothing told after it is lost.
     let mut heard_by_b = b.listen().await.expect("listen").expect("notices");
-    assert_eq!(
-        heard_by_b.recv().await,
-        Some(Notice::Missed),
-        "a new listener may have missed some"
-    );
     let id = RegistrationId::new();
 
     let mut tasks = Vec::new();
