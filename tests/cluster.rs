@@ -103,6 +103,12 @@ async fn people_on_two_nodes_co_edit_one_registration_live() {
     sees(&on_b, "the school on B", "advice", "Advies, geschreven op A.").await;
     sees(&on_a, "the CLB on A", "agreements", "Afspraak, geschreven op B.").await;
 
+    // A batch too large to travel with its notice (over 8,000 bytes): B reads it.
+    let long = "Lang verslag. ".repeat(700);
+    type_paragraph(&on_a, "summary", &long);
+    on_a.durable(WAIT).await.expect("A stored the long paragraph");
+    sees(&on_b, "the school on B", "summary", &long).await;
+
     // Both type at once, many small edits each, through their own node.
     for i in 0..40 {
         type_paragraph(&on_a, CLB_SECTIONS[i % CLB_SECTIONS.len()], &format!("A{i}"));

@@ -34,10 +34,11 @@ use crate::state::AppState;
 pub const CHALLENGE_SECS: i64 = 5 * 60;
 /// Wrong codes a waiting login takes before the password is asked again.
 pub const CHALLENGE_FAILURES: i64 = 5;
-/// The longest code or recovery code read, in bytes (with spaces and hyphens).
-const MAX_CODE_BYTES: usize = 64;
-/// The longest pending id read, in bytes (a real one has 64).
-const MAX_PENDING_BYTES: usize = 128;
+/// The longest code or recovery code read, in characters (with spaces and hyphens). In
+/// characters, as the OpenAPI document's `maxLength` counts them.
+const MAX_CODE_CHARS: usize = 64;
+/// The longest pending id read, in characters (a real one has 64).
+const MAX_PENDING_CHARS: usize = 128;
 
 /// `POST /api/login` (202): the password was right; now the code.
 #[derive(Debug, Serialize, ToSchema)]
@@ -75,10 +76,11 @@ pub(super) async fn challenge(state: &AppState, user: &User, remember: bool) -> 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginCode {
     /// `pending` from `POST /api/login`'s 202 answer.
+    #[schema(max_length = 128)]
     pending: String,
     /// The six-digit code the authenticator app shows now, or one of the recovery codes
     /// (spaces and hyphens do not matter).
-    #[schema(example = "123456")]
+    #[schema(example = "123456", max_length = 64)]
     code: String,
 }
 
@@ -110,10 +112,11 @@ pub async fn login_code(
     body: Result<JsonObject<LoginCode>, AppError>,
 ) -> Result<Response, AppError> {
     let JsonObject(body) = body?;
-    if body.pending.len() > MAX_PENDING_BYTES || body.code.len() > MAX_CODE_BYTES {
+    if body.pending.chars().count() > MAX_PENDING_CHARS || body.code.chars().count() > MAX_CODE_CHARS {
         state.metrics.login_refused("too_long");
         return Err(AppError::BadRequest(format!(
-            "the code may be at most {MAX_CODE_BYTES} bytes long, the pending id at most {MAX_PENDING_BYTES}"
+            "the code may be at most {MAX_CODE_CHARS} characters long, the pending id at most \
+             {MAX_PENDING_CHARS}"
         )));
     }
     // 256 random bits: guessing a pending id is hopeless, so unknown ones are not counted.
@@ -304,7 +307,7 @@ pub async fn setup(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TotpConfirm {
     /// The six-digit code the app shows now for the new secret.
-    #[schema(example = "123456")]
+    #[schema(example = "123456", max_length = 64)]
     code: String,
 }
 
@@ -396,7 +399,7 @@ pub struct TotpDisable {
     /// The user's password.
     password: String,
     /// A current code from the app, or one of the recovery codes.
-    #[schema(example = "123456")]
+    #[schema(example = "123456", max_length = 64)]
     code: String,
 }
 
@@ -466,9 +469,9 @@ pub(super) async fn proves(
     password: String,
     code: Option<&str>,
 ) -> Result<(), AppError> {
-    if code.is_some_and(|c| c.len() > MAX_CODE_BYTES) {
+    if code.is_some_and(|c| c.chars().count() > MAX_CODE_CHARS) {
         return Err(AppError::BadRequest(format!(
-            "the code may be at most {MAX_CODE_BYTES} bytes long"
+            "the code may be at most {MAX_CODE_CHARS} characters long"
         )));
     }
     let attempt = begin_attempt(state, &user.email.to_lowercase(), address)?;

@@ -29,7 +29,7 @@ use crate::db::Db;
 use crate::events::Events;
 use crate::ids::{ConnId, RegistrationId, UserId};
 use crate::metrics::Metrics;
-use crate::storage::{Notice, StorageError, Store, Topic};
+use crate::storage::{Notice, StorageError, Store, StoredBatch, Topic};
 
 /// Who is on a connection, as the server established before the upgrade.
 #[derive(Debug, Clone)]
@@ -267,6 +267,8 @@ pub(crate) enum RoomCmd {
     CatchUp { through: i64 },
     /// Presence of another node's connections, as that node announced it.
     Presence(Box<[presence::Change]>),
+    /// A batch another node stored, carried by its notice.
+    Stored(Box<StoredBatch>),
 }
 
 /// Presence in a document that a node tells the others ([`Topic::Presence`]).
@@ -510,9 +512,13 @@ impl Rooms {
     /// its own periodic check catches up instead (presence comes again when renewed).
     pub fn notice(&self, notice: Notice) {
         match notice {
-            Notice::Stored { doc, seq } => {
+            Notice::Stored { doc, seq, batch } => {
                 if let Some(handle) = self.inner.rooms.get(&doc) {
-                    let _ = handle.tx.try_send(RoomCmd::CatchUp { through: seq });
+                    let cmd = match batch {
+                        Some(batch) => RoomCmd::Stored(batch),
+                        None => RoomCmd::CatchUp { through: seq },
+                    };
+                    let _ = handle.tx.try_send(cmd);
                 }
             }
             Notice::Missed => {

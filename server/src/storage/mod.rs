@@ -232,6 +232,9 @@ pub enum Notice {
         doc: RegistrationId,
         /// The last sequence number it stored.
         seq: i64,
+        /// The batch itself, when it was small enough to travel with the notice (else
+        /// the rows are read).
+        batch: Option<Box<StoredBatch>>,
     },
     /// Notices may have been lost (the listening connection dropped and is back): every
     /// document may have news.
@@ -243,6 +246,17 @@ pub enum Notice {
         /// What, as that node wrote it.
         body: String,
     },
+}
+
+/// A batch another node stored, as its notice carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBatch {
+    /// The sequence number of its first update.
+    pub first: i64,
+    /// The updates (v1), in order.
+    pub updates: Vec<Vec<u8>>,
+    /// The client IDs the batch bound to their users.
+    pub bindings: Vec<(ClientId, UserId)>,
 }
 
 /// What nodes tell each other beside stored updates: it reaches the nodes listening now,

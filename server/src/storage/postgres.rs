@@ -13,20 +13,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::mpsc;
 
 use super::{
-    Deletion, DocStore, LOAD_DELETIONS, NewUpdate, Notice, StorageError, StoredDoc, Topic, deletion,
-    encode_ranges, now_millis,
+    Deletion, DocStore, LOAD_DELETIONS, NewUpdate, Notice, StorageError, StoredBatch, StoredDoc, Topic,
+    deletion, encode_ranges, now_millis,
 };
 use crate::ids::{RegistrationId, UserId};
 use samen_crdt::ClientId;
 
 /// Connections per node: rooms append concurrently, and handlers read beside them.
 const POOL: u32 = 16;
-/// The channel appends notify on: `doc:last_seq:node`.
+/// The channel appends notify on ([`StoredNews`] as JSON).
 const STORED: &str = "samen_doc";
 /// The channels of what nodes tell ([`Topic`]): `node:body`.
 const PRESENCE: &str = "samen_presence";
@@ -153,10 +156,33 @@ async fn listen(pool: PgPool, node: Arc<str>, notices: mpsc::Sender<Notice>) {
 fn notice(channel: &str, payload: &str, node: &str) -> Option<Notice> {
     let topic = match channel {
         STORED => {
-            let mut parts = payload.splitn(3, ':');
-            let doc = parts.next()?.parse().ok()?;
-            let seq = parts.next()?.parse().ok()?;
-            return (parts.next()? != node).then_some(Notice::Stored { doc, seq });
+            let news: StoredNews = serde_json::from_str(payload).ok()?;
+            if news.node == node {
+                return None;
+            }
+            // A batch that does not decode is read instead.
+            let batch = news.updates.and_then(|updates| {
+                let updates = updates
+                    .iter()
+                    .map(|u| BASE64.decode(u))
+                    .collect::<Result<Vec<_>, _>>()
+                    .ok()?;
+                let bindings = news
+                    .bindings
+                    .into_iter()
+                    .map(|(client, user)| (client, UserId::from(user)))
+                    .collect();
+                Some(Box::new(StoredBatch {
+                    first: news.first,
+                    updates,
+                    bindings,
+                }))
+            });
+            return Some(Notice::Stored {
+                doc: news.doc,
+                seq: news.last,
+                batch,
+            });
         }
         PRESENCE => Topic::Presence,
         EVENTS => Topic::Events,
@@ -168,6 +194,50 @@ fn notice(channel: &str, payload: &str, node: &str) -> Option<Notice> {
         topic,
         body: body.to_owned(),
     })
+}
+
+/// The notice of an append: which numbers it took, and the batch itself (base64) when
+/// it fits in a notice, so that the other nodes need not read it.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredNews {
+    doc: RegistrationId,
+    first: i64,
+    last: i64,
+    node: String,
+    #[serde(default)]
+    updates: Option<Vec<String>>,
+    #[serde(default)]
+    bindings: Vec<(ClientId, String)>,
+}
+
+impl StoredNews {
+    /// The payload for an append of `updates` (numbered from `first`) and `bindings`.
+    fn payload(
+        doc: RegistrationId,
+        first: i64,
+        node: &str,
+        updates: &[NewUpdate],
+        bindings: &[(ClientId, UserId)],
+    ) -> String {
+        let mut news = StoredNews {
+            doc,
+            first,
+            last: first + updates.len() as i64 - 1,
+            node: node.to_owned(),
+            updates: Some(updates.iter().map(|u| BASE64.encode(&u.data)).collect()),
+            bindings: bindings
+                .iter()
+                .map(|(client, user)| (*client, user.as_str().to_owned()))
+                .collect(),
+        };
+        let full = serde_json::to_string(&news).unwrap_or_default();
+        if !full.is_empty() && full.len() <= MAX_TOLD {
+            return full;
+        }
+        news.updates = None;
+        news.bindings.clear();
+        serde_json::to_string(&news).unwrap_or_default()
+    }
 }
 
 #[async_trait]
@@ -285,7 +355,7 @@ impl DocStore for PgStore {
             }
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(STORED)
-                .bind(format!("{id}:{last}:{}", self.node))
+                .bind(StoredNews::payload(doc, first_seq, &self.node, updates, bindings))
                 .execute(&mut *tx)
                 .await?;
         }
@@ -440,12 +510,39 @@ mod tests {
     #[test]
     fn notices_from_other_nodes_are_news_and_our_own_and_garbage_are_not() {
         let doc = RegistrationId::new();
+        let update = |data: &[u8]| NewUpdate {
+            data: data.to_vec(),
+            author: None,
+            deleted: Vec::new(),
+        };
+        let bound = [(ClientId::new(9), UserId::from("ann".to_owned()))];
+        // A small batch travels with its notice.
+        let payload = StoredNews::payload(doc, 41, "bbbb", &[update(b"x"), update(b"yz")], &bound);
         assert_eq!(
-            notice(STORED, &format!("{doc}:42:bbbb"), "aaaa"),
-            Some(Notice::Stored { doc, seq: 42 })
+            notice(STORED, &payload, "aaaa"),
+            Some(Notice::Stored {
+                doc,
+                seq: 42,
+                batch: Some(Box::new(StoredBatch {
+                    first: 41,
+                    updates: vec![b"x".to_vec(), b"yz".to_vec()],
+                    bindings: bound.to_vec(),
+                })),
+            })
         );
-        assert_eq!(notice(STORED, &format!("{doc}:42:aaaa"), "aaaa"), None);
-        for garbage in ["", "x:1:b", &format!("{doc}:x:b"), &format!("{doc}:1")] {
+        assert_eq!(notice(STORED, &payload, "bbbb"), None, "our own");
+        // A large one says only which numbers it took: the other nodes read it.
+        let large = StoredNews::payload(doc, 1, "bbbb", &[update(&[7; 6000])], &[]);
+        assert!(large.len() < MAX_TOLD);
+        assert_eq!(
+            notice(STORED, &large, "aaaa"),
+            Some(Notice::Stored {
+                doc,
+                seq: 1,
+                batch: None
+            })
+        );
+        for garbage in ["", "x:1:b", &format!("{doc}:1:b"), "{\"doc\":1}"] {
             assert_eq!(notice(STORED, garbage, "aaaa"), None, "{garbage:?}");
         }
         assert_eq!(

@@ -312,7 +312,12 @@ async fn two_nodes_number_one_log_hear_each_other_and_share_one_lease() {
     let mut heard = Vec::new();
     while heard.len() < from_a.len() {
         match tokio::time::timeout(Duration::from_secs(5), heard_by_b.recv()).await {
-            Ok(Some(Notice::Stored { doc, seq })) if doc == id => heard.push(seq),
+            Ok(Some(Notice::Stored { doc, seq, batch })) if doc == id => {
+                let batch = batch.expect("a small batch travels with its notice");
+                assert_eq!(batch.first, seq - 1);
+                assert_eq!(batch.updates.len(), 2);
+                heard.push(seq)
+            }
             Ok(Some(Notice::Missed)) => {}
             other => panic!("B waits for A's notices, got {other:?} after {heard:?}"),
         }

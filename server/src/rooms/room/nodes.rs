@@ -111,23 +111,62 @@ impl Room {
             }
         }
         self.last_seq = self.last_seq.max(since.last_seq());
-        for (client, user) in since.bindings {
-            self.bindings.entry(client).or_insert(user);
-        }
         let through = self.last_seq;
         self.own.retain(|&(_, last)| last > through);
-        if !frames.is_empty() {
-            self.changed();
-            self.uncompacted += frames.len();
-            self.edited = true;
-            self.last_edit = self.rooms.clock.now();
-            self.rooms.metrics.updates_relayed.inc_by(frames.len() as u64);
-            for frame in &frames {
-                self.send_all(None, frame);
-            }
-        }
+        self.learn(since.bindings);
+        self.took_in(&frames);
         if self.needs_rebuild {
             self.rebuild(accepted).await;
+        }
+    }
+
+    /// Applies a batch another node stored whose notice carried it, if it follows what the
+    /// room holds; `false`: it does not (notices came out of order, or one was lost), so
+    /// the room must read instead.
+    pub(super) fn take_stored(&mut self, stored: crate::storage::StoredBatch) -> bool {
+        let last = stored.first + stored.updates.len() as i64 - 1;
+        if last <= self.last_seq {
+            return true; // Read already.
+        }
+        if stored.first != self.last_seq + 1 || self.broken {
+            return false;
+        }
+        let mut frames = Vec::new();
+        for update in &stored.updates {
+            if self.take_in(update) {
+                frames.push(protocol::encode_update(update).into());
+            }
+        }
+        self.last_seq = last;
+        // This room's own batches that waited for this one to come in between.
+        while let Some(next) = self.own.iter().position(|&(first, _)| first == self.last_seq + 1) {
+            self.last_seq = self.own.swap_remove(next).1;
+        }
+        self.learn(stored.bindings);
+        self.took_in(&frames);
+        !self.needs_rebuild
+    }
+
+    /// Learns client-ID bindings another node made.
+    fn learn(&mut self, bindings: Vec<(samen_crdt::ClientId, crate::ids::UserId)>) {
+        for (client, user) in bindings {
+            self.bindings.entry(client).or_insert(user);
+        }
+    }
+
+    /// After updates of other nodes came in: the document changed (and is due for
+    /// housekeeping), and the room's clients get them.
+    fn took_in(&mut self, frames: &[Bytes]) {
+        if frames.is_empty() {
+            return;
+        }
+        self.changed();
+        self.uncompacted += frames.len();
+        self.edited = true;
+        self.last_edit = self.rooms.clock.now();
+        self.rooms.metrics.updates_relayed.inc_by(frames.len() as u64);
+        for frame in frames {
+            self.send_all(None, frame);
         }
     }
 

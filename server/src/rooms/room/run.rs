@@ -112,6 +112,7 @@ impl Room {
                     batch.restore_replies.push((restore.reply, result));
                 }
                 RoomCmd::CatchUp { through } => catch_up |= through > self.last_seq,
+                RoomCmd::Stored(stored) => catch_up |= !self.take_stored(*stored),
                 RoomCmd::Presence(changes) => {
                     let changes = self
                         .presence
