@@ -166,12 +166,8 @@ pub fn authorship_from_state(state: &[u8]) -> Result<BTreeMap<&'static str, Vec<
 /// [`StateError`] when the bytes are not a valid v1 update.
 pub fn doc_from_state(state: &[u8]) -> Result<Doc, StateError> {
     // Stored state was accepted update by update; merged it may exceed the per-message size
-    // limit, which is about what one client may send, not what a dossier may grow to.
-    let limits = Limits {
-        max_update_bytes: usize::MAX,
-        ..Limits::default()
-    };
-    parse_update_v1(state, &limits)?;
+    // limit.
+    parse_update_v1(state, &Limits::for_own_bytes())?;
     let update = Update::decode_v1(state)?;
     let doc = new_doc();
     doc.transact_mut().apply_update(update)?;

@@ -63,6 +63,18 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// The limits for bytes Samen wrote itself (a document's state, a stored update, an
+    /// edit the server made): no size limit, which is about what one client may send, not
+    /// what a dossier may grow to; every other bound as usual.
+    pub fn for_own_bytes() -> Self {
+        Limits {
+            max_update_bytes: usize::MAX,
+            ..Limits::default()
+        }
+    }
+}
+
 /// The ID of a block: the client that created it and its clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Id {

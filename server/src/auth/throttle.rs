@@ -183,9 +183,7 @@ impl<C: Clock> LoginThrottle<C> {
     /// The password was right: the account's failures are forgiven, and the address gets
     /// its cell back (people who log in behind one address do not use up its quota).
     pub fn succeeded(&self, attempt: Attempt) {
-        self.tell(Step::Succeeded, &attempt);
-        self.accounts.clear(attempt.account);
-        self.addresses.give_back(attempt.address);
+        self.end(Step::Succeeded, &attempt);
     }
 
     /// The password was right, but the login waits for its second factor: the cells go
@@ -204,9 +202,7 @@ impl<C: Clock> LoginThrottle<C> {
     /// The password was never checked (the server was busy, the database failed): the
     /// cells go back.
     pub fn abandoned(&self, attempt: Attempt) {
-        self.tell(Step::Returned, &attempt);
-        self.accounts.give_back(attempt.account);
-        self.addresses.give_back(attempt.address);
+        self.end(Step::Returned, &attempt);
     }
 
     /// Counts an attempt another node told of, as if it had been made here.
@@ -215,18 +211,31 @@ impl<C: Clock> LoginThrottle<C> {
             tracing::debug!("throttle news from another node does not parse");
             return;
         };
-        match news.step {
+        self.count(news.step, news.account, news.address);
+    }
+
+    /// Ends an attempt made here, and tells the other nodes.
+    fn end(&self, step: Step, attempt: &Attempt) {
+        self.tell(step, attempt);
+        self.count(step, attempt.account, attempt.address);
+    }
+
+    /// What a step does to the counts, whichever node it was taken on. (An attempt made
+    /// here began in [`LoginThrottle::begin`], which may refuse it; one told of by another
+    /// node is counted whatever is left.)
+    fn count(&self, step: Step, account: u64, address: u64) {
+        match step {
             Step::Began => {
-                self.accounts.record(news.account);
-                self.addresses.record(news.address);
+                self.accounts.record(account);
+                self.addresses.record(address);
             }
             Step::Succeeded => {
-                self.accounts.clear(news.account);
-                self.addresses.give_back(news.address);
+                self.accounts.clear(account);
+                self.addresses.give_back(address);
             }
             Step::Returned => {
-                self.accounts.give_back(news.account);
-                self.addresses.give_back(news.address);
+                self.accounts.give_back(account);
+                self.addresses.give_back(address);
             }
         }
     }

@@ -135,11 +135,7 @@ fn index_of(doc: &Doc) -> SectionIndex {
     // The document's own encoding, so no size limit applies; it parses unless yrs wrote
     // something its own reader refuses, in which case the index starts empty and every
     // write that refers to old content is refused (safe, and logged).
-    let limits = Limits {
-        max_update_bytes: usize::MAX,
-        ..Limits::default()
-    };
-    match parse_update_v1(&state, &limits) {
+    match parse_update_v1(&state, &Limits::for_own_bytes()) {
         Ok(info) => SectionIndex::from_state(&info),
         Err(err) => {
             tracing::error!(error = %err, "document state does not parse; section index left empty");

@@ -177,12 +177,7 @@ impl Room {
             .unwrap_or(Err(ApplyError::Panicked));
         match applied {
             Ok(Some(deleted)) => {
-                // Stored by us, so no size limit applies.
-                let limits = Limits {
-                    max_update_bytes: usize::MAX,
-                    ..Limits::default()
-                };
-                match parse_update_v1(bytes, &limits) {
+                match parse_update_v1(bytes, &Limits::for_own_bytes()) {
                     Ok(info) => self.index.extend(&info),
                     Err(err) => tracing::error!(id = %self.id, error = %err, "stored update does not parse"),
                 }

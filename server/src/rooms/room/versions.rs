@@ -84,11 +84,7 @@ impl Room {
         let Some(bytes) = history::restore(&copy, &target) else {
             return Ok(false);
         };
-        let limits = Limits {
-            max_update_bytes: usize::MAX,
-            ..Limits::default()
-        };
-        let info = parse_update_v1(&bytes, &limits).map_err(|e| failed(&e))?;
+        let info = parse_update_v1(&bytes, &Limits::for_own_bytes()).map_err(|e| failed(&e))?;
         let update = ValidatedUpdate { bytes, info };
         // The restorer's one fresh client ID is the room's own doing: no allowance applies.
         match self.integrate(by, update, Target::All, usize::MAX, batch) {
