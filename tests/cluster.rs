@@ -209,13 +209,20 @@ async fn carets_and_live_events_reach_people_on_the_other_node() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
-    let mut seen = String::new();
-    let start = tokio::time::Instant::now();
-    while !(seen.contains("event: comment") && seen.contains("Gezien op A?")) {
+    hear_until(&mut events, "a comment event on B", |seen| {
+        seen.contains("event: comment") && seen.contains("Gezien op A?")
+    })
+    .await;
+}
+
+/// Reads an event stream until what it said so far satisfies `done`.
+async fn hear_until(events: &mut reqwest::Response, what: &str, done: impl Fn(&str) -> bool) {
+    let (mut seen, start) = (String::new(), tokio::time::Instant::now());
+    while !done(&seen) {
         let left = WAIT.saturating_sub(start.elapsed());
         let chunk = tokio::time::timeout(left, events.chunk())
             .await
-            .unwrap_or_else(|_| panic!("no comment event on B; heard {seen:?}"))
+            .unwrap_or_else(|_| panic!("{what}: never; heard {seen:?}"))
             .expect("read")
             .expect("the stream goes on");
         seen.push_str(&String::from_utf8_lossy(&chunk));
@@ -614,4 +621,122 @@ async fn guessing_a_password_on_several_nodes_is_braked_as_on_one() {
     let (status, wait) = login(&b, "demo").await;
     assert_eq!(status, 429, "B counts A's {failures} failures");
     assert!(wait >= 5, "and makes one wait as long as A would ({wait} s)");
+}
+
+/// Reads a school's event stream until `done` holds for the names in the last presence
+/// event it sent (who has the school open).
+async fn presence_until(events: &mut reqwest::Response, what: &str, done: impl Fn(&[String]) -> bool) {
+    hear_until(events, what, |seen| {
+        let Some((_, last)) = seen.rsplit_once("event: presence\ndata: ") else {
+            return false;
+        };
+        let viewers = last
+            .lines()
+            .next()
+            .and_then(|data| serde_json::from_str::<Vec<serde_json::Value>>(data).ok());
+        let names: Option<Vec<String>> = viewers.map(|viewers| {
+            viewers
+                .iter()
+                .filter_map(|v| v["name"].as_str().map(str::to_owned))
+                .collect()
+        });
+        names.is_some_and(|names| done(&names))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn who_has_a_school_open_shows_on_every_node() {
+    let Some((a, b)) = two_nodes("who_has_a_school_open_shows_on_every_node").await else {
+        return;
+    };
+    let school = a.school_member("linde").await;
+    let clb = a.clb().await.on(&b);
+    let follow = |node: &TestServer, token: &str| {
+        let request = reqwest::Client::new()
+            .get(node.url("/api/schools/100001/events"))
+            .bearer_auth(token);
+        async move {
+            let response = request.send().await.expect("events");
+            assert_eq!(response.status(), 200);
+            response
+        }
+    };
+    let mut on_a = follow(&a, &school.token).await;
+    presence_until(&mut on_a, "the school sees itself on A", |names| names.len() == 1).await;
+    let on_b = follow(&b, &clb.token).await;
+    presence_until(&mut on_a, "the CLB on B shows on A", |names| {
+        names.iter().any(|n| n.starts_with("Sara Claes"))
+    })
+    .await;
+    drop(on_b);
+    presence_until(&mut on_a, "the CLB left B", |names| {
+        names.len() == 1 && !names.iter().any(|n| n.starts_with("Sara Claes"))
+    })
+    .await;
+}
+
+/// Asks `node` for a WebSocket on document `id` until the answer is `want`.
+async fn ws_until(node: &TestServer, id: &str, bearer: &str, want: u16) {
+    let start = tokio::time::Instant::now();
+    loop {
+        let status = node.ws_status(id, &[("authorization", bearer)]).await;
+        if status == want {
+            return;
+        }
+        assert!(start.elapsed() < WAIT, "a connection stays {status}, not {want}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn connection_and_write_limits_count_over_all_nodes() {
+    if !on_postgres("connection_and_write_limits_count_over_all_nodes") {
+        return;
+    }
+    let a = TestServer::start_with(&["--max-sockets-per-user", "2"]).await;
+    let b = a.beside().await;
+    let sara = a.clb().await;
+    let reg = sara.creates_registration().await;
+    let bearer = format!("Bearer {}", sara.token);
+    // One connection on each node: the cap of two is reached on both.
+    let _on_a = sara.opens(&reg).await;
+    let on_b = sara.on(&b).opens(&reg).await;
+    ws_until(&a, &reg.id, &bearer, 429).await;
+    ws_until(&b, &reg.id, &bearer, 429).await;
+    // Closing the one on B frees a place on A.
+    on_b.close().await;
+    ws_until(&a, &reg.id, &bearer, 101).await;
+
+    // Ten comments on A spend the burst; B refuses what is left beyond the refill.
+    let started = tokio::time::Instant::now();
+    for n in 0..10 {
+        let (status, body) = sara
+            .post(
+                reg.path("/comments"),
+                serde_json::json!({ "body": format!("Punt {n}") }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let on_b = sara.on(&b);
+    let mut allowed = 0;
+    loop {
+        let (status, body) = on_b
+            .post(reg.path("/comments"), serde_json::json!({ "body": "Op B" }))
+            .await;
+        match status {
+            201 => allowed += 1,
+            429 => break,
+            other => panic!("a comment on B: {other} {body}"),
+        }
+        assert!(allowed <= 10, "B never refused: it did not count A's comments");
+    }
+    // One comment every 3 seconds comes back, wherever it is written.
+    let refilled = started.elapsed().as_secs() / 3 + 1;
+    assert!(
+        allowed <= refilled,
+        "B allowed {allowed} more after A's ten ({refilled} refilled)"
+    );
 }

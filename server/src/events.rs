@@ -5,22 +5,29 @@
 //! Presence here is "who has this school's dossier open" (the overview or a registration);
 //! presence inside one document (carets) travels over that document's WebSocket.
 //!
-//! On several nodes, each node tells the others the events it publishes (not its viewers:
-//! those are counted per node), so a subscriber on any node hears them.
+//! On several nodes, each node tells the others the events it publishes, so a subscriber
+//! on any node hears them, and who has a school open there, whenever that changes and
+//! every few seconds besides (see [`crate::nodes::elsewhere`]): a node that dies takes its
+//! viewers with it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use dashmap::DashMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::broadcast;
 
 use crate::ids::{InstitutionId, UserId};
+use crate::nodes::elsewhere::Elsewhere;
 use crate::storage::{Store, Topic};
 
 /// Events a subscriber may lag behind before it misses some (it then reloads).
 const CHANNEL: usize = 256;
+/// The viewers of one school a node tells of: a notice holds fewer than 8,000 bytes, and
+/// a school's care team and CLB are far fewer people.
+const TOLD_VIEWERS: usize = 40;
 
 /// One event for a school's subscribers: its SSE event name and JSON data.
 #[derive(Debug, Clone)]
@@ -44,7 +51,7 @@ impl SchoolEvent {
 }
 
 /// One person in a `presence` event of `GET /api/schools/{number}/events`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PresenceViewer {
     /// User id.
     #[schema(value_type = String)]
@@ -52,9 +59,9 @@ pub struct PresenceViewer {
     /// Display name.
     pub name: String,
     /// Presence colour (CSS hex).
-    pub color: &'static str,
+    pub color: String,
     /// `clb` or `school`.
-    pub role: &'static str,
+    pub role: String,
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +78,8 @@ struct Viewer {
 pub struct Events {
     channels: Arc<DashMap<InstitutionId, broadcast::Sender<SchoolEvent>>>,
     viewers: Arc<DashMap<InstitutionId, BTreeMap<UserId, Viewer>>>,
+    /// Who has a school open on the other nodes, as they said.
+    elsewhere: Arc<Elsewhere<InstitutionId, Vec<PresenceViewer>>>,
     /// Where the other nodes hear this node's events (none on one node).
     nodes: Option<Store>,
 }
@@ -92,7 +101,15 @@ struct News {
     data: Value,
 }
 
-/// The events told to other nodes: all but `presence`, which each node counts for itself.
+/// Who has a school open on the telling node.
+#[derive(Serialize, Deserialize)]
+struct ToldViewers {
+    school: i64,
+    viewers: Vec<PresenceViewer>,
+}
+
+/// The events told to other nodes: all but `presence`, which each node counts for itself
+/// and tells as [`ToldViewers`].
 const TOLD: [&str; 3] = ["registration", "comment", "snapshot"];
 
 impl Events {
@@ -170,6 +187,7 @@ impl Events {
                 count: 0,
             })
             .count += 1;
+        self.tell_viewers(school);
         self.publish_presence(school);
         let guard = ViewerGuard {
             events: self.clone(),
@@ -179,8 +197,18 @@ impl Events {
         (rx, guard)
     }
 
-    /// Who has the school's dossier open.
+    /// Who has the school's dossier open, on this node and the others.
     pub fn present(&self, school: InstitutionId) -> Vec<PresenceViewer> {
+        let mut present: BTreeMap<UserId, PresenceViewer> =
+            self.here(school).into_iter().map(|v| (v.id.clone(), v)).collect();
+        for viewer in self.elsewhere.get(&school, Instant::now()).into_iter().flatten() {
+            present.entry(viewer.id.clone()).or_insert(viewer);
+        }
+        present.into_values().collect()
+    }
+
+    /// Who has the school's dossier open on this node.
+    fn here(&self, school: InstitutionId) -> Vec<PresenceViewer> {
         let viewers = self.viewers.get(&school);
         viewers
             .iter()
@@ -188,10 +216,60 @@ impl Events {
             .map(|(id, v)| PresenceViewer {
                 id: id.clone(),
                 name: v.name.clone(),
-                color: v.color,
-                role: v.role,
+                color: v.color.to_owned(),
+                role: v.role.to_owned(),
             })
             .collect()
+    }
+
+    /// Tells the other nodes who has `school` open here now.
+    fn tell_viewers(&self, school: InstitutionId) {
+        let Some(store) = &self.nodes else {
+            return;
+        };
+        let mut viewers = self.here(school);
+        viewers.truncate(TOLD_VIEWERS);
+        let told = ToldViewers {
+            school: school.0,
+            viewers,
+        };
+        match serde_json::to_string(&told) {
+            Ok(body) => store.tell(Topic::Viewers, body),
+            Err(err) => tracing::error!(%err, "viewers do not serialize"),
+        }
+    }
+
+    /// Takes in who has a school open on node `from`, and tells this node's subscribers.
+    pub fn viewers_from_elsewhere(&self, from: &str, body: &str) {
+        let Ok(told) = serde_json::from_str::<ToldViewers>(body) else {
+            tracing::debug!("viewers from another node do not parse");
+            return;
+        };
+        let school = InstitutionId(told.school);
+        let viewers = (!told.viewers.is_empty()).then_some(told.viewers);
+        self.elsewhere.set(from, school, viewers, Instant::now());
+        self.publish_presence(school);
+    }
+
+    /// Says again who has which school open here, so the other nodes do not forget them
+    /// (see [`crate::nodes::elsewhere::RETELL`]); and forgets the viewers of other nodes
+    /// that did not say so again, telling the subscribers here.
+    pub fn retell(&self) {
+        for school in self.elsewhere.forget_old(Instant::now()) {
+            self.publish_presence(school);
+        }
+        if self.nodes.is_none() {
+            return;
+        }
+        let schools: Vec<InstitutionId> = self
+            .viewers
+            .iter()
+            .filter(|v| !v.is_empty())
+            .map(|v| *v.key())
+            .collect();
+        for school in schools {
+            self.tell_viewers(school);
+        }
     }
 
     fn publish_presence(&self, school: InstitutionId) {
@@ -208,6 +286,7 @@ impl Events {
                 viewers.remove(user);
             }
         }
+        self.tell_viewers(school);
         self.publish_presence(school);
     }
 }
@@ -251,5 +330,39 @@ mod tests {
         // The first subscriber saw the presence changes.
         let first = rx.recv().await.expect("event");
         assert_eq!(first.kind, "presence");
+    }
+
+    #[tokio::test]
+    async fn viewers_on_other_nodes_are_present_until_they_leave() {
+        let events = Events::default();
+        let (a, b) = (UserId::from("a".to_owned()), UserId::from("b".to_owned()));
+        let (mut rx, _tab) = events.subscribe(InstitutionId(1), &a, "An", "#111", "clb");
+        let _ = rx.recv().await;
+        let told = |viewers: &[(&UserId, &str)]| {
+            let viewers: Vec<PresenceViewer> = viewers
+                .iter()
+                .map(|(id, name)| PresenceViewer {
+                    id: (*id).clone(),
+                    name: (*name).to_owned(),
+                    color: "#222".into(),
+                    role: "school".into(),
+                })
+                .collect();
+            serde_json::to_string(&ToldViewers { school: 1, viewers }).expect("json")
+        };
+        events.viewers_from_elsewhere("node-b", &told(&[(&b, "Bert"), (&a, "An elders")]));
+        let names: Vec<String> = events
+            .present(InstitutionId(1))
+            .into_iter()
+            .map(|v| v.name)
+            .collect();
+        assert_eq!(names, ["An", "Bert"], "one entry per person, this node's first");
+        let heard = rx.recv().await.expect("event");
+        assert_eq!(heard.kind, "presence", "subscribers here hear of viewers there");
+        assert_eq!(heard.data.as_array().map(Vec::len), Some(2));
+        events.viewers_from_elsewhere("node-b", "{\"school\":1}");
+        events.viewers_from_elsewhere("node-b", &told(&[]));
+        assert_eq!(events.present(InstitutionId(1)).len(), 1, "Bert left node B");
+        assert_eq!(events.present(InstitutionId(2)), []);
     }
 }

@@ -171,14 +171,18 @@ pub async fn serve(
     let throttle_key = db.shared_key("login-throttle").await?;
     let throttle = Arc::new(auth::throttle::LoginThrottle::on_nodes(throttle_key, &store));
     tokio::spawn(auth::throttle::keep_pruned(throttle.clone(), stop_rx.clone()));
+    let sockets = SocketQuota::on(config.max_sockets_per_user, &store);
+    let writes = Arc::new(http::limits::ApiWrites::on(&store));
     if let Some(notices) = store.listen().await? {
-        tokio::spawn(nodes::relay(
-            notices,
-            rooms.clone(),
-            events.clone(),
-            throttle.clone(),
-            stop_rx.clone(),
-        ));
+        let listeners = nodes::Listeners {
+            rooms: rooms.clone(),
+            events: events.clone(),
+            throttle: throttle.clone(),
+            sockets: sockets.clone(),
+            writes: writes.clone(),
+        };
+        tokio::spawn(nodes::keep_telling(listeners.clone(), stop_rx.clone()));
+        tokio::spawn(nodes::relay(notices, listeners, stop_rx.clone()));
     }
     let state = app::AppState {
         watch,
@@ -191,7 +195,8 @@ pub async fn serve(
         hashing: Arc::new(auth::password::Hashing::new(config.hash_concurrency())),
         events,
         shutdown: stop_rx.clone(),
-        sockets: SocketQuota::new(config.max_sockets_per_user),
+        sockets,
+        writes,
     };
     let listener = TcpListener::bind(config.addr).await?;
     let local = listener.local_addr()?;

@@ -9,6 +9,7 @@ use crate::auth::password::Hashing;
 use crate::auth::throttle::LoginThrottle;
 use crate::config::ServeConfig;
 use crate::db::Db;
+use crate::http::limits::ApiWrites;
 use crate::metrics::Metrics;
 use crate::rooms::{Rooms, SocketQuota};
 
@@ -37,4 +38,6 @@ pub struct AppState {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// Open WebSocket connections per user, against `--max-sockets-per-user`.
     pub sockets: Arc<SocketQuota>,
+    /// Comments and versions written per user, against their rate limits.
+    pub writes: Arc<ApiWrites>,
 }

@@ -3,8 +3,6 @@
 //! markdown subset that the app renders as text; every change is audited and announced
 //! live on the school's event stream.
 
-use std::sync::LazyLock;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -15,7 +13,7 @@ use utoipa::ToSchema;
 use super::access::{CommentPath, OnRegistration, RegistrationPath, ThreadPath, found};
 use super::audit::audit;
 use super::body::JsonObject;
-use super::limits::PerUser;
+use super::limits::Write;
 use crate::auth::Authenticated;
 use crate::db::{Anchor, MAX_ANCHOR_CHARS, Notification, Person, Registration, Thread};
 use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
@@ -27,13 +25,6 @@ use crate::state::AppState;
 pub const MAX_BODY_CHARS: usize = 4000;
 /// The longest quoted passage kept with an anchored thread.
 const MAX_QUOTE_CHARS: usize = 500;
-
-/// Comment writes per user: 10 at once, then one every 3 seconds (20 a minute).
-static WRITES: LazyLock<PerUser> = LazyLock::new(|| PerUser::new(10, 3));
-
-fn throttle(user: &UserId) -> Result<(), AppError> {
-    WRITES.check(user)
-}
 
 /// The schema of a comment's text, from the rules [`body_text`] checks.
 fn comment_body() -> utoipa::openapi::schema::Object {
@@ -249,7 +240,7 @@ pub async fn create(
     let text = body_text(&new.body)?;
     let anchor = new.anchor.map(checked_anchor).transpose()?;
     let mentions = checked_mentions(&state, &registration, &new.mentions).await?;
-    throttle(&auth.user.id)?;
+    state.writes.check(Write::Comment, &auth.user.id)?;
     let thread_id = state
         .db
         .create_thread(registration.id, &auth.user.id, &text, anchor.as_ref(), &mentions)
@@ -308,7 +299,7 @@ pub async fn reply(
     let JsonObject(text) = body?;
     let body = body_text(&text.body)?;
     let mentions = checked_mentions(&state, &registration, &text.mentions).await?;
-    throttle(&auth.user.id)?;
+    state.writes.check(Write::Comment, &auth.user.id)?;
     let comment = state
         .db
         .reply(registration.id, thread.id, &auth.user.id, &body, &mentions)
@@ -384,7 +375,7 @@ pub async fn edit(
     own_comment(&state, &auth, &thread, comment, "comment.edit").await?;
     let JsonObject(text) = body?;
     let body = body_text(&text.body)?;
-    throttle(&auth.user.id)?;
+    state.writes.check(Write::Comment, &auth.user.id)?;
     state.db.edit_comment(comment, &body).await?;
     let thread = thread_of(&state, &registration, thread.id).await?;
     audit(

@@ -2,7 +2,6 @@
 //! Everyone with access reads and names versions; only CLB staff restore.
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -16,26 +15,17 @@ use utoipa::ToSchema;
 use super::access::{OnRegistration, RegistrationPath, SnapshotPath, found};
 use super::audit::{audit, audit_read};
 use super::body::JsonObject;
-use super::limits::PerUser;
+use super::limits::Write;
 use crate::access::SchoolAccess;
 
 use crate::db::{Registration, SnapshotMeta, StoredSnapshot};
 use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
 use crate::history::{self, DiffResponse, Taking};
-use crate::ids::UserId;
 use crate::rooms::{Principal, RestoreError};
 use crate::state::AppState;
 
 /// The longest version name, in characters.
 pub const MAX_NAME_CHARS: usize = 120;
-
-/// Versions and restores per user: 10 at once, then one every 3 seconds. Each one rebuilds
-/// and compares whole documents, so they are not free.
-static WRITES: LazyLock<PerUser> = LazyLock::new(|| PerUser::new(10, 3));
-
-fn throttle(user: &UserId) -> Result<(), AppError> {
-    WRITES.check(user)
-}
 
 async fn snapshot_of(
     state: &AppState,
@@ -143,7 +133,7 @@ pub async fn create(
             "a version name may not hold control characters".into(),
         ));
     }
-    throttle(&auth.user.id)?;
+    state.writes.check(Write::Version, &auth.user.id)?;
     let doc_state = state.rooms.document_state(registration.id).await?;
     let taking = Taking::named(name.to_owned(), auth.user.id.clone());
     let meta = history::take(
@@ -338,7 +328,7 @@ pub async fn restore(
             "Only CLB staff can restore a version.".into(),
         ));
     }
-    throttle(&auth.user.id)?;
+    state.writes.check(Write::Version, &auth.user.id)?;
     // The document as it is now stays findable in the history.
     let before = state.rooms.document_state(registration.id).await?;
     let keep = Taking::auto();

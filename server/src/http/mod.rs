@@ -10,7 +10,7 @@ mod body;
 mod client_address;
 mod comments;
 mod history;
-mod limits;
+pub mod limits;
 pub mod openapi;
 mod registrations;
 mod schools;

@@ -169,7 +169,11 @@ async fn pump(
                                     settings.edited.store(true, Ordering::Relaxed);
                                     // The user's bytes per minute, over all their connections:
                                     // refused before the room sees them, so nothing changes.
-                                    if rooms.inner.usage.sent(&settings.principal.user, data.len()).is_err() {
+                                    if rooms
+                                        .inner
+                                        .usage
+                                        .sent(&settings.principal.user, data.len(), rooms.inner.clock.now())
+                                        .is_err() {
                                         tracing::info!(%conn, user = %settings.principal.user, "update rate over quota");
                                         metrics.reject("update_rate");
                                         return Some(CloseReason::RATE_LIMITED);

@@ -428,6 +428,7 @@ impl Rooms {
         shutdown: watch::Receiver<bool>,
         ambient: Ambient,
     ) -> Self {
+        let several_nodes = store.shared();
         Rooms {
             inner: Arc::new(RoomsInner {
                 rooms: DashMap::new(),
@@ -435,7 +436,7 @@ impl Rooms {
                 db,
                 events,
                 metrics,
-                usage: usage::Usage::new(&config),
+                usage: usage::Usage::new(&config, several_nodes),
                 config,
                 shutdown,
                 clock: ambient.clock,
@@ -529,6 +530,7 @@ impl Rooms {
             Notice::Told {
                 topic: Topic::Presence,
                 body,
+                ..
             } => {
                 let Ok(news) = serde_json::from_str::<PresenceNews>(&body) else {
                     tracing::debug!("presence news from another node does not parse");
@@ -540,7 +542,19 @@ impl Rooms {
                         .try_send(RoomCmd::Presence(news.changes.into_boxed_slice()));
                 }
             }
+            Notice::Told {
+                topic: Topic::Usage,
+                body,
+                ..
+            } => self.inner.usage.spent_elsewhere(&body, self.inner.clock.now()),
             Notice::Told { .. } => {}
+        }
+    }
+
+    /// Tells the other nodes what users spent of their quotas here since the last time.
+    pub fn tell_usage(&self) {
+        for body in self.inner.usage.told() {
+            self.inner.store.tell(Topic::Usage, body);
         }
     }
 

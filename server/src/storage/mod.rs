@@ -241,6 +241,8 @@ pub enum Notice {
     Missed,
     /// Another node told something that is not stored ([`DocStore::tell`]).
     Told {
+        /// Which node (random per start; the same for all it tells while it runs).
+        from: String,
         /// What about.
         topic: Topic,
         /// What, as that node wrote it.
@@ -269,6 +271,14 @@ pub enum Topic {
     Events,
     /// Login attempts, for the throttle.
     Logins,
+    /// How many WebSocket connections users have open on the telling node.
+    Sockets,
+    /// Who has a school's dossier open on the telling node.
+    Viewers,
+    /// Comments and versions users wrote through the telling node (rate limits).
+    Writes,
+    /// What users spent of their quotas in the telling node's rooms.
+    Usage,
 }
 
 /// Where documents live.

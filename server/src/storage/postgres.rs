@@ -37,6 +37,14 @@ const PRESENCE: &str = "samen_presence";
 const EVENTS: &str = "samen_events";
 /// See [`PRESENCE`].
 const LOGINS: &str = "samen_logins";
+/// See [`PRESENCE`].
+const SOCKETS: &str = "samen_sockets";
+/// See [`PRESENCE`].
+const VIEWERS: &str = "samen_viewers";
+/// See [`PRESENCE`].
+const WRITES: &str = "samen_writes";
+/// See [`PRESENCE`].
+const USAGE: &str = "samen_usage";
 /// PostgreSQL's limit on a notice's payload is 8,000 bytes; a larger one is not told.
 const MAX_TOLD: usize = 7900;
 /// Things to tell waiting for the database before more are dropped.
@@ -64,6 +72,10 @@ impl Topic {
             Topic::Presence => PRESENCE,
             Topic::Events => EVENTS,
             Topic::Logins => LOGINS,
+            Topic::Sockets => SOCKETS,
+            Topic::Viewers => VIEWERS,
+            Topic::Writes => WRITES,
+            Topic::Usage => USAGE,
         }
     }
 }
@@ -120,7 +132,9 @@ async fn listen(pool: PgPool, node: Arc<str>, notices: mpsc::Sender<Notice>) {
     loop {
         let heard = async {
             let mut listener = PgListener::connect_with(&pool).await?;
-            listener.listen_all([STORED, PRESENCE, EVENTS, LOGINS]).await?;
+            listener
+                .listen_all([STORED, PRESENCE, EVENTS, LOGINS, SOCKETS, VIEWERS, WRITES, USAGE])
+                .await?;
             if notices.send(Notice::Missed).await.is_err() {
                 return Ok(());
             }
@@ -187,10 +201,15 @@ fn notice(channel: &str, payload: &str, node: &str) -> Option<Notice> {
         PRESENCE => Topic::Presence,
         EVENTS => Topic::Events,
         LOGINS => Topic::Logins,
+        SOCKETS => Topic::Sockets,
+        VIEWERS => Topic::Viewers,
+        WRITES => Topic::Writes,
+        USAGE => Topic::Usage,
         _ => return None,
     };
     let (from, body) = payload.split_once(':')?;
     (from != node).then(|| Notice::Told {
+        from: from.to_owned(),
         topic,
         body: body.to_owned(),
     })
@@ -548,6 +567,7 @@ mod tests {
         assert_eq!(
             notice(PRESENCE, "bbbb:{\"a\":1}", "aaaa"),
             Some(Notice::Told {
+                from: "bbbb".into(),
                 topic: Topic::Presence,
                 body: "{\"a\":1}".into()
             })
