@@ -1,14 +1,15 @@
 //! The PostgreSQL engine: the production database, and the one several server nodes share.
 //!
-//! Each append is one transaction on a pooled connection; PostgreSQL takes many writers
-//! at once, so rooms need no single writer task as on SQLite. Rows of a batch go in one
-//! statement per table (`UNNEST` over arrays), whatever the batch's size.
+//! Appends go through one writer task per node, as on SQLite ([`write_appends`]): it
+//! writes the batches of all rooms that are waiting in one transaction, one statement per
+//! table (`UNNEST` over arrays). A transaction per room batch cost PostgreSQL a backend
+//! wake-up per statement and a commit per batch, and under load its CPU was the bottleneck.
 //!
 //! Several nodes may share the database (see "Several nodes" in docs/architecture.md): an
 //! append takes its sequence numbers from the document's head row and tells the other
 //! nodes (`pg_notify`) in its own transaction, so the notice goes out only with the rows.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::{
     Deletion, DocStore, LOAD_DELETIONS, NewUpdate, Notice, StorageError, StoredBatch, StoredDoc, Topic,
@@ -52,10 +53,17 @@ const TELL_QUEUE: usize = 4096;
 /// Notices waiting for the rooms before the listener waits.
 const NOTICE_QUEUE: usize = 4096;
 
+/// Room batches written in one transaction at most.
+const MAX_GROUP: usize = 256;
+/// Batches waiting for the writer before rooms wait to hand over more.
+const WRITER_QUEUE: usize = 4096;
+
 /// Documents in a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// The writer of appends (see [`write_appends`]).
+    writer: mpsc::Sender<Append>,
     /// This process among the nodes (random per start): its own notices are not news.
     node: Arc<str>,
     /// What to tell the other nodes, for [`tell_all`].
@@ -93,8 +101,11 @@ impl PgStore {
         let node: Arc<str> = format!("{:016x}", fastrand::u64(..)).into();
         let (told, telling) = mpsc::channel(TELL_QUEUE);
         tokio::spawn(tell_all(pool.clone(), node.clone(), telling));
+        let (writer, appends) = mpsc::channel(WRITER_QUEUE);
+        tokio::spawn(write_appends(pool.clone(), node.clone(), appends));
         Ok(PgStore {
             pool,
+            writer,
             node,
             told,
             options,
@@ -215,6 +226,215 @@ fn notice(channel: &str, payload: &str, node: &str) -> Option<Notice> {
     })
 }
 
+/// What a group that took no head row for one of its documents fails with (the head
+/// upsert returns one row per document, so this is never seen).
+const NO_HEAD: sqlx::Error = sqlx::Error::RowNotFound;
+
+/// One room's batch to append, and where its first sequence number (or error) goes.
+struct Append {
+    doc: RegistrationId,
+    updates: Vec<NewUpdate>,
+    bindings: Vec<(ClientId, UserId)>,
+    reply: oneshot::Sender<Result<i64, StorageError>>,
+}
+
+/// The writer of appends: it takes every batch waiting (from all rooms) and writes them in
+/// one transaction ([`write_group`]), then answers each. Should a group fail, its batches
+/// are written one by one, so that one bad batch (a client ID another node bound to
+/// someone else) fails alone.
+async fn write_appends(pool: PgPool, node: Arc<str>, mut appends: mpsc::Receiver<Append>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while appends.recv_many(&mut group, MAX_GROUP).await > 0 {
+        match write_group(&pool, &node, &group).await {
+            Ok(firsts) => {
+                for (append, first) in group.drain(..).zip(firsts) {
+                    let _ = append.reply.send(Ok(first));
+                }
+            }
+            Err(err) if group.len() == 1 => {
+                if let Some(append) = group.pop() {
+                    let _ = append.reply.send(Err(err));
+                }
+            }
+            Err(_) => {
+                for append in group.drain(..) {
+                    let result = write_group(&pool, &node, std::slice::from_ref(&append)).await;
+                    let first = result.and_then(|firsts| firsts.first().copied().ok_or(NO_HEAD.into()));
+                    let _ = append.reply.send(first);
+                }
+            }
+        }
+    }
+}
+
+/// Appends the batches of `group` in one transaction; returns each one's first sequence
+/// number. Each document's numbers come from its head row, taken in document order (so
+/// that two nodes writing the same documents wait for each other rather than deadlock);
+/// the notices go out with the commit.
+async fn write_group(pool: &PgPool, node: &str, group: &[Append]) -> Result<Vec<i64>, StorageError> {
+    let now = now_millis();
+    let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+    for append in group {
+        *counts.entry(append.doc.to_string()).or_default() += append.updates.len() as i64;
+    }
+    let (docs, ns): (Vec<String>, Vec<i64>) = counts.into_iter().unzip();
+    let mut tx = pool.begin().await?;
+    let heads: Vec<(String, i64)> = sqlx::query_as(
+        "INSERT INTO doc_heads (doc_id, last_seq)
+         SELECT d, n FROM UNNEST($1::text[], $2::bigint[]) AS h (d, n) ORDER BY d
+         ON CONFLICT (doc_id) DO UPDATE SET last_seq = doc_heads.last_seq + excluded.last_seq
+         RETURNING doc_id, last_seq",
+    )
+    .bind(&docs)
+    .bind(&ns)
+    .fetch_all(&mut *tx)
+    .await?;
+    // The next free number of each document, counted from the first this group took.
+    let mut next: HashMap<String, i64> = heads
+        .into_iter()
+        .zip(&ns)
+        .map(|((doc, last), n)| (doc, last - n + 1))
+        .collect();
+    let mut firsts = Vec::with_capacity(group.len());
+    let mut bound = Binds::default();
+    let mut rows = Rows::default();
+    let mut notices = Vec::new();
+    for append in group {
+        let doc = append.doc.to_string();
+        let next = next.get_mut(&doc).ok_or(NO_HEAD)?;
+        let first = *next;
+        *next += append.updates.len() as i64;
+        firsts.push(first);
+        for (client, user) in &append.bindings {
+            bound.docs.push(doc.clone());
+            // Client IDs are at most 53 bits (checked by the validator), so they fit.
+            bound.clients.push(client.get() as i64);
+            bound.users.push(user.as_str());
+        }
+        for (seq, update) in (first..).zip(&append.updates) {
+            rows.push(&doc, seq, update);
+        }
+        if !append.updates.is_empty() {
+            notices.push(StoredNews::payload(
+                append.doc,
+                first,
+                node,
+                &append.updates,
+                &append.bindings,
+            ));
+        }
+    }
+    if !bound.docs.is_empty() {
+        // Another node may have bound the same client ID first, which this node had not
+        // read yet (a client that moved over): the same user's binding stands; a
+        // different user's refuses the append, as it would have on one node.
+        sqlx::query(
+            "INSERT INTO client_bindings (doc_id, client_id, user_id, created_at)
+             SELECT d, c, u, $4 FROM UNNEST($1::text[], $2::bigint[], $3::text[]) AS b (d, c, u)
+             ON CONFLICT (doc_id, client_id) DO NOTHING",
+        )
+        .bind(&bound.docs)
+        .bind(&bound.clients)
+        .bind(&bound.users)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let taken: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM client_bindings AS b
+             JOIN UNNEST($1::text[], $2::bigint[], $3::text[]) AS n (d, c, u)
+               ON b.doc_id = n.d AND b.client_id = n.c
+             WHERE b.user_id <> n.u",
+        )
+        .bind(&bound.docs)
+        .bind(&bound.clients)
+        .bind(&bound.users)
+        .fetch_one(&mut *tx)
+        .await?;
+        if taken > 0 {
+            return Err(StorageError::ClientIdTaken);
+        }
+    }
+    if !rows.seqs.is_empty() {
+        sqlx::query(
+            "INSERT INTO doc_updates (doc_id, seq, data, author, created_at)
+             SELECT d, s, b, a, $5 FROM UNNEST($1::text[], $2::bigint[], $3::bytea[], $4::text[])
+               AS u (d, s, b, a)",
+        )
+        .bind(&rows.docs)
+        .bind(&rows.seqs)
+        .bind(&rows.data)
+        .bind(&rows.authors)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !rows.deleted.seqs.is_empty() {
+        let deleted = &rows.deleted;
+        sqlx::query(
+            "INSERT INTO doc_deletions (doc_id, seq, user_id, ranges)
+             SELECT d, s, a, r FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[]) AS x (d, s, a, r)",
+        )
+        .bind(&deleted.docs)
+        .bind(&deleted.seqs)
+        .bind(&deleted.authors)
+        .bind(&deleted.ranges)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !notices.is_empty() {
+        sqlx::query("SELECT pg_notify($1, p) FROM UNNEST($2::text[]) AS n (p)")
+            .bind(STORED)
+            .bind(&notices)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(firsts)
+}
+
+/// The client-ID bindings of a group, as columns.
+#[derive(Default)]
+struct Binds<'a> {
+    docs: Vec<String>,
+    clients: Vec<i64>,
+    users: Vec<&'a str>,
+}
+
+/// The update rows of a group, as columns, and the deletion rows of those that deleted.
+#[derive(Default)]
+struct Rows<'a> {
+    docs: Vec<String>,
+    seqs: Vec<i64>,
+    data: Vec<&'a [u8]>,
+    authors: Vec<Option<&'a str>>,
+    deleted: Deleted,
+}
+
+/// The deletion rows of a group, as columns.
+#[derive(Default)]
+struct Deleted {
+    docs: Vec<String>,
+    seqs: Vec<i64>,
+    authors: Vec<Option<String>>,
+    ranges: Vec<String>,
+}
+
+impl<'a> Rows<'a> {
+    fn push(&mut self, doc: &str, seq: i64, update: &'a NewUpdate) {
+        let author = update.author.as_ref().map(UserId::as_str);
+        self.docs.push(doc.to_owned());
+        self.seqs.push(seq);
+        self.data.push(&update.data);
+        self.authors.push(author);
+        if !update.deleted.is_empty() {
+            self.deleted.docs.push(doc.to_owned());
+            self.deleted.seqs.push(seq);
+            self.deleted.authors.push(author.map(str::to_owned));
+            self.deleted.ranges.push(encode_ranges(&update.deleted));
+        }
+    }
+}
+
 /// The notice of an append: which numbers it took, and the batch itself (base64) when
 /// it fits in a notice, so that the other nodes need not read it.
 #[derive(Debug, Serialize, Deserialize)]
@@ -284,102 +504,15 @@ impl DocStore for PgStore {
         updates: &[NewUpdate],
         bindings: &[(ClientId, UserId)],
     ) -> Result<i64, StorageError> {
-        let id = doc.to_string();
-        let now = now_millis();
-        let n = updates.len() as i64;
-        let mut tx = self.pool.begin().await?;
-        let last: i64 = sqlx::query_scalar(
-            "INSERT INTO doc_heads (doc_id, last_seq) VALUES ($1, $2)
-             ON CONFLICT (doc_id) DO UPDATE SET last_seq = doc_heads.last_seq + excluded.last_seq
-             RETURNING last_seq",
-        )
-        .bind(&id)
-        .bind(n)
-        .fetch_one(&mut *tx)
-        .await?;
-        let first_seq = last - n + 1;
-        if !bindings.is_empty() {
-            // Client IDs are at most 53 bits (checked by the validator), so they fit.
-            let clients: Vec<i64> = bindings.iter().map(|(c, _)| c.get() as i64).collect();
-            let users: Vec<String> = bindings.iter().map(|(_, u)| u.as_str().to_owned()).collect();
-            // Another node may have bound the same client ID first, which this node had
-            // not read yet (a client that moved over): the same user's binding stands; a
-            // different user's refuses the whole append, as it would have on one node.
-            sqlx::query(
-                "INSERT INTO client_bindings (doc_id, client_id, user_id, created_at)
-                 SELECT $1, c, u, $4 FROM UNNEST($2::bigint[], $3::text[]) AS b (c, u)
-                 ON CONFLICT (doc_id, client_id) DO NOTHING",
-            )
-            .bind(&id)
-            .bind(&clients)
-            .bind(&users)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            let taken: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM client_bindings AS b
-                 JOIN UNNEST($2::bigint[], $3::text[]) AS n (c, u) ON b.client_id = n.c
-                 WHERE b.doc_id = $1 AND b.user_id <> n.u",
-            )
-            .bind(&id)
-            .bind(&clients)
-            .bind(&users)
-            .fetch_one(&mut *tx)
-            .await?;
-            if taken > 0 {
-                return Err(StorageError::ClientIdTaken);
-            }
-        }
-        if !updates.is_empty() {
-            let seqs: Vec<i64> = (first_seq..).take(updates.len()).collect();
-            let data: Vec<&[u8]> = updates.iter().map(|u| u.data.as_slice()).collect();
-            let authors: Vec<Option<&str>> = updates
-                .iter()
-                .map(|u| u.author.as_ref().map(UserId::as_str))
-                .collect();
-            sqlx::query(
-                "INSERT INTO doc_updates (doc_id, seq, data, author, created_at)
-                 SELECT $1, s, d, a, $5 FROM UNNEST($2::bigint[], $3::bytea[], $4::text[]) AS u (s, d, a)",
-            )
-            .bind(&id)
-            .bind(&seqs)
-            .bind(&data)
-            .bind(&authors)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            let deleting: Vec<(i64, &NewUpdate)> = seqs
-                .iter()
-                .copied()
-                .zip(updates)
-                .filter(|(_, u)| !u.deleted.is_empty())
-                .collect();
-            if !deleting.is_empty() {
-                let seqs: Vec<i64> = deleting.iter().map(|(s, _)| *s).collect();
-                let authors: Vec<Option<&str>> = deleting
-                    .iter()
-                    .map(|(_, u)| u.author.as_ref().map(UserId::as_str))
-                    .collect();
-                let ranges: Vec<String> = deleting.iter().map(|(_, u)| encode_ranges(&u.deleted)).collect();
-                sqlx::query(
-                    "INSERT INTO doc_deletions (doc_id, seq, user_id, ranges)
-                     SELECT $1, s, a, r FROM UNNEST($2::bigint[], $3::text[], $4::text[]) AS d (s, a, r)",
-                )
-                .bind(&id)
-                .bind(&seqs)
-                .bind(&authors)
-                .bind(&ranges)
-                .execute(&mut *tx)
-                .await?;
-            }
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(STORED)
-                .bind(StoredNews::payload(doc, first_seq, &self.node, updates, bindings))
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(first_seq)
+        let (reply, done) = oneshot::channel();
+        let append = Append {
+            doc,
+            updates: updates.to_vec(),
+            bindings: bindings.to_vec(),
+            reply,
+        };
+        self.writer.send(append).await.map_err(|_| StorageError::Closed)?;
+        done.await.map_err(|_| StorageError::Closed)?
     }
 
     async fn compact(&self, doc: RegistrationId, state: &[u8], through_seq: i64) -> Result<(), StorageError> {
