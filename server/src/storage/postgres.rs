@@ -267,129 +267,149 @@ async fn write_appends(pool: PgPool, node: Arc<str>, mut appends: mpsc::Receiver
     }
 }
 
-/// Appends the batches of `group` in one transaction; returns each one's first sequence
-/// number. Each document's numbers come from its head row, taken in document order (so
-/// that two nodes writing the same documents wait for each other rather than deadlock);
-/// the notices go out with the commit.
+/// Appends the batches of `group` in one statement (so one round trip and one commit);
+/// returns each one's first sequence number. Each document's numbers come from its head
+/// row, taken in document order (so that two nodes writing the same documents wait for
+/// each other rather than deadlock); the rows are numbered from what the head returned,
+/// and the notices (`pg_notify`) go out with the commit. A client ID bound to another
+/// user makes the statement fail as a whole ([`TAKEN`]).
 async fn write_group(pool: &PgPool, node: &str, group: &[Append]) -> Result<Vec<i64>, StorageError> {
-    let now = now_millis();
-    let mut counts: BTreeMap<String, i64> = BTreeMap::new();
-    for append in group {
-        *counts.entry(append.doc.to_string()).or_default() += append.updates.len() as i64;
-    }
-    let (docs, ns): (Vec<String>, Vec<i64>) = counts.into_iter().unzip();
-    let mut tx = pool.begin().await?;
-    let heads: Vec<(String, i64)> = sqlx::query_as(
-        "INSERT INTO doc_heads (doc_id, last_seq)
-         SELECT d, n FROM UNNEST($1::text[], $2::bigint[]) AS h (d, n) ORDER BY d
-         ON CONFLICT (doc_id) DO UPDATE SET last_seq = doc_heads.last_seq + excluded.last_seq
-         RETURNING doc_id, last_seq",
-    )
-    .bind(&docs)
-    .bind(&ns)
-    .fetch_all(&mut *tx)
-    .await?;
-    // The next free number of each document, counted from the first this group took.
-    let mut next: HashMap<String, i64> = heads
-        .into_iter()
-        .zip(&ns)
-        .map(|((doc, last), n)| (doc, last - n + 1))
-        .collect();
-    let mut firsts = Vec::with_capacity(group.len());
-    let mut bound = Binds::default();
-    let mut rows = Rows::default();
-    let mut notices = Vec::new();
-    for append in group {
-        let doc = append.doc.to_string();
-        let next = next.get_mut(&doc).ok_or(NO_HEAD)?;
-        let first = *next;
-        *next += append.updates.len() as i64;
-        firsts.push(first);
-        for (client, user) in &append.bindings {
-            bound.docs.push(doc.clone());
-            // Client IDs are at most 53 bits (checked by the validator), so they fit.
-            bound.clients.push(client.get() as i64);
-            bound.users.push(user.as_str());
+    let columns = Columns::of(group, node);
+    let rows: Vec<(String, i64)> = sqlx::query_as(APPEND_GROUP)
+        .bind(&columns.docs)
+        .bind(&columns.counts)
+        .bind(&columns.bound.docs)
+        .bind(&columns.bound.clients)
+        .bind(&columns.bound.users)
+        .bind(&columns.rows.docs)
+        .bind(&columns.rows.offsets)
+        .bind(&columns.rows.data)
+        .bind(&columns.rows.authors)
+        .bind(&columns.rows.deleted.docs)
+        .bind(&columns.rows.deleted.offsets)
+        .bind(&columns.rows.deleted.authors)
+        .bind(&columns.rows.deleted.ranges)
+        .bind(&columns.told.docs)
+        .bind(&columns.told.offsets)
+        .bind(&columns.told.lens)
+        .bind(&columns.told.rest)
+        .bind(now_millis())
+        .fetch_all(pool)
+        .await
+        .map_err(|err| match &err {
+            sqlx::Error::Database(db) if db.code().as_deref() == Some(TAKEN) => StorageError::ClientIdTaken,
+            _ => err.into(),
+        })?;
+    let firsts: HashMap<String, i64> = rows.into_iter().collect();
+    group
+        .iter()
+        .zip(&columns.offsets)
+        .map(|(append, offset)| {
+            let first = firsts.get(&append.doc.to_string()).ok_or(NO_HEAD)?;
+            Ok(first + offset)
+        })
+        .collect()
+}
+
+/// The SQLSTATE of `samen_client_id_taken` (migrations/postgres).
+const TAKEN: &str = "SA409";
+
+/// One group of appends as one statement. `counts`: how many numbers each document takes;
+/// every row then names its document and its offset among that document's new numbers.
+/// What was already bound is read as of the statement's start: a binding neither made now
+/// nor already the same user's is another user's, or one another node made meanwhile
+/// (then the batch is refused too, and written alone it finds out which).
+const APPEND_GROUP: &str = r#"
+WITH counts AS (
+    SELECT d, n FROM UNNEST($1::text[], $2::bigint[]) AS c (d, n)
+), heads AS (
+    INSERT INTO doc_heads (doc_id, last_seq)
+    SELECT d, n FROM counts ORDER BY d
+    ON CONFLICT (doc_id) DO UPDATE SET last_seq = doc_heads.last_seq + excluded.last_seq
+    RETURNING doc_id, last_seq
+), firsts AS (
+    SELECT h.doc_id AS d, h.last_seq - c.n + 1 AS first FROM heads h JOIN counts c ON c.d = h.doc_id
+), wanted AS (
+    SELECT d, c, u FROM UNNEST($3::text[], $4::bigint[], $5::text[]) AS w (d, c, u)
+), bound AS (
+    INSERT INTO client_bindings (doc_id, client_id, user_id, created_at)
+    SELECT d, c, u, $18 FROM wanted
+    ON CONFLICT (doc_id, client_id) DO NOTHING
+    RETURNING doc_id, client_id
+), taken AS (
+    SELECT count(*) AS n FROM wanted w
+    WHERE NOT EXISTS (SELECT 1 FROM bound b WHERE b.doc_id = w.d AND b.client_id = w.c)
+      AND NOT EXISTS (SELECT 1 FROM client_bindings cb
+                      WHERE cb.doc_id = w.d AND cb.client_id = w.c AND cb.user_id = w.u)
+), updates AS (
+    INSERT INTO doc_updates (doc_id, seq, data, author, created_at)
+    SELECT u.d, f.first + u.k, u.b, u.a, $18
+    FROM UNNEST($6::text[], $7::bigint[], $8::bytea[], $9::text[]) AS u (d, k, b, a)
+    JOIN firsts f ON f.d = u.d
+), deletions AS (
+    INSERT INTO doc_deletions (doc_id, seq, user_id, ranges)
+    SELECT x.d, f.first + x.k, x.a, x.r
+    FROM UNNEST($10::text[], $11::bigint[], $12::text[], $13::text[]) AS x (d, k, a, r)
+    JOIN firsts f ON f.d = x.d
+), notices AS (
+    SELECT pg_notify('samen_doc', format('{"doc":"%s","first":%s,"last":%s%s',
+                                         o.d, o.first + o.k, o.first + o.k + o.len - 1, o.rest)) AS sent
+    FROM (SELECT n.d, n.k, n.len, n.rest, f.first, n.i
+          FROM UNNEST($14::text[], $15::bigint[], $16::bigint[], $17::text[]) WITH ORDINALITY
+               AS n (d, k, len, rest, i)
+          JOIN firsts f ON f.d = n.d
+          ORDER BY n.i) AS o
+)
+SELECT f.d, f.first + 0 * (SELECT count(*) FROM notices)
+                    + (SELECT CASE WHEN t.n > 0 THEN samen_client_id_taken(t.n) ELSE 0 END FROM taken t)
+FROM firsts f
+"#;
+
+/// A group of appends as the columns of [`APPEND_GROUP`].
+#[derive(Default)]
+struct Columns<'a> {
+    /// The documents, in order, and how many numbers each takes.
+    docs: Vec<String>,
+    counts: Vec<i64>,
+    /// Each append's offset among its document's new numbers.
+    offsets: Vec<i64>,
+    bound: Binds<'a>,
+    rows: Rows<'a>,
+    told: Told,
+}
+
+impl<'a> Columns<'a> {
+    fn of(group: &'a [Append], node: &str) -> Self {
+        let mut columns = Columns::default();
+        let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+        for append in group {
+            let doc = append.doc.to_string();
+            let taken = counts.entry(doc.clone()).or_default();
+            let offset = *taken;
+            *taken += append.updates.len() as i64;
+            columns.offsets.push(offset);
+            for (client, user) in &append.bindings {
+                columns.bound.docs.push(doc.clone());
+                // Client IDs are at most 53 bits (checked by the validator), so they fit.
+                columns.bound.clients.push(client.get() as i64);
+                columns.bound.users.push(user.as_str());
+            }
+            for (k, update) in (offset..).zip(&append.updates) {
+                columns.rows.push(&doc, k, update);
+            }
+            if !append.updates.is_empty() {
+                columns.told.docs.push(doc);
+                columns.told.offsets.push(offset);
+                columns.told.lens.push(append.updates.len() as i64);
+                columns
+                    .told
+                    .rest
+                    .push(StoredNews::rest(node, &append.updates, &append.bindings));
+            }
         }
-        for (seq, update) in (first..).zip(&append.updates) {
-            rows.push(&doc, seq, update);
-        }
-        if !append.updates.is_empty() {
-            notices.push(StoredNews::payload(
-                append.doc,
-                first,
-                node,
-                &append.updates,
-                &append.bindings,
-            ));
-        }
+        (columns.docs, columns.counts) = counts.into_iter().unzip();
+        columns
     }
-    if !bound.docs.is_empty() {
-        // Another node may have bound the same client ID first, which this node had not
-        // read yet (a client that moved over): the same user's binding stands; a
-        // different user's refuses the append, as it would have on one node.
-        sqlx::query(
-            "INSERT INTO client_bindings (doc_id, client_id, user_id, created_at)
-             SELECT d, c, u, $4 FROM UNNEST($1::text[], $2::bigint[], $3::text[]) AS b (d, c, u)
-             ON CONFLICT (doc_id, client_id) DO NOTHING",
-        )
-        .bind(&bound.docs)
-        .bind(&bound.clients)
-        .bind(&bound.users)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let taken: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM client_bindings AS b
-             JOIN UNNEST($1::text[], $2::bigint[], $3::text[]) AS n (d, c, u)
-               ON b.doc_id = n.d AND b.client_id = n.c
-             WHERE b.user_id <> n.u",
-        )
-        .bind(&bound.docs)
-        .bind(&bound.clients)
-        .bind(&bound.users)
-        .fetch_one(&mut *tx)
-        .await?;
-        if taken > 0 {
-            return Err(StorageError::ClientIdTaken);
-        }
-    }
-    if !rows.seqs.is_empty() {
-        sqlx::query(
-            "INSERT INTO doc_updates (doc_id, seq, data, author, created_at)
-             SELECT d, s, b, a, $5 FROM UNNEST($1::text[], $2::bigint[], $3::bytea[], $4::text[])
-               AS u (d, s, b, a)",
-        )
-        .bind(&rows.docs)
-        .bind(&rows.seqs)
-        .bind(&rows.data)
-        .bind(&rows.authors)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    }
-    if !rows.deleted.seqs.is_empty() {
-        let deleted = &rows.deleted;
-        sqlx::query(
-            "INSERT INTO doc_deletions (doc_id, seq, user_id, ranges)
-             SELECT d, s, a, r FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[]) AS x (d, s, a, r)",
-        )
-        .bind(&deleted.docs)
-        .bind(&deleted.seqs)
-        .bind(&deleted.authors)
-        .bind(&deleted.ranges)
-        .execute(&mut *tx)
-        .await?;
-    }
-    if !notices.is_empty() {
-        sqlx::query("SELECT pg_notify($1, p) FROM UNNEST($2::text[]) AS n (p)")
-            .bind(STORED)
-            .bind(&notices)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
-    Ok(firsts)
 }
 
 /// The client-ID bindings of a group, as columns.
@@ -404,32 +424,42 @@ struct Binds<'a> {
 #[derive(Default)]
 struct Rows<'a> {
     docs: Vec<String>,
-    seqs: Vec<i64>,
+    offsets: Vec<i64>,
     data: Vec<&'a [u8]>,
     authors: Vec<Option<&'a str>>,
-    deleted: Deleted,
+    deleted: Deleted<'a>,
 }
 
 /// The deletion rows of a group, as columns.
 #[derive(Default)]
-struct Deleted {
+struct Deleted<'a> {
     docs: Vec<String>,
-    seqs: Vec<i64>,
-    authors: Vec<Option<String>>,
+    offsets: Vec<i64>,
+    authors: Vec<Option<&'a str>>,
     ranges: Vec<String>,
 }
 
+/// The notices of a group's appends, as columns: document, offset, number of updates,
+/// and the rest of the payload after the numbers.
+#[derive(Default)]
+struct Told {
+    docs: Vec<String>,
+    offsets: Vec<i64>,
+    lens: Vec<i64>,
+    rest: Vec<String>,
+}
+
 impl<'a> Rows<'a> {
-    fn push(&mut self, doc: &str, seq: i64, update: &'a NewUpdate) {
+    fn push(&mut self, doc: &str, offset: i64, update: &'a NewUpdate) {
         let author = update.author.as_ref().map(UserId::as_str);
         self.docs.push(doc.to_owned());
-        self.seqs.push(seq);
+        self.offsets.push(offset);
         self.data.push(&update.data);
         self.authors.push(author);
         if !update.deleted.is_empty() {
             self.deleted.docs.push(doc.to_owned());
-            self.deleted.seqs.push(seq);
-            self.deleted.authors.push(author.map(str::to_owned));
+            self.deleted.offsets.push(offset);
+            self.deleted.authors.push(author);
             self.deleted.ranges.push(encode_ranges(&update.deleted));
         }
     }
@@ -449,8 +479,45 @@ struct StoredNews {
     bindings: Vec<(ClientId, String)>,
 }
 
+/// The room [`StoredNews::rest`] leaves for the document and the numbers, which the
+/// database puts in front (`{"doc":"<uuid>","first":<n>,"last":<n>`, at most 100 bytes).
+const NUMBERS_ROOM: usize = 100;
+
 impl StoredNews {
-    /// The payload for an append of `updates` (numbered from `first`) and `bindings`.
+    /// The payload of a notice after its numbers (which `APPEND_GROUP` writes in front):
+    /// the node and, when they fit in a notice, the updates (base64) and `bindings`.
+    fn rest(node: &str, updates: &[NewUpdate], bindings: &[(ClientId, UserId)]) -> String {
+        #[derive(Serialize)]
+        struct Rest<'a> {
+            node: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            updates: Option<Vec<String>>,
+            bindings: Vec<(ClientId, &'a str)>,
+        }
+        let mut rest = Rest {
+            node,
+            updates: Some(updates.iter().map(|u| BASE64.encode(&u.data)).collect()),
+            bindings: bindings
+                .iter()
+                .map(|(client, user)| (*client, user.as_str()))
+                .collect(),
+        };
+        let as_tail = |rest: &Rest| {
+            // `{"node":…}` becomes `,"node":…}`, to follow the numbers.
+            let json = serde_json::to_string(rest).unwrap_or_else(|_| "{}".into());
+            format!(",{}", json.strip_prefix('{').unwrap_or(&json))
+        };
+        let full = as_tail(&rest);
+        if full.len() + NUMBERS_ROOM <= MAX_TOLD {
+            return full;
+        }
+        rest.updates = None;
+        rest.bindings.clear();
+        as_tail(&rest)
+    }
+
+    /// The whole payload, as the database writes it (for tests of what the nodes hear).
+    #[cfg(test)]
     fn payload(
         doc: RegistrationId,
         first: i64,
@@ -458,24 +525,9 @@ impl StoredNews {
         updates: &[NewUpdate],
         bindings: &[(ClientId, UserId)],
     ) -> String {
-        let mut news = StoredNews {
-            doc,
-            first,
-            last: first + updates.len() as i64 - 1,
-            node: node.to_owned(),
-            updates: Some(updates.iter().map(|u| BASE64.encode(&u.data)).collect()),
-            bindings: bindings
-                .iter()
-                .map(|(client, user)| (*client, user.as_str().to_owned()))
-                .collect(),
-        };
-        let full = serde_json::to_string(&news).unwrap_or_default();
-        if !full.is_empty() && full.len() <= MAX_TOLD {
-            return full;
-        }
-        news.updates = None;
-        news.bindings.clear();
-        serde_json::to_string(&news).unwrap_or_default()
+        let last = first + updates.len() as i64 - 1;
+        let rest = Self::rest(node, updates, bindings);
+        format!("{{\"doc\":\"{doc}\",\"first\":{first},\"last\":{last}{rest}")
     }
 }
 

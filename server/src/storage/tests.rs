@@ -364,8 +364,27 @@ async fn a_client_id_bound_on_another_node_stays_with_its_user() {
     b.append(id, 0, &[update(2)], &[(client, ann.id.clone())])
         .await
         .expect("B binds it to Ann too: no conflict");
+    // Sent among good appends to other documents (written in one group): it fails alone.
+    let others: Vec<_> = (0..8)
+        .map(|i| {
+            let (b, ann) = (b.clone(), ann.id.clone());
+            tokio::spawn(async move {
+                let doc = RegistrationId::new();
+                b.append(doc, 0, &[update(i)], &[(ClientId::new(9), ann)])
+                    .await
+                    .map(|_| doc)
+            })
+        })
+        .collect();
     let taken = b.append(id, 0, &[update(3)], &[(client, bob.id.clone())]).await;
     assert!(matches!(taken, Err(StorageError::ClientIdTaken)), "{taken:?}");
+    for other in others {
+        let doc = other
+            .await
+            .expect("task")
+            .expect("a good append beside it succeeds");
+        assert_eq!(a.load(doc).await.expect("load").tail.len(), 1);
+    }
     let doc = a.load(id).await.expect("load");
     assert_eq!(
         doc.tail.iter().map(|e| e.data[0]).collect::<Vec<_>>(),
