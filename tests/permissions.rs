@@ -7,12 +7,13 @@ use serde_json::json;
 use crate::support::{As, TestServer};
 
 /// Callers, in the column order of the table below.
-const WHO: [&str; 5] = [
+const WHO: [&str; 6] = [
     "anonymous",
     "clb",
     "linde (same school)",
     "anker (other school)",
     "admin",
+    "lsc (serves both schools)",
 ];
 
 #[tokio::test]
@@ -22,7 +23,15 @@ async fn every_route_answers_each_role_as_the_rules_say() {
     let tom = server.school_member("linde").await;
     let nadia = server.school_member("anker").await;
     let admin = server.admin().await;
-    let people = [None, Some(&sara), Some(&tom), Some(&nadia), Some(&admin)];
+    let lotte = server.lsc().await;
+    let people = [
+        None,
+        Some(&sara),
+        Some(&tom),
+        Some(&nadia),
+        Some(&admin),
+        Some(&lotte),
+    ];
     let reg = sara.creates_registration().await;
     let unknown = "00000000-0000-4000-8000-000000000000";
     let create = json!({ "kind": "consultation", "title": "Nieuwe vraag", "theme": "gedrag" });
@@ -33,142 +42,142 @@ async fn every_route_answers_each_role_as_the_rules_say() {
     let sid = named["id"].as_str().expect("a version id").to_owned();
 
     // (method, path, body, expected status per caller in WHO order)
-    let table: Vec<(&str, String, Option<serde_json::Value>, [u16; 5])> = vec![
-        ("GET", "/api/me".into(), None, [401, 200, 200, 200, 200]),
-        ("GET", "/api/schools".into(), None, [401, 200, 200, 200, 200]),
+    let table: Vec<(&str, String, Option<serde_json::Value>, [u16; 6])> = vec![
+        ("GET", "/api/me".into(), None, [401, 200, 200, 200, 200, 200]),
+        ("GET", "/api/schools".into(), None, [401, 200, 200, 200, 200, 200]),
         (
             "GET",
             "/api/schools/100001/registrations".into(),
             None,
-            [401, 200, 200, 404, 404],
+            [401, 200, 200, 404, 404, 404],
         ),
         (
             "GET",
             "/api/schools/100001/registrations?kind=signal".into(),
             None,
-            [401, 200, 200, 404, 404],
+            [401, 200, 200, 404, 404, 404],
         ),
         (
             "GET",
             "/api/schools/100002/registrations".into(),
             None,
-            [401, 200, 404, 200, 404],
+            [401, 200, 404, 200, 404, 404],
         ),
         (
             "GET",
             "/api/schools/999999/registrations".into(),
             None,
-            [401, 404, 404, 404, 404],
+            [401, 404, 404, 404, 404, 404],
         ),
         (
             "GET",
             "/api/schools/900001/registrations".into(),
             None,
-            [401, 404, 404, 404, 404],
+            [401, 404, 404, 404, 404, 404],
         ),
         (
             "POST",
             "/api/schools/100001/registrations".into(),
             Some(create.clone()),
-            [401, 201, 403, 404, 404],
+            [401, 201, 403, 404, 404, 404],
         ),
         (
             "POST",
             "/api/schools/100002/registrations".into(),
             Some(create.clone()),
-            [401, 201, 404, 403, 404],
+            [401, 201, 404, 403, 404, 404],
         ),
         (
             "GET",
             format!("/api/registrations/{reg}"),
             None,
-            [401, 200, 200, 404, 404],
+            [401, 200, 200, 404, 404, 404],
         ),
         (
             "PATCH",
             format!("/api/registrations/{reg}"),
             Some(patch.clone()),
-            [401, 200, 403, 404, 404],
+            [401, 200, 403, 404, 404, 404],
         ),
         (
             "GET",
             format!("/api/registrations/{reg}/content"),
             None,
-            [401, 200, 200, 404, 404],
+            [401, 200, 200, 404, 404, 404],
         ),
         (
             "GET",
             format!("/api/registrations/{reg}/authors"),
             None,
-            [401, 200, 200, 404, 404],
+            [401, 200, 200, 404, 404, 404],
         ),
         (
             "GET",
             format!("/api/registrations/{reg}/snapshots"),
             None,
-            [401, 200, 200, 404, 404],
+            [401, 200, 200, 404, 404, 404],
         ),
         (
             "POST",
             format!("/api/registrations/{reg}/snapshots"),
             Some(version.clone()),
-            [401, 201, 201, 404, 404],
+            [401, 201, 201, 404, 404, 404],
         ),
         (
             "GET",
             format!("/api/registrations/{reg}/snapshots/{sid}"),
             None,
-            [401, 200, 200, 404, 404],
+            [401, 200, 200, 404, 404, 404],
         ),
         (
             "GET",
             format!("/api/registrations/{reg}/snapshots/{unknown}"),
             None,
-            [401, 404, 404, 404, 404],
+            [401, 404, 404, 404, 404, 404],
         ),
         (
             "GET",
             format!("/api/registrations/{reg}/diff?from={sid}"),
             None,
-            [401, 200, 200, 404, 404],
+            [401, 200, 200, 404, 404, 404],
         ),
         (
             "POST",
             format!("/api/registrations/{reg}/snapshots/{sid}/restore"),
             None,
-            [401, 200, 403, 404, 404],
+            [401, 200, 403, 404, 404, 404],
         ),
         (
             "GET",
             format!("/api/registrations/{unknown}"),
             None,
-            [401, 404, 404, 404, 404],
+            [401, 404, 404, 404, 404, 404],
         ),
         (
             "PATCH",
             format!("/api/registrations/{unknown}"),
             Some(patch.clone()),
-            [401, 404, 404, 404, 404],
+            [401, 404, 404, 404, 404, 404],
         ),
         (
             "GET",
             "/api/registrations/not-a-uuid".into(),
             None,
-            [401, 404, 404, 404, 404],
+            [401, 404, 404, 404, 404, 404],
         ),
         (
             "POST",
             "/api/tokens".into(),
             Some(token_body.clone()),
             // Only a session makes tokens (a token cannot renew itself): see identity.rs.
-            [401, 403, 403, 403, 403],
+            [401, 403, 403, 403, 403, 403],
         ),
-        ("GET", "/api/tokens".into(), None, [401, 200, 200, 200, 200]),
+        ("GET", "/api/tokens".into(), None, [401, 200, 200, 200, 200, 200]),
         (
             "DELETE",
             format!("/api/tokens/{unknown}"),
             None,
-            [401, 404, 404, 404, 404],
+            [401, 404, 404, 404, 404, 404],
         ),
     ];
     let mut failures = Vec::new();
@@ -193,8 +202,8 @@ async fn every_route_answers_each_role_as_the_rules_say() {
 
     // The WebSocket, before any document byte: 101 means upgraded.
     let sync_table = [
-        (reg.id.as_str(), [401, 101, 101, 404, 404]),
-        (unknown, [401, 404, 404, 404, 404]),
+        (reg.id.as_str(), [401, 101, 101, 404, 404, 404]),
+        (unknown, [401, 404, 404, 404, 404, 404]),
     ];
     for (id, expected) in sync_table {
         for (i, person) in people.iter().enumerate() {
@@ -289,5 +298,69 @@ async fn bad_input_to_the_api_gets_a_clear_error_and_changes_nothing() {
     assert_eq!(
         body["registration"]["title"], "Testregistratie",
         "untouched fields stay"
+    );
+}
+
+#[tokio::test]
+async fn a_learning_support_centre_sees_the_schools_it_serves_and_none_of_their_registrations() {
+    let server = TestServer::start().await;
+    let sara = server.clb().await;
+    let lotte = server.lsc().await;
+    let reg = sara.creates_registration().await;
+
+    let (_, me) = lotte.get("/api/me").await;
+    assert_eq!(me["memberships"][0]["role"], "lsc_staff");
+    assert_eq!(me["memberships"][0]["institution"]["number"], "800001");
+    let (_, schools) = lotte.get("/api/schools").await;
+    assert_eq!(
+        schools["schools"],
+        json!([
+            { "number": "100001", "name": "Basisschool De Linde", "access": "lsc" },
+            { "number": "100002", "name": "Middenschool Het Anker", "access": "lsc" },
+        ])
+    );
+    // Nothing of the registrations: not the list, not one of them, not their live events.
+    for path in [
+        "/api/schools/100001/registrations".to_owned(),
+        reg.path(""),
+        reg.path("/comments"),
+    ] {
+        let (status, body) = lotte.get(&path).await;
+        assert_eq!(status, 404, "{path}: {body}");
+    }
+    let events = reqwest::Client::new()
+        .get(server.url("/api/schools/100001/events"))
+        .bearer_auth(&lotte.token)
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(events.status(), 404, "the live events carry registrations");
+
+    // The command line links an LSC to a school, and refuses what is not an LSC.
+    let create = [
+        "create-institution",
+        "--kind",
+        "school",
+        "--number",
+        "100009",
+        "--name",
+        "Atheneum Zuid",
+    ];
+    server.admin_command(&create, &[]).await;
+    let out = server
+        .admin_command(&["link-school", "--lsc", "800001", "--school", "100009"], &[])
+        .await;
+    assert_eq!(out, "LSC 800001 serves school 100009");
+    let refused = server
+        .admin_command_fails(&["link-school", "--lsc", "900001", "--school", "100009"], &[])
+        .await;
+    assert!(refused.contains("--lsc must be an LSC"), "{refused}");
+    let (_, schools) = lotte.get("/api/schools").await;
+    assert_eq!(schools["schools"].as_array().map(Vec::len), Some(3));
+    let (_, schools) = sara.get("/api/schools").await;
+    assert_eq!(
+        schools["schools"].as_array().map(Vec::len),
+        Some(2),
+        "the CLB does not serve the new school"
     );
 }

@@ -9,6 +9,9 @@ pub enum SchoolAccess {
     Clb,
     /// A member of the school (`school_dossier`): read, write the shared sections.
     School,
+    /// Staff of a learning-support centre (LSC) that serves the school: its meetings and
+    /// their own LSC's agreements with it, never its registrations.
+    Lsc,
 }
 
 impl SchoolAccess {
@@ -17,6 +20,16 @@ impl SchoolAccess {
         match self {
             SchoolAccess::Clb => true,
             SchoolAccess::School => section.school_may_write(),
+            SchoolAccess::Lsc => false,
+        }
+    }
+
+    /// Its name on the wire (`clb`, `school`, `lsc`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SchoolAccess::Clb => "clb",
+            SchoolAccess::School => "school",
+            SchoolAccess::Lsc => "lsc",
         }
     }
 }

@@ -43,11 +43,15 @@ enum AdminCommand {
         #[arg(long)]
         served_by: Option<String>,
     },
-    /// Record that a CLB serves a school.
+    /// Record that a CLB or an LSC serves a school.
     LinkSchool {
-        /// The CLB's number.
+        /// The CLB's number: its staff keep the school's registrations.
+        #[arg(long, required_unless_present = "lsc", conflicts_with = "lsc")]
+        clb: Option<String>,
+        /// The LSC's number: its staff take part in the school's meetings and keep
+        /// school–LSC agreements with it.
         #[arg(long)]
-        clb: String,
+        lsc: Option<String>,
         /// The school's number.
         #[arg(long)]
         school: String,
@@ -220,16 +224,32 @@ async fn command(db: &Db, command: AdminCommand) -> anyhow::Result<String> {
             audit(db, "database.backup", to.display().to_string()).await?;
             Ok(format!("backed up to {}", to.display()))
         }
-        AdminCommand::LinkSchool { clb, school } => {
-            let (Some(c), Some(s)) = (db.institution(&clb).await?, db.institution(&school).await?) else {
+        AdminCommand::LinkSchool { clb, lsc, school } => {
+            let (kind, partner) = match (clb, lsc) {
+                (Some(clb), _) => ("clb", clb),
+                (None, Some(lsc)) => ("lsc", lsc),
+                (None, None) => anyhow::bail!("give --clb or --lsc"),
+            };
+            let (Some(p), Some(s)) = (db.institution(&partner).await?, db.institution(&school).await?) else {
                 anyhow::bail!("both institutions must exist");
             };
-            if c.kind != "clb" || s.kind != "school" {
-                anyhow::bail!("--clb must be a CLB and --school a school");
+            if p.kind != kind || s.kind != "school" {
+                anyhow::bail!(
+                    "--{kind} must be a{} {} and --school a school",
+                    if kind == "lsc" { "n" } else { "" },
+                    kind.to_uppercase()
+                );
             }
-            db.link_school(c.id, s.id).await?;
-            audit(db, "institution.link", format!("{clb}->{school}")).await?;
-            Ok(format!("CLB {clb} serves school {school}"))
+            if kind == "clb" {
+                db.link_school(p.id, s.id).await?;
+            } else {
+                db.link_lsc(p.id, s.id).await?;
+            }
+            audit(db, "institution.link", format!("{partner}->{school}")).await?;
+            Ok(format!(
+                "{} {partner} serves school {school}",
+                kind.to_uppercase()
+            ))
         }
         AdminCommand::CreateUser {
             email,

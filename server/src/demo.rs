@@ -19,7 +19,7 @@ use crate::storage::{NewUpdate, Store};
 pub const PASSWORD: &str = "demo";
 
 /// Demo users: e-mail, name, role, institution number.
-pub const USERS: [(&str, &str, &str, Option<&str>); 4] = [
+pub const USERS: [(&str, &str, &str, Option<&str>); 5] = [
     ("clb@demo.test", "Sara Claes (CLB)", "clb_staff", Some("900001")),
     (
         "linde@demo.test",
@@ -32,6 +32,12 @@ pub const USERS: [(&str, &str, &str, Option<&str>); 4] = [
         "Nadia El Amrani (Het Anker)",
         "school_dossier",
         Some("100002"),
+    ),
+    (
+        "lsc@demo.test",
+        "Lotte Janssens (LSC)",
+        "lsc_staff",
+        Some("800001"),
     ),
     ("admin@demo.test", "Beheerder", "admin", None),
 ];
@@ -133,7 +139,7 @@ pub enum DemoError {
 }
 
 /// The demo's institution numbers: CLB Demo, De Linde, Het Anker.
-pub const INSTITUTIONS: [&str; 3] = ["900001", "100001", "100002"];
+pub const INSTITUTIONS: [&str; 5] = ["900001", "100001", "100002", "800001", "800002"];
 
 /// Something in the database the demo did not make (a user or an institution), described
 /// for the error message, or `None` when everything there is the demo's. Registrations and
@@ -158,12 +164,18 @@ async fn institution(db: &Db, kind: &str, number: &str, name: &str) -> Result<In
 
 /// Writes the demo data that is not there yet.
 pub async fn seed(db: &Db, store: &Store) -> Result<(), DemoError> {
-    let [clb, linde, anker] = INSTITUTIONS;
+    let [clb, linde, anker, lsc, specific] = INSTITUTIONS;
     let clb = institution(db, "clb", clb, "CLB Demo").await?;
     let linde = institution(db, "school", linde, "Basisschool De Linde").await?;
     let anker = institution(db, "school", anker, "Middenschool Het Anker").await?;
     db.link_school(clb.id, linde.id).await?;
     db.link_school(clb.id, anker.id).await?;
+    // One LSC for the broad types serves both schools; a specific one serves De Linde.
+    let lsc = institution(db, "lsc", lsc, "LSC Demo").await?;
+    let specific = institution(db, "lsc", specific, "LSC Specifiek Demo").await?;
+    db.link_lsc(lsc.id, linde.id).await?;
+    db.link_lsc(lsc.id, anker.id).await?;
+    db.link_lsc(specific.id, linde.id).await?;
 
     let mut users: Vec<User> = Vec::new();
     for (email, name, role, number) in USERS {
@@ -217,7 +229,7 @@ pub async fn seed(db: &Db, store: &Store) -> Result<(), DemoError> {
         }
     }
     tracing::info!(
-        "demo data ready: log in as clb@demo.test, linde@demo.test or anker@demo.test (password: demo)"
+        "demo data ready: log in as clb@demo.test, linde@demo.test, anker@demo.test or lsc@demo.test (password: demo)"
     );
     Ok(())
 }

@@ -49,6 +49,8 @@ pub const LINDE: &str = "linde@demo.test";
 pub const ANKER: &str = "anker@demo.test";
 /// The platform admin.
 pub const ADMIN: &str = "admin@demo.test";
+/// Staff of "LSC Demo" (800001), the learning-support centre serving both demo schools.
+pub const LSC: &str = "lsc@demo.test";
 /// The metrics token every test server gets (`SAMEN_METRICS_TOKEN`), so `/metrics` is
 /// served on its main address.
 pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789";

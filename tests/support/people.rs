@@ -14,7 +14,7 @@ use std::fmt;
 use samen_client::{Auth, Client, Options};
 use serde_json::{Value, json};
 
-use super::{ADMIN, ANKER, As, CLB, LINDE, TestServer, WAIT};
+use super::{ADMIN, ANKER, As, CLB, LINDE, LSC, TestServer, WAIT};
 
 /// `get`, `post`, `patch` and `delete` in terms of the caller's own `call`, so that a person
 /// and a browser session make requests the same way.
@@ -72,6 +72,12 @@ impl TestServer {
             "anker" => Person::meet(self, ANKER, "school member of Het Anker").await,
             other => panic!("the demo has no school {other:?}, only \"linde\" and \"anker\""),
         }
+    }
+
+    /// Lotte Janssens, staff of LSC Demo, the learning-support centre serving both demo
+    /// schools: she takes part in their meetings and never sees their registrations.
+    pub async fn lsc(&self) -> Person<'_> {
+        Person::meet(self, LSC, "LSC staff").await
     }
 
     /// The platform admin, who is no member of any school or CLB.

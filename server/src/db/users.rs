@@ -112,6 +112,16 @@ impl Db {
         Ok(())
     }
 
+    /// Records that an LSC serves a school (idempotent).
+    pub async fn link_lsc(&self, lsc_id: InstitutionId, school_id: InstitutionId) -> Result<(), DbError> {
+        sqlx::query("INSERT INTO lsc_schools (lsc_id, school_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(lsc_id)
+            .bind(school_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Creates a user with an already hashed password.
     pub async fn create_user(
         &self,
@@ -281,28 +291,32 @@ impl Db {
             .map_err(DbError::from)
     }
 
-    /// The schools a user may see: those of their `school_dossier` roles and those their
-    /// CLBs serve, each with the user's access.
+    /// The schools a user may see: those of their `school_dossier` roles, those their
+    /// CLBs serve and those their LSCs serve, each with the user's widest access (CLB, then
+    /// school, then LSC).
     pub async fn visible_schools(&self, user: &UserId) -> Result<Vec<(Institution, SchoolAccess)>, DbError> {
         let rows = sqlx::query(
-            "SELECT i.id, i.kind, i.number, i.name, MAX(a.clb) AS clb FROM institutions i JOIN (
-                 SELECT m.institution_id AS school_id, 0 AS clb FROM memberships m
+            "SELECT i.id, i.kind, i.number, i.name, MAX(a.rank) AS rank FROM institutions i JOIN (
+                 SELECT m.institution_id AS school_id, 1 AS rank FROM memberships m
                  WHERE m.user_id = $1 AND m.role = 'school_dossier'
                  UNION ALL
-                 SELECT cs.school_id, 1 FROM memberships m JOIN clb_schools cs ON cs.clb_id = m.institution_id
+                 SELECT cs.school_id, 2 FROM memberships m JOIN clb_schools cs ON cs.clb_id = m.institution_id
                  WHERE m.user_id = $1 AND m.role = 'clb_staff'
+                 UNION ALL
+                 SELECT ls.school_id, 0 FROM memberships m JOIN lsc_schools ls ON ls.lsc_id = m.institution_id
+                 WHERE m.user_id = $1 AND m.role = 'lsc_staff'
              ) a ON a.school_id = i.id
-             GROUP BY i.id ORDER BY i.name",
+             GROUP BY i.id, i.kind, i.number, i.name ORDER BY i.name",
         )
         .bind(user.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|row| {
-                let access = if row.try_get::<i64, _>("clb")? == 1 {
-                    SchoolAccess::Clb
-                } else {
-                    SchoolAccess::School
+                let access = match row.try_get::<i64, _>("rank")? {
+                    2 => SchoolAccess::Clb,
+                    1 => SchoolAccess::School,
+                    _ => SchoolAccess::Lsc,
                 };
                 Ok((institution(row)?, access))
             })

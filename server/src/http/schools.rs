@@ -45,7 +45,7 @@ pub struct SchoolList {
     pub schools: Vec<SchoolSummary>,
 }
 
-/// Every school the caller may see, with their access (`clb` or `school`).
+/// Every school the caller may see, with their access (`clb`, `school` or `lsc`).
 #[utoipa::path(
     get,
     path = "/api/schools",
@@ -300,10 +300,7 @@ pub async fn events(
         access,
     });
     let principal = Principal::new(auth.user.id.clone(), auth.user.display_name.clone(), access);
-    let role = match access {
-        SchoolAccess::Clb => "clb",
-        SchoolAccess::School => "school",
-    };
+    let role = access.as_str();
     let (rx, guard) =
         state
             .events

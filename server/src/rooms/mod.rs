@@ -67,10 +67,7 @@ impl Principal {
 
     /// The `user` object the server stamps into every presence state of this connection.
     pub fn stamp(&self) -> serde_json::Value {
-        let role = match self.access {
-            SchoolAccess::Clb => "clb",
-            SchoolAccess::School => "school",
-        };
+        let role = self.access.as_str();
         serde_json::json!({ "id": self.user, "name": self.name, "role": role, "color": self.color })
     }
 }

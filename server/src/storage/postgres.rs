@@ -53,7 +53,7 @@ const TELL_QUEUE: usize = 4096;
 /// Notices waiting for the rooms before the listener waits.
 const NOTICE_QUEUE: usize = 4096;
 
-/// Room batches written in one transaction at most.
+/// Room batches written in one statement at most.
 const MAX_GROUP: usize = 256;
 /// Batches waiting for the writer before rooms wait to hand over more.
 const WRITER_QUEUE: usize = 4096;
@@ -239,29 +239,35 @@ struct Append {
 }
 
 /// The writer of appends: it takes every batch waiting (from all rooms) and writes them in
-/// one transaction ([`write_group`]), then answers each. Should a group fail, its batches
+/// one statement ([`write_group`]), then answers each. Should a group fail, its batches
 /// are written one by one, so that one bad batch (a client ID another node bound to
-/// someone else) fails alone.
+/// someone else) fails alone. (Two groups in flight at once were tried: no lower latency
+/// at (b) or (c) on the 2-core machine, see docs/performance.md.)
 async fn write_appends(pool: PgPool, node: Arc<str>, mut appends: mpsc::Receiver<Append>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while appends.recv_many(&mut group, MAX_GROUP).await > 0 {
-        match write_group(&pool, &node, &group).await {
-            Ok(firsts) => {
-                for (append, first) in group.drain(..).zip(firsts) {
-                    let _ = append.reply.send(Ok(first));
-                }
+        write_and_answer(&pool, &node, std::mem::take(&mut group)).await;
+    }
+}
+
+/// Writes a group and answers each of its batches.
+async fn write_and_answer(pool: &PgPool, node: &str, mut group: Vec<Append>) {
+    match write_group(pool, node, &group).await {
+        Ok(firsts) => {
+            for (append, first) in group.drain(..).zip(firsts) {
+                let _ = append.reply.send(Ok(first));
             }
-            Err(err) if group.len() == 1 => {
-                if let Some(append) = group.pop() {
-                    let _ = append.reply.send(Err(err));
-                }
+        }
+        Err(err) if group.len() == 1 => {
+            if let Some(append) = group.pop() {
+                let _ = append.reply.send(Err(err));
             }
-            Err(_) => {
-                for append in group.drain(..) {
-                    let result = write_group(&pool, &node, std::slice::from_ref(&append)).await;
-                    let first = result.and_then(|firsts| firsts.first().copied().ok_or(NO_HEAD.into()));
-                    let _ = append.reply.send(first);
-                }
+        }
+        Err(_) => {
+            for append in group.drain(..) {
+                let result = write_group(pool, node, std::slice::from_ref(&append)).await;
+                let first = result.and_then(|firsts| firsts.first().copied().ok_or(NO_HEAD.into()));
+                let _ = append.reply.send(first);
             }
         }
     }

@@ -52,7 +52,7 @@ export interface Institution { kind: string; number: string; name: string }
 export interface Membership { role: string; institution: Institution | null }
 export interface User { id: string; email: string; display_name: string }
 export interface Me { user: User; memberships: Membership[]; demo: boolean; color: string }
-export interface School { number: string; name: string; access: 'clb' | 'school' }
+export interface School { number: string; name: string; access: 'clb' | 'school' | 'lsc' }
 export interface Registration {
   id: string
   kind: 'signal' | 'consultation'
