@@ -181,6 +181,11 @@ async fn listen(pool: PgPool, node: Arc<str>, notices: mpsc::Sender<Notice>) {
 fn notice(channel: &str, payload: &str, node: &str) -> Option<Notice> {
     let topic = match channel {
         STORED => {
+            // This node hears its own appends too: known by the node's id, before the
+            // batch is parsed (no base64 or user id holds a quote, so the marker is exact).
+            if payload.contains(&format!(",\"node\":\"{node}\"")) {
+                return None;
+            }
             let news: StoredNews = serde_json::from_str(payload).ok()?;
             if news.node == node {
                 return None;
