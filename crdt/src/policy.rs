@@ -1,5 +1,7 @@
-//! Who writes where: which sections an update inserts into or deletes from, and with which
-//! client IDs (DESIGN.md, "Who may do what").
+//! Who writes where: which roots (the sections of a registration, the parts of a meeting)
+//! an update inserts into or deletes from, and with which client IDs (DESIGN.md, "Who may
+//! do what"). Which roots a kind of document has, and who writes each, is the caller's
+//! rule ([`check_roots`]); this module finds where an update writes.
 //!
 //! Why an index: an update names a root only for items placed at the very top of an empty
 //! section. Everything else (text typed in a paragraph, a character inserted before another)
@@ -7,7 +9,7 @@
 //! following parents and origins back to a root. [`SectionIndex`] remembers, per client, the
 //! section of every clock range the document holds, and which ranges are already deleted;
 //! [`SectionIndex::classify`] reads an update against it without changing it, and
-//! [`check_sections`] and [`check_authorship`] decide.
+//! [`check_roots`] and [`check_authorship`] decide.
 //!
 //! The rules follow how yrs integrates an item, so that the policy and the document never
 //! disagree about where content ends up:
@@ -36,31 +38,31 @@ use crate::validate::{Block, Content, DeleteRange, Id, ItemHeader, Parent, Updat
 /// Where a range of IDs lives.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Where {
-    /// Inside one of the sections.
-    Section(Section),
-    /// Inside a root that is not a section. Samen documents have none, so writing here is
-    /// refused; it can only be found in a stored state written before this check existed.
-    /// Shared (`Arc`) because every item below such a root carries it.
-    Unknown(Arc<str>),
+    /// Inside the root of this name (a section of a registration, a part of a meeting).
+    /// Whether the document's kind has such a root is the rule's to say: a root it does
+    /// not know can only be found in a stored state written before the rule existed.
+    /// Shared (`Arc`) because every item below the root carries it.
+    Root(Arc<str>),
     /// Garbage: a GC block, or an item yrs stores as one because its parent is garbage or
-    /// cannot be found. Nothing of it is visible in any section, so writing it is harmless.
+    /// cannot be found. Nothing of it is visible in any root, so writing it is harmless.
     Orphan,
 }
 
 impl Where {
-    fn of_root(name: &str) -> Where {
-        Section::from_root_name(name).map_or_else(|| Where::Unknown(name.into()), Where::Section)
+    /// Inside a registration's section.
+    pub fn section(section: Section) -> Where {
+        Where::Root(section.root_name().into())
     }
 }
 
 /// Why an update is refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PolicyError {
-    /// The update inserts into or deletes from a section the user may not write.
-    #[error("section {} is not writable for this user", .0.root_name())]
-    SectionNotWritable(Section),
-    /// The update writes into a root that is not a section.
-    #[error("root {0:?} is not a section")]
+    /// The update inserts into or deletes from a root (a section) the user may not write.
+    #[error("{0:?} is not writable for this user")]
+    NotWritable(String),
+    /// The update writes into a root this kind of document does not have.
+    #[error("root {0:?} is not part of this document")]
     UnknownRoot(String),
     /// The update creates items with a client ID bound to another user.
     #[error("client ID {0} belongs to another user")]
@@ -105,23 +107,32 @@ impl UpdateEffect {
     }
 }
 
-/// Refuses an effect that writes a section `may_write` denies, writes a root that is not a
-/// section, or deletes unknown IDs. Garbage ([`Where::Orphan`]) is never visible, so
-/// writing it needs no right.
-pub fn check_sections(effect: &UpdateEffect, may_write: impl Fn(Section) -> bool) -> Result<(), PolicyError> {
+/// Refuses an effect that writes a root `may_write` denies (`Some(false)`), writes a root
+/// the document's kind does not have (`None`), or deletes unknown IDs. Garbage
+/// ([`Where::Orphan`]) is never visible, so writing it needs no right.
+pub fn check_roots(
+    effect: &UpdateEffect,
+    may_write: impl Fn(&str) -> Option<bool>,
+) -> Result<(), PolicyError> {
     if !effect.unknown_deletes.is_empty() {
         return Err(PolicyError::DeletesUnknownItems);
     }
     for place in effect.inserts.iter().map(|(_, w)| w).chain(&effect.deletes) {
-        match place {
-            Where::Section(section) if !may_write(*section) => {
-                return Err(PolicyError::SectionNotWritable(*section));
+        if let Where::Root(name) = place {
+            match may_write(name) {
+                Some(true) => {}
+                Some(false) => return Err(PolicyError::NotWritable(name.to_string())),
+                None => return Err(PolicyError::UnknownRoot(name.to_string())),
             }
-            Where::Unknown(name) => return Err(PolicyError::UnknownRoot(name.to_string())),
-            Where::Section(_) | Where::Orphan => {}
         }
     }
     Ok(())
+}
+
+/// The rule of a registration's document for someone who may write the sections
+/// `may_write` allows: its roots are the sections.
+pub fn sections(may_write: impl Fn(Section) -> bool) -> impl Fn(&str) -> Option<bool> {
+    move |root| Section::from_root_name(root).map(&may_write)
 }
 
 /// Refuses an effect that creates blocks with a client ID `bound_to` gives to someone other
@@ -427,7 +438,7 @@ impl SectionIndex {
             return Ok(Where::Orphan);
         };
         let (origin, right) = match &item.parent {
-            Parent::Root(name) => return Ok(Where::of_root(name)),
+            Parent::Root(name) => return Ok(Where::Root(name.as_str().into())),
             Parent::Item(id) => return where_of(*id),
             Parent::FromOrigin => (item.origin, item.right_origin),
         };
@@ -563,15 +574,20 @@ mod tests {
             .collect()
     }
 
-    const GOALS: Where = Where::Section(Section::Goals);
-    const ADVICE: Where = Where::Section(Section::Advice);
+    fn in_goals() -> Where {
+        Where::section(Section::Goals)
+    }
+
+    fn in_advice() -> Where {
+        Where::section(Section::Advice)
+    }
 
     #[test]
     fn a_paragraph_typed_into_goals_is_goals() {
         let doc = new_doc_with_client_id(Some(ClientId::new(1)));
         paragraph(&doc, "goals", "lezen");
         let effect = SectionIndex::default().classify(&state(&doc)).expect("classify");
-        assert_eq!(inserts(&effect), [(1, GOALS)]);
+        assert_eq!(inserts(&effect), [(1, in_goals())]);
         assert_eq!(effect.clients(), BTreeSet::from([ClientId::new(1)]));
         assert!(effect.deletes.is_empty() && effect.unknown_deletes.is_empty());
     }
@@ -596,7 +612,7 @@ mod tests {
                 .all(|b| !matches!(b, Block::Item(i) if matches!(i.parent, Parent::Root(_))))
         );
         let effect = index.classify(&update).expect("classify");
-        assert_eq!(inserts(&effect), [(1, GOALS)]);
+        assert_eq!(inserts(&effect), [(1, in_goals())]);
     }
 
     #[test]
@@ -610,7 +626,7 @@ mod tests {
         };
         assert!(item.origin.is_none() && item.right_origin.is_some());
         let effect = index.classify(&update).expect("classify");
-        assert_eq!(inserts(&effect), [(1, Where::Section(Section::Agreements))]);
+        assert_eq!(inserts(&effect), [(1, Where::section(Section::Agreements))]);
     }
 
     #[test]
@@ -623,7 +639,7 @@ mod tests {
         let effect = index.classify(&update).expect("classify");
         assert_eq!(
             (effect.inserts.len(), effect.deletes.clone()),
-            (0, BTreeSet::from([ADVICE]))
+            (0, BTreeSet::from([in_advice()]))
         );
 
         // One delete range over the end of advice and all of goals.
@@ -634,9 +650,9 @@ mod tests {
         });
         assert_eq!(update.deletes.len(), 1, "{:?}", update.deletes);
         let effect = index.classify(&update).expect("classify");
-        assert_eq!(effect.deletes, BTreeSet::from([ADVICE, GOALS]));
-        assert!(check_sections(&effect, Section::school_may_write).is_err());
-        assert_eq!(check_sections(&effect, |_| true), Ok(()));
+        assert_eq!(effect.deletes, BTreeSet::from([in_advice(), in_goals()]));
+        assert!(check_roots(&effect, sections(Section::school_may_write)).is_err());
+        assert_eq!(check_roots(&effect, sections(|_| true)), Ok(()));
     }
 
     #[test]
@@ -644,12 +660,12 @@ mod tests {
         let doc = new_doc_with_client_id(Some(ClientId::new(1)));
         paragraph(&doc, "goals", "doel");
         let goals = SectionIndex::default().classify(&state(&doc)).expect("classify");
-        assert_eq!(check_sections(&goals, Section::school_may_write), Ok(()));
+        assert_eq!(check_roots(&goals, sections(Section::school_may_write)), Ok(()));
         paragraph(&doc, "advice", "advies");
         let both = SectionIndex::default().classify(&state(&doc)).expect("classify");
         assert_eq!(
-            check_sections(&both, Section::school_may_write),
-            Err(PolicyError::SectionNotWritable(Section::Advice))
+            check_roots(&both, sections(Section::school_may_write)),
+            Err(PolicyError::NotWritable("advice".into()))
         );
     }
 
@@ -705,7 +721,7 @@ mod tests {
             "client 2's text comes before the paragraph it lives in"
         );
         let effect = SectionIndex::default().classify(&merged).expect("classify");
-        assert_eq!(inserts(&effect), [(1, GOALS), (2, GOALS)]);
+        assert_eq!(inserts(&effect), [(1, in_goals()), (2, in_goals())]);
     }
 
     #[test]
@@ -738,7 +754,7 @@ mod tests {
         let index = SectionIndex::from_state(&state(&doc));
         t.insert(&mut doc.transact_mut(), 2, "cd");
         let effect = index.classify(&state(&doc)).expect("classify");
-        assert_eq!(inserts(&effect), [(1, GOALS)]);
+        assert_eq!(inserts(&effect), [(1, in_goals())]);
     }
 
     fn item(client: u64, clock: u32, parent: Parent, origin: Option<Id>, right: Option<Id>) -> Block {
@@ -805,11 +821,11 @@ mod tests {
         ];
         let effect = classify(&index, orphan, vec![]).expect("classify");
         assert_eq!(inserts(&effect), [(2, Where::Orphan)]);
-        assert_eq!(check_sections(&effect, |_| false), Ok(()));
+        assert_eq!(check_roots(&effect, sections(|_| false)), Ok(()));
         // A root that is not a section, written or deleted from.
         let notes = classify(&index, vec![item(2, 0, root("notes"), None, None)], vec![]).expect("classify");
         assert_eq!(
-            check_sections(&notes, |_| true),
+            check_roots(&notes, sections(|_| true)),
             Err(PolicyError::UnknownRoot("notes".into()))
         );
         let del = |clock, len| DeleteRange {
@@ -819,19 +835,19 @@ mod tests {
         };
         let notes = classify(&index, vec![], vec![del(3, 1)]).expect("classify");
         assert_eq!(
-            check_sections(&notes, |_| true),
+            check_roots(&notes, sections(|_| true)),
             Err(PolicyError::UnknownRoot("notes".into()))
         );
         // Deleting IDs nobody has, next to known ones and overlapping.
         let effect = classify(&index, vec![], vec![del(1, 6), del(0, 2)]).expect("classify");
         assert_eq!(effect.unknown_deletes, [del(4, 3)]);
         assert_eq!(
-            check_sections(&effect, |_| true),
+            check_roots(&effect, sections(|_| true)),
             Err(PolicyError::DeletesUnknownItems)
         );
         // Already deleted IDs (here: goals, and the garbage) are no new delete.
         index.mark_deleted([del(0, 1)]);
         let effect = classify(&index, vec![], vec![del(0, 3)]).expect("classify");
-        assert_eq!(effect.deletes, BTreeSet::from([ADVICE]));
+        assert_eq!(effect.deletes, BTreeSet::from([in_advice()]));
     }
 }

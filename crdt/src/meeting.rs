@@ -1,0 +1,250 @@
+//! The meeting document (schoolbeeldoverleg) and the school–LSC agreements: their roots,
+//! and which partner writes each (DESIGN.md, "Who may do what"; issue 16).
+//!
+//! A meeting follows the leidraad the learning-support centre sends beforehand. Its parts
+//! are roots of the CRDT document, so that the policy (`policy::check_roots`) can tell from
+//! the raw update which part it writes, as for a registration's sections:
+//!
+//! | root | what | who writes |
+//! |---|---|---|
+//! | `priorities` | the order of the priorities (a `Y.Array` of priority ids) | all |
+//! | `p.<id>.title` | a priority | all |
+//! | `p.<id>.school`, `p.<id>.clb` | that partner's expectations of it | school, CLB |
+//! | `p.<id>.lsc.<number>` | the expectations of the LSC with that number | that LSC |
+//! | `trajectories.<number>` | that LSC's overview of learning-support trajectories (counts only) | that LSC |
+//! | `time_frame.<number>` | the time frame that LSC offers, and how it is divided | that LSC |
+//! | `work_plan` | what we will work on, and how | all |
+//! | `actions` | action items (a task list: what, who, by when, done) | all |
+//! | `second_moment` | when to meet again and what to evaluate then | all |
+//! | `report` | the report (verslag) | all |
+//!
+//! Priority ids are made by the app (1–16 characters, `a-z`, `0-9`); LSC numbers are
+//! institution numbers (1–32 characters, `A-Z`, `a-z`, `0-9`). A root of any other name
+//! is not part of a meeting, and an update that writes one is refused.
+//!
+//! The school–LSC agreements (samenwerkingsafspraken) have two roots, `agreements` and
+//! `report`, written by that school and that LSC (the only ones who see them at all).
+
+/// Who a person is at a school's table: the school, its CLB, or one of its LSCs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Partner {
+    /// A member of the school (`school_dossier`).
+    School,
+    /// Staff of a CLB that serves the school.
+    Clb,
+    /// Staff of the LSC with this institution number, which serves the school.
+    Lsc(String),
+}
+
+/// A part of a meeting: what its root holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MeetingRoot<'a> {
+    /// The order of the priorities.
+    Priorities,
+    /// A priority's title.
+    PriorityTitle(&'a str),
+    /// A partner's expectations of a priority.
+    Expectations(&'a str, Partner),
+    /// An LSC's overview of learning-support trajectories.
+    Trajectories(&'a str),
+    /// The time frame an LSC offers.
+    TimeFrame(&'a str),
+    /// What we will work on, and how.
+    WorkPlan,
+    /// The action items.
+    Actions,
+    /// The second moment.
+    SecondMoment,
+    /// The report.
+    Report,
+}
+
+fn is_id(s: &str) -> bool {
+    (1..=16).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+fn is_number(s: &str) -> bool {
+    (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+impl<'a> MeetingRoot<'a> {
+    /// The part a root name holds, if a meeting has it.
+    pub fn parse(name: &'a str) -> Option<MeetingRoot<'a>> {
+        let fixed = match name {
+            "priorities" => Some(MeetingRoot::Priorities),
+            "work_plan" => Some(MeetingRoot::WorkPlan),
+            "actions" => Some(MeetingRoot::Actions),
+            "second_moment" => Some(MeetingRoot::SecondMoment),
+            "report" => Some(MeetingRoot::Report),
+            _ => None,
+        };
+        if fixed.is_some() {
+            return fixed;
+        }
+        if let Some(number) = name.strip_prefix("trajectories.") {
+            return is_number(number).then_some(MeetingRoot::Trajectories(number));
+        }
+        if let Some(number) = name.strip_prefix("time_frame.") {
+            return is_number(number).then_some(MeetingRoot::TimeFrame(number));
+        }
+        let (id, part) = name.strip_prefix("p.")?.split_once('.')?;
+        if !is_id(id) {
+            return None;
+        }
+        match part {
+            "title" => Some(MeetingRoot::PriorityTitle(id)),
+            "school" => Some(MeetingRoot::Expectations(id, Partner::School)),
+            "clb" => Some(MeetingRoot::Expectations(id, Partner::Clb)),
+            _ => {
+                let number = part.strip_prefix("lsc.")?;
+                is_number(number).then(|| MeetingRoot::Expectations(id, Partner::Lsc(number.to_owned())))
+            }
+        }
+    }
+
+    /// Whether `partner` may write this part.
+    pub fn writable_by(&self, partner: &Partner) -> bool {
+        match self {
+            MeetingRoot::Expectations(_, owner) => owner == partner,
+            MeetingRoot::Trajectories(number) | MeetingRoot::TimeFrame(number) => {
+                matches!(partner, Partner::Lsc(own) if own == number)
+            }
+            MeetingRoot::Priorities
+            | MeetingRoot::PriorityTitle(_)
+            | MeetingRoot::WorkPlan
+            | MeetingRoot::Actions
+            | MeetingRoot::SecondMoment
+            | MeetingRoot::Report => true,
+        }
+    }
+}
+
+/// The rule of a meeting's document for `partner` (for `policy::check_roots`): `None` for a
+/// root a meeting does not have.
+pub fn meeting_rule(partner: &Partner) -> impl Fn(&str) -> Option<bool> + '_ {
+    move |root| MeetingRoot::parse(root).map(|part| part.writable_by(partner))
+}
+
+/// The roots of the school–LSC agreements.
+pub const AGREEMENT_ROOTS: [&str; 2] = ["agreements", "report"];
+
+/// The rule of a school–LSC agreements document: the two partners who see it write all of
+/// it (nobody else reaches it).
+pub fn agreement_rule(root: &str) -> Option<bool> {
+    AGREEMENT_ROOTS.contains(&root).then_some(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_part_is_written_by_its_partner() {
+        let (school, clb) = (Partner::School, Partner::Clb);
+        let (lsc, other_lsc) = (Partner::Lsc("800001".into()), Partner::Lsc("800002".into()));
+        let may = |partner: &Partner, root: &str| meeting_rule(partner)(root);
+        for shared in [
+            "priorities",
+            "p.a1.title",
+            "work_plan",
+            "actions",
+            "second_moment",
+            "report",
+        ] {
+            for partner in [&school, &clb, &lsc] {
+                assert_eq!(may(partner, shared), Some(true), "{shared} by {partner:?}");
+            }
+        }
+        assert_eq!(may(&school, "p.a1.school"), Some(true));
+        assert_eq!(may(&clb, "p.a1.school"), Some(false));
+        assert_eq!(may(&lsc, "p.a1.clb"), Some(false));
+        assert_eq!(may(&clb, "p.a1.clb"), Some(true));
+        assert_eq!(may(&lsc, "p.a1.lsc.800001"), Some(true));
+        assert_eq!(
+            may(&other_lsc, "p.a1.lsc.800001"),
+            Some(false),
+            "each LSC its own"
+        );
+        assert_eq!(may(&school, "p.a1.lsc.800001"), Some(false));
+        assert_eq!(may(&lsc, "trajectories.800001"), Some(true));
+        assert_eq!(may(&other_lsc, "trajectories.800001"), Some(false));
+        assert_eq!(may(&clb, "time_frame.800001"), Some(false));
+        assert_eq!(may(&lsc, "time_frame.800001"), Some(true));
+    }
+
+    #[test]
+    fn roots_a_meeting_does_not_have_are_unknown() {
+        for name in [
+            "",
+            "summary",
+            "goals",
+            "p.",
+            "p.a1",
+            "p.a1.",
+            "p.A1.title",
+            "p.a-1.title",
+            "p.abcdefghijklmnopq.title",
+            "p.a1.lsc.",
+            "p.a1.lsc.80 01",
+            "p.a1.parents",
+            "trajectories.",
+            "trajectories.8/1",
+            "time_frame",
+            "Report",
+        ] {
+            assert_eq!(MeetingRoot::parse(name), None, "{name:?}");
+            assert_eq!(meeting_rule(&Partner::Clb)(name), None, "{name:?}");
+        }
+        assert_eq!(
+            MeetingRoot::parse("p.abcdefghijklmnop.lsc.800001"),
+            Some(MeetingRoot::Expectations(
+                "abcdefghijklmnop",
+                Partner::Lsc("800001".into())
+            ))
+        );
+    }
+
+    #[test]
+    fn the_policy_reads_which_part_an_update_writes() {
+        use yrs::types::xml::{XmlElementPrelim, XmlFragment, XmlTextPrelim};
+        use yrs::{Array, ReadTxn, StateVector, Transact, WriteTxn};
+
+        use crate::policy::{PolicyError, SectionIndex, check_roots};
+        use crate::validate::{Limits, parse_update_v1};
+
+        let doc = crate::schema::new_doc_with_client_id(Some(crate::ClientId::new(3)));
+        {
+            let mut txn = doc.transact_mut();
+            let order = txn.get_or_insert_array("priorities");
+            order.push_back(&mut txn, "a1");
+            let mine = txn.get_or_insert_xml_fragment("p.a1.lsc.800001");
+            let p = mine.push_back(&mut txn, XmlElementPrelim::empty("paragraph"));
+            p.push_back(&mut txn, XmlTextPrelim::new("Ondersteuning in de klas"));
+        }
+        let update = doc.transact().encode_state_as_update_v1(&StateVector::default());
+        let info = parse_update_v1(&update, &Limits::default()).expect("valid");
+        let effect = SectionIndex::default().classify(&info).expect("classify");
+        let lsc = Partner::Lsc("800001".into());
+        assert_eq!(check_roots(&effect, meeting_rule(&lsc)), Ok(()));
+        assert_eq!(
+            check_roots(&effect, meeting_rule(&Partner::Lsc("800002".into()))),
+            Err(PolicyError::NotWritable("p.a1.lsc.800001".into()))
+        );
+        assert_eq!(
+            check_roots(&effect, meeting_rule(&Partner::School)),
+            Err(PolicyError::NotWritable("p.a1.lsc.800001".into()))
+        );
+        assert_eq!(
+            check_roots(&effect, agreement_rule),
+            Err(PolicyError::UnknownRoot("p.a1.lsc.800001".into())),
+            "not a root of the agreements"
+        );
+    }
+
+    #[test]
+    fn agreements_have_two_roots() {
+        assert_eq!(agreement_rule("agreements"), Some(true));
+        assert_eq!(agreement_rule("report"), Some(true));
+        assert_eq!(agreement_rule("goals"), None);
+    }
+}
