@@ -18,6 +18,7 @@ mod history;
 mod identity;
 mod load;
 mod login;
+mod meetings;
 mod openapi;
 mod operations;
 mod permissions;

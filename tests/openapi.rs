@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::{As, CLB, TestServer};
 
 /// Every route of the API, with the path as the document spells it.
-const ROUTES: [(&str, &str); 41] = [
+const ROUTES: [(&str, &str); 46] = [
     ("post", "/api/login"),
     ("post", "/api/login/totp"),
     ("post", "/api/logout"),
@@ -50,6 +50,11 @@ const ROUTES: [(&str, &str); 41] = [
     ("get", "/api/registrations/{id}/diff"),
     ("get", "/api/notifications"),
     ("post", "/api/notifications/read"),
+    ("get", "/api/schools/{number}/table"),
+    ("get", "/api/schools/{number}/meetings"),
+    ("post", "/api/schools/{number}/meetings"),
+    ("get", "/api/meetings/{id}"),
+    ("patch", "/api/meetings/{id}"),
     ("get", "/sync/{id}"),
     ("get", "/healthz"),
     ("get", "/readyz"),
@@ -772,6 +777,78 @@ async fn openapi_schemas_match_real_answers() {
     )
     .await;
     assert_eq!(notes["unread"], 1, "the mention reached Linde: {notes}");
+
+    // Meetings: the table, planning one, the list, one, a change; and what is refused.
+    let table = "/api/schools/{number}/table";
+    checked(
+        &server,
+        &doc,
+        ("get", table, "/api/schools/100001/table"),
+        clb,
+        None,
+        200,
+    )
+    .await;
+    let meetings = "/api/schools/{number}/meetings";
+    let plan = json!({ "held_on": "2026-10-15", "participants": [linde_id], "guests": ["zorgleerkracht"] });
+    let planned = checked(
+        &server,
+        &doc,
+        ("post", meetings, "/api/schools/100001/meetings"),
+        clb,
+        Some(plan),
+        201,
+    )
+    .await;
+    let bad_day = json!({ "held_on": "2026-02-30" });
+    checked(
+        &server,
+        &doc,
+        ("post", meetings, "/api/schools/100001/meetings"),
+        clb,
+        Some(bad_day),
+        400,
+    )
+    .await;
+    checked(
+        &server,
+        &doc,
+        ("get", meetings, "/api/schools/100001/meetings"),
+        linde,
+        None,
+        200,
+    )
+    .await;
+    let meeting = format!("/api/meetings/{}", planned["meeting"]["id"].as_str().expect("id"));
+    checked(
+        &server,
+        &doc,
+        ("get", "/api/meetings/{id}", &meeting),
+        linde,
+        None,
+        200,
+    )
+    .await;
+    let retitle = json!({ "title": "Schoolbeeldoverleg De Linde" });
+    checked(
+        &server,
+        &doc,
+        ("patch", "/api/meetings/{id}", &meeting),
+        linde,
+        Some(retitle),
+        200,
+    )
+    .await;
+    let nowhere = "/api/meetings/00000000-0000-4000-8000-000000000000";
+    checked(
+        &server,
+        &doc,
+        ("get", "/api/meetings/{id}", nowhere),
+        linde,
+        None,
+        404,
+    )
+    .await;
 
     // Answers without a body.
     for (route, path) in [

@@ -40,6 +40,12 @@ async fn every_route_answers_each_role_as_the_rules_say() {
     let version = json!({ "name": "Na schoolbeeldoverleg 1" });
     let (_, named) = sara.post(reg.path("/snapshots"), version.clone()).await;
     let sid = named["id"].as_str().expect("a version id").to_owned();
+    let plan = json!({ "held_on": "2026-10-15" });
+    let (_, planned) = tom.post("/api/schools/100001/meetings", plan.clone()).await;
+    let mid = planned["meeting"]["id"]
+        .as_str()
+        .expect("a meeting id")
+        .to_owned();
 
     // (method, path, body, expected status per caller in WHO order)
     let table: Vec<(&str, String, Option<serde_json::Value>, [u16; 6])> = vec![
@@ -173,6 +179,54 @@ async fn every_route_answers_each_role_as_the_rules_say() {
             [401, 403, 403, 403, 403, 403],
         ),
         ("GET", "/api/tokens".into(), None, [401, 200, 200, 200, 200, 200]),
+        (
+            "GET",
+            "/api/schools/100001/meetings".into(),
+            None,
+            [401, 200, 200, 404, 404, 200],
+        ),
+        (
+            "GET",
+            "/api/schools/100002/meetings".into(),
+            None,
+            [401, 200, 404, 200, 404, 200],
+        ),
+        (
+            "GET",
+            "/api/schools/100001/table".into(),
+            None,
+            [401, 200, 200, 404, 404, 200],
+        ),
+        (
+            "POST",
+            "/api/schools/100001/meetings".into(),
+            Some(plan.clone()),
+            [401, 201, 201, 404, 404, 201],
+        ),
+        (
+            "GET",
+            format!("/api/meetings/{mid}"),
+            None,
+            [401, 200, 200, 404, 404, 200],
+        ),
+        (
+            "PATCH",
+            format!("/api/meetings/{mid}"),
+            Some(json!({ "title": "Schoolbeeldoverleg De Linde" })),
+            [401, 200, 200, 404, 404, 200],
+        ),
+        (
+            "GET",
+            format!("/api/meetings/{unknown}"),
+            None,
+            [401, 404, 404, 404, 404, 404],
+        ),
+        (
+            "GET",
+            "/api/meetings/not-a-uuid".into(),
+            None,
+            [401, 404, 404, 404, 404, 404],
+        ),
         (
             "DELETE",
             format!("/api/tokens/{unknown}"),

@@ -80,6 +80,48 @@ pub fn school_year(value: &str) -> Result<String, String> {
     Ok(value.to_owned())
 }
 
+/// The longest role of a meeting's guest ("leerkracht 3de graad"), in characters.
+pub const MAX_ROLE_CHARS: usize = 80;
+/// The most guests a meeting lists.
+pub const MAX_GUESTS: usize = 30;
+
+/// Checks a calendar day, `YYYY-MM-DD` (RFC 3339's full-date).
+pub fn date(value: &str) -> Result<time::Date, String> {
+    let bad = || format!("the date must be a day like 2026-10-15 (got {value:?})");
+    let mut parts = value.splitn(3, '-');
+    let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    if y.len() != 4 || m.len() != 2 || d.len() != 2 || !value.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+    {
+        return Err(bad());
+    }
+    let (y, m, d): (i32, u8, u8) = (
+        y.parse().map_err(|_| bad())?,
+        m.parse().map_err(|_| bad())?,
+        d.parse().map_err(|_| bad())?,
+    );
+    let month = time::Month::try_from(m).map_err(|_| bad())?;
+    time::Date::from_calendar_date(y, month, d).map_err(|_| bad())
+}
+
+/// Checks and trims a guest's role: one line, 1 to [`MAX_ROLE_CHARS`] characters.
+pub fn role(value: &str) -> Result<String, String> {
+    let r = value.trim();
+    if r.is_empty() {
+        return Err("a guest's role must not be empty (for example \"leerkracht 3de graad\")".into());
+    }
+    if r.chars().count() > MAX_ROLE_CHARS {
+        return Err(format!(
+            "a guest's role must be at most {MAX_ROLE_CHARS} characters"
+        ));
+    }
+    if r.chars().any(char::is_control) {
+        return Err("a guest's role must be one line of text".into());
+    }
+    Ok(r.to_owned())
+}
+
 /// The school year a date falls in: it runs from 1 September to 31 August.
 pub fn school_year_of(year: i32, month: u8) -> String {
     let start = if month >= 9 { year } else { year - 1 };
@@ -172,6 +214,23 @@ pub mod schema {
     /// A title: one line, not blank, at most [`MAX_TITLE_CHARS`] characters.
     pub fn title() -> Object {
         one_line(MAX_TITLE_CHARS, "One line of text, not blank.")
+    }
+
+    /// A calendar day.
+    pub fn date() -> Object {
+        string("A day, `YYYY-MM-DD`.")
+            .format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Date,
+            )))
+            .build()
+    }
+
+    /// A guest's role at a meeting: one line, not blank.
+    pub fn role() -> Object {
+        one_line(
+            super::MAX_ROLE_CHARS,
+            "A role, never a name (\"leerkracht 3de graad\").",
+        )
     }
 
     /// One line of text, not blank, at most `max_chars` characters.

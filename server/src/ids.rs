@@ -92,6 +92,11 @@ uuid_id! {
 }
 
 uuid_id! {
+    /// A meeting (schoolbeeldoverleg), and so its CRDT document.
+    MeetingId
+}
+
+uuid_id! {
     /// A comment thread on a registration.
     ThreadId
 }

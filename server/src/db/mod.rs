@@ -8,6 +8,7 @@
 
 mod audit;
 mod comments;
+mod meetings;
 mod registrations;
 mod sessions;
 mod snapshots;
@@ -21,6 +22,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use audit::{AuditEntry, AuditFilter, AuditRow, MAX_DENIED_TARGETS};
 pub use comments::{Anchor, Comment, MAX_ANCHOR_CHARS, Notification, Person, Thread};
+pub use meetings::{Meeting, MeetingPatch, NewMeeting, SchoolPerson};
 pub use registrations::{NewRegistration, Registration, RegistrationFilter, RegistrationPatch};
 pub use sessions::{Limits, NewToken, TokenInfo, TokenScope, keep_sessions_purged};
 pub use snapshots::{

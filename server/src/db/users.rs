@@ -48,7 +48,7 @@ pub struct Membership {
 /// The roles a user may hold.
 pub const ROLES: [&str; 4] = ["clb_staff", "school_dossier", "lsc_staff", "admin"];
 
-fn institution(row: &sqlx::any::AnyRow) -> Result<Institution, sqlx::Error> {
+pub(super) fn institution(row: &sqlx::any::AnyRow) -> Result<Institution, sqlx::Error> {
     Ok(Institution {
         id: row.try_get("id")?,
         kind: row.try_get("kind")?,

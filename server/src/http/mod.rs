@@ -11,6 +11,7 @@ mod client_address;
 mod comments;
 mod history;
 pub mod limits;
+mod meetings;
 pub mod openapi;
 mod registrations;
 mod schools;
@@ -123,4 +124,10 @@ fn ordinary() -> Router<AppState> {
         .route("/api/registrations/{id}/diff", get(history::diff))
         .route("/api/notifications", get(comments::notifications))
         .route("/api/notifications/read", post(comments::notifications_read))
+        .route("/api/schools/{number}/table", get(meetings::table))
+        .route(
+            "/api/schools/{number}/meetings",
+            get(meetings::list).post(meetings::create),
+        )
+        .route("/api/meetings/{id}", get(meetings::get).patch(meetings::patch))
 }

@@ -1,0 +1,194 @@
+//! Meetings (schoolbeeldoverleg): planned by anyone at a school's table (school, CLB, LSC),
+//! seen by them only, with participants from that table and guests by role.
+
+use serde_json::json;
+
+use crate::support::TestServer;
+
+#[tokio::test]
+async fn school_clb_and_lsc_plan_and_see_a_meeting_and_nobody_else_does() {
+    let server = TestServer::start().await;
+    let sara = server.clb().await;
+    let tom = server.school_member("linde").await;
+    let nadia = server.school_member("anker").await;
+    let lotte = server.lsc().await;
+
+    // Who sits at De Linde's table: the school, its CLB, both LSCs that serve it.
+    let (status, table) = lotte.get("/api/schools/100001/table").await;
+    assert_eq!(status, 200, "{table}");
+    assert_eq!(table["you"], json!([{ "partner": "lsc", "lsc": "800001" }]));
+    let lscs: Vec<&str> = table["lscs"]
+        .as_array()
+        .expect("lscs")
+        .iter()
+        .filter_map(|l| l["number"].as_str())
+        .collect();
+    assert_eq!(lscs, ["800001", "800002"]);
+    let partners: Vec<(&str, &str)> = table["people"]
+        .as_array()
+        .expect("people")
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap_or(""),
+                p["partner"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(partners.contains(&("Sara Claes (CLB)", "clb")), "{partners:?}");
+    assert!(
+        partners.contains(&("Tom Peeters (De Linde)", "school")),
+        "{partners:?}"
+    );
+    assert!(
+        partners.contains(&("Lotte Janssens (LSC)", "lsc")),
+        "{partners:?}"
+    );
+    assert!(
+        !partners.iter().any(|(n, _)| n.contains("Het Anker")),
+        "{partners:?}"
+    );
+
+    // The LSC plans it, with the CLB and the school, and a teacher by role.
+    let (status, created) = lotte
+        .post(
+            "/api/schools/100001/meetings",
+            json!({
+                "held_on": "2026-10-08",
+                "participants": [sara.id, tom.id],
+                "guests": ["  zorgleerkracht 3de graad "],
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let meeting = &created["meeting"];
+    let id = meeting["id"].as_str().expect("id").to_owned();
+    assert_eq!(meeting["title"], "Schoolbeeldoverleg 2026-2027");
+    assert_eq!(meeting["school_year"], "2026-2027");
+    assert_eq!(meeting["status"], "planned");
+    assert_eq!(meeting["guests"], json!(["zorgleerkracht 3de graad"]));
+    let mut names: Vec<&str> = meeting["participants"]
+        .as_array()
+        .expect("participants")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "Lotte Janssens (LSC)",
+            "Sara Claes (CLB)",
+            "Tom Peeters (De Linde)"
+        ],
+        "the one who plans it takes part"
+    );
+
+    // Everyone at the table sees it; another school's member and the admin find nothing.
+    for person in [&sara, &tom, &lotte] {
+        let (status, body) = person.get(format!("/api/meetings/{id}")).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, list) = person.get("/api/schools/100001/meetings").await;
+        assert_eq!(status, 200, "{list}");
+        assert_eq!(list["meetings"][0]["id"], id.as_str());
+    }
+    let admin = server.admin().await;
+    for person in [&nadia, &admin] {
+        for path in [
+            format!("/api/meetings/{id}"),
+            "/api/schools/100001/meetings".into(),
+            "/api/schools/100001/table".into(),
+        ] {
+            let (status, body) = person.get(&path).await;
+            assert_eq!(status, 404, "{path}: {body}");
+        }
+        let (status, _) = person
+            .post("/api/schools/100001/meetings", json!({ "held_on": "2026-10-09" }))
+            .await;
+        assert_eq!(status, 404);
+    }
+
+    // The school changes the day and the participants; the CLB plans the second moment.
+    let (status, changed) = tom
+        .patch(
+            format!("/api/meetings/{id}"),
+            json!({ "held_on": "2026-10-15", "participants": [tom.id, lotte.id] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["meeting"]["held_on"], "2026-10-15");
+    assert_eq!(
+        changed["meeting"]["participants"].as_array().map(Vec::len),
+        Some(2)
+    );
+    let (status, second) = sara
+        .post(
+            "/api/schools/100001/meetings",
+            json!({ "held_on": "2027-03-11", "title": "Tweede moment", "follows": id }),
+        )
+        .await;
+    assert_eq!(status, 201, "{second}");
+    assert_eq!(second["meeting"]["follows"], id.as_str());
+    let (_, list) = tom.get("/api/schools/100001/meetings").await;
+    let titles: Vec<&str> = list["meetings"]
+        .as_array()
+        .expect("meetings")
+        .iter()
+        .filter_map(|m| m["title"].as_str())
+        .collect();
+    assert_eq!(
+        titles,
+        ["Tweede moment", "Schoolbeeldoverleg 2026-2027"],
+        "latest first"
+    );
+}
+
+#[tokio::test]
+async fn a_meeting_refuses_strangers_names_and_bad_days_and_changes_nothing() {
+    let server = TestServer::start().await;
+    let tom = server.school_member("linde").await;
+    let nadia = server.school_member("anker").await;
+    let cases = [
+        (json!({ "held_on": "2026-02-30" }), "2026-10-15"),
+        (json!({ "held_on": "15/10/2026" }), "2026-10-15"),
+        (json!({}), "held_on"),
+        (
+            json!({ "held_on": "2026-10-15", "participants": [nadia.id] }),
+            "guest, by their role",
+        ),
+        (
+            json!({ "held_on": "2026-10-15", "guests": [""] }),
+            "must not be empty",
+        ),
+        (json!({ "held_on": "2026-10-15", "guests": ["a\nb"] }), "one line"),
+        (
+            json!({ "held_on": "2026-10-15", "guests": vec!["x"; 31] }),
+            "at most 30 guests",
+        ),
+        (json!({ "held_on": "2026-10-15", "title": " " }), "title"),
+        (
+            json!({ "held_on": "2026-10-15", "follows": "00000000-0000-4000-8000-000000000000" }),
+            "same school",
+        ),
+    ];
+    for (body, message) in cases {
+        let (status, answer) = tom.post("/api/schools/100001/meetings", body.clone()).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        let text = answer["error"]["message"].as_str().unwrap_or("");
+        assert!(text.contains(message), "{body}: {text}");
+    }
+    let (_, list) = tom.get("/api/schools/100001/meetings").await;
+    assert_eq!(list["meetings"], json!([]), "nothing was planned");
+
+    // A day in another school year is refused when the meeting is moved.
+    let (_, created) = tom
+        .post("/api/schools/100001/meetings", json!({ "held_on": "2026-10-15" }))
+        .await;
+    let id = created["meeting"]["id"].as_str().expect("id").to_owned();
+    let (status, answer) = tom
+        .patch(format!("/api/meetings/{id}"), json!({ "held_on": "2027-09-02" }))
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    let (_, unchanged) = tom.get(format!("/api/meetings/{id}")).await;
+    assert_eq!(unchanged["meeting"]["held_on"], "2026-10-15");
+}
