@@ -749,3 +749,49 @@ test('an edit too large for the server says so and is not resent for ever', asyn
     small.stop()
   }
 })
+
+test('an LSC sees its school without registrations, plans a meeting with the school and the CLB, and they find it', async () => {
+  const lsc = await person('lsc@demo.test')
+  await lsc.goto(`${base}/`)
+  await lsc.locator('a.school', { hasText: 'Basisschool De Linde' }).click()
+  await lsc.locator('[data-lsc-note]').waitFor()
+  assert.equal(await lsc.locator('[data-kind]').count(), 0, 'no registrations for an LSC')
+  await lsc.getByText('Nog geen overleg gepland voor deze school.').waitFor()
+
+  await lsc.getByRole('button', { name: 'Overleg plannen' }).click()
+  const form = lsc.locator('[data-meeting-form]')
+  await form.getByLabel('Datum').fill('2026-10-15')
+  // The people of the school and of its CLB are offered (the LSC's own staff but her: she
+  // takes part anyway); Het Anker's are not.
+  await form.getByLabel('Tom Peeters (De Linde)').check()
+  await form.getByLabel('Sara Claes (CLB)').check()
+  assert.equal(await form.getByText('Nadia El Amrani (Het Anker)').count(), 0)
+  await form.getByLabel('Andere deelnemers, met hun rol').fill('zorgleerkracht 3de graad')
+  await lsc.screenshot({ path: join(shots, 'meeting-plan.png'), fullPage: true })
+  await form.getByRole('button', { name: 'Plannen' }).click()
+
+  await lsc.waitForURL(/\/overleg\//)
+  await lsc.locator('#meeting-title', { hasText: 'Schoolbeeldoverleg 2026-2027' }).waitFor()
+  await lsc.locator('[data-meeting-day]', { hasText: '15 oktober 2026' }).waitFor()
+  const people = lsc.locator('[data-participants] li')
+  assert.equal(await people.count(), 3)
+  await lsc.locator('[data-guests]', { hasText: 'zorgleerkracht 3de graad' }).waitFor()
+  await lsc.screenshot({ path: join(shots, 'meeting.png'), fullPage: true })
+  const path = new URL(lsc.url()).pathname
+
+  // The school finds it on its overview, and moves it a week.
+  const school = await person('linde@demo.test')
+  await school.goto(`${base}/scholen/100001`)
+  await school.locator('[data-meetings] a', { hasText: 'Schoolbeeldoverleg 2026-2027' }).click()
+  await school.waitForURL((url) => url.pathname === path)
+  await school.getByRole('button', { name: 'Gegevens wijzigen' }).click()
+  await school.locator('[data-meeting-form]').getByLabel('Datum').fill('2026-10-22')
+  await school.locator('[data-meeting-form]').getByRole('button', { name: 'Opslaan' }).click()
+  await school.locator('[data-meeting-day]', { hasText: '22 oktober 2026' }).waitFor()
+
+  // Another school's member finds nothing there.
+  const other = await person('anker@demo.test')
+  await other.goto(`${base}${path}`)
+  await other.getByRole('heading', { name: /niet gevonden/i }).waitFor()
+  for (const page of [lsc, school, other]) await page.context().close()
+})

@@ -67,6 +67,26 @@ export interface Registration {
   updated_at: number
 }
 export interface Viewer { id: string; name: string; color: string; role: string }
+/** Someone at a school's table, and the partner they are there for. */
+export interface SchoolPerson { id: string; name: string; partner: 'school' | 'clb' | 'lsc'; lsc: string | null }
+export interface PartnerRole { partner: 'school' | 'clb' | 'lsc'; lsc: string | null }
+export interface SchoolTable { school: Institution; you: PartnerRole[]; lscs: Institution[]; people: SchoolPerson[] }
+export interface Meeting {
+  id: string
+  school_number: string
+  school_name: string
+  school_year: string
+  title: string
+  held_on: string
+  status: 'planned' | 'closed'
+  follows: string | null
+  created_by: { id: string; name: string }
+  created_at: number
+  updated_at: number
+  participants: SchoolPerson[]
+  guests: string[]
+}
+export interface MeetingView { meeting: Meeting; you: PartnerRole[]; lscs: Institution[] }
 export interface AppConfig { demo: boolean; demo_users: { email: string; name: string }[]; demo_password: string | null }
 export interface LoginResponse { user: User; memberships: Membership[] }
 /** `POST /api/login`'s 202: the password was right, and the account has two-step verification. */

@@ -5,6 +5,7 @@ export type Route =
   | { page: 'schools' }
   | { page: 'overview'; school: string }
   | { page: 'registration'; id: string }
+  | { page: 'meeting'; id: string }
   | { page: 'notifications' }
   | { page: 'account' }
   | { page: 'notfound' }
@@ -18,6 +19,8 @@ function parse(path: string): Route {
   if (m) return { page: 'overview', school: decodeURIComponent(m[1]) }
   m = path.match(/^\/registraties\/([0-9a-fA-F-]{36})\/?$/)
   if (m) return { page: 'registration', id: m[1] }
+  m = path.match(/^\/overleg\/([0-9a-fA-F-]{36})\/?$/)
+  if (m) return { page: 'meeting', id: m[1] }
   return { page: 'notfound' }
 }
 
