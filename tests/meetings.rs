@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::support::TestServer;
+use crate::support::{Reg, TestServer, WAIT, eventually, paragraphs, type_paragraph};
 
 #[tokio::test]
 async fn school_clb_and_lsc_plan_and_see_a_meeting_and_nobody_else_does() {
@@ -191,4 +191,70 @@ async fn a_meeting_refuses_strangers_names_and_bad_days_and_changes_nothing() {
     assert_eq!(status, 400, "{answer}");
     let (_, unchanged) = tom.get(format!("/api/meetings/{id}")).await;
     assert_eq!(unchanged["meeting"]["held_on"], "2026-10-15");
+}
+
+#[tokio::test]
+async fn each_partner_writes_their_own_part_of_a_meeting_live() {
+    let server = TestServer::start().await;
+    let sara = server.clb().await;
+    let tom = server.school_member("linde").await;
+    let lotte = server.lsc().await;
+    let nadia = server.school_member("anker").await;
+    let (_, planned) = tom
+        .post("/api/schools/100001/meetings", json!({ "held_on": "2026-10-15" }))
+        .await;
+    let doc = Reg {
+        id: planned["meeting"]["id"].as_str().expect("id").to_owned(),
+    };
+    let (clb, school, lsc) = (
+        sara.opens(&doc).await,
+        tom.opens(&doc).await,
+        lotte.opens(&doc).await,
+    );
+
+    // What we will work on: everyone writes it, and everyone sees it live.
+    type_paragraph(&school, "work_plan", "Samen werken aan begrijpend lezen");
+    school
+        .durable(WAIT)
+        .await
+        .expect("the school writes the work plan");
+    eventually("the LSC sees the work plan", || {
+        paragraphs(lsc.doc(), "work_plan") == ["Samen werken aan begrijpend lezen"]
+    })
+    .await;
+    // Each partner's expectations of a priority are theirs to write.
+    type_paragraph(&lsc, "p.a1.lsc.800001", "Coaching van de klasleerkracht");
+    lsc.durable(WAIT)
+        .await
+        .expect("the LSC writes its own expectations");
+    type_paragraph(&clb, "p.a1.clb", "Screening in het derde leerjaar");
+    clb.durable(WAIT)
+        .await
+        .expect("the CLB writes its own expectations");
+    eventually("the school sees both", || {
+        paragraphs(school.doc(), "p.a1.lsc.800001") == ["Coaching van de klasleerkracht"]
+            && paragraphs(school.doc(), "p.a1.clb") == ["Screening in het derde leerjaar"]
+    })
+    .await;
+
+    // Not another partner's, and not what a meeting does not have.
+    for root in ["p.a1.lsc.800001", "trajectories.800001", "summary"] {
+        let again = tom.opens(&doc).await;
+        type_paragraph(&again, root, "Door de school");
+        let closed = again.closed(WAIT).await.expect("closed");
+        assert_eq!(closed.0, 1008, "the school writes {root}: {closed:?}");
+    }
+    let fresh = lotte.opens(&doc).await;
+    assert_eq!(
+        paragraphs(fresh.doc(), "p.a1.lsc.800001"),
+        ["Coaching van de klasleerkracht"]
+    );
+    assert!(paragraphs(fresh.doc(), "summary").is_empty());
+
+    // Nobody else opens it.
+    let bearer = format!("Bearer {}", nadia.token);
+    assert_eq!(
+        server.ws_status(&doc.id, &[("authorization", &bearer)]).await,
+        404
+    );
 }

@@ -70,7 +70,7 @@ async fn main() {
             Vec::new()
         };
         store
-            .append(registration.id, (n * 5_000) as i64 + 1, chunk, &bindings)
+            .append(registration.id.into(), (n * 5_000) as i64 + 1, chunk, &bindings)
             .await
             .expect("append");
     }

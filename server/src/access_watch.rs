@@ -16,12 +16,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use dashmap::DashMap;
+use samen_crdt::meeting::Partner;
 use tokio::sync::{Notify, watch};
 
 use crate::access::SchoolAccess;
 use crate::auth::Credential;
 use crate::db::Db;
-use crate::ids::{ConnId, InstitutionId, RegistrationId, UserId};
+use crate::ids::{ConnId, DocId, InstitutionId, UserId};
 use crate::rooms::Rooms;
 
 /// Who an open connection serves, and what it had when it opened.
@@ -33,8 +34,18 @@ pub struct Grant {
     pub user: UserId,
     /// The school whose data it carries.
     pub school: InstitutionId,
-    /// The access the user had to that school.
-    pub access: SchoolAccess,
+    /// What the user had of that school when it opened.
+    pub access: Held,
+}
+
+/// What a connection's user had of its school: access to its registrations, or places at
+/// its table (for a meeting).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Held {
+    /// Access to the registrations.
+    Registrations(SchoolAccess),
+    /// The partners the user is at the school's table.
+    Table(Vec<Partner>),
 }
 
 /// How to end a connection whose right is gone.
@@ -42,7 +53,7 @@ enum Ending {
     /// A document's WebSocket: its room closes it. `edited` is set by the connection when
     /// its user sends an edit, and taken by the next round.
     Socket {
-        doc: RegistrationId,
+        doc: DocId,
         conn: ConnId,
         edited: Arc<AtomicBool>,
     },
@@ -112,7 +123,7 @@ impl AccessWatch {
     /// Watches the WebSocket `conn` on document `doc`; the connection sets `edited` when its
     /// user sends an edit, which counts as using the session (typing through a long meeting
     /// keeps one logged in; a tab merely left open does not).
-    pub fn socket(&self, grant: Grant, doc: RegistrationId, conn: ConnId, edited: Arc<AtomicBool>) -> Lease {
+    pub fn socket(&self, grant: Grant, doc: DocId, conn: ConnId, edited: Arc<AtomicBool>) -> Lease {
         self.add(grant, Ending::Socket { doc, conn, edited })
     }
 
@@ -172,6 +183,7 @@ impl AccessWatch {
         }
         let mut credentials: HashMap<&Credential, bool> = HashMap::new();
         let mut access: HashMap<(&UserId, InstitutionId), Option<SchoolAccess>> = HashMap::new();
+        let mut table: HashMap<(&UserId, InstitutionId), Vec<Partner>> = HashMap::new();
         // One query per distinct credential and per distinct user and school, however many
         // tabs and documents they have open.
         for (_, grant) in &open {
@@ -181,13 +193,27 @@ impl AccessWatch {
                         .await?,
                 );
             }
-            if let Entry::Vacant(slot) = access.entry((&grant.user, grant.school)) {
-                slot.insert(db.school_access(&grant.user, grant.school).await?);
+            let key = (&grant.user, grant.school);
+            match &grant.access {
+                Held::Registrations(_) => {
+                    if let Entry::Vacant(slot) = access.entry(key) {
+                        slot.insert(db.school_access(&grant.user, grant.school).await?);
+                    }
+                }
+                Held::Table(_) => {
+                    if let Entry::Vacant(slot) = table.entry(key) {
+                        slot.insert(db.partners_at(&grant.user, grant.school).await?);
+                    }
+                }
             }
         }
+        let unchanged = |g: &Grant| match &g.access {
+            Held::Registrations(had) => access.get(&(&g.user, g.school)) == Some(&Some(*had)),
+            Held::Table(had) => table.get(&(&g.user, g.school)) == Some(had),
+        };
         let gone: HashSet<u64> = open
             .iter()
-            .filter(|(_, g)| !credentials[&g.credential] || access[&(&g.user, g.school)] != Some(g.access))
+            .filter(|(_, g)| !credentials[&g.credential] || !unchanged(g))
             .map(|(id, _)| *id)
             .collect();
         for id in &gone {

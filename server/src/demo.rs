@@ -216,7 +216,7 @@ pub async fn seed(db: &Db, store: &Store) -> Result<(), DemoError> {
             owner: owner.id.clone(),
         };
         db.create_registration_with_id(id, new).await?;
-        if store.load(id).await?.last_seq() == 0 {
+        if store.load(id.into()).await?.last_seq() == 0 {
             let (client, update) = document(demo.sections);
             let entry = NewUpdate {
                 data: update,
@@ -224,7 +224,7 @@ pub async fn seed(db: &Db, store: &Store) -> Result<(), DemoError> {
                 deleted: Vec::new(),
             };
             store
-                .append(id, 0, &[entry], &[(client, owner.id.clone())])
+                .append(id.into(), 0, &[entry], &[(client, owner.id.clone())])
                 .await?;
         }
     }

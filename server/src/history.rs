@@ -16,7 +16,7 @@ use crate::db::{
     Contributor, Db, DbError, NewSnapshot, SectionStats, SnapshotKind, SnapshotMeta, VersionSummary,
 };
 use crate::events::{Events, SchoolEvent};
-use crate::ids::{RegistrationId, SnapshotId, UserId};
+use crate::ids::{DocId, RegistrationId, SnapshotId, UserId};
 use crate::storage::{StorageError, Store};
 
 /// Why a history operation failed.
@@ -113,7 +113,7 @@ struct People {
 }
 
 impl People {
-    async fn of(db: &Db, store: &Store, id: RegistrationId) -> Result<People, HistoryError> {
+    async fn of(db: &Db, store: &Store, id: DocId) -> Result<People, HistoryError> {
         let clients = db.client_authors(id).await?;
         let stored = store.deletions(id).await?;
         let deleters: Vec<UserId> = stored.iter().filter_map(|d| d.author.clone()).collect();
@@ -161,7 +161,7 @@ pub async fn take(
     db: &Db,
     store: &Store,
     events: &Events,
-    id: RegistrationId,
+    id: DocId,
     state: Vec<u8>,
     taking: Taking,
 ) -> Result<Option<SnapshotMeta>, HistoryError> {
@@ -198,9 +198,11 @@ pub async fn take(
             summary,
         })
         .await?;
-    if let Some(registration) = db.registration(id).await? {
+    // A registration's versions are news on its school's stream (a meeting's are not: the
+    // stream is the registrations', which not everyone at a meeting may follow).
+    if let Some(registration) = db.registration(id.into()).await? {
         let event = SnapshotEvent {
-            registration_id: id,
+            registration_id: registration.id,
             snapshot: &meta,
         };
         events.publish(registration.school_id, SchoolEvent::new("snapshot", &event));
@@ -327,7 +329,7 @@ pub struct DiffResponse {
 pub async fn diff(
     db: &Db,
     store: &Store,
-    id: RegistrationId,
+    id: DocId,
     state: Vec<u8>,
     from: (SnapshotMeta, Vec<u8>),
     to: Option<(SnapshotMeta, Vec<u8>)>,

@@ -97,6 +97,31 @@ uuid_id! {
 }
 
 uuid_id! {
+    /// A CRDT document: a registration's or a meeting's (each document has the id of what
+    /// it is the content of, and ids are UUIDs, so they never meet).
+    DocId
+}
+
+impl From<RegistrationId> for DocId {
+    fn from(id: RegistrationId) -> Self {
+        DocId(id.0)
+    }
+}
+
+impl From<MeetingId> for DocId {
+    fn from(id: MeetingId) -> Self {
+        DocId(id.0)
+    }
+}
+
+impl From<DocId> for RegistrationId {
+    /// The registration a document would be the content of (if it is one: look it up).
+    fn from(id: DocId) -> Self {
+        RegistrationId(id.0)
+    }
+}
+
+uuid_id! {
     /// A comment thread on a registration.
     ThreadId
 }

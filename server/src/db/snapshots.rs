@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use super::{Db, DbError, Person, now};
-use crate::ids::{RegistrationId, SnapshotId, UserId};
+use crate::ids::{DocId, SnapshotId, UserId};
 
 /// Why a snapshot was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -103,7 +103,7 @@ pub struct StoredSnapshot {
 #[derive(Debug, Clone)]
 pub struct NewSnapshot {
     /// The document.
-    pub doc: RegistrationId,
+    pub doc: DocId,
     /// Why.
     pub kind: SnapshotKind,
     /// Its name, if named.
@@ -172,7 +172,7 @@ impl Db {
     }
 
     /// A document's versions, newest first.
-    pub async fn snapshots(&self, doc: RegistrationId) -> Result<Vec<SnapshotMeta>, DbError> {
+    pub async fn snapshots(&self, doc: DocId) -> Result<Vec<SnapshotMeta>, DbError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{SELECT} WHERE s.doc_id = $1 ORDER BY s.created_at DESC, s.rowid DESC"
         )))
@@ -186,11 +186,7 @@ impl Db {
     }
 
     /// One version of a document (`None` if it is not one of this document's).
-    pub async fn snapshot(
-        &self,
-        doc: RegistrationId,
-        id: SnapshotId,
-    ) -> Result<Option<StoredSnapshot>, DbError> {
+    pub async fn snapshot(&self, doc: DocId, id: SnapshotId) -> Result<Option<StoredSnapshot>, DbError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{SELECT} WHERE s.doc_id = $1 AND s.id = $2"
         )))
@@ -202,7 +198,7 @@ impl Db {
     }
 
     /// A document's newest version.
-    pub async fn latest_snapshot(&self, doc: RegistrationId) -> Result<Option<StoredSnapshot>, DbError> {
+    pub async fn latest_snapshot(&self, doc: DocId) -> Result<Option<StoredSnapshot>, DbError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{SELECT} WHERE s.doc_id = $1 ORDER BY s.created_at DESC, s.rowid DESC LIMIT 1"
         )))

@@ -344,7 +344,7 @@ impl Db {
     /// Which user each client ID of a document belongs to, with their display names.
     pub async fn client_authors(
         &self,
-        doc: crate::ids::RegistrationId,
+        doc: crate::ids::DocId,
     ) -> Result<std::collections::HashMap<samen_crdt::ClientId, (UserId, String)>, DbError> {
         let rows = sqlx::query(
             "SELECT b.client_id, u.id, u.display_name FROM client_bindings b

@@ -42,7 +42,7 @@ pub async fn registration_for(
 }
 
 /// The registration and the caller's access, if it exists and the caller may reach it.
-async fn reachable(
+pub(super) async fn reachable(
     state: &AppState,
     auth: &Authenticated,
     id: RegistrationId,

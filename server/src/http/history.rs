@@ -34,7 +34,7 @@ async fn snapshot_of(
 ) -> Result<StoredSnapshot, AppError> {
     state
         .db
-        .snapshot(registration.id, found(id)?)
+        .snapshot(registration.id.into(), found(id)?)
         .await?
         .ok_or(AppError::NotFound)
 }
@@ -73,7 +73,7 @@ pub async fn list(
         None,
     )
     .await?;
-    let snapshots = state.db.snapshots(registration.id).await?;
+    let snapshots = state.db.snapshots(registration.id.into()).await?;
     Ok(Json(SnapshotList { snapshots }))
 }
 
@@ -134,13 +134,13 @@ pub async fn create(
         ));
     }
     state.writes.check(Write::Version, &auth.user.id)?;
-    let doc_state = state.rooms.document_state(registration.id).await?;
+    let doc_state = state.rooms.document_state(registration.id.into()).await?;
     let taking = Taking::named(name.to_owned(), auth.user.id.clone());
     let meta = history::take(
         &state.db,
         state.rooms.store(),
         &state.events,
-        registration.id,
+        registration.id.into(),
         doc_state,
         taking,
     )
@@ -202,7 +202,7 @@ pub async fn get(
         Some(stored.meta.id.to_string()),
     )
     .await?;
-    let doc_state = state.rooms.document_state(registration.id).await?;
+    let doc_state = state.rooms.document_state(registration.id.into()).await?;
     let version = history::version(doc_state, stored.snapshot).await?;
     Ok(Json(VersionResponse {
         snapshot: stored.meta,
@@ -266,11 +266,11 @@ pub async fn diff(
         Some(compared),
     )
     .await?;
-    let doc_state = state.rooms.document_state(registration.id).await?;
+    let doc_state = state.rooms.document_state(registration.id.into()).await?;
     let response = history::diff(
         &state.db,
         state.rooms.store(),
-        registration.id,
+        registration.id.into(),
         doc_state,
         (from.meta, from.snapshot),
         to.map(|t| (t.meta, t.snapshot)),
@@ -330,13 +330,13 @@ pub async fn restore(
     }
     state.writes.check(Write::Version, &auth.user.id)?;
     // The document as it is now stays findable in the history.
-    let before = state.rooms.document_state(registration.id).await?;
+    let before = state.rooms.document_state(registration.id.into()).await?;
     let keep = Taking::auto();
     history::take(
         &state.db,
         state.rooms.store(),
         &state.events,
-        registration.id,
+        registration.id.into(),
         before,
         keep,
     )
@@ -344,19 +344,19 @@ pub async fn restore(
     let principal = Principal::new(auth.user.id.clone(), auth.user.display_name.clone(), access);
     state
         .rooms
-        .restore(registration.id, source.snapshot, principal)
+        .restore(registration.id.into(), source.snapshot, principal)
         .await
         .map_err(|err| match err {
             RestoreError::Interrupted => AppError::Unavailable,
             RestoreError::Failed(detail) => AppError::Internal(detail),
         })?;
-    let after = state.rooms.document_state(registration.id).await?;
+    let after = state.rooms.document_state(registration.id.into()).await?;
     let record = Taking::restore(source.meta.id, source.meta.name.clone(), auth.user.id.clone());
     let meta = history::take(
         &state.db,
         state.rooms.store(),
         &state.events,
-        registration.id,
+        registration.id.into(),
         after,
         record,
     )

@@ -143,13 +143,9 @@ async fn meeting_for(
 ) -> Result<(Meeting, Vec<Partner>), AppError> {
     let id: Option<MeetingId> = found(id).ok();
     if let Some(id) = id
-        && let Some(meeting) = state.db.meeting(id).await?
-        && auth.reaches(meeting.school_id)
+        && let Some(found) = reachable(state, auth, id).await?
     {
-        let partners = state.db.partners_at(&auth.user.id, meeting.school_id).await?;
-        if !partners.is_empty() {
-            return Ok((meeting, partners));
-        }
+        return Ok(found);
     }
     audit_not_found(
         &state.db,
@@ -159,6 +155,20 @@ async fn meeting_for(
     )
     .await?;
     Err(AppError::NotFound)
+}
+
+/// The meeting and the caller's roles at its school's table, if it exists and the caller
+/// has a place there.
+pub(super) async fn reachable(
+    state: &AppState,
+    auth: &Authenticated,
+    id: MeetingId,
+) -> Result<Option<(Meeting, Vec<Partner>)>, AppError> {
+    let Some(meeting) = state.db.meeting(id).await?.filter(|m| auth.reaches(m.school_id)) else {
+        return Ok(None);
+    };
+    let partners = state.db.partners_at(&auth.user.id, meeting.school_id).await?;
+    Ok((!partners.is_empty()).then_some((meeting, partners)))
 }
 
 /// Who sits at a school's table: its members, CLB staff and LSC staff.

@@ -199,7 +199,7 @@ pub async fn content(
     }: OnRegistration,
 ) -> Result<Json<ContentResponse>, AppError> {
     read(&state, &auth, &registration).await?;
-    let doc_state = state.rooms.document_state(registration.id).await?;
+    let doc_state = state.rooms.document_state(registration.id.into()).await?;
     let sections = samen_crdt::text::plain_text_from_state(&doc_state)
         .map_err(|e| AppError::Internal(format!("stored document does not decode: {e}")))?;
     Ok(Json(ContentResponse { sections }))
@@ -250,8 +250,8 @@ pub async fn authors(
     }: OnRegistration,
 ) -> Result<Json<AuthorsResponse>, AppError> {
     read(&state, &auth, &registration).await?;
-    let doc_state = state.rooms.document_state(registration.id).await?;
-    let bindings = state.db.client_authors(registration.id).await?;
+    let doc_state = state.rooms.document_state(registration.id.into()).await?;
+    let bindings = state.db.client_authors(registration.id.into()).await?;
     let authorship = samen_crdt::text::authorship_from_state(&doc_state)
         .map_err(|e| AppError::Internal(format!("stored document does not decode: {e}")))?;
     let mut authors = BTreeMap::new();

@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 use super::audit::{audit, audit_not_found, audit_read};
 use super::body::JsonObject;
 use crate::access::SchoolAccess;
-use crate::access_watch::Grant;
+use crate::access_watch::{Grant, Held};
 use crate::auth::Authenticated;
 use crate::db::{Institution, NewRegistration, Registration, RegistrationFilter};
 use crate::domain;
@@ -297,7 +297,7 @@ pub async fn events(
         credential: auth.credential.clone(),
         user: auth.user.id.clone(),
         school: school.id,
-        access,
+        access: Held::Registrations(access),
     });
     let principal = Principal::new(auth.user.id.clone(), auth.user.display_name.clone(), access);
     let role = access.as_str();

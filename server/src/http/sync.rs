@@ -8,11 +8,11 @@ use axum::response::Response;
 
 use super::access::{RegistrationPath, registration_for};
 use super::audit::audit_read;
-use crate::access_watch::Grant;
-use crate::auth::{Via, authenticate, same_origin};
+use crate::access_watch::{Grant, Held};
+use crate::auth::{Authenticated, Via, authenticate, same_origin};
 use crate::db::TokenScope;
 use crate::error::AppError;
-use crate::ids::ConnId;
+use crate::ids::{ConnId, DocId, InstitutionId, MeetingId, RegistrationId};
 use crate::rooms::{Principal, SocketSettings, serve_socket};
 use crate::state::AppState;
 
@@ -28,6 +28,34 @@ pub(super) struct SyncQuery {
     /// `1` to receive durability acks.
     #[serde(default)]
     pub acks: Option<String>,
+}
+
+/// The document `/sync/{id}` names (a registration's or a meeting's), its school, and what
+/// the caller holds of it; 404 (audited) when it is neither, or not the caller's. Looked up
+/// without auditing first, so that opening a meeting is no denied registration read.
+async fn document_for(
+    state: &AppState,
+    auth: &Authenticated,
+    id: &str,
+) -> Result<(DocId, InstitutionId, Held), AppError> {
+    if let Ok(id) = id.parse::<RegistrationId>()
+        && let Some((registration, access)) = super::access::reachable(state, auth, id).await?
+    {
+        return Ok((id.into(), registration.school_id, Held::Registrations(access)));
+    }
+    if let Ok(id) = id.parse::<MeetingId>()
+        && let Some((meeting, partners)) = super::meetings::reachable(state, auth, id).await?
+    {
+        return Ok((id.into(), meeting.school_id, Held::Table(partners)));
+    }
+    // Neither: audited and answered as before meetings had documents (a registration
+    // read that was denied).
+    let (registration, access) = registration_for(state, auth, id).await?;
+    Ok((
+        registration.id.into(),
+        registration.school_id,
+        Held::Registrations(access),
+    ))
 }
 
 /// Opens a registration's document over a WebSocket. Everything is checked before the
@@ -50,7 +78,7 @@ pub(super) async fn sync(
             "WebSocket connections with a session must come from the Samen app itself.".into(),
         ));
     }
-    let (registration, access) = registration_for(&state, &auth, &id).await?;
+    let (doc, school, held) = document_for(&state, &auth, &id).await?;
     let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &state)
         .await
         .map_err(|e| AppError::BadRequest(e.body_text()))?;
@@ -58,10 +86,13 @@ pub(super) async fn sync(
     let grant = Grant {
         credential: auth.credential,
         user: auth.user.id.clone(),
-        school: registration.school_id,
-        access,
+        school,
+        access: held.clone(),
     };
-    let mut principal = Principal::new(auth.user.id, auth.user.display_name, access);
+    let mut principal = match held {
+        Held::Registrations(access) => Principal::new(auth.user.id, auth.user.display_name, access),
+        Held::Table(partners) => Principal::at_meeting(auth.user.id, auth.user.display_name, partners),
+    };
     // A read-only token's updates are refused as a stranger's to every section would be.
     principal.write = auth.limits.scope == TokenScope::ReadWrite;
     let principal = Arc::new(principal);
@@ -73,14 +104,7 @@ pub(super) async fn sync(
         .ok_or(AppError::TooManyConnections(state.sockets.max()))?;
     // Opening the document is a read: recorded (once an hour; a repeat costs a set lookup)
     // before the upgrade, so an open that cannot be recorded is refused with 503.
-    audit_read(
-        &state.db,
-        &principal.user,
-        "document.open",
-        registration.id.to_string(),
-        None,
-    )
-    .await?;
+    audit_read(&state.db, &principal.user, "document.open", doc.to_string(), None).await?;
     let edited = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let settings = SocketSettings {
         conn,
@@ -94,7 +118,7 @@ pub(super) async fn sync(
     // validator enforces the exact payload limit.
     let max = state.config.max_message_bytes.saturating_add(64);
     let rooms = state.rooms.clone();
-    let id = registration.id;
+    let id = doc;
     let watch = state.watch.clone();
     Ok(upgrade
         .max_message_size(max)

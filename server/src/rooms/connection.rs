@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 
 use super::outbox::{Delivery, outbox};
 use super::{Budget, CloseReason, Held, Inbound, JoinError, Joined, Peer, Principal, RoomCmd, Rooms};
-use crate::ids::{ConnId, RegistrationId};
+use crate::ids::{ConnId, DocId};
 
 /// How long one write may take before the client counts as gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -57,7 +57,7 @@ pub struct SocketSettings {
 pub fn serve_socket(
     mut socket: WebSocket,
     rooms: Rooms,
-    id: RegistrationId,
+    id: DocId,
     settings: SocketSettings,
 ) -> impl Future<Output = ()> + Send {
     async move {

@@ -27,9 +27,10 @@ use crate::colors::color_of;
 use crate::config::RoomConfig;
 use crate::db::Db;
 use crate::events::Events;
-use crate::ids::{ConnId, RegistrationId, UserId};
+use crate::ids::{ConnId, DocId, UserId};
 use crate::metrics::Metrics;
 use crate::storage::{Notice, StorageError, Store, StoredBatch, Topic};
+use samen_crdt::meeting::{MeetingRoot, Partner};
 
 /// Who is on a connection, as the server established before the upgrade.
 #[derive(Debug, Clone)]
@@ -38,36 +39,69 @@ pub struct Principal {
     pub user: UserId,
     /// Their display name.
     pub name: String,
-    /// Their access to the registration's school.
-    pub access: SchoolAccess,
+    /// What they may write in the document.
+    pub rule: Rule,
     /// Their presence colour.
     pub color: &'static str,
     /// Whether their credential may change the document (false for a read-only token).
     pub write: bool,
 }
 
+/// What a user may write in a document, by its kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rule {
+    /// A registration's sections, by the user's access to its school.
+    Registration(SchoolAccess),
+    /// A meeting's parts, by the partners the user is at the school's table.
+    Meeting(Vec<Partner>),
+}
+
 impl Principal {
-    /// A principal with a colour that stays the same for the same user.
+    /// A principal on a registration, with a colour that stays the same for the same user.
     pub fn new(user: UserId, name: String, access: SchoolAccess) -> Self {
+        Self::with_rule(user, name, Rule::Registration(access))
+    }
+
+    /// A principal on a meeting, at its school's table as `partners`.
+    pub fn at_meeting(user: UserId, name: String, partners: Vec<Partner>) -> Self {
+        Self::with_rule(user, name, Rule::Meeting(partners))
+    }
+
+    fn with_rule(user: UserId, name: String, rule: Rule) -> Self {
         let color = color_of(&user);
         Principal {
             user,
             name,
-            access,
+            rule,
             color,
             write: true,
         }
     }
 
-    /// Whether this connection may write a section: its user's access allows it, and its
-    /// credential may change things at all.
-    pub fn may_write(&self, section: samen_crdt::Section) -> bool {
-        self.write && self.access.may_write(section)
+    /// Whether this connection may write the root `root` (`None`: the document has no such
+    /// root): its user's rule allows it, and its credential may change things at all.
+    pub fn may_write(&self, root: &str) -> Option<bool> {
+        let allowed = match &self.rule {
+            Rule::Registration(access) => {
+                samen_crdt::Section::from_root_name(root).map(|s| access.may_write(s))
+            }
+            Rule::Meeting(partners) => {
+                MeetingRoot::parse(root).map(|part| partners.iter().any(|p| part.writable_by(p)))
+            }
+        };
+        allowed.map(|allowed| allowed && self.write)
     }
 
     /// The `user` object the server stamps into every presence state of this connection.
     pub fn stamp(&self) -> serde_json::Value {
-        let role = self.access.as_str();
+        let role = match &self.rule {
+            Rule::Registration(access) => access.as_str(),
+            Rule::Meeting(partners) => match partners.first() {
+                Some(Partner::Clb) => "clb",
+                Some(Partner::School) => "school",
+                Some(Partner::Lsc(_)) | None => "lsc",
+            },
+        };
         serde_json::json!({ "id": self.user, "name": self.name, "role": role, "color": self.color })
     }
 }
@@ -272,7 +306,7 @@ pub(crate) enum RoomCmd {
 #[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct PresenceNews {
     /// The document.
-    pub doc: RegistrationId,
+    pub doc: DocId,
     /// The states that changed (client ID, clock, JSON state or `null`).
     pub changes: Vec<presence::Change>,
 }
@@ -333,7 +367,7 @@ pub(crate) struct Joined {
 
 /// Shared by every room and connection.
 pub(crate) struct RoomsInner {
-    pub rooms: DashMap<RegistrationId, RoomHandle>,
+    pub rooms: DashMap<DocId, RoomHandle>,
     pub store: Store,
     pub db: Db,
     pub events: Events,
@@ -360,7 +394,7 @@ pub(crate) struct RoomsInner {
 /// the room's own drop: each connection's outbox then says the room is gone (1001).
 struct Slot {
     inner: Arc<RoomsInner>,
-    id: RegistrationId,
+    id: DocId,
     instance: u64,
     /// Whether the document loaded (the gauge counts loaded rooms only).
     loaded: bool,
@@ -368,7 +402,7 @@ struct Slot {
 
 impl Slot {
     /// Counts a room from its claim of the registry's slot.
-    fn claim(inner: Arc<RoomsInner>, id: RegistrationId, instance: u64) -> Self {
+    fn claim(inner: Arc<RoomsInner>, id: DocId, instance: u64) -> Self {
         inner.live.send_modify(|n| *n += 1);
         Slot {
             inner,
@@ -463,7 +497,7 @@ impl Rooms {
 
     /// A document's current state as a v1 update: from its room when it is loaded (after
     /// the room's pending commit), else from storage.
-    pub async fn document_state(&self, id: RegistrationId) -> Result<Vec<u8>, StorageError> {
+    pub async fn document_state(&self, id: DocId) -> Result<Vec<u8>, StorageError> {
         let handle = self.inner.rooms.get(&id).map(|h| h.clone());
         if let Some(handle) = handle {
             let (reply, rx) = oneshot::channel();
@@ -479,12 +513,7 @@ impl Rooms {
 
     /// Makes document `id` equal to its version `snapshot` (an encoded yrs snapshot), as a
     /// forward edit by `by` that everyone connected receives. `Ok(false)`: it already was.
-    pub async fn restore(
-        &self,
-        id: RegistrationId,
-        snapshot: Vec<u8>,
-        by: Principal,
-    ) -> Result<bool, RestoreError> {
+    pub async fn restore(&self, id: DocId, snapshot: Vec<u8>, by: Principal) -> Result<bool, RestoreError> {
         let by = Arc::new(by);
         for _ in 0..8 {
             let handle = self.room(id).await.map_err(|_| RestoreError::Interrupted)?;
@@ -557,7 +586,7 @@ impl Rooms {
 
     /// Closes connection `conn` on document `id` because its user's right ended (a room
     /// that is not loaded has no connections).
-    pub async fn end_access(&self, id: RegistrationId, conn: ConnId) {
+    pub async fn end_access(&self, id: DocId, conn: ConnId) {
         let handle = self.inner.rooms.get(&id).map(|h| h.clone());
         if let Some(handle) = handle {
             let _ = handle.tx.send(RoomCmd::EndAccess { conn }).await;
@@ -567,7 +596,7 @@ impl Rooms {
     /// Joins a connection to the room of `id`, loading the room if needed.
     pub(crate) async fn join(
         &self,
-        id: RegistrationId,
+        id: DocId,
         conn: ConnId,
         make_peer: impl Fn() -> (Peer, outbox::OutboxReceiver),
     ) -> Result<Joined, JoinError> {
@@ -599,7 +628,7 @@ impl Rooms {
     }
 
     /// The running room of `id`, loaded now if it is not.
-    async fn room(&self, id: RegistrationId) -> Result<RoomHandle, JoinError> {
+    async fn room(&self, id: DocId) -> Result<RoomHandle, JoinError> {
         if let Some(handle) = self.inner.rooms.get(&id) {
             return Ok(handle.clone());
         }
@@ -688,7 +717,7 @@ mod tests {
             };
             (peer, receiver)
         };
-        let id = RegistrationId::new();
+        let id = DocId::new();
         let conn = ConnId::next();
         let Joined { tx, outbox, .. } = rooms.join(id, conn, make_peer).await.expect("join");
         assert_eq!(rooms.loaded(), 1);

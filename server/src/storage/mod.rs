@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use thiserror::Error;
 
-use crate::ids::{RegistrationId, UserId};
+use crate::ids::{DocId, UserId};
 use samen_crdt::ClientId;
 use samen_crdt::validate::DeleteRange;
 
@@ -229,7 +229,7 @@ pub enum Notice {
     /// Another node stored updates of `doc`, through sequence number `seq`.
     Stored {
         /// The document.
-        doc: RegistrationId,
+        doc: DocId,
         /// The last sequence number it stored.
         seq: i64,
         /// The batch itself, when it was small enough to travel with the notice (else
@@ -285,14 +285,14 @@ pub enum Topic {
 #[async_trait]
 pub trait DocStore: Send + Sync + 'static {
     /// Reads a document's state and log tail (an unknown document is empty).
-    async fn load(&self, doc: RegistrationId) -> Result<StoredDoc, StorageError> {
+    async fn load(&self, doc: DocId) -> Result<StoredDoc, StorageError> {
         self.read_since(doc, 0).await
     }
 
     /// Reads what was stored of a document after sequence number `after`: its state if a
     /// compaction went past `after` (it holds what the log no longer does), the log after
     /// that, and all its client-ID bindings.
-    async fn read_since(&self, doc: RegistrationId, after: i64) -> Result<StoredDoc, StorageError>;
+    async fn read_since(&self, doc: DocId, after: i64) -> Result<StoredDoc, StorageError>;
 
     /// Appends updates (and what each deleted), and binds new client IDs to their users,
     /// durably, in one transaction; returns the sequence number of the first update.
@@ -303,7 +303,7 @@ pub trait DocStore: Send + Sync + 'static {
     /// answer whether others stored updates in between.
     async fn append(
         &self,
-        doc: RegistrationId,
+        doc: DocId,
         after: i64,
         updates: &[NewUpdate],
         bindings: &[(ClientId, UserId)],
@@ -329,17 +329,17 @@ pub trait DocStore: Send + Sync + 'static {
     /// Takes or renews (`hold`), or gives up, this node's lease on a document's
     /// housekeeping (compaction and automatic versions), so that one node does it;
     /// returns whether this node holds it. Where one process writes, it always does.
-    async fn lease(&self, _doc: RegistrationId, hold: bool) -> Result<bool, StorageError> {
+    async fn lease(&self, _doc: DocId, hold: bool) -> Result<bool, StorageError> {
         Ok(hold)
     }
 
     /// Replaces the state by `state`, which holds every update up to `through_seq`, and
     /// drops those log entries. A state older than the stored one is ignored, so a late
     /// compaction can never undo a newer one.
-    async fn compact(&self, doc: RegistrationId, state: &[u8], through_seq: i64) -> Result<(), StorageError>;
+    async fn compact(&self, doc: DocId, state: &[u8], through_seq: i64) -> Result<(), StorageError>;
 
     /// Who deleted what in the document, over its whole life (compaction keeps these).
-    async fn deletions(&self, doc: RegistrationId) -> Result<Vec<Deletion>, StorageError>;
+    async fn deletions(&self, doc: DocId) -> Result<Vec<Deletion>, StorageError>;
 
     /// Waits for pending writes and closes the database.
     async fn close(&self);

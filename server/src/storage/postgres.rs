@@ -25,7 +25,7 @@ use super::{
     Deletion, DocStore, LOAD_DELETIONS, NewUpdate, Notice, StorageError, StoredBatch, StoredDoc, Topic,
     deletion, encode_ranges, now_millis,
 };
-use crate::ids::{RegistrationId, UserId};
+use crate::ids::{DocId, UserId};
 use samen_crdt::ClientId;
 
 /// Connections per node: rooms append concurrently, and handlers read beside them.
@@ -237,7 +237,7 @@ const NO_HEAD: sqlx::Error = sqlx::Error::RowNotFound;
 
 /// One room's batch to append, and where its first sequence number (or error) goes.
 struct Append {
-    doc: RegistrationId,
+    doc: DocId,
     updates: Vec<NewUpdate>,
     bindings: Vec<(ClientId, UserId)>,
     reply: oneshot::Sender<Result<i64, StorageError>>,
@@ -480,7 +480,7 @@ impl<'a> Rows<'a> {
 /// it fits in a notice, so that the other nodes need not read it.
 #[derive(Debug, Serialize, Deserialize)]
 struct StoredNews {
-    doc: RegistrationId,
+    doc: DocId,
     first: i64,
     last: i64,
     node: String,
@@ -530,7 +530,7 @@ impl StoredNews {
     /// The whole payload, as the database writes it (for tests of what the nodes hear).
     #[cfg(test)]
     fn payload(
-        doc: RegistrationId,
+        doc: DocId,
         first: i64,
         node: &str,
         updates: &[NewUpdate],
@@ -544,7 +544,7 @@ impl StoredNews {
 
 #[async_trait]
 impl DocStore for PgStore {
-    async fn read_since(&self, doc: RegistrationId, after: i64) -> Result<StoredDoc, StorageError> {
+    async fn read_since(&self, doc: DocId, after: i64) -> Result<StoredDoc, StorageError> {
         let id = doc.to_string();
         // One snapshot for the three reads, so that a concurrent compaction (by this node
         // or another) is seen whole or not at all.
@@ -562,7 +562,7 @@ impl DocStore for PgStore {
     /// never sees a number before the ones below it.
     async fn append(
         &self,
-        doc: RegistrationId,
+        doc: DocId,
         _after: i64,
         updates: &[NewUpdate],
         bindings: &[(ClientId, UserId)],
@@ -578,7 +578,7 @@ impl DocStore for PgStore {
         done.await.map_err(|_| StorageError::Closed)?
     }
 
-    async fn compact(&self, doc: RegistrationId, state: &[u8], through_seq: i64) -> Result<(), StorageError> {
+    async fn compact(&self, doc: DocId, state: &[u8], through_seq: i64) -> Result<(), StorageError> {
         let id = doc.to_string();
         let mut tx = self.pool.begin().await?;
         // A state older than the stored one is ignored; the log goes as far as the stored
@@ -605,7 +605,7 @@ impl DocStore for PgStore {
         Ok(())
     }
 
-    async fn deletions(&self, doc: RegistrationId) -> Result<Vec<Deletion>, StorageError> {
+    async fn deletions(&self, doc: DocId) -> Result<Vec<Deletion>, StorageError> {
         let rows = sqlx::query_as(LOAD_DELETIONS)
             .bind(doc.to_string())
             .fetch_all(&self.pool)
@@ -641,7 +641,7 @@ impl DocStore for PgStore {
         Ok(Some(rx))
     }
 
-    async fn lease(&self, doc: RegistrationId, hold: bool) -> Result<bool, StorageError> {
+    async fn lease(&self, doc: DocId, hold: bool) -> Result<bool, StorageError> {
         let mut leases = self.leases.lock().await;
         let result = leases.update(&self.options, doc, hold).await;
         if result.is_err() {
@@ -668,14 +668,14 @@ impl DocStore for PgStore {
 struct Leases {
     conn: Option<PgConnection>,
     /// The documents whose lock this session holds (held once each: the locks stack).
-    held: HashSet<RegistrationId>,
+    held: HashSet<DocId>,
 }
 
 impl Leases {
     async fn update(
         &mut self,
         options: &PgConnectOptions,
-        doc: RegistrationId,
+        doc: DocId,
         hold: bool,
     ) -> Result<bool, StorageError> {
         let conn = match &mut self.conn {
@@ -713,7 +713,7 @@ impl Leases {
 
 /// A document's advisory lock key: 64 bits of its UUID (random bits, so no two documents
 /// of a database share one in practice; if two did, one node would keep house for both).
-fn lock_key(doc: RegistrationId) -> i64 {
+fn lock_key(doc: DocId) -> i64 {
     let bits = doc.as_u128();
     ((bits >> 64) as u64 ^ bits as u64) as i64
 }
@@ -724,7 +724,7 @@ mod tests {
 
     #[test]
     fn notices_from_other_nodes_are_news_and_our_own_and_garbage_are_not() {
-        let doc = RegistrationId::new();
+        let doc = DocId::new();
         let update = |data: &[u8]| NewUpdate {
             data: data.to_vec(),
             author: None,

@@ -17,7 +17,7 @@ use super::{
     Deletion, DocStore, LOAD_DELETIONS, NewUpdate, StorageError, StoredDoc, deletion, encode_ranges,
     now_millis,
 };
-use crate::ids::{RegistrationId, UserId};
+use crate::ids::{DocId, UserId};
 use samen_crdt::ClientId;
 
 /// Documents in a SQLite database.
@@ -56,7 +56,7 @@ type Reply = oneshot::Sender<Result<(), StorageError>>;
 
 /// One room's batch to append, and where its outcome goes.
 struct Append {
-    doc: RegistrationId,
+    doc: DocId,
     first_seq: i64,
     updates: Vec<NewUpdate>,
     bindings: Vec<(ClientId, UserId)>,
@@ -65,7 +65,7 @@ struct Append {
 
 /// A document's new state, folding its log through `through_seq`.
 struct Compact {
-    doc: RegistrationId,
+    doc: DocId,
     state: Vec<u8>,
     through_seq: i64,
     reply: Reply,
@@ -276,7 +276,7 @@ impl SqliteStore {
 
 #[async_trait]
 impl DocStore for SqliteStore {
-    async fn read_since(&self, doc: RegistrationId, after: i64) -> Result<StoredDoc, StorageError> {
+    async fn read_since(&self, doc: DocId, after: i64) -> Result<StoredDoc, StorageError> {
         let id = doc.to_string();
         // One read transaction, so that a concurrent compaction is seen whole or not at all.
         let mut tx = self.pool.begin().await?;
@@ -289,7 +289,7 @@ impl DocStore for SqliteStore {
     /// room per document in it: the room's last number is the log's.
     async fn append(
         &self,
-        doc: RegistrationId,
+        doc: DocId,
         after: i64,
         updates: &[NewUpdate],
         bindings: &[(ClientId, UserId)],
@@ -308,7 +308,7 @@ impl DocStore for SqliteStore {
         Ok(first_seq)
     }
 
-    async fn deletions(&self, doc: RegistrationId) -> Result<Vec<Deletion>, StorageError> {
+    async fn deletions(&self, doc: DocId) -> Result<Vec<Deletion>, StorageError> {
         let rows = sqlx::query_as(LOAD_DELETIONS)
             .bind(doc.to_string())
             .fetch_all(&self.pool)
@@ -316,7 +316,7 @@ impl DocStore for SqliteStore {
         Ok(rows.into_iter().map(deletion).collect())
     }
 
-    async fn compact(&self, doc: RegistrationId, state: &[u8], through_seq: i64) -> Result<(), StorageError> {
+    async fn compact(&self, doc: DocId, state: &[u8], through_seq: i64) -> Result<(), StorageError> {
         self.submit(|reply| {
             Job::Compact(Compact {
                 doc,

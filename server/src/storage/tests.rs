@@ -46,7 +46,7 @@ crate::test_both_dbs!(
 );
 async fn unknown_documents_are_empty(engine: Engine) {
     let (store, _db) = store(engine).await;
-    let doc = store.load(RegistrationId::new()).await.expect("load");
+    let doc = store.load(DocId::new()).await.expect("load");
     assert!(doc.state.is_none());
     assert!(doc.tail.is_empty());
     assert_eq!(doc.last_seq(), 0);
@@ -59,7 +59,7 @@ crate::test_both_dbs!(
 );
 async fn appends_load_in_order_and_compaction_folds_them(engine: Engine) {
     let (store, _db) = store(engine).await;
-    let id = RegistrationId::new();
+    let id = DocId::new();
     let first = store
         .append(id, 0, &[update(1), update(2)], &[])
         .await
@@ -92,7 +92,7 @@ crate::test_both_dbs!(
 /// What a room on another node reads when told that updates were stored.
 async fn a_read_after_a_number_brings_only_what_came_after(engine: Engine) {
     let (store, _db) = store(engine).await;
-    let id = RegistrationId::new();
+    let id = DocId::new();
     store
         .append(id, 0, &[update(1), update(2), update(3)], &[])
         .await
@@ -128,7 +128,7 @@ crate::test_both_dbs!(
 );
 async fn a_failed_append_leaves_nothing_behind(engine: Engine) {
     let (store, _db) = store(engine).await;
-    let id = RegistrationId::new();
+    let id = DocId::new();
     store.append(id, 0, &[update(1)], &[]).await.expect("append");
     assert!(
         store
@@ -158,9 +158,9 @@ crate::test_both_dbs!(
 /// append must still fail alone.
 async fn concurrent_appends_succeed_and_a_bad_one_fails_alone(engine: Engine) {
     let (store, _db) = store(engine).await;
-    let taken = RegistrationId::new();
+    let taken = DocId::new();
     store.append(taken, 0, &[update(1)], &[]).await.expect("append");
-    let docs: Vec<RegistrationId> = (0..40).map(|_| RegistrationId::new()).collect();
+    let docs: Vec<DocId> = (0..40).map(|_| DocId::new()).collect();
     let mut tasks = Vec::new();
     for (i, doc) in docs.iter().enumerate() {
         let (store, doc) = (store.clone(), *doc);
@@ -214,14 +214,14 @@ crate::test_both_dbs!(
 /// On SQLite, more compactions than one transaction takes (some wait for later ones).
 async fn compactions_and_appends_sent_together_are_all_written(engine: Engine) {
     let (store, _db) = store(engine).await;
-    let docs: Vec<RegistrationId> = (0..10).map(|_| RegistrationId::new()).collect();
+    let docs: Vec<DocId> = (0..10).map(|_| DocId::new()).collect();
     for doc in &docs {
         store
             .append(*doc, 0, &[update(1), update(2)], &[])
             .await
             .expect("append");
     }
-    let taken = RegistrationId::new();
+    let taken = DocId::new();
     store.append(taken, 0, &[update(1)], &[]).await.expect("append");
     let mut tasks = Vec::new();
     for doc in docs.iter().copied() {
@@ -258,7 +258,7 @@ crate::test_both_dbs!(
 );
 async fn data_survives_reopening(engine: Engine) {
     let db = TestDb::new(engine).await;
-    let id = RegistrationId::new();
+    let id = DocId::new();
     {
         let store = db.open().await;
         store.append(id, 0, &[update(7)], &[]).await.expect("append");
@@ -278,7 +278,7 @@ async fn two_nodes_number_one_log_hear_each_other_and_share_one_lease() {
     assert!(a.shared() && b.shared());
     // Listening once `listen` returns: nothing told after it is lost.
     let mut heard_by_b = b.listen().await.expect("listen").expect("notices");
-    let id = RegistrationId::new();
+    let id = DocId::new();
 
     let mut tasks = Vec::new();
     for (i, store) in [a.clone(), b.clone()].into_iter().cycle().take(20).enumerate() {
@@ -357,7 +357,7 @@ async fn a_client_id_bound_on_another_node_stays_with_its_user() {
     let b = test.open().await;
     let ann = db.create_user("ann@test.be", "Ann", "hash").await.expect("user");
     let bob = db.create_user("bob@test.be", "Bob", "hash").await.expect("user");
-    let (id, client) = (RegistrationId::new(), ClientId::new(5));
+    let (id, client) = (DocId::new(), ClientId::new(5));
     a.append(id, 0, &[update(1)], &[(client, ann.id.clone())])
         .await
         .expect("A binds the client ID to Ann");
@@ -369,7 +369,7 @@ async fn a_client_id_bound_on_another_node_stays_with_its_user() {
         .map(|i| {
             let (b, ann) = (b.clone(), ann.id.clone());
             tokio::spawn(async move {
-                let doc = RegistrationId::new();
+                let doc = DocId::new();
                 b.append(doc, 0, &[update(i)], &[(ClientId::new(9), ann)])
                     .await
                     .map(|_| doc)

@@ -13,7 +13,7 @@ use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
 use super::Room;
 use super::update::ApplyError;
 use super::versions::version_state;
-use crate::ids::RegistrationId;
+use crate::ids::DocId;
 use crate::rooms::RoomsInner;
 use crate::rooms::presence::Presence;
 use crate::storage::{NewUpdate, StorageError, StoredDoc};
@@ -21,7 +21,7 @@ use crate::storage::{NewUpdate, StorageError, StoredDoc};
 impl Room {
     /// Loads the document; the caller spawns [`Room::run`].
     pub(in crate::rooms) async fn load(
-        id: RegistrationId,
+        id: DocId,
         instance: u64,
         rooms: Arc<RoomsInner>,
     ) -> Result<Room, StorageError> {
@@ -101,7 +101,7 @@ const APPLY_CHUNK: usize = 256;
 
 /// Applies a stored document to a fresh doc. Stored bytes were validated before they were
 /// stored; an entry that still fails is logged and skipped rather than losing the rest.
-fn apply_stored(doc: &Doc, stored: &StoredDoc, id: RegistrationId) {
+fn apply_stored(doc: &Doc, stored: &StoredDoc, id: DocId) {
     let entries: Vec<(i64, &Vec<u8>)> = stored
         .state
         .iter()
@@ -122,7 +122,7 @@ fn apply_stored(doc: &Doc, stored: &StoredDoc, id: RegistrationId) {
 }
 
 /// A stored document's state as one v1 update (for reads of documents no room holds).
-pub(in crate::rooms) fn stored_state(stored: &StoredDoc, id: RegistrationId) -> Vec<u8> {
+pub(in crate::rooms) fn stored_state(stored: &StoredDoc, id: DocId) -> Vec<u8> {
     let doc = samen_crdt::new_doc();
     apply_stored(&doc, stored, id);
     doc.transact().encode_state_as_update_v1(&StateVector::default())
@@ -174,7 +174,7 @@ mod tests {
             ..StoredDoc::default()
         };
         let doc = samen_crdt::new_doc();
-        apply_stored(&doc, &stored, RegistrationId::new());
+        apply_stored(&doc, &stored, DocId::new());
         assert!(!doc.transact().has_missing_updates());
         assert_eq!(goals_text(&doc), format!("<paragraph>{}</paragraph>", typed.text));
     }

@@ -51,7 +51,7 @@ use yrs::ReadTxn;
 
 use super::presence::Presence;
 use super::{CloseReason, Principal, RestoreError, RoomsInner};
-use crate::ids::{ConnId, RegistrationId, UserId};
+use crate::ids::{ConnId, DocId, UserId};
 use crate::storage::NewUpdate;
 
 pub(super) use load::stored_state;
@@ -108,7 +108,7 @@ impl Batch {
 
 /// The state of one room's task; see the module doc for what it does with it.
 pub(super) struct Room {
-    id: RegistrationId,
+    id: DocId,
     instance: u64,
     doc: Doc,
     /// The section of every item of `doc`, for the write policy.
@@ -216,7 +216,7 @@ mod tests {
             shutdown,
             ambient,
         );
-        let room = Room::load(RegistrationId::new(), 1, rooms.inner.clone())
+        let room = Room::load(DocId::new(), 1, rooms.inner.clone())
             .await
             .expect("load");
         (room, tmp)

@@ -2,7 +2,7 @@
 //! A refused update never reaches yrs, so it changes nothing.
 
 use samen_crdt::deps::missing_dependency;
-use samen_crdt::policy::{PolicyError, check_authorship, check_roots, sections};
+use samen_crdt::policy::{PolicyError, check_authorship, check_roots};
 use samen_crdt::protocol::{self, ValidatedUpdate};
 use samen_crdt::validate::DeleteRange;
 use yrs::updates::decoder::Decode;
@@ -159,7 +159,7 @@ impl Room {
                 if !principal.write && !effect.inserts.is_empty() {
                     return Err(PolicyError::ReadOnly);
                 }
-                check_roots(&effect, sections(|section| principal.may_write(section)))?;
+                check_roots(&effect, |root| principal.may_write(root))?;
                 check_authorship(
                     &effect,
                     |client| self.bindings.get(&client).cloned(),

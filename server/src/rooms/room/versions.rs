@@ -9,7 +9,7 @@ use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
 
 use super::update::Refusal;
 use super::{Batch, Room, Target};
-use crate::ids::RegistrationId;
+use crate::ids::DocId;
 use crate::rooms::{Principal, RestoreError, RoomsInner};
 
 impl Room {
@@ -99,7 +99,7 @@ impl Room {
 
 /// Whether the document changed since its newest version, and when that was taken (now,
 /// if never: the first automatic version comes after the first quiet period).
-pub(super) async fn version_state(rooms: &RoomsInner, id: RegistrationId, doc: &Doc) -> (bool, i64) {
+pub(super) async fn version_state(rooms: &RoomsInner, id: DocId, doc: &Doc) -> (bool, i64) {
     use samen_crdt::history;
     let now = history::snapshot(doc);
     match rooms.db.latest_snapshot(id).await {
