@@ -258,3 +258,30 @@ async fn each_partner_writes_their_own_part_of_a_meeting_live() {
         404
     );
 }
+
+#[tokio::test]
+async fn leaving_the_schools_table_closes_its_meeting_and_staying_keeps_it_open() {
+    let server = TestServer::start_with(&["--access-check-secs", "1"]).await;
+    let tom = server.school_member("linde").await;
+    let lotte = server.lsc().await;
+    let (_, planned) = tom
+        .post("/api/schools/100001/meetings", json!({ "held_on": "2026-10-15" }))
+        .await;
+    let doc = Reg {
+        id: planned["meeting"]["id"].as_str().expect("id").to_owned(),
+    };
+    let school = tom.opens(&doc).await;
+    let lsc = lotte.opens(&doc).await;
+    // A round of the watch goes by: a place at the table is no registration access, and
+    // must not be mistaken for a lost one.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(lsc.status().closed, None, "the LSC's meeting stays open");
+    type_paragraph(&lsc, "work_plan", "Nog steeds hier");
+    lsc.durable(WAIT).await.expect("the LSC still writes");
+
+    // LSC Demo's staff role is withdrawn: her meeting closes, the school's stays.
+    server.withdraws_role(&lotte, "lsc_staff", "800001").await;
+    let (code, reason) = lsc.closed(WAIT).await.expect("the LSC's meeting closes");
+    assert_eq!((code, reason.as_str()), (1008, "access ended; log in again"));
+    assert_eq!(school.status().closed, None);
+}
