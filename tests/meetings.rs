@@ -285,3 +285,73 @@ async fn leaving_the_schools_table_closes_its_meeting_and_staying_keeps_it_open(
     assert_eq!((code, reason.as_str()), (1008, "access ended; log in again"));
     assert_eq!(school.status().closed, None);
 }
+
+#[tokio::test]
+async fn school_and_lsc_keep_agreements_that_do_not_exist_for_the_clb() {
+    let server = TestServer::start().await;
+    let sara = server.clb().await;
+    let tom = server.school_member("linde").await;
+    let lotte = server.lsc().await;
+    // De Linde sees its agreements with both LSCs that serve it; LSC Demo its own only.
+    let (status, list) = tom.get("/api/schools/100001/agreements").await;
+    assert_eq!(status, 200, "{list}");
+    let lscs: Vec<&str> = list["agreements"]
+        .as_array()
+        .expect("agreements")
+        .iter()
+        .filter_map(|a| a["lsc"]["number"].as_str())
+        .collect();
+    assert_eq!(lscs, ["800001", "800002"]);
+    let id_with = |number: &str| {
+        list["agreements"]
+            .as_array()
+            .and_then(|all| all.iter().find(|a| a["lsc"]["number"] == number))
+            .and_then(|a| a["id"].as_str())
+            .expect("agreements")
+            .to_owned()
+    };
+    let (ours, theirs) = (id_with("800001"), id_with("800002"));
+    let (_, mine) = lotte.get("/api/schools/100001/agreements").await;
+    assert_eq!(mine["agreements"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        mine["agreements"][0]["id"],
+        ours.as_str(),
+        "the same document for both"
+    );
+    let (status, _) = lotte.get(format!("/api/agreements/{theirs}")).await;
+    assert_eq!(status, 404, "another LSC's agreements");
+
+    // For the CLB they do not exist: not the list, not one, not the document.
+    for path in [
+        "/api/schools/100001/agreements".to_owned(),
+        format!("/api/agreements/{ours}"),
+    ] {
+        let (status, body) = sara.get(&path).await;
+        assert_eq!(status, 404, "{path}: {body}");
+    }
+    let bearer = format!("Bearer {}", sara.token);
+    assert_eq!(server.ws_status(&ours, &[("authorization", &bearer)]).await, 404);
+
+    // School and LSC write them together; a meeting's part is no part of them.
+    let doc = Reg { id: ours };
+    let (school, lsc) = (tom.opens(&doc).await, lotte.opens(&doc).await);
+    type_paragraph(
+        &school,
+        "agreements",
+        "Het LSC komt om de twee weken een halve dag",
+    );
+    school
+        .durable(WAIT)
+        .await
+        .expect("the school writes the agreements");
+    type_paragraph(&lsc, "report", "Verslag van het overleg van 15 oktober");
+    lsc.durable(WAIT).await.expect("the LSC writes the report");
+    eventually("each sees the other's", || {
+        paragraphs(lsc.doc(), "agreements") == ["Het LSC komt om de twee weken een halve dag"]
+            && paragraphs(school.doc(), "report") == ["Verslag van het overleg van 15 oktober"]
+    })
+    .await;
+    type_paragraph(&lsc, "work_plan", "Niet hier");
+    let closed = lsc.closed(WAIT).await.expect("closed");
+    assert_eq!(closed.0, 1008, "{closed:?}");
+}

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::{As, CLB, TestServer};
 
 /// Every route of the API, with the path as the document spells it.
-const ROUTES: [(&str, &str); 46] = [
+const ROUTES: [(&str, &str); 48] = [
     ("post", "/api/login"),
     ("post", "/api/login/totp"),
     ("post", "/api/logout"),
@@ -55,6 +55,8 @@ const ROUTES: [(&str, &str); 46] = [
     ("post", "/api/schools/{number}/meetings"),
     ("get", "/api/meetings/{id}"),
     ("patch", "/api/meetings/{id}"),
+    ("get", "/api/schools/{number}/agreements"),
+    ("get", "/api/agreements/{id}"),
     ("get", "/sync/{id}"),
     ("get", "/healthz"),
     ("get", "/readyz"),
@@ -837,6 +839,38 @@ async fn openapi_schemas_match_real_answers() {
         linde,
         Some(retitle),
         200,
+    )
+    .await;
+    let list = "/api/schools/{number}/agreements";
+    let agreements = checked(
+        &server,
+        &doc,
+        ("get", list, "/api/schools/100001/agreements"),
+        linde,
+        None,
+        200,
+    )
+    .await;
+    let agreement = format!(
+        "/api/agreements/{}",
+        agreements["agreements"][0]["id"].as_str().expect("id")
+    );
+    checked(
+        &server,
+        &doc,
+        ("get", "/api/agreements/{id}", &agreement),
+        linde,
+        None,
+        200,
+    )
+    .await;
+    checked(
+        &server,
+        &doc,
+        ("get", "/api/agreements/{id}", &agreement),
+        clb,
+        None,
+        404,
     )
     .await;
     let nowhere = "/api/meetings/00000000-0000-4000-8000-000000000000";

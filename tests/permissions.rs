@@ -46,6 +46,15 @@ async fn every_route_answers_each_role_as_the_rules_say() {
         .as_str()
         .expect("a meeting id")
         .to_owned();
+    let (_, agreements) = tom.get("/api/schools/100001/agreements").await;
+    let aid = agreements["agreements"]
+        .as_array()
+        .expect("agreements")
+        .iter()
+        .find(|a| a["lsc"]["number"] == "800001")
+        .and_then(|a| a["id"].as_str())
+        .expect("De Linde's agreements with LSC Demo")
+        .to_owned();
 
     // (method, path, body, expected status per caller in WHO order)
     let table: Vec<(&str, String, Option<serde_json::Value>, [u16; 6])> = vec![
@@ -227,6 +236,31 @@ async fn every_route_answers_each_role_as_the_rules_say() {
             None,
             [401, 404, 404, 404, 404, 404],
         ),
+        // School–LSC agreements: for a CLB they do not exist.
+        (
+            "GET",
+            "/api/schools/100001/agreements".into(),
+            None,
+            [401, 404, 200, 404, 404, 200],
+        ),
+        (
+            "GET",
+            "/api/schools/100002/agreements".into(),
+            None,
+            [401, 404, 404, 200, 404, 200],
+        ),
+        (
+            "GET",
+            format!("/api/agreements/{aid}"),
+            None,
+            [401, 404, 200, 404, 404, 200],
+        ),
+        (
+            "GET",
+            format!("/api/agreements/{unknown}"),
+            None,
+            [401, 404, 404, 404, 404, 404],
+        ),
         (
             "DELETE",
             format!("/api/tokens/{unknown}"),
@@ -258,6 +292,8 @@ async fn every_route_answers_each_role_as_the_rules_say() {
     let sync_table = [
         (reg.id.as_str(), [401, 101, 101, 404, 404, 404]),
         (unknown, [401, 404, 404, 404, 404, 404]),
+        (mid.as_str(), [401, 101, 101, 404, 404, 101]),
+        (aid.as_str(), [401, 404, 101, 404, 404, 101]),
     ];
     for (id, expected) in sync_table {
         for (i, person) in people.iter().enumerate() {

@@ -46,6 +46,8 @@ pub enum Held {
     Registrations(SchoolAccess),
     /// The partners the user is at the school's table.
     Table(Vec<Partner>),
+    /// A party to the school's agreements with the LSC of this database id.
+    Agreement(InstitutionId),
 }
 
 /// How to end a connection whose right is gone.
@@ -184,6 +186,7 @@ impl AccessWatch {
         let mut credentials: HashMap<&Credential, bool> = HashMap::new();
         let mut access: HashMap<(&UserId, InstitutionId), Option<SchoolAccess>> = HashMap::new();
         let mut table: HashMap<(&UserId, InstitutionId), Vec<Partner>> = HashMap::new();
+        let mut agreements: HashMap<(&UserId, InstitutionId), Vec<InstitutionId>> = HashMap::new();
         // One query per distinct credential and per distinct user and school, however many
         // tabs and documents they have open.
         for (_, grant) in &open {
@@ -205,11 +208,20 @@ impl AccessWatch {
                         slot.insert(db.partners_at(&grant.user, grant.school).await?);
                     }
                 }
+                Held::Agreement(_) => {
+                    if let Entry::Vacant(slot) = agreements.entry(key) {
+                        let lscs = db.agreement_lscs(&grant.user, grant.school).await?;
+                        slot.insert(lscs.into_iter().map(|l| l.id).collect());
+                    }
+                }
             }
         }
         let unchanged = |g: &Grant| match &g.access {
             Held::Registrations(had) => access.get(&(&g.user, g.school)) == Some(&Some(*had)),
             Held::Table(had) => table.get(&(&g.user, g.school)) == Some(had),
+            Held::Agreement(lsc) => agreements
+                .get(&(&g.user, g.school))
+                .is_some_and(|lscs| lscs.contains(lsc)),
         };
         let gone: HashSet<u64> = open
             .iter()

@@ -97,8 +97,14 @@ uuid_id! {
 }
 
 uuid_id! {
-    /// A CRDT document: a registration's or a meeting's (each document has the id of what
-    /// it is the content of, and ids are UUIDs, so they never meet).
+    /// The collaboration agreements of a school and an LSC, and so their CRDT document.
+    AgreementId
+}
+
+uuid_id! {
+    /// A CRDT document: a registration's, a meeting's or a school and LSC's agreements (each
+    /// document has the id of what it is the content of, and ids are UUIDs, so they never
+    /// meet).
     DocId
 }
 
@@ -110,6 +116,12 @@ impl From<RegistrationId> for DocId {
 
 impl From<MeetingId> for DocId {
     fn from(id: MeetingId) -> Self {
+        DocId(id.0)
+    }
+}
+
+impl From<AgreementId> for DocId {
+    fn from(id: AgreementId) -> Self {
         DocId(id.0)
     }
 }

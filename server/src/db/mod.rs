@@ -6,6 +6,7 @@
 //! (`$1` placeholders, `ON CONFLICT`, `RETURNING`, `IS NOT DISTINCT FROM`), and the shared
 //! storage tests run every query on both.
 
+mod agreements;
 mod audit;
 mod comments;
 mod meetings;
@@ -20,6 +21,7 @@ use std::str::FromStr;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 
+pub use agreements::Agreement;
 pub use audit::{AuditEntry, AuditFilter, AuditRow, MAX_DENIED_TARGETS};
 pub use comments::{Anchor, Comment, MAX_ANCHOR_CHARS, Notification, Person, Thread};
 pub use meetings::{Meeting, MeetingPatch, NewMeeting, SchoolPerson};

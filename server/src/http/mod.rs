@@ -3,6 +3,7 @@
 
 mod access;
 mod account;
+mod agreements;
 
 pub use account::TOKEN_DAYS;
 mod audit;
@@ -130,4 +131,6 @@ fn ordinary() -> Router<AppState> {
             get(meetings::list).post(meetings::create),
         )
         .route("/api/meetings/{id}", get(meetings::get).patch(meetings::patch))
+        .route("/api/schools/{number}/agreements", get(agreements::list))
+        .route("/api/agreements/{id}", get(agreements::get))
 }

@@ -169,6 +169,8 @@ they did not exist. Times are milliseconds since the Unix epoch.";
         super::meetings::create,
         super::meetings::get,
         super::meetings::patch,
+        super::agreements::list,
+        super::agreements::get,
         sync,
         healthz,
         readyz,

@@ -12,7 +12,7 @@ use crate::access_watch::{Grant, Held};
 use crate::auth::{Authenticated, Via, authenticate, same_origin};
 use crate::db::TokenScope;
 use crate::error::AppError;
-use crate::ids::{ConnId, DocId, InstitutionId, MeetingId, RegistrationId};
+use crate::ids::{AgreementId, ConnId, DocId, InstitutionId, MeetingId, RegistrationId};
 use crate::rooms::{Principal, SocketSettings, serve_socket};
 use crate::state::AppState;
 
@@ -30,7 +30,7 @@ pub(super) struct SyncQuery {
     pub acks: Option<String>,
 }
 
-/// The document `/sync/{id}` names (a registration's or a meeting's), its school, and what
+/// The document `/sync/{id}` names (a registration's, a meeting's or agreements'), its school, and what
 /// the caller holds of it; 404 (audited) when it is neither, or not the caller's. Looked up
 /// without auditing first, so that opening a meeting is no denied registration read.
 async fn document_for(
@@ -48,7 +48,12 @@ async fn document_for(
     {
         return Ok((id.into(), meeting.school_id, Held::Table(partners)));
     }
-    // Neither: audited and answered as before meetings had documents (a registration
+    if let Ok(id) = id.parse::<AgreementId>()
+        && let Some(agreement) = super::agreements::reachable(state, auth, id).await?
+    {
+        return Ok((id.into(), agreement.school.id, Held::Agreement(agreement.lsc.id)));
+    }
+    // None of them: audited and answered as before meetings had documents (a registration
     // read that was denied).
     let (registration, access) = registration_for(state, auth, id).await?;
     Ok((
@@ -92,6 +97,7 @@ pub(super) async fn sync(
     let mut principal = match held {
         Held::Registrations(access) => Principal::new(auth.user.id, auth.user.display_name, access),
         Held::Table(partners) => Principal::at_meeting(auth.user.id, auth.user.display_name, partners),
+        Held::Agreement(_) => Principal::on_agreement(auth.user.id, auth.user.display_name),
     };
     // A read-only token's updates are refused as a stranger's to every section would be.
     principal.write = auth.limits.scope == TokenScope::ReadWrite;

@@ -54,6 +54,8 @@ pub enum Rule {
     Registration(SchoolAccess),
     /// A meeting's parts, by the partners the user is at the school's table.
     Meeting(Vec<Partner>),
+    /// A school and an LSC's agreements: their two parties write all of them.
+    Agreement,
 }
 
 impl Principal {
@@ -65,6 +67,11 @@ impl Principal {
     /// A principal on a meeting, at its school's table as `partners`.
     pub fn at_meeting(user: UserId, name: String, partners: Vec<Partner>) -> Self {
         Self::with_rule(user, name, Rule::Meeting(partners))
+    }
+
+    /// A principal on a school and an LSC's agreements (one of their two parties).
+    pub fn on_agreement(user: UserId, name: String) -> Self {
+        Self::with_rule(user, name, Rule::Agreement)
     }
 
     fn with_rule(user: UserId, name: String, rule: Rule) -> Self {
@@ -88,6 +95,7 @@ impl Principal {
             Rule::Meeting(partners) => {
                 MeetingRoot::parse(root).map(|part| partners.iter().any(|p| part.writable_by(p)))
             }
+            Rule::Agreement => samen_crdt::meeting::agreement_rule(root),
         };
         allowed.map(|allowed| allowed && self.write)
     }
@@ -101,6 +109,9 @@ impl Principal {
                 Some(Partner::School) => "school",
                 Some(Partner::Lsc(_)) | None => "lsc",
             },
+            // Both parties are named by their own presence; the role tells school from LSC
+            // only on a meeting.
+            Rule::Agreement => "partner",
         };
         serde_json::json!({ "id": self.user, "name": self.name, "role": role, "color": self.color })
     }
