@@ -795,3 +795,37 @@ test('an LSC sees its school without registrations, plans a meeting with the sch
   await other.getByRole('heading', { name: /niet gevonden/i }).waitFor()
   for (const page of [lsc, school, other]) await page.context().close()
 })
+
+test('school and LSC write their agreements together, and the CLB never sees them', async () => {
+  const school = await person('linde@demo.test')
+  const lsc = await person('lsc@demo.test')
+  const clb = await person('clb@demo.test')
+  await school.goto(`${base}/scholen/100001`)
+  await school.locator('[data-agreements] a', { hasText: 'LSC Demo' }).click()
+  await school.waitForURL(/\/afspraken\//)
+  const path = new URL(school.url()).pathname
+  await school.locator('[data-section=agreements]').waitFor()
+  await saved(school)
+  await lsc.goto(`${base}/scholen/100001`)
+  // The LSC sees its own agreements only, not those of the other LSC that serves De Linde.
+  await lsc.locator('[data-agreements] a', { hasText: 'LSC Demo' }).waitFor()
+  assert.equal(await lsc.locator('[data-agreements] a', { hasText: 'LSC Specifiek Demo' }).count(), 0)
+  await lsc.locator('[data-agreements] a', { hasText: 'LSC Demo' }).click()
+  await lsc.waitForURL((url) => url.pathname === path)
+  await lsc.locator('[data-section=agreements]').waitFor()
+  await saved(lsc)
+
+  await typeAtEnd(school, 'agreements', 'Het LSC komt om de twee weken een halve dag.')
+  await sectionIncludes(lsc, 'agreements', 'om de twee weken')
+  await typeAtEnd(lsc, 'report', 'Besproken op 15 oktober.')
+  await sectionIncludes(school, 'report', 'Besproken op 15 oktober.')
+  await school.screenshot({ path: join(shots, 'agreements.png'), fullPage: true })
+
+  // The CLB's overview of De Linde has no agreements, and their page is "Niet gevonden".
+  await clb.goto(`${base}/scholen/100001`)
+  await clb.locator('[data-meetings]').waitFor()
+  assert.equal(await clb.locator('[data-agreements]').count(), 0)
+  await clb.goto(`${base}${path}`)
+  await clb.getByRole('heading', { name: /niet gevonden/i }).waitFor()
+  for (const page of [school, lsc, clb]) await page.context().close()
+})

@@ -87,6 +87,8 @@ export interface Meeting {
   guests: string[]
 }
 export interface MeetingView { meeting: Meeting; you: PartnerRole[]; lscs: Institution[] }
+/** A school and an LSC's collaboration agreements (samenwerkingsafspraken). */
+export interface Agreement { id: string; school: Institution; lsc: Institution; created_at: number }
 export interface AppConfig { demo: boolean; demo_users: { email: string; name: string }[]; demo_password: string | null }
 export interface LoginResponse { user: User; memberships: Membership[] }
 /** `POST /api/login`'s 202: the password was right, and the account has two-step verification. */
