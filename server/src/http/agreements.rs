@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::access::found;
-use super::audit::{audit_not_found, audit_read};
+use super::audit::{audit_not_found, audit_read, school_not_found};
 use crate::auth::Authenticated;
 use crate::db::{Agreement, Institution};
 use crate::error::{AppError, NotFound, Unauthenticated};
@@ -58,12 +58,14 @@ pub async fn list(
         .institution(&number)
         .await?
         .filter(|i| i.kind == "school" && auth.reaches(i.id));
-    let Some(school) = school else {
-        return not_found(&state, &auth, "school.read", Some(number)).await;
+    let party = match &school {
+        Some(school) => state.db.agreement_party(&auth.user.id, school.id).await?,
+        None => false,
     };
-    if !state.db.agreement_party(&auth.user.id, school.id).await? {
-        return not_found(&state, &auth, "school.read", Some(number)).await;
-    }
+    let (Some(school), true) = (school, party) else {
+        school_not_found(&state.db, &auth.user.id, &number).await?;
+        return Err(AppError::NotFound);
+    };
     audit_read(
         &state.db,
         &auth.user.id,
@@ -111,7 +113,14 @@ pub async fn get(
         .await?;
         return Ok(Json(agreement));
     }
-    not_found(&state, &auth, "agreements.read", id.map(|id| id.to_string())).await
+    audit_not_found(
+        &state.db,
+        &auth.user.id,
+        "agreements.read",
+        id.map(|id| id.to_string()),
+    )
+    .await?;
+    Err(AppError::NotFound)
 }
 
 /// The agreements with this id, if the caller is their school's member or their LSC's
@@ -137,18 +146,4 @@ pub(super) async fn reachable(
         .iter()
         .any(|l| l.id == agreement.lsc.id)
         .then_some(agreement))
-}
-
-/// 404, audited (once an hour per target), as for anything the caller may not reach.
-async fn not_found<T>(
-    state: &AppState,
-    auth: &Authenticated,
-    action: &'static str,
-    target: Option<String>,
-) -> Result<T, AppError> {
-    let target = target.filter(|t| {
-        !t.is_empty() && t.len() <= 64 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    });
-    audit_not_found(&state.db, &auth.user.id, action, target).await?;
-    Err(AppError::NotFound)
 }

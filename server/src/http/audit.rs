@@ -52,6 +52,15 @@ pub async fn audit_read(
     refused_unless_written(action, false, db.audit_once(entry).await.map(drop))
 }
 
+/// Records that `actor` asked for school `number` and got 404 (`school.read`). Institution
+/// numbers are short and alphanumeric; anything else is recorded as malformed rather than
+/// copied into the log.
+pub async fn school_not_found(db: &Db, actor: &UserId, number: &str) -> Result<(), AppError> {
+    let plausible =
+        !number.is_empty() && number.len() <= 32 && number.bytes().all(|b| b.is_ascii_alphanumeric());
+    audit_not_found(db, actor, "school.read", plausible.then(|| number.to_owned())).await
+}
+
 /// Records that `actor` asked for an item through `action` and got 404, because it does
 /// not exist or is not theirs (the answer does not say which; this entry does not
 /// either). `target` is the id asked for, `None` when it was malformed. Deduplicated per

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::access::found;
-use super::audit::{audit, audit_not_found, audit_read};
+use super::audit::{audit, audit_not_found, audit_read, school_not_found};
 use super::body::JsonObject;
 use crate::auth::Authenticated;
 use crate::db::{Institution, Meeting, MeetingPatch, NewMeeting, SchoolPerson};
@@ -122,15 +122,7 @@ async fn table_of(
             return Ok((school, partners));
         }
     }
-    let plausible =
-        !number.is_empty() && number.len() <= 32 && number.bytes().all(|b| b.is_ascii_alphanumeric());
-    audit_not_found(
-        &state.db,
-        &auth.user.id,
-        "school.read",
-        plausible.then(|| number.to_owned()),
-    )
-    .await?;
+    school_not_found(&state.db, &auth.user.id, number).await?;
     Err(AppError::NotFound)
 }
 

@@ -15,7 +15,7 @@ use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::ToSchema;
 
-use super::audit::{audit, audit_not_found, audit_read};
+use super::audit::{audit, audit_read, school_not_found};
 use super::body::JsonObject;
 use crate::access::SchoolAccess;
 use crate::access_watch::{Grant, Held};
@@ -82,12 +82,7 @@ async fn school_for(
     if let Some(found) = reachable_school(state, auth, number).await? {
         return Ok(found);
     }
-    // Institution numbers are short and alphanumeric; anything else is recorded as
-    // malformed rather than copied into the log.
-    let plausible =
-        !number.is_empty() && number.len() <= 32 && number.bytes().all(|b| b.is_ascii_alphanumeric());
-    let target = plausible.then(|| number.to_owned());
-    audit_not_found(&state.db, &auth.user.id, "school.read", target).await?;
+    school_not_found(&state.db, &auth.user.id, number).await?;
     Err(AppError::NotFound)
 }
 
