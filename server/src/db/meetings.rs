@@ -158,12 +158,27 @@ impl Db {
         user: &UserId,
         school_id: InstitutionId,
     ) -> Result<Vec<Partner>, DbError> {
-        let people = self.school_table(school_id).await?;
-        Ok(people
-            .iter()
-            .filter(|p| p.id == *user)
-            .filter_map(SchoolPerson::as_partner)
-            .collect())
+        // Only the user's own rows: this runs on every meeting request and every round of
+        // the access watch, which need no one else's names.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT t.partner, t.lsc FROM ({SCHOOL_TABLE}) t WHERE t.user_id = $2
+             ORDER BY t.partner, t.lsc"
+        )))
+        .bind(school_id)
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut partners = Vec::new();
+        for row in &rows {
+            let person = SchoolPerson {
+                id: user.clone(),
+                name: String::new(),
+                partner: row.try_get("partner")?,
+                lsc: row.try_get("lsc")?,
+            };
+            partners.extend(person.as_partner());
+        }
+        Ok(partners)
     }
 
     /// Everyone at a school's table, by name (a user with two roles there twice), of

@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 use super::audit::audit_not_found;
 use crate::access::SchoolAccess;
 use crate::auth::Authenticated;
-use crate::db::Registration;
+use crate::db::{Institution, Registration};
 use crate::error::AppError;
 use crate::ids::RegistrationId;
 use crate::state::AppState;
@@ -91,6 +91,20 @@ impl FromRequestParts<AppState> for OnRegistration {
             access,
         })
     }
+}
+
+/// The school with institution number `number`, if there is one and the caller's
+/// credential reaches it (whether the caller has a link with it is each route's rule).
+pub async fn school_named(
+    state: &AppState,
+    auth: &Authenticated,
+    number: &str,
+) -> Result<Option<Institution>, AppError> {
+    Ok(state
+        .db
+        .institution(number)
+        .await?
+        .filter(|i| i.kind == "school" && auth.reaches(i.id)))
 }
 
 /// An id from a path; one that does not parse names nothing, so it is not found (404),

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::access::found;
+use super::access::{found, school_named};
 use super::audit::{audit_not_found, audit_read, school_not_found};
 use crate::auth::Authenticated;
 use crate::db::{Agreement, Institution};
@@ -53,11 +53,7 @@ pub async fn list(
     auth: Authenticated,
     Path(number): Path<String>,
 ) -> Result<Json<AgreementList>, AppError> {
-    let school = state
-        .db
-        .institution(&number)
-        .await?
-        .filter(|i| i.kind == "school" && auth.reaches(i.id));
+    let school = school_named(&state, &auth, &number).await?;
     let party = match &school {
         Some(school) => state.db.agreement_party(&auth.user.id, school.id).await?,
         None => false,

@@ -10,7 +10,7 @@ use samen_crdt::meeting::Partner;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::access::found;
+use super::access::{found, school_named};
 use super::audit::{audit, audit_not_found, audit_read, school_not_found};
 use super::body::JsonObject;
 use crate::auth::Authenticated;
@@ -111,11 +111,7 @@ async fn table_of(
     auth: &Authenticated,
     number: &str,
 ) -> Result<(Institution, Vec<Partner>), AppError> {
-    let school = state
-        .db
-        .institution(number)
-        .await?
-        .filter(|i| i.kind == "school" && auth.reaches(i.id));
+    let school = school_named(state, auth, number).await?;
     if let Some(school) = school {
         let partners = state.db.partners_at(&auth.user.id, school.id).await?;
         if !partners.is_empty() {

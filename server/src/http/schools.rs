@@ -15,6 +15,7 @@ use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::ToSchema;
 
+use super::access::school_named;
 use super::audit::{audit, audit_read, school_not_found};
 use super::body::JsonObject;
 use crate::access::SchoolAccess;
@@ -92,12 +93,7 @@ async fn reachable_school(
     auth: &Authenticated,
     number: &str,
 ) -> Result<Option<(Institution, SchoolAccess)>, AppError> {
-    let Some(school) = state
-        .db
-        .institution(number)
-        .await?
-        .filter(|i| i.kind == "school" && auth.reaches(i.id))
-    else {
+    let Some(school) = school_named(state, auth, number).await? else {
         return Ok(None);
     };
     let access = state.db.school_access(&auth.user.id, school.id).await?;
