@@ -1,7 +1,7 @@
 //! Meetings (schoolbeeldoverleg): planned by anyone at a school's table (school, CLB, LSC),
 //! seen by them only, with participants from that table and guests by role.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::{Reg, TestServer, WAIT, eventually, paragraphs, type_paragraph};
 
@@ -354,4 +354,269 @@ async fn school_and_lsc_keep_agreements_that_do_not_exist_for_the_clb() {
     type_paragraph(&lsc, "work_plan", "Niet hier");
     let closed = lsc.closed(WAIT).await.expect("closed");
     assert_eq!(closed.0, 1008, "{closed:?}");
+}
+
+/// The PDF of a meeting's report as `person` gets it: status, content type, bytes.
+async fn report_pdf(person: &crate::support::Person<'_>, id: &str) -> (u16, String, Vec<u8>) {
+    let response = reqwest::Client::new()
+        .get(person.server().url(&format!("/api/meetings/{id}/report.pdf")))
+        .bearer_auth(&person.token)
+        .send()
+        .await
+        .expect("report.pdf");
+    let status = response.status().as_u16();
+    let kind = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    (status, kind, response.bytes().await.expect("bytes").to_vec())
+}
+
+/// Runs a poppler tool (`args`, the PDF, then `after`); its standard output.
+fn poppler(tool: &str, args: &[&str], pdf: &std::path::Path, after: &[&std::ffi::OsStr]) -> String {
+    let out = std::process::Command::new(tool)
+        .args(args)
+        .arg(pdf)
+        .args(after)
+        .output()
+        .unwrap_or_else(|e| panic!("{tool} (poppler-utils, installed by scripts/test): {e}"));
+    assert!(
+        out.status.success(),
+        "{tool}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn closing_a_meeting_keeps_versions_plans_the_second_moment_and_makes_the_report() {
+    use yrs::{Array, Map, MapPrelim, Text};
+
+    let server = TestServer::start().await;
+    let sara = server.clb().await;
+    let tom = server.school_member("linde").await;
+    let lotte = server.lsc().await;
+    let nadia = server.school_member("anker").await;
+
+    // Two registrations with text from before the meeting.
+    let (discussed, untouched) = (
+        sara.creates_registration().await,
+        sara.creates_registration().await,
+    );
+    for reg in [&discussed, &untouched] {
+        let editor = sara.opens(reg).await;
+        type_paragraph(&editor, "summary", "Veel meldingen van pesten");
+        editor.durable(WAIT).await.expect("written before the meeting");
+    }
+    let (_, planned) = tom
+        .post(
+            "/api/schools/100001/meetings",
+            json!({ "held_on": "2026-10-15", "participants": [sara.id, lotte.id], "guests": ["zorgleerkracht"] }),
+        )
+        .await;
+    let id = planned["meeting"]["id"].as_str().expect("id").to_owned();
+    assert_eq!(planned["meeting"]["started_at"], json!(null));
+    assert_eq!(planned["second_moments"], json!([]));
+
+    // Strangers can do none of it.
+    for (method, path) in [
+        ("POST", format!("/api/meetings/{id}/start")),
+        ("POST", format!("/api/meetings/{id}/close")),
+        ("GET", format!("/api/meetings/{id}/report")),
+        ("GET", format!("/api/meetings/{id}/since-first")),
+    ] {
+        let (status, body) = nadia.call(method, &path, Some(json!({}))).await;
+        assert_eq!(status, 404, "{method} {path}: {body}");
+    }
+    assert_eq!(report_pdf(&nadia, &id).await.0, 404);
+
+    // The school starts the meeting; starting again changes nothing.
+    let (status, started) = tom.post(format!("/api/meetings/{id}/start"), None).await;
+    assert_eq!(status, 200, "{started}");
+    let at = started["meeting"]["started_at"].as_i64().expect("started_at");
+    let (_, again) = sara.post(format!("/api/meetings/{id}/start"), None).await;
+    assert_eq!(again["meeting"]["started_at"].as_i64(), Some(at));
+
+    // During the meeting: one registration's agreements change, and the meeting is written
+    // as the app writes it (a priority's title is text, action items are maps).
+    let during = tom.opens(&discussed).await;
+    type_paragraph(&during, "agreements", "Afgesproken tijdens het overleg");
+    during.durable(WAIT).await.expect("agreements");
+    let doc = Reg { id: id.clone() };
+    let (school, lsc) = (tom.opens(&doc).await, lotte.opens(&doc).await);
+    let priorities = school.doc().get_or_insert_array("priorities");
+    let title = school.doc().get_or_insert_text("p.k1.title");
+    let actions = school.doc().get_or_insert_array("actions");
+    school.edit(|txn| {
+        priorities.push_back(txn, "k1");
+        title.insert(txn, 0, "Welbevinden van één klas");
+        let item = actions.push_back(txn, MapPrelim::default());
+        item.insert(txn, "id", "a1");
+        item.insert(txn, "what", "Observatie-instrument delen");
+        item.insert(txn, "owner", "lsc.800001");
+        item.insert(txn, "due", "2026-11-01");
+        item.insert(txn, "done", false);
+    });
+    type_paragraph(
+        &school,
+        "work_plan",
+        "We werken aan ‘s ochtends een rustige start",
+    );
+    school.durable(WAIT).await.expect("the school writes the meeting");
+    type_paragraph(&lsc, "p.k1.lsc.800001", "Coaching in de klas");
+    type_paragraph(&lsc, "trajectories.800001", "Type 9: 3 trajecten");
+    lsc.durable(WAIT).await.expect("the LSC writes its parts");
+
+    // Closing asks for a second moment after the meeting, not before.
+    let (status, body) = lotte
+        .post(
+            format!("/api/meetings/{id}/close"),
+            json!({ "second_moment_on": "2026-10-01" }),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, closed) = lotte
+        .post(
+            format!("/api/meetings/{id}/close"),
+            json!({ "second_moment_on": "2027-02-10" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{closed}");
+    assert_eq!(closed["meeting"]["status"], "closed");
+    assert!(closed["meeting"]["closed_at"].as_i64() >= Some(at));
+    let second = &closed["second_moments"][0];
+    assert_eq!(second["held_on"], "2027-02-10");
+    assert_eq!(second["follows"], json!(id));
+    assert_eq!(second["status"], "planned");
+    let second_id = second["id"].as_str().expect("second id").to_owned();
+    let (_, second_view) = sara.get(format!("/api/meetings/{second_id}")).await;
+    let people: Vec<&str> = second_view["meeting"]["participants"]
+        .as_array()
+        .expect("participants")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(people.len(), 3, "the same participants: {people:?}");
+    assert_eq!(second_view["meeting"]["guests"], json!(["zorgleerkracht"]));
+
+    // A named version of the meeting and of the registration changed during it only.
+    let name = "Na Schoolbeeldoverleg 2026-2027 (15 oktober 2026)";
+    let named = |list: &Value| -> Vec<String> {
+        list["snapshots"]
+            .as_array()
+            .expect("snapshots")
+            .iter()
+            .filter(|s| s["kind"] == "named")
+            .filter_map(|s| s["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let (_, list) = sara.get(discussed.path("/snapshots")).await;
+    assert_eq!(named(&list), [name]);
+    let (_, list) = sara.get(untouched.path("/snapshots")).await;
+    assert!(named(&list).is_empty(), "{list}");
+
+    // Closed is closed.
+    let (status, _) = tom.post(format!("/api/meetings/{id}/close"), json!({})).await;
+    assert_eq!(status, 409);
+    let (status, _) = tom
+        .patch(format!("/api/meetings/{id}"), json!({ "title": "Anders" }))
+        .await;
+    assert_eq!(status, 409);
+
+    // The report, per reader: the school sees the registration discussed, the LSC does not.
+    let (status, report) = tom.get(format!("/api/meetings/{id}/report")).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        report["text"]["priorities"][0]["title"],
+        "Welbevinden van één klas"
+    );
+    assert_eq!(
+        report["text"]["priorities"][0]["expectations"]["lsc.800001"],
+        "Coaching in de klas"
+    );
+    assert_eq!(
+        report["text"]["parts"]["trajectories.800001"],
+        "Type 9: 3 trajecten"
+    );
+    assert_eq!(
+        report["text"]["actions"][0]["what"],
+        "Observatie-instrument delen"
+    );
+    assert_eq!(report["owners"]["lsc.800001"], "LSC Demo");
+    assert_eq!(report["registrations"][0]["id"], json!(discussed.id));
+    assert_eq!(report["registrations"][0]["version"], name);
+    assert_eq!(report["registrations"].as_array().map(Vec::len), Some(1));
+    let (_, for_lsc) = lotte.get(format!("/api/meetings/{id}/report")).await;
+    assert_eq!(for_lsc["registrations"], json!([]));
+    assert_eq!(for_lsc["text"], report["text"]);
+
+    // The PDF: its text read back, and its first page as an image.
+    let (status, kind, bytes) = report_pdf(&tom, &id).await;
+    assert_eq!((status, kind.as_str()), (200, "application/pdf"));
+    assert!(bytes.starts_with(b"%PDF-"));
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshots dir");
+    let pdf = shots.join("meeting-report.pdf");
+    std::fs::write(&pdf, &bytes).expect("pdf");
+    let text = poppler("pdftotext", &["-layout"], &pdf, &["-".as_ref()]);
+    for needle in [
+        "Schoolbeeldoverleg 2026-2027",
+        "De Linde",
+        "15 oktober 2026",
+        "Welbevinden van één klas",
+        "Coaching in de klas",
+        "‘s ochtends",
+        "Type 9: 3 trajecten",
+        "Observatie-instrument delen — LSC Demo, tegen 1 november 2026",
+        "Gepland op 10 februari 2027",
+        "Testregistratie",
+        "pagina 1 van",
+    ] {
+        assert!(text.contains(needle), "{needle:?} not in the PDF:\n{text}");
+    }
+    let page = shots.join("meeting-report");
+    poppler(
+        "pdftoppm",
+        &["-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile"],
+        &pdf,
+        &[page.as_os_str()],
+    );
+    let png = std::fs::read(page.with_extension("png")).expect("the first page as PNG");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "a page with text: {} bytes",
+        png.len()
+    );
+    let (_, _, for_lsc) = report_pdf(&lotte, &id).await;
+    let lsc_pdf = shots.join("meeting-report-lsc.pdf");
+    std::fs::write(&lsc_pdf, &for_lsc).expect("pdf");
+    let text = poppler("pdftotext", &[], &lsc_pdf, &["-".as_ref()]);
+    assert!(
+        !text.contains("Testregistratie"),
+        "the LSC's report lists no registration:\n{text}"
+    );
+
+    // The second moment looks back: nothing changed yet, then the registration does.
+    let (status, since) = sara.get(format!("/api/meetings/{second_id}/since-first")).await;
+    assert_eq!(status, 200, "{since}");
+    assert_eq!(since["first"]["id"], json!(id));
+    assert_eq!(since["registrations"][0]["id"], json!(discussed.id));
+    assert_eq!(since["registrations"][0]["changed"], json!(false));
+    assert_eq!(since["actions"][0]["done"], json!(false));
+    type_paragraph(&during, "status_note", "Na het overleg: rustiger");
+    during.durable(WAIT).await.expect("status note");
+    let (_, since) = sara.get(format!("/api/meetings/{second_id}/since-first")).await;
+    assert_eq!(since["registrations"][0]["changed"], json!(true));
+    let from = since["registrations"][0]["version"]["id"]
+        .as_str()
+        .expect("version id");
+    let (status, diff) = sara.get(discussed.path(&format!("/diff?from={from}"))).await;
+    assert_eq!(status, 200, "{diff}");
+    assert!(diff.to_string().contains("Na het overleg: rustiger"), "{diff}");
+    let (_, since) = lotte.get(format!("/api/meetings/{second_id}/since-first")).await;
+    assert_eq!(since["registrations"], json!([]), "an LSC sees no registrations");
+    let (status, _) = sara.get(format!("/api/meetings/{id}/since-first")).await;
+    assert_eq!(status, 404, "the first meeting follows none");
 }

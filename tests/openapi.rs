@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::{As, CLB, TestServer};
 
 /// Every route of the API, with the path as the document spells it.
-const ROUTES: [(&str, &str); 48] = [
+const ROUTES: [(&str, &str); 53] = [
     ("post", "/api/login"),
     ("post", "/api/login/totp"),
     ("post", "/api/logout"),
@@ -55,6 +55,11 @@ const ROUTES: [(&str, &str); 48] = [
     ("post", "/api/schools/{number}/meetings"),
     ("get", "/api/meetings/{id}"),
     ("patch", "/api/meetings/{id}"),
+    ("post", "/api/meetings/{id}/start"),
+    ("post", "/api/meetings/{id}/close"),
+    ("get", "/api/meetings/{id}/since-first"),
+    ("get", "/api/meetings/{id}/report"),
+    ("get", "/api/meetings/{id}/report.pdf"),
     ("get", "/api/schools/{number}/agreements"),
     ("get", "/api/agreements/{id}"),
     ("get", "/sync/{id}"),
@@ -839,6 +844,73 @@ async fn openapi_schemas_match_real_answers() {
         linde,
         Some(retitle),
         200,
+    )
+    .await;
+    let started = checked(
+        &server,
+        &doc,
+        ("post", "/api/meetings/{id}/start", &format!("{meeting}/start")),
+        clb,
+        None,
+        200,
+    )
+    .await;
+    assert!(started["meeting"]["started_at"].is_i64());
+    let closed = checked(
+        &server,
+        &doc,
+        ("post", "/api/meetings/{id}/close", &format!("{meeting}/close")),
+        linde,
+        Some(json!({ "second_moment_on": "2027-02-11" })),
+        200,
+    )
+    .await;
+    checked(
+        &server,
+        &doc,
+        ("post", "/api/meetings/{id}/close", &format!("{meeting}/close")),
+        linde,
+        Some(json!({})),
+        409,
+    )
+    .await;
+    checked(
+        &server,
+        &doc,
+        ("get", "/api/meetings/{id}/report", &format!("{meeting}/report")),
+        clb,
+        None,
+        200,
+    )
+    .await;
+    let second = format!(
+        "/api/meetings/{}",
+        closed["second_moments"][0]["id"].as_str().expect("second")
+    );
+    checked(
+        &server,
+        &doc,
+        (
+            "get",
+            "/api/meetings/{id}/since-first",
+            &format!("{second}/since-first"),
+        ),
+        clb,
+        None,
+        200,
+    )
+    .await;
+    checked(
+        &server,
+        &doc,
+        (
+            "get",
+            "/api/meetings/{id}/since-first",
+            &format!("{meeting}/since-first"),
+        ),
+        clb,
+        None,
+        404,
     )
     .await;
     let list = "/api/schools/{number}/agreements";

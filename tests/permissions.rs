@@ -236,6 +236,38 @@ async fn every_route_answers_each_role_as_the_rules_say() {
             None,
             [401, 404, 404, 404, 404, 404],
         ),
+        (
+            "GET",
+            format!("/api/meetings/{mid}/report"),
+            None,
+            [401, 200, 200, 404, 404, 200],
+        ),
+        (
+            "GET",
+            format!("/api/meetings/{mid}/report.pdf"),
+            None,
+            [401, 200, 200, 404, 404, 200],
+        ),
+        (
+            "GET",
+            format!("/api/meetings/{mid}/since-first"),
+            None,
+            // It follows no meeting: nothing to look back on.
+            [401, 404, 404, 404, 404, 404],
+        ),
+        (
+            "POST",
+            format!("/api/meetings/{mid}/start"),
+            None,
+            [401, 200, 200, 404, 404, 200],
+        ),
+        (
+            "POST",
+            format!("/api/meetings/{mid}/close"),
+            Some(json!({})),
+            // The first to close it does; after that it is closed.
+            [401, 200, 409, 404, 404, 409],
+        ),
         // School–LSC agreements: for a CLB they do not exist.
         (
             "GET",

@@ -25,6 +25,14 @@
 //! The school–LSC agreements (samenwerkingsafspraken) have two roots, `agreements` and
 //! `report`, written by that school and that LSC (the only ones who see them at all).
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use yrs::{Any, Array, Doc, GetString, Map, Out, ReadTxn, Transact};
+
+use crate::text::root_text;
+
 /// Who a person is at a school's table: the school, its CLB, or one of its LSCs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Partner {
@@ -134,6 +142,129 @@ pub fn agreement_rule(root: &str) -> Option<bool> {
     AGREEMENT_ROOTS.contains(&root).then_some(true)
 }
 
+/// An action item as the app writes it: a `Y.Map` in the `actions` array.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActionItem {
+    /// Its id, made by the app.
+    pub id: String,
+    /// What is to be done.
+    pub what: String,
+    /// Whose it is: `school`, `clb`, `lsc.<number>` or `user:<id>`.
+    pub owner: String,
+    /// By when (`YYYY-MM-DD`), or `""`.
+    pub due: String,
+    /// Whether it is done.
+    pub done: bool,
+}
+
+/// A priority with what each partner expects of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PriorityText {
+    /// Its id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// The expectations by partner key (`school`, `clb`, `lsc.<number>`); absent when empty.
+    pub expectations: BTreeMap<String, String>,
+}
+
+/// What a meeting's document says, as plain text: for reports and lists, without a browser.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MeetingText {
+    /// The priorities, in their order.
+    pub priorities: Vec<PriorityText>,
+    /// Every other part that holds text, by root name (`work_plan`, `trajectories.<number>`,
+    /// …); empty parts are left out.
+    pub parts: BTreeMap<String, String>,
+    /// The action items, in their order.
+    pub actions: Vec<ActionItem>,
+}
+
+impl MeetingText {
+    /// The text of a part, `""` when empty.
+    pub fn part(&self, root: &str) -> &str {
+        self.parts.get(root).map_or("", String::as_str)
+    }
+}
+
+fn string_of(value: Option<Out>) -> String {
+    match value {
+        Some(Out::Any(Any::String(s))) => s.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Reads a meeting's document. What a client wrote in another shape than the app's (a
+/// number where text belongs, a priority id listed twice) is skipped, never a panic: the
+/// document is what its writers made it.
+pub fn read(doc: &Doc) -> MeetingText {
+    let txn = doc.transact();
+    let mut text = MeetingText::default();
+    let mut expectations: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let names: Vec<Arc<str>> = txn.root_refs().map(|(name, _)| Arc::from(name)).collect();
+    for name in &names {
+        match MeetingRoot::parse(name) {
+            Some(MeetingRoot::Expectations(id, partner)) => {
+                let said = root_text(&txn, name);
+                if !said.trim().is_empty() {
+                    let key = match partner {
+                        Partner::School => "school".to_owned(),
+                        Partner::Clb => "clb".to_owned(),
+                        Partner::Lsc(number) => format!("lsc.{number}"),
+                    };
+                    expectations.entry(id.to_owned()).or_default().insert(key, said);
+                }
+            }
+            Some(
+                MeetingRoot::Trajectories(_)
+                | MeetingRoot::TimeFrame(_)
+                | MeetingRoot::WorkPlan
+                | MeetingRoot::SecondMoment
+                | MeetingRoot::Report,
+            ) => {
+                let said = root_text(&txn, name);
+                if !said.trim().is_empty() {
+                    text.parts.insert(name.to_string(), said);
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(order) = txn.get_array("priorities") {
+        for value in order.iter(&txn) {
+            let id = string_of(Some(value));
+            if !is_id(&id) || text.priorities.iter().any(|p| p.id == id) {
+                continue;
+            }
+            let title = txn
+                .get_text(format!("p.{id}.title"))
+                .map(|t| t.get_string(&txn))
+                .unwrap_or_default();
+            text.priorities.push(PriorityText {
+                expectations: expectations.remove(&id).unwrap_or_default(),
+                id,
+                title,
+            });
+        }
+    }
+    if let Some(list) = txn.get_array("actions") {
+        for value in list.iter(&txn) {
+            let Out::YMap(map) = value else { continue };
+            let item = ActionItem {
+                id: string_of(map.get(&txn, "id")),
+                what: string_of(map.get(&txn, "what")),
+                owner: string_of(map.get(&txn, "owner")),
+                due: string_of(map.get(&txn, "due")),
+                done: matches!(map.get(&txn, "done"), Some(Out::Any(Any::Bool(true)))),
+            };
+            if !item.what.trim().is_empty() {
+                text.actions.push(item);
+            }
+        }
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,6 +369,72 @@ mod tests {
             check_roots(&effect, agreement_rule),
             Err(PolicyError::UnknownRoot("p.a1.lsc.800001".into())),
             "not a root of the agreements"
+        );
+    }
+
+    #[test]
+    fn a_meeting_reads_as_text_in_the_app_s_order() {
+        use yrs::types::xml::{XmlElementPrelim, XmlFragment, XmlTextPrelim};
+        use yrs::{Array, Map, MapPrelim, Text, Transact, WriteTxn};
+
+        let doc = crate::schema::new_doc_with_client_id(Some(crate::ClientId::new(5)));
+        {
+            let mut txn = doc.transact_mut();
+            let write = |txn: &mut yrs::TransactionMut, root: &str, line: &str| {
+                let part = txn.get_or_insert_xml_fragment(root);
+                let p = part.push_back(txn, XmlElementPrelim::empty("paragraph"));
+                p.push_back(txn, XmlTextPrelim::new(line));
+            };
+            let order = txn.get_or_insert_array("priorities");
+            // The second priority first; a bad id and a repeated one are skipped.
+            order.push_back(&mut txn, "b2");
+            order.push_back(&mut txn, "a1");
+            order.push_back(&mut txn, "Not An Id");
+            order.push_back(&mut txn, "b2");
+            order.push_back(&mut txn, 42);
+            txn.get_or_insert_text("p.a1.title")
+                .insert(&mut txn, 0, "Leesbeleid");
+            txn.get_or_insert_text("p.b2.title")
+                .insert(&mut txn, 0, "Welbevinden");
+            write(&mut txn, "p.b2.clb", "Één aanspreekpunt");
+            write(&mut txn, "p.b2.lsc.800001", "Co-teaching");
+            write(&mut txn, "work_plan", "We starten in oktober");
+            write(&mut txn, "trajectories.800001", "3 trajecten type 9");
+            write(&mut txn, "stray", "not a part of a meeting");
+            let actions = txn.get_or_insert_array("actions");
+            let first = actions.push_back(&mut txn, MapPrelim::default());
+            first.insert(&mut txn, "id", "x1");
+            first.insert(&mut txn, "what", "Leidraad rondsturen");
+            first.insert(&mut txn, "owner", "lsc.800001");
+            first.insert(&mut txn, "due", "2026-10-01");
+            first.insert(&mut txn, "done", true);
+            let second = actions.push_back(&mut txn, MapPrelim::default());
+            second.insert(&mut txn, "what", 7);
+            actions.push_back(&mut txn, "not a map");
+        }
+        let text = read(&doc);
+        let titles: Vec<_> = text
+            .priorities
+            .iter()
+            .map(|p| (p.id.as_str(), p.title.as_str()))
+            .collect();
+        assert_eq!(titles, [("b2", "Welbevinden"), ("a1", "Leesbeleid")]);
+        assert_eq!(text.priorities[0].expectations["clb"], "Één aanspreekpunt");
+        assert_eq!(text.priorities[0].expectations["lsc.800001"], "Co-teaching");
+        assert!(text.priorities[1].expectations.is_empty());
+        assert_eq!(text.part("work_plan"), "We starten in oktober");
+        assert_eq!(text.part("trajectories.800001"), "3 trajecten type 9");
+        assert_eq!(text.part("report"), "");
+        assert!(!text.parts.contains_key("stray"));
+        assert_eq!(
+            text.actions,
+            [ActionItem {
+                id: "x1".into(),
+                what: "Leidraad rondsturen".into(),
+                owner: "lsc.800001".into(),
+                due: "2026-10-01".into(),
+                done: true,
+            }]
         );
     }
 

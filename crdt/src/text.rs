@@ -85,32 +85,36 @@ pub fn plain_text(doc: &Doc) -> BTreeMap<&'static str, String> {
     let txn = doc.transact();
     Section::ALL
         .into_iter()
-        .map(|section| {
-            let lines: Vec<String> = match txn.get_xml_fragment(section.root_name()) {
-                None => Vec::new(),
-                Some(fragment) => layout(&txn, &fragment)
-                    .iter()
-                    .map(|block| {
-                        let mut line = String::new();
-                        for piece in &block.pieces {
-                            match piece {
-                                Piece::Text(text) => {
-                                    for diff in text.diff(&txn, |_| ()) {
-                                        if let Some(s) = string_insert(&diff) {
-                                            line.push_str(s);
-                                        }
-                                    }
-                                }
-                                Piece::Break(_) => line.push('\n'),
+        .map(|section| (section.root_name(), root_text(&txn, section.root_name())))
+        .collect()
+}
+
+/// The plain text of the `XmlFragment` root `name` by the module rules (`""` when absent):
+/// what [`plain_text`] gives for a section, for any root (a meeting's parts).
+pub fn root_text<T: ReadTxn>(txn: &T, name: &str) -> String {
+    let Some(fragment) = txn.get_xml_fragment(name) else {
+        return String::new();
+    };
+    let lines: Vec<String> = layout(txn, &fragment)
+        .iter()
+        .map(|block| {
+            let mut line = String::new();
+            for piece in &block.pieces {
+                match piece {
+                    Piece::Text(text) => {
+                        for diff in text.diff(txn, |_| ()) {
+                            if let Some(s) = string_insert(&diff) {
+                                line.push_str(s);
                             }
                         }
-                        line
-                    })
-                    .collect(),
-            };
-            (section.root_name(), lines.join("\n"))
+                    }
+                    Piece::Break(_) => line.push('\n'),
+                }
+            }
+            line
         })
-        .collect()
+        .collect();
+    lines.join("\n")
 }
 
 /// Who wrote what: for every section (all six, keyed by [`Section::root_name`], `[]` when

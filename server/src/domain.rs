@@ -128,6 +128,33 @@ pub fn school_year_of(year: i32, month: u8) -> String {
     format!("{start}-{}", start + 1)
 }
 
+/// A day (`YYYY-MM-DD`) as Dutch readers write it: "12 oktober 2026"; anything else as it
+/// is.
+pub fn day_in_words(day: &str) -> String {
+    const MONTHS: [&str; 12] = [
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ];
+    let mut parts = day.splitn(3, '-');
+    let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
+        return day.to_owned();
+    };
+    match (m.parse::<usize>(), d.parse::<u8>()) {
+        (Ok(m @ 1..=12), Ok(d)) => format!("{d} {} {y}", MONTHS[m - 1]),
+        _ => day.to_owned(),
+    }
+}
+
 /// The current school year (by UTC date).
 pub fn current_school_year() -> String {
     let now = time::OffsetDateTime::now_utc();
@@ -247,6 +274,14 @@ pub mod schema {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_read_in_dutch() {
+        assert_eq!(day_in_words("2026-10-05"), "5 oktober 2026");
+        assert_eq!(day_in_words("2027-03-31"), "31 maart 2027");
+        assert_eq!(day_in_words("2027-13-01"), "2027-13-01");
+        assert_eq!(day_in_words("gisteren"), "gisteren");
+    }
 
     #[test]
     fn school_years_run_from_september() {

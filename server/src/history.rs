@@ -210,6 +210,20 @@ pub async fn take(
     Ok(Some(meta))
 }
 
+/// Whether a document whose current state is `state` differs from its version `since` (an
+/// encoded snapshot; `None`: the empty document).
+pub async fn changed_since(state: Vec<u8>, since: Option<Vec<u8>>) -> Result<bool, HistoryError> {
+    blocking(move || {
+        let doc = samen_crdt::text::doc_from_state(&state).map_err(document_error)?;
+        let since = match since {
+            Some(bytes) => versions::decode_snapshot(&bytes).map_err(document_error)?,
+            None => yrs::Snapshot::default(),
+        };
+        Ok(!versions::same_version(&since, &versions::snapshot(&doc)))
+    })
+    .await
+}
+
 /// The data of a `snapshot` event of `GET /api/schools/{number}/events`: a version was kept.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SnapshotEvent<'a> {

@@ -22,6 +22,7 @@ pub mod ids;
 pub mod listener;
 pub mod metrics;
 pub mod nodes;
+pub mod report;
 pub mod rooms;
 pub mod security;
 pub mod state;

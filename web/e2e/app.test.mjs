@@ -20,6 +20,8 @@ const LINDE_SIGNAL = '6b0f3d0e-2f4a-4c41-9a61-0c6f1e0d0001'
 
 let server
 let base
+/** Uncaught errors of every page, for tests that assert there were none. */
+const pageErrors = []
 let browser
 let data
 
@@ -71,7 +73,10 @@ after(async () => {
 async function person(email, at = base) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'nl-BE' })
   const page = await context.newPage()
-  page.on('pageerror', (e) => console.error(`[${email}] page error:`, e.message))
+  page.on('pageerror', (e) => {
+    pageErrors.push(`${email}: ${e.message}`)
+    console.error(`[${email}] page error:`, e.message, e.stack)
+  })
   await page.goto(`${at}/login`)
   await page.fill('#email', email)
   await page.fill('#password', 'demo')
@@ -773,9 +778,9 @@ test('an LSC sees its school without registrations, plans a meeting with the sch
   await lsc.waitForURL(/\/overleg\//)
   await lsc.locator('#meeting-title', { hasText: 'Schoolbeeldoverleg 2026-2027' }).waitFor()
   await lsc.locator('[data-meeting-day]', { hasText: '15 oktober 2026' }).waitFor()
-  const people = lsc.locator('[data-participants] li')
+  const people = lsc.locator('[data-participants] li[data-person]')
   assert.equal(await people.count(), 3)
-  await lsc.locator('[data-guests]', { hasText: 'zorgleerkracht 3de graad' }).waitFor()
+  await lsc.locator('[data-participants] li.guest', { hasText: 'zorgleerkracht 3de graad' }).waitFor()
   await lsc.screenshot({ path: join(shots, 'meeting.png'), fullPage: true })
   const path = new URL(lsc.url()).pathname
 
@@ -828,4 +833,112 @@ test('school and LSC write their agreements together, and the CLB never sees the
   await clb.goto(`${base}${path}`)
   await clb.getByRole('heading', { name: /niet gevonden/i }).waitFor()
   for (const page of [school, lsc, clb]) await page.context().close()
+})
+
+test('a schoolbeeldoverleg end to end: three partners, the chair leads, action items, closing makes the report', async () => {
+  const errorsBefore = pageErrors.length
+  const school = await person('linde@demo.test')
+  const clb = await person('clb@demo.test')
+  const lsc = await person('lsc@demo.test')
+
+  // The school plans it with the CLB and the LSC.
+  await school.goto(`${base}/scholen/100001`)
+  await school.getByRole('button', { name: 'Overleg plannen' }).click()
+  const form = school.locator('[data-meeting-form]')
+  await form.getByLabel('Datum').fill('2026-11-05')
+  await form.getByLabel('Sara Claes (CLB)').check()
+  await form.getByLabel('Lotte Janssens (LSC)').check()
+  await form.getByRole('button', { name: 'Plannen' }).click()
+  await school.waitForURL(/\/overleg\//)
+  const path = new URL(school.url()).pathname
+  await clb.goto(`${base}${path}`)
+  await lsc.goto(`${base}${path}`)
+
+  // Everyone sees everyone present.
+  for (const page of [school, clb, lsc]) {
+    await page.waitForFunction(() => document.querySelectorAll('[data-participants] li[data-here=true]').length === 3)
+  }
+
+  // The school starts the meeting and chairs it; the others follow.
+  await school.getByRole('button', { name: 'Overleg starten' }).click()
+  await school.locator('[data-chair]', { hasText: 'Jij leidt het overleg' }).waitFor()
+  await clb.locator('[data-chair="Tom Peeters (De Linde)"] [data-following]').waitFor()
+
+  // A priority: the school names it, the LSC writes its own expectations, which the CLB
+  // sees but may not change.
+  await school.locator('[data-add-priority]').click()
+  const pid = await school.locator('[data-priority]').first().getAttribute('data-priority')
+  await school.getByLabel('Prioriteit 1').fill('Welbevinden in de derde graad')
+  await lsc.waitForFunction(() => document.querySelector('[data-priority] input')?.value === 'Welbevinden in de derde graad')
+  const lscPart = `[data-section="p.${pid}.lsc.800001"]`
+  await lsc.locator(lscPart).click()
+  await lsc.keyboard.type('Coaching in de klas, één keer per week')
+  await clb.locator(lscPart, { hasText: 'Coaching in de klas, één keer per week' }).waitFor()
+  assert.equal(await clb.locator(lscPart).getAttribute('contenteditable'), 'false')
+  await saved(lsc)
+
+  // The chair moves on; the followers' view follows.
+  await school.locator('[data-point=actions]').click()
+  await clb.locator('[data-current-point=actions]').waitFor()
+  await lsc.locator('[data-current-point=actions]').waitFor()
+
+  // The LSC breaks away to fill in its trajectories, then comes back to the chair.
+  await lsc.locator('[data-point=trajectories]').click()
+  await lsc.locator('[data-current-point=trajectories]').waitFor()
+  await lsc.locator('[data-section="trajectories.800001"]').click()
+  await lsc.keyboard.type('Type 9: 3 trajecten, niveau lager')
+  await saved(lsc)
+  assert.equal(await clb.locator('[data-current-point=actions]').count(), 1, 'the CLB still follows the chair')
+  await lsc.locator('[data-follow]').click()
+  await lsc.locator('[data-current-point=actions]').waitFor()
+
+  // An action item for the LSC, ticked off live.
+  await clb.getByLabel('Wat').fill('Observatie-instrument delen met het zorgteam')
+  await clb.getByLabel('Wie').selectOption({ label: 'LSC Demo' })
+  await clb.getByLabel('Tegen').fill('2026-12-01')
+  await clb.getByRole('button', { name: 'Actie toevoegen' }).click()
+  const item = (page) => page.locator('[data-action]', { hasText: 'Observatie-instrument delen' })
+  await item(lsc).getByRole('checkbox').check()
+  await school.waitForFunction(() => document.querySelector('[data-action] input[type=checkbox]')?.checked === true)
+  await school.screenshot({ path: join(shots, 'meeting-mode.png'), fullPage: true })
+
+  // The school's registrations, inline: the CLB updates a status note without leaving; the
+  // LSC, who does not see registrations, is told so.
+  await school.locator('[data-point=registrations]').click()
+  await lsc.locator('[data-registrations-elsewhere]').waitFor()
+  assert.equal(await lsc.locator('[data-point=registrations]').count(), 0)
+  const reg = clb.locator(`[data-registration="${LINDE_SIGNAL}"]`)
+  await reg.getByRole('button', { name: 'Bespreken' }).click()
+  await reg.locator('[data-section=status_note]').click()
+  await clb.keyboard.press('Control+End')
+  await clb.keyboard.type(' Besproken op het schoolbeeldoverleg.')
+  await reg.locator('[data-save-state=saved]').waitFor({ timeout: 5000 })
+
+  // Closing: a second moment planned, the report made.
+  await school.locator('[data-close-meeting]').click()
+  await school.locator('[data-second-moment]').fill('2027-02-10')
+  await school.getByRole('button', { name: 'Afsluiten en verslag maken' }).click()
+  await school.waitForURL(/\/verslag$/)
+  const report = school.locator('[data-report]')
+  await report.getByText('Welbevinden in de derde graad').waitFor()
+  await report.getByText('Coaching in de klas, één keer per week').waitFor()
+  await report.getByText('Type 9: 3 trajecten, niveau lager').waitFor()
+  await report.locator('[data-report-actions] li.done', { hasText: 'Observatie-instrument delen' }).waitFor()
+  await report.locator('[data-report-registrations] li', { hasText: 'versie "Na Schoolbeeldoverleg 2026-2027 (5 november 2026)" bewaard' }).waitFor()
+  await school.screenshot({ path: join(shots, 'meeting-report-page.png'), fullPage: true })
+  const pdf = await school.request.get(`${base}${await school.locator('[data-report-pdf]').getAttribute('href')}`)
+  assert.equal(pdf.status(), 200)
+  assert.equal(pdf.headers()['content-type'], 'application/pdf')
+  assert.ok((await pdf.body()).subarray(0, 5).toString() === '%PDF-')
+
+  // The others see it closed, and the second moment looks back on the first.
+  await clb.reload()
+  await clb.locator('[data-closed]').waitFor()
+  await clb.locator('[data-second-moment-link]').click()
+  await clb.locator('[data-since-first]').waitFor()
+  await clb.locator('[data-actions-done]', { hasText: '1 van 1 acties zijn afgevinkt.' }).waitFor()
+  await clb.locator('[data-since-first]').getByText('Geen van de besproken registraties veranderde sindsdien.').waitFor()
+  await clb.screenshot({ path: join(shots, 'meeting-second-moment.png'), fullPage: true })
+  for (const page of [school, clb, lsc]) await page.context().close()
+  assert.deepEqual(pageErrors.slice(errorsBefore), [], 'no page had an uncaught error')
 })

@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use super::users::institution;
 use super::{Db, DbError, Institution, now};
-use crate::ids::{InstitutionId, MeetingId, UserId};
+use crate::ids::{DocId, InstitutionId, MeetingId, SnapshotId, UserId};
 
 /// A meeting as the API shows it.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -29,6 +29,12 @@ pub struct Meeting {
     pub held_on: String,
     /// `planned`, or `closed` once the meeting was closed.
     pub status: String,
+    /// When "Overleg starten" was pressed (ms since the epoch), if it was.
+    #[schema(required = true)]
+    pub started_at: Option<i64>,
+    /// When it was closed (ms since the epoch).
+    #[schema(required = true)]
+    pub closed_at: Option<i64>,
     /// The meeting a second moment evaluates.
     #[schema(value_type = Option<String>, format = "uuid", required = true)]
     pub follows: Option<MeetingId>,
@@ -106,7 +112,8 @@ pub struct MeetingPatch {
 }
 
 const SELECT: &str = "SELECT m.id, m.school_id, i.number AS school_number, i.name AS school_name,
-        m.school_year, m.title, m.held_on, m.status, m.follows_id, m.created_by,
+        m.school_year, m.title, m.held_on, m.status, m.started_at, m.closed_at, m.follows_id,
+        m.created_by,
         u.display_name AS created_by_name, m.created_at, m.updated_at
     FROM meetings m
     JOIN institutions i ON i.id = m.school_id
@@ -122,6 +129,8 @@ fn meeting(row: &sqlx::any::AnyRow) -> Result<Meeting, sqlx::Error> {
         title: row.try_get("title")?,
         held_on: row.try_get("held_on")?,
         status: row.try_get("status")?,
+        started_at: row.try_get("started_at")?,
+        closed_at: row.try_get("closed_at")?,
         follows: row.try_get("follows_id")?,
         created_by: super::Person {
             id: UserId::from(row.try_get::<String, _>("created_by")?),
@@ -284,6 +293,78 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(meeting).collect::<Result<_, _>>()?)
+    }
+
+    /// The meetings that follow `id` (its second moments), the earliest day first.
+    pub async fn second_moments(&self, id: MeetingId) -> Result<Vec<Meeting>, DbError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE m.follows_id = $1 ORDER BY m.held_on, m.created_at, m.id"
+        )))
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(meeting).collect::<Result<_, _>>()?)
+    }
+
+    /// Records that meeting `id` started at `at`, unless it already had (the first start
+    /// counts); whether this call started it.
+    pub async fn start_meeting(&self, id: MeetingId, at: i64) -> Result<bool, DbError> {
+        let done = sqlx::query(
+            "UPDATE meetings SET started_at = $1, updated_at = $1
+             WHERE id = $2 AND started_at IS NULL AND status = 'planned'",
+        )
+        .bind(at)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Closes meeting `id`, with the versions named at its close, in one transaction;
+    /// `false` (and nothing changed) when it was already closed.
+    pub async fn close_meeting(
+        &self,
+        id: MeetingId,
+        by: &UserId,
+        versions: &[(DocId, SnapshotId)],
+    ) -> Result<bool, DbError> {
+        let at = now();
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE meetings SET status = 'closed', closed_at = $1, closed_by = $2,
+                 started_at = COALESCE(started_at, $1), updated_at = $1
+             WHERE id = $3 AND status = 'planned'",
+        )
+        .bind(at)
+        .bind(by.as_str())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        for (doc, snapshot) in versions {
+            sqlx::query("INSERT INTO meeting_versions (meeting_id, doc_id, snapshot_id) VALUES ($1, $2, $3)")
+                .bind(id)
+                .bind(*doc)
+                .bind(*snapshot)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The versions named when meeting `id` closed: document → version.
+    pub async fn meeting_versions(&self, id: MeetingId) -> Result<Vec<(DocId, SnapshotId)>, DbError> {
+        let rows = sqlx::query("SELECT doc_id, snapshot_id FROM meeting_versions WHERE meeting_id = $1")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("doc_id")?, r.try_get("snapshot_id")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
     }
 
     /// Changes a meeting's details; returns it as it now is.

@@ -197,6 +197,19 @@ impl Db {
         row.as_ref().map(from_row).transpose().map_err(DbError::from)
     }
 
+    /// A document's newest version taken at or before `at` (ms since the epoch).
+    pub async fn snapshot_at(&self, doc: DocId, at: i64) -> Result<Option<StoredSnapshot>, DbError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE s.doc_id = $1 AND s.created_at <= $2
+             ORDER BY s.created_at DESC, s.rowid DESC LIMIT 1"
+        )))
+        .bind(doc)
+        .bind(at)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(from_row).transpose().map_err(DbError::from)
+    }
+
     /// A document's newest version.
     pub async fn latest_snapshot(&self, doc: DocId) -> Result<Option<StoredSnapshot>, DbError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(

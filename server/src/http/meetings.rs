@@ -84,6 +84,8 @@ pub struct MeetingView {
     /// The learning-support centres that serve the school (one column of expectations
     /// each).
     pub lscs: Vec<Institution>,
+    /// The meetings planned as its second moment.
+    pub second_moments: Vec<Meeting>,
 }
 
 /// A meeting named in a path (`/api/meetings/{id}`).
@@ -96,10 +98,15 @@ pub struct MeetingPath {
 }
 
 /// A meeting as the caller sees it.
-async fn view(state: &AppState, meeting: Meeting, partners: &[Partner]) -> Result<MeetingView, AppError> {
+pub(super) async fn view(
+    state: &AppState,
+    meeting: Meeting,
+    partners: &[Partner],
+) -> Result<MeetingView, AppError> {
     Ok(MeetingView {
         you: partners.iter().map(PartnerRole::from).collect(),
         lscs: state.db.lscs_of(meeting.school_id).await?,
+        second_moments: state.db.second_moments(meeting.id).await?,
         meeting,
     })
 }
@@ -124,7 +131,7 @@ async fn table_of(
 
 /// The meeting with this id and the caller's roles at its school's table; 404 (audited)
 /// when there is none or it is not the caller's.
-async fn meeting_for(
+pub(super) async fn meeting_for(
     state: &AppState,
     auth: &Authenticated,
     id: &str,

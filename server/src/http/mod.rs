@@ -12,9 +12,11 @@ mod client_address;
 mod comments;
 mod history;
 pub mod limits;
+mod meeting_close;
 mod meetings;
 pub mod openapi;
 mod registrations;
+mod reports;
 mod schools;
 mod sync;
 mod totp;
@@ -131,6 +133,11 @@ fn ordinary() -> Router<AppState> {
             get(meetings::list).post(meetings::create),
         )
         .route("/api/meetings/{id}", get(meetings::get).patch(meetings::patch))
+        .route("/api/meetings/{id}/start", post(meeting_close::start))
+        .route("/api/meetings/{id}/close", post(meeting_close::close))
+        .route("/api/meetings/{id}/since-first", get(meeting_close::since_first))
+        .route("/api/meetings/{id}/report", get(reports::report))
+        .route("/api/meetings/{id}/report.pdf", get(reports::report_pdf))
         .route("/api/schools/{number}/agreements", get(agreements::list))
         .route("/api/agreements/{id}", get(agreements::get))
 }

@@ -79,6 +79,8 @@ export interface Meeting {
   title: string
   held_on: string
   status: 'planned' | 'closed'
+  started_at: number | null
+  closed_at: number | null
   follows: string | null
   created_by: { id: string; name: string }
   created_at: number
@@ -86,7 +88,7 @@ export interface Meeting {
   participants: SchoolPerson[]
   guests: string[]
 }
-export interface MeetingView { meeting: Meeting; you: PartnerRole[]; lscs: Institution[] }
+export interface MeetingView { meeting: Meeting; you: PartnerRole[]; lscs: Institution[]; second_moments: Meeting[] }
 /** A school and an LSC's collaboration agreements (samenwerkingsafspraken). */
 export interface Agreement { id: string; school: Institution; lsc: Institution; created_at: number }
 export interface AppConfig { demo: boolean; demo_users: { email: string; name: string }[]; demo_password: string | null }

@@ -6,6 +6,7 @@ export type Route =
   | { page: 'overview'; school: string }
   | { page: 'registration'; id: string }
   | { page: 'meeting'; id: string }
+  | { page: 'report'; id: string }
   | { page: 'agreement'; id: string }
   | { page: 'notifications' }
   | { page: 'account' }
@@ -22,6 +23,8 @@ function parse(path: string): Route {
   if (m) return { page: 'registration', id: m[1] }
   m = path.match(/^\/overleg\/([0-9a-fA-F-]{36})\/?$/)
   if (m) return { page: 'meeting', id: m[1] }
+  m = path.match(/^\/overleg\/([0-9a-fA-F-]{36})\/verslag\/?$/)
+  if (m) return { page: 'report', id: m[1] }
   m = path.match(/^\/afspraken\/([0-9a-fA-F-]{36})\/?$/)
   if (m) return { page: 'agreement', id: m[1] }
   return { page: 'notfound' }

@@ -84,9 +84,13 @@ export function connectDoc(id: string, onSave: (state: SaveState) => void): Live
       if (ws) {
         const send = ws.send.bind(ws)
         ws.send = (data: Uint8Array) => {
-          if (data[0] === 0 && (data[1] === 1 || data[1] === 2)) sent += 1
+          const counted = data[0] === 0 && (data[1] === 1 || data[1] === 2)
+          if (counted) sent += 1
           send(data)
-          report()
+          // Later, not now: a send can happen while the page updates (an editor that closes
+          // clears its caret, which sends awareness), and the page's state may not change
+          // in the middle of that. Awareness alone changes nothing to report.
+          if (counted) queueMicrotask(report)
         }
       }
     }
