@@ -598,6 +598,18 @@ async fn closing_a_meeting_keeps_versions_plans_the_second_moment_and_makes_the_
         "the LSC's report lists no registration:\n{text}"
     );
 
+    // The action items afterwards: the school sees them, the LSC's is the LSC's.
+    let (status, listed) = tom.get("/api/schools/100001/actions").await;
+    assert_eq!(status, 200, "{listed}");
+    let item = &listed["actions"][0];
+    assert_eq!(item["what"], "Observatie-instrument delen");
+    assert_eq!(item["meeting_id"], json!(id));
+    assert_eq!(item["yours"], json!(false));
+    let (_, for_lsc) = lotte.get("/api/schools/100001/actions").await;
+    assert_eq!(for_lsc["actions"][0]["yours"], json!(true));
+    let (status, _) = nadia.get("/api/schools/100001/actions").await;
+    assert_eq!(status, 404);
+
     // The second moment looks back: nothing changed yet, then the registration does.
     let (status, since) = sara.get(format!("/api/meetings/{second_id}/since-first")).await;
     assert_eq!(status, 200, "{since}");
@@ -615,8 +627,131 @@ async fn closing_a_meeting_keeps_versions_plans_the_second_moment_and_makes_the_
     let (status, diff) = sara.get(discussed.path(&format!("/diff?from={from}"))).await;
     assert_eq!(status, 200, "{diff}");
     assert!(diff.to_string().contains("Na het overleg: rustiger"), "{diff}");
+    // And the first meeting's own document: its version at the close says what it held,
+    // and what was written after the close shows in the diff, with its author.
+    let version = &since["meeting_version"];
+    assert_eq!(version["name"], name);
+    let parts = version["summary"]["sections"].as_object().expect("sections");
+    for part in ["work_plan", "trajectories.800001", "p.k1.lsc.800001"] {
+        assert!(parts.contains_key(part), "{part} in {parts:?}");
+    }
+    assert_eq!(since["meeting_changed"], json!(false));
+    type_paragraph(&school, "report", "Verslag achteraf aangevuld");
+    school.durable(WAIT).await.expect("the report after the close");
     let (_, since) = lotte.get(format!("/api/meetings/{second_id}/since-first")).await;
     assert_eq!(since["registrations"], json!([]), "an LSC sees no registrations");
+    assert_eq!(since["meeting_changed"], json!(true));
+    let from = since["meeting_version"]["id"].as_str().expect("meeting version");
+    let (status, diff) = lotte.get(format!("/api/meetings/{id}/diff?from={from}")).await;
+    assert_eq!(status, 200, "{diff}");
+    assert_eq!(
+        diff["stats"]["report"]["added"],
+        json!("Verslag achteraf aangevuld".chars().count())
+    );
+    assert_eq!(diff["stats"]["work_plan"]["added"], json!(0));
+    let added = &diff["sections"]["report"][0]["spans"][0];
+    assert_eq!(added["change"], "added");
+    assert_eq!(
+        diff["authors"][added["author"].as_str().expect("author")]["name"],
+        "Tom Peeters (De Linde)"
+    );
+    let (status, _) = lotte.get(format!("/api/meetings/{id}/diff")).await;
+    assert_eq!(status, 400, "no version to compare from");
+    let (status, _) = nadia.get(format!("/api/meetings/{id}/diff?from={from}")).await;
+    assert_eq!(status, 404);
     let (status, _) = sara.get(format!("/api/meetings/{id}/since-first")).await;
     assert_eq!(status, 404, "the first meeting follows none");
+}
+
+#[tokio::test]
+async fn an_administrator_links_and_unlinks_a_learning_support_centre_over_the_api() {
+    let server = TestServer::start_with(&["--access-check-secs", "1"]).await;
+    let admin = server.admin().await;
+    let sara = server.clb().await;
+    let lotte = server.lsc().await;
+    let pairs = |links: &Value| -> Vec<(String, String)> {
+        links["links"]
+            .as_array()
+            .expect("links")
+            .iter()
+            .map(|l| {
+                let n = |side: &str| l[side]["number"].as_str().unwrap_or("").to_owned();
+                (n("lsc"), n("school"))
+            })
+            .collect()
+    };
+    let (status, links) = admin.get("/api/admin/lsc-links").await;
+    assert_eq!(status, 200, "{links}");
+    let demo = [("800001", "100001"), ("800001", "100002"), ("800002", "100001")];
+    assert_eq!(pairs(&links), demo.map(|(l, s)| (l.to_owned(), s.to_owned())));
+
+    // Nobody else: a CLB's staff and an LSC's staff are refused, and change nothing.
+    for person in [&sara, &lotte] {
+        let (status, _) = person.get("/api/admin/lsc-links").await;
+        assert_eq!(status, 403);
+        let (status, _) = person
+            .post(
+                "/api/admin/lsc-links",
+                json!({ "lsc": "800002", "school": "100002" }),
+            )
+            .await;
+        assert_eq!(status, 403);
+        let (status, _) = person.delete("/api/admin/lsc-links/800001/100002").await;
+        assert_eq!(status, 403);
+    }
+    // Numbers that are no LSC and school are a clear error.
+    for (lsc, school) in [("100001", "100002"), ("800001", "900001"), ("800001", "800002")] {
+        let (status, body) = admin
+            .post("/api/admin/lsc-links", json!({ "lsc": lsc, "school": school }))
+            .await;
+        assert_eq!(status, 400, "{lsc} -> {school}: {body}");
+    }
+    let (_, unchanged) = admin.get("/api/admin/lsc-links").await;
+    assert_eq!(pairs(&unchanged), pairs(&links));
+
+    // The specific LSC now serves Het Anker too; saying it again changes nothing.
+    let (status, made) = admin
+        .post(
+            "/api/admin/lsc-links",
+            json!({ "lsc": "800002", "school": "100002" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["school"]["name"], "Middenschool Het Anker");
+    let (status, _) = admin
+        .post(
+            "/api/admin/lsc-links",
+            json!({ "lsc": "800002", "school": "100002" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    // LSC Demo stops serving Het Anker: Lotte loses its meetings, her open one closes.
+    let (status, planned) = lotte
+        .post("/api/schools/100002/meetings", json!({ "held_on": "2026-10-20" }))
+        .await;
+    assert_eq!(status, 201, "{planned}");
+    let doc = Reg {
+        id: planned["meeting"]["id"].as_str().expect("id").to_owned(),
+    };
+    let open = lotte.opens(&doc).await;
+    let (status, _) = admin.delete("/api/admin/lsc-links/800001/100002").await;
+    assert_eq!(status, 204);
+    let (code, _) = open.closed(WAIT).await.expect("her meeting at Het Anker closes");
+    assert_eq!(code, 1008);
+    let (status, _) = lotte.get(format!("/api/meetings/{}", doc.id)).await;
+    assert_eq!(status, 404);
+    let (status, _) = lotte.get("/api/schools/100002/meetings").await;
+    assert_eq!(status, 404);
+    let (status, _) = lotte.get("/api/schools/100001/meetings").await;
+    assert_eq!(status, 200, "De Linde is still hers");
+    let (status, _) = admin.delete("/api/admin/lsc-links/800001/100002").await;
+    assert_eq!(status, 404, "gone already");
+
+    let audit = server.database().await.audit("institution.").await;
+    let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+    assert!(
+        actions.contains(&"institution.link") && actions.contains(&"institution.unlink"),
+        "{actions:?}"
+    );
 }

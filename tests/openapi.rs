@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::{As, CLB, TestServer};
 
 /// Every route of the API, with the path as the document spells it.
-const ROUTES: [(&str, &str); 53] = [
+const ROUTES: [(&str, &str); 58] = [
     ("post", "/api/login"),
     ("post", "/api/login/totp"),
     ("post", "/api/logout"),
@@ -58,8 +58,13 @@ const ROUTES: [(&str, &str); 53] = [
     ("post", "/api/meetings/{id}/start"),
     ("post", "/api/meetings/{id}/close"),
     ("get", "/api/meetings/{id}/since-first"),
+    ("get", "/api/meetings/{id}/diff"),
     ("get", "/api/meetings/{id}/report"),
     ("get", "/api/meetings/{id}/report.pdf"),
+    ("get", "/api/schools/{number}/actions"),
+    ("get", "/api/admin/lsc-links"),
+    ("post", "/api/admin/lsc-links"),
+    ("delete", "/api/admin/lsc-links/{lsc}/{school}"),
     ("get", "/api/schools/{number}/agreements"),
     ("get", "/api/agreements/{id}"),
     ("get", "/sync/{id}"),
@@ -913,6 +918,41 @@ async fn openapi_schemas_match_real_answers() {
         404,
     )
     .await;
+    checked(
+        &server,
+        &doc,
+        (
+            "get",
+            "/api/schools/{number}/actions",
+            "/api/schools/100001/actions",
+        ),
+        linde,
+        None,
+        200,
+    )
+    .await;
+    let chief = server.admin().await;
+    let admin = As::Token(&chief.token);
+    let links = "/api/admin/lsc-links";
+    checked(&server, &doc, ("get", links, links), admin, None, 200).await;
+    checked(&server, &doc, ("get", links, links), clb, None, 403).await;
+    let link = json!({ "lsc": "800002", "school": "100002" });
+    checked(
+        &server,
+        &doc,
+        ("post", links, links),
+        admin,
+        Some(link.clone()),
+        201,
+    )
+    .await;
+    checked(&server, &doc, ("post", links, links), admin, Some(link), 200).await;
+    let wrong = json!({ "lsc": "100001", "school": "100002" });
+    checked(&server, &doc, ("post", links, links), admin, Some(wrong), 400).await;
+    let (status, _) = server
+        .call("DELETE", "/api/admin/lsc-links/800002/100002", admin, None)
+        .await;
+    assert_eq!(status, 204);
     let list = "/api/schools/{number}/agreements";
     let agreements = checked(
         &server,

@@ -190,6 +190,26 @@ async fn every_route_answers_each_role_as_the_rules_say() {
         ("GET", "/api/tokens".into(), None, [401, 200, 200, 200, 200, 200]),
         (
             "GET",
+            "/api/admin/lsc-links".into(),
+            None,
+            [401, 403, 403, 403, 200, 403],
+        ),
+        (
+            "POST",
+            "/api/admin/lsc-links".into(),
+            Some(json!({ "lsc": "800002", "school": "100001" })),
+            // The specific LSC serves De Linde already: nothing changes.
+            [401, 403, 403, 403, 200, 403],
+        ),
+        (
+            "DELETE",
+            "/api/admin/lsc-links/800002/100002".into(),
+            None,
+            // No such link.
+            [401, 403, 403, 403, 404, 403],
+        ),
+        (
+            "GET",
             "/api/schools/100001/meetings".into(),
             None,
             [401, 200, 200, 404, 404, 200],
@@ -203,6 +223,12 @@ async fn every_route_answers_each_role_as_the_rules_say() {
         (
             "GET",
             "/api/schools/100001/table".into(),
+            None,
+            [401, 200, 200, 404, 404, 200],
+        ),
+        (
+            "GET",
+            "/api/schools/100001/actions".into(),
             None,
             [401, 200, 200, 404, 404, 200],
         ),

@@ -19,7 +19,7 @@
 //! text that moved into another paragraph (Enter, Backspace at a line start: y-prosemirror
 //! re-inserts it) shows as removed there and added here, which is what happened.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 use thiserror::Error;
@@ -274,12 +274,22 @@ pub fn diff<K: Clone + Eq>(
     to: &Doc,
     deletions: &Deletions<K>,
 ) -> BTreeMap<&'static str, SectionDiff<K>> {
-    let mut before = tokens(from);
-    let mut after = tokens(to);
-    Section::ALL
-        .into_iter()
-        .map(|section| {
-            let name = section.root_name();
+    diff_parts(from, to, &Section::ALL.map(Section::root_name), deletions)
+}
+
+/// [`diff`] of the rich-text roots `names` of any document (a meeting's parts, the
+/// school–LSC agreements), keyed by name; a root neither version has comes out empty.
+pub fn diff_parts<'n, K: Clone + Eq>(
+    from: &Doc,
+    to: &Doc,
+    names: &[&'n str],
+    deletions: &Deletions<K>,
+) -> BTreeMap<&'n str, SectionDiff<K>> {
+    let mut before = tokens(from, names);
+    let mut after = tokens(to, names);
+    names
+        .iter()
+        .map(|&name| {
             let old = before.remove(name).unwrap_or_default();
             let new = after.remove(name).unwrap_or_default();
             (name, merge(&old, &new, deletions))
@@ -287,13 +297,31 @@ pub fn diff<K: Clone + Eq>(
         .collect()
 }
 
-/// Every section's tokens, in document order.
-fn tokens(doc: &Doc) -> HashMap<&'static str, Vec<Token>> {
+/// The roots of `doc` that hold rich text by any of Samen's document schemas: a
+/// registration's sections, a meeting's text parts, the school–LSC agreements' two. A
+/// document only holds roots its own rule allows, so this names its text roots whatever
+/// kind it is. Roots are found by name, not by type: a document read from stored state
+/// does not know its roots' types until someone asks for one.
+pub fn text_roots(doc: &Doc) -> BTreeSet<String> {
+    let txn = doc.transact();
+    txn.root_refs()
+        .map(|(name, _)| name)
+        .filter(|name| {
+            Section::from_root_name(name).is_some()
+                || crate::meeting::AGREEMENT_ROOTS.contains(name)
+                || crate::meeting::MeetingRoot::parse(name).is_some_and(|part| part.is_text())
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every named root's tokens, in document order.
+fn tokens<'n>(doc: &Doc, names: &[&'n str]) -> HashMap<&'n str, Vec<Token>> {
     let mut txn = doc.transact_mut();
     let items = ItemReader::new(&txn);
     let mut out = HashMap::new();
-    for section in Section::ALL {
-        let Some(fragment) = txn.get_xml_fragment(section.root_name()) else {
+    for &name in names {
+        let Some(fragment) = txn.get_xml_fragment(name) else {
             continue;
         };
         let blocks = layout(&txn, &fragment);
@@ -330,7 +358,7 @@ fn tokens(doc: &Doc) -> HashMap<&'static str, Vec<Token>> {
                 }
             }
         }
-        out.insert(section.root_name(), list);
+        out.insert(name, list);
     }
     out
 }
@@ -1078,6 +1106,49 @@ mod tests {
         assert_eq!(d.who(c(5), 15), None);
         assert_eq!(d.who(c(6), 99), Some(&"c"));
         assert_eq!(d.who(c(7), 0), None);
+    }
+
+    #[test]
+    fn a_meeting_s_text_parts_are_found_by_name_and_diffed() {
+        use yrs::{Array, MapPrelim, Text, WriteTxn, XmlElementPrelim, XmlTextPrelim};
+
+        let doc = new_doc_with_client_id(Some(ClientId::new(4)));
+        let write = |doc: &Doc, root: &str, line: &str| {
+            let mut txn = doc.transact_mut();
+            let part = txn.get_or_insert_xml_fragment(root);
+            let p = part.push_back(&mut txn, XmlElementPrelim::empty("paragraph"));
+            p.push_back(&mut txn, XmlTextPrelim::new(line));
+        };
+        write(&doc, "work_plan", "Begrijpend lezen");
+        {
+            let mut txn = doc.transact_mut();
+            txn.get_or_insert_array("priorities").push_back(&mut txn, "a1");
+            txn.get_or_insert_text("p.a1.title").insert(&mut txn, 0, "Lezen");
+            txn.get_or_insert_array("actions")
+                .push_back(&mut txn, MapPrelim::default());
+        }
+        let before = snapshot(&doc);
+        write(&doc, "p.a1.clb", "Screening");
+        write(&doc, "trajectories.800001", "3 trajecten");
+
+        // Read back from stored state, as the server does: the roots' types are unknown.
+        let stored = doc.transact().encode_state_as_update_v1(&StateVector::default());
+        let read = crate::text::doc_from_state(&stored).expect("state");
+        let names = text_roots(&read);
+        assert_eq!(
+            names.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["p.a1.clb", "trajectories.800001", "work_plan"],
+            "the order, titles and actions are no text parts"
+        );
+        let then = doc_at(&read, &before).expect("version");
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let changes = diff_parts(&then, &read, &names, &Deletions::<&str>::default());
+        assert_eq!((changes["work_plan"].added, changes["work_plan"].removed), (0, 0));
+        assert_eq!(changes["p.a1.clb"].added, "Screening".chars().count());
+        assert_eq!(
+            changes["trajectories.800001"].added,
+            "3 trajecten".chars().count()
+        );
     }
 
     #[test]

@@ -44,6 +44,17 @@ pub enum Partner {
     Lsc(String),
 }
 
+impl Partner {
+    /// The partner's key in root names and action items: `school`, `clb`, `lsc.<number>`.
+    pub fn key(&self) -> String {
+        match self {
+            Partner::School => "school".into(),
+            Partner::Clb => "clb".into(),
+            Partner::Lsc(number) => format!("lsc.{number}"),
+        }
+    }
+}
+
 /// A part of a meeting: what its root holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MeetingRoot<'a> {
@@ -108,6 +119,15 @@ impl<'a> MeetingRoot<'a> {
                 is_number(number).then(|| MeetingRoot::Expectations(id, Partner::Lsc(number.to_owned())))
             }
         }
+    }
+
+    /// Whether the part is rich text (an `XmlFragment` the app edits with Tiptap), as
+    /// opposed to the priorities' order, a title or the action items.
+    pub fn is_text(&self) -> bool {
+        !matches!(
+            self,
+            MeetingRoot::Priorities | MeetingRoot::PriorityTitle(_) | MeetingRoot::Actions
+        )
     }
 
     /// Whether `partner` may write this part.
@@ -207,12 +227,10 @@ pub fn read(doc: &Doc) -> MeetingText {
             Some(MeetingRoot::Expectations(id, partner)) => {
                 let said = root_text(&txn, name);
                 if !said.trim().is_empty() {
-                    let key = match partner {
-                        Partner::School => "school".to_owned(),
-                        Partner::Clb => "clb".to_owned(),
-                        Partner::Lsc(number) => format!("lsc.{number}"),
-                    };
-                    expectations.entry(id.to_owned()).or_default().insert(key, said);
+                    expectations
+                        .entry(id.to_owned())
+                        .or_default()
+                        .insert(partner.key(), said);
                 }
             }
             Some(

@@ -179,7 +179,14 @@ pub async fn take(
             return Ok(None);
         }
         let before = versions::doc_at(&doc, &previous).map_err(document_error)?;
-        let changes = versions::diff(&before, &doc, &people.deletions);
+        // Whatever kind of document it is (a registration, a meeting, agreements): its
+        // text roots, so that a meeting's versions say what changed too.
+        let names: BTreeSet<String> = versions::text_roots(&before)
+            .into_iter()
+            .chain(versions::text_roots(&doc))
+            .collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let changes = versions::diff_parts(&before, &doc, &names, &people.deletions);
         let summary = summarize(&changes, &people);
         Ok(Some((versions::encode_snapshot(&now), summary)))
     })
@@ -235,7 +242,7 @@ pub struct SnapshotEvent<'a> {
 }
 
 /// Counts per changed section, and who added or removed text.
-fn summarize(changes: &BTreeMap<&'static str, SectionDiff<UserId>>, people: &People) -> VersionSummary {
+fn summarize(changes: &BTreeMap<&str, SectionDiff<UserId>>, people: &People) -> VersionSummary {
     let mut authors = BTreeSet::new();
     let mut sections = BTreeMap::new();
     for (name, section) in changes {
@@ -338,6 +345,15 @@ pub struct DiffResponse {
     pub stats: BTreeMap<String, SectionStats>,
 }
 
+/// Which parts of a document a diff covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parts {
+    /// A registration's six sections, each present in the answer.
+    Sections,
+    /// Every text root either version has (a meeting's parts).
+    Text,
+}
+
 /// What changed from the stored snapshot `from` to `to` (or to now, when `None`), in a
 /// document whose current state is `state`.
 pub async fn diff(
@@ -347,6 +363,7 @@ pub async fn diff(
     state: Vec<u8>,
     from: (SnapshotMeta, Vec<u8>),
     to: Option<(SnapshotMeta, Vec<u8>)>,
+    parts: Parts,
 ) -> Result<DiffResponse, HistoryError> {
     let people = People::of(db, store, id).await?;
     let (from_meta, from_bytes) = from;
@@ -361,7 +378,24 @@ pub async fn diff(
         let later = to_bytes.as_deref().map(at).transpose()?;
         // The diff splits blocks of the documents it reads; `doc` is ours alone.
         let after = later.as_ref().unwrap_or(&doc);
-        Ok((versions::diff(&before, after, &people.deletions), people))
+        let changes: BTreeMap<String, SectionDiff<UserId>> = match parts {
+            Parts::Sections => versions::diff(&before, after, &people.deletions)
+                .into_iter()
+                .map(|(name, change)| (name.to_owned(), change))
+                .collect(),
+            Parts::Text => {
+                let names: BTreeSet<String> = versions::text_roots(&before)
+                    .into_iter()
+                    .chain(versions::text_roots(after))
+                    .collect();
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                versions::diff_parts(&before, after, &names, &people.deletions)
+                    .into_iter()
+                    .map(|(name, change)| (name.to_owned(), change))
+                    .collect()
+            }
+        };
+        Ok((changes, people))
     })
     .await?;
     let mut authors = BTreeMap::new();
@@ -382,7 +416,7 @@ pub async fn diff(
     let mut stats = BTreeMap::new();
     for (section, change) in changes {
         stats.insert(
-            section.to_owned(),
+            section.clone(),
             SectionStats {
                 added: change.added,
                 removed: change.removed,
@@ -405,7 +439,7 @@ pub async fn diff(
                     .collect(),
             })
             .collect();
-        sections.insert(section.to_owned(), lines);
+        sections.insert(section, lines);
     }
     Ok(DiffResponse {
         from: from_meta,

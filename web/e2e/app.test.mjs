@@ -863,6 +863,8 @@ test('a schoolbeeldoverleg end to end: three partners, the chair leads, action i
   await school.getByRole('button', { name: 'Overleg starten' }).click()
   await school.locator('[data-chair]', { hasText: 'Jij leidt het overleg' }).waitFor()
   await clb.locator('[data-chair="Tom Peeters (De Linde)"] [data-following]').waitFor()
+  await clb.locator('[data-started]').waitFor()
+  assert.equal(await clb.locator('[data-start-meeting]').count(), 0, 'started: nothing left to start')
 
   // A priority: the school names it, the LSC writes its own expectations, which the CLB
   // sees but may not change.
@@ -900,7 +902,15 @@ test('a schoolbeeldoverleg end to end: three partners, the chair leads, action i
   const item = (page) => page.locator('[data-action]', { hasText: 'Observatie-instrument delen' })
   await item(lsc).getByRole('checkbox').check()
   await school.waitForFunction(() => document.querySelector('[data-action] input[type=checkbox]')?.checked === true)
+  await clb.getByLabel('Wat').fill('Trajectoverzicht actualiseren')
+  await clb.getByLabel('Wie').selectOption({ label: 'LSC Demo' })
+  await clb.getByRole('button', { name: 'Actie toevoegen' }).click()
+  await item(lsc).first().waitFor()
+  await lsc.locator('[data-action]', { hasText: 'Trajectoverzicht actualiseren' }).waitFor()
   await school.screenshot({ path: join(shots, 'meeting-mode.png'), fullPage: true })
+  await lsc.setViewportSize({ width: 390, height: 844 })
+  await lsc.screenshot({ path: join(shots, 'meeting-mode-phone.png'), fullPage: true })
+  await lsc.setViewportSize({ width: 1280, height: 800 })
 
   // The school's registrations, inline: the CLB updates a status note without leaving; the
   // LSC, who does not see registrations, is told so.
@@ -931,14 +941,30 @@ test('a schoolbeeldoverleg end to end: three partners, the chair leads, action i
   assert.equal(pdf.headers()['content-type'], 'application/pdf')
   assert.ok((await pdf.body()).subarray(0, 5).toString() === '%PDF-')
 
+  // The verslag is polished after the close.
+  await school.goto(`${base}${path}?punt=report`)
+  await school.locator('[data-section=report]').click()
+  await school.keyboard.type('Achteraf aangevuld door de school.')
+  await saved(school)
+
   // The others see it closed, and the second moment looks back on the first.
   await clb.reload()
   await clb.locator('[data-closed]').waitFor()
   await clb.locator('[data-second-moment-link]').click()
   await clb.locator('[data-since-first]').waitFor()
-  await clb.locator('[data-actions-done]', { hasText: '1 van 1 acties zijn afgevinkt.' }).waitFor()
+  await clb.locator('[data-actions-done]', { hasText: '1 van 2 acties zijn afgevinkt.' }).waitFor()
   await clb.locator('[data-since-first]').getByText('Geen van de besproken registraties veranderde sindsdien.').waitFor()
+  await clb.locator('[data-meeting-diff]').click()
+  await clb.locator('[data-diff-section=report] ins', { hasText: 'Achteraf aangevuld door de school.' }).waitFor()
   await clb.screenshot({ path: join(shots, 'meeting-second-moment.png'), fullPage: true })
+
+  // The LSC finds what is still hers on the school's page.
+  await lsc.goto(`${base}/scholen/100001`)
+  const yours = lsc.locator('[data-your-actions]')
+  await yours.getByText('Trajectoverzicht actualiseren').waitFor()
+  assert.equal(await yours.getByText('Observatie-instrument delen').count(), 0, 'done: not listed')
+  await yours.getByRole('link', { name: 'Schoolbeeldoverleg 2026-2027' }).click()
+  await lsc.locator('[data-current-point=actions]').waitFor()
   for (const page of [school, clb, lsc]) await page.context().close()
   assert.deepEqual(pageErrors.slice(errorsBefore), [], 'no page had an uncaught error')
 })

@@ -112,14 +112,62 @@ impl Db {
         Ok(())
     }
 
-    /// Records that an LSC serves a school (idempotent).
-    pub async fn link_lsc(&self, lsc_id: InstitutionId, school_id: InstitutionId) -> Result<(), DbError> {
-        sqlx::query("INSERT INTO lsc_schools (lsc_id, school_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+    /// Records that an LSC serves a school (idempotent); whether it did not yet.
+    pub async fn link_lsc(&self, lsc_id: InstitutionId, school_id: InstitutionId) -> Result<bool, DbError> {
+        let done =
+            sqlx::query("INSERT INTO lsc_schools (lsc_id, school_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(lsc_id)
+                .bind(school_id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records that an LSC no longer serves a school; whether it did. Its staff lose the
+    /// school's meetings and agreements (the access watch closes what they have open).
+    pub async fn unlink_lsc(&self, lsc_id: InstitutionId, school_id: InstitutionId) -> Result<bool, DbError> {
+        let done = sqlx::query("DELETE FROM lsc_schools WHERE lsc_id = $1 AND school_id = $2")
             .bind(lsc_id)
             .bind(school_id)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Which LSC serves which school, by LSC then school number.
+    pub async fn lsc_links(&self) -> Result<Vec<(Institution, Institution)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT l.id AS l_id, l.kind AS l_kind, l.number AS l_number, l.name AS l_name,
+                    s.id AS s_id, s.kind AS s_kind, s.number AS s_number, s.name AS s_name
+             FROM lsc_schools ls
+             JOIN institutions l ON l.id = ls.lsc_id
+             JOIN institutions s ON s.id = ls.school_id
+             ORDER BY l.number, s.number",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let side = |row: &sqlx::any::AnyRow, p: &str| -> Result<Institution, sqlx::Error> {
+            Ok(Institution {
+                id: row.try_get(format!("{p}_id").as_str())?,
+                kind: row.try_get(format!("{p}_kind").as_str())?,
+                number: row.try_get(format!("{p}_number").as_str())?,
+                name: row.try_get(format!("{p}_name").as_str())?,
+            })
+        };
+        rows.iter()
+            .map(|r| Ok((side(r, "l")?, side(r, "s")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+
+    /// Whether the user holds the platform's `admin` role.
+    pub async fn is_platform_admin(&self, user: &UserId) -> Result<bool, DbError> {
+        let held: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE user_id = $1 AND role = 'admin'")
+                .bind(user.as_str())
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(held > 0)
     }
 
     /// Creates a user with an already hashed password.

@@ -17,6 +17,8 @@ use super::audit::{audit, audit_read};
 use super::body::JsonObject;
 use super::limits::Write;
 use crate::access::SchoolAccess;
+use crate::auth::Authenticated;
+use crate::ids::{DocId, SnapshotId};
 
 use crate::db::{Registration, SnapshotMeta, StoredSnapshot};
 use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
@@ -217,9 +219,49 @@ pub async fn get(
 pub struct DiffQuery {
     /// The earlier version's id.
     #[param(required = true, min_length = 1)]
-    from: Option<String>,
+    pub(super) from: Option<String>,
     /// The later version's id; leave out (or `now`) for the document as it is now.
-    to: Option<String>,
+    pub(super) to: Option<String>,
+}
+
+/// The diff of document `doc` that `query` asks for (from a version to another or to now),
+/// the read audited as `action` on the document.
+pub(super) async fn compare(
+    state: &AppState,
+    auth: &Authenticated,
+    doc: DocId,
+    query: DiffQuery,
+    action: &'static str,
+    parts: history::Parts,
+) -> Result<DiffResponse, AppError> {
+    let version = |id: &str| {
+        let id = found::<SnapshotId>(id);
+        async move { state.db.snapshot(doc, id?).await?.ok_or(AppError::NotFound) }
+    };
+    let from = query.from.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| {
+        AppError::BadRequest("say which version to compare from: ?from=<version id>".into())
+    })?;
+    let from = version(from).await?;
+    let to = match query.to.as_deref() {
+        None | Some("") | Some("now") => None,
+        Some(to) => Some(version(to).await?),
+    };
+    let compared = match &to {
+        Some(to) => format!("{}..{}", from.meta.id, to.meta.id),
+        None => format!("{}..now", from.meta.id),
+    };
+    audit_read(&state.db, &auth.user.id, action, doc.to_string(), Some(compared)).await?;
+    let doc_state = state.rooms.document_state(doc).await?;
+    Ok(history::diff(
+        &state.db,
+        state.rooms.store(),
+        doc,
+        doc_state,
+        (from.meta, from.snapshot),
+        to.map(|t| (t.meta, t.snapshot)),
+        parts,
+    )
+    .await?)
 }
 
 /// What changed between two versions, or between a version and now, per section: the added
@@ -246,37 +288,9 @@ pub async fn diff(
     query: Result<Query<DiffQuery>, QueryRejection>,
 ) -> Result<Json<DiffResponse>, AppError> {
     let Query(query) = query?;
-    let from = query.from.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| {
-        AppError::BadRequest("say which version to compare from: ?from=<version id>".into())
-    })?;
-    let from = snapshot_of(&state, &registration, from).await?;
-    let to = match query.to.as_deref() {
-        None | Some("") | Some("now") => None,
-        Some(to) => Some(snapshot_of(&state, &registration, to).await?),
-    };
-    let compared = match &to {
-        Some(to) => format!("{}..{}", from.meta.id, to.meta.id),
-        None => format!("{}..now", from.meta.id),
-    };
-    audit_read(
-        &state.db,
-        &auth.user.id,
-        "diff.read",
-        registration.id.to_string(),
-        Some(compared),
-    )
-    .await?;
-    let doc_state = state.rooms.document_state(registration.id.into()).await?;
-    let response = history::diff(
-        &state.db,
-        state.rooms.store(),
-        registration.id.into(),
-        doc_state,
-        (from.meta, from.snapshot),
-        to.map(|t| (t.meta, t.snapshot)),
-    )
-    .await?;
-    Ok(Json(response))
+    let doc = DocId::from(registration.id);
+    let answer = compare(&state, &auth, doc, query, "diff.read", history::Parts::Sections).await?;
+    Ok(Json(answer))
 }
 
 /// `POST /api/registrations/{id}/snapshots/{sid}/restore`.

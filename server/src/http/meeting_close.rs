@@ -8,20 +8,22 @@
 //! the diff from those versions until now.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use samen_crdt::meeting::{ActionItem, MeetingText, Partner};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::audit::{audit, audit_read};
 use super::body::JsonObject;
+use super::history::{DiffQuery, compare};
 use super::limits::Write;
 use super::meetings::{MeetingPath, MeetingView, meeting_for, view};
 use crate::auth::Authenticated;
 use crate::db::{Meeting, NewMeeting, Registration, RegistrationFilter, SnapshotMeta, StoredSnapshot, now};
 use crate::domain;
 use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
-use crate::history::{self, Taking};
+use crate::history::{self, DiffResponse, Parts, Taking};
 use crate::ids::{DocId, MeetingId, RegistrationId, SnapshotId};
 use crate::state::AppState;
 
@@ -185,6 +187,7 @@ fn shortened(title: &str, max: usize) -> String {
         (status = 200, description = "The meeting, closed (and its second moment, if planned).", body = MeetingView),
         (status = 400, description = "Bad JSON or a day that is not allowed (`bad_request`).", body = ErrorBody),
         (status = 409, description = "The meeting is closed already (`conflict`).", body = ErrorBody),
+        (status = 429, description = "Too many versions in a short time (`too_many_attempts`).", body = ErrorBody),
         Unauthenticated,
         Forbidden,
         NotFound,
@@ -285,6 +288,37 @@ pub async fn close(
     Ok(Json(view(&state, meeting, &partners).await?))
 }
 
+/// What changed in a meeting's document between two of its versions, or a version and now,
+/// per text part (keyed by root name: `work_plan`, `p.<id>.clb`, …), with who wrote and who
+/// removed what. The versions are those the meeting's history keeps (the one named at its
+/// close: `GET .../since-first` of its second moment).
+#[utoipa::path(
+    get,
+    path = "/api/meetings/{id}/diff",
+    tag = "meetings",
+    params(MeetingPath, DiffQuery),
+    responses(
+        (status = 200, description = "The changes per part, with authors.", body = DiffResponse),
+        (status = 400, description = "No `from` version given (`bad_request`).", body = ErrorBody),
+        Unauthenticated,
+        NotFound,
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn diff(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(MeetingPath { id }): Path<MeetingPath>,
+    query: Result<Query<DiffQuery>, QueryRejection>,
+) -> Result<Json<DiffResponse>, AppError> {
+    let (meeting, _) = meeting_for(&state, &auth, &id).await?;
+    let Query(query) = query?;
+    let doc = DocId::from(meeting.id);
+    Ok(Json(
+        compare(&state, &auth, doc, query, "meeting.diff", Parts::Text).await?,
+    ))
+}
+
 /// A registration as a second moment looks back on it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LookedBack {
@@ -309,6 +343,12 @@ pub struct SinceFirst {
     /// The registrations changed during the first meeting, and whether they changed since
     /// (none for an LSC, which does not see registrations).
     pub registrations: Vec<LookedBack>,
+    /// The version of the first meeting's document named at its close (compare it with now:
+    /// `GET /api/meetings/{first}/diff?from=<id>`).
+    #[schema(required = true)]
+    pub meeting_version: Option<SnapshotMeta>,
+    /// Whether the first meeting's document changed since.
+    pub meeting_changed: bool,
     /// The first meeting's action items, as they stand now.
     #[schema(value_type = Vec<Object>)]
     pub actions: Vec<ActionItem>,
@@ -360,9 +400,23 @@ pub async fn since_first(
         }
     }
     let actions = meeting_text(&state, first.id).await?.actions;
+    let first_doc = DocId::from(first.id);
+    let mut meeting_version = None;
+    let mut meeting_changed = false;
+    for (doc, snapshot) in state.db.meeting_versions(first.id).await? {
+        if doc == first_doc
+            && let Some(version) = state.db.snapshot(doc, snapshot).await?
+        {
+            let doc_state = state.rooms.document_state(doc).await?;
+            meeting_changed = history::changed_since(doc_state, Some(version.snapshot)).await?;
+            meeting_version = Some(version.meta);
+        }
+    }
     Ok(Json(SinceFirst {
         first,
         registrations,
+        meeting_version,
+        meeting_changed,
         actions,
     }))
 }

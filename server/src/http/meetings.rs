@@ -113,7 +113,7 @@ pub(super) async fn view(
 
 /// The school with this number and the caller's roles at its table; 404 (audited) when
 /// there is no such school or the caller has no role there.
-async fn table_of(
+pub(super) async fn table_of(
     state: &AppState,
     auth: &Authenticated,
     number: &str,

@@ -3,6 +3,8 @@
 
 mod access;
 mod account;
+mod actions;
+mod admin;
 mod agreements;
 
 pub use account::TOKEN_DAYS;
@@ -136,8 +138,12 @@ fn ordinary() -> Router<AppState> {
         .route("/api/meetings/{id}/start", post(meeting_close::start))
         .route("/api/meetings/{id}/close", post(meeting_close::close))
         .route("/api/meetings/{id}/since-first", get(meeting_close::since_first))
+        .route("/api/meetings/{id}/diff", get(meeting_close::diff))
         .route("/api/meetings/{id}/report", get(reports::report))
         .route("/api/meetings/{id}/report.pdf", get(reports::report_pdf))
+        .route("/api/schools/{number}/actions", get(actions::list))
+        .route("/api/admin/lsc-links", get(admin::list).post(admin::link))
+        .route("/api/admin/lsc-links/{lsc}/{school}", delete(admin::unlink))
         .route("/api/schools/{number}/agreements", get(agreements::list))
         .route("/api/agreements/{id}", get(agreements::get))
 }

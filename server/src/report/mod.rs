@@ -107,11 +107,8 @@ impl MeetingReport {
 
         blocks.push(Heading("Deelnemers".into()));
         for p in &m.participants {
-            let partner = match p.as_partner() {
-                Some(Partner::Lsc(number)) => partner_name(&format!("lsc.{number}"), &self.lscs),
-                Some(Partner::Clb) => "CLB".into(),
-                _ => "School".into(),
-            };
+            let key = p.as_partner().unwrap_or(Partner::School).key();
+            let partner = partner_name(&key, &self.lscs);
             blocks.push(Bullet(format!("{} ({partner})", p.name)));
         }
         for guest in &m.guests {

@@ -53,10 +53,11 @@ export const loadSnapshot = (registration: string, snapshot: string) =>
 export const restoreSnapshot = (registration: string, snapshot: string) =>
   api<{ snapshot: Snapshot }>('POST', `${base(registration)}/snapshots/${snapshot}/restore`).then((r) => r.snapshot)
 
-export function loadDiff(registration: string, from: string, to: string | null) {
+/** What changed in the document at `path` (`/api/registrations/{id}`, `/api/meetings/{id}`). */
+export function loadDiff(path: string, from: string, to: string | null) {
   const query = new URLSearchParams({ from })
   if (to) query.set('to', to)
-  return api<Diff>('GET', `${base(registration)}/diff?${query}`)
+  return api<Diff>('GET', `${path}/diff?${query}`)
 }
 
 /** The list with `snapshot` added or replaced, newest first. */
