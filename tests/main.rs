@@ -13,6 +13,7 @@ mod comments;
 mod convergence;
 mod disk_full;
 mod exhaustion;
+mod exports;
 mod headers;
 mod history;
 mod identity;

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Reg, TestServer, WAIT, eventually, paragraphs, type_paragraph};
+use crate::support::{Reg, TestServer, WAIT, eventually, keep_pdf, paragraphs, type_paragraph};
 
 #[tokio::test]
 async fn school_clb_and_lsc_plan_and_see_a_meeting_and_nobody_else_does() {
@@ -358,36 +358,8 @@ async fn school_and_lsc_keep_agreements_that_do_not_exist_for_the_clb() {
 
 /// The PDF of a meeting's report as `person` gets it: status, content type, bytes.
 async fn report_pdf(person: &crate::support::Person<'_>, id: &str) -> (u16, String, Vec<u8>) {
-    let response = reqwest::Client::new()
-        .get(person.server().url(&format!("/api/meetings/{id}/report.pdf")))
-        .bearer_auth(&person.token)
-        .send()
-        .await
-        .expect("report.pdf");
-    let status = response.status().as_u16();
-    let kind = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    (status, kind, response.bytes().await.expect("bytes").to_vec())
-}
-
-/// Runs a poppler tool (`args`, the PDF, then `after`); its standard output.
-fn poppler(tool: &str, args: &[&str], pdf: &std::path::Path, after: &[&std::ffi::OsStr]) -> String {
-    let out = std::process::Command::new(tool)
-        .args(args)
-        .arg(pdf)
-        .args(after)
-        .output()
-        .unwrap_or_else(|e| panic!("{tool} (poppler-utils, installed by scripts/test): {e}"));
-    assert!(
-        out.status.success(),
-        "{tool}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let got = person.download(format!("/api/meetings/{id}/report.pdf")).await;
+    (got.status, got.kind, got.bytes)
 }
 
 #[tokio::test]
@@ -556,11 +528,7 @@ async fn closing_a_meeting_keeps_versions_plans_the_second_moment_and_makes_the_
     let (status, kind, bytes) = report_pdf(&tom, &id).await;
     assert_eq!((status, kind.as_str()), (200, "application/pdf"));
     assert!(bytes.starts_with(b"%PDF-"));
-    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
-    std::fs::create_dir_all(&shots).expect("screenshots dir");
-    let pdf = shots.join("meeting-report.pdf");
-    std::fs::write(&pdf, &bytes).expect("pdf");
-    let text = poppler("pdftotext", &["-layout"], &pdf, &["-".as_ref()]);
+    let text = keep_pdf("meeting-report", &bytes);
     for needle in [
         "Schoolbeeldoverleg 2026-2027",
         "De Linde",
@@ -576,23 +544,8 @@ async fn closing_a_meeting_keeps_versions_plans_the_second_moment_and_makes_the_
     ] {
         assert!(text.contains(needle), "{needle:?} not in the PDF:\n{text}");
     }
-    let page = shots.join("meeting-report");
-    poppler(
-        "pdftoppm",
-        &["-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile"],
-        &pdf,
-        &[page.as_os_str()],
-    );
-    let png = std::fs::read(page.with_extension("png")).expect("the first page as PNG");
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 10_000,
-        "a page with text: {} bytes",
-        png.len()
-    );
     let (_, _, for_lsc) = report_pdf(&lotte, &id).await;
-    let lsc_pdf = shots.join("meeting-report-lsc.pdf");
-    std::fs::write(&lsc_pdf, &for_lsc).expect("pdf");
-    let text = poppler("pdftotext", &[], &lsc_pdf, &["-".as_ref()]);
+    let text = keep_pdf("meeting-report-lsc", &for_lsc);
     assert!(
         !text.contains("Testregistratie"),
         "the LSC's report lists no registration:\n{text}"

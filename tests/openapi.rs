@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::{As, CLB, TestServer};
 
 /// Every route of the API, with the path as the document spells it.
-const ROUTES: [(&str, &str); 58] = [
+const ROUTES: [(&str, &str); 61] = [
     ("post", "/api/login"),
     ("post", "/api/login/totp"),
     ("post", "/api/logout"),
@@ -48,6 +48,9 @@ const ROUTES: [(&str, &str); 58] = [
     ("get", "/api/registrations/{id}/snapshots/{sid}"),
     ("post", "/api/registrations/{id}/snapshots/{sid}/restore"),
     ("get", "/api/registrations/{id}/diff"),
+    ("get", "/api/registrations/{id}/export.pdf"),
+    ("get", "/api/schools/{number}/export.pdf"),
+    ("get", "/api/schools/{number}/overview.csv"),
     ("get", "/api/notifications"),
     ("post", "/api/notifications/read"),
     ("get", "/api/schools/{number}/table"),

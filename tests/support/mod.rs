@@ -327,6 +327,51 @@ pub fn paragraphs(doc: &yrs::Doc, section: &str) -> Vec<String> {
         .collect()
 }
 
+/// Runs a poppler tool (`args`, the PDF, then `after`); its standard output. poppler-utils
+/// is installed by scripts/test.
+pub fn poppler(tool: &str, args: &[&str], pdf: &Path, after: &[&std::ffi::OsStr]) -> String {
+    let out = std::process::Command::new(tool)
+        .args(args)
+        .arg(pdf)
+        .args(after)
+        .output()
+        .unwrap_or_else(|e| panic!("{tool} (poppler-utils, installed by scripts/test): {e}"));
+    assert!(
+        out.status.success(),
+        "{tool}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Keeps a PDF in `target/screenshots/<name>.pdf` with its first page as `<name>.png`, and
+/// returns its text (`pdftotext -layout`).
+pub fn keep_pdf(name: &str, bytes: &[u8]) -> String {
+    assert!(
+        bytes.starts_with(b"%PDF-"),
+        "a PDF: {:?}",
+        &bytes[..bytes.len().min(40)]
+    );
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshots dir");
+    let pdf = shots.join(format!("{name}.pdf"));
+    std::fs::write(&pdf, bytes).expect("pdf");
+    let page = shots.join(name);
+    poppler(
+        "pdftoppm",
+        &["-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile"],
+        &pdf,
+        &[page.as_os_str()],
+    );
+    let png = std::fs::read(page.with_extension("png")).expect("the first page as PNG");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "a page with text: {} bytes",
+        png.len()
+    );
+    poppler("pdftotext", &["-layout"], &pdf, &["-".as_ref()])
+}
+
 /// Waits until `pred` holds for the client's document.
 pub async fn eventually(what: &str, pred: impl Fn() -> bool) {
     let start = tokio::time::Instant::now();

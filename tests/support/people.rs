@@ -194,7 +194,50 @@ impl<'s> Person<'s> {
             .await
     }
 
+    /// Downloads a file with their token: the status, the content type, the content
+    /// disposition and the bytes.
+    pub async fn download(&self, path: impl AsRef<str>) -> Download {
+        let response = reqwest::Client::new()
+            .get(self.server.url(path.as_ref()))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("download");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let (status, kind, disposition) = (
+            response.status().as_u16(),
+            header("content-type"),
+            header("content-disposition"),
+        );
+        let bytes = response.bytes().await.expect("bytes").to_vec();
+        Download {
+            status,
+            kind,
+            disposition,
+            bytes,
+        }
+    }
+
     verbs!();
+}
+
+/// A downloaded file.
+pub struct Download {
+    /// HTTP status.
+    pub status: u16,
+    /// `content-type`.
+    pub kind: String,
+    /// `content-disposition`.
+    pub disposition: String,
+    /// The body.
+    pub bytes: Vec<u8>,
 }
 
 impl fmt::Display for Person<'_> {

@@ -968,3 +968,24 @@ test('a schoolbeeldoverleg end to end: three partners, the chair leads, action i
   for (const page of [school, clb, lsc]) await page.context().close()
   assert.deepEqual(pageErrors.slice(errorsBefore), [], 'no page had an uncaught error')
 })
+
+test('a registration and the school year download as PDF, the overview as CSV', async () => {
+  const page = await person('clb@demo.test')
+  await page.goto(`${base}/registraties/${LINDE_SIGNAL}`)
+  const downloaded = async (locator) => {
+    const [download] = await Promise.all([page.waitForEvent('download'), locator.click()])
+    const { readFile } = await import('node:fs/promises')
+    return { name: download.suggestedFilename(), bytes: await readFile(await download.path()) }
+  }
+  const one = await downloaded(page.locator('[data-export-pdf]'))
+  assert.equal(one.name, `registratie-${LINDE_SIGNAL}.pdf`)
+  assert.equal(one.bytes.subarray(0, 5).toString(), '%PDF-')
+
+  await page.goto(`${base}/scholen/100001`)
+  const year = await downloaded(page.locator('[data-export-year-pdf]'))
+  assert.match(year.name, /^samenwerkingsdossier-100001-\d{4}-\d{4}\.pdf$/)
+  assert.equal(year.bytes.subarray(0, 5).toString(), '%PDF-')
+  const csv = await downloaded(page.locator('[data-export-csv]'))
+  assert.match(csv.bytes.toString('utf8'), /^id,soort,titel,thema,status,/)
+  await page.context().close()
+})

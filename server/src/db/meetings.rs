@@ -355,6 +355,29 @@ impl Db {
         Ok(true)
     }
 
+    /// For each document of school `school_id` named when one of its meetings closed: the
+    /// document and that meeting ("<titel> (<dag>)"), by the meeting's day.
+    pub async fn discussed_in_meetings(
+        &self,
+        school_id: InstitutionId,
+    ) -> Result<Vec<(DocId, String)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT mv.doc_id, m.title, m.held_on FROM meeting_versions mv
+             JOIN meetings m ON m.id = mv.meeting_id
+             WHERE m.school_id = $1 ORDER BY m.held_on, m.id",
+        )
+        .bind(school_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let (title, day): (String, String) = (r.try_get("title")?, r.try_get("held_on")?);
+                Ok((r.try_get("doc_id")?, format!("{title} ({day})")))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+
     /// The versions named when meeting `id` closed: document → version.
     pub async fn meeting_versions(&self, id: MeetingId) -> Result<Vec<(DocId, SnapshotId)>, DbError> {
         let rows = sqlx::query("SELECT doc_id, snapshot_id FROM meeting_versions WHERE meeting_id = $1")

@@ -12,6 +12,7 @@ mod audit;
 mod body;
 mod client_address;
 mod comments;
+mod exports;
 mod history;
 pub mod limits;
 mod meeting_close;
@@ -127,6 +128,12 @@ fn ordinary() -> Router<AppState> {
             post(history::restore),
         )
         .route("/api/registrations/{id}/diff", get(history::diff))
+        .route(
+            "/api/registrations/{id}/export.pdf",
+            get(exports::registration_pdf),
+        )
+        .route("/api/schools/{number}/export.pdf", get(exports::school_pdf))
+        .route("/api/schools/{number}/overview.csv", get(exports::school_csv))
         .route("/api/notifications", get(comments::notifications))
         .route("/api/notifications/read", post(comments::notifications_read))
         .route("/api/schools/{number}/table", get(meetings::table))

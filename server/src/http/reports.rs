@@ -3,10 +3,10 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::header;
 use axum::response::IntoResponse;
 
 use super::audit::audit_read;
+use super::exports::{Shown, pdf_answer};
 use super::meeting_close::{discussed, meeting_text, see_registrations};
 use super::meetings::{MeetingPath, meeting_for};
 use crate::auth::Authenticated;
@@ -95,19 +95,5 @@ pub async fn report_pdf(
         "verslag-{}-{}.pdf",
         report.meeting.school_number, report.meeting.held_on
     );
-    let print = report.to_print();
-    let bytes = tokio::task::spawn_blocking(move || crate::report::pdf::render(&print))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/pdf".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("inline; filename=\"{name}\""),
-            ),
-        ],
-        bytes,
-    ))
+    pdf_answer(report.to_print(), name, Shown::Inline).await
 }

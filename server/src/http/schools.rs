@@ -75,7 +75,7 @@ pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<
 
 /// The school with this number and the caller's access; 404 without a link to it, which
 /// is audited (`school.read`, `denied`, once per hour and number).
-async fn school_for(
+pub(super) async fn school_for(
     state: &AppState,
     auth: &Authenticated,
     number: &str,

@@ -6,6 +6,7 @@
 //! does not see (DESIGN.md, "Who may do what").
 
 pub mod pdf;
+pub mod registration;
 
 use std::collections::BTreeMap;
 

@@ -65,6 +65,8 @@ pub enum Block {
     },
     /// Small grey text (e.g. "Nog niets ingevuld.").
     Note(String),
+    /// The next block starts on a new page (nothing happens at the top of a page).
+    PageBreak,
 }
 
 /// Why a report could not be rendered.
@@ -438,6 +440,7 @@ fn parts(block: &Block) -> (Style, f32, &str, Marker) {
         Block::Note(text) => (NOTE, 0.0, text, Marker::None),
         Block::Bullet(text) => (LIST, BULLET_INDENT, text, Marker::Bullet),
         Block::Check { done, text } => (LIST, CHECK_INDENT, text, Marker::Check(*done)),
+        Block::PageBreak => (BODY, 0.0, "", Marker::None),
     }
 }
 
@@ -533,6 +536,12 @@ fn layout(report: &Report, fonts: &[Font; 2]) -> Vec<Vec<Item>> {
     l.gap = 12.0;
 
     for (i, block) in report.blocks.iter().enumerate() {
+        if let Block::PageBreak = block {
+            if !l.at_top() {
+                l.new_page();
+            }
+            continue;
+        }
         let (style, indent, text, marker) = parts(block);
         if let Block::Heading(_) = block {
             l.keep_heading_with_next(text, report.blocks.get(i + 1));

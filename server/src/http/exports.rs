@@ -1,0 +1,289 @@
+//! Exports for the doorlichting: one registration, or a school year of a school's, as a PDF
+//! rendered by the server (fonts embedded); the school year's registrations as CSV. Whoever
+//! reads the registrations may export them (the school and its CLB; an LSC finds nothing).
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::access::OnRegistration;
+use super::audit::audit_read;
+use super::schools::school_for;
+use crate::auth::Authenticated;
+use crate::db::{Registration, RegistrationFilter};
+use crate::domain;
+use crate::error::{AppError, ErrorBody, NotFound, Unauthenticated};
+use crate::ids::DocId;
+use crate::report::pdf::{self, Report};
+use crate::report::registration::{self as export, Exported, day_of};
+use crate::state::AppState;
+
+/// Query of the exports.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// Include the comment threads (PDF exports; default: no).
+    #[serde(default)]
+    comments: Option<bool>,
+    /// The school year (`2026-2027`; default: the current one). School exports only.
+    #[serde(default)]
+    #[param(schema_with = crate::domain::schema::school_year)]
+    year: Option<String>,
+}
+
+/// Everything an export says about one registration.
+async fn exported(
+    state: &AppState,
+    registration: Registration,
+    comments: bool,
+) -> Result<Exported, AppError> {
+    let doc = DocId::from(registration.id);
+    let doc_state = state.rooms.document_state(doc).await?;
+    let sections = tokio::task::spawn_blocking(move || samen_crdt::text::plain_text_from_state(&doc_state))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let versions = state.db.snapshots(doc).await?;
+    let threads = match comments {
+        true => Some(state.db.threads(registration.id).await?),
+        false => None,
+    };
+    Ok(Exported {
+        registration,
+        sections,
+        versions,
+        threads,
+    })
+}
+
+/// How the browser is to take a file: shown in a tab, or saved.
+pub(super) enum Shown {
+    /// `inline`: a report to read (and print).
+    Inline,
+    /// `attachment`: an export to keep.
+    Attachment,
+}
+
+/// `report` rendered as a PDF answer named `name`.
+pub(super) async fn pdf_answer(
+    report: Report,
+    name: String,
+    shown: Shown,
+) -> Result<impl IntoResponse, AppError> {
+    let disposition = match shown {
+        Shown::Inline => "inline",
+        Shown::Attachment => "attachment",
+    };
+    let bytes = tokio::task::spawn_blocking(move || pdf::render(&report))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("{disposition}; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    ))
+}
+
+/// One registration as a PDF: what it is, its sections, its history with authors, and its
+/// comments if asked (`?comments=true`).
+#[utoipa::path(
+    get,
+    path = "/api/registrations/{id}/export.pdf",
+    tag = "registrations",
+    params(super::access::RegistrationPath, ExportQuery),
+    responses(
+        (status = 200, description = "The registration as a PDF.", content_type = "application/pdf", body = Vec<u8>),
+        (status = 400, description = "A bad query (`bad_request`).", body = ErrorBody),
+        Unauthenticated,
+        NotFound,
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn registration_pdf(
+    State(state): State<AppState>,
+    OnRegistration {
+        auth, registration, ..
+    }: OnRegistration,
+    query: Result<Query<ExportQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, AppError> {
+    let Query(query) = query?;
+    audit_read(
+        &state.db,
+        &auth.user.id,
+        "registration.export",
+        registration.id.to_string(),
+        None,
+    )
+    .await?;
+    let name = format!("registratie-{}.pdf", registration.id);
+    let one = exported(&state, registration, query.comments.unwrap_or(false)).await?;
+    pdf_answer(export::single(&one), name, Shown::Attachment).await
+}
+
+/// The school and the registrations of the school year a query asks for.
+async fn school_year(
+    state: &AppState,
+    auth: &Authenticated,
+    number: &str,
+    query: &ExportQuery,
+) -> Result<(crate::db::Institution, String, Vec<Registration>), AppError> {
+    let (school, _) = school_for(state, auth, number).await?;
+    let year = match &query.year {
+        Some(year) => domain::school_year(year).map_err(AppError::BadRequest)?,
+        None => domain::current_school_year(),
+    };
+    let filter = RegistrationFilter {
+        school_year: Some(year.clone()),
+        ..RegistrationFilter::default()
+    };
+    let mut registrations = state.db.registrations(school.id, &filter).await?;
+    // Oldest first: the year as it went.
+    registrations.reverse();
+    audit_read(
+        &state.db,
+        &auth.user.id,
+        "school.export",
+        school.number.clone(),
+        Some(year.clone()),
+    )
+    .await?;
+    Ok((school, year, registrations))
+}
+
+/// A school year of a school's registrations as one PDF: a list, then each registration
+/// from a new page (sections, history with authors, comments if asked).
+#[utoipa::path(
+    get,
+    path = "/api/schools/{number}/export.pdf",
+    tag = "schools",
+    params(("number" = String, Path, description = "The school's institution number."), ExportQuery),
+    responses(
+        (status = 200, description = "The school year as a PDF.", content_type = "application/pdf", body = Vec<u8>),
+        (status = 400, description = "A bad school year (`bad_request`).", body = ErrorBody),
+        Unauthenticated,
+        NotFound,
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn school_pdf(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(number): Path<String>,
+    query: Result<Query<ExportQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, AppError> {
+    let Query(query) = query?;
+    let (school, year, registrations) = school_year(&state, &auth, &number, &query).await?;
+    let comments = query.comments.unwrap_or(false);
+    let mut all = Vec::with_capacity(registrations.len());
+    for registration in registrations {
+        all.push(exported(&state, registration, comments).await?);
+    }
+    let name = format!("samenwerkingsdossier-{}-{year}.pdf", school.number);
+    pdf_answer(export::school_year(&school, &year, &all), name, Shown::Attachment).await
+}
+
+/// A cell as a spreadsheet reads it safely: text that would start a formula gets a quote
+/// before it (CSV injection).
+fn cell(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// A school year of a school's registrations as CSV (one row each): for the doorlichting's
+/// overview in a spreadsheet.
+#[utoipa::path(
+    get,
+    path = "/api/schools/{number}/overview.csv",
+    tag = "schools",
+    params(("number" = String, Path, description = "The school's institution number."), ExportQuery),
+    responses(
+        (status = 200, description = "The registrations as CSV (UTF-8, comma-separated, a header row).",
+            content_type = "text/csv", body = String),
+        (status = 400, description = "A bad school year (`bad_request`).", body = ErrorBody),
+        Unauthenticated,
+        NotFound,
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn school_csv(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(number): Path<String>,
+    query: Result<Query<ExportQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, AppError> {
+    let Query(query) = query?;
+    let (school, year, registrations) = school_year(&state, &auth, &number, &query).await?;
+    let discussed = state.db.discussed_in_meetings(school.id).await?;
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "id",
+        "soort",
+        "titel",
+        "thema",
+        "status",
+        "gestart door",
+        "aangemaakt",
+        "laatst gewijzigd",
+        "reacties",
+        "besproken op overleg",
+    ];
+    let failed = |e: csv::Error| AppError::Internal(e.to_string());
+    out.write_record(header).map_err(failed)?;
+    for r in registrations {
+        let threads = state.db.threads(r.id).await?.len();
+        let meetings: Vec<String> = discussed
+            .iter()
+            .filter(|(doc, _)| *doc == DocId::from(r.id))
+            .map(|(_, meeting)| meeting.clone())
+            .collect();
+        out.write_record([
+            r.id.to_string(),
+            r.kind.clone(),
+            cell(&r.title),
+            r.theme.clone().unwrap_or_default(),
+            r.status.clone(),
+            cell(&r.owner.name),
+            day_of(r.created_at),
+            day_of(r.updated_at),
+            threads.to_string(),
+            cell(&meetings.join("; ")),
+        ])
+        .map_err(failed)?;
+    }
+    let bytes = out.into_inner().map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"overzicht-{}-{year}.csv\"", school.number),
+            ),
+        ],
+        bytes,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cell;
+
+    #[test]
+    fn cells_that_would_be_formulas_are_quoted() {
+        assert_eq!(cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(cell("+32 9"), "'+32 9");
+        assert_eq!(cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(cell("Pesten op de speelplaats"), "Pesten op de speelplaats");
+    }
+}
