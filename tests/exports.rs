@@ -1,7 +1,8 @@
-//! Exports for the doorlichting: one registration and a school year as PDF (read back with
-//! poppler), the school year as CSV; for those who read the registrations only.
+//! For the doorlichting: the overview of a school year, and the exports (one registration
+//! and a school year as PDF, read back with poppler; the school year as CSV); for those who
+//! read the registrations only.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::{TestServer, WAIT, keep_pdf, type_paragraph};
 
@@ -129,4 +130,130 @@ async fn registrations_export_as_pdf_and_csv_for_those_who_read_them_only() {
     }
     let got = tom.download("/api/schools/100001/overview.csv?year=2026").await;
     assert_eq!(got.status, 400);
+}
+
+#[tokio::test]
+async fn the_overview_counts_what_the_list_holds_and_shows_what_waits_and_was_discussed() {
+    let server = TestServer::start().await;
+    let sara = server.clb().await;
+    let tom = server.school_member("linde").await;
+    let nadia = server.school_member("anker").await;
+    let lotte = server.lsc().await;
+
+    let waiting = sara.creates_registration().await;
+    let (status, consultation) = sara
+        .post(
+            "/api/schools/100001/registrations",
+            json!({ "kind": "consultation", "title": "Vraag over gedrag in de klas", "theme": "gedrag" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{consultation}");
+    let done = consultation["id"].as_str().expect("id").to_owned();
+    let (status, _) = sara
+        .patch(
+            format!("/api/registrations/{done}"),
+            json!({ "status": "closed" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, shown) = tom.get(waiting.path("")).await;
+    let year = shown["registration"]["school_year"]
+        .as_str()
+        .expect("year")
+        .to_owned();
+
+    // Discussed at a meeting: changed between its start and its close.
+    let (_, planned) = tom
+        .post("/api/schools/100001/meetings", json!({ "held_on": "2026-12-03" }))
+        .await;
+    let meeting = planned["meeting"]["id"].as_str().expect("meeting").to_owned();
+    let (status, _) = tom.post(format!("/api/meetings/{meeting}/start"), None).await;
+    assert_eq!(status, 200);
+    let editor = tom.opens(&waiting).await;
+    type_paragraph(&editor, "status_note", "Besproken: de school observeert verder");
+    editor.durable(WAIT).await.expect("status note");
+    let (status, _) = tom
+        .post(format!("/api/meetings/{meeting}/close"), json!({}))
+        .await;
+    assert_eq!(status, 200);
+
+    let (status, overview) = tom.get(format!("/api/schools/100001/overview?year={year}")).await;
+    assert_eq!(status, 200, "{overview}");
+    let (_, listed) = tom
+        .get(format!("/api/schools/100001/registrations?school_year={year}"))
+        .await;
+    let list = listed["registrations"].as_array().expect("list");
+    let open = |r: &Value| r["status"] == "open";
+    assert_eq!(overview["year"], json!(year));
+    assert_eq!(overview["total"], json!(list.len()));
+    assert_eq!(overview["open"], json!(list.iter().filter(|r| open(r)).count()));
+    let counted = |field: &str, key: &str| -> (u64, u64) {
+        let c = overview[field]
+            .as_array()
+            .expect("counts")
+            .iter()
+            .find(|c| c["key"] == key)
+            .unwrap_or_else(|| panic!("{key} in {field}: {overview}"));
+        (c["total"].as_u64().unwrap_or(0), c["open"].as_u64().unwrap_or(0))
+    };
+    for kind in ["signal", "consultation"] {
+        let of_kind: Vec<&Value> = list.iter().filter(|r| r["kind"] == kind).collect();
+        let expected = (
+            of_kind.len() as u64,
+            of_kind.iter().filter(|r| open(r)).count() as u64,
+        );
+        assert_eq!(counted("by_kind", kind), expected, "{kind}");
+    }
+    let pesten: Vec<&Value> = list.iter().filter(|r| r["theme"] == "pesten").collect();
+    assert_eq!(
+        counted("by_theme", "pesten"),
+        (
+            pesten.len() as u64,
+            pesten.iter().filter(|r| open(r)).count() as u64
+        )
+    );
+    assert_eq!(counted("by_theme", "gedrag").1, 0, "the consultation is closed");
+
+    // What waits: open ones only, the longest open first, with their last activity.
+    let longest = overview["longest_open"].as_array().expect("longest open");
+    assert!(!longest.is_empty() && longest.len() <= 10);
+    assert!(
+        longest.iter().all(|r| r["id"] != json!(done)),
+        "closed ones do not wait"
+    );
+    let days: Vec<i64> = longest.iter().filter_map(|r| r["days_open"].as_i64()).collect();
+    assert!(days.windows(2).all(|w| w[0] >= w[1]), "{days:?}");
+    let mine = longest.iter().find(|r| r["id"] == json!(waiting.id));
+    if let Some(mine) = mine {
+        assert_eq!(mine["days_open"], json!(0));
+        assert!(mine["last_activity"].as_i64() >= shown["registration"]["created_at"].as_i64());
+    }
+    assert!(overview["last_activity"].as_i64().is_some());
+    let discussed = overview["discussed"].as_array().expect("discussed");
+    assert_eq!(discussed.len(), 1, "{discussed:?}");
+    assert_eq!(discussed[0]["id"], json!(waiting.id));
+    assert_eq!(
+        discussed[0]["meetings"],
+        json!(["Schoolbeeldoverleg 2026-2027 (3 december 2026)"])
+    );
+
+    // The trend: every year with registrations, this year's as the list says.
+    let this = overview["years"]
+        .as_array()
+        .expect("years")
+        .iter()
+        .find(|y| y["year"] == json!(year))
+        .expect("this year")
+        .clone();
+    assert_eq!(
+        this["signals"].as_u64().unwrap_or(0) + this["consultations"].as_u64().unwrap_or(0),
+        list.len() as u64
+    );
+
+    for person in [&nadia, &lotte] {
+        let (status, _) = person.get("/api/schools/100001/overview").await;
+        assert_eq!(status, 404, "{person}");
+    }
+    let (status, _) = tom.get("/api/schools/100001/overview?year=2026-2028").await;
+    assert_eq!(status, 400);
 }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::{As, CLB, TestServer};
 
 /// Every route of the API, with the path as the document spells it.
-const ROUTES: [(&str, &str); 61] = [
+const ROUTES: [(&str, &str); 62] = [
     ("post", "/api/login"),
     ("post", "/api/login/totp"),
     ("post", "/api/logout"),
@@ -51,6 +51,7 @@ const ROUTES: [(&str, &str); 61] = [
     ("get", "/api/registrations/{id}/export.pdf"),
     ("get", "/api/schools/{number}/export.pdf"),
     ("get", "/api/schools/{number}/overview.csv"),
+    ("get", "/api/schools/{number}/overview"),
     ("get", "/api/notifications"),
     ("post", "/api/notifications/read"),
     ("get", "/api/schools/{number}/table"),
@@ -930,6 +931,19 @@ async fn openapi_schemas_match_real_answers() {
             "/api/schools/100001/actions",
         ),
         linde,
+        None,
+        200,
+    )
+    .await;
+    checked(
+        &server,
+        &doc,
+        (
+            "get",
+            "/api/schools/{number}/overview",
+            "/api/schools/100001/overview",
+        ),
+        clb,
         None,
         200,
     )

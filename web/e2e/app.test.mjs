@@ -989,3 +989,24 @@ test('a registration and the school year download as PDF, the overview as CSV', 
   assert.match(csv.bytes.toString('utf8'), /^id,soort,titel,thema,status,/)
   await page.context().close()
 })
+
+test('the overview for the doorlichting: figures, charts with their tables, what waits longest', async () => {
+  const page = await person('clb@demo.test')
+  await page.goto(`${base}/scholen/100001`)
+  await page.locator('[data-summary-link]').click()
+  await page.waitForURL(/\/scholen\/100001\/overzicht/)
+  await page.locator('[data-summary] h1', { hasText: 'Basisschool De Linde' }).waitFor()
+  const total = Number(await page.locator('[data-figure=total] .n').textContent())
+  assert.ok(total > 0, 'the demo school has registrations this year')
+  assert.ok((await page.locator('figure.chart canvas').count()) >= 2, 'charts drawn')
+  // Every chart's figures are a table too.
+  await page.locator('figure.chart').first().getByText('Tabel').click()
+  await page.locator('figure.chart').first().locator('table tbody tr').first().waitFor()
+  await page.locator('[data-longest-open] tbody tr').first().waitFor()
+  await page.screenshot({ path: join(shots, 'doorlichting-overview.png'), fullPage: true })
+  await page.setViewportSize({ width: 390, height: 844 })
+  // The charts redraw at the new width; then nothing scrolls sideways.
+  await page.waitForFunction(() => document.documentElement.scrollWidth <= 390, null, { timeout: 5000 })
+  await page.screenshot({ path: join(shots, 'doorlichting-overview-phone.png'), fullPage: true })
+  await page.context().close()
+})

@@ -372,7 +372,10 @@ impl Db {
         rows.iter()
             .map(|r| {
                 let (title, day): (String, String) = (r.try_get("title")?, r.try_get("held_on")?);
-                Ok((r.try_get("doc_id")?, format!("{title} ({day})")))
+                Ok((
+                    r.try_get("doc_id")?,
+                    format!("{title} ({})", crate::domain::day_in_words(&day)),
+                ))
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(DbError::from)

@@ -10,6 +10,7 @@ mod agreements;
 mod audit;
 mod comments;
 mod meetings;
+mod overview;
 mod registrations;
 mod sessions;
 mod snapshots;

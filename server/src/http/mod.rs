@@ -18,6 +18,7 @@ pub mod limits;
 mod meeting_close;
 mod meetings;
 pub mod openapi;
+mod overview;
 mod registrations;
 mod reports;
 mod schools;
@@ -134,6 +135,7 @@ fn ordinary() -> Router<AppState> {
         )
         .route("/api/schools/{number}/export.pdf", get(exports::school_pdf))
         .route("/api/schools/{number}/overview.csv", get(exports::school_csv))
+        .route("/api/schools/{number}/overview", get(overview::school))
         .route("/api/notifications", get(comments::notifications))
         .route("/api/notifications/read", post(comments::notifications_read))
         .route("/api/schools/{number}/table", get(meetings::table))

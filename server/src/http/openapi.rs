@@ -179,6 +179,7 @@ they did not exist. Times are milliseconds since the Unix epoch.";
         super::exports::registration_pdf,
         super::exports::school_pdf,
         super::exports::school_csv,
+        super::overview::school,
         super::admin::list,
         super::admin::link,
         super::admin::unlink,

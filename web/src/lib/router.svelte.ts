@@ -4,6 +4,7 @@ export type Route =
   | { page: 'login' }
   | { page: 'schools' }
   | { page: 'overview'; school: string }
+  | { page: 'summary'; school: string }
   | { page: 'registration'; id: string }
   | { page: 'meeting'; id: string }
   | { page: 'report'; id: string }
@@ -19,6 +20,8 @@ function parse(path: string): Route {
   if (path === '/account') return { page: 'account' }
   let m = path.match(/^\/scholen\/([^/]+)\/?$/)
   if (m) return { page: 'overview', school: decodeURIComponent(m[1]) }
+  m = path.match(/^\/scholen\/([^/]+)\/overzicht\/?$/)
+  if (m) return { page: 'summary', school: decodeURIComponent(m[1]) }
   m = path.match(/^\/registraties\/([0-9a-fA-F-]{36})\/?$/)
   if (m) return { page: 'registration', id: m[1] }
   m = path.match(/^\/overleg\/([0-9a-fA-F-]{36})\/?$/)
