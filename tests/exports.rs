@@ -257,3 +257,73 @@ async fn the_overview_counts_what_the_list_holds_and_shows_what_waits_and_was_di
     let (status, _) = tom.get("/api/schools/100001/overview?year=2026-2028").await;
     assert_eq!(status, 400);
 }
+
+#[tokio::test]
+async fn the_clb_sees_the_rode_draden_across_its_schools_and_what_waits_for_a_school() {
+    let server = TestServer::start().await;
+    let sara = server.clb().await;
+    let tom = server.school_member("linde").await;
+    let lotte = server.lsc().await;
+
+    // Bullying comes up at both schools; De Linde answers on one signal.
+    let linde = sara.creates_registration().await;
+    let (status, anker) = sara
+        .post(
+            "/api/schools/100002/registrations",
+            json!({ "kind": "signal", "title": "Pesten in de tweede graad", "theme": "pesten" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{anker}");
+    let (status, _) = tom
+        .post(
+            linde.path("/comments"),
+            json!({ "body": "We bekijken het in de cel." }),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    let (status, overview) = sara.get("/api/clb/overview").await;
+    assert_eq!(status, 200, "{overview}");
+    let names: Vec<&str> = overview["schools"]
+        .as_array()
+        .expect("schools")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Basisschool De Linde", "Middenschool Het Anker"]);
+    let threads = overview["threads"].as_array().expect("threads");
+    let pesten = threads.iter().find(|t| t["theme"] == "pesten").expect("pesten");
+    let at: Vec<&str> = pesten["schools"]
+        .as_array()
+        .expect("schools")
+        .iter()
+        .filter_map(|s| s["number"].as_str())
+        .collect();
+    assert!(at.contains(&"100001") && at.contains(&"100002"), "{pesten}");
+    let spread: Vec<usize> = threads
+        .iter()
+        .map(|t| t["schools"].as_array().map_or(0, Vec::len))
+        .collect();
+    assert!(
+        spread.windows(2).all(|w| w[0] >= w[1]),
+        "the most widespread first: {spread:?}"
+    );
+
+    let waiting = overview["waiting"].as_array().expect("waiting");
+    let find = |id: &str| waiting.iter().find(|w| w["id"] == json!(id)).cloned();
+    let answered = find(&linde.id).expect("De Linde's signal waits");
+    assert_eq!(answered["reacted"], json!(true));
+    assert_eq!(answered["days_waiting"], json!(0));
+    let unanswered = find(anker["id"].as_str().expect("id")).expect("Het Anker's signal waits");
+    assert_eq!(unanswered["reacted"], json!(false));
+    assert_eq!(unanswered["school_name"], "Middenschool Het Anker");
+    assert!(waiting.iter().all(|w| w["days_waiting"].as_i64().is_some()));
+
+    // For CLB staff only.
+    for person in [&tom, &lotte] {
+        let (status, body) = person.get("/api/clb/overview").await;
+        assert_eq!(status, 403, "{person}: {body}");
+    }
+    let (status, _) = sara.get("/api/clb/overview?year=1999").await;
+    assert_eq!(status, 400);
+}

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::{As, CLB, TestServer};
 
 /// Every route of the API, with the path as the document spells it.
-const ROUTES: [(&str, &str); 62] = [
+const ROUTES: [(&str, &str); 63] = [
     ("post", "/api/login"),
     ("post", "/api/login/totp"),
     ("post", "/api/logout"),
@@ -52,6 +52,7 @@ const ROUTES: [(&str, &str); 62] = [
     ("get", "/api/schools/{number}/export.pdf"),
     ("get", "/api/schools/{number}/overview.csv"),
     ("get", "/api/schools/{number}/overview"),
+    ("get", "/api/clb/overview"),
     ("get", "/api/notifications"),
     ("post", "/api/notifications/read"),
     ("get", "/api/schools/{number}/table"),
@@ -946,6 +947,24 @@ async fn openapi_schemas_match_real_answers() {
         clb,
         None,
         200,
+    )
+    .await;
+    checked(
+        &server,
+        &doc,
+        ("get", "/api/clb/overview", "/api/clb/overview"),
+        clb,
+        None,
+        200,
+    )
+    .await;
+    checked(
+        &server,
+        &doc,
+        ("get", "/api/clb/overview", "/api/clb/overview"),
+        linde,
+        None,
+        403,
     )
     .await;
     let chief = server.admin().await;

@@ -257,6 +257,12 @@ async fn every_route_answers_each_role_as_the_rules_say() {
             [401, 200, 200, 404, 404, 404],
         ),
         (
+            "GET",
+            "/api/clb/overview".into(),
+            None,
+            [401, 200, 403, 403, 403, 403],
+        ),
+        (
             "POST",
             "/api/schools/100001/meetings".into(),
             Some(plan.clone()),

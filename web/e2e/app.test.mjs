@@ -1008,5 +1008,18 @@ test('the overview for the doorlichting: figures, charts with their tables, what
   // The charts redraw at the new width; then nothing scrolls sideways.
   await page.waitForFunction(() => document.documentElement.scrollWidth <= 390, null, { timeout: 5000 })
   await page.screenshot({ path: join(shots, 'doorlichting-overview-phone.png'), fullPage: true })
+
+  // Across the CLB's schools: one row per school, the year can be changed.
+  await page.setViewportSize({ width: 1280, height: 800 })
+  await page.goto(`${base}/`)
+  await page.locator('[data-clb-summary-link]').click()
+  await page.waitForURL(/\/clb\/overzicht/)
+  await page.waitForFunction(() => document.querySelectorAll('[data-clb-schools] tbody tr').length === 2)
+  const shown = await page.locator('[data-clb-year]').textContent()
+  await page.getByRole('button', { name: 'Vorig schooljaar' }).click()
+  await page.waitForFunction((was) => document.querySelector('[data-clb-year]')?.textContent !== was, shown)
+  await page.getByRole('button', { name: 'Volgend schooljaar' }).click()
+  await page.locator('[data-clb-year]', { hasText: shown }).waitFor()
+  await page.screenshot({ path: join(shots, 'clb-overview.png'), fullPage: true })
   await page.context().close()
 })

@@ -136,6 +136,7 @@ fn ordinary() -> Router<AppState> {
         .route("/api/schools/{number}/export.pdf", get(exports::school_pdf))
         .route("/api/schools/{number}/overview.csv", get(exports::school_csv))
         .route("/api/schools/{number}/overview", get(overview::school))
+        .route("/api/clb/overview", get(overview::clb))
         .route("/api/notifications", get(comments::notifications))
         .route("/api/notifications/read", post(comments::notifications_read))
         .route("/api/schools/{number}/table", get(meetings::table))

@@ -180,6 +180,7 @@ they did not exist. Times are milliseconds since the Unix epoch.";
         super::exports::school_pdf,
         super::exports::school_csv,
         super::overview::school,
+        super::overview::clb,
         super::admin::list,
         super::admin::link,
         super::admin::unlink,

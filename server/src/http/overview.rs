@@ -12,10 +12,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::audit::audit_read;
 use super::schools::school_for;
+use crate::access::SchoolAccess;
 use crate::auth::Authenticated;
 use crate::db::{Institution, RegistrationFilter, now};
 use crate::domain;
-use crate::error::{AppError, ErrorBody, NotFound, Unauthenticated};
+use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
 use crate::ids::{DocId, RegistrationId};
 use crate::state::AppState;
 
@@ -78,7 +79,7 @@ pub struct YearCount {
 
 /// A registration discussed at a meeting (a version named when the meeting closed).
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Discussed {
+pub struct DiscussedRegistration {
     /// Its id.
     #[schema(value_type = String, format = "uuid")]
     pub id: RegistrationId,
@@ -109,7 +110,7 @@ pub struct SchoolOverview {
     #[schema(required = true)]
     pub last_activity: Option<i64>,
     /// Those discussed at a meeting.
-    pub discussed: Vec<Discussed>,
+    pub discussed: Vec<DiscussedRegistration>,
     /// Every school year with registrations, the earliest first.
     pub years: Vec<YearCount>,
 }
@@ -228,7 +229,7 @@ pub async fn school(
                 .filter(|(doc, _)| *doc == DocId::from(r.id))
                 .map(|(_, meeting)| meeting.clone())
                 .collect();
-            (!meetings.is_empty()).then(|| Discussed {
+            (!meetings.is_empty()).then(|| DiscussedRegistration {
                 id: r.id,
                 title: r.title.clone(),
                 meetings,
@@ -246,5 +247,171 @@ pub async fn school(
         years: years.into_values().collect(),
         school,
         year,
+    }))
+}
+
+/// A theme and the schools where it recurs (a *rode draad* when it is more than one).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecurringTheme {
+    /// The theme (`""`: no theme).
+    pub theme: String,
+    /// The schools with registrations on it that school year, the most first.
+    pub schools: Vec<SchoolCount>,
+}
+
+/// How many registrations a school has on a theme.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SchoolCount {
+    /// The school's institution number.
+    pub number: String,
+    /// Its name.
+    pub name: String,
+    /// Registrations.
+    pub count: usize,
+}
+
+/// An open signal and how long it has waited for the school's reaction.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Waiting {
+    /// The registration's id.
+    #[schema(value_type = String, format = "uuid")]
+    pub id: RegistrationId,
+    /// Its title.
+    pub title: String,
+    /// The school's institution number.
+    pub school_number: String,
+    /// The school's name.
+    pub school_name: String,
+    /// Whole days since the school last commented on it (or since it was started).
+    pub days_waiting: i64,
+    /// Whether the school ever commented on it.
+    pub reacted: bool,
+}
+
+/// A school's figures in the CLB's overview.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SchoolLine {
+    /// The school's institution number.
+    pub number: String,
+    /// Its name.
+    pub name: String,
+    /// Registrations that school year.
+    pub total: usize,
+    /// Of those, open.
+    pub open: usize,
+}
+
+/// The CLB's overview across its schools for one school year.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClbOverview {
+    /// The school year.
+    pub year: String,
+    /// Every school the caller serves as CLB staff, by name.
+    pub schools: Vec<SchoolLine>,
+    /// Every theme with the schools where it came up, those in the most schools first.
+    pub threads: Vec<RecurringTheme>,
+    /// Open signals, the longest waiting for the school's reaction first (at most 15).
+    pub waiting: Vec<Waiting>,
+}
+
+/// How many waiting signals the CLB's overview lists.
+const MOST_WAITING: usize = 15;
+
+/// The CLB's overview across all the schools it serves: which themes recur in which
+/// schools (the rode draden) and which signals wait longest for a school's reaction (a
+/// comment by one of its members). For CLB staff only (403 for anyone else).
+#[utoipa::path(
+    get,
+    path = "/api/clb/overview",
+    tag = "schools",
+    params(OverviewQuery),
+    responses(
+        (status = 200, description = "The overview across the caller's schools.", body = ClbOverview),
+        (status = 400, description = "A bad school year (`bad_request`).", body = ErrorBody),
+        Unauthenticated,
+        Forbidden,
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn clb(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: Result<Query<OverviewQuery>, QueryRejection>,
+) -> Result<Json<ClbOverview>, AppError> {
+    let Query(query) = query?;
+    let schools: Vec<Institution> = state
+        .db
+        .visible_schools(&auth.user.id)
+        .await?
+        .into_iter()
+        .filter(|(school, access)| *access == SchoolAccess::Clb && auth.reaches(school.id))
+        .map(|(school, _)| school)
+        .collect();
+    if schools.is_empty() {
+        return Err(AppError::Forbidden(
+            "The overview across schools is for CLB staff: it shows the schools their CLB serves.".into(),
+        ));
+    }
+    let year = match &query.year {
+        Some(year) => domain::school_year(year).map_err(AppError::BadRequest)?,
+        None => domain::current_school_year(),
+    };
+    audit_read(&state.db, &auth.user.id, "clb.overview", year.clone(), None).await?;
+    let filter = RegistrationFilter {
+        school_year: Some(year.clone()),
+        ..RegistrationFilter::default()
+    };
+    let at = now();
+    let mut lines = Vec::new();
+    let mut themes: BTreeMap<String, Vec<SchoolCount>> = BTreeMap::new();
+    let mut waiting = Vec::new();
+    for school in &schools {
+        let registrations = state.db.registrations(school.id, &filter).await?;
+        let reactions = state.db.last_school_reaction(school.id).await?;
+        lines.push(SchoolLine {
+            number: school.number.clone(),
+            name: school.name.clone(),
+            total: registrations.len(),
+            open: registrations.iter().filter(|r| r.status == "open").count(),
+        });
+        let mut per_theme: BTreeMap<String, usize> = BTreeMap::new();
+        for r in &registrations {
+            *per_theme.entry(r.theme.clone().unwrap_or_default()).or_default() += 1;
+            if r.kind == "signal" && r.status == "open" {
+                let reacted = reactions.get(&r.id).copied();
+                waiting.push(Waiting {
+                    id: r.id,
+                    title: r.title.clone(),
+                    school_number: school.number.clone(),
+                    school_name: school.name.clone(),
+                    days_waiting: (at - reacted.unwrap_or(r.created_at)).max(0) / DAY_MS,
+                    reacted: reacted.is_some(),
+                });
+            }
+        }
+        for (theme, count) in per_theme {
+            themes.entry(theme).or_default().push(SchoolCount {
+                number: school.number.clone(),
+                name: school.name.clone(),
+                count,
+            });
+        }
+    }
+    let mut threads: Vec<RecurringTheme> = themes
+        .into_iter()
+        .map(|(theme, mut schools)| {
+            schools.sort_by(|a, b| b.count.cmp(&a.count).then(a.name.cmp(&b.name)));
+            RecurringTheme { theme, schools }
+        })
+        .collect();
+    threads.sort_by(|a, b| b.schools.len().cmp(&a.schools.len()).then(a.theme.cmp(&b.theme)));
+    waiting.sort_by(|a, b| b.days_waiting.cmp(&a.days_waiting).then(a.title.cmp(&b.title)));
+    waiting.truncate(MOST_WAITING);
+    lines.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Json(ClbOverview {
+        year,
+        schools: lines,
+        threads,
+        waiting,
     }))
 }

@@ -5,6 +5,7 @@ export type Route =
   | { page: 'schools' }
   | { page: 'overview'; school: string }
   | { page: 'summary'; school: string }
+  | { page: 'clbSummary' }
   | { page: 'registration'; id: string }
   | { page: 'meeting'; id: string }
   | { page: 'report'; id: string }
@@ -18,6 +19,7 @@ function parse(path: string): Route {
   if (path === '/login') return { page: 'login' }
   if (path === '/meldingen') return { page: 'notifications' }
   if (path === '/account') return { page: 'account' }
+  if (path === '/clb/overzicht') return { page: 'clbSummary' }
   let m = path.match(/^\/scholen\/([^/]+)\/?$/)
   if (m) return { page: 'overview', school: decodeURIComponent(m[1]) }
   m = path.match(/^\/scholen\/([^/]+)\/overzicht\/?$/)
