@@ -500,10 +500,10 @@ async fn postgres_restarting_under_load_loses_nothing_acknowledged() {
         on_b.acked.len(),
         on_b.typed.len()
     );
-    assert!(
-        dropped > 0,
-        "the restart came while they typed, and the nodes could not store"
-    );
+    // Whether the nodes closed connections (a write that failed as PostgreSQL went down)
+    // or held writes until it was back (waiting for a connection) depends on the moment of
+    // the restart; it came while they typed (the loop types 20 rounds after it), and either
+    // way nothing acknowledged may be lost, which is what is asserted above and below.
     agree(&on_a.client, &on_b.client).await;
     let content = content_on_both(&clb, &clb.on(&b), &reg).await;
     assert!(missing(&content, "advice", &on_a.typed).is_empty(), "{content:?}");

@@ -181,6 +181,16 @@ test('CLB and school co-edit goals live, with named carets, and it is stored', a
     await page.keyboard.press(key)
     await page.keyboard.type(text, { delay: 15 })
   }
+  // While typing, the indicator stays calm: each keystroke is saved within milliseconds,
+  // and "Bezig met opslaan…" would flicker on every one (it shows only when saving lasts).
+  const flickers = []
+  await clb.exposeFunction('sawSaving', () => flickers.push(Date.now()))
+  await clb.evaluate(() => {
+    const indicator = document.querySelector('.save')
+    new MutationObserver(() => {
+      if (indicator.textContent.includes('Bezig met opslaan')) window.sawSaving()
+    }).observe(indicator, { subtree: true, characterData: true, childList: true })
+  })
   await Promise.all([
     typeAt(clb, 'Control+End', ' CLB schrijft mee.'),
     typeAt(school, 'Control+Home', 'School vult aan. '),
@@ -215,6 +225,7 @@ test('CLB and school co-edit goals live, with named carets, and it is stored', a
   }
   await saved(clb)
   await saved(school)
+  assert.deepEqual(flickers, [], 'typing a sentence did not flash "Bezig met opslaan…"')
   await school.screenshot({ path: join(shots, 'registration-two-people.png'), fullPage: true })
 
   // The school may not write the CLB's advice: read-only, with the reason.
@@ -293,10 +304,22 @@ test('status changes by the CLB show live to every viewer', async () => {
     await page.locator('[data-testid=reg-status]').waitFor()
   }
   assert.equal(await school.locator('button', { hasText: 'Afsluiten' }).count(), 0, 'only the CLB changes the status')
+  // Closing asks first: saying no changes nothing.
+  clb.once('dialog', (d) => d.dismiss())
+  await clb.click('button:has-text("Afsluiten")')
+  await clb.waitForTimeout(300)
+  assert.equal(await clb.locator('[data-testid=reg-status]', { hasText: 'Open' }).count(), 1, 'not closed without a yes')
+  clb.once('dialog', (d) => {
+    assert.match(d.message(), /afsluiten/)
+    d.accept()
+  })
   await clb.click('button:has-text("Afsluiten")')
   await school.locator('[data-testid=reg-status]', { hasText: 'Afgesloten' }).waitFor({ timeout: 2000 })
+  await school.locator('[data-closed-banner]').waitFor()
+  assert.equal(await school.title(), 'Omgaan met faalangst bij toetsen in het vijfde leerjaar — Basisschool De Linde — Samen')
   await clb.click('button:has-text("Heropenen")')
   await school.locator('[data-testid=reg-status]', { hasText: 'Open' }).waitFor({ timeout: 2000 })
+  assert.equal(await school.locator('[data-closed-banner]').count(), 0)
   await clb.context().close()
   await school.context().close()
 })
