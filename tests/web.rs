@@ -52,9 +52,12 @@ async fn the_app_is_served_with_security_headers_and_client_routes() {
             .expect("type")
             .contains("javascript")
     );
-    let (status, body) = server
-        .call("GET", "/api/nothing-here", crate::support::As::Anonymous, None)
-        .await;
-    assert_eq!(status, 404);
-    assert_eq!(body["error"]["code"], "not_found");
+    // Where people and tools look for an API, a JSON 404, never the app's page.
+    for path in ["/api/nothing-here", "/api", "/openapi.json"] {
+        let (status, body) = server
+            .call("GET", path, crate::support::As::Anonymous, None)
+            .await;
+        assert_eq!(status, 404, "{path}");
+        assert_eq!(body["error"]["code"], "not_found", "{path}");
+    }
 }

@@ -22,6 +22,10 @@ pub fn router(state: AppState, security: Arc<Security>) -> Router {
         .route("/metrics", get(metrics))
         .merge(crate::http::routes(&state.config))
         .route("/api/{*rest}", axum::routing::any(api_not_found))
+        // Where people and tools look for an API: a JSON 404 there, never the app's page
+        // (the document is at /api/openapi.json).
+        .route("/api", axum::routing::any(api_not_found))
+        .route("/openapi.json", axum::routing::any(api_not_found))
         .fallback(crate::web::serve)
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(

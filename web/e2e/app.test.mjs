@@ -514,7 +514,7 @@ test('history: a named version, what changed since the last meeting in authors\'
   await clb.locator('.save-version .ok', { hasText: 'Versie «Na schoolbeeldoverleg 1» bewaard.' }).waitFor()
   const version = school.locator('.version', { hasText: 'Na schoolbeeldoverleg 1' })
   await version.waitFor({ timeout: 2000 })
-  await version.locator('.badge', { hasText: 'benoemd' }).waitFor()
+  await version.locator('.badge', { hasText: 'Benoemde versie' }).waitFor()
   await version.locator('.version-meta', { hasText: 'door Sara Claes (CLB)' }).waitFor()
   assert.equal(await school.locator('.version button', { hasText: 'Herstel deze versie' }).count(), 0, 'only CLB staff restore')
 
@@ -643,7 +643,7 @@ test('the CLB restores a version: the school\'s open editor shows the restored t
   )
   const restore = clb.locator('.version-restore', { hasText: 'Teruggezet naar «Afspraak van maandag»' })
   await restore.waitFor({ timeout: 2000 })
-  await restore.locator('.badge', { hasText: 'herstel' }).waitFor()
+  await restore.locator('.badge', { hasText: 'Teruggezet' }).waitFor()
   await clb.context().close()
   await school.context().close()
 })
