@@ -11,24 +11,33 @@ use utoipa::IntoParams;
 
 use super::access::OnRegistration;
 use super::audit::audit_read;
+use super::overview::{OverviewQuery, chosen_year};
 use super::schools::school_for;
 use crate::auth::Authenticated;
 use crate::db::{Registration, RegistrationFilter};
-use crate::domain;
 use crate::error::{AppError, ErrorBody, NotFound, Unauthenticated};
 use crate::ids::DocId;
 use crate::report::pdf::{self, Report};
 use crate::report::registration::{self as export, Exported, day_of};
 use crate::state::AppState;
 
-/// Query of the exports.
+/// Query of a registration's export.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CommentsQuery {
+    /// Include the comment threads (default: no).
+    #[serde(default)]
+    comments: Option<bool>,
+}
+
+/// Query of a school year's exports.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
-    /// Include the comment threads (PDF exports; default: no).
+    /// Include the comment threads (the PDF; default: no).
     #[serde(default)]
     comments: Option<bool>,
-    /// The school year (`2026-2027`; default: the current one). School exports only.
+    /// The school year (`2026-2027`; default: the current one).
     #[serde(default)]
     #[param(schema_with = crate::domain::schema::school_year)]
     year: Option<String>,
@@ -99,7 +108,7 @@ pub(super) async fn pdf_answer(
     get,
     path = "/api/registrations/{id}/export.pdf",
     tag = "registrations",
-    params(super::access::RegistrationPath, ExportQuery),
+    params(super::access::RegistrationPath, CommentsQuery),
     responses(
         (status = 200, description = "The registration as a PDF.", content_type = "application/pdf", body = Vec<u8>),
         (status = 400, description = "A bad query (`bad_request`).", body = ErrorBody),
@@ -113,7 +122,7 @@ pub async fn registration_pdf(
     OnRegistration {
         auth, registration, ..
     }: OnRegistration,
-    query: Result<Query<ExportQuery>, QueryRejection>,
+    query: Result<Query<CommentsQuery>, QueryRejection>,
 ) -> Result<impl IntoResponse, AppError> {
     let Query(query) = query?;
     audit_read(
@@ -134,13 +143,10 @@ async fn school_year(
     state: &AppState,
     auth: &Authenticated,
     number: &str,
-    query: &ExportQuery,
+    year: Option<&str>,
 ) -> Result<(crate::db::Institution, String, Vec<Registration>), AppError> {
     let (school, _) = school_for(state, auth, number).await?;
-    let year = match &query.year {
-        Some(year) => domain::school_year(year).map_err(AppError::BadRequest)?,
-        None => domain::current_school_year(),
-    };
+    let year = chosen_year(year)?;
     let filter = RegistrationFilter {
         school_year: Some(year.clone()),
         ..RegistrationFilter::default()
@@ -181,7 +187,7 @@ pub async fn school_pdf(
     query: Result<Query<ExportQuery>, QueryRejection>,
 ) -> Result<impl IntoResponse, AppError> {
     let Query(query) = query?;
-    let (school, year, registrations) = school_year(&state, &auth, &number, &query).await?;
+    let (school, year, registrations) = school_year(&state, &auth, &number, query.year.as_deref()).await?;
     let comments = query.comments.unwrap_or(false);
     let mut all = Vec::with_capacity(registrations.len());
     for registration in registrations {
@@ -207,7 +213,7 @@ fn cell(text: &str) -> String {
     get,
     path = "/api/schools/{number}/overview.csv",
     tag = "schools",
-    params(("number" = String, Path, description = "The school's institution number."), ExportQuery),
+    params(("number" = String, Path, description = "The school's institution number."), OverviewQuery),
     responses(
         (status = 200, description = "The registrations as CSV (UTF-8, comma-separated, a header row).",
             content_type = "text/csv", body = String),
@@ -221,10 +227,10 @@ pub async fn school_csv(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(number): Path<String>,
-    query: Result<Query<ExportQuery>, QueryRejection>,
+    query: Result<Query<OverviewQuery>, QueryRejection>,
 ) -> Result<impl IntoResponse, AppError> {
     let Query(query) = query?;
-    let (school, year, registrations) = school_year(&state, &auth, &number, &query).await?;
+    let (school, year, registrations) = school_year(&state, &auth, &number, query.year.as_deref()).await?;
     let discussed = state.db.discussed_in_meetings(school.id).await?;
     let mut out = csv::Writer::from_writer(Vec::new());
     let header = [

@@ -31,7 +31,15 @@ pub struct OverviewQuery {
     /// The school year (`2026-2027`; default: the current one).
     #[serde(default)]
     #[param(schema_with = crate::domain::schema::school_year)]
-    year: Option<String>,
+    pub(super) year: Option<String>,
+}
+
+/// The school year a query asks for: the one given (checked), else the current one.
+pub(super) fn chosen_year(year: Option<&str>) -> Result<String, AppError> {
+    match year {
+        Some(year) => domain::school_year(year).map_err(AppError::BadRequest),
+        None => Ok(domain::current_school_year()),
+    }
 }
 
 /// How many registrations have a kind or a theme, and how many of those are open.
@@ -139,10 +147,7 @@ pub async fn school(
 ) -> Result<Json<SchoolOverview>, AppError> {
     let Query(query) = query?;
     let (school, _) = school_for(&state, &auth, &number).await?;
-    let year = match &query.year {
-        Some(year) => domain::school_year(year).map_err(AppError::BadRequest)?,
-        None => domain::current_school_year(),
-    };
+    let year = chosen_year(query.year.as_deref())?;
     audit_read(
         &state.db,
         &auth.user.id,
@@ -352,10 +357,7 @@ pub async fn clb(
             "The overview across schools is for CLB staff: it shows the schools their CLB serves.".into(),
         ));
     }
-    let year = match &query.year {
-        Some(year) => domain::school_year(year).map_err(AppError::BadRequest)?,
-        None => domain::current_school_year(),
-    };
+    let year = chosen_year(query.year.as_deref())?;
     audit_read(&state.db, &auth.user.id, "clb.overview", year.clone(), None).await?;
     let filter = RegistrationFilter {
         school_year: Some(year.clone()),
