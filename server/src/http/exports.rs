@@ -51,10 +51,7 @@ async fn exported(
 ) -> Result<Exported, AppError> {
     let doc = DocId::from(registration.id);
     let doc_state = state.rooms.document_state(doc).await?;
-    let sections = tokio::task::spawn_blocking(move || samen_crdt::text::plain_text_from_state(&doc_state))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let sections = super::blocking(move || samen_crdt::text::plain_text_from_state(&doc_state)).await?;
     let versions = state.db.snapshots(doc).await?;
     let threads = match comments {
         true => Some(state.db.threads(registration.id).await?),
@@ -86,10 +83,7 @@ pub(super) async fn pdf_answer(
         Shown::Inline => "inline",
         Shown::Attachment => "attachment",
     };
-    let bytes = tokio::task::spawn_blocking(move || pdf::render(&report))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let bytes = super::blocking(move || pdf::render(&report)).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/pdf".to_owned()),

@@ -35,14 +35,6 @@ pub(super) fn see_registrations(partners: &[Partner]) -> bool {
         .any(|p| matches!(p, Partner::School | Partner::Clb))
 }
 
-fn writer(auth: &Authenticated) -> Result<(), AppError> {
-    if auth.may_write() {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden("This token may only read.".into()))
-    }
-}
-
 /// The registrations of the school of `meeting`, each with its document id.
 async fn school_registrations(state: &AppState, meeting: &Meeting) -> Result<Vec<RegistrationId>, AppError> {
     Ok(state
@@ -73,13 +65,14 @@ async fn keep(
     Ok(kept.map(|meta| meta.id))
 }
 
-/// The registrations whose version was named when meeting `id` closed, with that version.
+/// Of the versions a meeting named at its close (`Db::meeting_versions`), the registrations'
+/// with their registration, by title.
 pub(super) async fn discussed(
     state: &AppState,
-    id: MeetingId,
+    versions: &[(DocId, SnapshotId)],
 ) -> Result<Vec<(Registration, StoredSnapshot)>, AppError> {
     let mut found = Vec::new();
-    for (doc, snapshot) in state.db.meeting_versions(id).await? {
+    for &(doc, snapshot) in versions {
         let Some(registration) = state.db.registration(doc.into()).await? else {
             continue;
         };
@@ -94,12 +87,10 @@ pub(super) async fn discussed(
 /// What meeting `id`'s document says now.
 pub(super) async fn meeting_text(state: &AppState, id: MeetingId) -> Result<MeetingText, AppError> {
     let doc_state = state.rooms.document_state(id.into()).await?;
-    tokio::task::spawn_blocking(move || {
+    super::blocking(move || {
         samen_crdt::text::doc_from_state(&doc_state).map(|doc| samen_crdt::meeting::read(&doc))
     })
     .await
-    .map_err(|e| AppError::Internal(e.to_string()))?
-    .map_err(|e| AppError::Internal(e.to_string()))
 }
 
 /// Starts a meeting: from now on, what changes in the school's registrations counts as
@@ -125,7 +116,6 @@ pub async fn start(
     Path(MeetingPath { id }): Path<MeetingPath>,
 ) -> Result<Json<MeetingView>, AppError> {
     let (meeting, partners) = meeting_for(&state, &auth, &id).await?;
-    writer(&auth)?;
     if meeting.status == "closed" {
         return Err(AppError::Conflict("This meeting is closed already.".into()));
     }
@@ -201,7 +191,6 @@ pub async fn close(
     body: Result<JsonObject<CloseMeeting>, AppError>,
 ) -> Result<Json<MeetingView>, AppError> {
     let (meeting, partners) = meeting_for(&state, &auth, &id).await?;
-    writer(&auth)?;
     let JsonObject(body) = body?;
     if meeting.status == "closed" {
         return Err(AppError::Conflict("This meeting is closed already.".into()));
@@ -385,9 +374,10 @@ pub async fn since_first(
         None,
     )
     .await?;
+    let versions = state.db.meeting_versions(first.id).await?;
     let mut registrations = Vec::new();
     if see_registrations(&partners) {
-        for (registration, version) in discussed(&state, first.id).await? {
+        for (registration, version) in discussed(&state, &versions).await? {
             let doc_state = state.rooms.document_state(registration.id.into()).await?;
             let changed = history::changed_since(doc_state, Some(version.snapshot)).await?;
             registrations.push(LookedBack {
@@ -403,10 +393,8 @@ pub async fn since_first(
     let first_doc = DocId::from(first.id);
     let mut meeting_version = None;
     let mut meeting_changed = false;
-    for (doc, snapshot) in state.db.meeting_versions(first.id).await? {
-        if doc == first_doc
-            && let Some(version) = state.db.snapshot(doc, snapshot).await?
-        {
+    for &(doc, snapshot) in versions.iter().filter(|(doc, _)| *doc == first_doc) {
+        if let Some(version) = state.db.snapshot(doc, snapshot).await? {
             let doc_state = state.rooms.document_state(doc).await?;
             meeting_changed = history::changed_since(doc_state, Some(version.snapshot)).await?;
             meeting_version = Some(version.meta);

@@ -37,6 +37,17 @@ use crate::config::ServeConfig;
 use crate::error::AppError;
 use crate::state::AppState;
 
+/// Runs CPU-heavy work of a request (reading a document, rendering a PDF) on the blocking
+/// pool, so that it does not stall the runtime's workers; its failure is a server defect.
+async fn blocking<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|e| AppError::Internal(e.to_string()))
+}
+
 /// The `/api` routes and `/sync`. Ordinary calls get `--request-timeout-secs`, a WebSocket
 /// request `--ws-handshake-secs` until its `101`; the school event streams get none, as
 /// they live as long as the page that reads them (they end on shutdown).

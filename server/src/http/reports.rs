@@ -26,7 +26,7 @@ async fn report_of(state: &AppState, auth: &Authenticated, id: &str) -> Result<M
     )
     .await?;
     let registrations = if see_registrations(&partners) {
-        discussed(state, meeting.id)
+        discussed(state, &state.db.meeting_versions(meeting.id).await?)
             .await?
             .into_iter()
             .map(|(registration, version)| Discussed {

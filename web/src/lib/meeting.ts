@@ -5,6 +5,7 @@
 import * as Y from 'yjs'
 import type { Awareness } from 'y-protocols/awareness'
 import type { Institution, PartnerRole } from './api'
+import { t } from './i18n.svelte'
 
 /** The points of the leidraad, in the order the meeting walks them. */
 export const POINTS = [
@@ -29,6 +30,12 @@ export const partnerKey = (role: PartnerRole): PartnerKey => (role.partner === '
 /** The partners at a meeting: the school, the CLB and each LSC. */
 export function partnerKeys(lscs: Institution[]): PartnerKey[] {
   return ['school', 'clb', ...lscs.map((l) => `lsc.${l.number}`)]
+}
+
+/** A partner key in words: "School", "CLB", or the LSC's name. */
+export function partnerName(key: PartnerKey, lscs: { number: string; name: string }[]): string {
+  if (key === 'school' || key === 'clb') return t(`meeting.partner.${key}`)
+  return lscs.find((l) => `lsc.${l.number}` === key)?.name ?? t('meeting.partner.lsc')
 }
 
 /** Priority ids: 1–16 characters of a-z and 0-9, as the server's rule demands. */
