@@ -441,7 +441,15 @@ async fn closing_a_meeting_keeps_versions_plans_the_second_moment_and_makes_the_
     type_paragraph(&lsc, "trajectories.800001", "Type 9: 3 trajecten");
     lsc.durable(WAIT).await.expect("the LSC writes its parts");
 
-    // Closing asks for a second moment after the meeting, not before.
+    // Closing asks for a second moment after the meeting, not before, and a day that is one
+    // (schemathesis sent an empty day, which closed the meeting).
+    let (status, body) = lotte
+        .post(
+            format!("/api/meetings/{id}/close"),
+            json!({ "second_moment_on": "" }),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
     let (status, body) = lotte
         .post(
             format!("/api/meetings/{id}/close"),

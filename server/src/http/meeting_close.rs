@@ -195,7 +195,8 @@ pub async fn close(
     if meeting.status == "closed" {
         return Err(AppError::Conflict("This meeting is closed already.".into()));
     }
-    let second_on = match body.second_moment_on.as_deref().filter(|d| !d.is_empty()) {
+    // An empty day is no day: the schema says a date or nothing, and so does the answer.
+    let second_on = match body.second_moment_on.as_deref() {
         None => None,
         Some(day) => {
             let day = domain::date(day).map_err(AppError::BadRequest)?;
