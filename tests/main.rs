@@ -20,6 +20,7 @@ mod identity;
 mod load;
 mod login;
 mod meetings;
+mod names;
 mod openapi;
 mod operations;
 mod permissions;

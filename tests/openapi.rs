@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::{As, CLB, TestServer};
 
 /// Every route of the API, with the path as the document spells it.
-const ROUTES: [(&str, &str); 63] = [
+const ROUTES: [(&str, &str); 66] = [
     ("post", "/api/login"),
     ("post", "/api/login/totp"),
     ("post", "/api/logout"),
@@ -72,6 +72,9 @@ const ROUTES: [(&str, &str); 63] = [
     ("delete", "/api/admin/lsc-links/{lsc}/{school}"),
     ("get", "/api/schools/{number}/agreements"),
     ("get", "/api/agreements/{id}"),
+    ("get", "/api/documents/{id}/names"),
+    ("post", "/api/documents/{id}/names/dismiss"),
+    ("get", "/api/schools/{number}/names"),
     ("get", "/sync/{id}"),
     ("get", "/healthz"),
     ("get", "/readyz"),
@@ -1019,6 +1022,53 @@ async fn openapi_schemas_match_real_answers() {
         clb,
         None,
         404,
+    )
+    .await;
+    // The name guard: a demo registration's names, a dismissal of no finding, the
+    // school's list.
+    let names = format!("/api/documents/{demo}/names");
+    checked(
+        &server,
+        &doc,
+        ("get", "/api/documents/{id}/names", &names),
+        clb,
+        None,
+        200,
+    )
+    .await;
+    checked(
+        &server,
+        &doc,
+        (
+            "post",
+            "/api/documents/{id}/names/dismiss",
+            &format!("{names}/dismiss"),
+        ),
+        clb,
+        Some(json!({ "name": "Niemand" })),
+        409,
+    )
+    .await;
+    checked(
+        &server,
+        &doc,
+        (
+            "post",
+            "/api/documents/{id}/names/dismiss",
+            &format!("{names}/dismiss"),
+        ),
+        clb,
+        Some(json!({ "name": "" })),
+        400,
+    )
+    .await;
+    checked(
+        &server,
+        &doc,
+        ("get", "/api/schools/{number}/names", "/api/schools/100001/names"),
+        linde,
+        None,
+        200,
     )
     .await;
     let nowhere = "/api/meetings/00000000-0000-4000-8000-000000000000";

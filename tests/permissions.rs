@@ -349,6 +349,56 @@ async fn every_route_answers_each_role_as_the_rules_say() {
             None,
             [401, 404, 404, 404, 404, 404],
         ),
+        // The name guard: who may open a document sees its names; who may write it may
+        // dismiss one (there is no finding called "Niemand": 409 once allowed).
+        (
+            "GET",
+            format!("/api/documents/{reg}/names"),
+            None,
+            [401, 200, 200, 404, 404, 404],
+        ),
+        (
+            "POST",
+            format!("/api/documents/{reg}/names/dismiss"),
+            Some(json!({ "name": "Niemand" })),
+            [401, 409, 409, 404, 404, 404],
+        ),
+        (
+            "GET",
+            format!("/api/documents/{mid}/names"),
+            None,
+            [401, 200, 200, 404, 404, 200],
+        ),
+        (
+            "GET",
+            format!("/api/documents/{aid}/names"),
+            None,
+            [401, 404, 200, 404, 404, 200],
+        ),
+        (
+            "POST",
+            format!("/api/documents/{aid}/names/dismiss"),
+            Some(json!({ "name": "Niemand" })),
+            [401, 404, 409, 404, 404, 409],
+        ),
+        (
+            "GET",
+            format!("/api/documents/{unknown}/names"),
+            None,
+            [401, 404, 404, 404, 404, 404],
+        ),
+        (
+            "GET",
+            "/api/schools/100001/names".into(),
+            None,
+            [401, 200, 200, 404, 404, 200],
+        ),
+        (
+            "GET",
+            "/api/schools/100002/names".into(),
+            None,
+            [401, 200, 404, 200, 404, 200],
+        ),
         (
             "DELETE",
             format!("/api/tokens/{unknown}"),

@@ -89,6 +89,8 @@ pub struct Status {
     pub closed: Option<(u16, String)>,
     /// A permission-denied reason the server sent.
     pub denied: Option<String>,
+    /// The name guard's latest findings, as the JSON text the server sent (needs `acks`).
+    pub names: Option<String>,
 }
 
 enum Outgoing {
@@ -401,6 +403,7 @@ fn handle(
         }
         ServerMessage::PermissionDenied(reason) => status.send_modify(|s| s.denied = Some(reason)),
         ServerMessage::Ack(n) => status.send_modify(|s| s.acked = s.acked.max(n)),
+        ServerMessage::Names(json) => status.send_modify(|s| s.names = Some(json)),
         ServerMessage::Other(_) => {}
     }
 }

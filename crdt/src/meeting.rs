@@ -454,6 +454,22 @@ mod tests {
                 done: true,
             }]
         );
+        // Every piece of text, for the name guard: parts, titles and action items.
+        let texts = crate::text::texts(&doc);
+        let keys: Vec<&str> = texts.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "p.b2.clb",
+                "p.b2.lsc.800001",
+                "trajectories.800001",
+                "work_plan",
+                "p.b2.title",
+                "p.a1.title",
+                "actions.x1"
+            ]
+        );
+        assert!(texts.contains(&("actions.x1".into(), "Leidraad rondsturen".into())));
     }
 
     #[test]

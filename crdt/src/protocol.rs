@@ -25,6 +25,9 @@ pub const MSG_QUERY_AWARENESS: u64 = 3;
 /// Message type (Samen, opt-in with `?acks=1`): the count of the client's update messages
 /// that are now durable. Stock y-websocket clients never receive it.
 pub const MSG_SAMEN_ACK: u64 = 100;
+/// Message type (Samen, with `?acks=1`): the suspected names in the document (the name
+/// guard), as JSON text: `{"findings": [...]}`, sent whenever they change.
+pub const MSG_SAMEN_NAMES: u64 = 101;
 
 /// Sync sub-type: state vector.
 pub const SYNC_STEP1: u64 = 0;
@@ -197,6 +200,14 @@ pub fn encode_ack(durable: u64) -> Vec<u8> {
     out
 }
 
+/// The name guard's findings in a document, as the JSON text the server made of them.
+pub fn encode_names(json: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(json.len() + 8);
+    write_var(&mut out, MSG_SAMEN_NAMES);
+    write_buf(&mut out, json.as_bytes());
+    out
+}
+
 /// A message from the server, as a client decodes it. Payloads are not validated: the
 /// client trusts its server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,6 +226,8 @@ pub enum ServerMessage {
     PermissionDenied(String),
     /// Updates acknowledged as durable.
     Ack(u64),
+    /// The suspected names in the document, as JSON text.
+    Names(String),
     /// A message type this client does not know.
     Other(u64),
 }
@@ -242,6 +255,7 @@ pub fn decode_server_message(frame: &[u8]) -> Result<ServerMessage, ValidationEr
             }
         }
         MSG_SAMEN_ACK => ServerMessage::Ack(r.read_var_u64()?),
+        MSG_SAMEN_NAMES => ServerMessage::Names(r.read_str()?.to_owned()),
         other => ServerMessage::Other(other),
     })
 }

@@ -117,6 +117,32 @@ pub fn root_text<T: ReadTxn>(txn: &T, name: &str) -> String {
     lines.join("\n")
 }
 
+/// Every piece of text a person wrote in `doc`, by where it stands: the text roots
+/// (a registration's sections, a meeting's parts, the agreements) by root name, a
+/// meeting's priority titles as `p.<id>.title`, its action items as `actions.<id>`.
+/// What the name guard reads; empty pieces are left out.
+pub fn texts(doc: &Doc) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for root in crate::history::text_roots(doc) {
+        let text = root_text(&doc.transact(), &root);
+        if !text.trim().is_empty() {
+            out.push((root, text));
+        }
+    }
+    let meeting = crate::meeting::read(doc);
+    for priority in meeting.priorities {
+        if !priority.title.trim().is_empty() {
+            out.push((format!("p.{}.title", priority.id), priority.title));
+        }
+    }
+    for action in meeting.actions {
+        if !action.what.trim().is_empty() {
+            out.push((format!("actions.{}", action.id), action.what));
+        }
+    }
+    out
+}
+
 /// Who wrote what: for every section (all six, keyed by [`Section::root_name`], `[]` when
 /// absent or empty), its blocks in order, each the *currently visible* text split by the
 /// Yjs client that inserted it. Deleted text never appears; formatting neither appears nor

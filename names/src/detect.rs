@@ -247,7 +247,7 @@ impl Text<'_> {
         let end = self.particle_end(i)?;
         let k = end + 1;
         let word = self.word(k)?;
-        word.is_capitalised().then_some(k)
+        (word.is_capitalised() && !self.allowed[k]).then_some(k)
     }
 
     /// A surname with a particle typed lowercase (`de smet`), known as a whole.

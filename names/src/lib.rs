@@ -247,6 +247,11 @@ mod tests {
 
     #[test]
     fn a_dossiers_own_names_are_allowed() {
+        let school = allowed(["Basisschool De Linde"]);
+        let text = "Juf Roos van Basisschool De Linde belt.";
+        let found = find_names(text, &school);
+        assert_eq!(found.len(), 1);
+        assert_eq!(&text[found[0].start..found[0].end], "Roos");
         let text = "Basisschool De Linde en Het Anker overleggen.";
         assert_eq!(
             find_names(text, &allowed(["Basisschool De Linde", "Het Anker"])),

@@ -133,6 +133,20 @@ impl From<DocId> for RegistrationId {
     }
 }
 
+impl From<DocId> for MeetingId {
+    /// The meeting a document would be the content of (if it is one: look it up).
+    fn from(id: DocId) -> Self {
+        MeetingId(id.0)
+    }
+}
+
+impl From<DocId> for AgreementId {
+    /// The agreements a document would be the content of (if they are: look them up).
+    fn from(id: DocId) -> Self {
+        AgreementId(id.0)
+    }
+}
+
 uuid_id! {
     /// A comment thread on a registration.
     ThreadId

@@ -21,6 +21,7 @@ pub mod http;
 pub mod ids;
 pub mod listener;
 pub mod metrics;
+pub mod name_guard;
 pub mod nodes;
 pub mod report;
 pub mod rooms;

@@ -453,7 +453,10 @@ impl Session {
             }
             Incoming::Ping => replies.push(self.spec.framing.pong()),
             Incoming::Close(reason) => return Err(fail("closed", format!("document closed: {reason}"))),
-            Incoming::Server(ServerMessage::Other(_)) | Incoming::Authenticated(_) | Incoming::Ignored => {}
+            // The name guard's findings are for editors; a load client has no use for them.
+            Incoming::Server(ServerMessage::Other(_) | ServerMessage::Names(_))
+            | Incoming::Authenticated(_)
+            | Incoming::Ignored => {}
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ mod agreements;
 mod audit;
 mod comments;
 mod meetings;
+mod names;
 mod overview;
 mod registrations;
 mod sessions;
@@ -26,6 +27,7 @@ pub use agreements::Agreement;
 pub use audit::{AuditEntry, AuditFilter, AuditRow, MAX_DENIED_TARGETS};
 pub use comments::{Anchor, Comment, MAX_ANCHOR_CHARS, Notification, Person, Thread};
 pub use meetings::{Meeting, MeetingPatch, NewMeeting, SchoolPerson};
+pub use names::NameDismissal;
 pub use registrations::{NewRegistration, Registration, RegistrationFilter, RegistrationPatch};
 pub use sessions::{Limits, NewToken, TokenInfo, TokenScope, keep_sessions_purged};
 pub use snapshots::{

@@ -17,6 +17,7 @@ mod history;
 pub mod limits;
 mod meeting_close;
 mod meetings;
+mod names;
 pub mod openapi;
 mod overview;
 mod registrations;
@@ -167,4 +168,7 @@ fn ordinary() -> Router<AppState> {
         .route("/api/admin/lsc-links/{lsc}/{school}", delete(admin::unlink))
         .route("/api/schools/{number}/agreements", get(agreements::list))
         .route("/api/agreements/{id}", get(agreements::get))
+        .route("/api/documents/{id}/names", get(names::get))
+        .route("/api/documents/{id}/names/dismiss", post(names::dismiss))
+        .route("/api/schools/{number}/names", get(names::school))
 }

@@ -33,8 +33,11 @@ use crate::history::SnapshotEvent;
     params(
         RegistrationPath,
         ("acks" = Option<String>, Query, example = "1",
-            description = "`1` to receive durability acks: message type 100, then a varuint \
-                           count of this connection's update messages that are now durable."),
+            description = "`1` for Samen's own messages: durability acks (message type 100, then \
+                           a varuint count of this connection's update messages that are now \
+                           durable) and the name guard's findings (message type 101, then a \
+                           string: JSON `{\"findings\": [...]}` as `GET /api/documents/{id}/names` \
+                           gives them, sent on joining and whenever they change)."),
         ("token" = Option<String>, Query,
             description = "An API token, for clients that cannot set `Authorization` (`/sync` only)."),
     ),
@@ -186,6 +189,9 @@ they did not exist. Times are milliseconds since the Unix epoch.";
         super::admin::unlink,
         super::agreements::list,
         super::agreements::get,
+        super::names::get,
+        super::names::dismiss,
+        super::names::school,
         sync,
         healthz,
         readyz,
@@ -204,6 +210,7 @@ they did not exist. Times are milliseconds since the Unix epoch.";
         (name = "history", description = "Versions of a registration: list, name, view, compare with authors, restore."),
         (name = "meetings", description = "Meetings (schoolbeeldoverleg) of a school with its CLB and learning-support centres."),
         (name = "sync", description = "The live document of a registration (WebSocket)."),
+        (name = "names", description = "The name guard: suspected names of pupils and teachers in a document, dismissing one as no name, a school's documents that hold some."),
         (name = "admin", description = "Platform administration: which learning-support centre serves which school."),
         (name = "operations", description = "Health, metrics and this document."),
     ),

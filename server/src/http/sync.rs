@@ -33,7 +33,7 @@ pub(super) struct SyncQuery {
 /// The document `/sync/{id}` names (a registration's, a meeting's or agreements'), its school, and what
 /// the caller holds of it; 404 (audited) when it is neither, or not the caller's. Looked up
 /// without auditing first, so that opening a meeting is no denied registration read.
-async fn document_for(
+pub(super) async fn document_for(
     state: &AppState,
     auth: &Authenticated,
     id: &str,

@@ -311,6 +311,8 @@ pub(crate) enum RoomCmd {
     Presence(Box<[presence::Change]>),
     /// A batch another node stored, carried by its notice.
     Stored(Box<StoredBatch>),
+    /// Someone dismissed a name in the document: check its names again.
+    NamesChanged,
 }
 
 /// Presence in a document that a node tells the others ([`Topic::Presence`]).
@@ -584,7 +586,29 @@ impl Rooms {
                 body,
                 ..
             } => self.inner.usage.spent_elsewhere(&body, self.inner.clock.now()),
+            Notice::Told {
+                topic: Topic::Names,
+                body,
+                ..
+            } => {
+                if let Ok(doc) = body.parse::<DocId>() {
+                    self.names_changed_here(doc);
+                }
+            }
             Notice::Told { .. } => {}
+        }
+    }
+
+    /// Someone dismissed a name in document `id`: its room, on this node and on the
+    /// others, checks its names again and sends what is left.
+    pub fn names_changed(&self, id: DocId) {
+        self.names_changed_here(id);
+        self.inner.store.tell(Topic::Names, id.to_string());
+    }
+
+    fn names_changed_here(&self, id: DocId) {
+        if let Some(handle) = self.inner.rooms.get(&id) {
+            let _ = handle.tx.try_send(RoomCmd::NamesChanged);
         }
     }
 

@@ -279,6 +279,8 @@ pub enum Topic {
     Writes,
     /// What users spent of their quotas in the telling node's rooms.
     Usage,
+    /// A document whose dismissed names changed (the name guard checks it again).
+    Names,
 }
 
 /// Where documents live.

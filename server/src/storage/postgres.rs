@@ -46,6 +46,8 @@ const VIEWERS: &str = "samen_viewers";
 const WRITES: &str = "samen_writes";
 /// See [`PRESENCE`].
 const USAGE: &str = "samen_usage";
+/// See [`PRESENCE`].
+const NAMES: &str = "samen_names";
 /// PostgreSQL's limit on a notice's payload is 8,000 bytes; a larger one is not told.
 const MAX_TOLD: usize = 7900;
 /// Things to tell waiting for the database before more are dropped.
@@ -84,6 +86,7 @@ impl Topic {
             Topic::Viewers => VIEWERS,
             Topic::Writes => WRITES,
             Topic::Usage => USAGE,
+            Topic::Names => NAMES,
         }
     }
 }
@@ -144,7 +147,9 @@ async fn listen(pool: PgPool, node: Arc<str>, notices: mpsc::Sender<Notice>) {
         let heard = async {
             let mut listener = PgListener::connect_with(&pool).await?;
             listener
-                .listen_all([STORED, PRESENCE, EVENTS, LOGINS, SOCKETS, VIEWERS, WRITES, USAGE])
+                .listen_all([
+                    STORED, PRESENCE, EVENTS, LOGINS, SOCKETS, VIEWERS, WRITES, USAGE, NAMES,
+                ])
                 .await?;
             if notices.send(Notice::Missed).await.is_err() {
                 return Ok(());
@@ -221,6 +226,7 @@ fn notice(channel: &str, payload: &str, node: &str) -> Option<Notice> {
         VIEWERS => Topic::Viewers,
         WRITES => Topic::Writes,
         USAGE => Topic::Usage,
+        NAMES => Topic::Names,
         _ => return None,
     };
     let (from, body) = payload.split_once(':')?;

@@ -62,6 +62,7 @@ impl Room {
             last_edit: rooms.clock.now(),
             rng: rooms.fork_rng(),
             encoded: Default::default(),
+            names: super::names::NameWatch::new(rooms.clock.now()),
             last_snapshot_ms,
             rooms,
         })

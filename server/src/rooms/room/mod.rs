@@ -33,6 +33,7 @@
 //! 2–8 like a client's.
 
 mod load;
+mod names;
 mod nodes;
 mod run;
 mod update;
@@ -146,6 +147,8 @@ pub(super) struct Room {
     rng: fastrand::Rng,
     /// Encodings of the document, kept until it changes.
     encoded: Encoded,
+    /// Suspected names in the document (the name guard).
+    names: names::NameWatch,
     rooms: Arc<RoomsInner>,
 }
 
@@ -170,6 +173,7 @@ impl Room {
     /// Forgets encodings of the document as it was.
     fn changed(&mut self) {
         self.encoded = Encoded::default();
+        self.names.changed();
     }
 
     /// The whole document as a v1 update.

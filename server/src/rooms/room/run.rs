@@ -58,6 +58,7 @@ impl Room {
                     }
                     _ = tick.tick() => {
                         self.expire_presence().await;
+                        Box::pin(self.check_names()).await;
                         if self.rooms.store.shared() {
                             Box::pin(self.nodes_tick()).await;
                         }
@@ -113,6 +114,7 @@ impl Room {
                 }
                 RoomCmd::CatchUp { through } => catch_up |= through > self.last_seq,
                 RoomCmd::Stored(stored) => catch_up |= !self.take_stored(*stored),
+                RoomCmd::NamesChanged => self.names.changed(),
                 RoomCmd::Presence(changes) => {
                     let changes = self
                         .presence
@@ -167,6 +169,9 @@ impl Room {
             batch
                 .outbound
                 .push((Target::One(conn), awareness_message(&present)));
+        }
+        if peer.acks {
+            self.tell_names(conn, batch);
         }
     }
 
@@ -345,7 +350,7 @@ impl Room {
     }
 
     /// Queues a frame for a connection, dropping the connection if its queue is full.
-    fn send(&mut self, conn: ConnId, frame: Bytes) {
+    pub(super) fn send(&mut self, conn: ConnId, frame: Bytes) {
         let Some(peer) = self.peers.get(&conn) else { return };
         if peer.out.push(frame).is_err() {
             self.too_slow(conn);

@@ -1,0 +1,125 @@
+//! The name guard's rows (issue 19): how many suspected names each document holds, and
+//! the findings people dismissed as no name.
+
+use sqlx::Row;
+
+use super::{Db, DbError};
+use crate::ids::{DocId, InstitutionId, UserId};
+
+/// A finding someone dismissed as no name ("dit is geen naam").
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct NameDismissal {
+    /// The name as the detector saw it, lowercase.
+    pub name: String,
+    /// Who dismissed it.
+    pub dismissed_by: super::Person,
+    /// When (ms since the epoch).
+    pub dismissed_at: i64,
+}
+
+impl Db {
+    /// The school a document belongs to (a registration's, a meeting's or agreements'),
+    /// and the names of the institutions around it: the school, its CLBs and its LSCs. A
+    /// dossier names them, and they are nobody's name.
+    pub async fn document_school(&self, doc: DocId) -> Result<Option<(InstitutionId, Vec<String>)>, DbError> {
+        let school: Option<InstitutionId> = sqlx::query_scalar(
+            "SELECT school_id FROM registrations WHERE id = $1
+             UNION ALL SELECT school_id FROM meetings WHERE id = $1
+             UNION ALL SELECT school_id FROM lsc_agreements WHERE id = $1",
+        )
+        .bind(doc)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(school) = school else { return Ok(None) };
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM institutions WHERE id = $1
+             UNION SELECT i.name FROM clb_schools c JOIN institutions i ON i.id = c.clb_id
+                   WHERE c.school_id = $1
+             UNION SELECT i.name FROM lsc_schools l JOIN institutions i ON i.id = l.lsc_id
+                   WHERE l.school_id = $1",
+        )
+        .bind(school)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Some((school, names)))
+    }
+
+    /// The findings dismissed in `doc`, oldest first.
+    pub async fn name_dismissals(&self, doc: DocId) -> Result<Vec<NameDismissal>, DbError> {
+        let rows = sqlx::query(
+            "SELECT d.name, d.dismissed_at, u.id AS user_id, u.display_name
+             FROM name_dismissals d JOIN users u ON u.id = d.dismissed_by
+             WHERE d.doc_id = $1 ORDER BY d.dismissed_at, d.name",
+        )
+        .bind(doc)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(NameDismissal {
+                    name: row.try_get("name")?,
+                    dismissed_by: super::Person {
+                        id: UserId::from(row.try_get::<String, _>("user_id")?),
+                        name: row.try_get("display_name")?,
+                    },
+                    dismissed_at: row.try_get("dismissed_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records that `user` dismissed `name` (lowercase) in `doc`; false if it was already.
+    pub async fn dismiss_name(&self, doc: DocId, name: &str, user: &UserId) -> Result<bool, DbError> {
+        let done = sqlx::query(
+            "INSERT INTO name_dismissals (doc_id, name, dismissed_by, dismissed_at)
+             VALUES ($1, $2, $3, $4) ON CONFLICT (doc_id, name) DO NOTHING",
+        )
+        .bind(doc)
+        .bind(name)
+        .bind(user.as_str())
+        .bind(super::now())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Keeps how many suspected names `doc` of school `school` holds now.
+    pub async fn set_name_findings(
+        &self,
+        doc: DocId,
+        school: InstitutionId,
+        open: usize,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO name_findings (doc_id, school_id, open, checked_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (doc_id) DO UPDATE SET open = excluded.open, checked_at = excluded.checked_at",
+        )
+        .bind(doc)
+        .bind(school)
+        .bind(i64::try_from(open).unwrap_or(i64::MAX))
+        .bind(super::now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The documents of school `school` with open findings: (document, how many, when checked).
+    pub async fn open_name_findings(&self, school: InstitutionId) -> Result<Vec<(DocId, i64, i64)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT doc_id, open, checked_at FROM name_findings
+             WHERE school_id = $1 AND open > 0 ORDER BY checked_at DESC",
+        )
+        .bind(school)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("doc_id")?,
+                    row.try_get("open")?,
+                    row.try_get("checked_at")?,
+                ))
+            })
+            .collect()
+    }
+}

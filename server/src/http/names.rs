@@ -1,0 +1,218 @@
+//! The name guard over HTTP (issue 19): a document's suspected names, dismissing one as no
+//! name ("dit is geen naam", recorded with who did it), and a school's documents with open
+//! findings. Live editors get the findings over their WebSocket (message 101); these
+//! routes serve the rest: API clients, the dismissal, the school's list.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use samen_crdt::Section;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::audit::audit_read;
+use super::body::JsonObject;
+use super::sync::document_for;
+use crate::access_watch::Held;
+use crate::auth::Authenticated;
+use crate::db::{Institution, NameDismissal};
+use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
+use crate::ids::{AgreementId, DocId, MeetingId, RegistrationId};
+use crate::name_guard::{Context, NameFinding, findings};
+use crate::state::AppState;
+
+/// The longest name one can dismiss (characters): longer is no name the detector finds.
+const MAX_NAME_CHARS: usize = 120;
+
+/// A document: a registration's, a meeting's or a school and LSC's agreements.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DocumentPath {
+    /// The id of the registration, meeting or agreements.
+    id: String,
+}
+
+/// `GET /api/documents/{id}/names`: what the name guard finds in a document now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentNames {
+    /// Suspected names nobody dismissed, in the order of the document's places.
+    pub findings: Vec<NameFinding>,
+    /// What people dismissed as no name in this document, oldest first.
+    pub dismissals: Vec<NameDismissal>,
+}
+
+/// The findings in document `doc` as it stands, and its dismissals.
+async fn names_of(state: &AppState, doc: DocId) -> Result<DocumentNames, AppError> {
+    let (_, institutions) = state.db.document_school(doc).await?.ok_or(AppError::NotFound)?;
+    let dismissals = state.db.name_dismissals(doc).await?;
+    let dismissed: Vec<String> = dismissals.iter().map(|d| d.name.clone()).collect();
+    let doc_state = state.rooms.document_state(doc).await?;
+    let findings = super::blocking(move || {
+        samen_crdt::text::doc_from_state(&doc_state)
+            .map(|doc| findings(&doc, &Context::new(&institutions, dismissed)))
+    })
+    .await?;
+    Ok(DocumentNames { findings, dismissals })
+}
+
+/// The suspected names in a document and what was dismissed in it, for everyone who may
+/// open the document.
+#[utoipa::path(
+    get,
+    path = "/api/documents/{id}/names",
+    tag = "names",
+    params(DocumentPath),
+    responses(
+        (status = 200, description = "The document's findings and dismissals.", body = DocumentNames),
+        Unauthenticated,
+        NotFound,
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(DocumentPath { id }): Path<DocumentPath>,
+) -> Result<Json<DocumentNames>, AppError> {
+    let (doc, _, _) = document_for(&state, &auth, &id).await?;
+    audit_read(&state.db, &auth.user.id, "document.names", doc.to_string(), None).await?;
+    Ok(Json(names_of(&state, doc).await?))
+}
+
+/// `POST /api/documents/{id}/names/dismiss` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Dismiss {
+    /// The name as the finding gives it (`name`); case does not matter.
+    #[schema(min_length = 1, max_length = 120)]
+    name: String,
+}
+
+/// Dismisses a finding as no name ("dit is geen naam") for this document: it is no
+/// longer underlined for anyone, here or in any later edit, and the dismissal is kept with
+/// who made it. Whoever may write the document may; only a current finding can be.
+#[utoipa::path(
+    post,
+    path = "/api/documents/{id}/names/dismiss",
+    tag = "names",
+    params(DocumentPath),
+    request_body = Dismiss,
+    responses(
+        (status = 200, description = "What is left, and every dismissal.", body = DocumentNames),
+        (status = 400, description = "Bad JSON or an empty or too long name (`bad_request`).", body = ErrorBody),
+        (status = 409, description = "That is no finding in this document (now) (`conflict`).", body = ErrorBody),
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn dismiss(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(DocumentPath { id }): Path<DocumentPath>,
+    body: Result<JsonObject<Dismiss>, AppError>,
+) -> Result<Json<DocumentNames>, AppError> {
+    let (doc, _, held) = document_for(&state, &auth, &id).await?;
+    let JsonObject(body) = body?;
+    let writes = match held {
+        Held::Registrations(access) => Section::ALL.into_iter().any(|s| access.may_write(s)),
+        Held::Table(_) | Held::Agreement(_) => true,
+    };
+    if !writes {
+        return Err(AppError::Forbidden(
+            "Only who may write this document can say a finding is no name.".into(),
+        ));
+    }
+    let name = body.name.trim().to_lowercase();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(AppError::BadRequest(format!(
+            "name: give the name as the finding shows it (1 to {MAX_NAME_CHARS} characters)"
+        )));
+    }
+    let now = names_of(&state, doc).await?;
+    if !now.findings.iter().any(|f| f.name.to_lowercase() == name) {
+        return Err(AppError::Conflict(
+            "This is no suspected name in the document (any more); nothing to dismiss.".into(),
+        ));
+    }
+    state.db.dismiss_name(doc, &name, &auth.user.id).await?;
+    state.rooms.names_changed(doc);
+    Ok(Json(names_of(&state, doc).await?))
+}
+
+/// A document of a school with open findings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentWithNames {
+    /// `registration`, `meeting` or `agreements`.
+    pub kind: &'static str,
+    /// Its id (the registration's, meeting's or agreements').
+    #[schema(value_type = String, format = "uuid")]
+    pub id: DocId,
+    /// Its title (for agreements: the LSC's name).
+    pub title: String,
+    /// How many suspected names it holds.
+    pub open: i64,
+    /// When it was last checked (ms since the epoch).
+    pub checked_at: i64,
+}
+
+/// `GET /api/schools/{number}/names`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SchoolNames {
+    /// The school.
+    pub school: Institution,
+    /// Its documents the caller may open that hold suspected names, last checked first.
+    pub documents: Vec<DocumentWithNames>,
+}
+
+/// The documents of a school, among those the caller may open, that hold suspected names:
+/// what the school's care team and the CLB look at to keep the dossier free of names.
+#[utoipa::path(
+    get,
+    path = "/api/schools/{number}/names",
+    tag = "names",
+    params(("number" = String, Path, description = "The school's institution number.")),
+    responses(
+        (status = 200, description = "The school and its documents with open findings.", body = SchoolNames),
+        Unauthenticated,
+        NotFound,
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn school(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(number): Path<String>,
+) -> Result<Json<SchoolNames>, AppError> {
+    let (school, _) = super::meetings::table_of(&state, &auth, &number).await?;
+    audit_read(
+        &state.db,
+        &auth.user.id,
+        "school.names",
+        school.number.clone(),
+        None,
+    )
+    .await?;
+    let mut documents = Vec::new();
+    for (doc, open, checked_at) in state.db.open_name_findings(school.id).await? {
+        let found = if let Some((r, _)) =
+            super::access::reachable(&state, &auth, RegistrationId::from(doc)).await?
+        {
+            Some(("registration", r.title))
+        } else if let Some((m, _)) = super::meetings::reachable(&state, &auth, MeetingId::from(doc)).await? {
+            Some(("meeting", m.title))
+        } else if let Some(a) = super::agreements::reachable(&state, &auth, AgreementId::from(doc)).await? {
+            Some(("agreements", a.lsc.name))
+        } else {
+            None
+        };
+        if let Some((kind, title)) = found {
+            documents.push(DocumentWithNames {
+                kind,
+                id: doc,
+                title,
+                open,
+                checked_at,
+            });
+        }
+    }
+    Ok(Json(SchoolNames { school, documents }))
+}
