@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::{As, CLB, TestServer};
 
 /// Every route of the API, with the path as the document spells it.
-const ROUTES: [(&str, &str); 66] = [
+const ROUTES: [(&str, &str); 67] = [
     ("post", "/api/login"),
     ("post", "/api/login/totp"),
     ("post", "/api/logout"),
@@ -75,6 +75,7 @@ const ROUTES: [(&str, &str); 66] = [
     ("get", "/api/documents/{id}/names"),
     ("post", "/api/documents/{id}/names/dismiss"),
     ("get", "/api/schools/{number}/names"),
+    ("post", "/api/names/check"),
     ("get", "/sync/{id}"),
     ("get", "/healthz"),
     ("get", "/readyz"),
@@ -1062,6 +1063,18 @@ async fn openapi_schemas_match_real_answers() {
         400,
     )
     .await;
+    let check = ("post", "/api/names/check", "/api/names/check");
+    let found = checked(
+        &server,
+        &doc,
+        check,
+        linde,
+        Some(json!({ "text": "Gesprek met de mama van Lotte uit 5B." })),
+        200,
+    )
+    .await;
+    assert_eq!(found["findings"][0]["name"], "Lotte");
+    checked(&server, &doc, check, linde, Some(json!({ "text": 5 })), 400).await;
     checked(
         &server,
         &doc,

@@ -388,6 +388,12 @@ async fn every_route_answers_each_role_as_the_rules_say() {
             [401, 404, 404, 404, 404, 404],
         ),
         (
+            "POST",
+            "/api/names/check".into(),
+            Some(json!({ "text": "Lotte uit 5B" })),
+            [401, 200, 200, 200, 200, 200],
+        ),
+        (
             "GET",
             "/api/schools/100001/names".into(),
             None,

@@ -371,7 +371,19 @@ impl Text<'_> {
             j += 1;
         }
         let start = j;
-        let end = if let Some(k) = self.particle_name_end(j) {
+        // `de mama van Lotte` is Lotte's mother, not a Mrs Van Lotte: the child is named.
+        let family = FAMILY_TITLES.contains(&title);
+        if family && self.lower(j) == "van" {
+            let k = j + 1;
+            let child = self.word(k)?;
+            if !child.is_capitalised() || self.allowed[k] || self.after_article(k) {
+                return None;
+            }
+            let end = self.extend(k);
+            let replacements = strings(&["een leerling"]);
+            return Some(((Kind::Name, (k, end), (k, end), replacements), end + 1));
+        }
+        let end = if let Some(k) = self.particle_name_end(j).filter(|_| !family) {
             self.extend(k)
         } else if let Some(k) = self.known_lowercase_surname(j) {
             k

@@ -153,6 +153,14 @@ mod tests {
         assert_eq!(names("We spraken met meester Tom over de klas."), ["Tom"]);
         assert_eq!(names("juf An merkt onrust op."), ["An"]);
         assert_eq!(names("Overleg met mevrouw Claes gepland."), ["Claes"]);
+        assert_eq!(names("Gesprek met de mama van Lotte uit 5B."), ["Lotte"]);
+        // A name nobody's list has, named by whose mother she is.
+        assert_eq!(names("Afspraak met de papa van Zyrion."), ["Zyrion"]);
+        assert_eq!(
+            names("De mama van een leerling uit 3A belde."),
+            Vec::<&str>::new()
+        );
+        assert_eq!(names("Meneer Van Damme belde."), ["Van Damme"]);
         let text = "Overleg met juf Roos over de speelplaats.";
         let found = find_names(text, &allowed([]));
         assert_eq!(found.len(), 1);

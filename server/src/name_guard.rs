@@ -63,20 +63,33 @@ pub fn findings(doc: &Doc, context: &Context) -> Vec<NameFinding> {
     let mut out = Vec::new();
     for (place, text) in samen_crdt::text::texts(doc) {
         for found in samen_names::find_names(&text, &context.allowed) {
-            let name = &text[found.start..found.end];
-            if context.dismissed.contains(&name.to_lowercase()) {
-                continue;
+            if !context
+                .dismissed
+                .contains(&text[found.start..found.end].to_lowercase())
+            {
+                out.push(finding(&place, &text, found));
             }
-            out.push(NameFinding {
-                place: place.clone(),
-                name: name.to_owned(),
-                phrase: text[found.phrase_start..found.phrase_end].to_owned(),
-                kind: found.kind.key(),
-                replacements: found.replacements,
-            });
         }
     }
     out
+}
+
+/// The suspected names in a piece of text outside a document (a comment, a title).
+pub fn text_findings(text: &str) -> Vec<NameFinding> {
+    samen_names::find_names(text, &samen_names::allowed([]))
+        .into_iter()
+        .map(|found| finding("", text, found))
+        .collect()
+}
+
+fn finding(place: &str, text: &str, found: samen_names::Finding) -> NameFinding {
+    NameFinding {
+        place: place.to_owned(),
+        name: text[found.start..found.end].to_owned(),
+        phrase: text[found.phrase_start..found.phrase_end].to_owned(),
+        kind: found.kind.key(),
+        replacements: found.replacements,
+    }
 }
 
 /// The message that tells a client the findings (101, JSON text).

@@ -1046,3 +1046,75 @@ test('the overview for the doorlichting: figures, charts with their tables, what
   await page.screenshot({ path: join(shots, 'clb-overview.png'), fullPage: true })
   await page.context().close()
 })
+
+test('the name guard underlines a name as it is typed, a replacement clears it for everyone, and "dit is geen naam" is kept', async () => {
+  const errorsBefore = pageErrors.length
+  const clb = await person('clb@demo.test')
+  const school = await person('linde@demo.test')
+  // A registration of its own, so that the demo's stays as it is.
+  const id = await clb.evaluate(async () => {
+    const response = await fetch('/api/schools/100001/registrations', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'consultation', title: 'Naamwacht', theme: 'welbevinden' }),
+    })
+    return (await response.json()).id
+  })
+  for (const page of [clb, school]) {
+    await page.goto(`${base}/registraties/${id}`)
+    await goals(page).waitFor()
+    await saved(page)
+  }
+  await goals(school).click()
+  await school.keyboard.type('Lotte uit 5B krijgt extra uitleg van juf Roos.', { delay: 10 })
+  const underlined = (page, name) =>
+    page.locator(`[data-section=goals] .name-finding[data-name-finding="${name}"]`)
+  // Both see the names underlined once the server has read the edit.
+  for (const page of [school, clb]) {
+    await underlined(page, 'Lotte').waitFor({ timeout: 5000 })
+    await underlined(page, 'Roos').waitFor({ timeout: 5000 })
+  }
+  assert.match(await underlined(school, 'Lotte').getAttribute('title'), /Geen namen van leerlingen of leerkrachten/)
+  // The school's page lists the registration among those with possible names.
+  const list = await school.context().newPage()
+  await list.goto(`${base}/scholen/100001`)
+  await list.locator('[data-name-findings]', { hasText: 'Naamwacht' }).waitFor({ timeout: 5000 })
+  assert.match(await list.locator('[data-name-findings]').textContent(), /2 mogelijke namen/)
+  await list.close()
+
+  // The caret in the name shows the hint and its replacements; one click replaces it.
+  await underlined(school, 'Lotte').click()
+  const hint = school.locator('[data-name-hint="Lotte"]')
+  await hint.waitFor()
+  await school.screenshot({ path: join(shots, 'name-guard.png') })
+  await hint.getByRole('button', { name: '→ een leerling' }).click()
+  for (const page of [school, clb]) {
+    // Read without the carets' name labels, which sit right where the replacement went.
+    const deadline = Date.now() + 5000
+    while (!/een leerling uit 5B/i.test(await textOf(page, 'goals'))) {
+      assert.ok(Date.now() < deadline, `the replacement reaches both: ${await textOf(page, 'goals')}`)
+      await page.waitForTimeout(100)
+    }
+    await underlined(page, 'Lotte').waitFor({ state: 'detached', timeout: 5000 })
+  }
+
+  // "Dit is geen naam": the CLB dismisses Roos, and it is no longer underlined anywhere.
+  await underlined(clb, 'Roos').click()
+  await clb.locator('[data-name-hint="Roos"] [data-not-a-name]').click()
+  for (const page of [clb, school]) {
+    await underlined(page, 'Roos').waitFor({ state: 'detached', timeout: 5000 })
+  }
+  const names = await clb.evaluate(async (doc) => (await fetch(`/api/documents/${doc}/names`)).json(), id)
+  assert.deepEqual(names.findings, [])
+  assert.equal(names.dismissals[0].name, 'roos')
+  assert.equal(names.dismissals[0].dismissed_by.name, 'Sara Claes (CLB)')
+
+  // A comment being written is read too, and the name replaced before it is sent.
+  await school.fill('#new-comment', 'Graag overleg met juf An hierover.')
+  const commentHint = school.locator('.new-comment [data-name-hint="An"]')
+  await commentHint.waitFor({ timeout: 5000 })
+  await commentHint.getByRole('button', { name: '→ de leerkracht' }).click()
+  assert.equal(await school.inputValue('#new-comment'), 'Graag overleg met de leerkracht hierover.')
+  await commentHint.waitFor({ state: 'detached' })
+  assert.deepEqual(pageErrors.slice(errorsBefore), [], 'no page had an uncaught error')
+})

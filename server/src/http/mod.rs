@@ -171,4 +171,5 @@ fn ordinary() -> Router<AppState> {
         .route("/api/documents/{id}/names", get(names::get))
         .route("/api/documents/{id}/names/dismiss", post(names::dismiss))
         .route("/api/schools/{number}/names", get(names::school))
+        .route("/api/names/check", post(names::check))
 }

@@ -138,6 +138,55 @@ pub async fn dismiss(
     Ok(Json(names_of(&state, doc).await?))
 }
 
+/// The longest text `POST /api/names/check` reads (characters): a comment's or a title's.
+const MAX_CHECK_CHARS: usize = 20_000;
+
+/// `POST /api/names/check` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CheckText {
+    /// The text being written (a comment, a title).
+    #[schema(max_length = 20000)]
+    text: String,
+}
+
+/// `POST /api/names/check` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TextNames {
+    /// The suspected names in the text, in order (`place` is empty).
+    pub findings: Vec<NameFinding>,
+}
+
+/// The suspected names in a text being written outside a document (a comment, a title),
+/// so that the browser can show them as it does in the editors, with no detector of its
+/// own. The text is read, never kept or logged.
+#[utoipa::path(
+    post,
+    path = "/api/names/check",
+    tag = "names",
+    request_body = CheckText,
+    responses(
+        (status = 200, description = "The suspected names in the text.", body = TextNames),
+        (status = 400, description = "Bad JSON or a text over 20,000 characters (`bad_request`).", body = ErrorBody),
+        Unauthenticated,
+        Forbidden,
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn check(
+    _auth: Authenticated,
+    body: Result<JsonObject<CheckText>, AppError>,
+) -> Result<Json<TextNames>, AppError> {
+    let JsonObject(body) = body?;
+    if body.text.chars().count() > MAX_CHECK_CHARS {
+        return Err(AppError::BadRequest(format!(
+            "text: at most {MAX_CHECK_CHARS} characters are checked at once"
+        )));
+    }
+    Ok(Json(TextNames {
+        findings: crate::name_guard::text_findings(&body.text),
+    }))
+}
+
 /// A document of a school with open findings.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DocumentWithNames {

@@ -192,6 +192,7 @@ they did not exist. Times are milliseconds since the Unix epoch.";
         super::names::get,
         super::names::dismiss,
         super::names::school,
+        super::names::check,
         sync,
         healthz,
         readyz,

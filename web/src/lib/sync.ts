@@ -6,6 +6,7 @@ import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import * as decoding from 'lib0/decoding'
 import { api } from './api'
+import { parseFindings, setFindings } from './names'
 
 export type SaveState =
   | 'connecting'
@@ -20,6 +21,8 @@ export type SaveState =
 
 const MSG_AUTH = 2
 const MSG_SAMEN_ACK = 100
+// The name guard's findings (JSON text), whenever they change; see names.ts.
+const MSG_SAMEN_NAMES = 101
 // Close codes of the server's quotas (docs/architecture.md, "Resource bounds").
 const CLOSE_RATE_LIMITED = 4429
 const CLOSE_DAILY_QUOTA = 4413
@@ -64,6 +67,9 @@ export function connectDoc(id: string, onSave: (state: SaveState) => void): Live
   provider.messageHandlers[MSG_SAMEN_ACK] = (_encoder, decoder) => {
     acked = decoding.readVarUint(decoder)
     report()
+  }
+  provider.messageHandlers[MSG_SAMEN_NAMES] = (_encoder, decoder) => {
+    setFindings(doc, id, parseFindings(decoding.readVarString(decoder)))
   }
   provider.messageHandlers[MSG_AUTH] = (_encoder, decoder) => {
     // The server refused a change (permission-denied) and closes the connection; stop

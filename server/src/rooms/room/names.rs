@@ -97,6 +97,16 @@ impl Room {
         let found = findings(&self.doc, &Context::new(institutions, dismissed));
         let took = started.elapsed();
         self.names.next = now + EVERY.max(took * SHARE);
+        // The count first, so that whoever sees the findings finds the school's list as
+        // they say.
+        if self.names.stored != Some(found.len()) {
+            match db.set_name_findings(self.id, school, found.len()).await {
+                Ok(()) => self.names.stored = Some(found.len()),
+                Err(err) => {
+                    tracing::warn!(id = %self.id, error = %err, "name guard: could not keep the findings' count")
+                }
+            }
+        }
         let frame = message(&found);
         if self.names.last.as_ref() != Some(&frame) {
             let samen: Vec<_> = self
@@ -109,14 +119,6 @@ impl Room {
                 self.send(conn, frame.clone());
             }
             self.names.last = Some(frame);
-        }
-        if self.names.stored != Some(found.len()) {
-            match db.set_name_findings(self.id, school, found.len()).await {
-                Ok(()) => self.names.stored = Some(found.len()),
-                Err(err) => {
-                    tracing::warn!(id = %self.id, error = %err, "name guard: could not keep the findings' count")
-                }
-            }
         }
     }
 
