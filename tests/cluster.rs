@@ -740,3 +740,30 @@ async fn connection_and_write_limits_count_over_all_nodes() {
         "B allowed {allowed} more after A's ten ({refilled} refilled)"
     );
 }
+
+#[tokio::test]
+async fn the_name_guard_works_across_nodes() {
+    let Some((a, b)) = two_nodes("the_name_guard_works_across_nodes").await else {
+        return;
+    };
+    let clb = a.clb().await;
+    let school = a.school_member("linde").await.on(&b);
+    let reg = clb.creates_registration().await;
+    let on_a = clb.opens(&reg).await;
+    let on_b = school.opens(&reg).await;
+
+    // Written on A, found on B: B's room checks what it took in from A.
+    type_paragraph(&on_a, "advice", "Juf Roos volgt Lotte uit 5B op.");
+    on_a.durable(WAIT).await.expect("stored on A");
+    crate::names::sees_names(&on_b, "the school on B", &["Roos", "Lotte"]).await;
+
+    // Dismissed on B, gone on A: the dismissal is told to the other nodes.
+    let (status, left) = school
+        .post(
+            format!("/api/documents/{}/names/dismiss", reg.id),
+            serde_json::json!({ "name": "Roos" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{left}");
+    crate::names::sees_names(&on_a, "the CLB on A", &["Lotte"]).await;
+}

@@ -18,7 +18,7 @@ fn names_in(json: &str) -> Vec<String> {
         .collect()
 }
 
-async fn sees_names(client: &samen_client::Client, who: &str, expected: &[&str]) -> Value {
+pub(crate) async fn sees_names(client: &samen_client::Client, who: &str, expected: &[&str]) -> Value {
     let status = client
         .wait_for("the findings", WAIT, |s| {
             s.names.as_deref().is_some_and(|json| names_in(json) == expected)

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::{As, CLB, TestServer};
 
 /// Every route of the API, with the path as the document spells it.
-const ROUTES: [(&str, &str); 67] = [
+const ROUTES: [(&str, &str); 74] = [
     ("post", "/api/login"),
     ("post", "/api/login/totp"),
     ("post", "/api/logout"),
@@ -76,6 +76,13 @@ const ROUTES: [(&str, &str); 67] = [
     ("post", "/api/documents/{id}/names/dismiss"),
     ("get", "/api/schools/{number}/names"),
     ("post", "/api/names/check"),
+    ("get", "/api/schools/{number}/files"),
+    ("post", "/api/schools/{number}/files"),
+    ("get", "/api/registrations/{id}/files"),
+    ("post", "/api/registrations/{id}/files"),
+    ("get", "/api/files/{id}"),
+    ("post", "/api/files/{id}/versions"),
+    ("get", "/api/files/{id}/content"),
     ("get", "/sync/{id}"),
     ("get", "/healthz"),
     ("get", "/readyz"),
@@ -323,10 +330,16 @@ async fn openapi_document_lists_every_route_with_its_answers() {
         }
         if op.get("requestBody").is_some() {
             needed.push(400);
+            // JSON, or for an upload the file itself (with 413 and 415 for what is refused).
+            let content = &op["requestBody"]["content"];
+            let upload = content["application/octet-stream"]["schema"].is_object();
             assert!(
-                op["requestBody"]["content"]["application/json"]["schema"].is_object(),
+                content["application/json"]["schema"].is_object() || upload,
                 "{what} documents its body"
             );
+            if upload {
+                needed.extend([413, 415]);
+            }
         }
         if path == "/api/login" || path == "/api/login/totp" {
             needed.extend([401, 429, 503]);
@@ -1080,6 +1093,58 @@ async fn openapi_schemas_match_real_answers() {
         &doc,
         ("get", "/api/schools/{number}/names", "/api/schools/100001/names"),
         linde,
+        None,
+        200,
+    )
+    .await;
+    // Documents: an upload (the body is the file) answered as documented, then the lists
+    // and the file.
+    let uploaded = reqwest::Client::new()
+        .post(server.url("/api/schools/100001/files?name=plan.txt"))
+        .bearer_auth(&tom.token)
+        .header("content-type", "text/plain")
+        .body("Een plan.")
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(uploaded.status(), 201);
+    let file: Value = uploaded.json().await.expect("json");
+    let mut out = Vec::new();
+    let schema = response_schema(&doc, "post", "/api/schools/{number}/files", 201);
+    mismatches(&doc, schema, &file, "body", &mut out);
+    assert!(
+        out.is_empty(),
+        "the upload's answer differs from the document:\n{}",
+        out.join("\n")
+    );
+    let file_path = format!("/api/files/{}", file["id"].as_str().expect("id"));
+    checked(
+        &server,
+        &doc,
+        ("get", "/api/files/{id}", &file_path),
+        linde,
+        None,
+        200,
+    )
+    .await;
+    checked(
+        &server,
+        &doc,
+        ("get", "/api/schools/{number}/files", "/api/schools/100001/files"),
+        clb,
+        None,
+        200,
+    )
+    .await;
+    checked(
+        &server,
+        &doc,
+        (
+            "get",
+            "/api/registrations/{id}/files",
+            &format!("/api/registrations/{demo}/files"),
+        ),
+        clb,
         None,
         200,
     )

@@ -393,6 +393,37 @@ async fn every_route_answers_each_role_as_the_rules_say() {
             Some(json!({ "text": "Lotte uit 5B" })),
             [401, 200, 200, 200, 200, 200],
         ),
+        // Documents: a school's for the school and its CLB; a registration's for who reads it.
+        (
+            "GET",
+            "/api/schools/100001/files".into(),
+            None,
+            [401, 200, 200, 404, 404, 404],
+        ),
+        (
+            "GET",
+            "/api/schools/100002/files".into(),
+            None,
+            [401, 200, 404, 200, 404, 404],
+        ),
+        (
+            "GET",
+            format!("/api/registrations/{reg}/files"),
+            None,
+            [401, 200, 200, 404, 404, 404],
+        ),
+        (
+            "GET",
+            format!("/api/files/{unknown}"),
+            None,
+            [401, 404, 404, 404, 404, 404],
+        ),
+        (
+            "GET",
+            format!("/api/files/{unknown}/content"),
+            None,
+            [401, 404, 404, 404, 404, 404],
+        ),
         (
             "GET",
             "/api/schools/100001/names".into(),

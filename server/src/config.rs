@@ -40,6 +40,10 @@ pub struct ServeConfig {
     #[arg(long, env = "SAMEN_SESSION_IDLE_SECS", default_value_t = 2 * 3600)]
     pub session_idle_secs: u64,
 
+    /// Largest file the dossier takes, in bytes (an upload is refused as soon as it passes it).
+    #[arg(long, env = "SAMEN_MAX_FILE_BYTES", default_value_t = 25 * 1024 * 1024)]
+    pub max_file_bytes: u64,
+
     /// Largest WebSocket message a client may send, in bytes.
     #[arg(long, env = "SAMEN_MAX_MESSAGE_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub max_message_bytes: usize,

@@ -69,6 +69,13 @@ pub enum AppError {
     /// changed; the details go to the log only.
     #[error("storage unavailable: {0}")]
     StorageUnavailable(String),
+    /// 413: the upload is larger than the server takes; the message says the limit.
+    #[error("too large: {0}")]
+    TooLarge(String),
+    /// 415: a file of a type the dossier does not take, or whose name or declared type
+    /// says otherwise than its content; the message says which.
+    #[error("unsupported type: {0}")]
+    UnsupportedType(String),
     /// 500: something on our side failed; details go to the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -87,7 +94,8 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// One of `bad_request` (400), `invalid_credentials`, `invalid_code`, `login_expired`
     /// and `unauthenticated` (401),
-    /// `forbidden` (403), `not_found` (404), `conflict` (409), `misdirected_request` (421),
+    /// `forbidden` (403), `not_found` (404), `conflict` (409), `too_large` (413),
+    /// `unsupported_type` (415), `range_not_satisfiable` (416), `misdirected_request` (421),
     /// `too_many_attempts` and `too_many_connections` (429), `internal` (500),
     /// `unavailable`, `storage_unavailable` and `timeout` (503).
     pub code: &'static str,
@@ -152,6 +160,12 @@ impl AppError {
             ),
             AppError::Forbidden(msg) => (StatusCode::FORBIDDEN, "forbidden", msg.clone()),
             AppError::Conflict(msg) => (StatusCode::CONFLICT, "conflict", msg.clone()),
+            AppError::TooLarge(msg) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", msg.clone()),
+            AppError::UnsupportedType(msg) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_type",
+                msg.clone(),
+            ),
             AppError::TooManyRequests(secs) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_attempts",

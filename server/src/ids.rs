@@ -148,6 +148,16 @@ impl From<DocId> for AgreementId {
 }
 
 uuid_id! {
+    /// A file kept in the dossier (all its versions).
+    FileId
+}
+
+uuid_id! {
+    /// One version of a file.
+    FileVersionId
+}
+
+uuid_id! {
     /// A comment thread on a registration.
     ThreadId
 }

@@ -16,6 +16,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod files;
 pub mod history;
 pub mod http;
 pub mod ids;
@@ -199,6 +200,7 @@ pub async fn serve(
         shutdown: stop_rx.clone(),
         sockets,
         writes,
+        blobs: files::Blobs::new(&config.data, db.clone()),
     };
     let listener = TcpListener::bind(config.addr).await?;
     let local = listener.local_addr()?;

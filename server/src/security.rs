@@ -184,7 +184,8 @@ impl Security {
         )
     }
 
-    /// Adds the security headers to a response (keeping a `Cache-Control` the handler set).
+    /// Adds the security headers to a response (keeping a `Cache-Control` or a
+    /// `Content-Security-Policy` the handler set).
     fn add_headers(&self, response: &mut Response, host: Option<&HostName>) {
         let csp = if response.extensions().get::<AppPage>().is_some() {
             HeaderValue::from_str(&self.app_csp(host)).unwrap_or(HeaderValue::from_static(API_CSP))
@@ -193,7 +194,8 @@ impl Security {
         };
         let https = self.public.as_ref().is_some_and(|(scheme, _)| *scheme == "https");
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+        // A handler's own policy is stricter than these (a download's `sandbox`): kept.
+        headers.entry(header::CONTENT_SECURITY_POLICY).or_insert(csp);
         headers.insert(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

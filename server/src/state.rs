@@ -40,4 +40,6 @@ pub struct AppState {
     pub sockets: Arc<SocketQuota>,
     /// Comments and versions written per user, against their rate limits.
     pub writes: Arc<ApiWrites>,
+    /// The content of files kept in the dossier.
+    pub blobs: crate::files::Blobs,
 }

@@ -129,7 +129,7 @@ pub struct Notification {
     pub read: bool,
 }
 
-fn person(row: &sqlx::any::AnyRow, id: &str, name: &str) -> Result<Option<Person>, sqlx::Error> {
+pub(super) fn person(row: &sqlx::any::AnyRow, id: &str, name: &str) -> Result<Option<Person>, sqlx::Error> {
     let id: Option<String> = row.try_get(id)?;
     let name: Option<String> = row.try_get(name)?;
     Ok(id.zip(name).map(|(id, name)| Person {

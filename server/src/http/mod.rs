@@ -13,6 +13,7 @@ mod body;
 mod client_address;
 mod comments;
 mod exports;
+mod files;
 mod history;
 pub mod limits;
 mod meeting_close;
@@ -172,4 +173,15 @@ fn ordinary() -> Router<AppState> {
         .route("/api/documents/{id}/names/dismiss", post(names::dismiss))
         .route("/api/schools/{number}/names", get(names::school))
         .route("/api/names/check", post(names::check))
+        .route(
+            "/api/schools/{number}/files",
+            get(files::school_list).post(files::school_upload),
+        )
+        .route(
+            "/api/registrations/{id}/files",
+            get(files::registration_list).post(files::registration_upload),
+        )
+        .route("/api/files/{id}", get(files::get))
+        .route("/api/files/{id}/versions", post(files::add_version))
+        .route("/api/files/{id}/content", get(files::content))
 }

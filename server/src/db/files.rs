@@ -1,0 +1,278 @@
+//! Files kept in the dossier (issue 17): their places, versions, who uploaded and who
+//! deleted them; and, on PostgreSQL, their contents in chunks (`files::blobs`).
+
+use std::path::Path;
+
+use sqlx::Row;
+use tokio::io::AsyncReadExt;
+
+use super::comments::person;
+use super::{Db, DbError, Person, now};
+use crate::ids::{FileId, FileVersionId, InstitutionId, UserId};
+use crate::storage::Engine;
+
+/// One version of a file, as the API shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct FileVersion {
+    /// Its id.
+    #[schema(value_type = String, format = "uuid")]
+    pub id: FileVersionId,
+    /// Its name as uploaded (sanitised; for display only).
+    pub name: String,
+    /// Its type (`application/pdf`, …), as its content showed it to be.
+    pub mime: String,
+    /// Its size in bytes.
+    pub size: i64,
+    /// The SHA-256 of its content (lowercase hex).
+    pub sha256: String,
+    /// What the uploader said about it (may be empty).
+    pub note: String,
+    /// Who uploaded it.
+    pub uploaded_by: Person,
+    /// When (ms since the epoch).
+    pub uploaded_at: i64,
+}
+
+/// A file with its versions, newest first.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct StoredFile {
+    /// Its id.
+    #[schema(value_type = String, format = "uuid")]
+    pub id: FileId,
+    /// Where it is kept: `school`, `registration` or `agreement`.
+    pub place: String,
+    /// The registration's or agreements' id (`""` for the school's own documents).
+    pub place_id: String,
+    /// The school it belongs to.
+    #[serde(skip)]
+    pub school_id: InstitutionId,
+    /// Who first uploaded it.
+    pub created_by: Person,
+    /// When (ms since the epoch).
+    pub created_at: i64,
+    /// Its versions, newest first (never empty).
+    pub versions: Vec<FileVersion>,
+}
+
+/// A new version's facts.
+pub struct NewVersion<'a> {
+    pub sha256: &'a str,
+    pub size: u64,
+    pub mime: &'a str,
+    pub name: &'a str,
+    pub note: &'a str,
+    pub by: &'a UserId,
+}
+
+const FILE_COLUMNS: &str = "f.id, f.place, f.place_id, f.school_id, f.created_at,
+     cu.id AS created_id, cu.display_name AS created_name";
+const VERSION_COLUMNS: &str = "v.id, v.file_id, v.name, v.mime, v.size, v.sha256, v.note, v.uploaded_at,
+     u.id AS user_id, u.display_name AS user_name";
+
+fn version_of(row: &sqlx::any::AnyRow) -> Result<FileVersion, DbError> {
+    Ok(FileVersion {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        mime: row.try_get("mime")?,
+        size: row.try_get("size")?,
+        sha256: row.try_get("sha256")?,
+        note: row.try_get("note")?,
+        uploaded_by: person(row, "user_id", "user_name")?.ok_or(DbError::NotFound("uploader"))?,
+        uploaded_at: row.try_get("uploaded_at")?,
+    })
+}
+
+impl Db {
+    /// Whether file contents live in the database (PostgreSQL: several nodes see them).
+    pub fn holds_blobs(&self) -> bool {
+        self.engine == Engine::Postgres
+    }
+
+    /// Whether the database holds the content with this hash.
+    pub async fn has_blob(&self, sha256: &str) -> Result<bool, DbError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM blobs WHERE sha256 = $1")
+            .bind(sha256)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// Stores the content of the file at `path` (`size` bytes, hash `sha256`) in chunks of
+    /// `chunk` bytes, in one transaction: it is there whole or not at all. The same content
+    /// stored at the same time by another upload is one blob (the second waits, then finds
+    /// every row there).
+    pub async fn put_blob(&self, sha256: &str, size: u64, path: &Path, chunk: usize) -> Result<(), DbError> {
+        let io = |e: std::io::Error| DbError::Sqlx(sqlx::Error::Io(e));
+        let mut file = tokio::fs::File::open(path).await.map_err(io)?;
+        let mut tx = self.pool.begin().await?;
+        let mut seq: i64 = 0;
+        loop {
+            let mut data = Vec::with_capacity(chunk);
+            (&mut file)
+                .take(chunk as u64)
+                .read_to_end(&mut data)
+                .await
+                .map_err(io)?;
+            if data.is_empty() && seq > 0 {
+                break;
+            }
+            sqlx::query(
+                "INSERT INTO blob_chunks (sha256, seq, data) VALUES ($1, $2, $3)
+                 ON CONFLICT (sha256, seq) DO NOTHING",
+            )
+            .bind(sha256)
+            .bind(seq)
+            .bind(data.clone())
+            .execute(&mut *tx)
+            .await?;
+            seq += 1;
+            if data.len() < chunk {
+                break;
+            }
+        }
+        sqlx::query(
+            "INSERT INTO blobs (sha256, size, chunks) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(sha256)
+        .bind(i64::try_from(size).unwrap_or(i64::MAX))
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Chunk `seq` of the content with this hash.
+    pub async fn blob_chunk(&self, sha256: &str, seq: u64) -> Result<Option<Vec<u8>>, DbError> {
+        Ok(
+            sqlx::query_scalar("SELECT data FROM blob_chunks WHERE sha256 = $1 AND seq = $2")
+                .bind(sha256)
+                .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Keeps a new file at a place of school `school` with its first version.
+    pub async fn create_file(
+        &self,
+        school: InstitutionId,
+        place: &str,
+        place_id: &str,
+        first: &NewVersion<'_>,
+    ) -> Result<FileId, DbError> {
+        let id = FileId::new();
+        let at = now();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO files (id, school_id, place, place_id, created_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(school)
+        .bind(place)
+        .bind(place_id)
+        .bind(first.by.as_str())
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        insert_version(&mut tx, id, first, at).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Adds a version to file `id`.
+    pub async fn add_file_version(&self, id: FileId, version: &NewVersion<'_>) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await?;
+        insert_version(&mut tx, id, version, now()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// File `id` with its versions (deleted ones too).
+    pub async fn file(&self, id: FileId) -> Result<Option<StoredFile>, DbError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {FILE_COLUMNS} FROM files f JOIN users cu ON cu.id = f.created_by
+             WHERE f.id = $1 AND f.deleted_at IS NULL"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut files = self.with_versions(vec![row]).await?;
+        Ok(files.pop())
+    }
+
+    /// The files kept at a place of school `school`, newest upload first.
+    pub async fn files_at(
+        &self,
+        school: InstitutionId,
+        place: &str,
+        place_id: &str,
+    ) -> Result<Vec<StoredFile>, DbError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {FILE_COLUMNS} FROM files f JOIN users cu ON cu.id = f.created_by
+             WHERE f.school_id = $1 AND f.place = $2 AND f.place_id = $3 AND f.deleted_at IS NULL"
+        )))
+        .bind(school)
+        .bind(place)
+        .bind(place_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut files = self.with_versions(rows).await?;
+        files.sort_by_key(|f| std::cmp::Reverse(f.versions.first().map_or(0, |v| v.uploaded_at)));
+        Ok(files)
+    }
+
+    async fn with_versions(&self, rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<StoredFile>, DbError> {
+        let mut files = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: FileId = row.try_get("id")?;
+            let versions = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {VERSION_COLUMNS} FROM file_versions v JOIN users u ON u.id = v.uploaded_by
+                 WHERE v.file_id = $1 ORDER BY v.uploaded_at DESC, v.id DESC"
+            )))
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(version_of)
+            .collect::<Result<Vec<_>, _>>()?;
+            files.push(StoredFile {
+                id,
+                place: row.try_get("place")?,
+                place_id: row.try_get("place_id")?,
+                school_id: row.try_get("school_id")?,
+                created_by: person(row, "created_id", "created_name")?
+                    .ok_or(DbError::NotFound("uploader"))?,
+                created_at: row.try_get("created_at")?,
+                versions,
+            });
+        }
+        Ok(files)
+    }
+}
+
+async fn insert_version(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    file: FileId,
+    v: &NewVersion<'_>,
+    at: i64,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO file_versions (id, file_id, sha256, size, mime, name, note, uploaded_by, uploaded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(FileVersionId::new())
+    .bind(file)
+    .bind(v.sha256)
+    .bind(i64::try_from(v.size).unwrap_or(i64::MAX))
+    .bind(v.mime)
+    .bind(v.name)
+    .bind(v.note)
+    .bind(v.by.as_str())
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

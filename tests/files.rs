@@ -1,0 +1,423 @@
+//! Documents (issue 17) over a real server: every allowed type kept and downloaded as an
+//! attachment, spoofed, oversized and cut-off uploads refused with nothing left behind,
+//! names that are never paths, versions, the same content stored once, ranges, and who
+//! may see which file.
+
+use std::io::{Cursor, Write};
+
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+
+use crate::support::{Person, TestServer};
+
+/// Uploads `bytes` as `name` with `Content-Type: declared` to `path`: status and body.
+async fn upload(who: &Person<'_>, path: &str, name: &str, declared: &str, bytes: Vec<u8>) -> (u16, Value) {
+    let url = who.server().url(&format!("{path}?name={}", encode(name)));
+    let response = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(&who.token)
+        .header("content-type", declared)
+        .body(bytes)
+        .send()
+        .await
+        .expect("upload");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+fn zip_with(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = Cursor::new(Vec::new());
+    {
+        let mut zip = zip::ZipWriter::new(&mut out);
+        let stored =
+            zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        for (name, bytes) in entries {
+            zip.start_file(*name, stored).expect("entry");
+            zip.write_all(bytes).expect("write");
+        }
+        zip.finish().expect("finish");
+    }
+    out.into_inner()
+}
+
+/// A small PDF (enough for its type: the header and an end).
+fn pdf(text: &str) -> Vec<u8> {
+    format!("%PDF-1.4\n% {text}\n%%EOF\n").into_bytes()
+}
+
+/// What is left in the node's upload spool (nothing, once uploads are done).
+fn spooled(server: &TestServer) -> usize {
+    std::fs::read_dir(server.data.join("files/incoming")).map_or(0, |d| d.count())
+}
+
+#[tokio::test]
+async fn every_allowed_type_is_kept_and_downloads_as_an_attachment() {
+    let server = TestServer::start().await;
+    let tom = server.school_member("linde").await;
+    let sara = server.clb().await;
+    let docx = zip_with(&[
+        ("[Content_Types].xml", b"<Types/>"),
+        ("word/document.xml", b"<w/>"),
+    ]);
+    let xlsx = zip_with(&[("[Content_Types].xml", b"<Types/>"), ("xl/workbook.xml", b"<x/>")]);
+    let pptx = zip_with(&[
+        ("[Content_Types].xml", b"<Types/>"),
+        ("ppt/presentation.xml", b"<p/>"),
+    ]);
+    let odt = zip_with(&[
+        ("mimetype", b"application/vnd.oasis.opendocument.text"),
+        ("content.xml", b"<o/>"),
+    ]);
+    let ods = zip_with(&[
+        ("mimetype", b"application/vnd.oasis.opendocument.spreadsheet"),
+        ("content.xml", b"<o/>"),
+    ]);
+    let files: Vec<(&str, &str, Vec<u8>, &str)> = vec![
+        (
+            "verslag.pdf",
+            "application/pdf",
+            pdf("verslag"),
+            "application/pdf",
+        ),
+        (
+            "afspraken.docx",
+            "application/octet-stream",
+            docx,
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
+        (
+            "cijfers.xlsx",
+            "",
+            xlsx,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+        (
+            "voorstelling.pptx",
+            "",
+            pptx,
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        ),
+        ("tekst.odt", "", odt, "application/vnd.oasis.opendocument.text"),
+        (
+            "rekenblad.ods",
+            "",
+            ods,
+            "application/vnd.oasis.opendocument.spreadsheet",
+        ),
+        (
+            "schema.png",
+            "image/png",
+            b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec(),
+            "image/png",
+        ),
+        (
+            "foto.jpg",
+            "image/jpeg",
+            b"\xff\xd8\xff\xe0\0\x10JFIF\0".to_vec(),
+            "image/jpeg",
+        ),
+        (
+            "notities.txt",
+            "text/plain",
+            "Notities: één.\n".as_bytes().to_vec(),
+            "text/plain",
+        ),
+        (
+            "overzicht.csv",
+            "application/vnd.ms-excel",
+            b"thema;aantal\npesten;3\n".to_vec(),
+            "text/csv",
+        ),
+    ];
+    for (name, declared, bytes, mime) in &files {
+        let (status, file) = upload(&tom, "/api/schools/100001/files", name, declared, bytes.clone()).await;
+        assert_eq!(status, 201, "{name}: {file}");
+        let version = &file["versions"][0];
+        assert_eq!(version["name"], *name);
+        assert_eq!(version["mime"], *mime);
+        assert_eq!(version["size"], bytes.len());
+        assert_eq!(version["uploaded_by"]["id"], json!(tom.id));
+        // The CLB downloads it: the same bytes, as an attachment that is never a page.
+        let id = file["id"].as_str().expect("id");
+        let got = sara.download(format!("/api/files/{id}/content")).await;
+        assert_eq!(got.status, 200, "{name}");
+        assert_eq!(got.bytes, *bytes, "{name}");
+        assert_eq!(got.kind, *mime);
+        assert!(
+            got.disposition.starts_with("attachment; filename=\""),
+            "{}",
+            got.disposition
+        );
+    }
+    let (status, list) = sara.get("/api/schools/100001/files").await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["files"].as_array().map(Vec::len), Some(files.len()));
+    assert_eq!(
+        list["files"][0]["versions"][0]["name"], "overzicht.csv",
+        "newest first"
+    );
+
+    // The headers that keep a file from ever running as a page, and ranges.
+    let id = list["files"][9]["id"].as_str().expect("the PDF").to_owned();
+    let client = reqwest::Client::new();
+    let response = client
+        .get(server.url(&format!("/api/files/{id}/content")))
+        .bearer_auth(&sara.token)
+        .header("range", "bytes=2-5")
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(response.status(), 206);
+    let headers = response.headers().clone();
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap_or("")
+            .contains("sandbox")
+    );
+    assert_eq!(headers["accept-ranges"], "bytes");
+    let total = pdf("verslag").len();
+    assert_eq!(headers["content-range"], format!("bytes 2-5/{total}").as_str());
+    assert_eq!(
+        response.bytes().await.expect("bytes").as_ref(),
+        &pdf("verslag")[2..6]
+    );
+    let response = client
+        .get(server.url(&format!("/api/files/{id}/content")))
+        .bearer_auth(&sara.token)
+        .header("range", "bytes=99999-")
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(response.status(), 416);
+
+    // Every download is recorded: who read which file.
+    let downloads = server.database().await.audit("file.download").await;
+    assert!(downloads.len() > files.len(), "{downloads:?}");
+    assert_eq!(spooled(&server), 0, "nothing left in the spool");
+}
+
+#[tokio::test]
+async fn spoofed_oversized_and_cut_off_uploads_are_refused_and_leave_nothing() {
+    let server = TestServer::start_with(&["--max-file-bytes", "4096"]).await;
+    let tom = server.school_member("linde").await;
+    let place = "/api/schools/100001/files";
+    let refused: Vec<(&str, &str, Vec<u8>, u16)> = vec![
+        (
+            "verslag.pdf",
+            "application/pdf",
+            b"<!DOCTYPE html><script>alert(1)</script>".to_vec(),
+            415,
+        ),
+        (
+            "logo.txt",
+            "text/plain",
+            b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec(),
+            415,
+        ),
+        ("brief.docx", "", zip_with(&[("readme.txt", b"hi")]), 415),
+        ("verslag.docx", "", pdf("echt een pdf"), 415),
+        ("verslag.pdf", "text/html", pdf("echt een pdf"), 415),
+        ("setup.exe", "", b"MZ\x90\0\x03\0\0\0".to_vec(), 415),
+        ("groot.txt", "text/plain", vec![b'a'; 5000], 413),
+        ("", "application/pdf", pdf("zonder naam"), 400),
+    ];
+    for (name, declared, bytes, code) in refused {
+        let (status, answer) = upload(&tom, place, name, declared, bytes).await;
+        assert_eq!(status, code, "{name}: {answer}");
+        assert!(
+            answer["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{answer}"
+        );
+    }
+
+    // Too large by its declared length: refused before a byte of it is read.
+    let mut stream = tokio::net::TcpStream::connect(server.addr())
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST {place}?name=groot.pdf HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/pdf\r\nContent-Length: 100000000\r\n\r\n",
+        server.addr(),
+        tom.token
+    );
+    stream.write_all(head.as_bytes()).await.expect("head");
+    let mut answer = vec![0u8; 1024];
+    let n = tokio::time::timeout(
+        crate::support::WAIT,
+        tokio::io::AsyncReadExt::read(&mut stream, &mut answer),
+    )
+    .await
+    .expect("answered without the body")
+    .expect("read");
+    assert!(
+        String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 413"),
+        "{}",
+        String::from_utf8_lossy(&answer[..n])
+    );
+
+    // Cut off halfway: the client goes away; nothing is kept.
+    let mut stream = tokio::net::TcpStream::connect(server.addr())
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST {place}?name=half.txt HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: text/plain\r\nContent-Length: 3000\r\n\r\n",
+        server.addr(),
+        tom.token
+    );
+    stream.write_all(head.as_bytes()).await.expect("head");
+    stream.write_all(&[b'x'; 1000]).await.expect("half");
+    drop(stream);
+
+    let (status, list) = tom.get("/api/schools/100001/files").await;
+    assert_eq!(status, 200);
+    assert_eq!(list["files"], json!([]), "nothing refused was kept");
+    let start = tokio::time::Instant::now();
+    while spooled(&server) > 0 {
+        assert!(
+            start.elapsed() < crate::support::WAIT,
+            "the cut-off upload's spool is removed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn names_are_for_display_versions_keep_the_old_and_content_is_stored_once() {
+    let server = TestServer::start().await;
+    let tom = server.school_member("linde").await;
+    let sara = server.clb().await;
+    let reg = sara.creates_registration().await;
+    let place = format!("/api/registrations/{}/files", reg.id);
+
+    // A path and control characters in a name are not kept.
+    let (status, file) = upload(
+        &tom,
+        &place,
+        "../../etc/\"pass\"\nwd.txt",
+        "text/plain",
+        b"een".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 201, "{file}");
+    assert_eq!(file["versions"][0]["name"], "pass wd.txt");
+    assert_eq!(file["place"], "registration");
+    let id = file["id"].as_str().expect("id").to_owned();
+    let got = sara.download(format!("/api/files/{id}/content")).await;
+    assert_eq!(
+        got.disposition,
+        "attachment; filename=\"pass wd.txt\"; filename*=UTF-8''pass%20wd%2Etxt"
+    );
+
+    // A new version keeps the old one, each downloadable.
+    let response = reqwest::Client::new()
+        .post(server.url(&format!(
+            "/api/files/{id}/versions?name={}&note={}",
+            encode("notities v2.txt"),
+            encode("Aangevuld na het overleg")
+        )))
+        .bearer_auth(&sara.token)
+        .header("content-type", "text/plain")
+        .body("twee")
+        .send()
+        .await
+        .expect("version");
+    assert_eq!(response.status(), 201);
+    let file: Value = response.json().await.expect("json");
+    let versions = file["versions"].as_array().expect("versions");
+    assert_eq!(versions.len(), 2);
+    assert_eq!(versions[0]["note"], "Aangevuld na het overleg");
+    assert_eq!(versions[0]["uploaded_by"]["id"], json!(sara.id));
+    let old = versions[1]["id"].as_str().expect("old");
+    assert_eq!(
+        tom.download(format!("/api/files/{id}/content")).await.bytes,
+        b"twee"
+    );
+    assert_eq!(
+        tom.download(format!("/api/files/{id}/content?version={old}"))
+            .await
+            .bytes,
+        b"een"
+    );
+
+    // The same content uploaded at once by many is one blob, and every upload a file.
+    let pdf = pdf("hetzelfde");
+    let uploads = (0..8).map(|i| {
+        let (tom, place, pdf) = (&tom, place.clone(), pdf.clone());
+        async move { upload(tom, &place, &format!("kopie {i}.pdf"), "application/pdf", pdf).await }
+    });
+    let results = futures_util::future::join_all(uploads).await;
+    let hashes: std::collections::BTreeSet<String> = results
+        .iter()
+        .map(|(status, file)| {
+            assert_eq!(*status, 201, "{file}");
+            file["versions"][0]["sha256"].as_str().unwrap_or("").to_owned()
+        })
+        .collect();
+    assert_eq!(hashes.len(), 1);
+    if crate::support::engine() == samen_server::testing::Engine::Sqlite {
+        let sha = hashes.iter().next().expect("hash");
+        let blob = server.data.join("files").join(&sha[..2]).join(sha);
+        assert_eq!(std::fs::read(blob).expect("one blob on disk"), pdf);
+    }
+    let (_, list) = sara.get(&place).await;
+    assert_eq!(list["files"].as_array().map(Vec::len), Some(9));
+}
+
+#[tokio::test]
+async fn files_are_seen_only_where_their_place_is() {
+    let server = TestServer::start().await;
+    let tom = server.school_member("linde").await;
+    let nadia = server.school_member("anker").await;
+    let sara = server.clb().await;
+    let lotte = server.lsc().await;
+    let (status, file) = upload(
+        &tom,
+        "/api/schools/100001/files",
+        "plan.pdf",
+        "application/pdf",
+        pdf("plan"),
+    )
+    .await;
+    assert_eq!(status, 201, "{file}");
+    let id = file["id"].as_str().expect("id");
+    for (who, expected) in [(&sara, 200), (&tom, 200), (&nadia, 404), (&lotte, 404)] {
+        let (status, _) = who.get(format!("/api/files/{id}")).await;
+        assert_eq!(status, expected, "{who} reads the file");
+        assert_eq!(
+            who.download(format!("/api/files/{id}/content")).await.status,
+            expected,
+            "{who} downloads it"
+        );
+        let (status, _) = who.get("/api/schools/100001/files").await;
+        assert_eq!(status, expected, "{who} lists De Linde's documents");
+    }
+    let (status, _) = upload(
+        &nadia,
+        "/api/schools/100001/files",
+        "x.pdf",
+        "application/pdf",
+        pdf("x"),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = upload(
+        &lotte,
+        "/api/schools/100001/files",
+        "x.pdf",
+        "application/pdf",
+        pdf("x"),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = tom.get("/api/files/00000000-0000-4000-8000-000000000000").await;
+    assert_eq!(status, 404);
+    let (status, _) = tom.get("/api/files/not-a-file").await;
+    assert_eq!(status, 404);
+}
