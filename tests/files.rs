@@ -421,3 +421,52 @@ async fn files_are_seen_only_where_their_place_is() {
     let (status, _) = tom.get("/api/files/not-a-file").await;
     assert_eq!(status, 404);
 }
+
+/// Opens a school's event stream as `who`.
+async fn events_of(who: &Person<'_>) -> reqwest::Response {
+    let response = reqwest::Client::new()
+        .get(who.server().url("/api/schools/100001/events"))
+        .bearer_auth(&who.token)
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(response.status(), 200);
+    response
+}
+
+/// What a stream says within `wait`.
+async fn heard(events: &mut reqwest::Response, wait: std::time::Duration) -> String {
+    let mut seen = String::new();
+    let until = tokio::time::Instant::now() + wait;
+    while let Ok(Ok(Some(chunk))) = tokio::time::timeout_at(until, events.chunk()).await {
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    seen
+}
+
+#[tokio::test]
+async fn an_upload_appears_live_for_the_schools_viewers_and_an_lsc_has_no_stream() {
+    let server = TestServer::start().await;
+    let tom = server.school_member("linde").await;
+    let sara = server.clb().await;
+    let lotte = server.lsc().await;
+    let mut clb_events = events_of(&sara).await;
+    // An LSC has no stream of the school's registrations and documents at all.
+    let (status, _) = lotte.get("/api/schools/100001/events").await;
+    assert_eq!(status, 404);
+    let (status, _) = upload(
+        &tom,
+        "/api/schools/100001/files",
+        "Leesbeleid.pdf",
+        "application/pdf",
+        pdf("plan"),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let wait = std::time::Duration::from_secs(2);
+    let clb_heard = heard(&mut clb_events, wait).await;
+    assert!(
+        clb_heard.contains("event: file") && clb_heard.contains("Leesbeleid.pdf"),
+        "{clb_heard}"
+    );
+}

@@ -1118,3 +1118,44 @@ test('the name guard underlines a name as it is typed, a replacement clears it f
   await commentHint.waitFor({ state: 'detached' })
   assert.deepEqual(pageErrors.slice(errorsBefore), [], 'no page had an uncaught error')
 })
+
+test('documents: the school uploads with a progress bar, the CLB sees it appear live and downloads it, a refused file says why', async () => {
+  const errorsBefore = pageErrors.length
+  const school = await person('linde@demo.test')
+  const clb = await person('clb@demo.test')
+  for (const page of [school, clb]) {
+    await page.goto(`${base}/scholen/100001`)
+    await page.locator('[data-files=school-files] .empty, [data-files=school-files] table').first().waitFor()
+  }
+  // A 3 MB PDF: large enough for the progress bar to show on the way.
+  const pdf = Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(3 * 1024 * 1024, 0x20), Buffer.from('\n%%EOF\n')])
+  await school.evaluate(() => {
+    window.sawProgress = false
+    new MutationObserver(() => {
+      if (document.querySelector('[data-upload-progress]')) window.sawProgress = true
+    }).observe(document.body, { subtree: true, childList: true })
+  })
+  await school.locator('[data-files=school-files] input[type=file]').setInputFiles({ name: 'Verslag overleg.pdf', mimeType: 'application/pdf', buffer: pdf })
+  await school.locator('[data-files=school-files] [data-file="Verslag overleg.pdf"]').waitFor({ timeout: 10000 })
+  assert.ok(await school.evaluate(() => window.sawProgress), 'the progress bar showed while uploading')
+
+  // The CLB's page shows it without a reload, and the link downloads the same bytes.
+  const row = clb.locator('[data-files=school-files] [data-file="Verslag overleg.pdf"]')
+  await row.waitFor({ timeout: 5000 })
+  assert.match(await row.textContent(), /PDF/)
+  assert.match(await row.textContent(), /Tom Peeters/)
+  const [download] = await Promise.all([clb.waitForEvent('download'), row.getByRole('link', { name: 'Verslag overleg.pdf' }).click()])
+  assert.equal(download.suggestedFilename(), 'Verslag overleg.pdf')
+  const saved = join(mkdtempSync(join(tmpdir(), 'samen-dl-')), 'dl.pdf')
+  await download.saveAs(saved)
+  const { readFileSync } = await import('node:fs')
+  assert.equal(readFileSync(saved).length, pdf.length)
+
+  // A page named .pdf is refused, and the page says why in Dutch.
+  await school.locator('[data-files=school-files] input[type=file]').setInputFiles({ name: 'brief.pdf', mimeType: 'application/pdf', buffer: Buffer.from('<!DOCTYPE html><script>alert(1)</script>') })
+  const alert = school.locator('[data-files=school-files] [role=alert]')
+  await alert.waitFor({ timeout: 5000 })
+  assert.match(await alert.textContent(), /‘brief\.pdf’ kan niet/)
+  await school.screenshot({ path: join(shots, 'documents.png'), fullPage: true })
+  assert.deepEqual(pageErrors.slice(errorsBefore), [], 'no page had an uncaught error')
+})

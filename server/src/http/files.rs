@@ -51,6 +51,29 @@ pub struct DownloadQuery {
     version: Option<String>,
 }
 
+/// A file uploaded, or a new version of one: the `file` event of a school's stream.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FileEvent<'a> {
+    /// `school` or `registration`.
+    pub place: &'a str,
+    /// The registration's id (`""` for the school's own documents).
+    pub place_id: &'a str,
+    /// The file with its versions.
+    pub file: &'a StoredFile,
+}
+
+/// Tells everyone viewing the school (its members and CLB) that `file` is new or changed.
+fn tell(state: &AppState, file: &StoredFile) {
+    let event = FileEvent {
+        place: &file.place,
+        place_id: &file.place_id,
+        file,
+    };
+    state
+        .events
+        .publish(file.school_id, crate::events::SchoolEvent::new("file", &event));
+}
+
 /// The files kept at a place.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FileList {
@@ -147,7 +170,9 @@ async fn create(
         "ok",
     )
     .await?;
-    state.db.file(id).await?.ok_or(AppError::NotFound)
+    let file = state.db.file(id).await?.ok_or(AppError::NotFound)?;
+    tell(state, &file);
+    Ok(file)
 }
 
 /// The school and the caller's access, for a school's own documents: its members and its
@@ -388,6 +413,7 @@ pub async fn add_version(
     )
     .await?;
     let file = state.db.file(file.id).await?.ok_or(AppError::NotFound)?;
+    tell(&state, &file);
     Ok((StatusCode::CREATED, Json(file)))
 }
 

@@ -208,7 +208,7 @@ they did not exist. Times are milliseconds since the Unix epoch.";
     ),
     // What no operation refers to: the error body that `IntoResponses` does not collect,
     // and the data of the live events.
-    components(schemas(ErrorBody, PresenceViewer, CommentEvent, SnapshotEvent)),
+    components(schemas(ErrorBody, PresenceViewer, CommentEvent, SnapshotEvent, super::files::FileEvent)),
     modifiers(&SecuritySchemes),
     tags(
         (name = "account", description = "Logging in and out (with two-step verification where it is on), the current user, API tokens."),

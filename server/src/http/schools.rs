@@ -268,6 +268,8 @@ pub async fn create_registration(
               `{ registration_id, thread }` with the whole `Thread`;\n\
             * `snapshot`: a version of one of its registrations was kept (named, automatic or \
               restore); a `SnapshotEvent`, `{ registration_id, snapshot }` with the `SnapshotMeta`;\n\
+            * `file`: a document of the school or of one of its registrations was uploaded, or a new \
+              version of one; a `FileEvent`, `{ place, place_id, file }` with the whole `StoredFile`;\n\
             * `resync`: `null`; the subscriber fell behind and missed events, so it should reload its lists.\n\n\
             Comments (`:`) keep the connection alive. The stream ends when the server shuts down.",
             body = StreamEvent, content_type = "text/event-stream"),
@@ -332,7 +334,14 @@ pub struct StreamEvent {
 }
 
 /// The events a school's stream sends.
-const EVENT_NAMES: [&str; 5] = ["presence", "registration", "comment", "snapshot", "resync"];
+const EVENT_NAMES: [&str; 6] = [
+    "presence",
+    "registration",
+    "comment",
+    "snapshot",
+    "file",
+    "resync",
+];
 
 fn event_names() -> utoipa::openapi::schema::Object {
     utoipa::openapi::schema::ObjectBuilder::new()
