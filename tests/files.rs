@@ -315,6 +315,19 @@ async fn names_are_for_display_versions_keep_the_old_and_content_is_stored_once(
         "attachment; filename=\"pass wd.txt\"; filename*=UTF-8''pass%20wd%2Etxt"
     );
 
+    // A name in a file's name is pointed out (the name guard), never refused.
+    let (status, named) = upload(
+        &tom,
+        &place,
+        "verslag_Lotte_Peeters.txt",
+        "text/plain",
+        b"x".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 201, "{named}");
+    assert_eq!(named["versions"][0]["names"][0]["name"], "Lotte Peeters");
+    assert_eq!(file["versions"][0]["names"], json!([]));
+
     // A new version keeps the old one, each downloadable.
     let response = reqwest::Client::new()
         .post(server.url(&format!(
@@ -367,7 +380,7 @@ async fn names_are_for_display_versions_keep_the_old_and_content_is_stored_once(
         assert_eq!(std::fs::read(blob).expect("one blob on disk"), pdf);
     }
     let (_, list) = sara.get(&place).await;
-    assert_eq!(list["files"].as_array().map(Vec::len), Some(9));
+    assert_eq!(list["files"].as_array().map(Vec::len), Some(10));
 }
 
 #[tokio::test]
@@ -469,4 +482,76 @@ async fn an_upload_appears_live_for_the_schools_viewers_and_an_lsc_has_no_stream
         clb_heard.contains("event: file") && clb_heard.contains("Leesbeleid.pdf"),
         "{clb_heard}"
     );
+}
+
+#[tokio::test]
+async fn a_file_is_deleted_with_a_reason_by_its_uploader_or_the_clb_and_restored_within_30_days() {
+    let server = TestServer::start().await;
+    let tom = server.school_member("linde").await;
+    let sara = server.clb().await;
+    // The school may not delete what the CLB uploaded.
+    let (_, clbs) = upload(
+        &sara,
+        "/api/schools/100001/files",
+        "advies.pdf",
+        "application/pdf",
+        pdf("advies"),
+    )
+    .await;
+    let clbs = format!("/api/files/{}", clbs["id"].as_str().expect("id"));
+    let (status, answer) = tom
+        .call("DELETE", &clbs, Some(json!({ "reason": "weg ermee" })))
+        .await;
+    assert_eq!(status, 403, "{answer}");
+
+    let (_, file) = upload(
+        &tom,
+        "/api/schools/100001/files",
+        "plan.pdf",
+        "application/pdf",
+        pdf("plan"),
+    )
+    .await;
+    let id = file["id"].as_str().expect("id").to_owned();
+    let path = format!("/api/files/{id}");
+    // A reason is needed.
+    let (status, _) = tom.call("DELETE", &path, Some(json!({ "reason": "  " }))).await;
+    assert_eq!(status, 400);
+    let (status, _) = tom.call("DELETE", &path, Some(json!({}))).await;
+    assert_eq!(status, 400);
+
+    // The uploader deletes it: gone from the list and for downloads, kept with the reason.
+    let (status, deleted) = tom
+        .call(
+            "DELETE",
+            &path,
+            Some(json!({ "reason": "Vervangen door het nieuwe plan" })),
+        )
+        .await;
+    assert_eq!(status, 200, "{deleted}");
+    assert_eq!(deleted["deleted"]["reason"], "Vervangen door het nieuwe plan");
+    assert_eq!(deleted["deleted"]["by"]["id"], json!(tom.id));
+    let (_, list) = sara.get("/api/schools/100001/files").await;
+    assert_eq!(
+        list["files"].as_array().map(Vec::len),
+        Some(1),
+        "only the CLB's is left"
+    );
+    assert_eq!(sara.download(format!("{path}/content")).await.status, 404);
+    let (status, bin) = sara.get("/api/schools/100001/files/deleted").await;
+    assert_eq!(status, 200, "{bin}");
+    assert_eq!(bin["files"][0]["id"], json!(id));
+    let audit = server.database().await.audit("file.delete").await;
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].detail.as_deref(), Some("Vervangen door het nieuwe plan"));
+
+    // The CLB restores it; restoring it again is a conflict.
+    let (status, restored) = sara.post(format!("{path}/restore"), None).await;
+    assert_eq!(status, 200, "{restored}");
+    assert_eq!(restored["deleted"], Value::Null);
+    let (status, _) = sara.post(format!("{path}/restore"), None).await;
+    assert_eq!(status, 409);
+    assert_eq!(sara.download(format!("{path}/content")).await.bytes, pdf("plan"));
+    let (_, bin) = sara.get("/api/schools/100001/files/deleted").await;
+    assert_eq!(bin["files"], json!([]));
 }

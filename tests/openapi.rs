@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::{As, CLB, TestServer};
 
 /// Every route of the API, with the path as the document spells it.
-const ROUTES: [(&str, &str); 74] = [
+const ROUTES: [(&str, &str); 77] = [
     ("post", "/api/login"),
     ("post", "/api/login/totp"),
     ("post", "/api/logout"),
@@ -83,6 +83,9 @@ const ROUTES: [(&str, &str); 74] = [
     ("get", "/api/files/{id}"),
     ("post", "/api/files/{id}/versions"),
     ("get", "/api/files/{id}/content"),
+    ("delete", "/api/files/{id}"),
+    ("post", "/api/files/{id}/restore"),
+    ("get", "/api/schools/{number}/files/deleted"),
     ("get", "/sync/{id}"),
     ("get", "/healthz"),
     ("get", "/readyz"),
@@ -1127,6 +1130,23 @@ async fn openapi_schemas_match_real_answers() {
         200,
     )
     .await;
+    let gone = json!({ "reason": "Dubbel opgeladen" });
+    let one_file = ("delete", "/api/files/{id}", file_path.as_str());
+    checked(&server, &doc, one_file, linde, Some(gone), 200).await;
+    let bin = "/api/schools/{number}/files/deleted";
+    checked(
+        &server,
+        &doc,
+        ("get", bin, "/api/schools/100001/files/deleted"),
+        linde,
+        None,
+        200,
+    )
+    .await;
+    let restore = format!("{file_path}/restore");
+    let restoring = ("post", "/api/files/{id}/restore", restore.as_str());
+    checked(&server, &doc, restoring, linde, None, 200).await;
+    checked(&server, &doc, restoring, linde, None, 409).await;
     checked(
         &server,
         &doc,

@@ -37,6 +37,18 @@ async fn a_backup_taken_while_people_work_restores_whole() {
         .await;
     assert_eq!(status, 201);
     let before = sara.reads_content(&reg).await;
+    // A document, whose content lives beside the database (SQLite) or in it (PostgreSQL).
+    let uploaded = reqwest::Client::new()
+        .post(server.url(&format!("/api/registrations/{}/files?name=plan.txt", reg.id)))
+        .bearer_auth(&sara.token)
+        .header("content-type", "text/plain")
+        .body("Het plan van aanpak.")
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(uploaded.status(), 201);
+    let file: serde_json::Value = uploaded.json().await.expect("json");
+    let file_id = file["id"].as_str().expect("id").to_owned();
 
     let restored = tempfile::tempdir().expect("temp dir");
     match engine() {
@@ -48,6 +60,8 @@ async fn a_backup_taken_while_people_work_restores_whole() {
             let refused = server.admin_command_fails(&["backup", "--to", file], &[]).await;
             assert!(refused.contains("exists already"), "{refused}");
             std::fs::rename(file, restored.path().join("samen.db")).expect("put in place");
+            let files = format!("{file}.files");
+            std::fs::rename(files, restored.path().join("files")).expect("documents in place");
         }
         Engine::Postgres => {
             let refused = server
@@ -84,4 +98,7 @@ async fn a_backup_taken_while_people_work_restores_whole() {
         threads.to_string().contains("Bespreken op het overleg"),
         "the comment is there: {threads}"
     );
+    let got = sara_again.download(format!("/api/files/{file_id}/content")).await;
+    assert_eq!(got.status, 200, "the document is there");
+    assert_eq!(got.bytes, b"Het plan van aanpak.");
 }

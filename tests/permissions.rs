@@ -420,6 +420,24 @@ async fn every_route_answers_each_role_as_the_rules_say() {
         ),
         (
             "GET",
+            "/api/schools/100001/files/deleted".into(),
+            None,
+            [401, 200, 200, 404, 404, 404],
+        ),
+        (
+            "DELETE",
+            format!("/api/files/{unknown}"),
+            Some(json!({ "reason": "weg" })),
+            [401, 404, 404, 404, 404, 404],
+        ),
+        (
+            "POST",
+            format!("/api/files/{unknown}/restore"),
+            None,
+            [401, 404, 404, 404, 404, 404],
+        ),
+        (
+            "GET",
             format!("/api/files/{unknown}/content"),
             None,
             [401, 404, 404, 404, 404, 404],

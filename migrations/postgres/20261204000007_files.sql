@@ -34,13 +34,16 @@ CREATE INDEX file_versions_blob ON file_versions (sha256);
 
 -- Several nodes see the same files: their content lives in the database, in chunks of at
 -- most 256 KiB so that no read or write holds a whole file (docs/architecture.md,
--- "Documents"). A blob is there when its row in `blobs` is; chunks without one are an
--- upload cut off halfway and are removed.
+-- "Documents"). A blob and its chunks are written in one transaction. A version refers to
+-- its blob, so that the purge can never remove content a version still names, nor a
+-- version be kept whose content a purge just removed.
 CREATE TABLE blobs (
     sha256 TEXT   NOT NULL PRIMARY KEY,
     size   BIGINT NOT NULL,
     chunks INTEGER NOT NULL
 );
+ALTER TABLE file_versions ADD CONSTRAINT file_versions_blob_fk
+    FOREIGN KEY (sha256) REFERENCES blobs (sha256);
 CREATE TABLE blob_chunks (
     sha256 TEXT    NOT NULL,
     seq    INTEGER NOT NULL,

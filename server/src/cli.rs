@@ -134,9 +134,10 @@ enum AdminCommand {
         email: String,
     },
     /// Copy the SQLite database, while the server runs, into a new file: a consistent
-    /// snapshot (SQLite's `VACUUM INTO`). To restore, stop the server and put the file in
-    /// place of `samen.db` in the data directory (docs/deployment.md). On PostgreSQL, use
-    /// `pg_dump`.
+    /// snapshot (SQLite's `VACUUM INTO`), and the documents' contents into `<file>.files`.
+    /// To restore, stop the server and put them in place of `samen.db` and `files` in the
+    /// data directory (docs/deployment.md). On PostgreSQL, use `pg_dump`: the documents are
+    /// in the database.
     Backup {
         /// The file to write; it must not exist yet.
         #[arg(long)]
@@ -154,7 +155,7 @@ enum AdminCommand {
 /// Runs an admin command; returns what to print.
 pub async fn run(args: AdminArgs) -> anyhow::Result<String> {
     let (store, db) = open_database(&args.data, args.database_url.as_deref()).await?;
-    let result = command(&db, args.command).await;
+    let result = command(&db, &args.data, args.command).await;
     store.close().await;
     db.close().await;
     result
@@ -194,7 +195,7 @@ async fn audit(db: &Db, action: &'static str, target: String) -> anyhow::Result<
     Ok(())
 }
 
-async fn command(db: &Db, command: AdminCommand) -> anyhow::Result<String> {
+async fn command(db: &Db, data: &std::path::Path, command: AdminCommand) -> anyhow::Result<String> {
     match command {
         AdminCommand::CreateInstitution {
             kind,
@@ -217,12 +218,19 @@ async fn command(db: &Db, command: AdminCommand) -> anyhow::Result<String> {
             Ok(format!("created {kind} {number} ({name})"))
         }
         AdminCommand::Backup { to } => {
-            if to.exists() {
+            let files = crate::files::blobs::backup_dir(&to);
+            if to.exists() || files.exists() {
                 anyhow::bail!("{} exists already: give a new file name", to.display());
             }
             db.backup_to(&to).await?;
+            // After the database: every file its copy names is there (contents never change).
+            let copied = crate::files::blobs::copy_contents(data, &files)?;
             audit(db, "database.backup", to.display().to_string()).await?;
-            Ok(format!("backed up to {}", to.display()))
+            Ok(format!(
+                "backed up to {} and {copied} documents to {}",
+                to.display(),
+                files.display()
+            ))
         }
         AdminCommand::LinkSchool { clb, lsc, school } => {
             let (kind, partner) = match (clb, lsc) {

@@ -171,6 +171,8 @@ pub async fn serve(
         config.session_idle_ms(),
         stop_rx.clone(),
     ));
+    let blobs = files::Blobs::new(&config.data, db.clone());
+    tokio::spawn(files::keep_purged(blobs.clone(), stop_rx.clone()));
     let throttle_key = db.shared_key("login-throttle").await?;
     let throttle = Arc::new(auth::throttle::LoginThrottle::on_nodes(throttle_key, &store));
     tokio::spawn(auth::throttle::keep_pruned(throttle.clone(), stop_rx.clone()));
@@ -200,7 +202,7 @@ pub async fn serve(
         shutdown: stop_rx.clone(),
         sockets,
         writes,
-        blobs: files::Blobs::new(&config.data, db.clone()),
+        blobs: blobs.clone(),
     };
     let listener = TcpListener::bind(config.addr).await?;
     let local = listener.local_addr()?;

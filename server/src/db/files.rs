@@ -31,6 +31,8 @@ pub struct FileVersion {
     pub uploaded_by: Person,
     /// When (ms since the epoch).
     pub uploaded_at: i64,
+    /// Suspected names of pupils or teachers in its name (the name guard).
+    pub names: Vec<crate::name_guard::NameFinding>,
 }
 
 /// A file with its versions, newest first.
@@ -52,6 +54,19 @@ pub struct StoredFile {
     pub created_at: i64,
     /// Its versions, newest first (never empty).
     pub versions: Vec<FileVersion>,
+    /// Who deleted it, when and why; restorable until 30 days after.
+    pub deleted: Option<Deletion>,
+}
+
+/// A file's deletion.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Deletion {
+    /// Who deleted it.
+    pub by: Person,
+    /// When (ms since the epoch).
+    pub at: i64,
+    /// Why.
+    pub reason: String,
 }
 
 /// A new version's facts.
@@ -65,14 +80,25 @@ pub struct NewVersion<'a> {
 }
 
 const FILE_COLUMNS: &str = "f.id, f.place, f.place_id, f.school_id, f.created_at,
-     cu.id AS created_id, cu.display_name AS created_name";
+     cu.id AS created_id, cu.display_name AS created_name,
+     f.deleted_at, f.delete_reason, du.id AS deleted_id, du.display_name AS deleted_name";
+const FILE_TABLES: &str = "files f JOIN users cu ON cu.id = f.created_by
+     LEFT JOIN users du ON du.id = f.deleted_by";
 const VERSION_COLUMNS: &str = "v.id, v.file_id, v.name, v.mime, v.size, v.sha256, v.note, v.uploaded_at,
      u.id AS user_id, u.display_name AS user_name";
 
 fn version_of(row: &sqlx::any::AnyRow) -> Result<FileVersion, DbError> {
+    let name: String = row.try_get("name")?;
+    // The name without its extension, and with separators as spaces: `lotte_peeters.pdf`.
+    let stem = name.rsplit_once('.').map_or(name.as_str(), |(stem, _)| stem);
+    let readable: String = stem
+        .chars()
+        .map(|c| if c == '_' || c == '-' { ' ' } else { c })
+        .collect();
     Ok(FileVersion {
         id: row.try_get("id")?,
-        name: row.try_get("name")?,
+        names: crate::name_guard::text_findings(&readable),
+        name,
         mime: row.try_get("mime")?,
         size: row.try_get("size")?,
         sha256: row.try_get("sha256")?,
@@ -189,11 +215,10 @@ impl Db {
         Ok(())
     }
 
-    /// File `id` with its versions (deleted ones too).
+    /// File `id` with its versions, deleted or not.
     pub async fn file(&self, id: FileId) -> Result<Option<StoredFile>, DbError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {FILE_COLUMNS} FROM files f JOIN users cu ON cu.id = f.created_by
-             WHERE f.id = $1 AND f.deleted_at IS NULL"
+            "SELECT {FILE_COLUMNS} FROM {FILE_TABLES} WHERE f.id = $1"
         )))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -211,7 +236,7 @@ impl Db {
         place_id: &str,
     ) -> Result<Vec<StoredFile>, DbError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {FILE_COLUMNS} FROM files f JOIN users cu ON cu.id = f.created_by
+            "SELECT {FILE_COLUMNS} FROM {FILE_TABLES}
              WHERE f.school_id = $1 AND f.place = $2 AND f.place_id = $3 AND f.deleted_at IS NULL"
         )))
         .bind(school)
@@ -222,6 +247,103 @@ impl Db {
         let mut files = self.with_versions(rows).await?;
         files.sort_by_key(|f| std::cmp::Reverse(f.versions.first().map_or(0, |v| v.uploaded_at)));
         Ok(files)
+    }
+
+    /// The deleted files of school `school` (any place) deleted after `since`, last first.
+    pub async fn deleted_files(&self, school: InstitutionId, since: i64) -> Result<Vec<StoredFile>, DbError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {FILE_COLUMNS} FROM {FILE_TABLES}
+             WHERE f.school_id = $1 AND f.deleted_at > $2 ORDER BY f.deleted_at DESC"
+        )))
+        .bind(school)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        self.with_versions(rows).await
+    }
+
+    /// Marks file `id` deleted by `by` because of `reason`; false if it was already.
+    pub async fn delete_file(&self, id: FileId, by: &UserId, reason: &str) -> Result<bool, DbError> {
+        let done = sqlx::query(
+            "UPDATE files SET deleted_at = $2, deleted_by = $3, delete_reason = $4
+             WHERE id = $1 AND deleted_at IS NULL",
+        )
+        .bind(id)
+        .bind(now())
+        .bind(by.as_str())
+        .bind(reason)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Brings deleted file `id` back; false if it was not deleted.
+    pub async fn restore_file(&self, id: FileId) -> Result<bool, DbError> {
+        let done = sqlx::query(
+            "UPDATE files SET deleted_at = NULL, deleted_by = NULL, delete_reason = NULL
+             WHERE id = $1 AND deleted_at IS NOT NULL",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Removes the files deleted before `before` with their versions, for good; the hashes
+    /// of content no version names any more (to be removed from the blob store).
+    pub async fn purge_files(&self, before: i64) -> Result<Vec<String>, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let hashes: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT v.sha256 FROM file_versions v JOIN files f ON f.id = v.file_id
+             WHERE f.deleted_at < $1",
+        )
+        .bind(before)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM file_versions WHERE file_id IN (SELECT id FROM files WHERE deleted_at < $1)",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM files WHERE deleted_at < $1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+        let mut unused = Vec::new();
+        for sha in hashes {
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM file_versions WHERE sha256 = $1")
+                .bind(&sha)
+                .fetch_one(&mut *tx)
+                .await?;
+            if n == 0 {
+                unused.push(sha);
+            }
+        }
+        tx.commit().await?;
+        Ok(unused)
+    }
+
+    /// Removes content from the database, unless a version names it (again): the foreign
+    /// key refuses, and the content stays.
+    pub async fn remove_blob(&self, sha256: &str) -> Result<bool, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let removed = sqlx::query("DELETE FROM blobs WHERE sha256 = $1")
+            .bind(sha256)
+            .execute(&mut *tx)
+            .await;
+        match removed {
+            Ok(_) => {
+                sqlx::query("DELETE FROM blob_chunks WHERE sha256 = $1")
+                    .bind(sha256)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn with_versions(&self, rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<StoredFile>, DbError> {
@@ -247,6 +369,16 @@ impl Db {
                     .ok_or(DbError::NotFound("uploader"))?,
                 created_at: row.try_get("created_at")?,
                 versions,
+                deleted: match row.try_get::<Option<i64>, _>("deleted_at")? {
+                    None => None,
+                    Some(at) => Some(Deletion {
+                        by: person(row, "deleted_id", "deleted_name")?.ok_or(DbError::NotFound("deleter"))?,
+                        at,
+                        reason: row
+                            .try_get::<Option<String>, _>("delete_reason")?
+                            .unwrap_or_default(),
+                    }),
+                },
             });
         }
         Ok(files)

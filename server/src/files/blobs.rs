@@ -86,6 +86,41 @@ pub async fn spool(body: Body, dir: &Path, max: u64) -> Result<Spooled, BlobErro
     Ok(spooled)
 }
 
+/// Where `samen admin backup --to <file>` puts the documents' contents: `<file>.files`.
+pub fn backup_dir(to: &Path) -> PathBuf {
+    let mut name = to.as_os_str().to_owned();
+    name.push(".files");
+    PathBuf::from(name)
+}
+
+/// Copies the documents' contents under `data` (the embedded default's) to `to`, in the
+/// same layout, without the spool; how many. A hard link where the file system allows
+/// (contents never change), a copy where not.
+pub fn copy_contents(data: &Path, to: &Path) -> std::io::Result<usize> {
+    let from = data.join("files");
+    let mut copied = 0;
+    let Ok(dirs) = std::fs::read_dir(&from) else {
+        return Ok(0);
+    };
+    for dir in dirs {
+        let dir = dir?;
+        if dir.file_name() == "incoming" || !dir.file_type()?.is_dir() {
+            continue;
+        }
+        let target = to.join(dir.file_name());
+        std::fs::create_dir_all(&target)?;
+        for file in std::fs::read_dir(dir.path())? {
+            let file = file?;
+            let dest = target.join(file.file_name());
+            if std::fs::hard_link(file.path(), &dest).is_err() {
+                std::fs::copy(file.path(), &dest)?;
+            }
+            copied += 1;
+        }
+    }
+    Ok(copied)
+}
+
 /// The store of file contents.
 #[derive(Debug, Clone)]
 pub struct Blobs {
@@ -93,7 +128,14 @@ pub struct Blobs {
     dir: PathBuf,
     /// The database, which holds the contents itself on PostgreSQL.
     db: Db,
+    /// Held (shared) by an upload from keeping its content until its row names it, and
+    /// (alone) by the purge: content is never removed between the two. Across nodes the
+    /// database's foreign key does the same (`remove_blob`).
+    keeping: std::sync::Arc<tokio::sync::RwLock<()>>,
 }
+
+/// How long a spool file may be left before the purge takes it for a crash's leftover.
+const SPOOL_LEFTOVER: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl Blobs {
     /// Contents under `data` (the embedded default) or in `db` (PostgreSQL).
@@ -101,7 +143,44 @@ impl Blobs {
         Blobs {
             dir: data.join("files"),
             db,
+            keeping: std::sync::Arc::default(),
         }
+    }
+
+    /// Held while an upload's content is kept and its row written.
+    pub async fn hold(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.keeping.read().await
+    }
+
+    /// Removes for good the files deleted before `before` (ms since the epoch), the content
+    /// no version names any more, and spool files a crash left; how many contents went.
+    pub async fn purge(&self, before: i64) -> Result<usize, BlobError> {
+        let _alone = self.keeping.write().await;
+        let mut removed = 0;
+        for sha in self.db.purge_files(before).await? {
+            if self.db.holds_blobs() {
+                removed += usize::from(self.db.remove_blob(&sha).await?);
+                continue;
+            }
+            match tokio::fs::remove_file(self.path_of(&sha)).await {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if let Ok(mut spool) = tokio::fs::read_dir(self.spool_dir()).await {
+            while let Ok(Some(entry)) = spool.next_entry().await {
+                let old = entry
+                    .metadata()
+                    .await
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > SPOOL_LEFTOVER));
+                if old {
+                    let _ = tokio::fs::remove_file(entry.path()).await;
+                }
+            }
+        }
+        Ok(removed)
     }
 
     /// Where uploads are spooled on this node.
@@ -189,5 +268,104 @@ impl Blobs {
             }
         });
         Ok(Body::from_stream(stream))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::NewVersion;
+    use crate::testing::{Engine, test_database};
+
+    async fn spooled(blobs: &Blobs, bytes: &[u8]) -> Spooled {
+        spool(Body::from(bytes.to_vec()), &blobs.spool_dir(), 1 << 20)
+            .await
+            .expect("spool")
+    }
+
+    async fn read_all(blobs: &Blobs, sha: &str, from: u64, to: u64) -> Vec<u8> {
+        let body = blobs.read(sha, from, to).await.expect("read");
+        axum::body::to_bytes(body, usize::MAX)
+            .await
+            .expect("bytes")
+            .to_vec()
+    }
+
+    crate::test_both_dbs!(
+        content_is_kept_once_read_in_ranges_and_purged_only_when_no_version_names_it_sqlite,
+        content_is_kept_once_read_in_ranges_and_purged_only_when_no_version_names_it_postgres,
+        content_is_kept_once_read_in_ranges_and_purged_only_when_no_version_names_it
+    );
+    async fn content_is_kept_once_read_in_ranges_and_purged_only_when_no_version_names_it(engine: Engine) {
+        let (dir, url) = test_database(engine).await;
+        let (store, db) = crate::open_database(dir.path(), url.as_deref())
+            .await
+            .expect("open");
+        crate::demo::seed(&db, &store).await.expect("demo data");
+        let blobs = Blobs::new(dir.path(), db.clone());
+        let school = db.institution("100001").await.expect("school").expect("De Linde");
+        let (user, _) = db
+            .user_by_email("linde@demo.test")
+            .await
+            .expect("user")
+            .expect("Tom");
+
+        // Larger than a chunk, so that ranges cross chunks.
+        let bytes: Vec<u8> = (0..(CHUNK * 2 + 1000)).map(|i| (i % 251) as u8).collect();
+        let first = spooled(&blobs, &bytes).await;
+        let sha = first.sha256.clone();
+        blobs.keep(first).await.expect("keep");
+        blobs
+            .keep(spooled(&blobs, &bytes).await)
+            .await
+            .expect("keep again: one blob");
+        assert_eq!(read_all(&blobs, &sha, 0, bytes.len() as u64).await, bytes);
+        let (from, to) = (CHUNK as u64 - 10, CHUNK as u64 + 20);
+        assert_eq!(
+            read_all(&blobs, &sha, from, to).await,
+            &bytes[from as usize..to as usize]
+        );
+
+        let version = |name: &'static str| NewVersion {
+            sha256: &sha,
+            size: bytes.len() as u64,
+            mime: "text/plain",
+            name,
+            note: "",
+            by: &user.id,
+        };
+        let gone = db
+            .create_file(school.id, "school", "", &version("a.txt"))
+            .await
+            .expect("a");
+        let kept = db
+            .create_file(school.id, "school", "", &version("b.txt"))
+            .await
+            .expect("b");
+        db.delete_file(gone, &user.id, "dubbel").await.expect("delete");
+        // Purged: the deleted file goes, but another file still names the content.
+        let now = crate::db::now();
+        assert_eq!(blobs.purge(now + 1).await.expect("purge"), 0);
+        assert!(db.file(gone).await.expect("read").is_none());
+        assert_eq!(read_all(&blobs, &sha, 0, 10).await, &bytes[..10]);
+        // When the last one is deleted and purged, the content goes too.
+        db.delete_file(kept, &user.id, "weg").await.expect("delete");
+        assert_eq!(
+            blobs.purge(now - 1).await.expect("not yet"),
+            0,
+            "deleted after `before`: kept"
+        );
+        assert!(db.file(kept).await.expect("read").is_some());
+        assert_eq!(blobs.purge(crate::db::now() + 1).await.expect("purge"), 1);
+        assert!(matches!(
+            blobs.read(&sha, 0, 10).await.map(drop),
+            Err(BlobError::Missing) | Ok(())
+        ));
+        if engine == Engine::Sqlite {
+            assert!(!blobs.path_of(&sha).exists());
+        } else {
+            assert!(!db.has_blob(&sha).await.expect("has"));
+        }
+        assert_eq!(std::fs::read_dir(blobs.spool_dir()).map_or(0, |d| d.count()), 0);
     }
 }

@@ -49,6 +49,27 @@ impl From<KindError> for AppError {
     }
 }
 
+/// How long a deleted file can be restored before it is purged.
+pub const RESTORABLE_MS: i64 = 30 * 24 * 3600 * 1000;
+
+/// Purges deleted files older than [`RESTORABLE_MS`] now and every hour, until shutdown.
+pub async fn keep_purged(blobs: Blobs, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = every.tick() => {
+                let before = crate::db::now() - RESTORABLE_MS;
+                match blobs.purge(before).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "purged the content of deleted files"),
+                    Err(err) => tracing::warn!(error = %err, "could not purge deleted files"),
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
 /// Takes an upload: refused at once when its declared length is over `max`, streamed to a
 /// temporary file (refused as soon as it passes `max`), and told by its content.
 pub async fn receive(

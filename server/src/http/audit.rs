@@ -31,6 +31,25 @@ pub async fn audit(
     refused_unless_written(action, done, state.db.audit(entry).await)
 }
 
+/// Writes an audit entry of a change already made, with its detail (a deletion's reason);
+/// when it cannot be written the request fails with 503, saying the change was made.
+pub async fn audit_with(
+    state: &AppState,
+    actor: &UserId,
+    action: &'static str,
+    target: String,
+    detail: &str,
+) -> Result<(), AppError> {
+    let entry = AuditEntry {
+        actor: Some(actor.to_string()),
+        action,
+        target: Some(target),
+        outcome: "ok",
+        detail: Some(detail.to_owned()),
+    };
+    refused_unless_written(action, true, state.db.audit(entry).await)
+}
+
 /// Records that `actor` read `target` (a registration id, a school number) through
 /// `action`; `detail` names the part when it is an item of its own (a version, a diff).
 /// At most one entry per actor, action, target, detail and hour. Called before the answer

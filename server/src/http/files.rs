@@ -14,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::access::{OnRegistration, RegistrationPath, found};
 use super::audit::audit;
+use super::body::JsonObject;
 use super::schools::school_for;
 use crate::access::SchoolAccess;
 use crate::auth::Authenticated;
@@ -152,6 +153,7 @@ async fn create(
     let crate::files::Upload { spooled, kind, name } = upload;
     let sha256 = spooled.sha256.clone();
     let size = spooled.size;
+    let _keeping = state.blobs.hold().await;
     state.blobs.keep(spooled).await?;
     let version = NewVersion {
         sha256: &sha256,
@@ -310,34 +312,49 @@ pub async fn registration_upload(
     Ok((StatusCode::CREATED, Json(file)))
 }
 
-/// File `id` if the caller may reach its place; 404 otherwise.
-async fn file_for(state: &AppState, auth: &Authenticated, id: &str) -> Result<StoredFile, AppError> {
+/// File `id` if the caller may reach its place, with the caller's access there; 404
+/// otherwise, and for a deleted file unless `deleted` (restoring one).
+async fn reachable_file(
+    state: &AppState,
+    auth: &Authenticated,
+    id: &str,
+    deleted: bool,
+) -> Result<(StoredFile, SchoolAccess), AppError> {
     let id: FileId = found(id)?;
-    let Some(file) = state.db.file(id).await? else {
+    let Some(file) = state
+        .db
+        .file(id)
+        .await?
+        .filter(|f| deleted || f.deleted.is_none())
+    else {
         return Err(AppError::NotFound);
     };
-    let reaches = match file.place.as_str() {
-        "school" => {
-            auth.reaches(file.school_id)
-                && matches!(
-                    state.db.school_access(&auth.user.id, file.school_id).await?,
-                    Some(SchoolAccess::Clb | SchoolAccess::School)
-                )
+    let access = match file.place.as_str() {
+        "school" if auth.reaches(file.school_id) => {
+            state.db.school_access(&auth.user.id, file.school_id).await?
         }
         "registration" => {
             let registration: RegistrationId = found(&file.place_id)?;
-            matches!(
-                super::access::reachable(state, auth, registration).await?,
-                Some((r, SchoolAccess::Clb | SchoolAccess::School)) if r.school_id == file.school_id
-            )
+            match super::access::reachable(state, auth, registration).await? {
+                Some((r, access)) if r.school_id == file.school_id => Some(access),
+                _ => None,
+            }
         }
-        _ => false,
+        _ => None,
     };
-    if !reaches {
-        super::audit::audit_not_found(&state.db, &auth.user.id, "file.read", Some(id.to_string())).await?;
-        return Err(AppError::NotFound);
+    match access {
+        Some(access @ (SchoolAccess::Clb | SchoolAccess::School)) => Ok((file, access)),
+        _ => {
+            super::audit::audit_not_found(&state.db, &auth.user.id, "file.read", Some(id.to_string()))
+                .await?;
+            Err(AppError::NotFound)
+        }
     }
-    Ok(file)
+}
+
+/// File `id`, not deleted, if the caller may reach its place; 404 otherwise.
+async fn file_for(state: &AppState, auth: &Authenticated, id: &str) -> Result<StoredFile, AppError> {
+    Ok(reachable_file(state, auth, id, false).await?.0)
 }
 
 /// One file with its versions.
@@ -394,6 +411,7 @@ pub async fn add_version(
     let (upload, note) = take(&state, &headers, body, query).await?;
     let crate::files::Upload { spooled, kind, name } = upload;
     let (sha256, size) = (spooled.sha256.clone(), spooled.size);
+    let keeping = state.blobs.hold().await;
     state.blobs.keep(spooled).await?;
     let version = NewVersion {
         sha256: &sha256,
@@ -404,6 +422,7 @@ pub async fn add_version(
         by: &auth.user.id,
     };
     state.db.add_file_version(file.id, &version).await?;
+    drop(keeping);
     audit(
         &state,
         Some(auth.user.id.to_string()),
@@ -549,4 +568,144 @@ pub async fn content(
         );
     }
     Ok(response)
+}
+
+/// `DELETE /api/files/{id}` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DeleteFile {
+    /// Why it goes (kept with the deletion and in the audit log).
+    #[schema(min_length = 1, max_length = 500)]
+    reason: String,
+}
+
+/// Whether the caller may delete or restore `file`: whoever uploaded it, and the CLB's
+/// staff (every place of a school is one the CLB shares).
+fn may_remove(file: &StoredFile, auth: &Authenticated, access: SchoolAccess) -> Result<(), AppError> {
+    if access == SchoolAccess::Clb || file.created_by.id == auth.user.id {
+        return Ok(());
+    }
+    Err(AppError::Forbidden(
+        "Only who uploaded this file, or the CLB, may delete or restore it.".into(),
+    ))
+}
+
+/// Deletes a file, with a reason: it leaves the lists at once and can be restored for 30
+/// days, then it is purged for good.
+#[utoipa::path(
+    delete,
+    path = "/api/files/{id}",
+    tag = "files",
+    params(FilePath),
+    request_body = DeleteFile,
+    responses(
+        (status = 200, description = "The file, deleted.", body = StoredFile),
+        (status = 400, description = "No reason, or one over 500 characters (`bad_request`).", body = ErrorBody),
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(FilePath { id }): Path<FilePath>,
+    body: Result<JsonObject<DeleteFile>, AppError>,
+) -> Result<Json<StoredFile>, AppError> {
+    let (file, access) = reachable_file(&state, &auth, &id, false).await?;
+    let JsonObject(body) = body?;
+    may_remove(&file, &auth, access)?;
+    let reason = body.reason.trim();
+    if reason.is_empty()
+        || reason.chars().count() > 500
+        || reason.chars().any(|c| c.is_control() && c != '\n')
+    {
+        return Err(AppError::BadRequest(
+            "reason: say why the file goes (1 to 500 characters)".into(),
+        ));
+    }
+    state.db.delete_file(file.id, &auth.user.id, reason).await?;
+    super::audit::audit_with(&state, &auth.user.id, "file.delete", file.id.to_string(), reason).await?;
+    let file = state.db.file(file.id).await?.ok_or(AppError::NotFound)?;
+    tell(&state, &file);
+    Ok(Json(file))
+}
+
+/// Restores a deleted file (within 30 days of its deletion).
+#[utoipa::path(
+    post,
+    path = "/api/files/{id}/restore",
+    tag = "files",
+    params(FilePath),
+    responses(
+        (status = 200, description = "The file, back in its place.", body = StoredFile),
+        (status = 409, description = "It is not deleted (`conflict`).", body = ErrorBody),
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn restore(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(FilePath { id }): Path<FilePath>,
+) -> Result<Json<StoredFile>, AppError> {
+    let (file, access) = reachable_file(&state, &auth, &id, true).await?;
+    may_remove(&file, &auth, access)?;
+    if !state.db.restore_file(file.id).await? {
+        return Err(AppError::Conflict(
+            "This file is not deleted; there is nothing to restore.".into(),
+        ));
+    }
+    audit(
+        &state,
+        Some(auth.user.id.to_string()),
+        "file.restore",
+        Some(file.id.to_string()),
+        "ok",
+    )
+    .await?;
+    let file = state.db.file(file.id).await?.ok_or(AppError::NotFound)?;
+    tell(&state, &file);
+    Ok(Json(file))
+}
+
+/// The files of a school deleted in the last 30 days, in the places the caller sees (the
+/// school's own documents, the attachments of its registrations), last deleted first.
+#[utoipa::path(
+    get,
+    path = "/api/schools/{number}/files/deleted",
+    tag = "files",
+    params(("number" = String, Path, description = "The school's institution number.")),
+    responses(
+        (status = 200, description = "The school and its recently deleted files.", body = SchoolFiles),
+        Unauthenticated,
+        NotFound,
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn deleted(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(number): Path<String>,
+) -> Result<Json<SchoolFiles>, AppError> {
+    let school = school_place(&state, &auth, &number).await?;
+    super::audit::audit_read(
+        &state.db,
+        &auth.user.id,
+        "files.deleted",
+        school.number.clone(),
+        None,
+    )
+    .await?;
+    let since = crate::db::now() - crate::files::RESTORABLE_MS;
+    let files = state
+        .db
+        .deleted_files(school.id, since)
+        .await?
+        .into_iter()
+        .filter(|f| matches!(f.place.as_str(), "school" | "registration"))
+        .collect();
+    Ok(Json(SchoolFiles { school, files }))
 }

@@ -181,7 +181,9 @@ fn ordinary() -> Router<AppState> {
             "/api/registrations/{id}/files",
             get(files::registration_list).post(files::registration_upload),
         )
-        .route("/api/files/{id}", get(files::get))
+        .route("/api/files/{id}", get(files::get).delete(files::delete))
+        .route("/api/files/{id}/restore", post(files::restore))
+        .route("/api/schools/{number}/files/deleted", get(files::deleted))
         .route("/api/files/{id}/versions", post(files::add_version))
         .route("/api/files/{id}/content", get(files::content))
 }

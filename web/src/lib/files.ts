@@ -10,6 +10,8 @@ export interface FileVersion {
   note: string
   uploaded_by: { id: string; name: string }
   uploaded_at: number
+  /** Suspected names of pupils or teachers in its name (the name guard). */
+  names: { name: string }[]
 }
 
 export interface StoredFile {
@@ -19,6 +21,8 @@ export interface StoredFile {
   created_by: { id: string; name: string }
   created_at: number
   versions: FileVersion[]
+  /** Who deleted it, when and why (restorable for 30 days). */
+  deleted: { by: { id: string; name: string }; at: number; reason: string } | null
 }
 
 /** What a failed upload was, for a message in the user's words. */
