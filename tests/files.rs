@@ -555,3 +555,75 @@ async fn a_file_is_deleted_with_a_reason_by_its_uploader_or_the_clb_and_restored
     let (_, bin) = sara.get("/api/schools/100001/files/deleted").await;
     assert_eq!(bin["files"], json!([]));
 }
+
+#[tokio::test]
+async fn a_school_and_its_lsc_keep_documents_the_clb_never_sees() {
+    let server = TestServer::start().await;
+    let tom = server.school_member("linde").await;
+    let sara = server.clb().await;
+    let lotte = server.lsc().await;
+    let (_, agreements) = tom.get("/api/schools/100001/agreements").await;
+    let aid = agreements["agreements"]
+        .as_array()
+        .expect("agreements")
+        .iter()
+        .find(|a| a["lsc"]["number"] == "800001")
+        .and_then(|a| a["id"].as_str())
+        .expect("De Linde's agreements with LSC Demo")
+        .to_owned();
+    let place = format!("/api/agreements/{aid}/files");
+    let (status, file) = upload(
+        &lotte,
+        &place,
+        "Tijdskader.pdf",
+        "application/pdf",
+        pdf("tijdskader"),
+    )
+    .await;
+    assert_eq!(status, 201, "{file}");
+    let id = file["id"].as_str().expect("id").to_owned();
+    let (status, list) = tom.get(&place).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["files"][0]["id"], json!(id));
+    assert_eq!(
+        tom.download(format!("/api/files/{id}/content")).await.bytes,
+        pdf("tijdskader")
+    );
+
+    // For the CLB they do not exist: not the list, not the file, not an upload.
+    let (status, _) = sara.get(&place).await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        sara.download(format!("/api/files/{id}/content")).await.status,
+        404
+    );
+    let (status, _) = sara.get(format!("/api/files/{id}")).await;
+    assert_eq!(status, 404);
+    let (status, _) = upload(&sara, &place, "x.pdf", "application/pdf", pdf("x")).await;
+    assert_eq!(status, 404);
+    let (_, deleted) = sara.get("/api/schools/100001/files/deleted").await;
+    assert_eq!(deleted["files"], json!([]));
+
+    // The school may not delete the LSC's document; the LSC may, and restore it.
+    let (status, _) = tom
+        .call(
+            "DELETE",
+            &format!("/api/files/{id}"),
+            Some(json!({ "reason": "x" })),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = lotte
+        .call(
+            "DELETE",
+            &format!("/api/files/{id}"),
+            Some(json!({ "reason": "Oude versie" })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, bin) = lotte.get(format!("{place}/deleted")).await;
+    assert_eq!(status, 200, "{bin}");
+    assert_eq!(bin["files"][0]["id"], json!(id));
+    let (status, _) = lotte.post(format!("/api/files/{id}/restore"), None).await;
+    assert_eq!(status, 200);
+}

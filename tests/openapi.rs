@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::{As, CLB, TestServer};
 
 /// Every route of the API, with the path as the document spells it.
-const ROUTES: [(&str, &str); 77] = [
+const ROUTES: [(&str, &str); 80] = [
     ("post", "/api/login"),
     ("post", "/api/login/totp"),
     ("post", "/api/logout"),
@@ -86,6 +86,9 @@ const ROUTES: [(&str, &str); 77] = [
     ("delete", "/api/files/{id}"),
     ("post", "/api/files/{id}/restore"),
     ("get", "/api/schools/{number}/files/deleted"),
+    ("get", "/api/agreements/{id}/files"),
+    ("post", "/api/agreements/{id}/files"),
+    ("get", "/api/agreements/{id}/files/deleted"),
     ("get", "/sync/{id}"),
     ("get", "/healthz"),
     ("get", "/readyz"),
@@ -1147,6 +1150,27 @@ async fn openapi_schemas_match_real_answers() {
     let restoring = ("post", "/api/files/{id}/restore", restore.as_str());
     checked(&server, &doc, restoring, linde, None, 200).await;
     checked(&server, &doc, restoring, linde, None, 409).await;
+    // A school and an LSC's documents (the agreements of the test further down).
+    let (_, with_lscs) = server
+        .call("GET", "/api/schools/100001/agreements", linde, None)
+        .await;
+    let aid = with_lscs["agreements"][0]["id"]
+        .as_str()
+        .expect("agreements")
+        .to_owned();
+    let their = format!("/api/agreements/{aid}/files");
+    checked(
+        &server,
+        &doc,
+        ("get", "/api/agreements/{id}/files", &their),
+        linde,
+        None,
+        200,
+    )
+    .await;
+    let their_bin = format!("{their}/deleted");
+    let bin_route = "/api/agreements/{id}/files/deleted";
+    checked(&server, &doc, ("get", bin_route, &their_bin), linde, None, 200).await;
     checked(
         &server,
         &doc,

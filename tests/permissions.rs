@@ -420,6 +420,18 @@ async fn every_route_answers_each_role_as_the_rules_say() {
         ),
         (
             "GET",
+            format!("/api/agreements/{aid}/files"),
+            None,
+            [401, 404, 200, 404, 404, 200],
+        ),
+        (
+            "GET",
+            format!("/api/agreements/{aid}/files/deleted"),
+            None,
+            [401, 404, 200, 404, 404, 200],
+        ),
+        (
+            "GET",
             "/api/schools/100001/files/deleted".into(),
             None,
             [401, 200, 200, 404, 404, 404],

@@ -20,7 +20,7 @@ use crate::access::SchoolAccess;
 use crate::auth::Authenticated;
 use crate::db::{Institution, NewVersion, StoredFile};
 use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
-use crate::ids::{FileId, FileVersionId, RegistrationId};
+use crate::ids::{AgreementId, FileId, FileVersionId, RegistrationId};
 use crate::state::AppState;
 
 /// The longest note on a version (characters).
@@ -63,8 +63,12 @@ pub struct FileEvent<'a> {
     pub file: &'a StoredFile,
 }
 
-/// Tells everyone viewing the school (its members and CLB) that `file` is new or changed.
+/// Tells everyone viewing the school (its members and CLB) that `file` is new or changed;
+/// never a school and an LSC's, which the CLB may not know of.
 fn tell(state: &AppState, file: &StoredFile) {
+    if file.place == "agreement" {
+        return;
+    }
     let event = FileEvent {
         place: &file.place,
         place_id: &file.place_id,
@@ -340,10 +344,29 @@ async fn reachable_file(
                 _ => None,
             }
         }
+        "agreement" => {
+            let agreement: AgreementId = found(&file.place_id)?;
+            match super::agreements::reachable(state, auth, agreement).await? {
+                // A party to them is the school's member, or else their LSC's staff.
+                Some(a) if a.school.id == file.school_id => Some(
+                    state
+                        .db
+                        .school_access(&auth.user.id, file.school_id)
+                        .await?
+                        .unwrap_or(SchoolAccess::Lsc),
+                ),
+                _ => None,
+            }
+        }
         _ => None,
     };
+    let place_allows = |access: SchoolAccess| match file.place.as_str() {
+        // A school and an LSC's: theirs alone (reachable above says whose).
+        "agreement" => matches!(access, SchoolAccess::School | SchoolAccess::Lsc),
+        _ => matches!(access, SchoolAccess::Clb | SchoolAccess::School),
+    };
     match access {
-        Some(access @ (SchoolAccess::Clb | SchoolAccess::School)) => Ok((file, access)),
+        Some(access) if place_allows(access) => Ok((file, access)),
         _ => {
             super::audit::audit_not_found(&state.db, &auth.user.id, "file.read", Some(id.to_string()))
                 .await?;
@@ -579,9 +602,9 @@ pub struct DeleteFile {
 }
 
 /// Whether the caller may delete or restore `file`: whoever uploaded it, and the CLB's
-/// staff (every place of a school is one the CLB shares).
+/// staff where the CLB shares the place (not a school and an LSC's).
 fn may_remove(file: &StoredFile, auth: &Authenticated, access: SchoolAccess) -> Result<(), AppError> {
-    if access == SchoolAccess::Clb || file.created_by.id == auth.user.id {
+    if (access == SchoolAccess::Clb && file.place != "agreement") || file.created_by.id == auth.user.id {
         return Ok(());
     }
     Err(AppError::Forbidden(
@@ -708,4 +731,118 @@ pub async fn deleted(
         .filter(|f| matches!(f.place.as_str(), "school" | "registration"))
         .collect();
     Ok(Json(SchoolFiles { school, files }))
+}
+
+/// The agreements a path names, if the caller is their school's member or their LSC's
+/// staff; 404 (audited) for anyone else, a CLB's staff included.
+async fn agreement_place(
+    state: &AppState,
+    auth: &Authenticated,
+    id: &str,
+) -> Result<crate::db::Agreement, AppError> {
+    let parsed: Option<AgreementId> = found(id).ok();
+    if let Some(id) = parsed
+        && let Some(agreement) = super::agreements::reachable(state, auth, id).await?
+    {
+        return Ok(agreement);
+    }
+    super::audit::audit_not_found(
+        &state.db,
+        &auth.user.id,
+        "agreements.read",
+        parsed.map(|i| i.to_string()),
+    )
+    .await?;
+    Err(AppError::NotFound)
+}
+
+/// The documents of a school and one of its LSCs, kept with their agreements: theirs alone.
+#[utoipa::path(
+    get,
+    path = "/api/agreements/{id}/files",
+    tag = "files",
+    params(super::agreements::AgreementPath),
+    responses(
+        (status = 200, description = "Their documents.", body = FileList),
+        Unauthenticated,
+        NotFound,
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn agreement_list(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(super::agreements::AgreementPath { id }): Path<super::agreements::AgreementPath>,
+) -> Result<Json<FileList>, AppError> {
+    let agreement = agreement_place(&state, &auth, &id).await?;
+    let files = state
+        .db
+        .files_at(agreement.school.id, "agreement", &agreement.id.to_string())
+        .await?;
+    Ok(Json(FileList { files }))
+}
+
+/// Uploads a document of a school and one of its LSCs: the body is the file.
+#[utoipa::path(
+    post,
+    path = "/api/agreements/{id}/files",
+    tag = "files",
+    params(super::agreements::AgreementPath, UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file; `Content-Type` its type (or `application/octet-stream`)."),
+    responses(
+        (status = 201, description = "The file, kept.", body = StoredFile),
+        (status = 400, description = "No name, a bad note, or an upload cut off (`bad_request`).", body = ErrorBody),
+        (status = 413, description = "Larger than the limit (`too_large`).", body = ErrorBody),
+        (status = 415, description = "Not an allowed type, or its name or declared type says otherwise than its content (`unsupported_type`).", body = ErrorBody),
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn agreement_upload(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(super::agreements::AgreementPath { id }): Path<super::agreements::AgreementPath>,
+    query: Result<Query<UploadQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<StoredFile>), AppError> {
+    let Query(query) = query?;
+    let agreement = agreement_place(&state, &auth, &id).await?;
+    let (upload, note) = take(&state, &headers, body, query).await?;
+    let place = ("agreement", agreement.id.to_string());
+    let file = create(&state, &auth, agreement.school.id, place, upload, &note).await?;
+    Ok((StatusCode::CREATED, Json(file)))
+}
+
+/// The documents of a school and one of its LSCs deleted in the last 30 days.
+#[utoipa::path(
+    get,
+    path = "/api/agreements/{id}/files/deleted",
+    tag = "files",
+    params(super::agreements::AgreementPath),
+    responses(
+        (status = 200, description = "Their recently deleted documents.", body = FileList),
+        Unauthenticated,
+        NotFound,
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn agreement_deleted(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(super::agreements::AgreementPath { id }): Path<super::agreements::AgreementPath>,
+) -> Result<Json<FileList>, AppError> {
+    let agreement = agreement_place(&state, &auth, &id).await?;
+    let since = crate::db::now() - crate::files::RESTORABLE_MS;
+    let place_id = agreement.id.to_string();
+    let files = state
+        .db
+        .deleted_files(agreement.school.id, since)
+        .await?
+        .into_iter()
+        .filter(|f| f.place == "agreement" && f.place_id == place_id)
+        .collect();
+    Ok(Json(FileList { files }))
 }

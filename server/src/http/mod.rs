@@ -183,6 +183,14 @@ fn ordinary() -> Router<AppState> {
         )
         .route("/api/files/{id}", get(files::get).delete(files::delete))
         .route("/api/files/{id}/restore", post(files::restore))
+        .route(
+            "/api/agreements/{id}/files",
+            get(files::agreement_list).post(files::agreement_upload),
+        )
+        .route(
+            "/api/agreements/{id}/files/deleted",
+            get(files::agreement_deleted),
+        )
         .route("/api/schools/{number}/files/deleted", get(files::deleted))
         .route("/api/files/{id}/versions", post(files::add_version))
         .route("/api/files/{id}/content", get(files::content))
