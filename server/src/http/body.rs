@@ -28,3 +28,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonObject<T> {
             .map_err(|err| AppError::BadRequest(format!("invalid JSON body: {err}")))
     }
 }
+
+/// A body field that may be left out but is never `null` (`#[serde(default, with =
+/// "present")]`): the schema says a string (or a list), and `null` is none of those, so it
+/// is refused (400) instead of read as "left out" (API fuzzing found the difference).
+pub mod present {
+    use serde::{Deserialize, Deserializer};
+
+    /// The field's value, which must not be `null`.
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+        T::deserialize(d).map(Some)
+    }
+}

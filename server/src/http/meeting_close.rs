@@ -145,7 +145,7 @@ pub async fn start(
 pub struct CloseMeeting {
     /// The day of the second moment, if one is planned now: a meeting that follows this
     /// one, with the same participants.
-    #[serde(default)]
+    #[serde(default, with = "super::body::present")]
     #[schema(schema_with = domain::schema::date)]
     second_moment_on: Option<String>,
 }

@@ -415,19 +415,19 @@ pub async fn get(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PatchMeeting {
     /// A new title.
-    #[serde(default)]
+    #[serde(default, with = "super::body::present")]
     #[schema(schema_with = domain::schema::title)]
     title: Option<String>,
     /// A new day (in the same school year).
-    #[serde(default)]
+    #[serde(default, with = "super::body::present")]
     #[schema(schema_with = domain::schema::date)]
     held_on: Option<String>,
     /// The participants who are users, all of them.
-    #[serde(default)]
+    #[serde(default, with = "super::body::present")]
     #[schema(value_type = Option<Vec<String>>, max_items = 50)]
     participants: Option<Vec<String>>,
     /// The other participants, all of them, by role.
-    #[serde(default)]
+    #[serde(default, with = "super::body::present")]
     #[schema(value_type = Option<Vec<String>>, max_items = 30)]
     guests: Option<Vec<String>>,
 }

@@ -73,7 +73,7 @@ pub async fn get(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Patch {
     /// A new title.
-    #[serde(default)]
+    #[serde(default, with = "super::body::present")]
     #[schema(schema_with = domain::schema::title)]
     title: Option<String>,
     /// A new theme; `null` or empty clears it.
@@ -81,7 +81,7 @@ pub struct Patch {
     #[schema(schema_with = domain::schema::theme_or_none)]
     theme: Option<Option<String>>,
     /// `open` or `closed`.
-    #[serde(default)]
+    #[serde(default, with = "super::body::present")]
     #[schema(schema_with = domain::schema::status)]
     status: Option<String>,
 }
