@@ -627,3 +627,48 @@ async fn a_school_and_its_lsc_keep_documents_the_clb_never_sees() {
     let (status, _) = lotte.post(format!("/api/files/{id}/restore"), None).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn the_rust_client_uploads_adds_a_version_and_downloads() {
+    let server = TestServer::start().await;
+    let tom = server.school_member("linde").await;
+    let files = samen_client::files::Files::new(&server.url(""), &tom.token);
+    let file = files
+        .upload(
+            "/api/schools/100001/files",
+            "plan.txt",
+            "text/plain",
+            b"versie een".to_vec(),
+        )
+        .await
+        .expect("upload");
+    let id = file["id"].as_str().expect("id").to_owned();
+    let file = files
+        .add_version(&id, "plan.txt", "text/plain", b"versie twee".to_vec())
+        .await
+        .expect("version");
+    let old = file["versions"][1]["id"].as_str().expect("old").to_owned();
+    let newest = files.download(&id, None).await.expect("download");
+    assert_eq!(newest.bytes, b"versie twee");
+    assert_eq!(newest.content_type, "text/plain");
+    assert!(newest.disposition.starts_with("attachment"));
+    assert_eq!(
+        files.download(&id, Some(&old)).await.expect("old").bytes,
+        b"versie een"
+    );
+    // A refusal says why, in the API's words.
+    match files
+        .upload(
+            "/api/schools/100001/files",
+            "script.pdf",
+            "application/pdf",
+            b"<html>".to_vec(),
+        )
+        .await
+    {
+        Err(samen_client::files::FilesError::Refused { status, code, .. }) => {
+            assert_eq!((status, code.as_str()), (415, "unsupported_type"));
+        }
+        other => panic!("{:?}", other.map(|v| v.to_string())),
+    }
+}

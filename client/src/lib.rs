@@ -5,6 +5,7 @@
 //! applies remote updates and presence, and reports when it is synced and when its
 //! updates are durable (`acks`). Tests use it, and the load generator builds on it.
 
+pub mod files;
 pub mod load;
 
 use std::collections::HashMap;
