@@ -672,3 +672,32 @@ async fn the_rust_client_uploads_adds_a_version_and_downloads() {
         other => panic!("{:?}", other.map(|v| v.to_string())),
     }
 }
+
+#[tokio::test]
+async fn a_slow_upload_outlasts_the_ordinary_request_timeout() {
+    // Calls may take 1 s; a document trickling in over 3 s is still kept.
+    let server = TestServer::start_with(&["--request-timeout-secs", "1"]).await;
+    let tom = server.school_member("linde").await;
+    let body = b"Een trage verbinding op school.\n".repeat(3);
+    let mut stream = tokio::net::TcpStream::connect(server.addr())
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /api/schools/100001/files?name=traag.txt HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        server.addr(),
+        tom.token,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("head");
+    for piece in body.chunks(body.len() / 3) {
+        tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+        stream.write_all(piece).await.expect("piece");
+    }
+    let mut answer = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut answer)
+        .await
+        .expect("answer");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+}

@@ -173,6 +173,11 @@ pub struct ServeConfig {
     #[arg(long, env = "SAMEN_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
 
+    /// Seconds an upload of a document may take, body included: 25 MiB over a school's
+    /// slow connection (2 Mbit/s) takes nearly two minutes.
+    #[arg(long, env = "SAMEN_UPLOAD_TIMEOUT_SECS", default_value_t = 600)]
+    pub upload_timeout_secs: u64,
+
     /// Seconds from a WebSocket request's headers to its `101 Switching Protocols`.
     #[arg(long, env = "SAMEN_WS_HANDSHAKE_SECS", default_value_t = 10)]
     pub ws_handshake_secs: u64,

@@ -50,11 +50,13 @@ async fn blocking<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
         .map_err(|e| AppError::Internal(e.to_string()))
 }
 
-/// The `/api` routes and `/sync`. Ordinary calls get `--request-timeout-secs`, a WebSocket
-/// request `--ws-handshake-secs` until its `101`; the school event streams get none, as
-/// they live as long as the page that reads them (they end on shutdown).
+/// The `/api` routes and `/sync`. Ordinary calls get `--request-timeout-secs`, uploads of
+/// documents `--upload-timeout-secs`, a WebSocket request `--ws-handshake-secs` until its
+/// `101`; the school event streams get none, as they live as long as the page that reads
+/// them (they end on shutdown).
 pub fn routes(config: &ServeConfig) -> Router<AppState> {
     let request = Duration::from_secs(config.request_timeout_secs.max(1));
+    let upload = Duration::from_secs(config.upload_timeout_secs.max(1));
     let handshake = Duration::from_secs(config.ws_handshake_secs.max(1));
     Router::new()
         .route(
@@ -66,9 +68,17 @@ pub fn routes(config: &ServeConfig) -> Router<AppState> {
         .route("/api/schools/{number}/events", get(schools::events))
         .merge(
             ordinary().route_layer(middleware::from_fn(move |r: Request, n: Next| {
-                within(request, r, n)
+                let limit = if is_upload(&r) { upload } else { request };
+                within(limit, r, n)
             })),
         )
+}
+
+/// Whether a request uploads a document (its body is the file): `POST …/files` or
+/// `POST /api/files/{id}/versions`.
+fn is_upload(request: &Request) -> bool {
+    let path = request.uri().path();
+    request.method() == axum::http::Method::POST && (path.ends_with("/files") || path.ends_with("/versions"))
 }
 
 /// Runs the rest of the request, or answers 503 when it takes longer than `limit`. The
