@@ -145,19 +145,28 @@ async fn take(
     Ok((upload, note))
 }
 
-/// Stores an upload as a new file at a place.
-async fn create(
+/// Where an upload goes: a new file at a place of a school, or a new version of a file.
+enum Destination {
+    New {
+        school: crate::ids::InstitutionId,
+        place: &'static str,
+        place_id: String,
+    },
+    Version(FileId),
+}
+
+/// Keeps an upload's content and its row (a new file, or a version of one), then records
+/// and tells it; the file as it is now.
+async fn store(
     state: &AppState,
     auth: &Authenticated,
-    school: crate::ids::InstitutionId,
-    place: (&str, String),
+    destination: Destination,
     upload: crate::files::Upload,
     note: &str,
 ) -> Result<StoredFile, AppError> {
     let crate::files::Upload { spooled, kind, name } = upload;
-    let sha256 = spooled.sha256.clone();
-    let size = spooled.size;
-    let _keeping = state.blobs.hold().await;
+    let (sha256, size) = (spooled.sha256.clone(), spooled.size);
+    let keeping = state.blobs.hold().await;
     state.blobs.keep(spooled).await?;
     let version = NewVersion {
         sha256: &sha256,
@@ -167,11 +176,25 @@ async fn create(
         note,
         by: &auth.user.id,
     };
-    let id = state.db.create_file(school, place.0, &place.1, &version).await?;
+    let (id, action) = match destination {
+        Destination::New {
+            school,
+            place,
+            place_id,
+        } => (
+            state.db.create_file(school, place, &place_id, &version).await?,
+            "file.upload",
+        ),
+        Destination::Version(id) => {
+            state.db.add_file_version(id, &version).await?;
+            (id, "file.version")
+        }
+    };
+    drop(keeping);
     audit(
         state,
         Some(auth.user.id.to_string()),
-        "file.upload",
+        action,
         Some(id.to_string()),
         "ok",
     )
@@ -251,7 +274,12 @@ pub async fn school_upload(
     let Query(query) = query?;
     let school = school_place(&state, &auth, &number).await?;
     let (upload, note) = take(&state, &headers, body, query).await?;
-    let file = create(&state, &auth, school.id, ("school", String::new()), upload, &note).await?;
+    let destination = Destination::New {
+        school: school.id,
+        place: "school",
+        place_id: String::new(),
+    };
+    let file = store(&state, &auth, destination, upload, &note).await?;
     Ok((StatusCode::CREATED, Json(file)))
 }
 
@@ -310,9 +338,12 @@ pub async fn registration_upload(
         return Err(AppError::NotFound);
     }
     let (upload, note) = take(&state, &headers, body, query).await?;
-    let r = &on.registration;
-    let place = ("registration", r.id.to_string());
-    let file = create(&state, &on.auth, r.school_id, place, upload, &note).await?;
+    let destination = Destination::New {
+        school: on.registration.school_id,
+        place: "registration",
+        place_id: on.registration.id.to_string(),
+    };
+    let file = store(&state, &on.auth, destination, upload, &note).await?;
     Ok((StatusCode::CREATED, Json(file)))
 }
 
@@ -432,30 +463,7 @@ pub async fn add_version(
     let Query(query) = query?;
     let file = file_for(&state, &auth, &id).await?;
     let (upload, note) = take(&state, &headers, body, query).await?;
-    let crate::files::Upload { spooled, kind, name } = upload;
-    let (sha256, size) = (spooled.sha256.clone(), spooled.size);
-    let keeping = state.blobs.hold().await;
-    state.blobs.keep(spooled).await?;
-    let version = NewVersion {
-        sha256: &sha256,
-        size,
-        mime: kind.mime(),
-        name: &name,
-        note: &note,
-        by: &auth.user.id,
-    };
-    state.db.add_file_version(file.id, &version).await?;
-    drop(keeping);
-    audit(
-        &state,
-        Some(auth.user.id.to_string()),
-        "file.version",
-        Some(file.id.to_string()),
-        "ok",
-    )
-    .await?;
-    let file = state.db.file(file.id).await?.ok_or(AppError::NotFound)?;
-    tell(&state, &file);
+    let file = store(&state, &auth, Destination::Version(file.id), upload, &note).await?;
     Ok((StatusCode::CREATED, Json(file)))
 }
 
@@ -811,8 +819,12 @@ pub async fn agreement_upload(
     let Query(query) = query?;
     let agreement = agreement_place(&state, &auth, &id).await?;
     let (upload, note) = take(&state, &headers, body, query).await?;
-    let place = ("agreement", agreement.id.to_string());
-    let file = create(&state, &auth, agreement.school.id, place, upload, &note).await?;
+    let destination = Destination::New {
+        school: agreement.school.id,
+        place: "agreement",
+        place_id: agreement.id.to_string(),
+    };
+    let file = store(&state, &auth, destination, upload, &note).await?;
     Ok((StatusCode::CREATED, Json(file)))
 }
 
