@@ -767,3 +767,35 @@ async fn the_name_guard_works_across_nodes() {
     assert_eq!(status, 200, "{left}");
     crate::names::sees_names(&on_a, "the CLB on A", &["Lotte"]).await;
 }
+
+#[tokio::test]
+async fn a_school_hears_on_one_node_of_the_documents_its_lsc_keeps_on_another() {
+    let Some((a, b)) =
+        two_nodes("a_school_hears_on_one_node_of_the_documents_its_lsc_keeps_on_another").await
+    else {
+        return;
+    };
+    let lsc = a.lsc().await;
+    let school = a.school_member("linde").await.on(&b);
+    let (_, agreements) = school.get("/api/schools/100001/agreements").await;
+    let id = agreements["agreements"]
+        .as_array()
+        .and_then(|all| all.iter().find(|x| x["lsc"]["number"] == "800001"))
+        .and_then(|x| x["id"].as_str())
+        .expect("De Linde's agreements with LSC Demo")
+        .to_owned();
+    let open_on_b = school.opens(&Reg { id: id.clone() }).await;
+    let (status, file) = crate::files::upload(
+        &lsc,
+        &format!("/api/agreements/{id}/files"),
+        "Tijdskader.txt",
+        "text/plain",
+        b"Het LSC komt om de twee weken.\n".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 201, "{file}");
+    open_on_b
+        .wait_for("told on B of the upload on A", WAIT, |s| s.files_changed >= 1)
+        .await
+        .expect("the agreements' room on B tells of the file kept on A");
+}

@@ -11,7 +11,13 @@ use tokio::io::AsyncWriteExt;
 use crate::support::{Person, TestServer};
 
 /// Uploads `bytes` as `name` with `Content-Type: declared` to `path`: status and body.
-async fn upload(who: &Person<'_>, path: &str, name: &str, declared: &str, bytes: Vec<u8>) -> (u16, Value) {
+pub(crate) async fn upload(
+    who: &Person<'_>,
+    path: &str,
+    name: &str,
+    declared: &str,
+    bytes: Vec<u8>,
+) -> (u16, Value) {
     let url = who.server().url(&format!("{path}?name={}", encode(name)));
     let response = reqwest::Client::new()
         .post(url)
@@ -29,7 +35,7 @@ fn encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
-fn zip_with(entries: &[(&str, &[u8])]) -> Vec<u8> {
+pub(crate) fn zip_with(entries: &[(&str, &[u8])]) -> Vec<u8> {
     let mut out = Cursor::new(Vec::new());
     {
         let mut zip = zip::ZipWriter::new(&mut out);
@@ -572,6 +578,18 @@ async fn a_school_and_its_lsc_keep_documents_the_clb_never_sees() {
         .expect("De Linde's agreements with LSC Demo")
         .to_owned();
     let place = format!("/api/agreements/{aid}/files");
+    // The school has the agreements open: their room tells it of the LSC's upload (no
+    // school stream may, the CLB listens there).
+    let options = |who: &Person<'_>| samen_client::Options {
+        auth: samen_client::Auth::Bearer(who.token.clone()),
+        acks: true,
+        ..Default::default()
+    };
+    let wait = std::time::Duration::from_secs(10);
+    let open = samen_client::Client::connect(&server.ws_url(&aid), options(&tom))
+        .await
+        .expect("the school opens the agreements");
+    open.synced(wait).await.expect("synced");
     let (status, file) = upload(
         &lotte,
         &place,
@@ -582,6 +600,10 @@ async fn a_school_and_its_lsc_keep_documents_the_clb_never_sees() {
     .await;
     assert_eq!(status, 201, "{file}");
     let id = file["id"].as_str().expect("id").to_owned();
+    // Told of the upload, then of its text read by the name guard.
+    open.wait_for("told of the upload", wait, |s| s.files_changed >= 2)
+        .await
+        .expect("the agreements' room tells of their new file");
     let (status, list) = tom.get(&place).await;
     assert_eq!(status, 200, "{list}");
     assert_eq!(list["files"][0]["id"], json!(id));
@@ -621,6 +643,9 @@ async fn a_school_and_its_lsc_keep_documents_the_clb_never_sees() {
         )
         .await;
     assert_eq!(status, 200);
+    open.wait_for("told of the deletion", wait, |s| s.files_changed >= 3)
+        .await
+        .expect("and of its deletion");
     let (status, bin) = lotte.get(format!("{place}/deleted")).await;
     assert_eq!(status, 200, "{bin}");
     assert_eq!(bin["files"][0]["id"], json!(id));

@@ -14,6 +14,7 @@ mod convergence;
 mod disk_full;
 mod exhaustion;
 mod exports;
+mod file_names;
 mod files;
 mod headers;
 mod history;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::{As, CLB, TestServer};
 
 /// Every route of the API, with the path as the document spells it.
-const ROUTES: [(&str, &str); 80] = [
+const ROUTES: [(&str, &str); 82] = [
     ("post", "/api/login"),
     ("post", "/api/login/totp"),
     ("post", "/api/logout"),
@@ -83,6 +83,8 @@ const ROUTES: [(&str, &str); 80] = [
     ("get", "/api/files/{id}"),
     ("post", "/api/files/{id}/versions"),
     ("get", "/api/files/{id}/content"),
+    ("get", "/api/files/{id}/names"),
+    ("post", "/api/files/{id}/names/dismiss"),
     ("delete", "/api/files/{id}"),
     ("post", "/api/files/{id}/restore"),
     ("get", "/api/schools/{number}/files/deleted"),
@@ -1133,6 +1135,29 @@ async fn openapi_schemas_match_real_answers() {
         200,
     )
     .await;
+    // The name guard on its text: read, and a dismissal of no finding.
+    let names = format!("{file_path}/names");
+    checked(
+        &server,
+        &doc,
+        ("get", "/api/files/{id}/names", &names),
+        linde,
+        None,
+        200,
+    )
+    .await;
+    let dismiss = format!("{names}/dismiss");
+    let dismissing = ("post", "/api/files/{id}/names/dismiss", dismiss.as_str());
+    checked(
+        &server,
+        &doc,
+        dismissing,
+        linde,
+        Some(json!({ "name": "Niemand" })),
+        409,
+    )
+    .await;
+    checked(&server, &doc, dismissing, linde, Some(json!({ "name": "" })), 400).await;
     let gone = json!({ "reason": "Dubbel opgeladen" });
     let one_file = ("delete", "/api/files/{id}", file_path.as_str());
     checked(&server, &doc, one_file, linde, Some(gone), 200).await;

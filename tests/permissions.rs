@@ -456,6 +456,18 @@ async fn every_route_answers_each_role_as_the_rules_say() {
         ),
         (
             "GET",
+            format!("/api/files/{unknown}/names"),
+            None,
+            [401, 404, 404, 404, 404, 404],
+        ),
+        (
+            "POST",
+            format!("/api/files/{unknown}/names/dismiss"),
+            Some(json!({ "name": "Lotte" })),
+            [401, 404, 404, 404, 404, 404],
+        ),
+        (
+            "GET",
             "/api/schools/100001/names".into(),
             None,
             [401, 200, 200, 404, 404, 200],

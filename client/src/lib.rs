@@ -92,6 +92,8 @@ pub struct Status {
     pub denied: Option<String>,
     /// The name guard's latest findings, as the JSON text the server sent (needs `acks`).
     pub names: Option<String>,
+    /// How many times the server said the files kept with the document changed.
+    pub files_changed: u64,
 }
 
 enum Outgoing {
@@ -405,6 +407,7 @@ fn handle(
         ServerMessage::PermissionDenied(reason) => status.send_modify(|s| s.denied = Some(reason)),
         ServerMessage::Ack(n) => status.send_modify(|s| s.acked = s.acked.max(n)),
         ServerMessage::Names(json) => status.send_modify(|s| s.names = Some(json)),
+        ServerMessage::FilesChanged => status.send_modify(|s| s.files_changed += 1),
         ServerMessage::Other(_) => {}
     }
 }

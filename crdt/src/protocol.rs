@@ -28,6 +28,9 @@ pub const MSG_SAMEN_ACK: u64 = 100;
 /// Message type (Samen, with `?acks=1`): the suspected names in the document (the name
 /// guard), as JSON text: `{"findings": [...]}`, sent whenever they change.
 pub const MSG_SAMEN_NAMES: u64 = 101;
+/// Message type (Samen, with `?acks=1`): the files kept with the document changed (one
+/// uploaded, a new version, deleted, restored, or its name guard count): read them again.
+pub const MSG_SAMEN_FILES: u64 = 102;
 
 /// Sync sub-type: state vector.
 pub const SYNC_STEP1: u64 = 0;
@@ -208,6 +211,13 @@ pub fn encode_names(json: &str) -> Vec<u8> {
     out
 }
 
+/// The files kept with the document changed.
+pub fn encode_files_changed() -> Vec<u8> {
+    let mut out = Vec::with_capacity(2);
+    write_var(&mut out, MSG_SAMEN_FILES);
+    out
+}
+
 /// A message from the server, as a client decodes it. Payloads are not validated: the
 /// client trusts its server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,6 +238,8 @@ pub enum ServerMessage {
     Ack(u64),
     /// The suspected names in the document, as JSON text.
     Names(String),
+    /// The files kept with the document changed.
+    FilesChanged,
     /// A message type this client does not know.
     Other(u64),
 }
@@ -256,6 +268,7 @@ pub fn decode_server_message(frame: &[u8]) -> Result<ServerMessage, ValidationEr
         }
         MSG_SAMEN_ACK => ServerMessage::Ack(r.read_var_u64()?),
         MSG_SAMEN_NAMES => ServerMessage::Names(r.read_str()?.to_owned()),
+        MSG_SAMEN_FILES => ServerMessage::FilesChanged,
         other => ServerMessage::Other(other),
     })
 }
@@ -307,6 +320,11 @@ mod tests {
     #[test]
     fn server_messages_round_trip() {
         assert_eq!(decode_server_message(&encode_ack(42)), Ok(ServerMessage::Ack(42)));
+        assert_eq!(encode_files_changed(), [102]);
+        assert_eq!(
+            decode_server_message(&encode_files_changed()),
+            Ok(ServerMessage::FilesChanged)
+        );
         assert_eq!(
             decode_server_message(&encode_permission_denied("permission-denied")),
             Ok(ServerMessage::PermissionDenied("permission-denied".into()))

@@ -204,6 +204,7 @@ pub async fn serve(
         writes,
         blobs: blobs.clone(),
     };
+    tokio::spawn(http::keep_documents_read(state.clone(), stop_rx.clone()));
     let listener = TcpListener::bind(config.addr).await?;
     let local = listener.local_addr()?;
     let metrics_listener = match (config.metrics_addr, metrics_security) {

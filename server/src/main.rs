@@ -19,18 +19,27 @@ enum Command {
     Serve(ServeConfig),
     /// Manage institutions, users, roles and tokens.
     Admin(samen_server::cli::AdminArgs),
+    /// Read a document's text (the server runs itself so, with limits; not for people).
+    #[command(name = samen_server::files::reader::SUBCOMMAND, hide = true)]
+    ReadText {
+        /// The document's type.
+        mime: String,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Command::ReadText { mime } = &cli.command {
+        std::process::exit(samen_server::files::reader::child(mime));
+    }
     tune_allocator();
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_env("SAMEN_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let workers = match &cli.command {
         Command::Serve(config) => config.worker_threads(),
-        Command::Admin(_) => 1,
+        Command::Admin(_) | Command::ReadText { .. } => 1,
     };
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
@@ -79,6 +88,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Admin(args) => {
             println!("{}", samen_server::cli::run(args).await?);
         }
+        Command::ReadText { .. } => {}
     }
     Ok(())
 }

@@ -74,6 +74,47 @@ pub fn findings(doc: &Doc, context: &Context) -> Vec<NameFinding> {
     out
 }
 
+/// A suspected name in the text of an uploaded file, with the words around it so that
+/// people find it in the file (which only its uploader can change, by a new version).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct FileNameFinding {
+    /// The name as written.
+    pub name: String,
+    /// Why it was taken for a name (as [`NameFinding::kind`]).
+    pub kind: &'static str,
+    /// The text around it (up to [`AROUND`] characters on each side, on one line).
+    pub around: String,
+}
+
+/// How many characters of context a file's finding shows on each side.
+pub const AROUND: usize = 40;
+
+/// The suspected names in a file's text that nobody dismissed, in order.
+pub fn file_findings(text: &str, context: &Context) -> Vec<FileNameFinding> {
+    samen_names::find_names(text, &context.allowed)
+        .into_iter()
+        .filter(|found| {
+            !context
+                .dismissed
+                .contains(&text[found.start..found.end].to_lowercase())
+        })
+        .map(|found| {
+            let before: String = {
+                let mut chars: Vec<char> = text[..found.phrase_start].chars().rev().take(AROUND).collect();
+                chars.reverse();
+                chars.into_iter().collect()
+            };
+            let after: String = text[found.phrase_end..].chars().take(AROUND).collect();
+            let around = format!("{before}{}{after}", &text[found.phrase_start..found.phrase_end]);
+            FileNameFinding {
+                name: text[found.start..found.end].to_owned(),
+                kind: found.kind.key(),
+                around: around.split_whitespace().collect::<Vec<_>>().join(" "),
+            }
+        })
+        .collect()
+}
+
 /// The suspected names in a piece of text outside a document (a comment, a title).
 pub fn text_findings(text: &str) -> Vec<NameFinding> {
     samen_names::find_names(text, &samen_names::allowed([]))
@@ -136,6 +177,27 @@ mod tests {
         assert_eq!(found[0].name, "An");
         // The school's name is no name; without it, `De Linde` would be a surname.
         assert!(findings(&doc, &Context::new(&[], [])).len() >= 2);
+    }
+
+    #[test]
+    fn a_file_finding_shows_the_words_around_it_on_one_line() {
+        let text = format!(
+            "{}\nWe spraken met meester Tom over\nde klas. {}",
+            "x".repeat(60),
+            "y".repeat(60)
+        );
+        let found = file_findings(&text, &Context::new(&[], []));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].name, "Tom");
+        assert!(
+            found[0]
+                .around
+                .contains("We spraken met meester Tom over de klas."),
+            "{}",
+            found[0].around
+        );
+        assert!(found[0].around.chars().count() <= 2 * AROUND + "meester Tom".len());
+        assert!(file_findings(&text, &Context::new(&[], ["tom".to_owned()])).is_empty());
     }
 
     #[test]

@@ -847,6 +847,10 @@ test('school and LSC write their agreements together, and the CLB never sees the
   await sectionIncludes(lsc, 'agreements', 'om de twee weken')
   await typeAtEnd(lsc, 'report', 'Besproken op 15 oktober.')
   await sectionIncludes(school, 'report', 'Besproken op 15 oktober.')
+  // A document the LSC uploads appears on the school's open page, told by the agreements'
+  // own room (the school's event stream, which the CLB hears, never carries it).
+  await lsc.locator('[data-files=agreement-files] input[type=file]').setInputFiles({ name: 'Tijdskader LSC.txt', mimeType: 'text/plain', buffer: Buffer.from('Het LSC komt om de twee weken.\n') })
+  await school.locator('[data-files=agreement-files] [data-file="Tijdskader LSC.txt"]').waitFor({ timeout: 10000 })
   await school.screenshot({ path: join(shots, 'agreements.png'), fullPage: true })
 
   // The CLB's overview of De Linde has no agreements, and their page is "Niet gevonden".
@@ -1173,4 +1177,217 @@ test('documents: the school uploads with a progress bar, the CLB sees it appear 
   await row.waitFor({ timeout: 5000 })
   await mine.waitFor({ timeout: 5000 })
   assert.deepEqual(pageErrors.slice(errorsBefore), [], 'no page had an uncaught error')
+})
+
+/** A minimal valid PDF: one A4 page per text, each in large black Helvetica, with a correct xref. */
+function tinyPdf(...texts) {
+  const pages = texts.map((_, i) => `${5 + 2 * i} 0 R`).join(' ')
+  const objects = [
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    `<< /Type /Pages /Kids [${pages}] /Count ${texts.length} >>`,
+    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
+    '<< /ProcSet [/PDF /Text] /Font << /F1 3 0 R >> >>',
+  ]
+  for (const [i, text] of texts.entries()) {
+    const content = `BT /F1 40 Tf 60 700 Td (${text}) Tj ET`
+    objects.push(`<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources 4 0 R /Contents ${6 + 2 * i} 0 R >>`)
+    objects.push(`<< /Length ${content.length} >>\nstream\n${content}\nendstream`)
+  }
+  let pdf = '%PDF-1.4\n'
+  const offsets = objects.map((body, i) => {
+    const at = pdf.length
+    pdf += `${i + 1} 0 obj\n${body}\nendobj\n`
+    return at
+  })
+  const xref = pdf.length
+  // Each xref entry is exactly 20 bytes: 10-digit offset, 5-digit generation, type, CR/LF pair.
+  pdf += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`
+  pdf += offsets.map((at) => `${String(at).padStart(10, '0')} 00000 n \n`).join('')
+  pdf += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`
+  return Buffer.from(pdf, 'latin1')
+}
+
+/** A real PNG of `width` × `height` pixels: blue with a dark diagonal band. */
+async function tinyPng(width, height) {
+  const { deflateSync } = await import('node:zlib')
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+    return c >>> 0
+  })
+  const crc = (bytes) => {
+    let c = 0xffffffff
+    for (const b of bytes) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8)
+    return (c ^ 0xffffffff) >>> 0
+  }
+  const chunk = (type, data) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data])
+    const out = Buffer.alloc(body.length + 8)
+    out.writeUInt32BE(data.length, 0)
+    body.copy(out, 4)
+    out.writeUInt32BE(crc(body), body.length + 4)
+    return out
+  }
+  const header = Buffer.alloc(13)
+  header.writeUInt32BE(width, 0)
+  header.writeUInt32BE(height, 4)
+  header.set([8, 2, 0, 0, 0], 8) // 8 bits per channel, RGB, no interlace
+  const rows = []
+  for (let y = 0; y < height; y++) {
+    const row = [0] // filter: none
+    for (let x = 0; x < width; x++) row.push(...(Math.abs(x - y) < 4 ? [20, 30, 40] : [60, 120, 220]))
+    rows.push(Buffer.from(row))
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(Buffer.concat(rows))),
+    chunk('IEND', Buffer.alloc(0)),
+  ])
+}
+
+test('documents preview: a PDF drawn by pdf.js page by page, an earlier version, an image, within the CSP', async () => {
+  const errorsBefore = pageErrors.length
+  const school = await person('linde@demo.test')
+  const clb = await person('clb@demo.test')
+  // Violations of the app's CSP (in the page or in pdf.js's worker) are logged to the console.
+  const violations = []
+  for (const page of [school, clb]) {
+    page.on('console', (m) => {
+      if (m.text().includes('Content Security Policy')) violations.push(m.text())
+    })
+    await page.goto(`${base}/scholen/100001`)
+    await page.locator('[data-files=school-files] .empty, [data-files=school-files] table').first().waitFor()
+  }
+  const files = (page) => page.locator('[data-files=school-files]')
+  const dialog = (page) => page.locator('dialog[data-preview-dialog=school-files]')
+  const pdfRow = (page) => files(page).locator('[data-file="Verslag zorgoverleg.pdf"]')
+  const pngRow = (page) => files(page).locator('[data-file="Plattegrond klas.png"]')
+
+  await files(school).locator('input[type=file]').setInputFiles([
+    { name: 'Verslag zorgoverleg.pdf', mimeType: 'application/pdf', buffer: tinyPdf('Verslag overleg') },
+    { name: 'Plattegrond klas.png', mimeType: 'image/png', buffer: await tinyPng(40, 24) },
+    { name: 'Kapot verslag.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\nno objects here\n%%EOF\n') },
+  ])
+  await files(school).locator('[data-file="Kapot verslag.pdf"]').waitFor({ timeout: 10000 })
+  // A second version of the report, of two pages: the first one stays in its versions.
+  const [chooser] = await Promise.all([
+    school.waitForEvent('filechooser'),
+    pdfRow(school).getByRole('button', { name: 'Nieuwe versie' }).click(),
+  ])
+  await chooser.setFiles({ name: 'Verslag zorgoverleg.pdf', mimeType: 'application/pdf', buffer: tinyPdf('Verslag overleg', 'Afspraken') })
+  await pdfRow(school).locator('.versions summary', { hasText: '2 versies' }).waitFor({ timeout: 10000 })
+
+  // The CLB sees both live; Word files get no preview button, these do.
+  await pngRow(clb).waitFor({ timeout: 5000 })
+  await pdfRow(clb).locator('.versions summary', { hasText: '2 versies' }).waitFor({ timeout: 5000 })
+  const pdfjsLoaded = () => clb.evaluate(() => performance.getEntriesByType('resource').some((e) => /\/assets\/pdf[-.]/.test(e.name)))
+  assert.equal(await pdfjsLoaded(), false, 'pdf.js is not loaded before a PDF preview opens')
+
+  // The earlier version: one page, "Pagina 1 van 1", and the canvas holds dark (text) pixels.
+  await pdfRow(clb).locator('.versions summary').click()
+  const older = pdfRow(clb).locator('.versions [data-preview]')
+  await older.click()
+  await dialog(clb).waitFor()
+  assert.equal(await dialog(clb).getByRole('heading').textContent(), 'Verslag zorgoverleg.pdf')
+  await dialog(clb).locator('[data-preview-pages]', { hasText: 'Pagina 1 van 1' }).waitFor({ timeout: 15000 })
+  const darkPixels = (n) =>
+    clb.waitForFunction(
+      (page) => {
+        const canvas = document.querySelector(`dialog[data-preview-dialog=school-files] [data-page="${page}"] canvas`)
+        if (!canvas || canvas.width < 100) return 0
+        const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height)
+        let dark = 0
+        for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 200 && data[i] + data[i + 1] + data[i + 2] < 200) dark++
+        return dark > 500 ? dark : 0
+      },
+      n,
+      { timeout: 15000 },
+    )
+  assert.ok(await (await darkPixels(1)).jsonValue() > 500, 'the page shows its text')
+  assert.ok(await pdfjsLoaded(), 'pdf.js and its worker came from our own assets')
+  await clb.screenshot({ path: join(shots, 'preview.png') })
+  await clb.keyboard.press('Escape')
+  await dialog(clb).waitFor({ state: 'hidden' })
+  assert.ok(await older.evaluate((button) => document.activeElement === button), 'focus returns to the button')
+
+  // The newest version: two pages; the second is drawn when scrolled to.
+  await pdfRow(clb).locator('.file-actions [data-preview]').click()
+  await dialog(clb).locator('[data-preview-pages]', { hasText: 'Pagina 1 van 2' }).waitFor({ timeout: 15000 })
+  await darkPixels(1)
+  await dialog(clb).locator('.preview-body').evaluate((body) => body.scrollTo(0, body.scrollHeight))
+  await darkPixels(2)
+  await dialog(clb).locator('[data-preview-pages]', { hasText: 'Pagina 2 van 2' }).waitFor({ timeout: 5000 })
+  await dialog(clb).getByRole('button', { name: 'Sluiten' }).click()
+  await dialog(clb).waitFor({ state: 'hidden' })
+
+  // The image: shown by the browser itself, scaled into the dialog.
+  await pngRow(clb).locator('[data-preview]').click()
+  const img = dialog(clb).getByRole('img', { name: 'Plattegrond klas.png' })
+  await img.waitFor()
+  await clb.waitForFunction(() => document.querySelector('dialog[data-preview-dialog=school-files] img')?.naturalWidth > 0)
+  assert.equal(await img.evaluate((el) => el.naturalWidth), 40)
+  await clb.keyboard.press('Escape')
+  await dialog(clb).waitFor({ state: 'hidden' })
+
+  // A PDF that pdf.js cannot read says so, and offers the download instead.
+  await files(clb).locator('[data-file="Kapot verslag.pdf"] [data-preview]').click()
+  const failed = dialog(clb).getByRole('alert')
+  await failed.waitFor({ timeout: 15000 })
+  assert.match(await failed.textContent(), /Dit bestand kan hier niet getoond worden\. Download het om het te openen\./)
+  assert.match(await failed.getByRole('link', { name: 'Downloaden' }).getAttribute('href'), /^\/api\/files\/[^/]+\/content\?version=/)
+  await clb.keyboard.press('Escape')
+  await dialog(clb).waitFor({ state: 'hidden' })
+
+  // At phone width the dialog and the page fit the screen.
+  await clb.setViewportSize({ width: 390, height: 800 })
+  await pdfRow(clb).locator('.file-actions [data-preview]').click()
+  await darkPixels(1)
+  const widths = await dialog(clb).evaluate((d) => [d.getBoundingClientRect().width, d.querySelector('canvas').getBoundingClientRect().width, document.documentElement.scrollWidth])
+  assert.ok(widths[0] <= 390 && widths[1] <= 390 && widths[1] > 300, `fits at 390 px: ${widths}`)
+  await clb.screenshot({ path: join(shots, 'preview-phone.png') })
+  await clb.keyboard.press('Escape')
+
+  assert.deepEqual(violations, [], 'nothing broke the CSP')
+  assert.deepEqual(pageErrors.slice(errorsBefore), [], 'no page had an uncaught error')
+  await school.context().close()
+  await clb.context().close()
+})
+
+test('the name guard reads an uploaded document: its names counted live, shown where they stand, one dismissed', async () => {
+  const errorsBefore = pageErrors.length
+  const school = await person('linde@demo.test')
+  const clb = await person('clb@demo.test')
+  for (const page of [school, clb]) {
+    await page.goto(`${base}/scholen/100001`)
+    await page.locator('[data-files=school-files] .empty, [data-files=school-files] table').first().waitFor()
+  }
+  const text = 'Verslag van het overleg over de klas.\nWe spraken met juf An over het leesbeleid.\n'
+  await school.locator('[data-files=school-files] input[type=file]').setInputFiles({ name: 'Overleg leesbeleid.txt', mimeType: 'text/plain', buffer: Buffer.from(text) })
+  // The server reads the text after the upload; the count reaches the CLB's open page too.
+  const hint = clb.locator('[data-files=school-files] [data-file="Overleg leesbeleid.txt"] [data-text-check=names]')
+  await hint.waitFor({ timeout: 10000 })
+  assert.match(await hint.textContent(), /In de tekst staat mogelijk 1 naam/)
+  await hint.getByRole('button', { name: 'Toon waar' }).click()
+  const finding = hint.locator('[data-text-finding="An"]')
+  await finding.waitFor({ timeout: 5000 })
+  assert.equal(await finding.locator('mark').textContent(), 'An')
+  assert.match(await finding.textContent(), /We spraken met juf An over het leesbeleid/)
+
+  // The school's list of places with names names the document, after a reload.
+  await school.reload()
+  const listed = school.locator('[data-name-findings] a', { hasText: 'Overleg leesbeleid.txt' })
+  await listed.waitFor({ timeout: 5000 })
+  assert.match(await listed.textContent(), /Document · 1 mogelijke naam/)
+
+  // "Dit is geen naam": gone for both, and from the list.
+  await finding.getByRole('button', { name: 'Dit is geen naam' }).click()
+  await hint.waitFor({ state: 'detached', timeout: 5000 })
+  await school.locator('[data-files=school-files] [data-file="Overleg leesbeleid.txt"] [data-text-check=names]').waitFor({ state: 'detached', timeout: 5000 })
+  await school.reload()
+  await school.locator('[data-files=school-files] [data-file="Overleg leesbeleid.txt"]').waitFor()
+  assert.equal(await school.locator('[data-name-findings] a', { hasText: 'Overleg leesbeleid.txt' }).count(), 0)
+  assert.deepEqual(pageErrors.slice(errorsBefore), [], 'no page had an uncaught error')
+  await school.context().close()
+  await clb.context().close()
 })

@@ -454,7 +454,9 @@ impl Session {
             Incoming::Ping => replies.push(self.spec.framing.pong()),
             Incoming::Close(reason) => return Err(fail("closed", format!("document closed: {reason}"))),
             // The name guard's findings are for editors; a load client has no use for them.
-            Incoming::Server(ServerMessage::Other(_) | ServerMessage::Names(_))
+            Incoming::Server(
+                ServerMessage::Other(_) | ServerMessage::Names(_) | ServerMessage::FilesChanged,
+            )
             | Incoming::Authenticated(_)
             | Incoming::Ignored => {}
         }

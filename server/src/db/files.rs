@@ -33,6 +33,40 @@ pub struct FileVersion {
     pub uploaded_at: i64,
     /// Suspected names of pupils or teachers in its name (the name guard).
     pub names: Vec<crate::name_guard::NameFinding>,
+    /// What the name guard found in its text.
+    pub text_check: TextCheck,
+}
+
+/// What the name guard found in a version's text (the names stay in the file; ask
+/// `GET /api/files/{id}/names` for them).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct TextCheck {
+    /// `pending` (not read yet), `checked`, `unreadable` (no text came out: a scan, a
+    /// damaged or protected file) or `none` (an image: no text to read).
+    pub status: String,
+    /// How many suspected names nobody dismissed are in it (0 unless `checked`).
+    pub names: i64,
+    /// When it was read (ms since the epoch).
+    pub checked_at: Option<i64>,
+}
+
+/// A version whose text the name guard has not read yet.
+pub struct UncheckedVersion {
+    pub file: FileId,
+    pub version: FileVersionId,
+    pub sha256: String,
+    pub mime: String,
+    pub size: i64,
+}
+
+/// A file whose newest version holds suspected names, for a school's list.
+pub struct FileWithNames {
+    pub id: FileId,
+    pub name: String,
+    pub place: String,
+    pub place_id: String,
+    pub names: i64,
+    pub checked_at: i64,
 }
 
 /// A file with its versions, newest first.
@@ -85,7 +119,13 @@ const FILE_COLUMNS: &str = "f.id, f.place, f.place_id, f.school_id, f.created_at
 const FILE_TABLES: &str = "files f JOIN users cu ON cu.id = f.created_by
      LEFT JOIN users du ON du.id = f.deleted_by";
 const VERSION_COLUMNS: &str = "v.id, v.file_id, v.name, v.mime, v.size, v.sha256, v.note, v.uploaded_at,
-     u.id AS user_id, u.display_name AS user_name";
+     u.id AS user_id, u.display_name AS user_name,
+     c.outcome, c.names AS text_names, c.checked_at AS text_checked_at";
+const VERSION_TABLES: &str = "file_versions v JOIN users u ON u.id = v.uploaded_by
+     LEFT JOIN file_text_checks c ON c.version_id = v.id";
+
+/// The MIME types whose text is read, as an SQL list.
+const IMAGE_TYPES: &str = "('image/png', 'image/jpeg')";
 
 fn version_of(row: &sqlx::any::AnyRow) -> Result<FileVersion, DbError> {
     let name: String = row.try_get("name")?;
@@ -95,11 +135,25 @@ fn version_of(row: &sqlx::any::AnyRow) -> Result<FileVersion, DbError> {
         .chars()
         .map(|c| if c == '_' || c == '-' { ' ' } else { c })
         .collect();
+    let mime: String = row.try_get("mime")?;
+    let outcome: Option<String> = row.try_get("outcome")?;
+    let text_check = TextCheck {
+        status: match outcome {
+            Some(outcome) => outcome,
+            None if crate::files::FileKind::from_mime(&mime).is_some_and(|k| k.has_text()) => {
+                "pending".into()
+            }
+            None => "none".into(),
+        },
+        names: row.try_get::<Option<i64>, _>("text_names")?.unwrap_or(0),
+        checked_at: row.try_get("text_checked_at")?,
+    };
     Ok(FileVersion {
         id: row.try_get("id")?,
+        text_check,
         names: crate::name_guard::text_findings(&readable),
         name,
-        mime: row.try_get("mime")?,
+        mime,
         size: row.try_get("size")?,
         sha256: row.try_get("sha256")?,
         note: row.try_get("note")?,
@@ -301,6 +355,19 @@ impl Db {
         .fetch_all(&mut *tx)
         .await?;
         sqlx::query(
+            "DELETE FROM file_text_checks WHERE version_id IN (SELECT v.id FROM file_versions v
+             JOIN files f ON f.id = v.file_id WHERE f.deleted_at < $1)",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM name_dismissals WHERE doc_id IN (SELECT id FROM files WHERE deleted_at < $1)",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
             "DELETE FROM file_versions WHERE file_id IN (SELECT id FROM files WHERE deleted_at < $1)",
         )
         .bind(before)
@@ -346,12 +413,95 @@ impl Db {
         }
     }
 
+    /// Keeps what reading version `version`'s text found: `checked` with `names` suspected
+    /// names, or `unreadable`.
+    pub async fn set_text_check(
+        &self,
+        version: FileVersionId,
+        outcome: &str,
+        names: usize,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO file_text_checks (version_id, outcome, names, checked_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (version_id) DO UPDATE
+             SET outcome = excluded.outcome, names = excluded.names, checked_at = excluded.checked_at",
+        )
+        .bind(version)
+        .bind(outcome)
+        .bind(i64::try_from(names).unwrap_or(i64::MAX))
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Versions with text that were never read (a node stopped before it read them), of
+    /// files not deleted, uploaded before `before`, oldest first, at most `limit`.
+    pub async fn unchecked_versions(
+        &self,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<UncheckedVersion>, DbError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT v.id, v.file_id, v.sha256, v.mime, v.size FROM file_versions v
+             JOIN files f ON f.id = v.file_id
+             LEFT JOIN file_text_checks c ON c.version_id = v.id
+             WHERE c.version_id IS NULL AND f.deleted_at IS NULL AND v.uploaded_at < $1
+               AND v.mime NOT IN {IMAGE_TYPES}
+             ORDER BY v.uploaded_at LIMIT $2"
+        )))
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(UncheckedVersion {
+                    file: row.try_get("file_id")?,
+                    version: row.try_get("id")?,
+                    sha256: row.try_get("sha256")?,
+                    mime: row.try_get("mime")?,
+                    size: row.try_get("size")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The files of school `school`, not deleted, whose newest version holds suspected
+    /// names, last checked first.
+    pub async fn files_with_names(&self, school: InstitutionId) -> Result<Vec<FileWithNames>, DbError> {
+        let rows = sqlx::query(
+            "SELECT f.id, f.place, f.place_id, v.name, c.names, c.checked_at
+             FROM files f
+             JOIN file_versions v ON v.id = (SELECT l.id FROM file_versions l WHERE l.file_id = f.id
+                                             ORDER BY l.uploaded_at DESC, l.id DESC LIMIT 1)
+             JOIN file_text_checks c ON c.version_id = v.id
+             WHERE f.school_id = $1 AND f.deleted_at IS NULL AND c.names > 0
+             ORDER BY c.checked_at DESC",
+        )
+        .bind(school)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(FileWithNames {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    place: row.try_get("place")?,
+                    place_id: row.try_get("place_id")?,
+                    names: row.try_get("names")?,
+                    checked_at: row.try_get("checked_at")?,
+                })
+            })
+            .collect()
+    }
+
     async fn with_versions(&self, rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<StoredFile>, DbError> {
         let mut files = Vec::with_capacity(rows.len());
         for row in &rows {
             let id: FileId = row.try_get("id")?;
             let versions = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {VERSION_COLUMNS} FROM file_versions v JOIN users u ON u.id = v.uploaded_by
+                "SELECT {VERSION_COLUMNS} FROM {VERSION_TABLES}
                  WHERE v.file_id = $1 ORDER BY v.uploaded_at DESC, v.id DESC"
             )))
             .bind(id)

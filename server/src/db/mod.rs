@@ -27,7 +27,7 @@ use sqlx::{AnyPool, Executor};
 pub use agreements::Agreement;
 pub use audit::{AuditEntry, AuditFilter, AuditRow, MAX_DENIED_TARGETS};
 pub use comments::{Anchor, Comment, MAX_ANCHOR_CHARS, Notification, Person, Thread};
-pub use files::{Deletion, FileVersion, NewVersion, StoredFile};
+pub use files::{Deletion, FileVersion, FileWithNames, NewVersion, StoredFile, TextCheck, UncheckedVersion};
 pub use meetings::{Meeting, MeetingPatch, NewMeeting, SchoolPerson};
 pub use names::NameDismissal;
 pub use registrations::{NewRegistration, Registration, RegistrationFilter, RegistrationPatch};

@@ -4,7 +4,7 @@
 use sqlx::Row;
 
 use super::{Db, DbError};
-use crate::ids::{DocId, InstitutionId, UserId};
+use crate::ids::{DocId, FileId, InstitutionId, UserId};
 
 /// A finding someone dismissed as no name ("dit is geen naam").
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -31,7 +31,12 @@ impl Db {
         .fetch_optional(&self.pool)
         .await?;
         let Some(school) = school else { return Ok(None) };
-        let names: Vec<String> = sqlx::query_scalar(
+        Ok(Some((school, self.institutions_around(school).await?)))
+    }
+
+    /// The names of school `school`, its CLBs and its LSCs.
+    pub async fn institutions_around(&self, school: InstitutionId) -> Result<Vec<String>, DbError> {
+        Ok(sqlx::query_scalar(
             "SELECT name FROM institutions WHERE id = $1
              UNION SELECT i.name FROM clb_schools c JOIN institutions i ON i.id = c.clb_id
                    WHERE c.school_id = $1
@@ -40,18 +45,32 @@ impl Db {
         )
         .bind(school)
         .fetch_all(&self.pool)
-        .await?;
-        Ok(Some((school, names)))
+        .await?)
     }
 
     /// The findings dismissed in `doc`, oldest first.
     pub async fn name_dismissals(&self, doc: DocId) -> Result<Vec<NameDismissal>, DbError> {
+        self.dismissals_under(doc.to_string()).await
+    }
+
+    /// The findings dismissed in file `file`'s text, oldest first.
+    pub async fn file_name_dismissals(&self, file: FileId) -> Result<Vec<NameDismissal>, DbError> {
+        self.dismissals_under(file.to_string()).await
+    }
+
+    /// Records that `user` dismissed `name` (lowercase) in file `file`'s text; false if it
+    /// was already.
+    pub async fn dismiss_file_name(&self, file: FileId, name: &str, user: &UserId) -> Result<bool, DbError> {
+        self.dismiss_under(file.to_string(), name, user).await
+    }
+
+    async fn dismissals_under(&self, key: String) -> Result<Vec<NameDismissal>, DbError> {
         let rows = sqlx::query(
             "SELECT d.name, d.dismissed_at, u.id AS user_id, u.display_name
              FROM name_dismissals d JOIN users u ON u.id = d.dismissed_by
              WHERE d.doc_id = $1 ORDER BY d.dismissed_at, d.name",
         )
-        .bind(doc)
+        .bind(key)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -70,11 +89,15 @@ impl Db {
 
     /// Records that `user` dismissed `name` (lowercase) in `doc`; false if it was already.
     pub async fn dismiss_name(&self, doc: DocId, name: &str, user: &UserId) -> Result<bool, DbError> {
+        self.dismiss_under(doc.to_string(), name, user).await
+    }
+
+    async fn dismiss_under(&self, key: String, name: &str, user: &UserId) -> Result<bool, DbError> {
         let done = sqlx::query(
             "INSERT INTO name_dismissals (doc_id, name, dismissed_by, dismissed_at)
              VALUES ($1, $2, $3, $4) ON CONFLICT (doc_id, name) DO NOTHING",
         )
-        .bind(doc)
+        .bind(key)
         .bind(name)
         .bind(user.as_str())
         .bind(super::now())

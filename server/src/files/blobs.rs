@@ -342,11 +342,23 @@ mod tests {
             .create_file(school.id, "school", "", &version("b.txt"))
             .await
             .expect("b");
+        // What the name guard read and dismissed in it goes with it.
+        let read = db.file(gone).await.expect("read").expect("a").versions[0].id;
+        db.set_text_check(read, "checked", 1).await.expect("check");
+        db.dismiss_file_name(gone, "lotte", &user.id)
+            .await
+            .expect("dismiss");
         db.delete_file(gone, &user.id, "dubbel").await.expect("delete");
         // Purged: the deleted file goes, but another file still names the content.
         let now = crate::db::now();
         assert_eq!(blobs.purge(now + 1).await.expect("purge"), 0);
         assert!(db.file(gone).await.expect("read").is_none());
+        assert!(
+            db.file_name_dismissals(gone)
+                .await
+                .expect("dismissals")
+                .is_empty()
+        );
         assert_eq!(read_all(&blobs, &sha, 0, 10).await, &bytes[..10]);
         // When the last one is deleted and purged, the content goes too.
         db.delete_file(kept, &user.id, "weg").await.expect("delete");

@@ -45,6 +45,30 @@ pub enum KindError {
 }
 
 impl FileKind {
+    /// Every type the dossier takes.
+    pub const ALL: [FileKind; 10] = [
+        FileKind::Pdf,
+        FileKind::Docx,
+        FileKind::Xlsx,
+        FileKind::Pptx,
+        FileKind::Odt,
+        FileKind::Ods,
+        FileKind::Png,
+        FileKind::Jpeg,
+        FileKind::Txt,
+        FileKind::Csv,
+    ];
+
+    /// The type served as `mime` (a stored version's).
+    pub fn from_mime(mime: &str) -> Option<FileKind> {
+        FileKind::ALL.into_iter().find(|k| k.mime() == mime)
+    }
+
+    /// Whether it holds text to read (images do not).
+    pub fn has_text(self) -> bool {
+        !matches!(self, FileKind::Png | FileKind::Jpeg)
+    }
+
     /// Its MIME type, as downloads are served.
     pub fn mime(self) -> &'static str {
         match self {

@@ -6,6 +6,8 @@
 pub mod blobs;
 pub mod kind;
 pub mod name;
+pub mod reader;
+pub mod text;
 
 use axum::body::Body;
 

@@ -18,7 +18,7 @@ use super::body::JsonObject;
 use super::schools::school_for;
 use crate::access::SchoolAccess;
 use crate::auth::Authenticated;
-use crate::db::{Institution, NewVersion, StoredFile};
+use crate::db::{FileVersion, Institution, NewVersion, StoredFile};
 use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
 use crate::ids::{AgreementId, FileId, FileVersionId, RegistrationId};
 use crate::state::AppState;
@@ -41,7 +41,7 @@ pub struct UploadQuery {
 pub struct FilePath {
     /// The file's id.
     #[param(format = "uuid")]
-    id: String,
+    pub(super) id: String,
 }
 
 /// `?version=` of a download.
@@ -49,7 +49,7 @@ pub struct FilePath {
 pub struct DownloadQuery {
     /// A version's id; the newest when absent.
     #[serde(default)]
-    version: Option<String>,
+    pub(super) version: Option<String>,
 }
 
 /// A file uploaded, or a new version of one: the `file` event of a school's stream.
@@ -64,9 +64,13 @@ pub struct FileEvent<'a> {
 }
 
 /// Tells everyone viewing the school (its members and CLB) that `file` is new or changed;
-/// never a school and an LSC's, which the CLB may not know of.
-fn tell(state: &AppState, file: &StoredFile) {
+/// a school and an LSC's, which the CLB may not know of, only to those in their agreements.
+pub(super) fn tell(state: &AppState, file: &StoredFile) {
     if file.place == "agreement" {
+        // Their CLB listens on the school's stream: the agreements' own room tells them.
+        if let Ok(agreements) = file.place_id.parse::<crate::ids::DocId>() {
+            state.rooms.files_changed(agreements);
+        }
         return;
     }
     let event = FileEvent {
@@ -201,6 +205,7 @@ async fn store(
     .await?;
     let file = state.db.file(id).await?.ok_or(AppError::NotFound)?;
     tell(state, &file);
+    super::file_names::check_later(state, &file);
     Ok(file)
 }
 
@@ -407,7 +412,11 @@ async fn reachable_file(
 }
 
 /// File `id`, not deleted, if the caller may reach its place; 404 otherwise.
-async fn file_for(state: &AppState, auth: &Authenticated, id: &str) -> Result<StoredFile, AppError> {
+pub(super) async fn file_for(
+    state: &AppState,
+    auth: &Authenticated,
+    id: &str,
+) -> Result<StoredFile, AppError> {
     Ok(reachable_file(state, auth, id, false).await?.0)
 }
 
@@ -465,6 +474,21 @@ pub async fn add_version(
     let (upload, note) = take(&state, &headers, body, query).await?;
     let file = store(&state, &auth, Destination::Version(file.id), upload, &note).await?;
     Ok((StatusCode::CREATED, Json(file)))
+}
+
+/// The version of `file` a `?version=` names, the newest when none; 404 when it names none.
+pub(super) fn version_of<'f>(
+    file: &'f StoredFile,
+    version: Option<&str>,
+) -> Result<&'f FileVersion, AppError> {
+    match version {
+        None => file.versions.first(),
+        Some(v) => {
+            let wanted: FileVersionId = found(v)?;
+            file.versions.iter().find(|x| x.id == wanted)
+        }
+    }
+    .ok_or(AppError::NotFound)
 }
 
 /// The single byte range a `Range` header asks for, within `size` bytes: `Ok(None)` for
@@ -528,14 +552,7 @@ pub async fn content(
 ) -> Result<Response, AppError> {
     let Query(query) = query?;
     let file = file_for(&state, &auth, &id).await?;
-    let version = match query.version.as_deref() {
-        None => file.versions.first(),
-        Some(v) => {
-            let wanted: FileVersionId = found(v)?;
-            file.versions.iter().find(|x| x.id == wanted)
-        }
-    }
-    .ok_or(AppError::NotFound)?;
+    let version = version_of(&file, query.version.as_deref())?;
     let size = u64::try_from(version.size).unwrap_or(0);
     audit(
         &state,

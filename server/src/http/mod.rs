@@ -13,6 +13,7 @@ mod body;
 mod client_address;
 mod comments;
 mod exports;
+mod file_names;
 mod files;
 mod history;
 pub mod limits;
@@ -34,6 +35,8 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
+
+pub use file_names::keep_read as keep_documents_read;
 
 use crate::config::ServeConfig;
 use crate::error::AppError;
@@ -204,4 +207,6 @@ fn ordinary() -> Router<AppState> {
         .route("/api/schools/{number}/files/deleted", get(files::deleted))
         .route("/api/files/{id}/versions", post(files::add_version))
         .route("/api/files/{id}/content", get(files::content))
+        .route("/api/files/{id}/names", get(file_names::get))
+        .route("/api/files/{id}/names/dismiss", post(file_names::dismiss))
 }

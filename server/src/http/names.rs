@@ -6,6 +6,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use samen_crdt::Section;
+use samen_crdt::meeting::Partner;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -77,12 +78,12 @@ pub async fn get(
     Ok(Json(names_of(&state, doc).await?))
 }
 
-/// `POST /api/documents/{id}/names/dismiss` body.
+/// `POST /api/documents/{id}/names/dismiss` and `POST /api/files/{id}/names/dismiss` body.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Dismiss {
     /// The name as the finding gives it (`name`); case does not matter.
     #[schema(min_length = 1, max_length = 120)]
-    name: String,
+    pub(super) name: String,
 }
 
 /// Dismisses a finding as no name ("dit is geen naam") for this document: it is no
@@ -121,12 +122,7 @@ pub async fn dismiss(
             "Only who may write this document can say a finding is no name.".into(),
         ));
     }
-    let name = body.name.trim().to_lowercase();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
-        return Err(AppError::BadRequest(format!(
-            "name: give the name as the finding shows it (1 to {MAX_NAME_CHARS} characters)"
-        )));
-    }
+    let name = dismissed_name(&body.name)?;
     let now = names_of(&state, doc).await?;
     if !now.findings.iter().any(|f| f.name.to_lowercase() == name) {
         return Err(AppError::Conflict(
@@ -136,6 +132,18 @@ pub async fn dismiss(
     state.db.dismiss_name(doc, &name, &auth.user.id).await?;
     state.rooms.names_changed(doc);
     Ok(Json(names_of(&state, doc).await?))
+}
+
+/// A name to dismiss as a finding gives it, lowercase (dismissals ignore case); 400 when it
+/// cannot be one.
+pub(super) fn dismissed_name(name: &str) -> Result<String, AppError> {
+    let name = name.trim().to_lowercase();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(AppError::BadRequest(format!(
+            "name: give the name as the finding shows it (1 to {MAX_NAME_CHARS} characters)"
+        )));
+    }
+    Ok(name)
 }
 
 /// The longest text `POST /api/names/check` reads (characters): a comment's or a title's.
@@ -187,16 +195,22 @@ pub async fn check(
     }))
 }
 
-/// A document of a school with open findings.
+/// A document of a school with open findings, or an uploaded file with names in its text.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DocumentWithNames {
-    /// `registration`, `meeting` or `agreements`.
+    /// `registration`, `meeting`, `agreements` or `file`.
     pub kind: &'static str,
-    /// Its id (the registration's, meeting's or agreements').
+    /// Its id (the registration's, meeting's, agreements' or file's).
     #[schema(value_type = String, format = "uuid")]
-    pub id: DocId,
-    /// Its title (for agreements: the LSC's name).
+    pub id: String,
+    /// Its title (for agreements: the LSC's name; for a file: its name).
     pub title: String,
+    /// For a file: where it is kept (`school`, `registration` or `agreement`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
+    /// For a file: the registration's or agreements' id (`""` for the school's documents).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub place_id: Option<String>,
     /// How many suspected names it holds.
     pub open: i64,
     /// When it was last checked (ms since the epoch).
@@ -208,7 +222,8 @@ pub struct DocumentWithNames {
 pub struct SchoolNames {
     /// The school.
     pub school: Institution,
-    /// Its documents the caller may open that hold suspected names, last checked first.
+    /// Its documents the caller may open that hold suspected names, last checked first;
+    /// then its files the caller may read with suspected names in their newest version.
     pub documents: Vec<DocumentWithNames>,
 }
 
@@ -231,7 +246,7 @@ pub async fn school(
     auth: Authenticated,
     Path(number): Path<String>,
 ) -> Result<Json<SchoolNames>, AppError> {
-    let (school, _) = super::meetings::table_of(&state, &auth, &number).await?;
+    let (school, partners) = super::meetings::table_of(&state, &auth, &number).await?;
     audit_read(
         &state.db,
         &auth.user.id,
@@ -256,10 +271,41 @@ pub async fn school(
         if let Some((kind, title)) = found {
             documents.push(DocumentWithNames {
                 kind,
-                id: doc,
+                id: doc.to_string(),
                 title,
+                place: None,
+                place_id: None,
                 open,
                 checked_at,
+            });
+        }
+    }
+    let school_or_clb = partners
+        .iter()
+        .any(|p| matches!(p, Partner::School | Partner::Clb));
+    for file in state.db.files_with_names(school.id).await? {
+        // Where the file is kept decides who reads it (as `files::reachable_file`).
+        let readable = match file.place.as_str() {
+            "school" => school_or_clb,
+            "registration" => match file.place_id.parse::<RegistrationId>() {
+                Ok(r) => super::access::reachable(&state, &auth, r).await?.is_some(),
+                Err(_) => false,
+            },
+            "agreement" => match file.place_id.parse::<AgreementId>() {
+                Ok(a) => super::agreements::reachable(&state, &auth, a).await?.is_some(),
+                Err(_) => false,
+            },
+            _ => false,
+        };
+        if readable {
+            documents.push(DocumentWithNames {
+                kind: "file",
+                id: file.id.to_string(),
+                title: file.name,
+                place: Some(file.place),
+                place_id: Some(file.place_id),
+                open: file.names,
+                checked_at: file.checked_at,
             });
         }
     }

@@ -37,7 +37,9 @@ use crate::history::SnapshotEvent;
                            a varuint count of this connection's update messages that are now \
                            durable) and the name guard's findings (message type 101, then a \
                            string: JSON `{\"findings\": [...]}` as `GET /api/documents/{id}/names` \
-                           gives them, sent on joining and whenever they change)."),
+                           gives them, sent on joining and whenever they change), and that the \
+                           files kept with the document changed (message type 102, nothing \
+                           after it; for a school and LSC's agreements, read their files again)."),
         ("token" = Option<String>, Query,
             description = "An API token, for clients that cannot set `Authorization` (`/sync` only)."),
     ),
@@ -206,6 +208,8 @@ they did not exist. Times are milliseconds since the Unix epoch.";
         super::files::agreement_list,
         super::files::agreement_upload,
         super::files::agreement_deleted,
+        super::file_names::get,
+        super::file_names::dismiss,
         sync,
         healthz,
         readyz,

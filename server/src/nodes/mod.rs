@@ -54,7 +54,7 @@ pub async fn relay(mut notices: mpsc::Receiver<Notice>, to: Listeners, mut shutd
             Topic::Logins => to.throttle.from_elsewhere(&body),
             Topic::Sockets => to.sockets.from_elsewhere(&from, &body),
             Topic::Writes => to.writes.from_elsewhere(&body),
-            Topic::Presence | Topic::Usage | Topic::Names => {
+            Topic::Presence | Topic::Usage | Topic::Names | Topic::Files => {
                 to.rooms.notice(Notice::Told { from, topic, body })
             }
         }

@@ -313,6 +313,8 @@ pub(crate) enum RoomCmd {
     Stored(Box<StoredBatch>),
     /// Someone dismissed a name in the document: check its names again.
     NamesChanged,
+    /// The files kept with the document changed: tell the Samen clients.
+    FilesChanged,
 }
 
 /// Presence in a document that a node tells the others ([`Topic::Presence`]).
@@ -595,6 +597,15 @@ impl Rooms {
                     self.names_changed_here(doc);
                 }
             }
+            Notice::Told {
+                topic: Topic::Files,
+                body,
+                ..
+            } => {
+                if let Ok(doc) = body.parse::<DocId>() {
+                    self.files_changed_here(doc);
+                }
+            }
             Notice::Told { .. } => {}
         }
     }
@@ -609,6 +620,20 @@ impl Rooms {
     fn names_changed_here(&self, id: DocId) {
         if let Some(handle) = self.inner.rooms.get(&id) {
             let _ = handle.tx.try_send(RoomCmd::NamesChanged);
+        }
+    }
+
+    /// The files kept with document `id` changed: its room, on this node and on the others,
+    /// tells its Samen clients (message 102), who read them again. For the documents whose
+    /// files no school event stream may carry (a school and its LSC's agreements).
+    pub fn files_changed(&self, id: DocId) {
+        self.files_changed_here(id);
+        self.inner.store.tell(Topic::Files, id.to_string());
+    }
+
+    fn files_changed_here(&self, id: DocId) {
+        if let Some(handle) = self.inner.rooms.get(&id) {
+            let _ = handle.tx.try_send(RoomCmd::FilesChanged);
         }
     }
 

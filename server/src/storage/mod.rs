@@ -281,6 +281,8 @@ pub enum Topic {
     Usage,
     /// A document whose dismissed names changed (the name guard checks it again).
     Names,
+    /// A document whose files changed (its room tells its Samen clients).
+    Files,
 }
 
 /// Where documents live.

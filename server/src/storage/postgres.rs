@@ -48,6 +48,7 @@ const WRITES: &str = "samen_writes";
 const USAGE: &str = "samen_usage";
 /// See [`PRESENCE`].
 const NAMES: &str = "samen_names";
+const FILES: &str = "samen_files";
 /// PostgreSQL's limit on a notice's payload is 8,000 bytes; a larger one is not told.
 const MAX_TOLD: usize = 7900;
 /// Things to tell waiting for the database before more are dropped.
@@ -87,6 +88,7 @@ impl Topic {
             Topic::Writes => WRITES,
             Topic::Usage => USAGE,
             Topic::Names => NAMES,
+            Topic::Files => FILES,
         }
     }
 }
@@ -148,7 +150,7 @@ async fn listen(pool: PgPool, node: Arc<str>, notices: mpsc::Sender<Notice>) {
             let mut listener = PgListener::connect_with(&pool).await?;
             listener
                 .listen_all([
-                    STORED, PRESENCE, EVENTS, LOGINS, SOCKETS, VIEWERS, WRITES, USAGE, NAMES,
+                    STORED, PRESENCE, EVENTS, LOGINS, SOCKETS, VIEWERS, WRITES, USAGE, NAMES, FILES,
                 ])
                 .await?;
             if notices.send(Notice::Missed).await.is_err() {
@@ -227,6 +229,7 @@ fn notice(channel: &str, payload: &str, node: &str) -> Option<Notice> {
         WRITES => Topic::Writes,
         USAGE => Topic::Usage,
         NAMES => Topic::Names,
+        FILES => Topic::Files,
         _ => return None,
     };
     let (from, body) = payload.split_once(':')?;

@@ -12,6 +12,8 @@ export interface FileVersion {
   uploaded_at: number
   /** Suspected names of pupils or teachers in its name (the name guard). */
   names: { name: string }[]
+  /** What the name guard found in its text (read by the server after the upload). */
+  text_check: { status: 'pending' | 'checked' | 'unreadable' | 'none'; names: number; checked_at: number | null }
 }
 
 export interface StoredFile {
@@ -88,3 +90,17 @@ export function typeLabel(mime: string): string {
 
 /** The file types the picker offers (the server decides by content). */
 export const ACCEPT = '.pdf,.docx,.xlsx,.pptx,.odt,.ods,.png,.jpg,.jpeg,.txt,.csv'
+
+/** The types the browser shows without help from elsewhere: images natively, PDF with pdf.js. */
+const PREVIEWABLE = new Set(['application/pdf', 'image/png', 'image/jpeg'])
+
+/** Whether a version of this type can be previewed in the page. */
+export function canPreview(mime: string): boolean {
+  return PREVIEWABLE.has(mime)
+}
+
+/** Where a version's bytes are downloaded (and previewed) from. */
+export function contentUrl(fileId: string, versionId?: string): string {
+  const base = `/api/files/${encodeURIComponent(fileId)}/content`
+  return versionId ? `${base}?version=${encodeURIComponent(versionId)}` : base
+}

@@ -23,6 +23,8 @@ const MSG_AUTH = 2
 const MSG_SAMEN_ACK = 100
 // The name guard's findings (JSON text), whenever they change; see names.ts.
 const MSG_SAMEN_NAMES = 101
+// The files kept with the document changed (nothing after the type): read them again.
+const MSG_SAMEN_FILES = 102
 // Close codes of the server's quotas (docs/architecture.md, "Resource bounds").
 const CLOSE_RATE_LIMITED = 4429
 const CLOSE_DAILY_QUOTA = 4413
@@ -38,7 +40,9 @@ export interface LiveDoc {
   destroy(): void
 }
 
-export function connectDoc(id: string, onSave: (state: SaveState) => void): LiveDoc {
+/** Opens document `id` live; `onFiles` hears that the files kept with it changed (for a
+ * school and LSC's agreements, whose files no school event stream carries). */
+export function connectDoc(id: string, onSave: (state: SaveState) => void, onFiles?: () => void): LiveDoc {
   const doc = new Y.Doc({ gc: false })
   const base = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/sync`
   const provider = new WebsocketProvider(base, id, doc, { params: { acks: '1' }, disableBc: true })
@@ -70,6 +74,9 @@ export function connectDoc(id: string, onSave: (state: SaveState) => void): Live
   }
   provider.messageHandlers[MSG_SAMEN_NAMES] = (_encoder, decoder) => {
     setFindings(doc, id, parseFindings(decoding.readVarString(decoder)))
+  }
+  provider.messageHandlers[MSG_SAMEN_FILES] = () => {
+    onFiles?.()
   }
   provider.messageHandlers[MSG_AUTH] = (_encoder, decoder) => {
     // The server refused a change (permission-denied) and closes the connection; stop

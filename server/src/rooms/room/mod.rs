@@ -170,6 +170,15 @@ struct Encoded {
 const STEP2_CACHE: usize = 4;
 
 impl Room {
+    /// The connections of Samen's own clients (`?acks=1`), who take messages 100 to 102.
+    fn samen_peers(&self) -> Vec<ConnId> {
+        self.peers
+            .iter()
+            .filter(|(_, peer)| peer.acks)
+            .map(|(conn, _)| *conn)
+            .collect()
+    }
+
     /// Forgets encodings of the document as it was.
     fn changed(&mut self) {
         self.encoded = Encoded::default();

@@ -109,13 +109,7 @@ impl Room {
         }
         let frame = message(&found);
         if self.names.last.as_ref() != Some(&frame) {
-            let samen: Vec<_> = self
-                .peers
-                .iter()
-                .filter(|(_, peer)| peer.acks)
-                .map(|(conn, _)| *conn)
-                .collect();
-            for conn in samen {
+            for conn in self.samen_peers() {
                 self.send(conn, frame.clone());
             }
             self.names.last = Some(frame);
