@@ -71,6 +71,7 @@ async fn a_name_typed_reaches_every_editor_and_a_dismissal_or_an_edit_clears_it(
             "id": reg.id,
             "title": "Testregistratie",
             "open": 2,
+            "in_comments": 0,
             "checked_at": list["documents"][0]["checked_at"],
         }])
     );
@@ -172,4 +173,89 @@ async fn names_in_a_meeting_reach_the_partners_at_its_table() {
             .is_some_and(|d| d.iter().any(|d| d["id"] == json!(id) && d["kind"] == "meeting")),
         "{list}"
     );
+}
+
+#[tokio::test]
+async fn names_in_stored_comments_count_for_their_registration_until_edited_or_dismissed() {
+    let server = crate::support::TestServer::start().await;
+    let sara = server.clb().await;
+    let tom = server.school_member("linde").await;
+    let nadia = server.school_member("anker").await;
+    let reg = sara.creates_registration().await;
+    let base = reg.path("/comments");
+    let (status, body) = tom
+        .post(&base, json!({ "body": "Gesprek gehad met de mama van Lotte." }))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let thread = body["thread"]["id"].as_str().expect("thread").to_owned();
+    let comment = body["thread"]["comments"][0]["id"]
+        .as_str()
+        .expect("comment")
+        .to_owned();
+    let (status, body) = sara
+        .post(
+            format!("{base}/{thread}/replies"),
+            json!({ "body": "Juf Roos volgt het op." }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    // The registration's names include its comments'; the school's list counts them.
+    let names = format!("/api/documents/{}/names", reg.id);
+    let (status, found) = sara.get(&names).await;
+    assert_eq!(status, 200, "{found}");
+    let in_comments: Vec<(String, String)> = found["comments"]
+        .as_array()
+        .expect("comments")
+        .iter()
+        .flat_map(|c| {
+            let id = c["comment"].as_str().unwrap_or("").to_owned();
+            c["findings"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(move |f| (id.clone(), f["name"].as_str().unwrap_or("").to_owned()))
+        })
+        .collect();
+    assert_eq!(in_comments.len(), 2, "{found}");
+    assert_eq!(in_comments[0], (comment.clone(), "Lotte".to_owned()));
+    assert_eq!(in_comments[1].1, "Roos");
+    assert_eq!(found["comments"][0]["findings"][0]["place"], "comment");
+    let listed = |list: &Value| {
+        list["documents"]
+            .as_array()
+            .expect("documents")
+            .iter()
+            .find(|d| d["id"] == reg.id.as_str())
+            .cloned()
+    };
+    let (_, list) = tom.get("/api/schools/100001/names").await;
+    let row = listed(&list).expect("the registration is listed for its comments");
+    assert_eq!(
+        (row["open"].as_i64(), row["in_comments"].as_i64()),
+        (Some(2), Some(2)),
+        "{row}"
+    );
+
+    // Edited without the name, dismissed as no name: nothing is left, and it leaves the list.
+    let (status, _) = tom
+        .patch(
+            format!("{base}/{thread}/comments/{comment}"),
+            json!({ "body": "Gesprek gehad met de ouders." }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, left) = tom
+        .post(format!("{names}/dismiss"), json!({ "name": "Roos" }))
+        .await;
+    assert_eq!(status, 200, "{left}");
+    assert_eq!(left["comments"], json!([]), "{left}");
+    let (_, list) = tom.get("/api/schools/100001/names").await;
+    assert!(listed(&list).is_none(), "{list}");
+
+    // Another school's member sees none of it.
+    let (status, _) = nadia.get(&names).await;
+    assert_eq!(status, 404);
+    let (_, theirs) = nadia.get("/api/schools/100002/names").await;
+    assert!(listed(&theirs).is_none());
 }

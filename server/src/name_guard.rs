@@ -115,6 +115,42 @@ pub fn file_findings(text: &str, context: &Context) -> Vec<FileNameFinding> {
         .collect()
 }
 
+/// The suspected names in a registration's comment, stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct CommentNames {
+    /// The comment.
+    #[schema(value_type = String, format = "uuid")]
+    pub comment: crate::ids::CommentId,
+    /// What the name guard finds in it (`place` is `comment`), nobody dismissed.
+    pub findings: Vec<NameFinding>,
+}
+
+/// The suspected names nobody dismissed in comments (comment, text), comment by comment;
+/// comments without any are left out.
+pub fn comment_findings(
+    comments: &[(crate::ids::CommentId, String)],
+    context: &Context,
+) -> Vec<CommentNames> {
+    comments
+        .iter()
+        .filter_map(|(comment, text)| {
+            let findings: Vec<NameFinding> = samen_names::find_names(text, &context.allowed)
+                .into_iter()
+                .filter(|found| {
+                    !context
+                        .dismissed
+                        .contains(&text[found.start..found.end].to_lowercase())
+                })
+                .map(|found| finding("comment", text, found))
+                .collect();
+            (!findings.is_empty()).then_some(CommentNames {
+                comment: *comment,
+                findings,
+            })
+        })
+        .collect()
+}
+
 /// The suspected names in a piece of text outside a document (a comment, a title).
 pub fn text_findings(text: &str) -> Vec<NameFinding> {
     samen_names::find_names(text, &samen_names::allowed([]))

@@ -4,7 +4,7 @@
 use sqlx::Row;
 
 use super::{Db, DbError};
-use crate::ids::{DocId, FileId, InstitutionId, UserId};
+use crate::ids::{CommentId, DocId, FileId, InstitutionId, RegistrationId, UserId};
 
 /// A finding someone dismissed as no name ("dit is geen naam").
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -42,6 +42,40 @@ impl Db {
                    WHERE c.school_id = $1
              UNION SELECT i.name FROM lsc_schools l JOIN institutions i ON i.id = l.lsc_id
                    WHERE l.school_id = $1",
+        )
+        .bind(school)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The text of every comment of registration `registration` not deleted: (comment,
+    /// text), oldest first.
+    pub async fn comment_texts(
+        &self,
+        registration: RegistrationId,
+    ) -> Result<Vec<(CommentId, String)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.body FROM comments c JOIN comment_threads t ON t.id = c.thread_id
+             WHERE t.registration_id = $1 AND c.deleted_at IS NULL ORDER BY c.created_at, c.id",
+        )
+        .bind(registration)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("id")?, row.try_get("body")?)))
+            .collect()
+    }
+
+    /// The registrations of school `school` with comments not deleted.
+    pub async fn registrations_with_comments(
+        &self,
+        school: InstitutionId,
+    ) -> Result<Vec<RegistrationId>, DbError> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT t.registration_id FROM comments c
+             JOIN comment_threads t ON t.id = c.thread_id
+             JOIN registrations r ON r.id = t.registration_id
+             WHERE r.school_id = $1 AND c.deleted_at IS NULL",
         )
         .bind(school)
         .fetch_all(&self.pool)

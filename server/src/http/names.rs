@@ -18,7 +18,7 @@ use crate::auth::Authenticated;
 use crate::db::{Institution, NameDismissal};
 use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
 use crate::ids::{AgreementId, DocId, MeetingId, RegistrationId};
-use crate::name_guard::{Context, NameFinding, findings};
+use crate::name_guard::{CommentNames, Context, NameFinding, comment_findings, findings};
 use crate::state::AppState;
 
 /// The longest name one can dismiss (characters): longer is no name the detector finds.
@@ -38,6 +38,9 @@ pub struct DocumentNames {
     pub findings: Vec<NameFinding>,
     /// What people dismissed as no name in this document, oldest first.
     pub dismissals: Vec<NameDismissal>,
+    /// For a registration: its comments with suspected names nobody dismissed (dismissing
+    /// a name in the registration dismisses it in its comments too).
+    pub comments: Vec<CommentNames>,
 }
 
 /// The findings in document `doc` as it stands, and its dismissals.
@@ -46,12 +49,19 @@ async fn names_of(state: &AppState, doc: DocId) -> Result<DocumentNames, AppErro
     let dismissals = state.db.name_dismissals(doc).await?;
     let dismissed: Vec<String> = dismissals.iter().map(|d| d.name.clone()).collect();
     let doc_state = state.rooms.document_state(doc).await?;
-    let findings = super::blocking(move || {
+    // A meeting's or agreements' id names no registration: no comments.
+    let comments = state.db.comment_texts(RegistrationId::from(doc)).await?;
+    let (findings, comments) = super::blocking(move || {
+        let context = Context::new(&institutions, dismissed);
         samen_crdt::text::doc_from_state(&doc_state)
-            .map(|doc| findings(&doc, &Context::new(&institutions, dismissed)))
+            .map(|doc| (findings(&doc, &context), comment_findings(&comments, &context)))
     })
     .await?;
-    Ok(DocumentNames { findings, dismissals })
+    Ok(DocumentNames {
+        findings,
+        dismissals,
+        comments,
+    })
 }
 
 /// The suspected names in a document and what was dismissed in it, for everyone who may
@@ -124,7 +134,13 @@ pub async fn dismiss(
     }
     let name = dismissed_name(&body.name)?;
     let now = names_of(&state, doc).await?;
-    if !now.findings.iter().any(|f| f.name.to_lowercase() == name) {
+    let in_comments = now.comments.iter().flat_map(|c| &c.findings);
+    if !now
+        .findings
+        .iter()
+        .chain(in_comments)
+        .any(|f| f.name.to_lowercase() == name)
+    {
         return Err(AppError::Conflict(
             "This is no suspected name in the document (any more); nothing to dismiss.".into(),
         ));
@@ -211,8 +227,10 @@ pub struct DocumentWithNames {
     /// For a file: the registration's or agreements' id (`""` for the school's documents).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub place_id: Option<String>,
-    /// How many suspected names it holds.
+    /// How many suspected names it holds (for a registration, with its comments').
     pub open: i64,
+    /// How many of them stand in a registration's comments.
+    pub in_comments: i64,
     /// When it was last checked (ms since the epoch).
     pub checked_at: i64,
 }
@@ -276,8 +294,56 @@ pub async fn school(
                 place: None,
                 place_id: None,
                 open,
+                in_comments: 0,
                 checked_at,
             });
+        }
+    }
+    // Comments are read now (they are few, and short): names in them count for their
+    // registration.
+    let institutions = state.db.institutions_around(school.id).await?;
+    for registration in state.db.registrations_with_comments(school.id).await? {
+        let Some((r, _)) = super::access::reachable(&state, &auth, registration).await? else {
+            continue;
+        };
+        let doc = DocId::from(registration);
+        let dismissed: Vec<String> = state
+            .db
+            .name_dismissals(doc)
+            .await?
+            .into_iter()
+            .map(|d| d.name)
+            .collect();
+        let comments = state.db.comment_texts(registration).await?;
+        let institutions = institutions.clone();
+        let found = super::blocking(move || {
+            let context = Context::new(&institutions, dismissed);
+            Ok::<_, AppError>(comment_findings(&comments, &context))
+        })
+        .await?;
+        let n = i64::try_from(found.iter().map(|c| c.findings.len()).sum::<usize>()).unwrap_or(i64::MAX);
+        if n == 0 {
+            continue;
+        }
+        let id = doc.to_string();
+        match documents
+            .iter_mut()
+            .find(|d| d.kind == "registration" && d.id == id)
+        {
+            Some(listed) => {
+                listed.open += n;
+                listed.in_comments = n;
+            }
+            None => documents.push(DocumentWithNames {
+                kind: "registration",
+                id,
+                title: r.title,
+                place: None,
+                place_id: None,
+                open: n,
+                in_comments: n,
+                checked_at: crate::db::now(),
+            }),
         }
     }
     let school_or_clb = partners
@@ -305,6 +371,7 @@ pub async fn school(
                 place: Some(file.place),
                 place_id: Some(file.place_id),
                 open: file.names,
+                in_comments: 0,
                 checked_at: file.checked_at,
             });
         }

@@ -183,8 +183,21 @@ export function pieces(text: string, names: string[]): { text: string; name: boo
 }
 
 /** A document's findings that stand in `place`, kept up to date for a component's life. */
-export function watchFindings(doc: Y.Doc, place: string, set: (names: string[]) => void): () => void {
-  const update = () => set(findingsOf(doc).findings.filter((f) => f.place === place).map((f) => f.name))
+export function watchFindings(doc: Y.Doc, place: string, set: (findings: NameFinding[]) => void): () => void {
+  const update = () => set(findingsOf(doc).findings.filter((f) => f.place === place))
   update()
   return onFindings(doc, update)
+}
+
+/** Where the finding's phrase stands in `text` (its first occurrence), or null. */
+export function phraseIn(text: string, finding: NameFinding): { from: number; to: number } | null {
+  const match = phraseRegex(finding.phrase).exec(text)
+  return match ? { from: match.index, to: match.index + match[0].length } : null
+}
+
+/** `text` with `words` in the place of the finding's phrase, spaces tidied. */
+export function replacePhrase(text: string, finding: NameFinding, words: string): string {
+  const at = phraseIn(text, finding)
+  if (!at) return text
+  return (text.slice(0, at.from) + words + text.slice(at.to)).replace(/ {2,}/g, ' ')
 }
