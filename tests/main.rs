@@ -28,6 +28,7 @@ mod operations;
 mod permissions;
 mod persistence;
 mod policy;
+mod search;
 mod sync;
 mod timeouts;
 mod totp;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::{As, CLB, TestServer};
 
 /// Every route of the API, with the path as the document spells it.
-const ROUTES: [(&str, &str); 82] = [
+const ROUTES: [(&str, &str); 83] = [
     ("post", "/api/login"),
     ("post", "/api/login/totp"),
     ("post", "/api/logout"),
@@ -84,6 +84,7 @@ const ROUTES: [(&str, &str); 82] = [
     ("post", "/api/files/{id}/versions"),
     ("get", "/api/files/{id}/content"),
     ("get", "/api/files/{id}/names"),
+    ("get", "/api/search"),
     ("post", "/api/files/{id}/names/dismiss"),
     ("delete", "/api/files/{id}"),
     ("post", "/api/files/{id}/restore"),
@@ -1133,6 +1134,22 @@ async fn openapi_schemas_match_real_answers() {
         linde,
         None,
         200,
+    )
+    .await;
+    // Search finds it by its name.
+    let search = ("get", "/api/search", "/api/search?q=plan");
+    let found = checked(&server, &doc, search, linde, None, 200).await;
+    assert!(
+        found["results"].as_array().is_some_and(|r| !r.is_empty()),
+        "{found}"
+    );
+    checked(
+        &server,
+        &doc,
+        ("get", "/api/search", "/api/search?q="),
+        linde,
+        None,
+        400,
     )
     .await;
     // The name guard on its text: read, and a dismissal of no finding.

@@ -474,6 +474,12 @@ async fn every_route_answers_each_role_as_the_rules_say() {
         ),
         (
             "GET",
+            "/api/search?q=pesten".into(),
+            None,
+            [401, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
             "/api/schools/100002/names".into(),
             None,
             [401, 200, 404, 200, 404, 200],

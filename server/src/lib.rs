@@ -26,6 +26,7 @@ pub mod name_guard;
 pub mod nodes;
 pub mod report;
 pub mod rooms;
+pub mod search;
 pub mod security;
 pub mod state;
 pub mod storage;
@@ -205,6 +206,7 @@ pub async fn serve(
         blobs: blobs.clone(),
     };
     tokio::spawn(http::keep_documents_read(state.clone(), stop_rx.clone()));
+    tokio::spawn(search::index_what_is_missing(db.clone(), rooms.clone()));
     let listener = TcpListener::bind(config.addr).await?;
     let local = listener.local_addr()?;
     let metrics_listener = match (config.metrics_addr, metrics_security) {

@@ -929,11 +929,16 @@ test('a schoolbeeldoverleg end to end: three partners, the chair leads, action i
   const item = (page) => page.locator('[data-action]', { hasText: 'Observatie-instrument delen' })
   await item(lsc).getByRole('checkbox').check()
   await school.waitForFunction(() => document.querySelector('[data-action] input[type=checkbox]')?.checked === true)
-  await clb.getByLabel('Wat').fill('Trajectoverzicht actualiseren')
+  await clb.getByLabel('Wat').fill('Trajectoverzicht actualiseren met juf An')
   await clb.getByLabel('Wie').selectOption({ label: 'LSC Demo' })
   await clb.getByRole('button', { name: 'Actie toevoegen' }).click()
   await item(lsc).first().waitFor()
-  await lsc.locator('[data-action]', { hasText: 'Trajectoverzicht actualiseren' }).waitFor()
+  // The name guard marks the name in the item, and one click replaces it for everyone.
+  const named = lsc.locator('[data-action]', { hasText: 'Trajectoverzicht actualiseren' })
+  await named.locator('[data-name-hint="An"]').waitFor({ timeout: 10000 })
+  await named.locator('[data-name-hint="An"]').getByRole('button', { name: '→ de leerkracht' }).click()
+  await school.locator('[data-action]', { hasText: 'Trajectoverzicht actualiseren met de leerkracht' }).waitFor()
+  await named.locator('[data-name-hint]').waitFor({ state: 'detached', timeout: 10000 })
   await school.screenshot({ path: join(shots, 'meeting-mode.png'), fullPage: true })
   await lsc.setViewportSize({ width: 390, height: 844 })
   await lsc.screenshot({ path: join(shots, 'meeting-mode-phone.png'), fullPage: true })
@@ -1120,6 +1125,22 @@ test('the name guard underlines a name as it is typed, a replacement clears it f
   await commentHint.getByRole('button', { name: '→ de leerkracht' }).click()
   assert.equal(await school.inputValue('#new-comment'), 'Graag overleg met de leerkracht hierover.')
   await commentHint.waitFor({ state: 'detached' })
+
+  // A stored comment is read as well: its author can replace the name in one click, the
+  // others see the hint (and may say it is no name).
+  await clb.evaluate(async (reg) => {
+    await fetch(`/api/registrations/${reg}/comments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ body: 'Overleg met juf An gepland.' }),
+    })
+  }, id)
+  const stored = (page) => page.locator('.comment', { hasText: 'Overleg met' }).locator('[data-name-hint="An"]')
+  await stored(school).waitFor({ timeout: 10000 })
+  assert.equal(await stored(school).getByRole('button', { name: '→ de leerkracht' }).count(), 0, 'not the school\'s comment to change')
+  await stored(clb).getByRole('button', { name: '→ de leerkracht' }).click()
+  await clb.locator('.comment', { hasText: 'Overleg met de leerkracht gepland.' }).waitFor()
+  await stored(school).waitFor({ state: 'detached', timeout: 10000 })
   assert.deepEqual(pageErrors.slice(errorsBefore), [], 'no page had an uncaught error')
 })
 
@@ -1390,4 +1411,33 @@ test('the name guard reads an uploaded document: its names counted live, shown w
   assert.deepEqual(pageErrors.slice(errorsBefore), [], 'no page had an uncaught error')
   await school.context().close()
   await clb.context().close()
+})
+
+test('search finds Dutch word forms the user may read, with the words marked, and the query survives Back', async () => {
+  const errorsBefore = pageErrors.length
+  const clb = await person('clb@demo.test')
+  const other = await person('linde@demo.test')
+  await clb.goto(`${base}/`)
+  await clb.getByTestId('search-link').click()
+  await clb.waitForURL(/\/zoeken/)
+  // The demo's "problematische afwezigheden" at Het Anker, found by another form.
+  await clb.getByLabel('Zoektermen').fill('afwezig')
+  await clb.getByRole('button', { name: 'Zoeken', exact: true }).click()
+  await clb.waitForURL(/q=afwezig/)
+  const result = clb.locator('[data-search-result]').first()
+  await result.waitFor({ timeout: 15000 })
+  assert.match(await result.locator('mark').first().textContent(), /afwezig/i)
+  assert.match(await result.textContent(), /Het Anker · (Titel|Signaal) · 2026-2027/)
+  await result.getByRole('link').click()
+  await clb.waitForURL(/\/registraties\//)
+  await clb.goBack()
+  await clb.locator('[data-search-result]').first().waitFor()
+  assert.equal(await clb.getByLabel('Zoektermen').inputValue(), 'afwezig')
+  // Another school's member finds nothing of Het Anker's.
+  await other.goto(`${base}/zoeken?q=afwezig`)
+  await other.locator('[data-search] .empty, [data-search-result]').first().waitFor({ timeout: 15000 })
+  for (const text of await other.locator('[data-search-result]').allTextContents()) assert.doesNotMatch(text, /Het Anker/)
+  assert.deepEqual(pageErrors.slice(errorsBefore), [], 'no page had an uncaught error')
+  await clb.context().close()
+  await other.context().close()
 })

@@ -122,7 +122,8 @@ pub struct CommentEvent<'a> {
     pub thread: &'a Thread,
 }
 
-fn announce(state: &AppState, registration: &Registration, thread: &Thread) {
+async fn announce(state: &AppState, registration: &Registration, thread: &Thread) {
+    crate::search::index_thread(&state.db, registration, thread).await;
     let event = CommentEvent {
         registration_id: registration.id,
         thread,
@@ -254,7 +255,7 @@ pub async fn create(
         "ok",
     )
     .await?;
-    announce(&state, &registration, &thread);
+    announce(&state, &registration, &thread).await;
     Ok((StatusCode::CREATED, Json(ThreadResponse { thread })))
 }
 
@@ -313,7 +314,7 @@ pub async fn reply(
         "ok",
     )
     .await?;
-    announce(&state, &registration, &thread);
+    announce(&state, &registration, &thread).await;
     Ok((StatusCode::CREATED, Json(ThreadResponse { thread })))
 }
 
@@ -386,7 +387,7 @@ pub async fn edit(
         "ok",
     )
     .await?;
-    announce(&state, &registration, &thread);
+    announce(&state, &registration, &thread).await;
     Ok(Json(ThreadResponse { thread }))
 }
 
@@ -424,7 +425,7 @@ pub async fn delete(
         "ok",
     )
     .await?;
-    announce(&state, &registration, &thread);
+    announce(&state, &registration, &thread).await;
     Ok(Json(ThreadResponse { thread }))
 }
 
@@ -456,7 +457,7 @@ async fn set_resolved(
         "ok",
     )
     .await?;
-    announce(&state, &registration, &thread);
+    announce(&state, &registration, &thread).await;
     Ok(Json(ThreadResponse { thread }))
 }
 

@@ -205,6 +205,7 @@ async fn store(
     .await?;
     let file = state.db.file(id).await?.ok_or(AppError::NotFound)?;
     tell(state, &file);
+    crate::search::index_file(&state.db, &file).await;
     super::file_names::check_later(state, &file);
     Ok(file)
 }
@@ -676,6 +677,7 @@ pub async fn delete(
     super::audit::audit_with(&state, &auth.user.id, "file.delete", file.id.to_string(), reason).await?;
     let file = state.db.file(file.id).await?.ok_or(AppError::NotFound)?;
     tell(&state, &file);
+    crate::search::index_file(&state.db, &file).await;
     Ok(Json(file))
 }
 
@@ -716,6 +718,7 @@ pub async fn restore(
     .await?;
     let file = state.db.file(file.id).await?.ok_or(AppError::NotFound)?;
     tell(&state, &file);
+    crate::search::index_file(&state.db, &file).await;
     Ok(Json(file))
 }
 

@@ -25,6 +25,7 @@ mod overview;
 mod registrations;
 mod reports;
 mod schools;
+mod search;
 mod sync;
 mod totp;
 
@@ -208,5 +209,6 @@ fn ordinary() -> Router<AppState> {
         .route("/api/files/{id}/versions", post(files::add_version))
         .route("/api/files/{id}/content", get(files::content))
         .route("/api/files/{id}/names", get(file_names::get))
+        .route("/api/search", get(search::search))
         .route("/api/files/{id}/names/dismiss", post(file_names::dismiss))
 }

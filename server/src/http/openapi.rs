@@ -209,6 +209,7 @@ they did not exist. Times are milliseconds since the Unix epoch.";
         super::files::agreement_upload,
         super::files::agreement_deleted,
         super::file_names::get,
+        super::search::search,
         super::file_names::dismiss,
         sync,
         healthz,

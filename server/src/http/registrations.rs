@@ -157,6 +157,7 @@ pub async fn patch(
     };
     let updated = state.db.patch_registration(registration.id, &patch).await?;
     state.events.registration_changed(updated.school_id, &updated);
+    crate::search::index_title(&state.db, &updated).await;
     audit(
         &state,
         Some(auth.user.id.to_string()),

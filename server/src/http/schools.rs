@@ -239,6 +239,7 @@ pub async fn create_registration(
     };
     let registration = state.db.create_registration(new).await?;
     state.events.registration_changed(school.id, &registration);
+    crate::search::index_title(&state.db, &registration).await;
     audit(
         &state,
         Some(auth.user.id.to_string()),

@@ -12,6 +12,7 @@ export type Route =
   | { page: 'agreement'; id: string }
   | { page: 'notifications' }
   | { page: 'account' }
+  | { page: 'search' }
   | { page: 'notfound' }
 
 function parse(path: string): Route {
@@ -19,6 +20,7 @@ function parse(path: string): Route {
   if (path === '/login') return { page: 'login' }
   if (path === '/meldingen') return { page: 'notifications' }
   if (path === '/account') return { page: 'account' }
+  if (path === '/zoeken') return { page: 'search' }
   if (path === '/clb/overzicht') return { page: 'clbSummary' }
   let m = path.match(/^\/scholen\/([^/]+)\/?$/)
   if (m) return { page: 'overview', school: decodeURIComponent(m[1]) }

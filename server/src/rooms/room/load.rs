@@ -63,6 +63,7 @@ impl Room {
             rng: rooms.fork_rng(),
             encoded: Default::default(),
             names: super::names::NameWatch::new(rooms.clock.now()),
+            search: super::search::SearchWatch::new(rooms.clock.now()),
             last_snapshot_ms,
             rooms,
         })

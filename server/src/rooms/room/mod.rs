@@ -36,6 +36,7 @@ mod load;
 mod names;
 mod nodes;
 mod run;
+mod search;
 mod update;
 mod versions;
 
@@ -149,6 +150,8 @@ pub(super) struct Room {
     encoded: Encoded,
     /// Suspected names in the document (the name guard).
     names: names::NameWatch,
+    /// What the search index holds of the document.
+    search: search::SearchWatch,
     rooms: Arc<RoomsInner>,
 }
 
@@ -183,6 +186,7 @@ impl Room {
     fn changed(&mut self) {
         self.encoded = Encoded::default();
         self.names.changed();
+        self.search.changed();
     }
 
     /// The whole document as a v1 update.

@@ -59,6 +59,7 @@ impl Room {
                     _ = tick.tick() => {
                         self.expire_presence().await;
                         Box::pin(self.check_names()).await;
+                        Box::pin(self.index_search()).await;
                         if self.rooms.store.shared() {
                             Box::pin(self.nodes_tick()).await;
                         }

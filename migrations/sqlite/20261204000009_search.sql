@@ -1,0 +1,24 @@
+-- Search (issue 18): the text of what people may search, in pieces ("entries": a
+-- registration's title, each of its sections, each comment, a document's name), and the
+-- index terms of each piece (`samen-search`: folded, stemmed Dutch). `rterm` is the term
+-- reversed, so that the tail of a compound (`cyberpesten` for `pesten`) is a range scan
+-- like its head. A school's own documents have no registration.
+CREATE TABLE search_entries (
+    id              TEXT    NOT NULL PRIMARY KEY,
+    school_id       INTEGER NOT NULL REFERENCES institutions (id),
+    registration_id TEXT    REFERENCES registrations (id),
+    -- 'title', a section's name, 'comment', 'file'.
+    part            TEXT    NOT NULL,
+    text            TEXT    NOT NULL,
+    updated_at      INTEGER NOT NULL
+) STRICT;
+CREATE INDEX search_entries_registration ON search_entries (registration_id);
+
+CREATE TABLE search_terms (
+    term     TEXT NOT NULL,
+    rterm    TEXT NOT NULL,
+    entry_id TEXT NOT NULL REFERENCES search_entries (id),
+    PRIMARY KEY (term, entry_id)
+) STRICT;
+CREATE INDEX search_terms_rterm ON search_terms (rterm);
+CREATE INDEX search_terms_entry ON search_terms (entry_id);

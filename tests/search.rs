@@ -1,0 +1,171 @@
+//! Search (issue 18) over a real server: Dutch inflections and compounds, accents, the
+//! live index (a section typed over a WebSocket is found once stored), comments and
+//! documents' names, filters, and the permission boundary: a school never finds another
+//! school's words, an LSC never finds a registration.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::{Person, TestServer, type_paragraph};
+
+/// The snippets `who` finds for `query` (with `&filters`), waiting up to a few seconds for
+/// at least `at_least` of them in registration `only` (when given; the index follows edits
+/// a moment later).
+async fn finds_in(
+    who: &Person<'_>,
+    query: &str,
+    filters: &str,
+    at_least: usize,
+    only: Option<&str>,
+) -> Vec<Value> {
+    let path = format!(
+        "/api/search?q={}{filters}",
+        percent_encoding::utf8_percent_encode(query, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let until = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, body) = who.get(&path).await;
+        assert_eq!(status, 200, "{who} searches {query}: {body}");
+        let results: Vec<Value> = body["results"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| only.is_none_or(|id| r["registration"]["id"] == id))
+            .collect();
+        if results.len() >= at_least || tokio::time::Instant::now() > until {
+            return results;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn finds(who: &Person<'_>, query: &str, filters: &str, at_least: usize) -> Vec<Value> {
+    finds_in(who, query, filters, at_least, None).await
+}
+
+fn marked(result: &Value) -> Vec<String> {
+    let snippet: Vec<char> = result["snippet"].as_str().unwrap_or("").chars().collect();
+    result["highlights"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|h| {
+            let (from, to) = (
+                h[0].as_u64().unwrap_or(0) as usize,
+                h[1].as_u64().unwrap_or(0) as usize,
+            );
+            snippet[from..to].iter().collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn dutch_words_are_found_in_their_forms_and_only_where_the_caller_may_read() {
+    let server = TestServer::start().await;
+    let sara = server.clb().await;
+    let tom = server.school_member("linde").await;
+    let nadia = server.school_member("anker").await;
+    let lotte = server.lsc().await;
+
+    // A registration at De Linde: its section typed live, a comment, an attachment.
+    let reg = sara.creates_registration().await;
+    let client = sara.opens(&reg).await;
+    type_paragraph(
+        &client,
+        "summary",
+        "Veel leerlingen worden gepest; het pestgedrag neemt toe.",
+    );
+    type_paragraph(
+        &client,
+        "advice",
+        "Werk aan de coördinatie van cyberpesten op school.",
+    );
+    client.durable(Duration::from_secs(10)).await.expect("stored");
+    let (status, _) = tom
+        .post(
+            reg.path("/comments"),
+            json!({ "body": "De pesterijen gebeuren vooral op de speelplaats." }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = crate::files::upload(
+        &tom,
+        &reg.path("/files"),
+        "Plan tegen pesten.txt",
+        "text/plain",
+        b"Een plan.\n".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 201);
+
+    // `pesten` finds `gepest`, `pestgedrag`, `cyberpesten`, `pesterijen` and `pesten` in
+    // the document's name.
+    let ours = |results: Vec<Value>| -> Vec<Value> {
+        results
+            .into_iter()
+            .filter(|r| r["registration"]["id"] == reg.id.as_str())
+            .collect()
+    };
+    let found = finds_in(&sara, "pesten", "", 4, Some(&reg.id)).await;
+    let mut parts: Vec<&str> = found.iter().map(|r| r["part"].as_str().unwrap_or("")).collect();
+    parts.sort();
+    assert_eq!(parts, ["advice", "comment", "file", "summary"], "{found:?}");
+    let summary = found.iter().find(|r| r["part"] == "summary").expect("summary");
+    assert_eq!(marked(summary), ["gepest", "pestgedrag"], "{summary}");
+    assert_eq!(summary["registration"]["id"], reg.id.as_str());
+    assert_eq!(summary["school"]["number"], "100001");
+    let advice = found.iter().find(|r| r["part"] == "advice").expect("advice");
+    assert_eq!(marked(advice), ["cyberpesten"], "{advice}");
+
+    // Accents fold both ways; every word must match.
+    assert_eq!(finds(&tom, "coordinatie", "", 1).await.len(), 1);
+    assert_eq!(finds(&tom, "COÖRDINATIE cyberpest", "", 1).await.len(), 1);
+    assert!(finds(&tom, "coordinatie speelplaats", "", 0).await.is_empty());
+
+    // Filters.
+    let filtered = finds(&sara, "pesten", "&school=100001&kind=signal&status=open", 4).await;
+    assert_eq!(ours(filtered).len(), 4);
+    assert!(ours(finds(&sara, "pesten", "&kind=consultation", 0).await).is_empty());
+    let elsewhere = finds(&sara, "pesten", "&school=100002", 0).await;
+    assert!(
+        elsewhere.iter().all(|r| r["school"]["number"] == "100002"),
+        "{elsewhere:?}"
+    );
+    assert!(ours(elsewhere).is_empty());
+
+    // Another school's member finds nothing of it (nor of De Linde's), an LSC nothing at all.
+    for query in ["pesten", "speelplaats", "coordinatie"] {
+        let theirs = finds(&nadia, query, "", 0).await;
+        assert!(
+            theirs.iter().all(|r| r["school"]["number"] == "100002"),
+            "{theirs:?}"
+        );
+    }
+    assert!(finds(&lotte, "pesten", "", 0).await.is_empty());
+
+    // A section written later is found by its new words.
+    type_paragraph(&client, "goals", "Zwemlessen in kleine groepen tegen de zomer.");
+    client.durable(Duration::from_secs(10)).await.expect("stored");
+    let goals = finds_in(&tom, "zwemles", "", 1, Some(&reg.id)).await;
+    assert_eq!(goals.len(), 1, "{goals:?}");
+    assert_eq!(goals[0]["part"], "goals");
+
+    // Bad queries change nothing and say what to do.
+    let (status, body) = tom.get("/api/search?q=").await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = tom.get(format!("/api/search?q={}", "a".repeat(201))).await;
+    assert_eq!(status, 400);
+    let (status, _) = tom.get("/api/search").await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn what_existed_before_the_index_is_indexed_at_start() {
+    // The demo's registrations were written without any index: a start indexes them.
+    let server = TestServer::start().await;
+    let sara = server.clb().await;
+    let found = finds(&sara, "afwezig", "", 1).await;
+    assert!(!found.is_empty(), "the demo's registrations are searchable");
+}
