@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::{As, CLB, TestServer};
 
 /// Every route of the API, with the path as the document spells it.
-const ROUTES: [(&str, &str); 83] = [
+const ROUTES: [(&str, &str); 84] = [
     ("post", "/api/login"),
     ("post", "/api/login/totp"),
     ("post", "/api/logout"),
@@ -85,6 +85,7 @@ const ROUTES: [(&str, &str); 83] = [
     ("get", "/api/files/{id}/content"),
     ("get", "/api/files/{id}/names"),
     ("get", "/api/search"),
+    ("get", "/api/registrations/{id}/earlier-advice"),
     ("post", "/api/files/{id}/names/dismiss"),
     ("delete", "/api/files/{id}"),
     ("post", "/api/files/{id}/restore"),
@@ -666,6 +667,9 @@ async fn openapi_schemas_match_real_answers() {
         200,
     )
     .await;
+    let earlier = format!("/api/registrations/{demo}/earlier-advice");
+    let route = ("get", "/api/registrations/{id}/earlier-advice", earlier.as_str());
+    checked(&server, &doc, route, clb, None, 200).await;
 
     // Versions of the demo registration: name one, list, read, compare, restore.
     let snapshots = format!("/api/registrations/{demo}/snapshots");

@@ -128,6 +128,12 @@ async fn every_route_answers_each_role_as_the_rules_say() {
         ),
         (
             "GET",
+            format!("/api/registrations/{reg}/earlier-advice"),
+            None,
+            [401, 200, 200, 404, 404, 404],
+        ),
+        (
+            "GET",
             format!("/api/registrations/{reg}/snapshots"),
             None,
             [401, 200, 200, 404, 404, 404],

@@ -169,3 +169,96 @@ async fn what_existed_before_the_index_is_indexed_at_start() {
     let found = finds(&sara, "afwezig", "", 1).await;
     assert!(!found.is_empty(), "the demo's registrations are searchable");
 }
+
+/// A registration at `school` on bullying, with a summary and (when given) advice, typed
+/// by the CLB and stored; its id.
+async fn written(sara: &Person<'_>, school: &str, summary: &str, advice: Option<&str>) -> String {
+    let (status, body) = sara
+        .post(
+            format!("/api/schools/{school}/registrations"),
+            json!({ "kind": "signal", "title": "Signaal over pesten", "theme": "pesten" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let reg = crate::support::Reg {
+        id: body["id"].as_str().expect("id").to_owned(),
+    };
+    let client = sara.opens(&reg).await;
+    type_paragraph(&client, "summary", summary);
+    if let Some(advice) = advice {
+        type_paragraph(&client, "advice", advice);
+    }
+    client.durable(Duration::from_secs(10)).await.expect("stored");
+    reg.id
+}
+
+#[tokio::test]
+async fn earlier_advice_on_the_theme_comes_most_alike_first_and_only_from_readable_schools() {
+    let server = TestServer::start().await;
+    let sara = server.clb().await;
+    let tom = server.school_member("linde").await;
+    let nadia = server.school_member("anker").await;
+    let alike = written(
+        &sara,
+        "100001",
+        "Leerlingen worden gepest op de speelplaats tijdens de middagpauze.",
+        Some("Meer toezicht op de speelplaats en een pestactieplan met de leerlingenraad."),
+    )
+    .await;
+    let elsewhere = written(
+        &sara,
+        "100002",
+        "Pesten via sociale media na schooltijd.",
+        Some("Werk met herstelgesprekken en informeer de ouders over sociale media."),
+    )
+    .await;
+    let now = written(
+        &sara,
+        "100001",
+        "Opnieuw pesten op de speelplaats in de middagpauze.",
+        None,
+    )
+    .await;
+
+    // The index follows the rooms a moment later: ask until both advices are there.
+    let path = format!("/api/registrations/{now}/earlier-advice");
+    let until = tokio::time::Instant::now() + Duration::from_secs(15);
+    let ids = |body: &Value| -> Vec<String> {
+        body["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["registration"]["id"].as_str().map(str::to_owned))
+            .filter(|id| *id == alike || *id == elsewhere)
+            .collect()
+    };
+    let body = loop {
+        let (status, body) = sara.get(&path).await;
+        assert_eq!(status, 200, "{body}");
+        if ids(&body).len() == 2 || tokio::time::Instant::now() > until {
+            break body;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        ids(&body),
+        [alike.clone(), elsewhere.clone()],
+        "the CLB: most alike first, its other school too: {body}"
+    );
+    let first = &body["items"].as_array().expect("items")[0];
+    assert!(
+        first["advice"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("Meer toezicht op de speelplaats"),
+        "{first}"
+    );
+    assert!(first["similarity"].as_f64().unwrap_or(0.0) > 0.0);
+
+    // The school sees its own school's advice only; another school cannot open this one.
+    let (status, body) = tom.get(&path).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(ids(&body), [alike], "{body}");
+    let (status, _) = nadia.get(&path).await;
+    assert_eq!(status, 404);
+}

@@ -1433,6 +1433,32 @@ test('search finds Dutch word forms the user may read, with the words marked, an
   await clb.goBack()
   await clb.locator('[data-search-result]').first().waitFor()
   assert.equal(await clb.getByLabel('Zoektermen').inputValue(), 'afwezig')
+  // "Eerder geadviseerd": advice written at Het Anker on bullying shows beside De Linde's
+  // registration on the same theme, for the CLB that serves both.
+  const other_reg = await clb.evaluate(async () => {
+    const response = await fetch('/api/schools/100002/registrations', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'signal', title: 'Pesten in de middagpauze', theme: 'pesten' }),
+    })
+    return (await response.json()).id
+  })
+  await clb.goto(`${base}/registraties/${other_reg}`)
+  await clb.locator('[data-section=advice]').waitFor()
+  await saved(clb)
+  await typeAtEnd(clb, 'advice', 'Meer toezicht tijdens de middagpauze en herstelgesprekken.')
+  await saved(clb)
+  await clb.goto(`${base}/registraties/6b0f3d0e-2f4a-4c41-9a61-0c6f1e0d0001`)
+  await clb.getByRole('tab', { name: 'Eerder geadviseerd' }).click()
+  const advised = clb.locator(`[data-earlier="${other_reg}"]`)
+  for (let i = 0; i < 20 && !(await advised.count()); i++) {
+    await clb.waitForTimeout(500)
+    await clb.locator('[data-earlier-advice]').getByRole('button', { name: 'Opnieuw zoeken' }).click()
+  }
+  await advised.waitFor({ timeout: 5000 })
+  assert.match(await advised.textContent(), /Middenschool Het Anker · 2026-2027 · \d+% gelijkend/)
+  assert.match(await advised.textContent(), /herstelgesprekken/)
+
   // Another school's member finds nothing of Het Anker's.
   await other.goto(`${base}/zoeken?q=afwezig`)
   await other.locator('[data-search] .empty, [data-search-result]').first().waitFor({ timeout: 15000 })

@@ -41,63 +41,26 @@ impl Db {
     /// text removes it.
     pub async fn index_entry(&self, entry: &NewEntry<'_>) -> Result<(), DbError> {
         let terms = samen_search::index_terms(entry.text);
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM search_terms WHERE entry_id = $1")
-            .bind(entry.id)
-            .execute(&mut *tx)
-            .await?;
-        if terms.is_empty() {
-            sqlx::query("DELETE FROM search_entries WHERE id = $1")
-                .bind(entry.id)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            return Ok(());
+        let mut conn = self.pool.acquire().await?;
+        let written = write_entry(&mut conn, entry, &terms).await;
+        if written.is_err() {
+            // A transaction that failed half-way (a full disk) must not hand its connection,
+            // perhaps still holding a stale snapshot, to the next request.
+            let _ = conn.close().await;
         }
-        sqlx::query(
-            "INSERT INTO search_entries (id, school_id, registration_id, part, text, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (id) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at",
-        )
-        .bind(entry.id)
-        .bind(entry.school)
-        .bind(entry.registration)
-        .bind(entry.part)
-        .bind(entry.text)
-        .bind(now())
-        .execute(&mut *tx)
-        .await?;
-        for chunk in terms.chunks(TERMS_PER_INSERT) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| format!("(${}, ${}, $1)", 2 * i + 2, 2 * i + 3))
-                .collect();
-            let sql = format!(
-                "INSERT INTO search_terms (term, rterm, entry_id) VALUES {}",
-                values.join(", ")
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(entry.id);
-            for term in chunk {
-                query = query.bind(term.as_str()).bind(samen_search::reversed(term));
-            }
-            query.execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        written
     }
 
     /// Removes entry `id` from the index (a deleted comment or file).
     pub async fn unindex(&self, id: &str) -> Result<(), DbError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM search_terms WHERE entry_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM search_entries WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        let entry = NewEntry {
+            id,
+            school: InstitutionId(0),
+            registration: None,
+            part: "",
+            text: "",
+        };
+        self.index_entry(&entry).await
     }
 
     /// The entries with a term that matches `word`.
@@ -198,6 +161,49 @@ impl Db {
             .collect()
     }
 
+    /// The title, summary, understanding and advice the index holds of the registrations
+    /// on `theme` (or, without a theme, of school `school`) other than `except`: per
+    /// registration, part → text.
+    pub async fn advice_candidates(
+        &self,
+        theme: Option<&str>,
+        school: InstitutionId,
+        except: RegistrationId,
+    ) -> Result<std::collections::HashMap<RegistrationId, std::collections::HashMap<String, String>>, DbError>
+    {
+        const PARTS: &str = "e.part IN ('title', 'summary', 'understanding', 'advice') AND r.id <> $1";
+        let rows = match theme {
+            Some(theme) => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT e.registration_id, e.part, e.text FROM search_entries e
+                     JOIN registrations r ON r.id = e.registration_id WHERE {PARTS} AND r.theme = $2"
+                )))
+                .bind(except)
+                .bind(theme)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT e.registration_id, e.part, e.text FROM search_entries e
+                     JOIN registrations r ON r.id = e.registration_id WHERE {PARTS} AND r.school_id = $2"
+                )))
+                .bind(except)
+                .bind(school)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        let mut out: std::collections::HashMap<RegistrationId, std::collections::HashMap<String, String>> =
+            std::collections::HashMap::new();
+        for row in rows {
+            out.entry(row.try_get("registration_id")?)
+                .or_default()
+                .insert(row.try_get("part")?, row.try_get("text")?);
+        }
+        Ok(out)
+    }
+
     /// Registrations the index holds nothing of yet (made before search existed), at most
     /// `limit`.
     pub async fn unindexed_registrations(&self, limit: i64) -> Result<Vec<RegistrationId>, DbError> {
@@ -210,4 +216,55 @@ impl Db {
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+/// Writes an entry and its terms in one transaction (none: removes the entry).
+async fn write_entry(
+    conn: &mut sqlx::AnyConnection,
+    entry: &NewEntry<'_>,
+    terms: &[String],
+) -> Result<(), DbError> {
+    use sqlx::Connection;
+    let mut tx = conn.begin().await?;
+    sqlx::query("DELETE FROM search_terms WHERE entry_id = $1")
+        .bind(entry.id)
+        .execute(&mut *tx)
+        .await?;
+    if terms.is_empty() {
+        sqlx::query("DELETE FROM search_entries WHERE id = $1")
+            .bind(entry.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO search_entries (id, school_id, registration_id, part, text, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (id) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at",
+    )
+    .bind(entry.id)
+    .bind(entry.school)
+    .bind(entry.registration)
+    .bind(entry.part)
+    .bind(entry.text)
+    .bind(now())
+    .execute(&mut *tx)
+    .await?;
+    for chunk in terms.chunks(TERMS_PER_INSERT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${}, ${}, $1)", 2 * i + 2, 2 * i + 3))
+            .collect();
+        let sql = format!(
+            "INSERT INTO search_terms (term, rterm, entry_id) VALUES {}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(entry.id);
+        for term in chunk {
+            query = query.bind(term.as_str()).bind(samen_search::reversed(term));
+        }
+        query.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }

@@ -210,5 +210,9 @@ fn ordinary() -> Router<AppState> {
         .route("/api/files/{id}/content", get(files::content))
         .route("/api/files/{id}/names", get(file_names::get))
         .route("/api/search", get(search::search))
+        .route(
+            "/api/registrations/{id}/earlier-advice",
+            get(search::earlier_advice),
+        )
         .route("/api/files/{id}/names/dismiss", post(file_names::dismiss))
 }

@@ -210,6 +210,7 @@ they did not exist. Times are milliseconds since the Unix epoch.";
         super::files::agreement_deleted,
         super::file_names::get,
         super::search::search,
+        super::search::earlier_advice,
         super::file_names::dismiss,
         sync,
         healthz,

@@ -16,8 +16,8 @@ use super::audit::audit_read;
 use crate::access::SchoolAccess;
 use crate::auth::Authenticated;
 use crate::db::{Institution, Registration};
-use crate::error::{AppError, ErrorBody, Unauthenticated};
-use crate::ids::RegistrationId;
+use crate::error::{AppError, ErrorBody, NotFound, Unauthenticated};
+use crate::ids::{InstitutionId, RegistrationId};
 use crate::state::AppState;
 
 /// The longest query (characters).
@@ -90,6 +90,24 @@ pub struct SearchResults {
     pub results: Vec<SearchResult>,
 }
 
+/// The schools whose registrations the caller may read (their own, or their CLB's), within
+/// the credential's reach, by id.
+async fn readable_schools(
+    state: &AppState,
+    auth: &Authenticated,
+) -> Result<HashMap<InstitutionId, Institution>, AppError> {
+    Ok(state
+        .db
+        .visible_schools(&auth.user.id)
+        .await?
+        .into_iter()
+        .filter(|(school, access)| {
+            matches!(access, SchoolAccess::Clb | SchoolAccess::School) && auth.reaches(school.id)
+        })
+        .map(|(school, _)| (school.id, school))
+        .collect())
+}
+
 /// Searches what the caller may read: registrations' titles, sections and comments, and
 /// documents' names, of the schools whose registrations the caller may read (its own
 /// school, or the schools its CLB serves). Dutch words are found in their inflections and
@@ -118,18 +136,8 @@ pub async fn search(
             "q: give the words to find (1 to {MAX_QUERY_CHARS} characters)"
         )));
     }
-    let schools: HashMap<_, Institution> = state
-        .db
-        .visible_schools(&auth.user.id)
-        .await?
-        .into_iter()
-        .filter(|(school, access)| {
-            matches!(access, SchoolAccess::Clb | SchoolAccess::School)
-                && auth.reaches(school.id)
-                && query.school.as_ref().is_none_or(|n| *n == school.number)
-        })
-        .map(|(school, _)| (school.id, school))
-        .collect();
+    let mut schools = readable_schools(&state, &auth).await?;
+    schools.retain(|_, school| query.school.as_ref().is_none_or(|n| *n == school.number));
     audit_read(&state.db, &auth.user.id, "search", String::new(), None).await?;
     let ids: Vec<_> = schools.keys().copied().collect();
     let hits = crate::search::find(&state.db, q, &ids, READ_HITS).await?;
@@ -186,4 +194,126 @@ pub async fn search(
         }
     }
     Ok(Json(SearchResults { results }))
+}
+
+/// How many earlier advices an answer holds.
+const EARLIER: usize = 5;
+/// The longest excerpt of an earlier advice (characters).
+const ADVICE_CHARS: usize = 400;
+
+/// A registration's advice that may help with this one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EarlierAdvice {
+    /// Its school.
+    pub school: Institution,
+    /// The registration.
+    pub registration: HitRegistration,
+    /// The start of its advice (up to 400 characters).
+    pub advice: String,
+    /// How alike the two registrations' words are, from 0 (nothing shared) to 1.
+    pub similarity: f64,
+}
+
+/// `GET /api/registrations/{id}/earlier-advice` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EarlierAdviceList {
+    /// Most alike first, at most 5.
+    pub items: Vec<EarlierAdvice>,
+}
+
+/// The words of a registration's texts, as a set.
+fn words_of<'a>(texts: impl IntoIterator<Item = &'a String>) -> std::collections::HashSet<String> {
+    texts
+        .into_iter()
+        .flat_map(|text| samen_search::index_terms(text))
+        .collect()
+}
+
+/// "Eerder geadviseerd": the advice given in other registrations on the same theme (without
+/// a theme: of the same school), most alike first by their words (title, question or
+/// signal, understanding, advice) against this one's. Only of schools the caller may read:
+/// a school's member sees its own school's, CLB staff those of every school their CLB
+/// serves.
+#[utoipa::path(
+    get,
+    path = "/api/registrations/{id}/earlier-advice",
+    tag = "search",
+    params(super::access::RegistrationPath),
+    responses(
+        (status = 200, description = "Earlier advice, most alike first.", body = EarlierAdviceList),
+        Unauthenticated,
+        NotFound,
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn earlier_advice(
+    State(state): State<AppState>,
+    super::access::OnRegistration {
+        auth, registration, ..
+    }: super::access::OnRegistration,
+) -> Result<Json<EarlierAdviceList>, AppError> {
+    super::registrations::read(&state, &auth, &registration).await?;
+    let schools = readable_schools(&state, &auth).await?;
+    let mine = state.db.indexed_texts(registration.id).await?;
+    let mine = words_of(
+        ["title", "summary", "understanding"]
+            .iter()
+            .filter_map(|part| mine.get(*part)),
+    );
+    let candidates = state
+        .db
+        .advice_candidates(
+            registration.theme.as_deref(),
+            registration.school_id,
+            registration.id,
+        )
+        .await?;
+    let mut scored = Vec::new();
+    for (id, parts) in candidates {
+        let Some(advice) = parts.get("advice") else {
+            continue;
+        };
+        let theirs = words_of(parts.values());
+        let shared = mine.intersection(&theirs).count() as f64;
+        let similarity = if mine.is_empty() || theirs.is_empty() {
+            0.0
+        } else {
+            shared / ((mine.len() * theirs.len()) as f64).sqrt()
+        };
+        scored.push((
+            similarity,
+            id,
+            advice.chars().take(ADVICE_CHARS).collect::<String>(),
+        ));
+    }
+    scored.sort_by(|a, b| {
+        b.0.total_cmp(&a.0)
+            .then_with(|| a.1.to_string().cmp(&b.1.to_string()))
+    });
+    let mut items = Vec::new();
+    for (similarity, id, advice) in scored {
+        let Some(r) = state.db.registration(id).await? else {
+            continue;
+        };
+        let Some(school) = schools.get(&r.school_id) else {
+            continue;
+        };
+        items.push(EarlierAdvice {
+            school: school.clone(),
+            registration: HitRegistration {
+                id: r.id,
+                title: r.title,
+                kind: r.kind,
+                theme: r.theme,
+                status: r.status,
+                school_year: r.school_year,
+            },
+            advice,
+            similarity: (similarity * 1000.0).round() / 1000.0,
+        });
+        if items.len() == EARLIER {
+            break;
+        }
+    }
+    Ok(Json(EarlierAdviceList { items }))
 }

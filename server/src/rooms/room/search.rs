@@ -13,6 +13,9 @@ use crate::ids::{InstitutionId, RegistrationId};
 
 /// The shortest time between two indexings of one document.
 const EVERY: Duration = Duration::from_secs(3);
+/// How long a room waits after the index could not be written (the database is failing:
+/// its writes of the document come first).
+const AFTER_FAILURE: Duration = Duration::from_secs(30);
 
 /// What the room knows of its document in the index.
 pub(super) struct SearchWatch {
@@ -116,6 +119,8 @@ impl Room {
                 Err(err) => {
                     tracing::warn!(id = %self.id, error = %err, "search: could not index a section");
                     self.search.due = true;
+                    self.search.next = now + AFTER_FAILURE;
+                    return;
                 }
             }
         }
