@@ -327,3 +327,127 @@ async fn the_clb_sees_the_rode_draden_across_its_schools_and_what_waits_for_a_sc
     let (status, _) = sara.get("/api/clb/overview?year=1999").await;
     assert_eq!(status, 400);
 }
+
+/// The text of a part of a ZIP file (a Word or Excel file).
+fn part(bytes: &[u8], name: &str) -> String {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("an Office file is a ZIP");
+    let mut text = String::new();
+    zip.by_name(name)
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .read_to_string(&mut text)
+        .expect("UTF-8");
+    text
+}
+
+#[tokio::test]
+async fn registrations_export_as_word_and_the_overview_as_excel_for_those_who_read_them_only() {
+    let server = TestServer::start().await;
+    let sara = server.clb().await;
+    let tom = server.school_member("linde").await;
+    let nadia = server.school_member("anker").await;
+    let lotte = server.lsc().await;
+    let reg = sara.creates_registration().await;
+    let editor = sara.opens(&reg).await;
+    type_paragraph(
+        &editor,
+        "advice",
+        "Meer toezicht — één aanpak voor ‘s middags & daarna",
+    );
+    editor.durable(WAIT).await.expect("written");
+    let (status, _) = tom
+        .post(
+            reg.path("/comments"),
+            json!({ "body": "Is dit haalbaar voor de leerkrachten?" }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = sara
+        .post(
+            "/api/schools/100001/registrations",
+            json!({ "kind": "consultation", "title": "=HYPERLINK(\"http://x\")", "theme": "gedrag" }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (_, shown) = tom.get(reg.path("")).await;
+    let year = shown["registration"]["school_year"]
+        .as_str()
+        .expect("year")
+        .to_owned();
+    let docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+
+    // One registration as Word, with its comments: its words, Dutch characters and all.
+    let one = tom.download(reg.path("/export.docx?comments=true")).await;
+    assert_eq!((one.status, one.kind.as_str()), (200, docx));
+    assert!(one.disposition.starts_with("attachment;"), "{}", one.disposition);
+    let body = part(&one.bytes, "word/document.xml");
+    for needle in [
+        "Testregistratie",
+        "Advies van het CLB",
+        "Meer toezicht — één aanpak voor ‘s middags &amp; daarna",
+        "Is dit haalbaar voor de leerkrachten?",
+        "Heading2",
+    ] {
+        assert!(body.contains(needle), "{needle:?} not in the Word file");
+    }
+    assert!(part(&one.bytes, "word/footer1.xml").contains("samenwerkingsdossier Basisschool De Linde"));
+
+    // The school year as Word: the list, then each registration from a new page.
+    let all = sara
+        .download(format!("/api/schools/100001/export.docx?year={year}"))
+        .await;
+    assert_eq!((all.status, all.kind.as_str()), (200, docx));
+    let body = part(&all.bytes, "word/document.xml");
+    assert!(body.contains("Samenwerkingsdossier Basisschool De Linde"));
+    let (_, listed) = sara
+        .get(format!("/api/schools/100001/registrations?school_year={year}"))
+        .await;
+    let count = listed["registrations"].as_array().expect("list").len();
+    assert_eq!(
+        body.matches("w:pageBreakBefore").count(),
+        count,
+        "a page per registration"
+    );
+
+    // The overview as Excel: a row per registration, a formula-like title kept as text.
+    let xlsx = tom
+        .download(format!("/api/schools/100001/overview.xlsx?year={year}"))
+        .await;
+    assert_eq!(
+        (xlsx.status, xlsx.kind.as_str()),
+        (
+            200,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        )
+    );
+    let strings = part(&xlsx.bytes, "xl/sharedStrings.xml");
+    for needle in [
+        "besproken op overleg",
+        "Testregistratie",
+        "Sara Claes (CLB)",
+        "=HYPERLINK(\"http://x\")",
+    ] {
+        assert!(strings.contains(needle), "{needle:?} not in {strings}");
+    }
+    let sheet = part(&xlsx.bytes, "xl/worksheets/sheet1.xml");
+    assert!(!sheet.contains("<f>"), "no formulas: {sheet}");
+    assert!(sheet.contains("<autoFilter"), "a filter on the header");
+    assert_eq!(sheet.matches("<row ").count(), count + 1, "header and a row each");
+
+    // Nobody else; a bad year is refused.
+    for person in [&nadia, &lotte] {
+        for path in [
+            reg.path("/export.docx"),
+            "/api/schools/100001/export.docx".to_owned(),
+            "/api/schools/100001/overview.xlsx".to_owned(),
+        ] {
+            assert_eq!(person.download(&path).await.status, 404, "{person} {path}");
+        }
+    }
+    assert_eq!(
+        tom.download("/api/schools/100001/overview.xlsx?year=2026")
+            .await
+            .status,
+        400
+    );
+}

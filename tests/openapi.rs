@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::{As, CLB, TestServer};
 
 /// Every route of the API, with the path as the document spells it.
-const ROUTES: [(&str, &str); 84] = [
+const ROUTES: [(&str, &str); 87] = [
     ("post", "/api/login"),
     ("post", "/api/login/totp"),
     ("post", "/api/logout"),
@@ -51,6 +51,9 @@ const ROUTES: [(&str, &str); 84] = [
     ("get", "/api/registrations/{id}/export.pdf"),
     ("get", "/api/schools/{number}/export.pdf"),
     ("get", "/api/schools/{number}/overview.csv"),
+    ("get", "/api/registrations/{id}/export.docx"),
+    ("get", "/api/schools/{number}/export.docx"),
+    ("get", "/api/schools/{number}/overview.xlsx"),
     ("get", "/api/schools/{number}/overview"),
     ("get", "/api/clb/overview"),
     ("get", "/api/notifications"),

@@ -258,6 +258,24 @@ async fn every_route_answers_each_role_as_the_rules_say() {
         ),
         (
             "GET",
+            "/api/schools/100001/overview.xlsx".into(),
+            None,
+            [401, 200, 200, 404, 404, 404],
+        ),
+        (
+            "GET",
+            "/api/schools/100001/export.docx".into(),
+            None,
+            [401, 200, 200, 404, 404, 404],
+        ),
+        (
+            "GET",
+            reg.path("/export.docx"),
+            None,
+            [401, 200, 200, 404, 404, 404],
+        ),
+        (
+            "GET",
             "/api/schools/100001/overview".into(),
             None,
             [401, 200, 200, 404, 404, 404],

@@ -1001,7 +1001,7 @@ test('a schoolbeeldoverleg end to end: three partners, the chair leads, action i
   assert.deepEqual(pageErrors.slice(errorsBefore), [], 'no page had an uncaught error')
 })
 
-test('a registration and the school year download as PDF, the overview as CSV', async () => {
+test('a registration and the school year download as PDF and Word, the overview as CSV and Excel', async () => {
   const page = await person('clb@demo.test')
   await page.goto(`${base}/registraties/${LINDE_SIGNAL}`)
   const downloaded = async (locator) => {
@@ -1012,6 +1012,9 @@ test('a registration and the school year download as PDF, the overview as CSV', 
   const one = await downloaded(page.locator('[data-export-pdf]'))
   assert.equal(one.name, `registratie-${LINDE_SIGNAL}.pdf`)
   assert.equal(one.bytes.subarray(0, 5).toString(), '%PDF-')
+  const word = await downloaded(page.locator('[data-export-docx]'))
+  assert.equal(word.name, `registratie-${LINDE_SIGNAL}.docx`)
+  assert.equal(word.bytes.subarray(0, 2).toString(), 'PK', 'a Word file is a ZIP')
 
   await page.goto(`${base}/scholen/100001`)
   const year = await downloaded(page.locator('[data-export-year-pdf]'))
@@ -1019,6 +1022,11 @@ test('a registration and the school year download as PDF, the overview as CSV', 
   assert.equal(year.bytes.subarray(0, 5).toString(), '%PDF-')
   const csv = await downloaded(page.locator('[data-export-csv]'))
   assert.match(csv.bytes.toString('utf8'), /^id,soort,titel,thema,status,/)
+  const xlsx = await downloaded(page.locator('[data-export-xlsx]'))
+  assert.match(xlsx.name, /^overzicht-100001-\d{4}-\d{4}\.xlsx$/)
+  assert.equal(xlsx.bytes.subarray(0, 2).toString(), 'PK')
+  const yearWord = await downloaded(page.locator('[data-export-year-docx]'))
+  assert.match(yearWord.name, /^samenwerkingsdossier-100001-\d{4}-\d{4}\.docx$/)
   await page.context().close()
 })
 

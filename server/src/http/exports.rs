@@ -132,6 +132,52 @@ pub async fn registration_pdf(
     pdf_answer(export::single(&one), name, Shown::Attachment).await
 }
 
+/// `report` rendered as a Word document to keep, named `name`.
+async fn docx_answer(report: Report, name: String) -> Result<impl IntoResponse, AppError> {
+    let bytes = super::blocking(move || crate::report::docx::render(&report)).await?;
+    Ok(attachment(bytes, DOCX, &name))
+}
+
+/// The MIME type of a Word document.
+const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+
+/// One registration as a Word document, as the PDF holds it (`?comments=true`: with its
+/// comments), for who would rather edit it.
+#[utoipa::path(
+    get,
+    path = "/api/registrations/{id}/export.docx",
+    tag = "registrations",
+    params(super::access::RegistrationPath, CommentsQuery),
+    responses(
+        (status = 200, description = "The registration as a Word document.",
+            content_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document", body = Vec<u8>),
+        (status = 400, description = "A bad query (`bad_request`).", body = ErrorBody),
+        Unauthenticated,
+        NotFound,
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn registration_docx(
+    State(state): State<AppState>,
+    OnRegistration {
+        auth, registration, ..
+    }: OnRegistration,
+    query: Result<Query<CommentsQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, AppError> {
+    let Query(query) = query?;
+    audit_read(
+        &state.db,
+        &auth.user.id,
+        "registration.export",
+        registration.id.to_string(),
+        None,
+    )
+    .await?;
+    let name = format!("registratie-{}.docx", registration.id);
+    let one = exported(&state, registration, query.comments.unwrap_or(false)).await?;
+    docx_answer(export::single(&one), name).await
+}
+
 /// The school and the registrations of the school year a query asks for.
 async fn school_year(
     state: &AppState,
@@ -181,14 +227,52 @@ pub async fn school_pdf(
     query: Result<Query<ExportQuery>, QueryRejection>,
 ) -> Result<impl IntoResponse, AppError> {
     let Query(query) = query?;
-    let (school, year, registrations) = school_year(&state, &auth, &number, query.year.as_deref()).await?;
+    let (report, stem) = school_year_report(&state, &auth, &number, &query).await?;
+    pdf_answer(report, format!("{stem}.pdf"), Shown::Attachment).await
+}
+
+/// The report of the school year a query asks for, and its file name without extension.
+async fn school_year_report(
+    state: &AppState,
+    auth: &Authenticated,
+    number: &str,
+    query: &ExportQuery,
+) -> Result<(Report, String), AppError> {
+    let (school, year, registrations) = school_year(state, auth, number, query.year.as_deref()).await?;
     let comments = query.comments.unwrap_or(false);
     let mut all = Vec::with_capacity(registrations.len());
     for registration in registrations {
-        all.push(exported(&state, registration, comments).await?);
+        all.push(exported(state, registration, comments).await?);
     }
-    let name = format!("samenwerkingsdossier-{}-{year}.pdf", school.number);
-    pdf_answer(export::school_year(&school, &year, &all), name, Shown::Attachment).await
+    let stem = format!("samenwerkingsdossier-{}-{year}", school.number);
+    Ok((export::school_year(&school, &year, &all), stem))
+}
+
+/// A school year of a school's registrations as one Word document: a list, then each
+/// registration from a new page, as the PDF holds them.
+#[utoipa::path(
+    get,
+    path = "/api/schools/{number}/export.docx",
+    tag = "schools",
+    params(("number" = String, Path, description = "The school's institution number."), ExportQuery),
+    responses(
+        (status = 200, description = "The school year as a Word document.",
+            content_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document", body = Vec<u8>),
+        (status = 400, description = "A bad school year (`bad_request`).", body = ErrorBody),
+        Unauthenticated,
+        NotFound,
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn school_docx(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(number): Path<String>,
+    query: Result<Query<ExportQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, AppError> {
+    let Query(query) = query?;
+    let (report, stem) = school_year_report(&state, &auth, &number, &query).await?;
+    docx_answer(report, format!("{stem}.docx")).await
 }
 
 /// A cell as a spreadsheet reads it safely: text that would start a formula gets a quote
@@ -199,6 +283,65 @@ fn cell(text: &str) -> String {
     } else {
         text.to_owned()
     }
+}
+
+/// The overview's columns.
+const COLUMNS: [&str; 10] = [
+    "id",
+    "soort",
+    "titel",
+    "thema",
+    "status",
+    "gestart door",
+    "aangemaakt",
+    "laatst gewijzigd",
+    "reacties",
+    "besproken op overleg",
+];
+
+/// A school year's registrations as the overview's rows (text as it is).
+async fn overview_rows(
+    state: &AppState,
+    school: &crate::db::Institution,
+    registrations: Vec<Registration>,
+) -> Result<Vec<[String; 10]>, AppError> {
+    let discussed = state.db.discussed_in_meetings(school.id).await?;
+    let mut rows = Vec::with_capacity(registrations.len());
+    for r in registrations {
+        let threads = state.db.threads(r.id).await?.len();
+        let meetings: Vec<String> = discussed
+            .iter()
+            .filter(|(doc, _)| *doc == DocId::from(r.id))
+            .map(|(_, meeting)| meeting.clone())
+            .collect();
+        rows.push([
+            r.id.to_string(),
+            r.kind,
+            r.title,
+            r.theme.unwrap_or_default(),
+            r.status,
+            r.owner.name,
+            day_of(r.created_at),
+            day_of(r.updated_at),
+            threads.to_string(),
+            meetings.join("; "),
+        ]);
+    }
+    Ok(rows)
+}
+
+/// A file to keep, named `name`.
+fn attachment(bytes: Vec<u8>, content_type: &str, name: &str) -> impl IntoResponse + use<> {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
 }
 
 /// A school year of a school's registrations as CSV (one row each): for the doorlichting's
@@ -225,54 +368,77 @@ pub async fn school_csv(
 ) -> Result<impl IntoResponse, AppError> {
     let Query(query) = query?;
     let (school, year, registrations) = school_year(&state, &auth, &number, query.year.as_deref()).await?;
-    let discussed = state.db.discussed_in_meetings(school.id).await?;
+    let rows = overview_rows(&state, &school, registrations).await?;
     let mut out = csv::Writer::from_writer(Vec::new());
-    let header = [
-        "id",
-        "soort",
-        "titel",
-        "thema",
-        "status",
-        "gestart door",
-        "aangemaakt",
-        "laatst gewijzigd",
-        "reacties",
-        "besproken op overleg",
-    ];
     let failed = |e: csv::Error| AppError::Internal(e.to_string());
-    out.write_record(header).map_err(failed)?;
-    for r in registrations {
-        let threads = state.db.threads(r.id).await?.len();
-        let meetings: Vec<String> = discussed
-            .iter()
-            .filter(|(doc, _)| *doc == DocId::from(r.id))
-            .map(|(_, meeting)| meeting.clone())
-            .collect();
-        out.write_record([
-            r.id.to_string(),
-            r.kind.clone(),
-            cell(&r.title),
-            r.theme.clone().unwrap_or_default(),
-            r.status.clone(),
-            cell(&r.owner.name),
-            day_of(r.created_at),
-            day_of(r.updated_at),
-            threads.to_string(),
-            cell(&meetings.join("; ")),
-        ])
-        .map_err(failed)?;
+    out.write_record(COLUMNS).map_err(failed)?;
+    for row in rows {
+        out.write_record(row.iter().map(|text| cell(text)))
+            .map_err(failed)?;
     }
     let bytes = out.into_inner().map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"overzicht-{}-{year}.csv\"", school.number),
-            ),
-        ],
+    let name = format!("overzicht-{}-{year}.csv", school.number);
+    Ok(attachment(bytes, "text/csv; charset=utf-8", &name))
+}
+
+/// The same overview as an Excel workbook: a header row that stays in view, a filter on
+/// every column, widths to fit. Text is written as text, never as a formula.
+#[utoipa::path(
+    get,
+    path = "/api/schools/{number}/overview.xlsx",
+    tag = "schools",
+    params(("number" = String, Path, description = "The school's institution number."), OverviewQuery),
+    responses(
+        (status = 200, description = "The registrations as an Excel workbook.",
+            content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>),
+        (status = 400, description = "A bad school year (`bad_request`).", body = ErrorBody),
+        Unauthenticated,
+        NotFound,
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn school_xlsx(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(number): Path<String>,
+    query: Result<Query<OverviewQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, AppError> {
+    let Query(query) = query?;
+    let (school, year, registrations) = school_year(&state, &auth, &number, query.year.as_deref()).await?;
+    let rows = overview_rows(&state, &school, registrations).await?;
+    let title = format!("{} {year}", school.name);
+    let bytes = super::blocking(move || workbook(&title, &rows)).await?;
+    let name = format!("overzicht-{}-{year}.xlsx", school.number);
+    Ok(attachment(
         bytes,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        &name,
     ))
+}
+
+/// The overview's rows as the bytes of an Excel workbook.
+fn workbook(title: &str, rows: &[[String; 10]]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut book = Workbook::new();
+    book.set_properties(&rust_xlsxwriter::DocProperties::new().set_title(title));
+    let sheet = book.add_worksheet().set_name("Registraties")?;
+    let bold = Format::new().set_bold();
+    let mut widths: Vec<usize> = COLUMNS.iter().map(|c| c.chars().count()).collect();
+    for (col, name) in COLUMNS.iter().enumerate() {
+        sheet.write_string_with_format(0, col as u16, *name, &bold)?;
+    }
+    for (i, row) in rows.iter().enumerate() {
+        for (col, text) in row.iter().enumerate() {
+            sheet.write_string(i as u32 + 1, col as u16, text)?;
+            widths[col] = widths[col].max(text.chars().count().min(60));
+        }
+    }
+    for (col, width) in widths.iter().enumerate() {
+        sheet.set_column_width(col as u16, *width as f64 + 2.0)?;
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    sheet.autofilter(0, 0, rows.len() as u32, COLUMNS.len() as u16 - 1)?;
+    book.save_to_buffer()
 }
 
 #[cfg(test)]

@@ -160,8 +160,14 @@ fn ordinary() -> Router<AppState> {
             "/api/registrations/{id}/export.pdf",
             get(exports::registration_pdf),
         )
+        .route(
+            "/api/registrations/{id}/export.docx",
+            get(exports::registration_docx),
+        )
         .route("/api/schools/{number}/export.pdf", get(exports::school_pdf))
         .route("/api/schools/{number}/overview.csv", get(exports::school_csv))
+        .route("/api/schools/{number}/overview.xlsx", get(exports::school_xlsx))
+        .route("/api/schools/{number}/export.docx", get(exports::school_docx))
         .route("/api/schools/{number}/overview", get(overview::school))
         .route("/api/clb/overview", get(overview::clb))
         .route("/api/notifications", get(comments::notifications))

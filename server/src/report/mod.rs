@@ -5,6 +5,7 @@
 //! The report is per reader: an LSC's does not list the school's registrations, which it
 //! does not see (DESIGN.md, "Who may do what").
 
+pub mod docx;
 pub mod pdf;
 pub mod registration;
 
