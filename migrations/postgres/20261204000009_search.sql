@@ -15,11 +15,14 @@ CREATE TABLE search_entries (
 );
 CREATE INDEX search_entries_registration ON search_entries (registration_id);
 
+-- The entry's school is repeated with each term, so that a search within some schools
+-- is decided in the index, before any entry is read.
 CREATE TABLE search_terms (
-    term     TEXT COLLATE "C" NOT NULL,
-    rterm    TEXT COLLATE "C" NOT NULL,
-    entry_id TEXT NOT NULL REFERENCES search_entries (id),
-    PRIMARY KEY (term, entry_id)
+    term      TEXT COLLATE "C" NOT NULL,
+    rterm     TEXT COLLATE "C" NOT NULL,
+    school_id BIGINT NOT NULL,
+    entry_id  TEXT NOT NULL REFERENCES search_entries (id),
+    PRIMARY KEY (term, school_id, entry_id)
 );
-CREATE INDEX search_terms_rterm ON search_terms (rterm);
+CREATE INDEX search_terms_rterm ON search_terms (rterm, school_id, entry_id);
 CREATE INDEX search_terms_entry ON search_terms (entry_id);

@@ -14,11 +14,14 @@ CREATE TABLE search_entries (
 ) STRICT;
 CREATE INDEX search_entries_registration ON search_entries (registration_id);
 
+-- The entry's school is repeated with each term, so that a search within some schools
+-- is decided in the index, before any entry is read.
 CREATE TABLE search_terms (
-    term     TEXT NOT NULL,
-    rterm    TEXT NOT NULL,
-    entry_id TEXT NOT NULL REFERENCES search_entries (id),
-    PRIMARY KEY (term, entry_id)
+    term      TEXT    NOT NULL,
+    rterm     TEXT    NOT NULL,
+    school_id INTEGER NOT NULL,
+    entry_id  TEXT    NOT NULL REFERENCES search_entries (id),
+    PRIMARY KEY (term, school_id, entry_id)
 ) STRICT;
-CREATE INDEX search_terms_rterm ON search_terms (rterm);
+CREATE INDEX search_terms_rterm ON search_terms (rterm, school_id, entry_id);
 CREATE INDEX search_terms_entry ON search_terms (entry_id);

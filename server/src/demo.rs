@@ -234,8 +234,9 @@ pub async fn seed(db: &Db, store: &Store) -> Result<(), DemoError> {
     Ok(())
 }
 
-/// A document with one paragraph per section text, written with a fresh client ID.
-fn document(sections: &[(Section, &str)]) -> (ClientId, Vec<u8>) {
+/// A document with one paragraph per section text, written with a fresh client ID: the
+/// update and the client that wrote it.
+pub fn document(sections: &[(Section, &str)]) -> (ClientId, Vec<u8>) {
     let doc = samen_crdt::new_doc();
     for (section, text) in sections {
         let fragment = doc.get_or_insert_xml_fragment(section.root_name());

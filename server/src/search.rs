@@ -5,9 +5,9 @@
 //! query (`samen_search`: Dutch folded and stemmed, compounds by their head or tail), only
 //! in schools the caller may read registrations of.
 
-use std::collections::HashSet;
-
-use crate::db::{Db, DbError, FoundEntry, NewEntry, Registration, StoredFile, Thread};
+use crate::db::{
+    Db, DbError, FoundEntry, FoundRegistration, NewEntry, Registration, SearchFilter, StoredFile, Thread,
+};
 use crate::ids::{InstitutionId, RegistrationId};
 
 /// Keeps a registration's title in the index.
@@ -140,8 +140,8 @@ async fn index_registration(db: &Db, rooms: &crate::rooms::Rooms, id: Registrati
 pub struct Hit {
     /// The school it belongs to.
     pub school: InstitutionId,
-    /// The registration it belongs to (absent for a school's own document).
-    pub registration: Option<RegistrationId>,
+    /// The registration it belongs to (none for a school's own document).
+    pub registration: Option<FoundRegistration>,
     /// `title`, a section's name (`summary`, `advice`, …), `comment` or `file`.
     pub part: String,
     /// Up to about 200 characters of the text around the first match.
@@ -157,30 +157,17 @@ const BEFORE: usize = 60;
 /// The longest snippet (characters).
 const SNIPPET: usize = 200;
 
-/// The entries of `schools` whose terms match every word of `query`, last changed first.
+/// The entries of `schools` whose terms match every word of `query` and that pass
+/// `filter`, last changed first, at most `limit`.
 pub async fn find(
     db: &Db,
     query: &str,
     schools: &[InstitutionId],
+    filter: &SearchFilter,
     limit: usize,
 ) -> Result<Vec<Hit>, DbError> {
     let words = samen_search::query_words(query);
-    if words.is_empty() || schools.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut ids: Option<HashSet<String>> = None;
-    for word in &words {
-        let matching = db.entries_matching(word).await?;
-        ids = Some(match ids {
-            None => matching,
-            Some(before) => before.intersection(&matching).cloned().collect(),
-        });
-        if ids.as_ref().is_some_and(HashSet::is_empty) {
-            return Ok(Vec::new());
-        }
-    }
-    let ids: Vec<String> = ids.unwrap_or_default().into_iter().collect();
-    let found = db.found_entries(&ids, schools, limit).await?;
+    let found = db.search(&words, schools, filter, limit).await?;
     Ok(found.into_iter().map(|entry| hit(entry, &words)).collect())
 }
 

@@ -14,6 +14,18 @@ pub async fn start(
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<()>,
 ) {
+    start_on(data, None).await
+}
+
+/// As [`start`], on the database at `url` when given (PostgreSQL).
+pub async fn start_on(
+    data: &std::path::Path,
+    url: Option<&str>,
+) -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
     use clap::Parser;
     #[derive(Parser)]
     struct Args {
@@ -22,6 +34,7 @@ pub async fn start(
     }
     let mut config = Args::parse_from(["bench", "--addr", "127.0.0.1:0"]).serve;
     config.data = data.to_owned();
+    config.database_url = url.map(str::to_owned);
     let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -55,7 +68,12 @@ pub struct World {
 
 /// Creates the [`World`] in a fresh database under `data`.
 pub async fn world(data: &std::path::Path, title: &str) -> World {
-    let (store, db) = samen_server::open_database(data, None).await.expect("database");
+    world_on(data, None, title).await
+}
+
+/// As [`world`], on the database at `url` when given (PostgreSQL).
+pub async fn world_on(data: &std::path::Path, url: Option<&str>, title: &str) -> World {
+    let (store, db) = samen_server::open_database(data, url).await.expect("database");
     let clb = db.create_institution("clb", "900001", "CLB").await.expect("clb");
     let school = db
         .create_institution("school", "100001", "School")

@@ -40,12 +40,13 @@ impl Db {
         Ok(latest)
     }
 
-    /// Per registration of school `school_id`: when a member of the school last commented
-    /// on it (ms since the epoch; absent: never). What a signal waits for is the school's
-    /// reaction.
+    /// Per registration of school `school_id` in school year `year`: when a member of the
+    /// school last commented on it (ms since the epoch; absent: never). What a signal waits
+    /// for is the school's reaction.
     pub async fn last_school_reaction(
         &self,
         school_id: InstitutionId,
+        year: &str,
     ) -> Result<HashMap<RegistrationId, i64>, DbError> {
         let rows = sqlx::query(
             "SELECT t.registration_id AS id, MAX(c.created_at) AS at
@@ -54,10 +55,11 @@ impl Db {
              JOIN registrations r ON r.id = t.registration_id
              JOIN memberships m ON m.user_id = c.author_id AND m.role = 'school_dossier'
                   AND m.institution_id = r.school_id
-             WHERE r.school_id = $1 AND c.deleted_at IS NULL
+             WHERE r.school_id = $1 AND r.school_year = $2 AND c.deleted_at IS NULL
              GROUP BY t.registration_id",
         )
         .bind(school_id)
+        .bind(year)
         .fetch_all(&self.pool)
         .await?;
         let mut out = HashMap::new();

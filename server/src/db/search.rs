@@ -4,8 +4,6 @@
 //! matches by equality, or as a compound's head or tail by a range scan on `term` or on
 //! `rterm` (the term reversed).
 
-use std::collections::HashSet;
-
 use sqlx::Row;
 
 use super::{Db, DbError, now};
@@ -27,10 +25,62 @@ pub struct NewEntry<'a> {
 pub struct FoundEntry {
     pub id: String,
     pub school: InstitutionId,
-    pub registration: Option<RegistrationId>,
+    /// Its registration (none for a school's own document).
+    pub registration: Option<FoundRegistration>,
     pub part: String,
     pub text: String,
     pub updated_at: i64,
+}
+
+/// The registration a found piece belongs to.
+#[derive(Debug, Clone)]
+pub struct FoundRegistration {
+    pub id: RegistrationId,
+    pub title: String,
+    pub kind: String,
+    pub theme: Option<String>,
+    pub status: String,
+    pub school_year: String,
+}
+
+/// What a search keeps to (a school's own documents pass only when nothing is asked of
+/// the registration).
+#[derive(Debug, Default, Clone)]
+pub struct SearchFilter {
+    pub year: Option<String>,
+    pub kind: Option<String>,
+    pub theme: Option<String>,
+    pub status: Option<String>,
+}
+
+/// The SQL condition on `search_terms` for one query word (its binds appended to `binds`);
+/// empty when the word has no terms.
+fn word_clause(word: &samen_search::QueryWord, binds: &mut Vec<String>) -> String {
+    let mut clauses = Vec::new();
+    for term in &word.terms {
+        binds.push(term.clone());
+        clauses.push(format!("term = ${}", binds.len()));
+        if word.affix {
+            for (column, key) in [("term", term.clone()), ("rterm", samen_search::reversed(term))] {
+                match samen_search::upper_bound(&key) {
+                    Some(upper) => {
+                        binds.push(key);
+                        binds.push(upper);
+                        clauses.push(format!(
+                            "({column} >= ${} AND {column} < ${})",
+                            binds.len() - 1,
+                            binds.len()
+                        ));
+                    }
+                    None => {
+                        binds.push(key);
+                        clauses.push(format!("{column} >= ${}", binds.len()));
+                    }
+                }
+            }
+        }
+    }
+    clauses.join(" OR ")
 }
 
 /// How many terms go into one `INSERT`.
@@ -63,85 +113,85 @@ impl Db {
         self.index_entry(&entry).await
     }
 
-    /// The entries with a term that matches `word`.
-    pub async fn entries_matching(&self, word: &samen_search::QueryWord) -> Result<HashSet<String>, DbError> {
-        let mut clauses = Vec::new();
+    /// The entries of `schools` with a term matching every word, that pass `filter`, last
+    /// changed first, at most `limit`, with their registration's facts. One statement:
+    /// each word is a semi-join on the terms (an equality, or range scans on `term` and
+    /// `rterm` for a compound's head or tail), so that neither engine reads more texts than
+    /// it returns.
+    pub async fn search(
+        &self,
+        words: &[samen_search::QueryWord],
+        schools: &[InstitutionId],
+        filter: &SearchFilter,
+        limit: usize,
+    ) -> Result<Vec<FoundEntry>, DbError> {
+        if words.is_empty() || schools.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut binds: Vec<String> = Vec::new();
-        for term in &word.terms {
-            binds.push(term.clone());
-            clauses.push(format!("term = ${}", binds.len()));
-            if word.affix {
-                for (column, key) in [("term", term.clone()), ("rterm", samen_search::reversed(term))] {
-                    match samen_search::upper_bound(&key) {
-                        Some(upper) => {
-                            binds.push(key);
-                            binds.push(upper);
-                            clauses.push(format!(
-                                "({column} >= ${} AND {column} < ${})",
-                                binds.len() - 1,
-                                binds.len()
-                            ));
-                        }
-                        None => {
-                            binds.push(key);
-                            clauses.push(format!("{column} >= ${}", binds.len()));
-                        }
-                    }
-                }
+        let mut conditions = Vec::new();
+        // Database ids are numbers: written as they are, they cannot be anything else.
+        let ids: Vec<String> = schools.iter().map(|s| s.0.to_string()).collect();
+        let ids = ids.join(", ");
+        conditions.push(format!("e.school_id IN ({ids})"));
+        for word in words {
+            let clause = word_clause(word, &mut binds);
+            if clause.is_empty() {
+                return Ok(Vec::new());
+            }
+            conditions.push(format!(
+                "e.id IN (SELECT entry_id FROM search_terms WHERE ({clause}) AND school_id IN ({ids}))"
+            ));
+        }
+        for (column, value) in [
+            ("r.school_year", &filter.year),
+            ("r.kind", &filter.kind),
+            ("r.theme", &filter.theme),
+            ("r.status", &filter.status),
+        ] {
+            if let Some(value) = value {
+                binds.push(value.clone());
+                conditions.push(format!("{column} = ${}", binds.len()));
             }
         }
-        if clauses.is_empty() {
-            return Ok(HashSet::new());
-        }
         let sql = format!(
-            "SELECT DISTINCT entry_id FROM search_terms WHERE {}",
-            clauses.join(" OR ")
+            "SELECT e.id, e.school_id, e.registration_id, e.part, e.text, e.updated_at,
+                    r.title, r.kind, r.theme, r.status, r.school_year
+             FROM search_entries e LEFT JOIN registrations r ON r.id = e.registration_id
+             WHERE {}
+             ORDER BY e.updated_at DESC, e.id LIMIT {limit}",
+            conditions.join(" AND ")
         );
-        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for bind in binds {
             query = query.bind(bind);
         }
-        Ok(query.fetch_all(&self.pool).await?.into_iter().collect())
-    }
-
-    /// The entries `ids` of schools `schools`, last changed first, at most `limit`.
-    pub async fn found_entries(
-        &self,
-        ids: &[String],
-        schools: &[InstitutionId],
-        limit: usize,
-    ) -> Result<Vec<FoundEntry>, DbError> {
-        let mut found = Vec::new();
-        // One query per piece keeps the statement small whatever the number of hits.
-        for chunk in ids.chunks(500) {
-            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "SELECT id, school_id, registration_id, part, text, updated_at FROM search_entries
-                 WHERE id IN ({})",
-                marks.join(", ")
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for id in chunk {
-                query = query.bind(id.as_str());
-            }
-            for row in query.fetch_all(&self.pool).await? {
-                let school: InstitutionId = row.try_get("school_id")?;
-                if !schools.contains(&school) {
-                    continue;
-                }
-                found.push(FoundEntry {
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                let registration: Option<RegistrationId> = row.try_get("registration_id")?;
+                Ok(FoundEntry {
                     id: row.try_get("id")?,
-                    school,
-                    registration: row.try_get("registration_id")?,
+                    school: row.try_get("school_id")?,
+                    registration: match registration {
+                        Some(id) => Some(FoundRegistration {
+                            id,
+                            title: row.try_get("title")?,
+                            kind: row.try_get("kind")?,
+                            theme: row.try_get("theme")?,
+                            status: row.try_get("status")?,
+                            school_year: row.try_get("school_year")?,
+                        }),
+                        None => None,
+                    },
                     part: row.try_get("part")?,
                     text: row.try_get("text")?,
                     updated_at: row.try_get("updated_at")?,
-                });
-            }
-        }
-        found.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then_with(|| a.id.cmp(&b.id)));
-        found.truncate(limit);
-        Ok(found)
+                })
+            })
+            .collect()
     }
 
     /// The texts the index holds of registration `registration`'s parts (title, sections).
@@ -253,13 +303,15 @@ async fn write_entry(
     .await?;
     for chunk in terms.chunks(TERMS_PER_INSERT) {
         let values: Vec<String> = (0..chunk.len())
-            .map(|i| format!("(${}, ${}, $1)", 2 * i + 2, 2 * i + 3))
+            .map(|i| format!("(${}, ${}, $1, $2)", 2 * i + 3, 2 * i + 4))
             .collect();
         let sql = format!(
-            "INSERT INTO search_terms (term, rterm, entry_id) VALUES {}",
+            "INSERT INTO search_terms (term, rterm, entry_id, school_id) VALUES {}",
             values.join(", ")
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(entry.id);
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(entry.id)
+            .bind(entry.school);
         for term in chunk {
             query = query.bind(term.as_str()).bind(samen_search::reversed(term));
         }

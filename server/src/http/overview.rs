@@ -369,7 +369,7 @@ pub async fn clb(
     let mut waiting = Vec::new();
     for school in &schools {
         let registrations = state.db.registrations(school.id, &filter).await?;
-        let reactions = state.db.last_school_reaction(school.id).await?;
+        let reactions = state.db.last_school_reaction(school.id, &year).await?;
         lines.push(SchoolLine {
             number: school.number.clone(),
             name: school.name.clone(),

@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::audit::audit_read;
 use crate::access::SchoolAccess;
 use crate::auth::Authenticated;
-use crate::db::{Institution, Registration};
+use crate::db::{Institution, SearchFilter};
 use crate::error::{AppError, ErrorBody, NotFound, Unauthenticated};
 use crate::ids::{InstitutionId, RegistrationId};
 use crate::state::AppState;
@@ -24,8 +24,6 @@ use crate::state::AppState;
 const MAX_QUERY_CHARS: usize = 200;
 /// The most hits an answer holds.
 const MAX_HITS: usize = 50;
-/// How many hits are read before the filters (kind, theme, status, year) are applied.
-const READ_HITS: usize = 500;
 
 /// `GET /api/search` parameters.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -140,59 +138,33 @@ pub async fn search(
     schools.retain(|_, school| query.school.as_ref().is_none_or(|n| *n == school.number));
     audit_read(&state.db, &auth.user.id, "search", String::new(), None).await?;
     let ids: Vec<_> = schools.keys().copied().collect();
-    let hits = crate::search::find(&state.db, q, &ids, READ_HITS).await?;
-    let mut registrations: HashMap<RegistrationId, Option<Registration>> = HashMap::new();
-    let mut results = Vec::new();
-    for hit in hits {
-        let registration = match hit.registration {
-            Some(id) => {
-                if let std::collections::hash_map::Entry::Vacant(slot) = registrations.entry(id) {
-                    slot.insert(state.db.registration(id).await?);
-                }
-                match registrations.get(&id).and_then(Option::as_ref) {
-                    Some(r) => Some(r),
-                    None => continue,
-                }
-            }
-            None => None,
-        };
-        let wanted = match registration {
-            Some(r) => {
-                query.year.as_ref().is_none_or(|y| *y == r.school_year)
-                    && query.kind.as_ref().is_none_or(|k| *k == r.kind)
-                    && query.theme.as_ref().is_none_or(|t| r.theme.as_ref() == Some(t))
-                    && query.status.as_ref().is_none_or(|s| *s == r.status)
-            }
-            // A school's own document has no year, kind, theme or status.
-            None => [&query.year, &query.kind, &query.theme, &query.status]
-                .iter()
-                .all(|f| f.is_none()),
-        };
-        let Some(school) = schools.get(&hit.school) else {
-            continue;
-        };
-        if !wanted {
-            continue;
-        }
-        results.push(SearchResult {
-            school: school.clone(),
-            registration: registration.map(|r| HitRegistration {
-                id: r.id,
-                title: r.title.clone(),
-                kind: r.kind.clone(),
-                theme: r.theme.clone(),
-                status: r.status.clone(),
-                school_year: r.school_year.clone(),
-            }),
-            part: hit.part,
-            snippet: hit.snippet,
-            highlights: hit.highlights,
-            updated_at: hit.updated_at,
-        });
-        if results.len() == MAX_HITS {
-            break;
-        }
-    }
+    let filter = SearchFilter {
+        year: query.year,
+        kind: query.kind,
+        theme: query.theme,
+        status: query.status,
+    };
+    let hits = crate::search::find(&state.db, q, &ids, &filter, MAX_HITS).await?;
+    let results = hits
+        .into_iter()
+        .filter_map(|hit| {
+            Some(SearchResult {
+                school: schools.get(&hit.school)?.clone(),
+                registration: hit.registration.map(|r| HitRegistration {
+                    id: r.id,
+                    title: r.title,
+                    kind: r.kind,
+                    theme: r.theme,
+                    status: r.status,
+                    school_year: r.school_year,
+                }),
+                part: hit.part,
+                snippet: hit.snippet,
+                highlights: hit.highlights,
+                updated_at: hit.updated_at,
+            })
+        })
+        .collect();
     Ok(Json(SearchResults { results }))
 }
 
