@@ -1435,12 +1435,23 @@ test('search finds Dutch word forms the user may read, with the words marked, an
   const result = clb.locator('[data-search-result]').first()
   await result.waitFor({ timeout: 15000 })
   assert.match(await result.locator('mark').first().textContent(), /afwezig/i)
+  await clb.screenshot({ path: join(shots, 'search.png'), fullPage: true })
   assert.match(await result.textContent(), /Het Anker · (Titel|Signaal) · 2026-2027/)
   await result.getByRole('link').click()
   await clb.waitForURL(/\/registraties\//)
   await clb.goBack()
   await clb.locator('[data-search-result]').first().waitFor()
   assert.equal(await clb.getByLabel('Zoektermen').inputValue(), 'afwezig')
+  // Filters go into the URL too: the school and theme keep the result, another theme not.
+  await clb.getByLabel('School', { exact: true }).selectOption({ label: 'Middenschool Het Anker' })
+  await clb.getByLabel('Thema').selectOption('leerplicht/spijbelen')
+  await clb.getByRole('button', { name: 'Zoeken', exact: true }).click()
+  await clb.waitForURL(/school=100002/)
+  await clb.locator('[data-search-result]').first().waitFor()
+  await clb.getByLabel('Thema').selectOption('pesten')
+  await clb.getByRole('button', { name: 'Zoeken', exact: true }).click()
+  await clb.waitForURL(/theme=pesten/)
+  await clb.locator('[data-search] .empty').waitFor()
   // "Eerder geadviseerd": advice written at Het Anker on bullying shows beside De Linde's
   // registration on the same theme, for the CLB that serves both.
   const other_reg = await clb.evaluate(async () => {
