@@ -1017,8 +1017,16 @@ test('a registration and the school year download as PDF and Word, the overview 
   assert.equal(word.bytes.subarray(0, 2).toString(), 'PK', 'a Word file is a ZIP')
 
   await page.goto(`${base}/scholen/100001`)
+  await page.locator('[data-export-year-pdf]').waitFor()
+  await page.evaluate(() => {
+    window.sawExportState = false
+    new MutationObserver(() => {
+      if (document.querySelector('.export-state[role=status]')) window.sawExportState = true
+    }).observe(document.body, { subtree: true, childList: true })
+  })
   const year = await downloaded(page.locator('[data-export-year-pdf]'))
   assert.match(year.name, /^samenwerkingsdossier-100001-\d{4}-\d{4}\.pdf$/)
+  assert.ok(await page.evaluate(() => window.sawExportState), 'the page said the export was being made')
   assert.equal(year.bytes.subarray(0, 5).toString(), '%PDF-')
   const csv = await downloaded(page.locator('[data-export-csv]'))
   assert.match(csv.bytes.toString('utf8'), /^id,soort,titel,thema,status,/)
