@@ -76,26 +76,25 @@ pub async fn index_file(db: &Db, file: &StoredFile) {
 /// Indexes what the index holds nothing of (registrations made before it existed, with
 /// their comments, documents and sections), in the background once at start.
 pub async fn index_what_is_missing(db: Db, rooms: crate::rooms::Rooms) {
+    // A registration with no words to index (a title of stop words, nothing written) stays
+    // "missing": each is tried once.
+    let mut tried = std::collections::HashSet::new();
     loop {
-        let missing = match db.unindexed_registrations(100).await {
-            Ok(missing) if missing.is_empty() => return,
+        let missing = match db.unindexed_registrations(tried.len() as i64 + 100).await {
             Ok(missing) => missing,
             Err(err) => {
                 tracing::warn!(error = %err, "search: could not list what is not indexed");
                 return;
             }
         };
-        let mut progress = false;
-        for id in missing {
-            match index_registration(&db, &rooms, id).await {
-                Ok(()) => progress = true,
-                Err(err) => {
-                    tracing::warn!(registration = %id, error = %err, "search: could not index a registration")
-                }
-            }
-        }
-        if !progress {
+        let new: Vec<RegistrationId> = missing.into_iter().filter(|id| tried.insert(*id)).collect();
+        if new.is_empty() {
             return;
+        }
+        for id in new {
+            if let Err(err) = index_registration(&db, &rooms, id).await {
+                tracing::warn!(registration = %id, error = %err, "search: could not index a registration");
+            }
         }
     }
 }
@@ -204,5 +203,83 @@ fn hit(entry: FoundEntry, words: &[samen_search::QueryWord]) -> Hit {
         snippet,
         highlights,
         updated_at: entry.updated_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::db::NewRegistration;
+    use crate::testing::{Engine, test_database};
+
+    crate::test_both_dbs!(
+        what_was_never_indexed_is_indexed_once_and_words_less_registrations_end_the_pass_sqlite,
+        what_was_never_indexed_is_indexed_once_and_words_less_registrations_end_the_pass_postgres,
+        what_was_never_indexed_is_indexed_once_and_words_less_registrations_end_the_pass
+    );
+    async fn what_was_never_indexed_is_indexed_once_and_words_less_registrations_end_the_pass(
+        engine: Engine,
+    ) {
+        let (dir, url) = test_database(engine).await;
+        let (store, db) = crate::open_database(dir.path(), url.as_deref())
+            .await
+            .expect("open");
+        crate::demo::seed(&db, &store).await.expect("demo data");
+        let school = db.institution("100001").await.expect("school").expect("De Linde");
+        let (user, _) = db
+            .user_by_email("clb@demo.test")
+            .await
+            .expect("user")
+            .expect("Sara");
+        // A title of stop words only: nothing to index, so it stays "missing".
+        db.create_registration(NewRegistration {
+            kind: "signal".into(),
+            school_id: school.id,
+            school_year: crate::domain::current_school_year(),
+            title: "Het is er".into(),
+            theme: None,
+            owner: user.id.clone(),
+        })
+        .await
+        .expect("registration");
+        let (_stop, shutdown) = tokio::sync::watch::channel(false);
+        let rooms = crate::rooms::Rooms::new(
+            store,
+            db.clone(),
+            crate::events::Events::default(),
+            Arc::new(crate::metrics::Metrics::new()),
+            crate::config::RoomConfig::for_tests(),
+            shutdown,
+            crate::clock::Ambient::system(),
+        );
+        tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            index_what_is_missing(db.clone(), rooms),
+        )
+        .await
+        .expect("the pass ends");
+        // The demo's registrations are found, by their title and by their sections.
+        let words = samen_search::query_words("afwezigheden");
+        let found = db
+            .search(
+                &words,
+                &[
+                    school.id,
+                    db.institution("100002").await.expect("anker").expect("anker").id,
+                ],
+                &SearchFilter::default(),
+                50,
+            )
+            .await
+            .expect("search");
+        let parts: std::collections::BTreeSet<&str> = found.iter().map(|f| f.part.as_str()).collect();
+        assert!(parts.contains("title") && parts.contains("summary"), "{parts:?}");
+        assert_eq!(
+            db.unindexed_registrations(10).await.expect("missing").len(),
+            1,
+            "only the one without words"
+        );
     }
 }
