@@ -54,9 +54,6 @@ pub struct TextCheck {
 pub struct UncheckedVersion {
     pub file: FileId,
     pub version: FileVersionId,
-    pub sha256: String,
-    pub mime: String,
-    pub size: i64,
 }
 
 /// A file whose newest version holds suspected names, for a school's list.
@@ -443,7 +440,7 @@ impl Db {
         limit: i64,
     ) -> Result<Vec<UncheckedVersion>, DbError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT v.id, v.file_id, v.sha256, v.mime, v.size FROM file_versions v
+            "SELECT v.id, v.file_id FROM file_versions v
              JOIN files f ON f.id = v.file_id
              LEFT JOIN file_text_checks c ON c.version_id = v.id
              WHERE c.version_id IS NULL AND f.deleted_at IS NULL AND v.uploaded_at < $1
@@ -459,9 +456,6 @@ impl Db {
                 Ok(UncheckedVersion {
                     file: row.try_get("file_id")?,
                     version: row.try_get("id")?,
-                    sha256: row.try_get("sha256")?,
-                    mime: row.try_get("mime")?,
-                    size: row.try_get("size")?,
                 })
             })
             .collect()

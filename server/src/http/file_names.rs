@@ -76,12 +76,9 @@ async fn read_names(
     Ok(("checked", findings))
 }
 
-/// Reads the newest version of `file` and keeps what was found; then tells the people
+/// Reads `version` of `file` and keeps what was found; for the newest, tells the people
 /// viewing its place (the count in their list changes).
-async fn check(state: &AppState, file: &StoredFile) -> Result<(), AppError> {
-    let Some(version) = file.versions.first() else {
-        return Ok(());
-    };
+async fn check(state: &AppState, file: &StoredFile, version: &FileVersion) -> Result<(), AppError> {
     let (status, findings) = read_names(state, file.id, file.school_id, version).await?;
     if status == "none" {
         return Ok(());
@@ -90,7 +87,8 @@ async fn check(state: &AppState, file: &StoredFile) -> Result<(), AppError> {
         .db
         .set_text_check(version.id, status, findings.len())
         .await?;
-    if let Some(file) = state.db.file(file.id).await? {
+    let newest = file.versions.first().is_some_and(|v| v.id == version.id);
+    if newest && let Some(file) = state.db.file(file.id).await? {
         tell(state, &file);
     }
     Ok(())
@@ -108,7 +106,10 @@ pub fn check_later(state: &AppState, file: &StoredFile) {
     }
     let (state, file) = (state.clone(), file.clone());
     tokio::spawn(async move {
-        if let Err(err) = check(&state, &file).await {
+        let Some(newest) = file.versions.first() else {
+            return;
+        };
+        if let Err(err) = check(&state, &file, newest).await {
             tracing::warn!(file = %file.id, error = %err, "could not read a document's text for names");
         }
     });
@@ -131,25 +132,8 @@ pub async fn keep_read(state: AppState, mut shutdown: tokio::sync::watch::Receiv
                 };
                 for version in unread {
                     let Ok(Some(file)) = state.db.file(version.file).await else { continue };
-                    // Only the newest version counts for the lists; older ones are read on request.
-                    let newest = file.versions.first().is_some_and(|v| v.id == version.version);
-                    let done = if newest {
-                        check(&state, &file).await
-                    } else {
-                        match file.versions.iter().find(|v| v.id == version.version) {
-                            Some(v) => match read_names(&state, file.id, file.school_id, v).await {
-                                Ok((status, found)) if status != "none" => state
-                                    .db
-                                    .set_text_check(v.id, status, found.len())
-                                    .await
-                                    .map_err(AppError::from),
-                                Ok(_) => Ok(()),
-                                Err(err) => Err(err),
-                            },
-                            None => Ok(()),
-                        }
-                    };
-                    if let Err(err) = done {
+                    let Some(v) = file.versions.iter().find(|v| v.id == version.version) else { continue };
+                    if let Err(err) = check(&state, &file, v).await {
                         tracing::warn!(file = %version.file, error = %err, "could not read a document's text for names");
                     }
                 }
