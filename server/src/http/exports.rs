@@ -119,6 +119,18 @@ pub async fn registration_pdf(
     query: Result<Query<CommentsQuery>, QueryRejection>,
 ) -> Result<impl IntoResponse, AppError> {
     let Query(query) = query?;
+    let (report, stem) = registration_report(&state, &auth, registration, &query).await?;
+    pdf_answer(report, format!("{stem}.pdf"), Shown::Attachment).await
+}
+
+/// The report of one registration (audited as its export), and its file name without
+/// extension.
+async fn registration_report(
+    state: &AppState,
+    auth: &Authenticated,
+    registration: Registration,
+    query: &CommentsQuery,
+) -> Result<(Report, String), AppError> {
     audit_read(
         &state.db,
         &auth.user.id,
@@ -127,9 +139,9 @@ pub async fn registration_pdf(
         None,
     )
     .await?;
-    let name = format!("registratie-{}.pdf", registration.id);
-    let one = exported(&state, registration, query.comments.unwrap_or(false)).await?;
-    pdf_answer(export::single(&one), name, Shown::Attachment).await
+    let stem = format!("registratie-{}", registration.id);
+    let one = exported(state, registration, query.comments.unwrap_or(false)).await?;
+    Ok((export::single(&one), stem))
 }
 
 /// `report` rendered as a Word document to keep, named `name`.
@@ -165,17 +177,8 @@ pub async fn registration_docx(
     query: Result<Query<CommentsQuery>, QueryRejection>,
 ) -> Result<impl IntoResponse, AppError> {
     let Query(query) = query?;
-    audit_read(
-        &state.db,
-        &auth.user.id,
-        "registration.export",
-        registration.id.to_string(),
-        None,
-    )
-    .await?;
-    let name = format!("registratie-{}.docx", registration.id);
-    let one = exported(&state, registration, query.comments.unwrap_or(false)).await?;
-    docx_answer(export::single(&one), name).await
+    let (report, stem) = registration_report(&state, &auth, registration, &query).await?;
+    docx_answer(report, format!("{stem}.docx")).await
 }
 
 /// The school and the registrations of the school year a query asks for.
