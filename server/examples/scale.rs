@@ -135,7 +135,7 @@ async fn main() {
                     .await
                     .expect("document");
                 for (section, text) in sections {
-                    let id = format!("{}:{}", registration.id, section.root_name());
+                    let id = samen_server::db::part_entry_id(registration.id, section.root_name());
                     db.index_entry(&NewEntry {
                         id: &id,
                         school: school.id,

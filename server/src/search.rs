@@ -12,7 +12,7 @@ use crate::ids::{InstitutionId, RegistrationId};
 
 /// Keeps a registration's title in the index.
 pub async fn index_title(db: &Db, registration: &Registration) {
-    let id = format!("{}:title", registration.id);
+    let id = crate::db::part_entry_id(registration.id, "title");
     let entry = NewEntry {
         id: &id,
         school: registration.school_id,
@@ -117,7 +117,7 @@ async fn index_registration(db: &Db, rooms: &crate::rooms::Rooms, id: Registrati
     {
         for (part, text) in samen_crdt::text::texts(&doc) {
             if samen_crdt::Section::from_root_name(&part).is_some() {
-                let entry_id = format!("{id}:{part}");
+                let entry_id = crate::db::part_entry_id(id, &part);
                 db.index_entry(&NewEntry {
                     id: &entry_id,
                     school: registration.school_id,

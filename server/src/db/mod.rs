@@ -32,7 +32,7 @@ pub use files::{Deletion, FileVersion, FileWithNames, NewVersion, StoredFile, Te
 pub use meetings::{Meeting, MeetingPatch, NewMeeting, SchoolPerson};
 pub use names::NameDismissal;
 pub use registrations::{NewRegistration, Registration, RegistrationFilter, RegistrationPatch};
-pub use search::{FoundEntry, FoundRegistration, NewEntry, SearchFilter};
+pub use search::{FoundEntry, FoundRegistration, NewEntry, SearchFilter, part_entry_id};
 pub use sessions::{Limits, NewToken, TokenInfo, TokenScope, keep_sessions_purged};
 pub use snapshots::{
     Contributor, NewSnapshot, SectionStats, SnapshotKind, SnapshotMeta, StoredSnapshot, VersionSummary,

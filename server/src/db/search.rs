@@ -9,6 +9,12 @@ use sqlx::Row;
 use super::{Db, DbError, now};
 use crate::ids::{InstitutionId, RegistrationId};
 
+/// The entry id of a registration's title or section `part`: the room, the first pass at
+/// start and the routes must name a piece alike, or it would be kept twice.
+pub fn part_entry_id(registration: RegistrationId, part: &str) -> String {
+    format!("{registration}:{part}")
+}
+
 /// A piece of text to keep in the index.
 pub struct NewEntry<'a> {
     /// Its id: `<registration>:<part>` for a title or a section, `comment:<id>`, `file:<id>`.
@@ -212,21 +218,30 @@ impl Db {
     }
 
     /// The title, summary, understanding and advice the index holds of the registrations
-    /// on `theme` (or, without a theme, of school `school`) other than `except`: per
-    /// registration, part → text.
+    /// of `schools` on `theme` (or, without a theme, of school `school`) other than
+    /// `except`: per registration, part → text.
     pub async fn advice_candidates(
         &self,
         theme: Option<&str>,
         school: InstitutionId,
+        schools: &[InstitutionId],
         except: RegistrationId,
     ) -> Result<std::collections::HashMap<RegistrationId, std::collections::HashMap<String, String>>, DbError>
     {
-        const PARTS: &str = "e.part IN ('title', 'summary', 'understanding', 'advice') AND r.id <> $1";
+        if schools.is_empty() {
+            return Ok(std::collections::HashMap::new());
+        }
+        // Database ids are numbers: written as they are, they cannot be anything else.
+        let ids: Vec<String> = schools.iter().map(|s| s.0.to_string()).collect();
+        let parts = format!(
+            "e.part IN ('title', 'summary', 'understanding', 'advice') AND r.id <> $1 AND r.school_id IN ({})",
+            ids.join(", ")
+        );
         let rows = match theme {
             Some(theme) => {
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT e.registration_id, e.part, e.text FROM search_entries e
-                     JOIN registrations r ON r.id = e.registration_id WHERE {PARTS} AND r.theme = $2"
+                     JOIN registrations r ON r.id = e.registration_id WHERE {parts} AND r.theme = $2"
                 )))
                 .bind(except)
                 .bind(theme)
@@ -236,7 +251,7 @@ impl Db {
             None => {
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT e.registration_id, e.part, e.text FROM search_entries e
-                     JOIN registrations r ON r.id = e.registration_id WHERE {PARTS} AND r.school_id = $2"
+                     JOIN registrations r ON r.id = e.registration_id WHERE {parts} AND r.school_id = $2"
                 )))
                 .bind(except)
                 .bind(school)

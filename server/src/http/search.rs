@@ -232,11 +232,14 @@ pub async fn earlier_advice(
             .iter()
             .filter_map(|part| mine.get(*part)),
     );
+    // Only schools the caller may read: another school's registrations are never scored.
+    let readable: Vec<InstitutionId> = schools.keys().copied().collect();
     let candidates = state
         .db
         .advice_candidates(
             registration.theme.as_deref(),
             registration.school_id,
+            &readable,
             registration.id,
         )
         .await?;

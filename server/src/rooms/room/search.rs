@@ -104,7 +104,7 @@ impl Room {
             if indexed.get(&part).map_or(text.is_empty(), |held| *held == text) {
                 continue;
             }
-            let entry_id = format!("{id}:{part}");
+            let entry_id = crate::db::part_entry_id(*id, &part);
             let entry = NewEntry {
                 id: &entry_id,
                 school: *school,
