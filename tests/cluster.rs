@@ -799,3 +799,26 @@ async fn a_school_hears_on_one_node_of_the_documents_its_lsc_keeps_on_another() 
         .await
         .expect("the agreements' room on B tells of the file kept on A");
 }
+
+#[tokio::test]
+async fn an_export_asked_for_on_one_node_is_followed_and_fetched_on_another() {
+    let Some((a, b)) = two_nodes("an_export_asked_for_on_one_node_is_followed_and_fetched_on_another").await
+    else {
+        return;
+    };
+    let on_a = a.school_member("linde").await;
+    let on_b = on_a.on(&b);
+    let (status, started) = on_a
+        .post(
+            "/api/schools/100001/exports",
+            serde_json::json!({ "format": "pdf" }),
+        )
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let id = started["id"].as_str().expect("an id").to_owned();
+    let (_, job) = crate::exports::export_finished(&on_b, &id).await;
+    assert_eq!(job["status"], "ready", "{job}");
+    let file = on_b.download(format!("/api/exports/{id}/file")).await;
+    assert_eq!((file.status, file.kind.as_str()), (200, "application/pdf"));
+    assert!(file.bytes.starts_with(b"%PDF-"));
+}

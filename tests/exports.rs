@@ -451,3 +451,129 @@ async fn registrations_export_as_word_and_the_overview_as_excel_for_those_who_re
         400
     );
 }
+
+/// Polls an export of `person`'s until it is no longer running; the `done` figures seen on
+/// the way, and the last answer.
+pub async fn export_finished(person: &crate::support::Person<'_>, id: &str) -> (Vec<i64>, Value) {
+    let start = tokio::time::Instant::now();
+    let mut seen = Vec::new();
+    loop {
+        let (status, job) = person.get(format!("/api/exports/{id}")).await;
+        assert_eq!(status, 200, "{job}");
+        seen.push(job["done"].as_i64().expect("done"));
+        if job["status"] != "running" {
+            return (seen, job);
+        }
+        assert!(start.elapsed() < WAIT, "the export never finished: {job}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_school_year_export_is_made_in_the_background_and_fetched_by_its_maker_only() {
+    let server = TestServer::start().await;
+    let sara = server.clb().await;
+    let tom = server.school_member("linde").await;
+    let nadia = server.school_member("anker").await;
+    let lotte = server.lsc().await;
+    let reg = sara.creates_registration().await;
+    let editor = sara.opens(&reg).await;
+    type_paragraph(&editor, "summary", "Veel meldingen van pesten op de speelplaats");
+    editor.durable(WAIT).await.expect("written");
+    let (status, _) = tom
+        .post(reg.path("/comments"), json!({ "body": "Wie volgt dit op?" }))
+        .await;
+    assert_eq!(status, 201);
+    let (_, shown) = tom.get(reg.path("")).await;
+    let year = shown["registration"]["school_year"]
+        .as_str()
+        .expect("year")
+        .to_owned();
+    let (_, listed) = tom
+        .get(format!("/api/schools/100001/registrations?school_year={year}"))
+        .await;
+    let count = listed["registrations"].as_array().expect("list").len() as i64;
+
+    // Asked for: running at once, then gathered registration by registration, then ready.
+    let (status, started) = tom
+        .post(
+            "/api/schools/100001/exports",
+            json!({ "format": "pdf", "year": year, "comments": true }),
+        )
+        .await;
+    assert_eq!(status, 202, "{started}");
+    assert_eq!(started["total"], count);
+    assert_eq!(started["format"], "pdf");
+    let name = format!("samenwerkingsdossier-100001-{year}.pdf");
+    assert_eq!(started["name"], name.as_str());
+    let id = started["id"].as_str().expect("an id").to_owned();
+    let (seen, job) = export_finished(&tom, &id).await;
+    assert_eq!(job["status"], "ready", "{job}");
+    assert_eq!(job["done"], count, "every registration gathered: {job}");
+    assert!(
+        seen.windows(2).all(|w| w[0] <= w[1]),
+        "progress only grows: {seen:?}"
+    );
+    let file = tom.download(format!("/api/exports/{id}/file")).await;
+    assert_eq!((file.status, file.kind.as_str()), (200, "application/pdf"));
+    assert!(file.disposition.contains(&name), "{}", file.disposition);
+    assert_eq!(job["size"], file.bytes.len() as i64);
+    let text = keep_pdf("school-year-export-background", &file.bytes);
+    for needle in [
+        "Samenwerkingsdossier Basisschool De Linde",
+        "Veel meldingen van pesten op de speelplaats",
+        "Wie volgt dit op?",
+        &format!("pagina {} van", count + 1),
+    ] {
+        assert!(text.contains(needle), "{needle:?} not in:\n{text}");
+    }
+
+    // The same as Word, asked by the CLB.
+    let (status, started) = sara
+        .post(
+            "/api/schools/100001/exports",
+            json!({ "format": "docx", "year": year }),
+        )
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let other = started["id"].as_str().expect("an id").to_owned();
+    let (_, job) = export_finished(&sara, &other).await;
+    assert_eq!(job["status"], "ready", "{job}");
+    let file = sara.download(format!("/api/exports/{other}/file")).await;
+    assert_eq!(
+        file.kind,
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    );
+    let body = part(&file.bytes, "word/document.xml");
+    assert!(body.contains("Veel meldingen van pesten op de speelplaats"));
+    assert!(!body.contains("Wie volgt dit op?"), "no comments unless asked");
+
+    // Only its maker follows and fetches it; who may not export the school may not ask.
+    for path in [format!("/api/exports/{id}"), format!("/api/exports/{id}/file")] {
+        assert_eq!(sara.download(&path).await.status, 404, "{path}");
+    }
+    for person in [&nadia, &lotte] {
+        let (status, _) = person
+            .post("/api/schools/100001/exports", json!({ "format": "pdf" }))
+            .await;
+        assert_eq!(status, 404, "{person}");
+    }
+
+    // Bad requests are refused and start nothing.
+    for body in [
+        json!({ "format": "odt" }),
+        json!({ "format": "pdf", "year": "2026" }),
+        json!({ "format": "pdf", "comments": null }),
+        json!({}),
+        json!([]),
+    ] {
+        let (status, _) = tom.post("/api/schools/100001/exports", body.clone()).await;
+        assert_eq!(status, 400, "{body}");
+    }
+    for path in [
+        "/api/exports/00000000-0000-4000-8000-000000000000",
+        "/api/exports/not-an-id/file",
+    ] {
+        assert_eq!(tom.download(path).await.status, 404, "{path}");
+    }
+}

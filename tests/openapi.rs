@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::{As, CLB, TestServer};
 
 /// Every route of the API, with the path as the document spells it.
-const ROUTES: [(&str, &str); 87] = [
+const ROUTES: [(&str, &str); 90] = [
     ("post", "/api/login"),
     ("post", "/api/login/totp"),
     ("post", "/api/logout"),
@@ -54,6 +54,9 @@ const ROUTES: [(&str, &str); 87] = [
     ("get", "/api/registrations/{id}/export.docx"),
     ("get", "/api/schools/{number}/export.docx"),
     ("get", "/api/schools/{number}/overview.xlsx"),
+    ("post", "/api/schools/{number}/exports"),
+    ("get", "/api/exports/{id}"),
+    ("get", "/api/exports/{id}/file"),
     ("get", "/api/schools/{number}/overview"),
     ("get", "/api/clb/overview"),
     ("get", "/api/notifications"),
@@ -1000,6 +1003,30 @@ async fn openapi_schemas_match_real_answers() {
         403,
     )
     .await;
+    let started = checked(
+        &server,
+        &doc,
+        (
+            "post",
+            "/api/schools/{number}/exports",
+            "/api/schools/100001/exports",
+        ),
+        linde,
+        Some(json!({ "format": "pdf" })),
+        202,
+    )
+    .await;
+    let job = format!("/api/exports/{}", started["id"].as_str().expect("an id"));
+    checked(
+        &server,
+        &doc,
+        ("get", "/api/exports/{id}", &job),
+        linde,
+        None,
+        200,
+    )
+    .await;
+    checked(&server, &doc, ("get", "/api/exports/{id}", &job), clb, None, 404).await;
     let chief = server.admin().await;
     let admin = As::Token(&chief.token);
     let links = "/api/admin/lsc-links";

@@ -275,6 +275,18 @@ async fn every_route_answers_each_role_as_the_rules_say() {
             [401, 200, 200, 404, 404, 404],
         ),
         (
+            "POST",
+            "/api/schools/100001/exports".into(),
+            Some(json!({ "format": "pdf" })),
+            [401, 202, 202, 404, 404, 404],
+        ),
+        (
+            "GET",
+            format!("/api/exports/{unknown}"),
+            None,
+            [401, 404, 404, 404, 404, 404],
+        ),
+        (
             "GET",
             "/api/schools/100001/overview".into(),
             None,

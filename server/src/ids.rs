@@ -158,6 +158,11 @@ uuid_id! {
 }
 
 uuid_id! {
+    /// An export made in the background.
+    ExportId
+}
+
+uuid_id! {
     /// A comment thread on a registration.
     ThreadId
 }

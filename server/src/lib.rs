@@ -174,6 +174,7 @@ pub async fn serve(
     ));
     let blobs = files::Blobs::new(&config.data, db.clone());
     tokio::spawn(files::keep_purged(blobs.clone(), stop_rx.clone()));
+    tokio::spawn(http::keep_exports_purged(db.clone(), stop_rx.clone()));
     let throttle_key = db.shared_key("login-throttle").await?;
     let throttle = Arc::new(auth::throttle::LoginThrottle::on_nodes(throttle_key, &store));
     tokio::spawn(auth::throttle::keep_pruned(throttle.clone(), stop_rx.clone()));

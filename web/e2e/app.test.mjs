@@ -1019,14 +1019,19 @@ test('a registration and the school year download as PDF and Word, the overview 
   await page.goto(`${base}/scholen/100001`)
   await page.locator('[data-export-year-pdf]').waitFor()
   await page.evaluate(() => {
-    window.sawExportState = false
+    window.exportStates = []
     new MutationObserver(() => {
-      if (document.querySelector('.export-state[role=status]')) window.sawExportState = true
-    }).observe(document.body, { subtree: true, childList: true })
+      const state = document.querySelector('.export-state[role=status]')
+      if (state) window.exportStates.push(state.textContent.trim())
+    }).observe(document.body, { subtree: true, childList: true, characterData: true })
   })
   const year = await downloaded(page.locator('[data-export-year-pdf]'))
   assert.match(year.name, /^samenwerkingsdossier-100001-\d{4}-\d{4}\.pdf$/)
-  assert.ok(await page.evaluate(() => window.sawExportState), 'the page said the export was being made')
+  const states = await page.evaluate(() => window.exportStates)
+  assert.ok(
+    states.some((s) => /\d+ van \d+ registraties verzameld|Bestand wordt opgemaakt/.test(s)),
+    `the page said how far the export was: ${JSON.stringify(states)}`,
+  )
   assert.equal(year.bytes.subarray(0, 5).toString(), '%PDF-')
   const csv = await downloaded(page.locator('[data-export-csv]'))
   assert.match(csv.bytes.toString('utf8'), /^id,soort,titel,thema,status,/)

@@ -9,6 +9,7 @@
 mod agreements;
 mod audit;
 mod comments;
+mod exports;
 mod files;
 mod meetings;
 mod names;
@@ -28,6 +29,7 @@ use sqlx::{AnyPool, Executor};
 pub use agreements::Agreement;
 pub use audit::{AuditEntry, AuditFilter, AuditRow, MAX_DENIED_TARGETS};
 pub use comments::{Anchor, Comment, MAX_ANCHOR_CHARS, Notification, Person, Thread};
+pub use exports::{ExportJob, KEPT_MS as EXPORT_KEPT_MS, NewExport};
 pub use files::{Deletion, FileVersion, FileWithNames, NewVersion, StoredFile, TextCheck, UncheckedVersion};
 pub use meetings::{Meeting, MeetingPatch, NewMeeting, SchoolPerson};
 pub use names::NameDismissal;

@@ -44,7 +44,7 @@ pub struct ExportQuery {
 }
 
 /// Everything an export says about one registration.
-async fn exported(
+pub(super) async fn exported(
     state: &AppState,
     registration: Registration,
     comments: bool,
@@ -151,7 +151,7 @@ async fn docx_answer(report: Report, name: String) -> Result<impl IntoResponse, 
 }
 
 /// The MIME type of a Word document.
-const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+pub(super) const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
 
 /// One registration as a Word document, as the PDF holds it (`?comments=true`: with its
 /// comments), for who would rather edit it.
@@ -182,7 +182,7 @@ pub async fn registration_docx(
 }
 
 /// The school and the registrations of the school year a query asks for.
-async fn school_year(
+pub(super) async fn school_year(
     state: &AppState,
     auth: &Authenticated,
     number: &str,
@@ -334,7 +334,7 @@ async fn overview_rows(
 }
 
 /// A file to keep, named `name`.
-fn attachment(bytes: Vec<u8>, content_type: &str, name: &str) -> impl IntoResponse + use<> {
+pub(super) fn attachment(bytes: Vec<u8>, content_type: &str, name: &str) -> impl IntoResponse + use<> {
     (
         [
             (header::CONTENT_TYPE, content_type.to_owned()),

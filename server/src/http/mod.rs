@@ -12,6 +12,7 @@ mod audit;
 mod body;
 mod client_address;
 mod comments;
+mod export_jobs;
 mod exports;
 mod file_names;
 mod files;
@@ -37,6 +38,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
 
+pub use export_jobs::keep_purged as keep_exports_purged;
 pub use file_names::keep_read as keep_documents_read;
 
 use crate::config::ServeConfig;
@@ -168,6 +170,9 @@ fn ordinary() -> Router<AppState> {
         .route("/api/schools/{number}/overview.csv", get(exports::school_csv))
         .route("/api/schools/{number}/overview.xlsx", get(exports::school_xlsx))
         .route("/api/schools/{number}/export.docx", get(exports::school_docx))
+        .route("/api/schools/{number}/exports", post(export_jobs::start))
+        .route("/api/exports/{id}", get(export_jobs::progress))
+        .route("/api/exports/{id}/file", get(export_jobs::file))
         .route("/api/schools/{number}/overview", get(overview::school))
         .route("/api/clb/overview", get(overview::clb))
         .route("/api/notifications", get(comments::notifications))
