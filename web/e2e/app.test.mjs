@@ -156,7 +156,17 @@ test('a wrong password shows the error and keeps the user on the login page', as
   const page = await context.newPage()
   await page.goto(`${base}/`)
   await page.waitForURL(/\/login/)
+  // Empty fields are checked in the page: nothing is sent, and the field to fill gets the focus.
+  const logins = []
+  page.on('request', (r) => r.url().endsWith('/api/login') && logins.push(r))
+  await page.click('button[type=submit]')
+  await page.locator('#login-error', { hasText: 'Vul je e-mailadres in.' }).waitFor()
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'email')
   await page.fill('#email', 'clb@demo.test')
+  await page.click('button[type=submit]')
+  await page.locator('#login-error', { hasText: 'Vul je wachtwoord in.' }).waitFor()
+  assert.equal(logins.length, 0, 'no login sent with an empty field')
+  assert.equal(await page.title(), 'Aanmelden — Samen')
   await page.fill('#password', 'fout')
   await page.click('button[type=submit]')
   await assert.doesNotReject(page.locator('#login-error', { hasText: 'E-mailadres of wachtwoord is onjuist.' }).waitFor())
@@ -362,6 +372,12 @@ test('the app speaks English on request, and works at tablet width', async () =>
   await page.fill('#email', 'linde@demo.test')
   await page.fill('#password', 'demo')
   await page.click('button[type=submit]')
+  // Tom has one school: he lands in it, in English.
+  await page.locator('#overview-title', { hasText: 'Basisschool De Linde' }).waitFor()
+  await page.locator('.controls label', { hasText: 'Kind' }).waitFor()
+  assert.equal(await page.title(), 'Basisschool De Linde — Samen')
+  // The list of schools stays one click away.
+  await page.click('nav a:has-text("Schools")')
   await page.locator('h1', { hasText: 'Choose a school' }).waitFor()
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth)
   assert.equal(overflow, false, 'no horizontal scrolling at tablet width')
@@ -414,11 +430,19 @@ test('comment threads on a passage: live for everyone, replies, resolve, the anc
   await school.click('[role=tab]:has-text("Opgelost")')
   await school.locator('.thread .resolved-by', { hasText: 'Sara Claes (CLB)' }).waitFor()
   assert.equal(await school.locator('[data-section=goals] .comment-anchor').count(), 0, 'resolved threads are not highlighted')
+
+  // Without a connection a comment is not sent: the page says so in Dutch and keeps the text.
+  await school.context().setOffline(true)
+  await school.fill('#new-comment', 'Nog een vraag voor het CLB.')
+  await school.click('.new-comment button[type=submit]')
+  await school.locator('.new-comment [role=alert]', { hasText: 'Geen verbinding met de server: er is niets verstuurd.' }).waitFor()
+  assert.equal(await school.inputValue('#new-comment'), 'Nog een vraag voor het CLB.', 'the text stays for sending later')
+  await school.context().setOffline(false)
   await clb.context().close()
   await school.context().close()
 })
 
-test('mentions reach Meldingen, unread counts show on the overview, deleted passages are marked', async () => {
+test('mentions reach the notifications, unread counts show on the overview, deleted passages are marked', async () => {
   const problem = '6b0f3d0e-2f4a-4c41-9a61-0c6f1e0d0001'
   const clb = await person('clb@demo.test')
   const school = await person('linde@demo.test')
@@ -438,7 +462,7 @@ test('mentions reach Meldingen, unread counts show on the overview, deleted pass
   await clb.click('.new-comment button[type=submit]')
   await clb.locator('.thread', { hasText: 'leerlingenraad' }).waitFor()
 
-  // The school's overview shows the unread comment live, and Meldingen lists the mention.
+  // The school's overview shows the unread comment live, and Notificaties lists the mention.
   await school.locator('.registration-link', { hasText: 'Meer meldingen' }).locator('.unread').waitFor({ timeout: 2000 })
   await school.click('[data-testid=notifications-link]')
   await school.locator('.registration-link', { hasText: 'Sara Claes (CLB) vermeldde je' }).waitFor()
@@ -676,6 +700,33 @@ function totp(secret, step) {
   return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0')
 }
 
+test('the registrations list keeps its filters in the URL, so they survive Back; pages are titled', async () => {
+  const page = await person('clb@demo.test')
+  await page.goto(`${base}/scholen/100001`)
+  await page.locator('#overview-title', { hasText: 'Basisschool De Linde' }).waitFor()
+  const all = await page.locator('.registration-link').count()
+  await page.locator('.controls label', { hasText: 'Status' }).locator('select').selectOption('open')
+  await page.locator('.controls input[type=search]').fill('pesten')
+  await page.waitForURL((url) => url.search === '?zoek=pesten&status=open')
+  const shown = await page.locator('.registration-link').count()
+  assert.ok(shown > 0 && shown < all, `the filters narrow the list (${shown} of ${all})`)
+  const first = page.locator('.registration-link').first()
+  const title = await first.evaluate((a) => a.querySelector('.title')?.firstChild?.textContent?.trim())
+  await first.click()
+  await page.waitForURL(/\/registraties\//)
+  await page.waitForFunction((t) => document.title === `${t} — Basisschool De Linde — Samen`, title)
+  await page.goBack()
+  await page.locator('#overview-title', { hasText: 'Basisschool De Linde' }).waitFor()
+  assert.equal(await page.locator('.controls input[type=search]').inputValue(), 'pesten')
+  assert.equal(await page.locator('.controls label', { hasText: 'Status' }).locator('select').inputValue(), 'open')
+  assert.equal(await page.locator('.registration-link').count(), shown)
+  await page.click('[data-testid=notifications-link]')
+  await page.waitForFunction(() => document.title === 'Notificaties — Samen')
+  await page.goto(`${base}/bestaat-niet`)
+  await page.waitForFunction(() => document.title === 'Niet gevonden — Samen')
+  await page.context().close()
+})
+
 test('two-step verification: set up from the account page with a QR code, then the login asks for the code', async () => {
   // Nadia (Het Anker) turns it on, and off again at the end, so the other tests' logins stay as they were.
   const page = await person('anker@demo.test')
@@ -726,7 +777,7 @@ test('two-step verification: set up from the account page with a QR code, then t
   await login.screenshot({ path: join(shots, 'login-totp-phone.png'), fullPage: true })
   await login.fill('#code', totp(secret, enrolled + 1))
   await login.click('button:has-text("Bevestigen")')
-  await login.locator('h1', { hasText: 'Kies een school' }).waitFor()
+  await login.locator('#overview-title', { hasText: 'Het Anker' }).waitFor()
   const overflow = await login.evaluate(() => document.documentElement.scrollWidth > window.innerWidth)
   assert.equal(overflow, false, 'no horizontal scrolling on a phone')
 
@@ -781,6 +832,7 @@ test('an edit too large for the server says so and is not resent for ever', asyn
 test('an LSC sees its school without registrations, plans a meeting with the school and the CLB, and they find it', async () => {
   const lsc = await person('lsc@demo.test')
   await lsc.goto(`${base}/`)
+  // Two schools: the LSC chooses (someone with one school lands in it).
   await lsc.locator('a.school', { hasText: 'Basisschool De Linde' }).click()
   await lsc.locator('[data-lsc-note]').waitFor()
   assert.equal(await lsc.locator('[data-kind]').count(), 0, 'no registrations for an LSC')

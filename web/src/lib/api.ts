@@ -1,6 +1,8 @@
 // The REST API. Every call sends the session cookie and our Origin (the browser does);
 // errors become ApiError with the server's code, so pages can show the right message.
 
+import { t } from './i18n.svelte'
+
 export class ApiError extends Error {
   constructor(
     public status: number,
@@ -9,6 +11,31 @@ export class ApiError extends Error {
     public retryAfter?: number,
   ) {
     super(message)
+  }
+}
+
+/** What to tell the user about a failed call, in their language: what went wrong and what to do. */
+export function errorText(e: unknown): string {
+  if (!(e instanceof ApiError)) return t('error.generic.body')
+  switch (e.status) {
+    case 0:
+      return t('error.network')
+    case 400:
+      return t('error.badRequest', { detail: e.message })
+    case 403:
+      return t('error.forbidden.body')
+    case 404:
+      return t('error.notFound.body')
+    case 409:
+      return t('error.conflict')
+    case 413:
+      return t('error.tooLarge')
+    case 429:
+      return t('error.throttled', { seconds: e.retryAfter ?? 5 })
+    case 503:
+      return t('error.unavailable')
+    default:
+      return t('error.generic.body')
   }
 }
 

@@ -18,7 +18,8 @@ export type Route =
 function parse(path: string): Route {
   if (path === '/' || path === '') return { page: 'schools' }
   if (path === '/login') return { page: 'login' }
-  if (path === '/meldingen') return { page: 'notifications' }
+  // `/meldingen` was its first name; old links and bookmarks still arrive.
+  if (path === '/notificaties' || path === '/meldingen') return { page: 'notifications' }
   if (path === '/account') return { page: 'account' }
   if (path === '/zoeken') return { page: 'search' }
   if (path === '/clb/overzicht') return { page: 'clbSummary' }
