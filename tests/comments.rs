@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::TestServer;
+use crate::support::{Person, TestServer};
 
 fn last_comment(thread: &Value) -> &Value {
     thread["comments"]
@@ -215,6 +215,58 @@ async fn mentions_anchors_limits_and_unread_counts() {
         assert_eq!(status, 201);
     }
     assert!(limited, "15 comments in a row are rate limited");
+}
+
+/// The kinds of a person's notifications, newest first, and how many are unread.
+async fn notified(person: &Person<'_>) -> (Vec<String>, i64) {
+    let (status, notes) = person.get("/api/notifications").await;
+    assert_eq!(status, 200, "{notes}");
+    let kinds = notes["notifications"]
+        .as_array()
+        .expect("notifications")
+        .iter()
+        .map(|n| n["kind"].as_str().expect("kind").to_owned())
+        .collect();
+    (kinds, notes["unread"].as_i64().expect("unread"))
+}
+
+#[tokio::test]
+async fn replies_and_new_threads_notify_who_takes_part_once_each() {
+    let server = TestServer::start().await;
+    let sara = server.clb().await;
+    let tom = server.school_member("linde").await;
+    let reg = sara.creates_registration().await;
+    let base = reg.path("/comments");
+
+    // A new thread on Sara's registration tells Sara, who started it.
+    let (status, body) = tom.post(&base, json!({ "body": "Wie neemt dit op?" })).await;
+    assert_eq!(status, 201, "{body}");
+    let thread = body["thread"]["id"].as_str().expect("thread").to_owned();
+    assert_eq!(notified(&sara).await, (vec!["thread".to_owned()], 1));
+    assert_eq!(notified(&tom).await, (vec![], 0), "not for one's own comment");
+
+    // Sara's reply tells Tom, who wrote in the thread; not Sara herself.
+    let reply = format!("{base}/{thread}/replies");
+    let (status, body) = sara.post(&reply, json!({ "body": "Ik neem het op." })).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(notified(&tom).await, (vec!["reply".to_owned()], 1));
+    assert_eq!(notified(&sara).await.0.len(), 1);
+
+    // Tom answers and mentions Sara: one notification for her, the mention.
+    let (status, body) = tom
+        .post(&reply, json!({ "body": "Dank je, Sara.", "mentions": [sara.id] }))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        notified(&sara).await,
+        (vec!["mention".to_owned(), "thread".to_owned()], 2)
+    );
+
+    // Sara's own thread on her own registration tells nobody: Tom took no part in it.
+    let (status, _) = sara.post(&base, json!({ "body": "Notitie voor later." })).await;
+    assert_eq!(status, 201);
+    assert_eq!(notified(&sara).await.0.len(), 2);
+    assert_eq!(notified(&tom).await.0.len(), 1);
 }
 
 #[tokio::test]

@@ -435,3 +435,33 @@ async fn versions_survive_a_restart_and_compaction() {
             .all(|s| s["removed_by"] == diff["from"]["created_by"]["id"])
     );
 }
+
+#[tokio::test]
+async fn an_edit_to_the_text_is_the_registrations_last_change() {
+    let server = TestServer::start().await;
+    let sara = server.clb().await;
+    let tom = server.school_member("linde").await;
+    let reg = sara.creates_registration().await;
+    let changed = |list: &Value| {
+        list["registrations"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|r| r["id"] == reg.id.as_str())
+            .and_then(|r| r["updated_at"].as_i64())
+            .expect("the registration is listed")
+    };
+    let (_, list) = tom.get("/api/schools/100001/registrations").await;
+    let created = changed(&list);
+
+    // Tom types in the school's section: "Gewijzigd" on the list and on the registration moves.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let editor = tom.opens(&reg).await;
+    type_paragraph(&editor, "goals", "De zorgcoördinator volgt dit op.");
+    editor.durable(WAIT).await.expect("written");
+    let (_, list) = tom.get("/api/schools/100001/registrations").await;
+    let edited = changed(&list);
+    assert!(edited > created, "the text edit counts: {created} → {edited}");
+    let (_, one) = sara.get(reg.path("")).await;
+    assert_eq!(one["registration"]["updated_at"], edited);
+}

@@ -478,6 +478,14 @@ test('mentions reach the notifications, unread counts show on the overview, dele
   for (const page of [school, clb]) {
     await page.locator('.thread', { hasText: 'leerlingenraad' }).locator('.detached', { hasText: 'tekst verwijderd' }).waitFor({ timeout: 2000 })
   }
+
+  // The school's reply reaches the CLB's notifications: it wrote in the thread.
+  const thread = school.locator('.thread', { hasText: 'leerlingenraad' })
+  await thread.locator('.reply input').fill('We vragen het na.')
+  await thread.locator('.reply button[type=submit]').click()
+  await clb.click('[data-testid=notifications-link]')
+  await clb.locator('.registration-link', { hasText: 'Tom Peeters (De Linde) reageerde in een gesprek waaraan je deelnam' }).waitFor()
+  await clb.locator('.registration-link', { hasText: 'We vragen het na.' }).waitFor()
   await clb.context().close()
   await school.context().close()
 })

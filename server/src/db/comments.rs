@@ -107,7 +107,8 @@ pub struct Thread {
 pub struct Notification {
     /// Its id.
     pub id: i64,
-    /// `mention`.
+    /// `mention` (someone mentioned the user), `reply` (a reply in a thread the user wrote
+    /// in) or `thread` (a new thread on a registration the user started).
     pub kind: String,
     /// The registration, its title and school number.
     #[schema(value_type = String, format = "uuid")]
@@ -119,7 +120,7 @@ pub struct Notification {
     /// The thread.
     #[schema(value_type = String, format = "uuid")]
     pub thread_id: ThreadId,
-    /// Who mentioned the user.
+    /// Who wrote the comment.
     pub by: Person,
     /// The comment's text.
     pub body: String,
@@ -247,7 +248,8 @@ impl Db {
         Ok(Some(t))
     }
 
-    /// Starts a thread with its first comment, and notifies the mentioned users.
+    /// Starts a thread with its first comment, and notifies the mentioned users and the
+    /// registration's owner.
     pub async fn create_thread(
         &self,
         registration: RegistrationId,
@@ -279,7 +281,8 @@ impl Db {
         Ok(thread_id)
     }
 
-    /// Adds a comment to a thread; returns its id.
+    /// Adds a comment to a thread and notifies the mentioned users and those who wrote in
+    /// it before; returns its id.
     pub async fn reply(
         &self,
         registration: RegistrationId,
@@ -393,7 +396,7 @@ impl Db {
             .map_err(DbError::from)
     }
 
-    /// A user's mentions, newest first: only those on registrations the user may still
+    /// A user's notifications, newest first: only those on registrations the user may still
     /// read (a mention made before a role was withdrawn must not keep showing its text).
     pub async fn notifications(&self, user: &UserId) -> Result<Vec<Notification>, DbError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -467,12 +470,45 @@ async fn insert_comment(
     .bind(at)
     .execute(&mut **tx)
     .await?;
-    for user in mentions.iter().filter(|u| *u != author) {
+    // One notification per person and comment, the most specific kind: a mention, else a
+    // reply in a thread one wrote in, else a new thread on a registration one started.
+    let mut told: Vec<(&UserId, &str)> = mentions.iter().map(|u| (u, "mention")).collect();
+    let earlier = sqlx::query("SELECT DISTINCT author_id FROM comments WHERE thread_id = $1 AND id <> $2")
+        .bind(thread_id)
+        .bind(id)
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String, _>(0).map(UserId::from))
+        .collect::<Result<Vec<_>, _>>()?;
+    let owner = if earlier.is_empty() {
+        sqlx::query("SELECT owner_id FROM registrations WHERE id = $1")
+            .bind(registration)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| r.try_get::<String, _>(0).map(UserId::from))
+            .transpose()?
+    } else {
+        None
+    };
+    for user in &earlier {
+        told.push((user, "reply"));
+    }
+    if let Some(owner) = &owner {
+        told.push((owner, "thread"));
+    }
+    let mut sent: Vec<&UserId> = vec![author];
+    for (user, kind) in told {
+        if sent.contains(&user) {
+            continue;
+        }
+        sent.push(user);
         sqlx::query(
             "INSERT INTO notifications (user_id, kind, registration_id, thread_id, comment_id, created_at)
-             VALUES ($1, 'mention', $2, $3, $4, $5)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(user.as_str())
+        .bind(kind)
         .bind(registration)
         .bind(thread_id)
         .bind(id)

@@ -34,7 +34,7 @@ pub struct Registration {
     pub owner: Owner,
     /// Creation time (ms since the epoch).
     pub created_at: i64,
-    /// Last metadata change (ms since the epoch).
+    /// Last change, to its details or to its text (ms since the epoch).
     pub updated_at: i64,
 }
 
@@ -96,7 +96,9 @@ pub struct RegistrationPatch {
 
 const SELECT: &str = "SELECT r.id, r.kind, r.school_id, i.number AS school_number, i.name AS school_name,
         r.school_year, r.title, r.theme, r.status, r.owner_id, u.display_name AS owner_name,
-        r.created_at, r.updated_at
+        r.created_at, r.updated_at,
+        COALESCE((SELECT MAX(d.created_at) FROM doc_updates d WHERE d.doc_id = r.id),
+                 (SELECT s.updated_at FROM doc_states s WHERE s.doc_id = r.id)) AS text_updated_at
     FROM registrations r
     JOIN institutions i ON i.id = r.school_id
     JOIN users u ON u.id = r.owner_id";
@@ -117,7 +119,11 @@ fn registration(row: &sqlx::any::AnyRow) -> Result<Registration, sqlx::Error> {
             name: row.try_get("owner_name")?,
         },
         created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
+        // Its text's newest update still in the log, else when the log was last folded
+        // into the stored state (within seconds of the last edit folded in).
+        updated_at: row
+            .try_get::<i64, _>("updated_at")?
+            .max(row.try_get::<Option<i64>, _>("text_updated_at")?.unwrap_or(0)),
     })
 }
 

@@ -545,7 +545,7 @@ pub async fn people(
     Ok(Json(PeopleList { people }))
 }
 
-/// The caller's mentions.
+/// The caller's notifications.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NotificationList {
     /// Newest first.
@@ -554,13 +554,14 @@ pub struct NotificationList {
     pub unread: usize,
 }
 
-/// The caller's mentions ("Meldingen").
+/// The caller's notifications ("Notificaties"): mentions, replies in threads the caller
+/// wrote in, new threads on registrations the caller started.
 #[utoipa::path(
     get,
     path = "/api/notifications",
     tag = "comments",
     responses(
-        (status = 200, description = "The caller's mentions, newest first.", body = NotificationList),
+        (status = 200, description = "The caller's notifications, newest first.", body = NotificationList),
         Unauthenticated,
     ),
     security(("session" = []), ("token" = [])),
@@ -581,13 +582,13 @@ pub async fn notifications(
     }))
 }
 
-/// Marks the caller's mentions read.
+/// Marks the caller's notifications read.
 #[utoipa::path(
     post,
     path = "/api/notifications/read",
     tag = "comments",
     responses(
-        (status = 204, description = "All mentions marked read."),
+        (status = 204, description = "All notifications marked read."),
         Unauthenticated,
         Forbidden,
     ),
