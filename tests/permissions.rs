@@ -605,10 +605,13 @@ async fn registrations_are_listed_and_filtered_for_the_school_only() {
     );
 
     let (_, schools) = tom.get("/api/schools").await;
+    let linde = &schools["schools"][0];
+    assert_eq!(schools["schools"].as_array().map(Vec::len), Some(1), "{schools}");
     assert_eq!(
-        schools["schools"],
-        json!([{ "number": "100001", "name": "Basisschool De Linde", "access": "school" }])
+        (&linde["number"], &linde["name"], &linde["access"]),
+        (&json!("100001"), &json!("Basisschool De Linde"), &json!("school"))
     );
+    assert!(linde["figures"]["open"].as_i64() > Some(0), "{linde}");
     let (_, schools) = sara.get("/api/schools").await;
     assert_eq!(schools["schools"].as_array().map(Vec::len), Some(2));
 }
@@ -670,8 +673,8 @@ async fn a_learning_support_centre_sees_the_schools_it_serves_and_none_of_their_
     assert_eq!(
         schools["schools"],
         json!([
-            { "number": "100001", "name": "Basisschool De Linde", "access": "lsc" },
-            { "number": "100002", "name": "Middenschool Het Anker", "access": "lsc" },
+            { "number": "100001", "name": "Basisschool De Linde", "access": "lsc", "figures": null },
+            { "number": "100002", "name": "Middenschool Het Anker", "access": "lsc", "figures": null },
         ])
     );
     // Nothing of the registrations: not the list, not one of them, not their live events.

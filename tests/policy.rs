@@ -183,3 +183,55 @@ async fn authors_tells_who_wrote_each_span() {
     let (_, content) = tom.get(reg.path("/content")).await;
     assert_eq!(content["sections"]["goals"], "Samen verder");
 }
+
+#[tokio::test]
+async fn a_closed_registration_is_read_only_until_the_clb_reopens_it() {
+    // The regular check is far away: closing and reopening ask for one at once.
+    let server = TestServer::start_with(&["--access-check-secs", "3600"]).await;
+    let sara = server.clb().await;
+    let tom = server.school_member("linde").await;
+    let reg = sara.creates_registration().await;
+    let editor = tom.opens(&reg).await;
+    type_paragraph(&editor, "goals", "Voor het afsluiten.");
+    editor.durable(WAIT).await.expect("written while open");
+    let (status, version) = sara
+        .post(reg.path("/snapshots"), json!({ "name": "Voor het afsluiten" }))
+        .await;
+    assert_eq!(status, 201, "{version}");
+    let version = version["id"].as_str().expect("version").to_owned();
+
+    // Closed: the open document ends so that it reconnects under the new rule.
+    let (status, body) = sara.patch(reg.path(""), json!({ "status": "closed" })).await;
+    assert_eq!(status, 200, "{body}");
+    let (code, reason) = editor.closed(WAIT).await.expect("the open document closes");
+    assert_eq!(code, 4409, "{reason}");
+
+    // Reopened by anyone while closed, it reads but takes no edit, the CLB's neither.
+    let rows = log_rows(&server, &reg.id).await;
+    for person in [&tom, &sara] {
+        let reader = person.opens(&reg).await;
+        assert_eq!(paragraphs(reader.doc(), "goals"), ["Voor het afsluiten."]);
+        type_paragraph(&reader, "goals", "Na het afsluiten.");
+        let (code, _) = reader.closed(WAIT).await.expect("the edit is refused");
+        assert_eq!(code, 1008, "{person}");
+    }
+    assert_eq!(log_rows(&server, &reg.id).await, rows, "nothing stored");
+    let (status, body) = sara
+        .post(reg.path(&format!("/snapshots/{version}/restore")), None)
+        .await;
+    assert_eq!(status, 409, "no restore into a closed registration: {body}");
+
+    // Reopened: a reader open meanwhile is ended again, and writes after reconnecting.
+    let reader = tom.opens(&reg).await;
+    let (status, _) = sara.patch(reg.path(""), json!({ "status": "open" })).await;
+    assert_eq!(status, 200);
+    let (code, _) = reader.closed(WAIT).await.expect("the read-only document closes");
+    assert_eq!(code, 4409);
+    let editor = tom.opens(&reg).await;
+    type_paragraph(&editor, "goals", "Weer open.");
+    editor.durable(WAIT).await.expect("written once reopened");
+    assert_eq!(
+        paragraphs(editor.doc(), "goals"),
+        ["Voor het afsluiten.", "Weer open."]
+    );
+}

@@ -2,7 +2,9 @@
 //! whom it serves (the credential it was opened with, the user, the school and the access
 //! they had then); a watcher re-checks them against the database every few seconds and
 //! ends those whose right is gone: a user disabled, a role withdrawn or changed, a session
-//! logged out or expired, a token revoked.
+//! logged out or expired, a token revoked. A registration's document closed or reopened
+//! ends its connections too, as what they may write changed: they reconnect under the new
+//! rule.
 //!
 //! The database is the one source: a change made by `samen admin` (another process), or by
 //! another node once there are several, is seen the same way as one made here. A change
@@ -23,7 +25,7 @@ use crate::access::SchoolAccess;
 use crate::auth::Credential;
 use crate::db::Db;
 use crate::ids::{ConnId, DocId, InstitutionId, UserId};
-use crate::rooms::Rooms;
+use crate::rooms::{AccessEnd, Rooms};
 
 /// Who an open connection serves, and what it had when it opened.
 #[derive(Debug, Clone)]
@@ -36,6 +38,9 @@ pub struct Grant {
     pub school: InstitutionId,
     /// What the user had of that school when it opened.
     pub access: Held,
+    /// For a registration's document: whether the registration was closed (read-only)
+    /// when the connection opened.
+    pub closed: Option<bool>,
 }
 
 /// What a connection's user had of its school: access to its registrations, or places at
@@ -160,7 +165,7 @@ impl AccessWatch {
     /// how many it ended.
     pub async fn check(&self) -> Result<usize, crate::db::DbError> {
         let mut used: HashSet<String> = HashSet::new();
-        let open: Vec<(u64, Grant)> = self
+        let open: Vec<(u64, Grant, Option<DocId>)> = self
             .inner
             .entries
             .iter()
@@ -171,7 +176,11 @@ impl AccessWatch {
                 {
                     used.insert(id_hash.clone());
                 }
-                (*e.key(), e.value().grant.clone())
+                let doc = match &e.value().ending {
+                    Ending::Socket { doc, .. } => Some(*doc),
+                    Ending::Stream(_) => None,
+                };
+                (*e.key(), e.value().grant.clone(), doc)
             })
             .collect();
         if open.is_empty() {
@@ -187,9 +196,16 @@ impl AccessWatch {
         let mut access: HashMap<(&UserId, InstitutionId), Option<SchoolAccess>> = HashMap::new();
         let mut table: HashMap<(&UserId, InstitutionId), Vec<Partner>> = HashMap::new();
         let mut agreements: HashMap<(&UserId, InstitutionId), Vec<InstitutionId>> = HashMap::new();
+        let mut closed: HashMap<DocId, Option<bool>> = HashMap::new();
         // One query per distinct credential and per distinct user and school, however many
         // tabs and documents they have open.
-        for (_, grant) in &open {
+        for (_, grant, doc) in &open {
+            if grant.closed.is_some()
+                && let Some(doc) = doc
+                && let Entry::Vacant(slot) = closed.entry(*doc)
+            {
+                slot.insert(db.registration_closed(*doc).await?);
+            }
             if let Entry::Vacant(slot) = credentials.entry(&grant.credential) {
                 slot.insert(
                     db.credential_valid(&grant.credential, self.inner.session_idle_ms)
@@ -223,24 +239,33 @@ impl AccessWatch {
                 .get(&(&g.user, g.school))
                 .is_some_and(|lscs| lscs.contains(lsc)),
         };
-        let gone: HashSet<u64> = open
+        let ending: HashMap<u64, AccessEnd> = open
             .iter()
-            .filter(|(_, g)| !credentials[&g.credential] || !unchanged(g))
-            .map(|(id, _)| *id)
+            .filter_map(|(id, g, doc)| {
+                if !credentials[&g.credential] || !unchanged(g) {
+                    return Some((*id, AccessEnd::Ended));
+                }
+                let now = doc.and_then(|doc| closed.get(&doc).copied()).flatten();
+                match (g.closed, now) {
+                    (Some(_), None) if doc.is_some() => Some((*id, AccessEnd::Ended)),
+                    (Some(had), Some(now)) if had != now => Some((*id, AccessEnd::RuleChanged)),
+                    _ => None,
+                }
+            })
             .collect();
-        for id in &gone {
+        for (id, reason) in &ending {
             // Out of the watch at once, so it is ended once; its lease finds it gone.
             let Some((_, watched)) = self.inner.entries.remove(id) else {
                 continue;
             };
-            tracing::info!(user = %watched.grant.user, "access ended; closing an open connection");
+            tracing::info!(user = %watched.grant.user, why = ?reason, "closing an open connection");
             match watched.ending {
-                Ending::Socket { doc, conn, .. } => self.inner.rooms.end_access(doc, conn).await,
+                Ending::Socket { doc, conn, .. } => self.inner.rooms.end_access(doc, conn, *reason).await,
                 Ending::Stream(tx) => {
                     let _ = tx.send(true);
                 }
             }
         }
-        Ok(gone.len())
+        Ok(ending.len())
     }
 }

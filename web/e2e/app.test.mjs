@@ -5,7 +5,7 @@
 
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { createHmac } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -327,9 +327,20 @@ test('status changes by the CLB show live to every viewer', async () => {
   await school.locator('[data-testid=reg-status]', { hasText: 'Afgesloten' }).waitFor({ timeout: 2000 })
   await school.locator('[data-closed-banner]').waitFor()
   assert.equal(await school.title(), 'Omgaan met faalangst bij toetsen in het vijfde leerjaar — Basisschool De Linde — Samen')
+  // Closed means read-only, for the CLB too, until it is reopened.
+  for (const page of [school, clb]) {
+    await page.locator('[data-section=goals][contenteditable=false]').waitFor({ timeout: 2000 })
+    await page.locator('.lock', { hasText: 'Afgesloten: alleen lezen.' }).first().waitFor()
+  }
   await clb.click('button:has-text("Heropenen")')
   await school.locator('[data-testid=reg-status]', { hasText: 'Open' }).waitFor({ timeout: 2000 })
   assert.equal(await school.locator('[data-closed-banner]').count(), 0)
+  // Writable again: the school's text is stored once more.
+  await school.locator('[data-section=goals][contenteditable=true]').waitFor({ timeout: 2000 })
+  await goals(school).click()
+  await school.keyboard.press('Control+End')
+  await school.keyboard.type(' Weer open.')
+  await saved(school)
   await clb.context().close()
   await school.context().close()
 })
@@ -733,6 +744,54 @@ test('the registrations list keeps its filters in the URL, so they survive Back;
   await page.goto(`${base}/bestaat-niet`)
   await page.waitForFunction(() => document.title === 'Niet gevonden — Samen')
   await page.context().close()
+})
+
+test('a CLB worker with many schools finds one by name or number and sees what moved; the order survives Back', async () => {
+  // A server of its own: five more schools for the demo CLB, added as an administrator would.
+  const own = await startServer()
+  try {
+    for (let i = 1; i <= 5; i++) {
+      execFileSync(bin, ['admin', '--data', own.dir, 'create-institution', '--kind', 'school', '--number', `20000${i}`, '--name', `Basisschool Nummer ${i}`, '--served-by', '900001'], {
+        env: { ...process.env, SAMEN_LOG: 'warn' },
+      })
+    }
+    const page = await person('clb@demo.test', own.url)
+    await page.goto(`${own.url}/`)
+    await page.locator('[data-school-search]').waitFor()
+    assert.equal(await page.locator('a.school').count(), 7)
+    const linde = page.locator('a.school[data-school="100001"]')
+    assert.match(await linde.textContent(), /Instellingsnummer 100001 · Je volgt deze school op als CLB/)
+    assert.match(await linde.textContent(), /Open registraties: [1-9]/)
+    assert.match(await linde.textContent(), /Laatste activiteit/)
+    assert.match(await page.locator('a.school[data-school="200001"]').textContent(), /Nog geen registraties/)
+
+    await page.fill('[data-school-search]', 'anker')
+    await page.locator('a.school').first().waitFor()
+    assert.deepEqual(await page.locator('a.school').evaluateAll((cards) => cards.map((c) => c.dataset.school)), ['100002'])
+    await page.fill('[data-school-search]', '20000')
+    await page.locator('[role=status]', { hasText: '5 van 7 scholen' }).waitFor()
+    await page.fill('[data-school-search]', 'bestaat niet')
+    await page.locator('.empty', { hasText: 'Geen school gevonden voor “bestaat niet”.' }).waitFor()
+    await page.fill('[data-school-search]', '')
+    await page.selectOption('[data-school-order]', 'recent')
+    await page.waitForURL((url) => url.search === '?volgorde=recent')
+    const order = await page.locator('a.school').evaluateAll((cards) => cards.map((c) => c.dataset.school))
+    assert.ok(['100001', '100002'].includes(order[0]) && ['100001', '100002'].includes(order[1]), `the schools with activity first: ${order}`)
+
+    await page.setViewportSize({ width: 390, height: 844 })
+    assert.equal(await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth), false, 'no horizontal scrolling on a phone')
+    await page.screenshot({ path: join(shots, 'schools-many-phone.png'), fullPage: true })
+    await page.setViewportSize({ width: 1280, height: 800 })
+    await page.screenshot({ path: join(shots, 'schools-many.png'), fullPage: true })
+    await linde.click()
+    await page.waitForURL(/\/scholen\/100001$/)
+    await page.goBack()
+    await page.locator('[data-school-order]').waitFor()
+    assert.equal(await page.locator('[data-school-order]').inputValue(), 'recent')
+    await page.context().close()
+  } finally {
+    own.stop()
+  }
 })
 
 test('two-step verification: set up from the account page with a QR code, then the login asks for the code', async () => {

@@ -33,6 +33,7 @@ pub use exports::{ExportJob, KEPT_MS as EXPORT_KEPT_MS, NewExport};
 pub use files::{Deletion, FileVersion, FileWithNames, NewVersion, StoredFile, TextCheck, UncheckedVersion};
 pub use meetings::{Meeting, MeetingPatch, NewMeeting, SchoolPerson};
 pub use names::NameDismissal;
+pub use overview::SchoolFigures;
 pub use registrations::{NewRegistration, Registration, RegistrationFilter, RegistrationPatch};
 pub use search::{FoundEntry, FoundRegistration, NewEntry, SearchFilter, part_entry_id};
 pub use sessions::{Limits, NewToken, TokenInfo, TokenScope, keep_sessions_purged};

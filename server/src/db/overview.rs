@@ -1,12 +1,26 @@
-//! What the overview for the doorlichting needs beyond the registrations' rows: when each
-//! registration of a school last saw activity (a version of its text, a comment).
+//! What the overviews need beyond the registrations' rows: when each registration of a
+//! school last saw activity (a version of its text, a comment), and the figures of every
+//! school on the list of schools.
 
 use std::collections::HashMap;
 
 use sqlx::Row;
 
 use super::{Db, DbError};
-use crate::ids::{InstitutionId, RegistrationId};
+use crate::ids::{InstitutionId, RegistrationId, UserId};
+
+/// A school's figures on the list of schools.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct SchoolFigures {
+    /// Its open registrations (every school year).
+    pub open: i64,
+    /// Comments by others on its registrations that the user has not read.
+    pub unread: i64,
+    /// The last change to any of its registrations: details, text or a comment (ms since
+    /// the epoch).
+    #[schema(required = true)]
+    pub last_activity: Option<i64>,
+}
 
 impl Db {
     /// Per registration of school `school_id`: the latest of its newest version (taken when
@@ -40,6 +54,74 @@ impl Db {
         Ok(latest)
     }
 
+    /// Per school whose registrations `user` reads (as its member or as CLB staff serving
+    /// it), with at least one registration: its figures for the list of schools.
+    pub async fn school_figures(
+        &self,
+        user: &UserId,
+    ) -> Result<HashMap<InstitutionId, SchoolFigures>, DbError> {
+        // Per registration first (its details, its text's newest update or folded state,
+        // its newest comment), then per school.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT x.school_id AS school, CAST(SUM(x.is_open) AS BIGINT) AS open,
+                    MAX(x.details_at) AS details_at, MAX(x.text_at) AS text_at,
+                    MAX(x.comment_at) AS comment_at
+             FROM (SELECT r.school_id, CASE WHEN r.status = 'open' THEN 1 ELSE 0 END AS is_open,
+                          r.updated_at AS details_at,
+                          COALESCE((SELECT MAX(d.created_at) FROM doc_updates d WHERE d.doc_id = r.id),
+                                   (SELECT s.updated_at FROM doc_states s WHERE s.doc_id = r.id)) AS text_at,
+                          (SELECT MAX(c.created_at) FROM comment_threads t
+                             JOIN comments c ON c.thread_id = t.id
+                             WHERE t.registration_id = r.id) AS comment_at
+                   FROM registrations r
+                   WHERE EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = $1 AND {})) x
+             GROUP BY x.school_id",
+            super::links_to_school("r.school_id")
+        )))
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut figures = HashMap::new();
+        for row in &rows {
+            let last = ["details_at", "text_at", "comment_at"]
+                .into_iter()
+                .map(|column| row.try_get::<Option<i64>, _>(column))
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .flatten()
+                .max();
+            figures.insert(
+                row.try_get("school")?,
+                SchoolFigures {
+                    open: row.try_get("open")?,
+                    unread: 0,
+                    last_activity: last,
+                },
+            );
+        }
+        let unread = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT r.school_id AS school, COUNT(*) AS unread FROM comments c
+             JOIN comment_threads t ON t.id = c.thread_id
+             JOIN registrations r ON r.id = t.registration_id
+             LEFT JOIN comment_reads cr ON cr.user_id = $1 AND cr.registration_id = t.registration_id
+             WHERE c.author_id <> $1 AND c.deleted_at IS NULL
+               AND c.created_at > COALESCE(cr.read_at, 0)
+               AND EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = $1 AND {})
+             GROUP BY r.school_id",
+            super::links_to_school("r.school_id")
+        )))
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        for row in &unread {
+            let school: InstitutionId = row.try_get("school")?;
+            if let Some(f) = figures.get_mut(&school) {
+                f.unread = row.try_get("unread")?;
+            }
+        }
+        Ok(figures)
+    }
+
     /// Per registration of school `school_id` in school year `year`: when a member of the
     /// school last commented on it (ms since the epoch; absent: never). What a signal waits
     /// for is the school's reaction.
@@ -70,5 +152,60 @@ impl Db {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::db::RegistrationFilter;
+    use crate::testing::{Engine, test_database};
+
+    crate::test_both_dbs!(
+        the_list_of_schools_counts_open_registrations_unread_comments_and_last_activity_sqlite,
+        the_list_of_schools_counts_open_registrations_unread_comments_and_last_activity_postgres,
+        the_list_of_schools_counts_open_registrations_unread_comments_and_last_activity
+    );
+    async fn the_list_of_schools_counts_open_registrations_unread_comments_and_last_activity(engine: Engine) {
+        let (dir, url) = test_database(engine).await;
+        let (store, db) = crate::open_database(dir.path(), url.as_deref())
+            .await
+            .expect("open");
+        crate::demo::seed(&db, &store).await.expect("demo data");
+        let user = |email: &'static str| {
+            let db = db.clone();
+            async move { db.user_by_email(email).await.expect("user").expect(email).0.id }
+        };
+        let (tom, sara, lsc) = (
+            user("linde@demo.test").await,
+            user("clb@demo.test").await,
+            user("lsc@demo.test").await,
+        );
+        let linde = db.institution("100001").await.expect("school").expect("De Linde");
+        let listed = db
+            .registrations(linde.id, &RegistrationFilter::default())
+            .await
+            .expect("list");
+        let open = listed.iter().filter(|r| r.status == "open").count() as i64;
+
+        let before = db.school_figures(&tom).await.expect("figures");
+        assert_eq!(before.len(), 1, "Tom reads De Linde only: {before:?}");
+        assert_eq!(before[&linde.id].open, open);
+        assert!(
+            db.school_figures(&lsc).await.expect("figures").is_empty(),
+            "not an LSC's"
+        );
+
+        // Sara comments: one unread for Tom, none for her; the school's last activity moves.
+        let at = crate::db::now();
+        db.create_thread(listed[0].id, &sara, "Kunnen we dit bespreken?", None, &[])
+            .await
+            .expect("thread");
+        let after = db.school_figures(&tom).await.expect("figures");
+        assert_eq!(after[&linde.id].unread, before[&linde.id].unread + 1);
+        assert!(after[&linde.id].last_activity >= Some(at));
+        let hers = db.school_figures(&sara).await.expect("figures");
+        assert!(hers.len() >= 2, "Sara's CLB serves both schools: {hers:?}");
+        assert_eq!(hers[&linde.id].open, open);
+        assert_eq!(hers[&linde.id].last_activity, after[&linde.id].last_activity);
     }
 }

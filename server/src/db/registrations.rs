@@ -192,6 +192,15 @@ impl Db {
         Ok(rows.iter().map(registration).collect::<Result<_, _>>()?)
     }
 
+    /// Whether registration `id` is closed (`None`: there is no such registration).
+    pub async fn registration_closed(&self, id: impl Into<RegistrationId>) -> Result<Option<bool>, DbError> {
+        let status: Option<String> = sqlx::query_scalar("SELECT status FROM registrations WHERE id = $1")
+            .bind(id.into())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(status.map(|s| s == "closed"))
+    }
+
     /// Changes a registration's metadata; returns it as it now is.
     pub async fn patch_registration(
         &self,

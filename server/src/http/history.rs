@@ -314,6 +314,7 @@ pub struct RestoreResponse {
         Unauthenticated,
         Forbidden,
         NotFound,
+        (status = 409, description = "The registration is closed; reopen it first (`conflict`).", body = ErrorBody),
         (status = 429, description = "Too many restores in a short time (`too_many_attempts`).", body = ErrorBody),
         (status = 503, description = "The document was closing; try again (`unavailable`).", body = ErrorBody),
     ),
@@ -340,6 +341,11 @@ pub async fn restore(
         .await?;
         return Err(AppError::Forbidden(
             "Only CLB staff can restore a version.".into(),
+        ));
+    }
+    if registration.status == "closed" {
+        return Err(AppError::Conflict(
+            "This registration is closed, and its text with it: reopen it to restore a version.".into(),
         ));
     }
     state.writes.check(Write::Version, &auth.user.id)?;

@@ -83,7 +83,7 @@ pub async fn get(
     auth: Authenticated,
     Path(DocumentPath { id }): Path<DocumentPath>,
 ) -> Result<Json<DocumentNames>, AppError> {
-    let (doc, _, _) = document_for(&state, &auth, &id).await?;
+    let doc = document_for(&state, &auth, &id).await?.doc;
     audit_read(&state.db, &auth.user.id, "document.names", doc.to_string(), None).await?;
     Ok(Json(names_of(&state, doc).await?))
 }
@@ -121,7 +121,7 @@ pub async fn dismiss(
     Path(DocumentPath { id }): Path<DocumentPath>,
     body: Result<JsonObject<Dismiss>, AppError>,
 ) -> Result<Json<DocumentNames>, AppError> {
-    let (doc, _, held) = document_for(&state, &auth, &id).await?;
+    let super::sync::Document { doc, held, .. } = document_for(&state, &auth, &id).await?;
     let JsonObject(body) = body?;
     let writes = match held {
         Held::Registrations(access) => Section::ALL.into_iter().any(|s| access.may_write(s)),

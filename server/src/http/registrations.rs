@@ -156,6 +156,11 @@ pub async fn patch(
             .map_err(bad)?,
     };
     let updated = state.db.patch_registration(registration.id, &patch).await?;
+    if updated.status != registration.status {
+        // Closed or reopened: its open documents change rule (read-only while closed).
+        // The watch ends them now on this node, in its next round on the others.
+        state.watch.recheck_soon();
+    }
     state.events.registration_changed(updated.school_id, &updated);
     crate::search::index_title(&state.db, &updated).await;
     audit(

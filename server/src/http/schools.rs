@@ -21,7 +21,7 @@ use super::body::JsonObject;
 use crate::access::SchoolAccess;
 use crate::access_watch::{Grant, Held};
 use crate::auth::Authenticated;
-use crate::db::{Institution, NewRegistration, Registration, RegistrationFilter};
+use crate::db::{Institution, NewRegistration, Registration, RegistrationFilter, SchoolFigures};
 use crate::domain;
 use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
 use crate::events::SchoolEvent;
@@ -37,6 +37,10 @@ pub struct SchoolSummary {
     pub name: String,
     /// The caller's access.
     pub access: SchoolAccess,
+    /// Its open registrations, unread comments and last activity, for those who read its
+    /// registrations (`null` for an LSC, or a school without registrations).
+    #[schema(required = true)]
+    pub figures: Option<SchoolFigures>,
 }
 
 /// `GET /api/schools`.
@@ -58,6 +62,7 @@ pub struct SchoolList {
     security(("session" = []), ("token" = [])),
 )]
 pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<Json<SchoolList>, AppError> {
+    let mut figures = state.db.school_figures(&auth.user.id).await?;
     let schools = state
         .db
         .visible_schools(&auth.user.id)
@@ -65,6 +70,7 @@ pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<
         .into_iter()
         .filter(|(school, _)| auth.reaches(school.id))
         .map(|(school, access)| SchoolSummary {
+            figures: figures.remove(&school.id),
             number: school.number,
             name: school.name,
             access,
@@ -292,6 +298,7 @@ pub async fn events(
         user: auth.user.id.clone(),
         school: school.id,
         access: Held::Registrations(access),
+        closed: None,
     });
     let principal = Principal::new(auth.user.id.clone(), auth.user.display_name.clone(), access);
     let role = access.as_str();

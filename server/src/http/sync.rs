@@ -30,37 +30,63 @@ pub(super) struct SyncQuery {
     pub acks: Option<String>,
 }
 
-/// The document `/sync/{id}` names (a registration's, a meeting's or agreements'), its school, and what
-/// the caller holds of it; 404 (audited) when it is neither, or not the caller's. Looked up
-/// without auditing first, so that opening a meeting is no denied registration read.
+/// A document `/sync/{id}` may open.
+pub(super) struct Document {
+    /// The document.
+    pub doc: DocId,
+    /// Its school.
+    pub school: InstitutionId,
+    /// What the caller holds of it.
+    pub held: Held,
+    /// For a registration's document: whether the registration is closed (read-only until
+    /// reopened).
+    pub closed: Option<bool>,
+}
+
+/// The document `/sync/{id}` names (a registration's, a meeting's or agreements'), its
+/// school, and what the caller holds of it; 404 (audited) when it is neither, or not the
+/// caller's. Looked up without auditing first, so that opening a meeting is no denied
+/// registration read.
 pub(super) async fn document_for(
     state: &AppState,
     auth: &Authenticated,
     id: &str,
-) -> Result<(DocId, InstitutionId, Held), AppError> {
+) -> Result<Document, AppError> {
+    let of_registration = |registration: crate::db::Registration, access| Document {
+        doc: registration.id.into(),
+        school: registration.school_id,
+        held: Held::Registrations(access),
+        closed: Some(registration.status == "closed"),
+    };
     if let Ok(id) = id.parse::<RegistrationId>()
         && let Some((registration, access)) = super::access::reachable(state, auth, id).await?
     {
-        return Ok((id.into(), registration.school_id, Held::Registrations(access)));
+        return Ok(of_registration(registration, access));
     }
     if let Ok(id) = id.parse::<MeetingId>()
         && let Some((meeting, partners)) = super::meetings::reachable(state, auth, id).await?
     {
-        return Ok((id.into(), meeting.school_id, Held::Table(partners)));
+        return Ok(Document {
+            doc: id.into(),
+            school: meeting.school_id,
+            held: Held::Table(partners),
+            closed: None,
+        });
     }
     if let Ok(id) = id.parse::<AgreementId>()
         && let Some(agreement) = super::agreements::reachable(state, auth, id).await?
     {
-        return Ok((id.into(), agreement.school.id, Held::Agreement(agreement.lsc.id)));
+        return Ok(Document {
+            doc: id.into(),
+            school: agreement.school.id,
+            held: Held::Agreement(agreement.lsc.id),
+            closed: None,
+        });
     }
     // None of them: audited and answered as before meetings had documents (a registration
     // read that was denied).
     let (registration, access) = registration_for(state, auth, id).await?;
-    Ok((
-        registration.id.into(),
-        registration.school_id,
-        Held::Registrations(access),
-    ))
+    Ok(of_registration(registration, access))
 }
 
 /// Opens a registration's document over a WebSocket. Everything is checked before the
@@ -83,7 +109,12 @@ pub(super) async fn sync(
             "WebSocket connections with a session must come from the Samen app itself.".into(),
         ));
     }
-    let (doc, school, held) = document_for(&state, &auth, &id).await?;
+    let Document {
+        doc,
+        school,
+        held,
+        closed,
+    } = document_for(&state, &auth, &id).await?;
     let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &state)
         .await
         .map_err(|e| AppError::BadRequest(e.body_text()))?;
@@ -93,14 +124,17 @@ pub(super) async fn sync(
         user: auth.user.id.clone(),
         school,
         access: held.clone(),
+        closed,
     };
     let mut principal = match held {
         Held::Registrations(access) => Principal::new(auth.user.id, auth.user.display_name, access),
         Held::Table(partners) => Principal::at_meeting(auth.user.id, auth.user.display_name, partners),
         Held::Agreement(_) => Principal::on_agreement(auth.user.id, auth.user.display_name),
     };
-    // A read-only token's updates are refused as a stranger's to every section would be.
-    principal.write = auth.limits.scope == TokenScope::ReadWrite;
+    // A read-only token's updates are refused as a stranger's to every section would be;
+    // so are everyone's on a closed registration, until it is reopened (the watch then
+    // closes this connection, and the client reconnects under the new rule).
+    principal.write = auth.limits.scope == TokenScope::ReadWrite && closed != Some(true);
     let principal = Arc::new(principal);
     // Taken before the upgrade and held by the connection's task: a refused client gets a
     // plain 429 and never costs a socket task.

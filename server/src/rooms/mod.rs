@@ -178,6 +178,12 @@ impl CloseReason {
         code: 1008,
         reason: "access ended; log in again",
     };
+    /// 4409: what the connection may write changed while it was open (its registration
+    /// was closed or reopened); the client reconnects and gets the new rule.
+    pub const RULE_CHANGED: CloseReason = CloseReason {
+        code: 4409,
+        reason: "what you may write here changed; reconnect",
+    };
     /// 1001: the client stopped answering pings.
     pub const TIMEOUT: CloseReason = CloseReason {
         code: 1001,
@@ -202,6 +208,26 @@ impl CloseReason {
         code: 4413,
         reason: "daily quota for changes reached; try again tomorrow",
     };
+}
+
+/// Why an open connection's right to its document ends (a byte, where the close reason
+/// itself would make every room command larger).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessEnd {
+    /// The user's right ended.
+    Ended,
+    /// What the user may write changed (a registration closed or reopened).
+    RuleChanged,
+}
+
+impl AccessEnd {
+    /// How the connection is closed.
+    pub fn close_reason(self) -> CloseReason {
+        match self {
+            AccessEnd::Ended => CloseReason::ACCESS_ENDED,
+            AccessEnd::RuleChanged => CloseReason::RULE_CHANGED,
+        }
+    }
 }
 
 /// A validated message on its way to the room, holding its bytes' places in its
@@ -302,8 +328,9 @@ pub(crate) enum RoomCmd {
     /// Make the document equal to a version, as an edit; the reply comes once it is stored
     /// and sent to everyone.
     Restore(Box<Restore>),
-    /// The user on a connection lost their right to the document: close it.
-    EndAccess { conn: ConnId },
+    /// The user on a connection lost their right to the document, or what they may write
+    /// in it changed: close it, saying why.
+    EndAccess { conn: ConnId, why: AccessEnd },
     /// Another node stored updates through `through` (`i64::MAX`: maybe, notices were
     /// lost): read and apply what this room has not.
     CatchUp { through: i64 },
@@ -644,12 +671,12 @@ impl Rooms {
         }
     }
 
-    /// Closes connection `conn` on document `id` because its user's right ended (a room
-    /// that is not loaded has no connections).
-    pub async fn end_access(&self, id: DocId, conn: ConnId) {
+    /// Closes connection `conn` on document `id` for `reason`: its user's right ended, or
+    /// what it may write changed (a room that is not loaded has no connections).
+    pub async fn end_access(&self, id: DocId, conn: ConnId, why: AccessEnd) {
         let handle = self.inner.rooms.get(&id).map(|h| h.clone());
         if let Some(handle) = handle {
-            let _ = handle.tx.send(RoomCmd::EndAccess { conn }).await;
+            let _ = handle.tx.send(RoomCmd::EndAccess { conn, why }).await;
         }
     }
 

@@ -37,6 +37,9 @@ const RATE_LIMIT_PAUSE_MS = 60_000
 export interface LiveDoc {
   doc: Y.Doc
   provider: WebsocketProvider
+  /** Reconnects at once: what this connection may write changed (its registration was
+   * closed or reopened), and a new connection gets the new rule. */
+  reconnect(): void
   destroy(): void
 }
 
@@ -160,6 +163,12 @@ export function connectDoc(id: string, onSave: (state: SaveState) => void, onFil
   return {
     doc,
     provider,
+    reconnect() {
+      // An edit refused in the moment of the change is sent again under the new rule.
+      denied = false
+      provider.disconnect()
+      provider.connect()
+    },
     destroy() {
       clearTimeout(pause)
       provider.destroy()

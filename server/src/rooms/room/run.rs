@@ -104,9 +104,9 @@ impl Room {
                     batch.held.push(held);
                 }
                 RoomCmd::State { reply } => batch.state_replies.push(reply),
-                RoomCmd::EndAccess { conn } => {
+                RoomCmd::EndAccess { conn, why } => {
                     if self.peers.contains_key(&conn) && !batch.kicked(conn) {
-                        batch.kicks.push((conn, CloseReason::ACCESS_ENDED));
+                        batch.kicks.push((conn, why.close_reason()));
                     }
                 }
                 RoomCmd::Restore(restore) => {
