@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync, spawn } from 'node:child_process'
 import { createHmac } from 'node:crypto'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -663,7 +663,12 @@ test('the CLB restores a version: the school\'s open editor shows the restored t
   const school = await person('linde@demo.test')
   await open(clb, id)
   await open(school, id)
+  // An empty section says what belongs in it, or, where one may not write, that it is empty.
+  await school.locator('[data-section=goals] p.is-editor-empty[data-placeholder="Wat willen we bereiken, en tegen wanneer?"]').waitFor()
+  await school.locator('[data-section=advice] p.is-editor-empty[data-placeholder="Nog niets ingevuld."]').waitFor()
+  await clb.locator('[data-section=advice] p.is-editor-empty[data-placeholder="Wat raadt het CLB aan, en waarom?"]').waitFor()
   await typeAtEnd(clb, 'goals', 'Afgesproken doel.')
+  await school.locator('[data-section=goals] p.is-editor-empty').waitFor({ state: 'detached' })
   await clb.click('[role=tab]:has-text("Geschiedenis")')
   await clb.fill('#version-name', 'Afspraak van maandag')
   await clb.click('.save-version button[type=submit]')
@@ -792,6 +797,78 @@ test('a CLB worker with many schools finds one by name or number and sees what m
   } finally {
     own.stop()
   }
+})
+
+/** Runs axe-core on the page and fails on any serious or critical violation. */
+async function accessible(page, where) {
+  await page.addScriptTag({ content: readFileSync(join(root, 'web/node_modules/axe-core/axe.min.js'), 'utf8') })
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }))
+  const bad = result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`)
+  assert.deepEqual(bad, [], `${where}: serious or critical accessibility violations`)
+}
+
+test('every page passes axe-core, and the keyboard reaches sections and comments in a few steps', async () => {
+  // axe is injected as a script of its own: only this test's pages set the CSP aside for it.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'nl-BE', bypassCSP: true })
+  const page = await context.newPage()
+  await page.goto(`${base}/login`)
+  await page.locator('#email').waitFor()
+  await accessible(page, 'login')
+  await page.fill('#email', 'clb@demo.test')
+  await page.fill('#password', 'demo')
+  await page.click('button[type=submit]')
+  await page.waitForURL((url) => !url.pathname.startsWith('/login'))
+  const pages = [
+    ['/', 'h1#schools-title'],
+    ['/scholen/100001', '#overview-title'],
+    [`/registraties/${LINDE_SIGNAL}`, '[data-section=goals]'],
+    ['/scholen/100001/overzicht', 'h1'],
+    ['/clb/overzicht', 'h1'],
+    ['/zoeken?q=pesten', '.search-results, [role=status]'],
+    ['/notificaties', '#notifications-title'],
+    ['/account', '#account-title'],
+    ['/bestaat-niet', '#error-title'],
+  ]
+  for (const [path, ready] of pages) {
+    await page.goto(`${base}${path}`)
+    await page.locator(ready).first().waitFor()
+    await page.waitForLoadState('networkidle')
+    await accessible(page, path)
+  }
+
+  // The registration: one tab stop per toolbar, arrows within it; skip links to the text and the comments.
+  await page.goto(`${base}/registraties/${LINDE_SIGNAL}`)
+  await goals(page).waitFor()
+  await saved(page)
+  const stops = await page.evaluate(() => [...document.querySelectorAll('.sections button, .sections [contenteditable=true]')].filter((el) => el.tabIndex >= 0).length)
+  assert.equal(stops, 12, 'six texts and six toolbars, one stop each')
+  await goals(page).focus()
+  await page.keyboard.press('Shift+Tab')
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent?.trim()), 'Vet')
+  await page.keyboard.press('ArrowRight')
+  await page.keyboard.press('ArrowRight')
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent?.trim()), 'Kop')
+  await page.keyboard.press('Tab')
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-section')), 'goals', 'Tab leaves the toolbar for the text')
+  await page.click('.jump a:has-text("Reacties")')
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'new-comment')
+  await page.click('.jump a:has-text("Advies van het CLB")')
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-section')), 'advice')
+  // The details form takes the focus, and gives it back when closed.
+  await page.click('#edit-details')
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'edit-title')
+  await page.keyboard.press('Tab')
+  await page.click('form.edit button:has-text("Annuleren")')
+  await page.waitForFunction(() => document.activeElement?.id === 'edit-details')
+  await context.close()
+
+  // The platform administrator reads no dossier: the start page says what to do instead.
+  const admin = await person('admin@demo.test')
+  await admin.locator('[data-admin-note]', { hasText: 'samen admin' }).waitFor()
+  assert.equal(await admin.locator('.empty', { hasText: 'Vraag je beheerder' }).count(), 0)
+  await admin.context().close()
 })
 
 test('two-step verification: set up from the account page with a QR code, then the login asks for the code', async () => {
