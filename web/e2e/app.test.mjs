@@ -799,6 +799,94 @@ test('a CLB worker with many schools finds one by name or number and sees what m
   }
 })
 
+/** Every page a CLB worker reaches from the menu and the lists, with what shows it is drawn. */
+const PAGES = [
+  { name: 'schools', path: '/', ready: 'h1#schools-title' },
+  { name: 'school', path: '/scholen/100001', ready: '#overview-title' },
+  { name: 'registration', path: `/registraties/${LINDE_SIGNAL}`, ready: '[data-section=goals]' },
+  { name: 'school-summary', path: '/scholen/100001/overzicht', ready: 'h1' },
+  { name: 'clb-summary', path: '/clb/overzicht', ready: 'h1' },
+  { name: 'search', path: '/zoeken?q=pesten', ready: '.search-results, [role=status]' },
+  { name: 'notifications', path: '/notificaties', ready: '#notifications-title' },
+  { name: 'account', path: '/account', ready: '#account-title' },
+  { name: 'not-found', path: '/bestaat-niet', ready: '#error-title' },
+]
+
+/** Opens one of PAGES (on the server at `at`) and waits until it is drawn and its calls are done. */
+async function visit(page, path, at = base) {
+  await page.goto(`${at}${path}`)
+  await page.locator(PAGES.find((p) => p.path === path).ready).first().waitFor()
+  await page.waitForLoadState('networkidle')
+}
+
+test('every page fits a phone and a tablet without sideways scrolling; on a phone the menu folds', async () => {
+  // A server of its own: the meeting planned here, and the server stopped at the end.
+  const own = await startServer()
+  const pages = []
+  try {
+    for (const [width, height, size] of [[390, 844, 'phone'], [768, 1024, 'tablet']]) {
+      const context = await browser.newContext({ viewport: { width, height }, locale: 'nl-BE' })
+      const page = await context.newPage()
+      const fits = async (name) => {
+        const wide = await page.evaluate(() => document.documentElement.scrollWidth)
+        assert.ok(wide <= width, `${name} at ${width} px is ${wide} px wide`)
+        await page.screenshot({ path: join(shots, `page-${name}-${size}.png`), fullPage: true })
+      }
+      await page.goto(`${own.url}/login`)
+      await page.locator('#email').waitFor()
+      await fits('login')
+      await page.fill('#email', 'clb@demo.test')
+      await page.fill('#password', 'demo')
+      await page.click('button[type=submit]')
+      await page.waitForURL((url) => !url.pathname.startsWith('/login'))
+      for (const { name, path } of PAGES) {
+        await visit(page, path, own.url)
+        await fits(name)
+      }
+      // A meeting, planned for the purpose.
+      const meeting = await page.evaluate(async () => {
+        const response = await fetch('/api/schools/100001/meetings', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ held_on: '2026-10-08', participants: [] }),
+        })
+        if (!response.ok) throw new Error(`plan: ${response.status}`)
+        return (await response.json()).meeting.id
+      })
+      await page.goto(`${own.url}/overleg/${meeting}`)
+      await page.locator('h1').first().waitFor()
+      await page.waitForLoadState('networkidle')
+      await fits('meeting')
+      const menu = page.locator('#menu')
+      if (size === 'phone') {
+        assert.equal(await menu.isVisible(), false, 'the menu is folded on a phone')
+        await page.click('.menu-toggle')
+        await fits('menu')
+        await menu.locator('a', { hasText: 'Zoeken' }).click()
+        await page.waitForURL(/\/zoeken/)
+        await menu.waitFor({ state: 'hidden' })
+      } else {
+        assert.equal(await page.locator('.menu-toggle').isVisible(), false)
+        await menu.locator('a', { hasText: 'Zoeken' }).waitFor()
+      }
+      await visit(page, `/registraties/${LINDE_SIGNAL}`, own.url)
+      await saved(page)
+      pages.push([page, width, fits])
+    }
+    // The server goes away: the offline notice does not squeeze the registration's title.
+    own.proc.kill('SIGKILL')
+    for (const [page, width, fits] of pages) {
+      await page.locator('[data-save-state=offline]').waitFor()
+      const title = await page.locator('#reg-title').evaluate((h) => h.getBoundingClientRect().width)
+      assert.ok(title >= Math.min(width * 0.75, 440), `the title keeps its width offline: ${title} px at ${width}`)
+      await fits('registration-offline')
+      await page.context().close()
+    }
+  } finally {
+    own.stop()
+  }
+})
+
 /** Runs axe-core on the page and fails on any serious or critical violation. */
 async function accessible(page, where) {
   await page.addScriptTag({ content: readFileSync(join(root, 'web/node_modules/axe-core/axe.min.js'), 'utf8') })
@@ -820,21 +908,8 @@ test('every page passes axe-core, and the keyboard reaches sections and comments
   await page.fill('#password', 'demo')
   await page.click('button[type=submit]')
   await page.waitForURL((url) => !url.pathname.startsWith('/login'))
-  const pages = [
-    ['/', 'h1#schools-title'],
-    ['/scholen/100001', '#overview-title'],
-    [`/registraties/${LINDE_SIGNAL}`, '[data-section=goals]'],
-    ['/scholen/100001/overzicht', 'h1'],
-    ['/clb/overzicht', 'h1'],
-    ['/zoeken?q=pesten', '.search-results, [role=status]'],
-    ['/notificaties', '#notifications-title'],
-    ['/account', '#account-title'],
-    ['/bestaat-niet', '#error-title'],
-  ]
-  for (const [path, ready] of pages) {
-    await page.goto(`${base}${path}`)
-    await page.locator(ready).first().waitFor()
-    await page.waitForLoadState('networkidle')
+  for (const { path } of PAGES) {
+    await visit(page, path)
     await accessible(page, path)
   }
 

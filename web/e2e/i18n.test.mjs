@@ -29,7 +29,7 @@ const en = dictionary('const en: Record<Key, string> = {', '\n}\n')
 // Domain words keep their Dutch names in English (DESIGN.md's glossary), and some words
 // are the same in both languages.
 const SAME_IN_BOTH = new Set([
-  'app.name', 'search.status', 'search.school', 'search.part.file', 'agreements.title', 'meetings.title', 'meeting.partner.school',
+  'app.name', 'nav.menu', 'search.status', 'search.school', 'search.part.file', 'agreements.title', 'meetings.title', 'meeting.partner.school',
   'meeting.partner.clb', 'meeting.partner.lsc', 'meeting.eyebrow', 'meeting.agenda',
   'meeting.actions.byPartner', 'meeting.actions.partners', 'summary.open', 'clbSummary.school',
   'clbSummary.perSchool', 'report.pdf', 'overview.title', 'overview.filter.status', 'overview.count',
