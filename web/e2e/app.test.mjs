@@ -857,6 +857,21 @@ test('every page fits a phone and a tablet without sideways scrolling; on a phon
       await page.locator('h1').first().waitFor()
       await page.waitForLoadState('networkidle')
       await fits('meeting')
+      // Its report, once it is held and closed.
+      await page.evaluate(async (id) => {
+        for (const [step, body] of [['start', {}], ['close', { second_moment_on: '2027-02-10' }]]) {
+          const response = await fetch(`/api/meetings/${id}/${step}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(body),
+          })
+          if (!response.ok) throw new Error(`${step}: ${response.status} ${await response.text()}`)
+        }
+      }, meeting)
+      await page.goto(`${own.url}/overleg/${meeting}/verslag`)
+      await page.locator('h1').first().waitFor()
+      await page.waitForLoadState('networkidle')
+      await fits('meeting-report')
       const menu = page.locator('#menu')
       if (size === 'phone') {
         assert.equal(await menu.isVisible(), false, 'the menu is folded on a phone')
@@ -869,6 +884,17 @@ test('every page fits a phone and a tablet without sideways scrolling; on a phon
         assert.equal(await page.locator('.menu-toggle').isVisible(), false)
         await menu.locator('a', { hasText: 'Zoeken' }).waitFor()
       }
+      // The school's agreements with an LSC, which the CLB never sees: as the school.
+      const school = await person('linde@demo.test', own.url)
+      await school.setViewportSize({ width, height })
+      const agreement = await school.evaluate(async () => (await (await fetch('/api/schools/100001/agreements')).json()).agreements[0].id)
+      await school.goto(`${own.url}/afspraken/${agreement}`)
+      await school.locator('h1').first().waitFor()
+      await school.waitForLoadState('networkidle')
+      const wide = await school.evaluate(() => document.documentElement.scrollWidth)
+      assert.ok(wide <= width, `agreements at ${width} px is ${wide} px wide`)
+      await school.screenshot({ path: join(shots, `page-agreements-${size}.png`), fullPage: true })
+      await school.context().close()
       await visit(page, `/registraties/${LINDE_SIGNAL}`, own.url)
       await saved(page)
       pages.push([page, width, fits])
