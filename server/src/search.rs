@@ -212,7 +212,7 @@ mod tests {
 
     use super::*;
     use crate::db::NewRegistration;
-    use crate::testing::{Engine, test_database};
+    use crate::testing::{Engine, demo_database};
 
     crate::test_both_dbs!(
         what_was_never_indexed_is_indexed_once_and_words_less_registrations_end_the_pass_sqlite,
@@ -222,11 +222,7 @@ mod tests {
     async fn what_was_never_indexed_is_indexed_once_and_words_less_registrations_end_the_pass(
         engine: Engine,
     ) {
-        let (dir, url) = test_database(engine).await;
-        let (store, db) = crate::open_database(dir.path(), url.as_deref())
-            .await
-            .expect("open");
-        crate::demo::seed(&db, &store).await.expect("demo data");
+        let (_dir, store, db) = demo_database(engine).await;
         let school = db.institution("100001").await.expect("school").expect("De Linde");
         let (user, _) = db
             .user_by_email("clb@demo.test")

@@ -55,6 +55,24 @@ pub async fn test_database(engine: Engine) -> (tempfile::TempDir, Option<String>
     (dir, url)
 }
 
+/// A test database on `engine` holding the demo data (`serve --demo`'s schools, users and
+/// registrations): its directory (kept alive by the caller), store and `Db`.
+#[cfg(test)]
+pub async fn demo_database(engine: Engine) -> (tempfile::TempDir, crate::storage::Store, crate::db::Db) {
+    let (dir, url) = test_database(engine).await;
+    let (store, db) = crate::open_database(dir.path(), url.as_deref())
+        .await
+        .expect("open");
+    crate::demo::seed(&db, &store).await.expect("demo data");
+    (dir, store, db)
+}
+
+/// The id of the demo user with this e-mail address.
+#[cfg(test)]
+pub async fn demo_user(db: &crate::db::Db, email: &str) -> crate::ids::UserId {
+    db.user_by_email(email).await.expect("user").expect(email).0.id
+}
+
 /// Runs an async test body once per engine: `test_both_dbs!(name, body_fn)` makes
 /// `name_sqlite` and `name_postgres`, each calling `body_fn(Engine::…)`.
 #[macro_export]

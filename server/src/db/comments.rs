@@ -198,6 +198,15 @@ fn comment(row: &sqlx::any::AnyRow) -> Result<(ThreadId, Comment), sqlx::Error> 
     ))
 }
 
+/// SQL from `FROM` to the end of `WHERE`: the comments (`c`, in thread `t`, on registration
+/// `r`) by others that user `$1` has not read. One definition for the unread counts of a
+/// school's registrations and of every school on the list.
+pub(super) const UNREAD: &str = "FROM comments c
+     JOIN comment_threads t ON t.id = c.thread_id
+     JOIN registrations r ON r.id = t.registration_id
+     LEFT JOIN comment_reads cr ON cr.user_id = $1 AND cr.registration_id = t.registration_id
+     WHERE c.author_id <> $1 AND c.deleted_at IS NULL AND c.created_at > COALESCE(cr.read_at, 0)";
+
 impl Db {
     /// A registration's threads with their comments, oldest first.
     pub async fn threads(&self, registration: RegistrationId) -> Result<Vec<Thread>, DbError> {
@@ -377,15 +386,9 @@ impl Db {
         user: &UserId,
         school_id: InstitutionId,
     ) -> Result<HashMap<RegistrationId, i64>, DbError> {
-        let rows = sqlx::query(
-            "SELECT t.registration_id, COUNT(*) FROM comments c
-             JOIN comment_threads t ON t.id = c.thread_id
-             JOIN registrations r ON r.id = t.registration_id
-             LEFT JOIN comment_reads cr ON cr.user_id = $1 AND cr.registration_id = t.registration_id
-             WHERE r.school_id = $2 AND c.author_id <> $1 AND c.deleted_at IS NULL
-               AND c.created_at > COALESCE(cr.read_at, 0)
-             GROUP BY t.registration_id",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT t.registration_id, COUNT(*) {UNREAD} AND r.school_id = $2 GROUP BY t.registration_id"
+        )))
         .bind(user.as_str())
         .bind(school_id)
         .fetch_all(&self.pool)

@@ -77,7 +77,7 @@ impl Db {
             "INSERT INTO exports (id, user_id, school_id, format, name, total, done, status, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, 0, 'running', $7, $7)",
         )
-        .bind(id.to_string())
+        .bind(id)
         .bind(new.by.as_str())
         .bind(new.school.0)
         .bind(new.format)
@@ -104,7 +104,7 @@ impl Db {
     /// is alive).
     pub async fn export_progress(&self, id: ExportId, done: i64) -> Result<(), DbError> {
         sqlx::query("UPDATE exports SET done = $2, updated_at = $3 WHERE id = $1 AND status = 'running'")
-            .bind(id.to_string())
+            .bind(id)
             .bind(done)
             .bind(now())
             .execute(&self.pool)
@@ -118,7 +118,7 @@ impl Db {
             "UPDATE exports SET status = 'ready', done = total, content = $2, updated_at = $3
              WHERE id = $1 AND status = 'running'",
         )
-        .bind(id.to_string())
+        .bind(id)
         .bind(content)
         .bind(now())
         .execute(&self.pool)
@@ -131,7 +131,7 @@ impl Db {
         sqlx::query(
             "UPDATE exports SET status = 'failed', updated_at = $2 WHERE id = $1 AND status = 'running'",
         )
-        .bind(id.to_string())
+        .bind(id)
         .bind(now())
         .execute(&self.pool)
         .await?;
@@ -145,7 +145,7 @@ impl Db {
                     created_at, updated_at
              FROM exports WHERE id = $1 AND user_id = $2",
         )
-        .bind(id.to_string())
+        .bind(id)
         .bind(by.as_str())
         .fetch_optional(&self.pool)
         .await?;
@@ -158,7 +158,7 @@ impl Db {
         Ok(sqlx::query_scalar(
             "SELECT content FROM exports WHERE id = $1 AND user_id = $2 AND status = 'ready'",
         )
-        .bind(id.to_string())
+        .bind(id)
         .bind(by.as_str())
         .fetch_optional(&self.pool)
         .await?
@@ -178,7 +178,7 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::{KEPT_MS, NewExport, STALE_MS};
-    use crate::testing::{Engine, test_database};
+    use crate::testing::{Engine, demo_database, demo_user};
 
     crate::test_both_dbs!(
         an_export_is_followed_finished_and_purged_and_only_its_maker_sees_it_sqlite,
@@ -186,17 +186,10 @@ mod tests {
         an_export_is_followed_finished_and_purged_and_only_its_maker_sees_it
     );
     async fn an_export_is_followed_finished_and_purged_and_only_its_maker_sees_it(engine: Engine) {
-        let (dir, url) = test_database(engine).await;
-        let (store, db) = crate::open_database(dir.path(), url.as_deref())
-            .await
-            .expect("open");
-        crate::demo::seed(&db, &store).await.expect("demo data");
+        let (_dir, _store, db) = demo_database(engine).await;
         let school = db.institution("100001").await.expect("school").expect("De Linde");
-        let user = |email: &'static str| {
-            let db = db.clone();
-            async move { db.user_by_email(email).await.expect("user").expect(email).0.id }
-        };
-        let (tom, clb) = (user("linde@demo.test").await, user("clb@demo.test").await);
+        let tom = demo_user(&db, "linde@demo.test").await;
+        let clb = demo_user(&db, "clb@demo.test").await;
         let new = |by| NewExport {
             by,
             school: school.id,

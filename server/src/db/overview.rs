@@ -67,15 +67,14 @@ impl Db {
                     MAX(x.details_at) AS details_at, MAX(x.text_at) AS text_at,
                     MAX(x.comment_at) AS comment_at
              FROM (SELECT r.school_id, CASE WHEN r.status = 'open' THEN 1 ELSE 0 END AS is_open,
-                          r.updated_at AS details_at,
-                          COALESCE((SELECT MAX(d.created_at) FROM doc_updates d WHERE d.doc_id = r.id),
-                                   (SELECT s.updated_at FROM doc_states s WHERE s.doc_id = r.id)) AS text_at,
+                          r.updated_at AS details_at, {} AS text_at,
                           (SELECT MAX(c.created_at) FROM comment_threads t
                              JOIN comments c ON c.thread_id = t.id
                              WHERE t.registration_id = r.id) AS comment_at
                    FROM registrations r
                    WHERE EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = $1 AND {})) x
              GROUP BY x.school_id",
+            super::registrations::text_changed_at!(),
             super::links_to_school("r.school_id")
         )))
         .bind(user.as_str())
@@ -100,14 +99,10 @@ impl Db {
             );
         }
         let unread = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT r.school_id AS school, COUNT(*) AS unread FROM comments c
-             JOIN comment_threads t ON t.id = c.thread_id
-             JOIN registrations r ON r.id = t.registration_id
-             LEFT JOIN comment_reads cr ON cr.user_id = $1 AND cr.registration_id = t.registration_id
-             WHERE c.author_id <> $1 AND c.deleted_at IS NULL
-               AND c.created_at > COALESCE(cr.read_at, 0)
+            "SELECT r.school_id AS school, COUNT(*) AS unread {}
                AND EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = $1 AND {})
              GROUP BY r.school_id",
+            super::comments::UNREAD,
             super::links_to_school("r.school_id")
         )))
         .bind(user.as_str())
@@ -158,7 +153,7 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use crate::db::RegistrationFilter;
-    use crate::testing::{Engine, test_database};
+    use crate::testing::{Engine, demo_database, demo_user};
 
     crate::test_both_dbs!(
         the_list_of_schools_counts_open_registrations_unread_comments_and_last_activity_sqlite,
@@ -166,20 +161,10 @@ mod tests {
         the_list_of_schools_counts_open_registrations_unread_comments_and_last_activity
     );
     async fn the_list_of_schools_counts_open_registrations_unread_comments_and_last_activity(engine: Engine) {
-        let (dir, url) = test_database(engine).await;
-        let (store, db) = crate::open_database(dir.path(), url.as_deref())
-            .await
-            .expect("open");
-        crate::demo::seed(&db, &store).await.expect("demo data");
-        let user = |email: &'static str| {
-            let db = db.clone();
-            async move { db.user_by_email(email).await.expect("user").expect(email).0.id }
-        };
-        let (tom, sara, lsc) = (
-            user("linde@demo.test").await,
-            user("clb@demo.test").await,
-            user("lsc@demo.test").await,
-        );
+        let (_dir, _store, db) = demo_database(engine).await;
+        let tom = demo_user(&db, "linde@demo.test").await;
+        let sara = demo_user(&db, "clb@demo.test").await;
+        let lsc = demo_user(&db, "lsc@demo.test").await;
         let linde = db.institution("100001").await.expect("school").expect("De Linde");
         let listed = db
             .registrations(linde.id, &RegistrationFilter::default())

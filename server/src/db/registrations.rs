@@ -94,14 +94,27 @@ pub struct RegistrationPatch {
     pub status: Option<String>,
 }
 
-const SELECT: &str = "SELECT r.id, r.kind, r.school_id, i.number AS school_number, i.name AS school_name,
+/// SQL for when the text of registration `r` last changed: its newest update still in the
+/// log, else when the log was last folded into the stored state (in the same write as the
+/// last update folded in). No column is written per keystroke for it.
+macro_rules! text_changed_at {
+    () => {
+        "COALESCE((SELECT MAX(d.created_at) FROM doc_updates d WHERE d.doc_id = r.id),
+                  (SELECT s.updated_at FROM doc_states s WHERE s.doc_id = r.id))"
+    };
+}
+pub(super) use text_changed_at;
+
+const SELECT: &str = concat!(
+    "SELECT r.id, r.kind, r.school_id, i.number AS school_number, i.name AS school_name,
         r.school_year, r.title, r.theme, r.status, r.owner_id, u.display_name AS owner_name,
-        r.created_at, r.updated_at,
-        COALESCE((SELECT MAX(d.created_at) FROM doc_updates d WHERE d.doc_id = r.id),
-                 (SELECT s.updated_at FROM doc_states s WHERE s.doc_id = r.id)) AS text_updated_at
+        r.created_at, r.updated_at, ",
+    text_changed_at!(),
+    " AS text_updated_at
     FROM registrations r
     JOIN institutions i ON i.id = r.school_id
-    JOIN users u ON u.id = r.owner_id";
+    JOIN users u ON u.id = r.owner_id"
+);
 
 fn registration(row: &sqlx::any::AnyRow) -> Result<Registration, sqlx::Error> {
     Ok(Registration {
@@ -119,8 +132,7 @@ fn registration(row: &sqlx::any::AnyRow) -> Result<Registration, sqlx::Error> {
             name: row.try_get("owner_name")?,
         },
         created_at: row.try_get("created_at")?,
-        // Its text's newest update still in the log, else when the log was last folded
-        // into the stored state (within seconds of the last edit folded in).
+        // The latest of its details and its text.
         updated_at: row
             .try_get::<i64, _>("updated_at")?
             .max(row.try_get::<Option<i64>, _>("text_updated_at")?.unwrap_or(0)),

@@ -275,7 +275,7 @@ impl Blobs {
 mod tests {
     use super::*;
     use crate::db::NewVersion;
-    use crate::testing::{Engine, test_database};
+    use crate::testing::{Engine, demo_database};
 
     async fn spooled(blobs: &Blobs, bytes: &[u8]) -> Spooled {
         spool(Body::from(bytes.to_vec()), &blobs.spool_dir(), 1 << 20)
@@ -297,11 +297,7 @@ mod tests {
         content_is_kept_once_read_in_ranges_and_purged_only_when_no_version_names_it
     );
     async fn content_is_kept_once_read_in_ranges_and_purged_only_when_no_version_names_it(engine: Engine) {
-        let (dir, url) = test_database(engine).await;
-        let (store, db) = crate::open_database(dir.path(), url.as_deref())
-            .await
-            .expect("open");
-        crate::demo::seed(&db, &store).await.expect("demo data");
+        let (dir, _store, db) = demo_database(engine).await;
         let blobs = Blobs::new(dir.path(), db.clone());
         let school = db.institution("100001").await.expect("school").expect("De Linde");
         let (user, _) = db

@@ -53,6 +53,15 @@ window.addEventListener('popstate', () => {
   router.route = parse(location.pathname)
 })
 
+/** Writes a page's filters into its URL, leaving out the empty ones. Replaced, not pushed:
+ * Back leaves the page rather than stepping through every keystroke, and coming back to it
+ * (or a shared link) shows the same list. */
+export function keepInUrl(filters: Record<string, string>) {
+  const query = new URLSearchParams(Object.entries(filters).filter(([, v]) => v)).toString()
+  const url = location.pathname + (query ? `?${query}` : '')
+  if (url !== location.pathname + location.search) history.replaceState(history.state, '', url)
+}
+
 /** Sends the user to login, remembering where they were. */
 export function toLogin(expired: boolean) {
   const back = router.route.page === 'login' ? '/' : router.path
