@@ -23,6 +23,7 @@ mod load;
 mod login;
 mod meetings;
 mod names;
+mod oidc;
 mod openapi;
 mod operations;
 mod permissions;

@@ -189,6 +189,117 @@ pub struct ServeConfig {
     /// Seconds graceful shutdown waits for connections and rooms before it gives up.
     #[arg(long, env = "SAMEN_SHUTDOWN_SECS", default_value_t = 30)]
     pub shutdown_secs: u64,
+
+    /// Whether people may log in with an e-mail address and a password (`false` where
+    /// everyone logs in through the OpenID Connect provider).
+    #[arg(long, env = "SAMEN_PASSWORD_LOGIN", default_value_t = true, action = clap::ArgAction::Set)]
+    pub password_login: bool,
+
+    /// Login through an OpenID Connect provider.
+    #[command(flatten)]
+    pub oidc: OidcConfig,
+}
+
+/// Login through an OpenID Connect provider: the Flemish government's ACM/IDM, or any
+/// provider whose claims can be mapped the same way (docs/deployment.md, "Logging in").
+#[derive(Debug, Clone, clap::Args)]
+pub struct OidcConfig {
+    /// The provider's issuer URL (its discovery document is at
+    /// `<issuer>/.well-known/openid-configuration`); turns the login through it on.
+    #[arg(long = "oidc-issuer", env = "SAMEN_OIDC_ISSUER")]
+    pub issuer: Option<String>,
+
+    /// The client ID Samen is registered under at the provider.
+    #[arg(long = "oidc-client-id", env = "SAMEN_OIDC_CLIENT_ID")]
+    pub client_id: Option<String>,
+
+    /// The client secret. Prefer the environment variable: a flag shows in the process list.
+    #[arg(
+        long = "oidc-client-secret",
+        env = "SAMEN_OIDC_CLIENT_SECRET",
+        hide_env_values = true
+    )]
+    pub client_secret: Option<String>,
+
+    /// Where the provider sends people back: `<public origin>/api/auth/oidc/callback` by
+    /// default, or, without `--public-origin`, the origin the browser used.
+    #[arg(long = "oidc-redirect-url", env = "SAMEN_OIDC_REDIRECT_URL")]
+    pub redirect_url: Option<String>,
+
+    /// The scopes to ask for, separated by spaces or commas (`openid` is always asked).
+    #[arg(
+        long = "oidc-scopes",
+        env = "SAMEN_OIDC_SCOPES",
+        value_delimiter = ',',
+        default_value = "openid,profile,email"
+    )]
+    pub scopes: Vec<String>,
+
+    /// The name of the login button's provider, as people know it.
+    #[arg(
+        long = "oidc-label",
+        env = "SAMEN_OIDC_LABEL",
+        default_value = "de Vlaamse overheid"
+    )]
+    pub label: String,
+
+    /// The claim with the e-mail address.
+    #[arg(
+        long = "oidc-claim-email",
+        env = "SAMEN_OIDC_CLAIM_EMAIL",
+        default_value = "email"
+    )]
+    pub claim_email: String,
+
+    /// The claim with the name shown to others (else `given_name` and `family_name`).
+    #[arg(
+        long = "oidc-claim-name",
+        env = "SAMEN_OIDC_CLAIM_NAME",
+        default_value = "name"
+    )]
+    pub claim_name: String,
+
+    /// The claim with the target group (doelgroep): whether someone is school, CLB or LSC staff.
+    #[arg(
+        long = "oidc-claim-target-group",
+        env = "SAMEN_OIDC_CLAIM_TARGET_GROUP",
+        default_value = "vo_doelgroepcode"
+    )]
+    pub claim_target_group: String,
+
+    /// The claim with the institution number of the organisation someone logs in for.
+    #[arg(
+        long = "oidc-claim-organisation",
+        env = "SAMEN_OIDC_CLAIM_ORGANISATION",
+        default_value = "vo_orgcode"
+    )]
+    pub claim_organisation: String,
+
+    /// The claim with the application roles, e.g. `Samenwerkingsdossier_school:100001,100002`.
+    #[arg(
+        long = "oidc-claim-roles",
+        env = "SAMEN_OIDC_CLAIM_ROLES",
+        default_value = "dv_samenwerkingsdossier_rol_3d"
+    )]
+    pub claim_roles: String,
+
+    /// What the application roles start with; `school`, `clb` or `lsc` follows it.
+    #[arg(
+        long = "oidc-role-prefix",
+        env = "SAMEN_OIDC_ROLE_PREFIX",
+        default_value = "Samenwerkingsdossier_"
+    )]
+    pub role_prefix: String,
+
+    /// Which target groups are staff of which kind of institution: `VALUE=school`,
+    /// `VALUE=clb`, `VALUE=lsc`, comma-separated. A role on another kind is ignored.
+    #[arg(
+        long = "oidc-target-groups",
+        env = "SAMEN_OIDC_TARGET_GROUPS",
+        value_delimiter = ',',
+        default_value = "SCHOOL=school,CLB=clb,LSC=lsc"
+    )]
+    pub target_groups: Vec<String>,
 }
 
 impl ServeConfig {
@@ -298,6 +409,9 @@ pub enum ConfigError {
     /// `--public-origin` is not `http(s)://host[:port]`.
     #[error("--public-origin {0:?} must look like https://samen.school.be (a scheme and a host, no path)")]
     PublicOrigin(String),
+    /// The OpenID Connect settings are incomplete or malformed; the message says which.
+    #[error("{0}")]
+    Oidc(String),
 }
 
 /// The shortest metrics token accepted.

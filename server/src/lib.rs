@@ -178,6 +178,10 @@ pub async fn serve(
     let throttle_key = db.shared_key("login-throttle").await?;
     let throttle = Arc::new(auth::throttle::LoginThrottle::on_nodes(throttle_key, &store));
     tokio::spawn(auth::throttle::keep_pruned(throttle.clone(), stop_rx.clone()));
+    let oidc_key = db.shared_key("oidc-login").await?;
+    let oidc = auth::oidc::Oidc::from_config(&config.oidc, &oidc_key)
+        .map_err(ConfigError::Oidc)?
+        .map(Arc::new);
     let sockets = SocketQuota::on(config.max_sockets_per_user, &store);
     let writes = Arc::new(http::limits::ApiWrites::on(&store));
     if let Some(notices) = store.listen().await? {
@@ -205,6 +209,7 @@ pub async fn serve(
         sockets,
         writes,
         blobs: blobs.clone(),
+        oidc,
     };
     tokio::spawn(http::keep_documents_read(state.clone(), stop_rx.clone()));
     tokio::spawn(search::index_what_is_missing(db.clone(), rooms.clone()));

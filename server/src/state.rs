@@ -42,4 +42,6 @@ pub struct AppState {
     pub writes: Arc<ApiWrites>,
     /// The content of files kept in the dossier.
     pub blobs: crate::files::Blobs,
+    /// The OpenID Connect provider people log in through, if one is configured.
+    pub oidc: Option<Arc<crate::auth::oidc::Oidc>>,
 }

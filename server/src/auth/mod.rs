@@ -7,6 +7,7 @@
 //! configured public origin). That stops cross-site request forgery and cross-site
 //! WebSocket hijacking; calls with an API token need no such check.
 
+pub mod oidc;
 pub mod password;
 pub mod secret;
 pub mod throttle;

@@ -85,6 +85,13 @@ pub async fn login(
     body: Result<JsonObject<Login>, AppError>,
 ) -> Result<Response, AppError> {
     let JsonObject(login) = body?;
+    if !state.config.password_login {
+        return Err(AppError::Forbidden(
+            "Logging in with a password is switched off on this server; log in through the \
+             provider instead (the button on the login page)."
+                .into(),
+        ));
+    }
     // Before anything is looked up, counted, hashed or written down.
     let email = login.email.trim();
     if email.len() > MAX_EMAIL_BYTES || login.password.len() > MAX_PASSWORD_BYTES {
@@ -201,6 +208,13 @@ pub(super) async fn start_session(
         let _ = state.db.delete_session(&secret).await;
         return Err(err);
     }
+    let memberships = state.db.memberships(&user.id).await?;
+    let cookie = session_cookie(state, secret, remember);
+    Ok((jar.add(cookie), Json(LoginResponse { user, memberships })).into_response())
+}
+
+/// The cookie that carries a new session's secret id.
+pub(super) fn session_cookie(state: &AppState, secret: String, remember: bool) -> Cookie<'static> {
     let cookie = Cookie::build((SESSION_COOKIE, secret))
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -208,19 +222,25 @@ pub(super) async fn start_session(
         .path("/");
     // Without `Max-Age` the browser forgets the cookie when it closes: on a shared computer
     // the next person does not find the session open.
-    let cookie = if remember {
+    if remember {
         cookie.max_age(time::Duration::milliseconds(state.config.session_ttl_ms()))
     } else {
         cookie
     }
-    .build();
-    let memberships = state.db.memberships(&user.id).await?;
-    Ok((jar.add(cookie), Json(LoginResponse { user, memberships })).into_response())
+    .build()
 }
 
 /// A wait in whole seconds, rounded up and at least one (what `Retry-After` can say).
 fn whole_seconds(wait: Duration) -> u64 {
     (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+/// `POST /api/logout` after a login through the provider.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProviderLogout {
+    /// Where to send the browser so that the provider's session ends too (its RP-initiated
+    /// logout); it comes back to the login page.
+    pub provider_logout: String,
 }
 
 /// Ends the current session and clears its cookie.
@@ -229,6 +249,9 @@ fn whole_seconds(wait: Duration) -> u64 {
     path = "/api/logout",
     tag = "account",
     responses(
+        (status = 200, description = "Logged out of a session the OpenID Connect provider \
+            started; the cookie is cleared, and the provider's session ends at the address \
+            given.", body = ProviderLogout),
         (status = 204, description = "Logged out; the cookie is cleared."),
         Unauthenticated,
         Forbidden,
@@ -237,17 +260,27 @@ fn whole_seconds(wait: Duration) -> u64 {
 )]
 pub async fn logout(
     State(state): State<AppState>,
+    headers: HeaderMap,
     auth: Authenticated,
     jar: CookieJar,
-) -> Result<impl IntoResponse, AppError> {
+) -> Result<Response, AppError> {
+    let mut provider_logout = None;
     if let Via::Session(secret) = &auth.via {
+        let id_token = state.db.session_id_token(secret).await?;
         state.db.delete_session(secret).await?;
         // The session's open documents and event streams close now, not at the next round.
         state.watch.recheck_soon();
+        if let (Some(id_token), Some(oidc)) = (id_token, &state.oidc) {
+            let back = format!("{}/login?afgemeld=1", super::oidc::origin(&state, &headers));
+            provider_logout = oidc.logout_url(&id_token, &back).await;
+        }
     }
     audit(&state, Some(auth.user.id.to_string()), "logout", None, "ok").await?;
     let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/"));
-    Ok((jar, StatusCode::NO_CONTENT))
+    Ok(match provider_logout {
+        Some(provider_logout) => (jar, Json(ProviderLogout { provider_logout })).into_response(),
+        None => (jar, StatusCode::NO_CONTENT).into_response(),
+    })
 }
 
 /// `GET /api/me`: the current user.
@@ -262,6 +295,8 @@ pub struct MeResponse {
     /// Their presence colour (CSS hex), the same on every screen.
     #[schema(example = "#1f77b4")]
     pub color: &'static str,
+    /// Whether they have a password here (not someone only the provider logs in).
+    pub password: bool,
 }
 
 /// The current user and their memberships.
@@ -278,11 +313,13 @@ pub struct MeResponse {
 pub async fn me(State(state): State<AppState>, auth: Authenticated) -> Result<Json<MeResponse>, AppError> {
     let memberships = state.db.memberships(&auth.user.id).await?;
     let color = crate::colors::color_of(&auth.user.id);
+    let password = state.db.has_password(&auth.user.id).await?;
     Ok(Json(MeResponse {
         user: auth.user,
         memberships,
         demo: state.config.demo,
         color,
+        password,
     }))
 }
 
@@ -305,6 +342,20 @@ pub struct ConfigResponse {
     /// The demo accounts' password (`null` unless `demo`).
     #[schema(required = true)]
     pub demo_password: Option<&'static str>,
+    /// Whether the login page asks for an e-mail address and a password.
+    pub password_login: bool,
+    /// The OpenID Connect provider people may log in through (`null` if none).
+    #[schema(required = true)]
+    pub provider: Option<ProviderLogin>,
+}
+
+/// The login through an OpenID Connect provider, as the login page offers it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProviderLogin {
+    /// The provider's name as people know it (e.g. "de Vlaamse overheid").
+    pub label: String,
+    /// Where the login starts (add `return_to` and `remember`).
+    pub start: &'static str,
 }
 
 /// What the app needs to know before anyone logs in: whether this is a demo, and then the
@@ -329,6 +380,11 @@ pub async fn config(State(state): State<AppState>) -> Json<ConfigResponse> {
         demo: state.config.demo,
         demo_users,
         demo_password: state.config.demo.then_some(crate::demo::PASSWORD),
+        password_login: state.config.password_login,
+        provider: state.oidc.as_ref().map(|oidc| ProviderLogin {
+            label: oidc.label.clone(),
+            start: "/api/auth/oidc/start",
+        }),
     })
 }
 

@@ -21,6 +21,7 @@ pub mod limits;
 mod meeting_close;
 mod meetings;
 mod names;
+mod oidc;
 pub mod openapi;
 mod overview;
 mod registrations;
@@ -103,6 +104,12 @@ fn ordinary() -> Router<AppState> {
         .route("/api/login", post(account::login))
         .route("/api/login/totp", post(totp::login_code))
         .route("/api/logout", post(account::logout))
+        .route("/api/auth/oidc/start", get(oidc::start))
+        .route("/api/auth/oidc/callback", get(oidc::callback))
+        .route(
+            "/api/auth/oidc/backchannel-logout",
+            post(oidc::backchannel_logout),
+        )
         .route("/api/me", get(account::me))
         .route(
             "/api/tokens",

@@ -78,7 +78,7 @@ export async function api<T>(method: string, path: string, body?: unknown, quiet
 export interface Institution { kind: string; number: string; name: string }
 export interface Membership { role: string; institution: Institution | null }
 export interface User { id: string; email: string; display_name: string }
-export interface Me { user: User; memberships: Membership[]; demo: boolean; color: string }
+export interface Me { user: User; memberships: Membership[]; demo: boolean; color: string; password: boolean }
 /** A school's figures on the list of schools (for those who read its registrations). */
 export interface SchoolFigures { open: number; unread: number; last_activity: number | null }
 export interface School { number: string; name: string; access: 'clb' | 'school' | 'lsc'; figures: SchoolFigures | null }
@@ -120,7 +120,15 @@ export interface Meeting {
 export interface MeetingView { meeting: Meeting; you: PartnerRole[]; lscs: Institution[]; second_moments: Meeting[] }
 /** A school and an LSC's collaboration agreements (samenwerkingsafspraken). */
 export interface Agreement { id: string; school: Institution; lsc: Institution; created_at: number }
-export interface AppConfig { demo: boolean; demo_users: { email: string; name: string }[]; demo_password: string | null }
+export interface AppConfig {
+  demo: boolean
+  demo_users: { email: string; name: string }[]
+  demo_password: string | null
+  /** Whether the login page asks for an e-mail address and a password. */
+  password_login: boolean
+  /** The OpenID Connect provider people may log in through, if one is configured. */
+  provider: { label: string; start: string } | null
+}
 export interface LoginResponse { user: User; memberships: Membership[] }
 /** `POST /api/login`'s 202: the password was right, and the account has two-step verification. */
 export interface SecondFactorNeeded { second_factor: 'totp'; pending: string; expires_in_secs: number }

@@ -12,7 +12,9 @@ export async function loadMe() {
   }
 }
 
-export async function logout() {
-  await api('POST', '/api/logout').catch(() => {})
+/** Logs out; the address of the provider's logout when the provider started the session. */
+export async function logout(): Promise<string | null> {
+  const answer = await api<{ provider_logout?: string } | undefined>('POST', '/api/logout').catch(() => undefined)
   session.me = null
+  return answer?.provider_logout ?? null
 }
