@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::{As, CLB, TestServer};
 
 /// Every route of the API, with the path as the document spells it.
-const ROUTES: [(&str, &str); 90] = [
+const ROUTES: [(&str, &str); 105] = [
     ("post", "/api/login"),
     ("post", "/api/login/totp"),
     ("post", "/api/logout"),
@@ -76,6 +76,21 @@ const ROUTES: [(&str, &str); 90] = [
     ("get", "/api/admin/lsc-links"),
     ("post", "/api/admin/lsc-links"),
     ("delete", "/api/admin/lsc-links/{lsc}/{school}"),
+    ("post", "/api/admin/clb-links"),
+    ("delete", "/api/admin/clb-links/{clb}/{school}"),
+    ("get", "/api/admin/institutions"),
+    ("post", "/api/admin/institutions"),
+    ("get", "/api/admin/users"),
+    ("post", "/api/admin/users"),
+    ("post", "/api/admin/users/{id}/roles"),
+    ("delete", "/api/admin/users/{id}/roles/{role}"),
+    ("post", "/api/admin/users/{id}/disable"),
+    ("post", "/api/admin/users/{id}/enable"),
+    ("get", "/api/admin/users/{id}/tokens"),
+    ("post", "/api/admin/users/{id}/tokens"),
+    ("delete", "/api/admin/users/{id}/tokens/{token}"),
+    ("get", "/api/admin/audit"),
+    ("get", "/api/admin/audit.csv"),
     ("get", "/api/schools/{number}/agreements"),
     ("get", "/api/agreements/{id}"),
     ("get", "/api/documents/{id}/names"),
@@ -1049,6 +1064,121 @@ async fn openapi_schemas_match_real_answers() {
         .call("DELETE", "/api/admin/lsc-links/800002/100002", admin, None)
         .await;
     assert_eq!(status, 204);
+    // The admin pages' calls: institutions, users, roles, tokens, the audit log.
+    let route = |path: &'static str| (path, path);
+    let (get, post) = ("get", "post");
+    let institutions = "/api/admin/institutions";
+    checked(&server, &doc, (get, institutions, institutions), admin, None, 200).await;
+    let school = json!({ "kind": "school", "number": "100077", "name": "De Brug", "served_by": "900001" });
+    checked(
+        &server,
+        &doc,
+        (post, institutions, institutions),
+        admin,
+        Some(school.clone()),
+        201,
+    )
+    .await;
+    checked(
+        &server,
+        &doc,
+        (post, institutions, institutions),
+        admin,
+        Some(school),
+        409,
+    )
+    .await;
+    let bad = json!({ "kind": "university", "number": "1", "name": "X" });
+    checked(
+        &server,
+        &doc,
+        (post, institutions, institutions),
+        admin,
+        Some(bad),
+        400,
+    )
+    .await;
+    let (clb_links, _) = route("/api/admin/clb-links");
+    let clb_link = json!({ "clb": "900001", "school": "100077" });
+    checked(
+        &server,
+        &doc,
+        (post, clb_links, clb_links),
+        admin,
+        Some(clb_link),
+        200,
+    )
+    .await;
+    let users = "/api/admin/users";
+    checked(&server, &doc, (get, users, users), admin, None, 200).await;
+    let eva = json!({ "email": "eva@demo.test", "display_name": "Eva Test" });
+    let made = checked(&server, &doc, (post, users, users), admin, Some(eva.clone()), 201).await;
+    checked(&server, &doc, (post, users, users), admin, Some(eva), 409).await;
+    let weak = json!({ "email": "wim@demo.test", "display_name": "Wim", "password": "wachtwoord" });
+    checked(&server, &doc, (post, users, users), admin, Some(weak), 400).await;
+    let eva_id = made["user"]["id"].as_str().expect("an id");
+    let roles = format!("/api/admin/users/{eva_id}/roles");
+    let grant = json!({ "role": "school_dossier", "institution": "100077" });
+    let roles_route = ("post", "/api/admin/users/{id}/roles", roles.as_str());
+    checked(&server, &doc, roles_route, admin, Some(grant), 200).await;
+    let misfit = json!({ "role": "clb_staff", "institution": "100077" });
+    checked(&server, &doc, roles_route, admin, Some(misfit), 400).await;
+    let revoke = format!("/api/admin/users/{eva_id}/roles/school_dossier?institution=100077");
+    let revoke_route = ("delete", "/api/admin/users/{id}/roles/{role}", revoke.as_str());
+    checked(&server, &doc, revoke_route, admin, None, 200).await;
+    checked(&server, &doc, revoke_route, admin, None, 404).await;
+    for (action, path) in [
+        ("disable", "/api/admin/users/{id}/disable"),
+        ("enable", "/api/admin/users/{id}/enable"),
+    ] {
+        let url = format!("/api/admin/users/{eva_id}/{action}");
+        checked(&server, &doc, (post, path, &url), admin, None, 200).await;
+    }
+    let tokens = format!("/api/admin/users/{eva_id}/tokens");
+    let made_token = checked(
+        &server,
+        &doc,
+        (post, "/api/admin/users/{id}/tokens", &tokens),
+        admin,
+        Some(json!({ "name": "koppeling", "scope": "read" })),
+        201,
+    )
+    .await;
+    checked(
+        &server,
+        &doc,
+        (get, "/api/admin/users/{id}/tokens", &tokens),
+        admin,
+        None,
+        200,
+    )
+    .await;
+    let revoke_token = format!("{tokens}/{}", made_token["id"].as_str().expect("id"));
+    let (status, _) = server.call("DELETE", &revoke_token, admin, None).await;
+    assert_eq!(status, 204);
+    let audit = "/api/admin/audit?action=role.&limit=1";
+    let page = checked(&server, &doc, (get, "/api/admin/audit", audit), admin, None, 200).await;
+    assert_eq!(page["entries"].as_array().map(Vec::len), Some(1));
+    assert!(page["next_before"].is_i64(), "two role changes: a next page");
+    let bad_outcome = "/api/admin/audit?outcome=misschien";
+    checked(
+        &server,
+        &doc,
+        (get, "/api/admin/audit", bad_outcome),
+        admin,
+        None,
+        400,
+    )
+    .await;
+    checked(
+        &server,
+        &doc,
+        (get, "/api/admin/audit", "/api/admin/audit"),
+        clb,
+        None,
+        403,
+    )
+    .await;
     let list = "/api/schools/{number}/agreements";
     let agreements = checked(
         &server,

@@ -214,6 +214,98 @@ async fn every_route_answers_each_role_as_the_rules_say() {
             // No such link.
             [401, 403, 403, 403, 404, 403],
         ),
+        // The admin pages: a platform administrator only. Calls that would change what the
+        // rest of this table relies on name something that exists already or nobody.
+        (
+            "GET",
+            "/api/admin/institutions".into(),
+            None,
+            [401, 403, 403, 403, 200, 403],
+        ),
+        (
+            "POST",
+            "/api/admin/institutions".into(),
+            Some(json!({ "kind": "school", "number": "100001", "name": "De Linde" })),
+            [401, 403, 403, 403, 409, 403],
+        ),
+        (
+            "POST",
+            "/api/admin/clb-links".into(),
+            Some(json!({ "clb": "900001", "school": "100001" })),
+            [401, 403, 403, 403, 200, 403],
+        ),
+        (
+            "DELETE",
+            "/api/admin/clb-links/900001/100009".into(),
+            None,
+            [401, 403, 403, 403, 404, 403],
+        ),
+        (
+            "GET",
+            "/api/admin/users".into(),
+            None,
+            [401, 403, 403, 403, 200, 403],
+        ),
+        (
+            "POST",
+            "/api/admin/users".into(),
+            Some(json!({ "email": "linde@demo.test", "display_name": "Tom" })),
+            [401, 403, 403, 403, 409, 403],
+        ),
+        (
+            "POST",
+            format!("/api/admin/users/{unknown}/roles"),
+            Some(json!({ "role": "admin" })),
+            [401, 403, 403, 403, 404, 403],
+        ),
+        (
+            "DELETE",
+            format!("/api/admin/users/{unknown}/roles/admin"),
+            None,
+            [401, 403, 403, 403, 404, 403],
+        ),
+        (
+            "POST",
+            format!("/api/admin/users/{unknown}/disable"),
+            None,
+            [401, 403, 403, 403, 404, 403],
+        ),
+        (
+            "POST",
+            format!("/api/admin/users/{unknown}/enable"),
+            None,
+            [401, 403, 403, 403, 404, 403],
+        ),
+        (
+            "GET",
+            format!("/api/admin/users/{unknown}/tokens"),
+            None,
+            [401, 403, 403, 403, 404, 403],
+        ),
+        (
+            "POST",
+            format!("/api/admin/users/{unknown}/tokens"),
+            Some(json!({ "name": "x" })),
+            [401, 403, 403, 403, 404, 403],
+        ),
+        (
+            "DELETE",
+            format!("/api/admin/users/{unknown}/tokens/{unknown}"),
+            None,
+            [401, 403, 403, 403, 404, 403],
+        ),
+        (
+            "GET",
+            "/api/admin/audit".into(),
+            None,
+            [401, 403, 403, 403, 200, 403],
+        ),
+        (
+            "GET",
+            "/api/admin/audit.csv".into(),
+            None,
+            [401, 403, 403, 403, 200, 403],
+        ),
         (
             "GET",
             "/api/schools/100001/meetings".into(),

@@ -343,7 +343,12 @@ async fn command(db: &Db, data: &std::path::Path, command: AdminCommand) -> anyh
                 Some(email) => Some(user_id(db, email).await?.to_string()),
             };
             let since = since.as_deref().map(since_millis).transpose()?;
-            let filter = AuditFilter { actor, target, since };
+            let filter = AuditFilter {
+                actor,
+                target,
+                since,
+                ..AuditFilter::default()
+            };
             let mut lines = Vec::new();
             for row in db.audit_rows(&filter).await? {
                 lines.push(serde_json::to_string(&row)?);

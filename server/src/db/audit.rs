@@ -138,6 +138,83 @@ pub struct AuditFilter {
     pub target: Option<String>,
     /// Only rows at or after this time (ms since the epoch).
     pub since: Option<i64>,
+    /// Only rows before this time (ms since the epoch).
+    pub until: Option<i64>,
+    /// Only actions that start with this (`login`, `membership.`).
+    pub action: Option<String>,
+    /// Only this outcome (`ok`, `denied`, `not_found`).
+    pub outcome: Option<String>,
+    /// Only rows older than this one (a page's continuation).
+    pub before: Option<i64>,
+    /// At most this many rows.
+    pub limit: Option<i64>,
+}
+
+/// Who wrote an audit row, when it was a user.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct AuditActor {
+    /// Their id.
+    pub id: String,
+    /// Their e-mail address.
+    pub email: String,
+    /// Their name.
+    pub display_name: String,
+}
+
+/// An audit row with its actor, as the admin page shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct AuditView {
+    /// Its sequence number.
+    pub id: i64,
+    /// When (ms since the epoch).
+    pub at: i64,
+    /// Who: a user id or `cli`, `null` when nobody was logged in.
+    #[schema(required = true)]
+    pub actor_id: Option<String>,
+    /// The user behind `actor_id`, `null` for `cli`, nobody, or a user since removed.
+    #[schema(required = true)]
+    pub actor: Option<AuditActor>,
+    /// What they did.
+    pub action: String,
+    /// What it was done to.
+    #[schema(required = true)]
+    pub target: Option<String>,
+    /// `ok`, `denied` or `not_found`.
+    pub outcome: String,
+    /// A short detail.
+    #[schema(required = true)]
+    pub detail: Option<String>,
+}
+
+/// The conditions of an [`AuditFilter`], on `audit_log a`, with its binds `$1`–`$7`.
+const AUDIT_WHERE: &str = "($1 IS NULL OR a.actor_id = $1)
+   AND ($2 IS NULL OR a.target = $2 OR a.detail = $2)
+   AND ($3 IS NULL OR a.at >= $3)
+   AND ($4 IS NULL OR a.at < $4)
+   AND ($5 IS NULL OR a.action LIKE $5 ESCAPE '\\')
+   AND ($6 IS NULL OR a.outcome = $6)
+   AND ($7 IS NULL OR a.id < $7)";
+
+impl AuditFilter {
+    /// A query over [`AUDIT_WHERE`] with this filter bound to `$1`–`$8` (`$8`: the limit).
+    fn bound<'q, O>(
+        &'q self,
+        query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments> {
+        query
+            .bind(self.actor.as_deref())
+            .bind(self.target.as_deref())
+            .bind(self.since)
+            .bind(self.until)
+            .bind(
+                self.action
+                    .as_deref()
+                    .map(|prefix| format!("{}%", super::like_escaped(prefix))),
+            )
+            .bind(self.outcome.as_deref())
+            .bind(self.before)
+            .bind(self.limit.unwrap_or(i64::MAX))
+    }
 }
 
 impl Db {
@@ -211,18 +288,11 @@ impl Db {
             String,
             Option<String>,
         );
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, at, actor_id, action, target, outcome, detail FROM audit_log
-             WHERE ($1 IS NULL OR actor_id = $1)
-               AND ($2 IS NULL OR target = $2 OR detail = $2)
-               AND ($3 IS NULL OR at >= $3)
-             ORDER BY id",
-        )
-        .bind(filter.actor.as_deref())
-        .bind(filter.target.as_deref())
-        .bind(filter.since)
-        .fetch_all(&self.pool)
-        .await?;
+        let query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT a.id, a.at, a.actor_id, a.action, a.target, a.outcome, a.detail FROM audit_log a
+             WHERE {AUDIT_WHERE} ORDER BY a.id LIMIT $8"
+        )));
+        let rows: Vec<Row> = filter.bound(query).fetch_all(&self.pool).await?;
         Ok(rows
             .into_iter()
             .map(|(id, at, actor, action, target, outcome, detail)| AuditRow {
@@ -234,6 +304,51 @@ impl Db {
                 outcome,
                 detail,
             })
+            .collect())
+    }
+
+    /// Audit rows newest first, with their actors, for the admin page.
+    pub async fn audit_page(&self, filter: &AuditFilter) -> Result<Vec<AuditView>, DbError> {
+        let query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT a.id, a.at, a.actor_id, a.action, a.target, a.outcome, a.detail,
+                    u.id AS user_id, u.email, u.display_name
+             FROM audit_log a LEFT JOIN users u ON u.id = a.actor_id
+             WHERE {AUDIT_WHERE} ORDER BY a.id DESC LIMIT $8"
+        )));
+        type Row = (
+            i64,
+            i64,
+            Option<String>,
+            String,
+            Option<String>,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = filter.bound(query).fetch_all(&self.pool).await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, at, actor_id, action, target, outcome, detail, user, email, name)| {
+                    let actor = user.map(|id| AuditActor {
+                        id,
+                        email: email.unwrap_or_default(),
+                        display_name: name.unwrap_or_default(),
+                    });
+                    AuditView {
+                        id,
+                        at,
+                        actor_id,
+                        actor,
+                        action,
+                        target,
+                        outcome,
+                        detail,
+                    }
+                },
+            )
             .collect())
     }
 }

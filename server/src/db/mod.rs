@@ -6,6 +6,7 @@
 //! (`$1` placeholders, `ON CONFLICT`, `RETURNING`, `IS NOT DISTINCT FROM`), and the shared
 //! storage tests run every query on both.
 
+mod admin;
 mod agreements;
 mod audit;
 mod comments;
@@ -27,8 +28,9 @@ use std::str::FromStr;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 
+pub use admin::{AdminUser, InstitutionLinks, SourcedMembership};
 pub use agreements::Agreement;
-pub use audit::{AuditEntry, AuditFilter, AuditRow, MAX_DENIED_TARGETS};
+pub use audit::{AuditActor, AuditEntry, AuditFilter, AuditRow, AuditView, MAX_DENIED_TARGETS};
 pub use comments::{Anchor, Comment, MAX_ANCHOR_CHARS, Notification, Person, Thread};
 pub use exports::{ExportJob, KEPT_MS as EXPORT_KEPT_MS, NewExport};
 pub use files::{Deletion, FileVersion, FileWithNames, NewVersion, StoredFile, TextCheck, UncheckedVersion};
@@ -199,6 +201,16 @@ pub(crate) fn placeholders(n: usize) -> String {
         return "SELECT NULL WHERE 1 = 0".into();
     }
     (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// `text` for a `LIKE … ESCAPE '\\'` pattern: its wildcards match themselves.
+pub(crate) fn like_escaped(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| match c {
+            '\\' | '%' | '_' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect()
 }
 
 impl Db {

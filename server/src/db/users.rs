@@ -102,14 +102,19 @@ impl Db {
         Ok(row.as_ref().map(institution).transpose()?)
     }
 
-    /// Records that a CLB serves a school (idempotent).
-    pub async fn link_school(&self, clb_id: InstitutionId, school_id: InstitutionId) -> Result<(), DbError> {
-        sqlx::query("INSERT INTO clb_schools (clb_id, school_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(clb_id)
-            .bind(school_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    /// Records that a CLB serves a school (idempotent); whether it did not yet.
+    pub async fn link_school(
+        &self,
+        clb_id: InstitutionId,
+        school_id: InstitutionId,
+    ) -> Result<bool, DbError> {
+        let done =
+            sqlx::query("INSERT INTO clb_schools (clb_id, school_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(clb_id)
+                .bind(school_id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Records that an LSC serves a school (idempotent); whether it did not yet.

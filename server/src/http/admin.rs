@@ -1,7 +1,8 @@
-//! Platform administration over the API: which learning-support centre serves which school
-//! (what `samen admin link-school --lsc` does on the command line). Only a platform
-//! administrator may, with a credential that is not limited to one school; anyone else who
-//! is logged in gets 403.
+//! Platform administration over the API: institutions, and which CLB and which
+//! learning-support centre serves which school (what `samen admin create-institution` and
+//! `link-school` do on the command line). Users, roles and tokens are in `admin_users`, the
+//! audit log in `admin_audit`. Only a platform administrator may, with a credential that is
+//! not limited to one school; anyone else who is logged in gets 403.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -13,17 +14,17 @@ use utoipa::ToSchema;
 use super::audit::audit;
 use super::body::JsonObject;
 use crate::auth::Authenticated;
-use crate::db::Institution;
+use crate::db::{Institution, InstitutionLinks};
 use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
 use crate::state::AppState;
 
 /// Refuses everyone but a platform administrator with an unlimited credential.
-async fn admin_only(state: &AppState, auth: &Authenticated) -> Result<(), AppError> {
+pub(super) async fn admin_only(state: &AppState, auth: &Authenticated) -> Result<(), AppError> {
     if auth.limits.school.is_none() && state.db.is_platform_admin(&auth.user.id).await? {
         return Ok(());
     }
     Err(AppError::Forbidden(
-        "Only a platform administrator manages which centres serve which schools.".into(),
+        "Only a platform administrator manages institutions, users, roles and the audit log.".into(),
     ))
 }
 
@@ -77,22 +78,100 @@ pub struct NewLscLink {
     school: String,
 }
 
-/// The LSC and the school with these numbers; 400 when either is not what it should be.
-async fn pair(state: &AppState, lsc: &str, school: &str) -> Result<(Institution, Institution), AppError> {
-    let (Some(lsc), Some(school)) = (
-        state.db.institution(lsc).await?,
+/// The partner (a CLB or an LSC, as `kind` says) and the school with these numbers; 400
+/// when either is not what it should be.
+async fn pair(
+    state: &AppState,
+    kind: &str,
+    partner: &str,
+    school: &str,
+) -> Result<(Institution, Institution), AppError> {
+    let (Some(partner), Some(school)) = (
+        state.db.institution(partner).await?,
         state.db.institution(school).await?,
     ) else {
         return Err(AppError::BadRequest(
-            "both institutions must exist: create them first (samen admin create-institution)".into(),
+            "both institutions must exist: add them first (Beheer, Instellingen)".into(),
         ));
     };
-    if lsc.kind != "lsc" || school.kind != "school" {
-        return Err(AppError::BadRequest(
-            "lsc must name a learning-support centre and school a school".into(),
-        ));
+    if partner.kind != kind || school.kind != "school" {
+        return Err(AppError::BadRequest(format!(
+            "{kind} must name {} and school a school",
+            if kind == "clb" {
+                "a CLB"
+            } else {
+                "a learning-support centre"
+            }
+        )));
     }
-    Ok((lsc, school))
+    Ok((partner, school))
+}
+
+/// Links a partner to a school; whether the link is new (audited then).
+async fn link_partner(
+    state: &AppState,
+    auth: &Authenticated,
+    kind: &str,
+    partner: &str,
+    school: &str,
+) -> Result<(StatusCode, Institution, Institution), AppError> {
+    admin_only(state, auth).await?;
+    let (partner, school) = pair(state, kind, partner, school).await?;
+    let new = if kind == "clb" {
+        state.db.link_school(partner.id, school.id).await?
+    } else {
+        state.db.link_lsc(partner.id, school.id).await?
+    };
+    if new {
+        let target = format!("{}->{}", partner.number, school.number);
+        audit(
+            state,
+            Some(auth.user.id.to_string()),
+            "institution.link",
+            Some(target),
+            "ok",
+        )
+        .await?;
+    }
+    let status = if new { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, partner, school))
+}
+
+/// Unlinks a partner from a school; 404 when there was no such link.
+async fn unlink_partner(
+    state: &AppState,
+    auth: &Authenticated,
+    kind: &str,
+    partner: &str,
+    school: &str,
+) -> Result<StatusCode, AppError> {
+    admin_only(state, auth).await?;
+    let (Some(partner), Some(school)) = (
+        state.db.institution(partner).await?,
+        state.db.institution(school).await?,
+    ) else {
+        return Err(AppError::NotFound);
+    };
+    let gone = match (kind, partner.kind.as_str()) {
+        ("clb", "clb") => state.db.unlink_school(partner.id, school.id).await?,
+        ("lsc", "lsc") => state.db.unlink_lsc(partner.id, school.id).await?,
+        _ => false,
+    };
+    if !gone {
+        return Err(AppError::NotFound);
+    }
+    // Staff of the partner lose what they had open of the school within the watch's round.
+    state.watch.recheck_soon();
+    let target = format!("{}->{}", partner.number, school.number);
+    audit(
+        state,
+        Some(auth.user.id.to_string()),
+        "institution.unlink",
+        Some(target),
+        "ok",
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Records that a learning-support centre serves a school: its staff take part in the
@@ -120,19 +199,7 @@ pub async fn link(
 ) -> Result<impl IntoResponse, AppError> {
     admin_only(&state, &auth).await?;
     let JsonObject(body) = body?;
-    let (lsc, school) = pair(&state, &body.lsc, &body.school).await?;
-    let new = state.db.link_lsc(lsc.id, school.id).await?;
-    if new {
-        audit(
-            &state,
-            Some(auth.user.id.to_string()),
-            "institution.link",
-            Some(format!("{}->{}", lsc.number, school.number)),
-            "ok",
-        )
-        .await?;
-    }
-    let status = if new { StatusCode::CREATED } else { StatusCode::OK };
+    let (status, lsc, school) = link_partner(&state, &auth, "lsc", &body.lsc, &body.school).await?;
     Ok((status, Json(LscLink { lsc, school })))
 }
 
@@ -160,23 +227,199 @@ pub async fn unlink(
     auth: Authenticated,
     Path((lsc, school)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
+    unlink_partner(&state, &auth, "lsc", &lsc, &school).await
+}
+
+/// A CLB and a school it serves.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClbLink {
+    /// The CLB.
+    pub clb: Institution,
+    /// The school.
+    pub school: Institution,
+}
+
+/// `POST /api/admin/clb-links` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewClbLink {
+    /// The CLB's institution number.
+    #[schema(min_length = 1, max_length = 32)]
+    clb: String,
+    /// The school's institution number.
+    #[schema(min_length = 1, max_length = 32)]
+    school: String,
+}
+
+/// Records that a CLB serves a school: its staff see and write the school's registrations.
+/// 201 when new, 200 when it was so already.
+#[utoipa::path(
+    post,
+    path = "/api/admin/clb-links",
+    tag = "admin",
+    request_body = NewClbLink,
+    responses(
+        (status = 201, description = "The link, new.", body = ClbLink),
+        (status = 200, description = "The link, which was there already.", body = ClbLink),
+        (status = 400, description = "Bad JSON, or numbers that are not a CLB and a school (`bad_request`).",
+            body = ErrorBody),
+        Unauthenticated,
+        Forbidden,
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn link_clb(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    body: Result<JsonObject<NewClbLink>, AppError>,
+) -> Result<impl IntoResponse, AppError> {
     admin_only(&state, &auth).await?;
-    let (Some(lsc), Some(school)) = (
-        state.db.institution(&lsc).await?,
-        state.db.institution(&school).await?,
-    ) else {
-        return Err(AppError::NotFound);
+    let JsonObject(body) = body?;
+    let (status, clb, school) = link_partner(&state, &auth, "clb", &body.clb, &body.school).await?;
+    Ok((status, Json(ClbLink { clb, school })))
+}
+
+/// Records that a CLB no longer serves a school. Its staff lose the school's registrations
+/// at once (open documents close within the access watch's round); the registrations stay.
+#[utoipa::path(
+    delete,
+    path = "/api/admin/clb-links/{clb}/{school}",
+    tag = "admin",
+    params(
+        ("clb" = String, Path, description = "The CLB's institution number."),
+        ("school" = String, Path, description = "The school's institution number."),
+    ),
+    responses(
+        (status = 204, description = "The link is gone."),
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn unlink_clb(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((clb, school)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    unlink_partner(&state, &auth, "clb", &clb, &school).await
+}
+
+/// Every institution.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Institutions {
+    /// By kind, then number; a school with the CLBs and LSCs that serve it.
+    pub institutions: Vec<InstitutionLinks>,
+}
+
+/// Every CLB, school and learning-support centre, with who serves each school.
+#[utoipa::path(
+    get,
+    path = "/api/admin/institutions",
+    tag = "admin",
+    responses(
+        (status = 200, description = "The institutions.", body = Institutions),
+        Unauthenticated,
+        Forbidden,
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn institutions(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<Institutions>, AppError> {
+    admin_only(&state, &auth).await?;
+    Ok(Json(Institutions {
+        institutions: state.db.institutions_with_links().await?,
+    }))
+}
+
+/// `POST /api/admin/institutions` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewInstitution {
+    /// `clb`, `school` or `lsc`.
+    kind: String,
+    /// The official institution number: letters and digits.
+    #[schema(min_length = 1, max_length = 32)]
+    number: String,
+    /// Its name.
+    #[schema(min_length = 1, max_length = 200)]
+    name: String,
+    /// For a school: the number of the CLB that serves it.
+    #[serde(default)]
+    served_by: Option<String>,
+}
+
+/// `POST /api/admin/institutions` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedInstitution {
+    /// The new institution.
+    pub institution: Institution,
+}
+
+/// Adds a CLB, a school or a learning-support centre; a school may name the CLB that
+/// serves it.
+#[utoipa::path(
+    post,
+    path = "/api/admin/institutions",
+    tag = "admin",
+    request_body = NewInstitution,
+    responses(
+        (status = 201, description = "The institution.", body = CreatedInstitution),
+        (status = 400, description = "Bad JSON, an unknown kind, a number that is not 1 to 32 letters \
+            and digits, a name that is not 1 to 200 characters, or `served_by` that is no CLB \
+            (`bad_request`).", body = ErrorBody),
+        (status = 409, description = "An institution with this number exists (`conflict`).", body = ErrorBody),
+        Unauthenticated,
+        Forbidden,
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn create_institution(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    body: Result<JsonObject<NewInstitution>, AppError>,
+) -> Result<impl IntoResponse, AppError> {
+    admin_only(&state, &auth).await?;
+    let JsonObject(body) = body?;
+    if !["clb", "school", "lsc"].contains(&body.kind.as_str()) {
+        return Err(AppError::BadRequest("kind must be clb, school or lsc".into()));
+    }
+    let number = body.number.trim();
+    if number.is_empty() || number.len() > 32 || !number.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(AppError::BadRequest(
+            "the institution number must be 1 to 32 letters and digits".into(),
+        ));
+    }
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(AppError::BadRequest(
+            "the name must be 1 to 200 characters".into(),
+        ));
+    }
+    let clb = match body.served_by.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        None => None,
+        Some(_) if body.kind != "school" => {
+            return Err(AppError::BadRequest("only a school is served by a CLB".into()));
+        }
+        Some(number) => match state.db.institution(number).await? {
+            Some(clb) if clb.kind == "clb" => Some(clb),
+            _ => return Err(AppError::BadRequest(format!("served_by {number:?} is no CLB"))),
+        },
     };
-    if !state.db.unlink_lsc(lsc.id, school.id).await? {
-        return Err(AppError::NotFound);
+    let created = state.db.create_institution(&body.kind, number, name).await?;
+    if let Some(clb) = clb {
+        state.db.link_school(clb.id, created.id).await?;
     }
     audit(
         &state,
         Some(auth.user.id.to_string()),
-        "institution.unlink",
-        Some(format!("{}->{}", lsc.number, school.number)),
+        "institution.create",
+        Some(number.to_owned()),
         "ok",
     )
     .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedInstitution { institution: created }),
+    ))
 }

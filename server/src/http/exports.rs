@@ -280,7 +280,7 @@ pub async fn school_docx(
 
 /// A cell as a spreadsheet reads it safely: text that would start a formula gets a quote
 /// before it (CSV injection).
-fn cell(text: &str) -> String {
+pub(super) fn cell(text: &str) -> String {
     if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{text}")
     } else {

@@ -5,6 +5,8 @@ mod access;
 mod account;
 mod actions;
 mod admin;
+mod admin_audit;
+mod admin_users;
 mod agreements;
 
 pub use account::TOKEN_DAYS;
@@ -199,6 +201,30 @@ fn ordinary() -> Router<AppState> {
         .route("/api/schools/{number}/actions", get(actions::list))
         .route("/api/admin/lsc-links", get(admin::list).post(admin::link))
         .route("/api/admin/lsc-links/{lsc}/{school}", delete(admin::unlink))
+        .route("/api/admin/clb-links", post(admin::link_clb))
+        .route("/api/admin/clb-links/{clb}/{school}", delete(admin::unlink_clb))
+        .route(
+            "/api/admin/institutions",
+            get(admin::institutions).post(admin::create_institution),
+        )
+        .route(
+            "/api/admin/users",
+            get(admin_users::list).post(admin_users::create),
+        )
+        .route("/api/admin/users/{id}/roles", post(admin_users::grant))
+        .route("/api/admin/users/{id}/roles/{role}", delete(admin_users::revoke))
+        .route("/api/admin/users/{id}/disable", post(admin_users::disable))
+        .route("/api/admin/users/{id}/enable", post(admin_users::enable))
+        .route(
+            "/api/admin/users/{id}/tokens",
+            get(admin_users::tokens).post(admin_users::create_token),
+        )
+        .route(
+            "/api/admin/users/{id}/tokens/{token}",
+            delete(admin_users::revoke_token),
+        )
+        .route("/api/admin/audit", get(admin_audit::page))
+        .route("/api/admin/audit.csv", get(admin_audit::csv))
         .route("/api/schools/{number}/agreements", get(agreements::list))
         .route("/api/agreements/{id}", get(agreements::get))
         .route("/api/documents/{id}/names", get(names::get))

@@ -134,3 +134,47 @@ export interface LoginResponse { user: User; memberships: Membership[] }
 export interface SecondFactorNeeded { second_factor: 'totp'; pending: string; expires_in_secs: number }
 export interface TotpStatus { enabled: boolean; enabled_at: number | null; recovery_codes_left: number }
 export interface TotpSetup { secret: string; otpauth_uri: string; digits: number; period_secs: number }
+
+// The platform administrator's API (`/api/admin/…`, the Beheer page).
+/** A role someone may hold; every one but `admin` is held on an institution of one kind. */
+export type RoleName = 'school_dossier' | 'clb_staff' | 'lsc_staff' | 'admin'
+/** A role as the admin API shows it: `oidc` roles come from the identity provider at every login. */
+export interface AdminMembership { role: RoleName; institution: Institution | null; source: 'local' | 'oidc' }
+export interface AdminUser {
+  id: string
+  email: string
+  display_name: string
+  disabled: boolean
+  /** Whether they have a password here (people the provider logs in have none). */
+  password: boolean
+  /** Whether they are linked to the identity provider. */
+  provider: boolean
+  memberships: AdminMembership[]
+}
+/** An institution with, for a school, the CLBs and LSCs that serve it. */
+export interface AdminInstitution extends Institution { served_by: Institution[] }
+export interface ApiToken {
+  id: string
+  name: string
+  created_at: number
+  last_used_at: number | null
+  revoked_at: number | null
+  expires_at: number | null
+  scope: 'read' | 'read_write'
+  /** The school the token is limited to, if any. */
+  school: string | null
+}
+/** A new API token: `token` is shown once, never again. */
+export interface NewApiToken { id: string; name: string; token: string }
+export interface AuditEntry {
+  id: number
+  at: number
+  /** A user id, `cli`, or `null` when nobody was logged in. */
+  actor_id: string | null
+  actor: User | null
+  action: string
+  target: string | null
+  outcome: 'ok' | 'denied' | 'not_found'
+  detail: string | null
+}
+export interface AuditPage { entries: AuditEntry[]; next_before: number | null }

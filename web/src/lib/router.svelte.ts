@@ -13,6 +13,7 @@ export type Route =
   | { page: 'notifications' }
   | { page: 'account' }
   | { page: 'search' }
+  | { page: 'admin' }
   | { page: 'notfound' }
 
 function parse(path: string): Route {
@@ -22,6 +23,7 @@ function parse(path: string): Route {
   if (path === '/notificaties' || path === '/meldingen') return { page: 'notifications' }
   if (path === '/account') return { page: 'account' }
   if (path === '/zoeken') return { page: 'search' }
+  if (path === '/beheer') return { page: 'admin' }
   if (path === '/clb/overzicht') return { page: 'clbSummary' }
   let m = path.match(/^\/scholen\/([^/]+)\/?$/)
   if (m) return { page: 'overview', school: decodeURIComponent(m[1]) }
