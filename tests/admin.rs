@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::support::{As, TestServer};
 
-fn numbers(schools: &Value) -> Vec<String> {
+fn numbers_of(schools: &Value) -> Vec<String> {
     schools["schools"]
         .as_array()
         .expect("schools")
@@ -24,7 +24,7 @@ async fn an_administrator_adds_a_school_and_a_person_and_their_access_follows_at
     // A new school, served by the demo CLB: Sara sees it straight away.
     let school = json!({ "kind": "school", "number": "100009", "name": "De Brug", "served_by": "900001" });
     assert_eq!(admin.post("/api/admin/institutions", school).await.0, 201);
-    assert!(numbers(&sara.get("/api/schools").await.1).contains(&"100009".to_owned()));
+    assert!(numbers_of(&sara.get("/api/schools").await.1).contains(&"100009".to_owned()));
     let (_, all) = admin.get("/api/admin/institutions").await;
     let brug = all["institutions"]
         .as_array()
@@ -83,14 +83,14 @@ async fn an_administrator_adds_a_school_and_a_person_and_their_access_follows_at
     assert_eq!(status, 201);
     let token = token["token"].as_str().expect("the token, once").to_owned();
     let (status, schools) = server.call("GET", "/api/schools", As::Token(&token), None).await;
-    assert_eq!((status, numbers(&schools)), (200, vec!["100009".to_owned()]));
+    assert_eq!((status, numbers_of(&schools)), (200, vec!["100009".to_owned()]));
 
     // The role taken away: De Brug is gone for her token too.
     let revoke = format!("/api/admin/users/{eva}/roles/school_dossier?institution=100009");
     assert_eq!(admin.delete(&revoke).await.0, 200);
     assert_eq!(admin.delete(&revoke).await.0, 404, "no longer held");
     let (_, schools) = server.call("GET", "/api/schools", As::Token(&token), None).await;
-    assert!(numbers(&schools).is_empty());
+    assert!(numbers_of(&schools).is_empty());
 
     // Disabled: her token stops working; enabled again, it stays revoked.
     assert_eq!(
@@ -131,7 +131,7 @@ async fn an_administrator_adds_a_school_and_a_person_and_their_access_follows_at
 
     // The CLB no longer serves De Brug: Sara loses it.
     assert_eq!(admin.delete("/api/admin/clb-links/900001/100009").await.0, 204);
-    assert!(!numbers(&sara.get("/api/schools").await.1).contains(&"100009".to_owned()));
+    assert!(!numbers_of(&sara.get("/api/schools").await.1).contains(&"100009".to_owned()));
     assert_eq!(admin.delete("/api/admin/clb-links/900001/100009").await.0, 404);
 
     // Roles that do not fit their institution are refused.
@@ -230,5 +230,201 @@ async fn the_audit_log_shows_who_did_what_filtered_and_exported() {
     assert!(
         actions.contains(&"audit.read") && actions.contains(&"audit.export"),
         "{actions:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_clb_administrator_looks_after_their_own_schools_and_nothing_else() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let sara = server.clb().await;
+    let tom = server.school_member("linde").await;
+
+    // Another CLB with a school and a staff member, out of Sara's reach.
+    for body in [
+        json!({ "kind": "clb", "number": "900002", "name": "CLB Zuid" }),
+        json!({ "kind": "school", "number": "100003", "name": "De Wilg", "served_by": "900002" }),
+    ] {
+        assert_eq!(admin.post("/api/admin/institutions", body).await.0, 201);
+    }
+    let (_, zuid) = admin
+        .post(
+            "/api/admin/users",
+            json!({ "email": "zuid@demo.test", "display_name": "Zoë Zuid" }),
+        )
+        .await;
+    let zuid = zuid["user"]["id"].as_str().expect("id").to_owned();
+    let grant = json!({ "role": "clb_staff", "institution": "900002" });
+    assert_eq!(
+        admin
+            .post(format!("/api/admin/users/{zuid}/roles"), grant)
+            .await
+            .0,
+        200
+    );
+    let (_, zuid_token) = admin
+        .post(format!("/api/admin/users/{zuid}/tokens"), json!({ "name": "t" }))
+        .await;
+    let zuid_token = zuid_token["token"].as_str().expect("token").to_owned();
+    // Zoë knocks on De Linde's door: a refusal in the log, by her.
+    let _ = server
+        .call(
+            "GET",
+            "/api/schools/100001/registrations",
+            As::Token(&zuid_token),
+            None,
+        )
+        .await;
+
+    // Before: Sara administers nothing.
+    assert_eq!(sara.get("/api/admin/users").await.0, 403);
+    let grant = json!({ "role": "clb_admin", "institution": "900001" });
+    assert_eq!(
+        admin
+            .post(format!("/api/admin/users/{}/roles", sara.id), grant)
+            .await
+            .0,
+        200
+    );
+
+    // Her CLB, its schools and every LSC; not the other CLB or its school.
+    let (status, seen) = sara.get("/api/admin/institutions").await;
+    assert_eq!(status, 200);
+    assert_eq!(seen["platform"], false);
+    let mut numbers: Vec<&str> = seen["institutions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["number"].as_str())
+        .collect();
+    numbers.sort_unstable();
+    assert!(numbers.contains(&"900001") && numbers.contains(&"100001") && numbers.contains(&"800001"));
+    assert!(
+        !numbers.contains(&"900002") && !numbers.contains(&"100003"),
+        "{numbers:?}"
+    );
+
+    // A new school is her CLB's; no CLBs, no LSCs, no other CLB's schools, no CLB links.
+    let (status, _) = sara
+        .post(
+            "/api/admin/institutions",
+            json!({ "kind": "school", "number": "100009", "name": "De Brug" }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert!(numbers_of(&sara.get("/api/schools").await.1).contains(&"100009".to_owned()));
+    let refused = [
+        (
+            "/api/admin/institutions",
+            json!({ "kind": "clb", "number": "900003", "name": "CLB Oost" }),
+        ),
+        (
+            "/api/admin/institutions",
+            json!({ "kind": "school", "number": "100010", "name": "X", "served_by": "900002" }),
+        ),
+        (
+            "/api/admin/clb-links",
+            json!({ "clb": "900001", "school": "100003" }),
+        ),
+        (
+            "/api/admin/lsc-links",
+            json!({ "lsc": "800001", "school": "100003" }),
+        ),
+    ];
+    for (path, body) in refused {
+        assert_eq!(sara.post(path, body.clone()).await.0, 403, "{path} {body}");
+    }
+    assert_eq!(
+        sara.post(
+            "/api/admin/lsc-links",
+            json!({ "lsc": "800001", "school": "100009" })
+        )
+        .await
+        .0,
+        201
+    );
+    assert_eq!(sara.delete("/api/admin/clb-links/900002/100003").await.0, 403);
+
+    // People with roles on what she looks after; not Zoë, not the LSC's, not the platform's.
+    let (_, users) = sara.get("/api/admin/users").await;
+    let emails: Vec<&str> = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u["email"].as_str())
+        .collect();
+    assert!(
+        emails.contains(&"linde@demo.test") && emails.contains(&"clb@demo.test"),
+        "{emails:?}"
+    );
+    for other in ["zuid@demo.test", "lsc@demo.test", "admin@demo.test"] {
+        assert!(!emails.contains(&other), "{other} in {emails:?}");
+    }
+    for path in [
+        format!("/api/admin/users/{zuid}/disable"),
+        format!("/api/admin/users/{zuid}/tokens"),
+    ] {
+        assert_eq!(sara.post(&path, json!({ "name": "x" })).await.0, 404, "{path}");
+    }
+
+    // A newcomer gets roles on her schools only.
+    let (_, eva) = sara
+        .post(
+            "/api/admin/users",
+            json!({ "email": "eva@demo.test", "display_name": "Eva Test" }),
+        )
+        .await;
+    let eva = eva["user"]["id"].as_str().expect("id").to_owned();
+    let roles = format!("/api/admin/users/{eva}/roles");
+    assert_eq!(
+        sara.post(
+            &roles,
+            json!({ "role": "school_dossier", "institution": "100009" })
+        )
+        .await
+        .0,
+        200
+    );
+    for (role, institution, status) in [
+        ("school_dossier", Some("100003"), 403),
+        ("admin", None, 403),
+        ("lsc_staff", Some("800001"), 403),
+        ("clb_staff", Some("900002"), 403),
+    ] {
+        let body = json!({ "role": role, "institution": institution });
+        assert_eq!(sara.post(&roles, body).await.0, status, "{role} {institution:?}");
+    }
+    // Tom, of De Linde, can be disabled by her; he is enabled again.
+    assert_eq!(
+        sara.post(format!("/api/admin/users/{}/disable", tom.id), json!({}))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(tom.get("/api/me").await.0, 401);
+    assert_eq!(
+        sara.post(format!("/api/admin/users/{}/enable", tom.id), json!({}))
+            .await
+            .0,
+        200
+    );
+
+    // Her audit log: what her people did, not what Zoë did.
+    let (_, mine) = sara.get("/api/admin/audit?limit=500").await;
+    let actors: Vec<&str> = mine["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["actor"]["email"].as_str())
+        .collect();
+    assert!(actors.contains(&"clb@demo.test"), "{actors:?}");
+    assert!(
+        !actors.contains(&"zuid@demo.test") && !actors.contains(&"admin@demo.test"),
+        "{actors:?}"
+    );
+    let (_, all) = admin.get("/api/admin/audit?user=zuid@demo.test").await;
+    assert!(
+        !all["entries"].as_array().unwrap().is_empty(),
+        "the platform's log has Zoë's refusal"
     );
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use crate::auth::password::{check_new_password, hash_password};
-use crate::db::{AuditEntry, AuditFilter, Db, users_roles};
+use crate::db::{AuditEntry, AuditFilter, Db, role_kind, users_roles};
 use crate::ids::InstitutionId;
 use crate::open_database;
 
@@ -169,15 +169,16 @@ async fn user_id(db: &Db, email: &str) -> anyhow::Result<crate::ids::UserId> {
 }
 
 async fn institution_id(db: &Db, number: Option<&str>, role: &str) -> anyhow::Result<Option<InstitutionId>> {
-    if !users_roles().contains(&role) {
+    let Some(kind) = role_kind(role) else {
         anyhow::bail!("role must be one of {}", users_roles().join(", "));
-    }
-    match (role, number) {
-        ("admin", None) => Ok(None),
-        ("admin", Some(_)) => anyhow::bail!("admin is a platform role: leave out --institution"),
-        (_, None) => anyhow::bail!("{role} needs --institution"),
-        (_, Some(n)) => match db.institution(n).await? {
-            Some(i) => Ok(Some(i.id)),
+    };
+    match (kind, number) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => anyhow::bail!("{role} is a platform role: leave out --institution"),
+        (Some(kind), None) => anyhow::bail!("{role} needs --institution (a {kind})"),
+        (Some(kind), Some(n)) => match db.institution(n).await? {
+            Some(i) if i.kind == kind => Ok(Some(i.id)),
+            Some(_) => anyhow::bail!("{n} is no {kind}: {role} is held on a {kind}"),
             None => anyhow::bail!("no institution with number {n}"),
         },
     }

@@ -350,3 +350,42 @@ test('anyone else sees no Beheer in the menu and gets no access to it', async ()
   await page.context().close()
   assert.deepEqual(pageErrors, [])
 })
+
+test('a CLB administrator gets the Beheer page for the CLB: its schools, roles on them, and no more', async () => {
+  // The platform administrator makes Sara the CLB's own administrator.
+  const chief = await person('admin@demo.test')
+  const granted = await chief.evaluate(async () => {
+    const users = await (await fetch('/api/admin/users?q=clb@demo.test')).json()
+    const sara = users.users.find((u) => u.email === 'clb@demo.test')
+    const r = await fetch(`/api/admin/users/${sara.id}/roles`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ role: 'clb_admin', institution: '900001' }),
+    })
+    return r.status
+  })
+  assert.equal(granted, 200)
+  await chief.context().close()
+
+  const page = await person('clb@demo.test')
+  await page.click('[data-testid=admin-link]')
+  await page.locator('[data-testid=admin]').waitFor()
+  // Only roles on her CLB and its schools can be given.
+  await page.locator('[data-testid=user]', { hasText: 'linde@demo.test' }).first().waitFor()
+  assert.equal(await page.locator('[data-testid=user]', { hasText: 'admin@demo.test' }).count(), 0, 'the platform administrator is out of her reach')
+  const tom = page.locator('[data-testid=user]', { hasText: 'linde@demo.test' }).first()
+  await tom.locator('[data-testid=add-role-toggle]').click()
+  const roles = await tom.locator('[data-testid=role-select] option').evaluateAll((options) => options.map((o) => o.value).filter(Boolean))
+  assert.deepEqual(roles.sort(), ['clb_admin', 'clb_staff', 'school_dossier'])
+  // Institutions: only schools can be added, and no CLB links offered.
+  await page.click('[data-testid=admin-tab-instellingen]')
+  await page.locator('[data-testid=institution][data-number="100001"]').waitFor()
+  const kinds = await page.locator('[data-testid=institution-kind] option').evaluateAll((options) => options.map((o) => o.value))
+  assert.deepEqual(kinds, ['school'])
+  const partners = await page.locator('[data-testid=link-partner] option').evaluateAll((options) => options.map((o) => o.value).filter(Boolean))
+  assert.ok(partners.length > 0 && partners.every((p) => p.startsWith('lsc:')), partners.join())
+  await accessible(page, 'the Beheer page of a CLB administrator')
+  await page.screenshot({ path: join(shots, 'admin-clb.png'), fullPage: true })
+  await page.context().close()
+  assert.deepEqual(pageErrors, [])
+})

@@ -51,25 +51,65 @@ pub struct InstitutionLinks {
     pub served_by: Vec<Institution>,
 }
 
+/// The institutions a CLB administrator (the user bound to `{p}`, a placeholder) looks
+/// after: the CLBs they hold `clb_admin` on, and the schools those CLBs serve.
+pub(crate) fn administered(p: &str) -> String {
+    format!(
+        "SELECT a.institution_id FROM memberships a WHERE a.user_id = {p} AND a.role = 'clb_admin'
+         UNION SELECT cs.school_id FROM clb_schools cs
+           JOIN memberships a ON a.institution_id = cs.clb_id
+          WHERE a.user_id = {p} AND a.role = 'clb_admin'"
+    )
+}
+
 impl Db {
+    /// The CLBs a user administers (`clb_admin`).
+    pub async fn administered_clbs(&self, user: &UserId) -> Result<Vec<Institution>, DbError> {
+        let rows = sqlx::query(
+            "SELECT i.id, i.kind, i.number, i.name FROM memberships m JOIN institutions i ON i.id = m.institution_id
+             WHERE m.user_id = $1 AND m.role = 'clb_admin' AND i.kind = 'clb' ORDER BY i.number",
+        )
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(institution).collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    /// The schools the CLBs a user administers serve.
+    pub async fn administered_schools(&self, user: &UserId) -> Result<Vec<InstitutionId>, DbError> {
+        let ids = sqlx::query_scalar(
+            "SELECT cs.school_id FROM clb_schools cs JOIN memberships a ON a.institution_id = cs.clb_id
+             WHERE a.user_id = $1 AND a.role = 'clb_admin'",
+        )
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids)
+    }
+
     /// Users whose name or e-mail address contains `query` (all without one), by name; at
-    /// most `limit`, and whether there were more.
+    /// most `limit`, and whether there were more. With `within`, a CLB administrator's id:
+    /// only people who hold a role on what they look after.
     pub async fn admin_users(
         &self,
         query: Option<&str>,
         limit: usize,
+        within: Option<&UserId>,
     ) -> Result<(Vec<AdminUser>, bool), DbError> {
         let pattern = query.map(|q| format!("%{}%", super::like_escaped(&q.to_lowercase())));
-        let rows = sqlx::query(
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT u.id, u.email, u.display_name, u.disabled,
                     CASE WHEN u.password_hash = '' THEN 0 ELSE 1 END AS has_password,
                     CASE WHEN EXISTS (SELECT 1 FROM user_identities i WHERE i.user_id = u.id) THEN 1 ELSE 0 END AS provider
              FROM users u
-             WHERE $1 IS NULL OR lower(u.email) LIKE $1 ESCAPE '\\' OR lower(u.display_name) LIKE $1 ESCAPE '\\'
+             WHERE ($1 IS NULL OR lower(u.email) LIKE $1 ESCAPE '\\' OR lower(u.display_name) LIKE $1 ESCAPE '\\')
+               AND ($3 IS NULL OR u.id IN (SELECT m.user_id FROM memberships m WHERE m.institution_id IN ({})))
              ORDER BY lower(u.display_name), u.email LIMIT $2",
-        )
+            administered("$3")
+        )))
         .bind(pattern)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1))
+        .bind(within.map(UserId::as_str))
         .fetch_all(&self.pool)
         .await?;
         let more = rows.len() > limit;
@@ -120,7 +160,7 @@ impl Db {
         let Some(user) = self.user(id).await? else {
             return Ok(None);
         };
-        let (found, _) = self.admin_users(Some(&user.email), 100).await?;
+        let (found, _) = self.admin_users(Some(&user.email), 100, None).await?;
         Ok(found.into_iter().find(|u| u.id == id.as_str()))
     }
 
@@ -214,13 +254,13 @@ mod tests {
     );
     async fn users_are_found_by_name_or_address_with_their_roles(engine: Engine) {
         let (_dir, _store, db) = demo_database(engine).await;
-        let (all, more) = db.admin_users(None, 100).await.unwrap();
+        let (all, more) = db.admin_users(None, 100, None).await.unwrap();
         assert_eq!(all.len(), 5);
         assert!(!more);
-        let (two, more) = db.admin_users(None, 2).await.unwrap();
+        let (two, more) = db.admin_users(None, 2, None).await.unwrap();
         assert_eq!(two.len(), 2);
         assert!(more);
-        let (found, _) = db.admin_users(Some("LINDE"), 100).await.unwrap();
+        let (found, _) = db.admin_users(Some("LINDE"), 100, None).await.unwrap();
         assert_eq!(found.len(), 1);
         let tom = &found[0];
         assert_eq!(tom.email, "linde@demo.test");
@@ -230,8 +270,8 @@ mod tests {
         assert_eq!(tom.memberships[0].source, "local");
         assert_eq!(tom.memberships[0].institution.as_ref().unwrap().number, "100001");
         // Wildcards are searched as themselves.
-        assert!(db.admin_users(Some("%"), 100).await.unwrap().0.is_empty());
-        assert!(db.admin_users(Some("_"), 100).await.unwrap().0.is_empty());
+        assert!(db.admin_users(Some("%"), 100, None).await.unwrap().0.is_empty());
+        assert!(db.admin_users(Some("_"), 100, None).await.unwrap().0.is_empty());
 
         // A local role is revoked; the user is disabled and enabled again.
         let tom_id = demo_user(&db, "linde@demo.test").await;

@@ -148,6 +148,9 @@ pub struct AuditFilter {
     pub before: Option<i64>,
     /// At most this many rows.
     pub limit: Option<i64>,
+    /// Only rows written by people who hold a role on what this CLB administrator (a user
+    /// id) looks after.
+    pub within: Option<String>,
 }
 
 /// Who wrote an audit row, when it was a user.
@@ -186,17 +189,25 @@ pub struct AuditView {
     pub detail: Option<String>,
 }
 
-/// The conditions of an [`AuditFilter`], on `audit_log a`, with its binds `$1`–`$7`.
-const AUDIT_WHERE: &str = "($1 IS NULL OR a.actor_id = $1)
-   AND ($2 IS NULL OR a.target = $2 OR a.detail = $2)
-   AND ($3 IS NULL OR a.at >= $3)
-   AND ($4 IS NULL OR a.at < $4)
-   AND ($5 IS NULL OR a.action LIKE $5 ESCAPE '\\')
-   AND ($6 IS NULL OR a.outcome = $6)
-   AND ($7 IS NULL OR a.id < $7)";
+/// The conditions of an [`AuditFilter`], on `audit_log a`, with its binds `$1`–`$7` and
+/// `$9` (`$8` is the limit).
+fn audit_where() -> String {
+    format!(
+        "($1 IS NULL OR a.actor_id = $1)
+         AND ($2 IS NULL OR a.target = $2 OR a.detail = $2)
+         AND ($3 IS NULL OR a.at >= $3)
+         AND ($4 IS NULL OR a.at < $4)
+         AND ($5 IS NULL OR a.action LIKE $5 ESCAPE '\\')
+         AND ($6 IS NULL OR a.outcome = $6)
+         AND ($7 IS NULL OR a.id < $7)
+         AND ($9 IS NULL OR a.actor_id IN
+              (SELECT m.user_id FROM memberships m WHERE m.institution_id IN ({})))",
+        super::admin::administered("$9")
+    )
+}
 
 impl AuditFilter {
-    /// A query over [`AUDIT_WHERE`] with this filter bound to `$1`–`$8` (`$8`: the limit).
+    /// A query over [`audit_where`] with this filter bound to `$1`–`$9` (`$8`: the limit).
     fn bound<'q, O>(
         &'q self,
         query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>,
@@ -214,6 +225,7 @@ impl AuditFilter {
             .bind(self.outcome.as_deref())
             .bind(self.before)
             .bind(self.limit.unwrap_or(i64::MAX))
+            .bind(self.within.as_deref())
     }
 }
 
@@ -290,7 +302,8 @@ impl Db {
         );
         let query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT a.id, a.at, a.actor_id, a.action, a.target, a.outcome, a.detail FROM audit_log a
-             WHERE {AUDIT_WHERE} ORDER BY a.id LIMIT $8"
+             WHERE {} ORDER BY a.id LIMIT $8",
+            audit_where()
         )));
         let rows: Vec<Row> = filter.bound(query).fetch_all(&self.pool).await?;
         Ok(rows
@@ -313,7 +326,8 @@ impl Db {
             "SELECT a.id, a.at, a.actor_id, a.action, a.target, a.outcome, a.detail,
                     u.id AS user_id, u.email, u.display_name
              FROM audit_log a LEFT JOIN users u ON u.id = a.actor_id
-             WHERE {AUDIT_WHERE} ORDER BY a.id DESC LIMIT $8"
+             WHERE {} ORDER BY a.id DESC LIMIT $8",
+            audit_where()
         )));
         type Row = (
             i64,

@@ -45,7 +45,7 @@ pub use snapshots::{
     Contributor, NewSnapshot, SectionStats, SnapshotKind, SnapshotMeta, StoredSnapshot, VersionSummary,
 };
 pub use totp::{LoginChallenge, StoredTotp};
-pub use users::{Institution, Membership, User};
+pub use users::{Institution, Membership, User, role_kind};
 
 /// The roles a user may hold.
 pub fn users_roles() -> &'static [&'static str] {

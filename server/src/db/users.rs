@@ -38,7 +38,7 @@ pub struct User {
 /// A role on an institution (none for `admin`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Membership {
-    /// `clb_staff`, `school_dossier`, `lsc_staff` or `admin`.
+    /// `clb_staff`, `clb_admin`, `school_dossier`, `lsc_staff` or `admin`.
     pub role: String,
     /// The institution it applies to.
     #[schema(required = true)]
@@ -46,7 +46,19 @@ pub struct Membership {
 }
 
 /// The roles a user may hold.
-pub const ROLES: [&str; 4] = ["clb_staff", "school_dossier", "lsc_staff", "admin"];
+pub const ROLES: [&str; 5] = ["clb_staff", "clb_admin", "school_dossier", "lsc_staff", "admin"];
+
+/// The kind of institution a role is held on: `Some(None)` for the platform's `admin`
+/// (none), `None` for a role that does not exist.
+pub fn role_kind(role: &str) -> Option<Option<&'static str>> {
+    match role {
+        "admin" => Some(None),
+        "clb_staff" | "clb_admin" => Some(Some("clb")),
+        "school_dossier" => Some(Some("school")),
+        "lsc_staff" => Some(Some("lsc")),
+        _ => None,
+    }
+}
 
 pub(super) fn institution(row: &sqlx::any::AnyRow) -> Result<Institution, sqlx::Error> {
     Ok(Institution {

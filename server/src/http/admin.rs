@@ -16,16 +16,85 @@ use super::body::JsonObject;
 use crate::auth::Authenticated;
 use crate::db::{Institution, InstitutionLinks};
 use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
+use crate::ids::{InstitutionId, UserId};
 use crate::state::AppState;
 
-/// Refuses everyone but a platform administrator with an unlimited credential.
-pub(super) async fn admin_only(state: &AppState, auth: &Authenticated) -> Result<(), AppError> {
-    if auth.limits.school.is_none() && state.db.is_platform_admin(&auth.user.id).await? {
-        return Ok(());
+/// What an administrator looks after: the whole platform, or (`clb_admin`) their CLBs and
+/// the schools those serve.
+#[derive(Debug, Clone)]
+pub(super) enum Scope {
+    /// A platform administrator: everything.
+    Platform,
+    /// A CLB's own administrator.
+    Clbs {
+        /// Their user id (the database narrows lists by it).
+        admin: UserId,
+        /// The CLBs they administer.
+        clbs: Vec<Institution>,
+        /// The schools those CLBs serve.
+        schools: Vec<InstitutionId>,
+    },
+}
+
+impl Scope {
+    /// Refuses a CLB administrator what only the platform's may do.
+    pub(super) fn platform_only(&self, what: &str) -> Result<(), AppError> {
+        match self {
+            Scope::Platform => Ok(()),
+            Scope::Clbs { .. } => Err(AppError::Forbidden(format!(
+                "Only a platform administrator {what}; a CLB administrator looks after their CLB's schools."
+            ))),
+        }
     }
-    Err(AppError::Forbidden(
-        "Only a platform administrator manages institutions, users, roles and the audit log.".into(),
-    ))
+
+    /// Whether the institution with database id `id` is one this administrator looks after.
+    pub(super) fn covers(&self, id: InstitutionId) -> bool {
+        match self {
+            Scope::Platform => true,
+            Scope::Clbs { clbs, schools, .. } => clbs.iter().any(|c| c.id == id) || schools.contains(&id),
+        }
+    }
+
+    /// The CLB administrator the database narrows lists to (`None`: everything).
+    pub(super) fn within(&self) -> Option<&UserId> {
+        match self {
+            Scope::Platform => None,
+            Scope::Clbs { admin, .. } => Some(admin),
+        }
+    }
+}
+
+/// What the caller administers; 403 for anyone who administers nothing, and for a credential
+/// limited to one school.
+pub(super) async fn admin_scope(state: &AppState, auth: &Authenticated) -> Result<Scope, AppError> {
+    let refused = || {
+        AppError::Forbidden(
+            "Only an administrator (of the platform, or of a CLB) manages institutions, users, roles \
+             and the audit log."
+                .into(),
+        )
+    };
+    if auth.limits.school.is_some() {
+        return Err(refused());
+    }
+    if state.db.is_platform_admin(&auth.user.id).await? {
+        return Ok(Scope::Platform);
+    }
+    let clbs = state.db.administered_clbs(&auth.user.id).await?;
+    if clbs.is_empty() {
+        return Err(refused());
+    }
+    let schools = state.db.administered_schools(&auth.user.id).await?;
+    Ok(Scope::Clbs {
+        admin: auth.user.id.clone(),
+        clbs,
+        schools,
+    })
+}
+
+/// Refuses everyone but a platform administrator with an unlimited credential.
+pub(super) async fn admin_only(state: &AppState, auth: &Authenticated, what: &str) -> Result<(), AppError> {
+    admin_scope(state, auth).await?.platform_only(what)
 }
 
 /// A learning-support centre and a school it serves.
@@ -57,7 +126,7 @@ pub struct LscLinks {
     security(("session" = []), ("token" = [])),
 )]
 pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<Json<LscLinks>, AppError> {
-    admin_only(&state, &auth).await?;
+    admin_only(&state, &auth, "lists every LSC link").await?;
     let links = state.db.lsc_links().await?;
     Ok(Json(LscLinks {
         links: links
@@ -115,8 +184,18 @@ async fn link_partner(
     partner: &str,
     school: &str,
 ) -> Result<(StatusCode, Institution, Institution), AppError> {
-    admin_only(state, auth).await?;
+    let scope = admin_scope(state, auth).await?;
+    if kind == "clb" {
+        // Linking a CLB to a school opens the school's registrations to the CLB's staff.
+        scope.platform_only("links a CLB to a school")?;
+    }
     let (partner, school) = pair(state, kind, partner, school).await?;
+    if !scope.covers(school.id) {
+        return Err(AppError::Forbidden(format!(
+            "school {} is not one of your CLB's schools",
+            school.number
+        )));
+    }
     let new = if kind == "clb" {
         state.db.link_school(partner.id, school.id).await?
     } else {
@@ -145,13 +224,19 @@ async fn unlink_partner(
     partner: &str,
     school: &str,
 ) -> Result<StatusCode, AppError> {
-    admin_only(state, auth).await?;
+    let scope = admin_scope(state, auth).await?;
+    if kind == "clb" {
+        scope.platform_only("unlinks a CLB from a school")?;
+    }
     let (Some(partner), Some(school)) = (
         state.db.institution(partner).await?,
         state.db.institution(school).await?,
     ) else {
         return Err(AppError::NotFound);
     };
+    if !scope.covers(school.id) {
+        return Err(AppError::NotFound);
+    }
     let gone = match (kind, partner.kind.as_str()) {
         ("clb", "clb") => state.db.unlink_school(partner.id, school.id).await?,
         ("lsc", "lsc") => state.db.unlink_lsc(partner.id, school.id).await?,
@@ -197,7 +282,6 @@ pub async fn link(
     auth: Authenticated,
     body: Result<JsonObject<NewLscLink>, AppError>,
 ) -> Result<impl IntoResponse, AppError> {
-    admin_only(&state, &auth).await?;
     let JsonObject(body) = body?;
     let (status, lsc, school) = link_partner(&state, &auth, "lsc", &body.lsc, &body.school).await?;
     Ok((status, Json(LscLink { lsc, school })))
@@ -272,7 +356,6 @@ pub async fn link_clb(
     auth: Authenticated,
     body: Result<JsonObject<NewClbLink>, AppError>,
 ) -> Result<impl IntoResponse, AppError> {
-    admin_only(&state, &auth).await?;
     let JsonObject(body) = body?;
     let (status, clb, school) = link_partner(&state, &auth, "clb", &body.clb, &body.school).await?;
     Ok((status, Json(ClbLink { clb, school })))
@@ -307,6 +390,8 @@ pub async fn unlink_clb(
 /// Every institution.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Institutions {
+    /// Whether the caller administers the platform (else a CLB: its schools, and every LSC).
+    pub platform: bool,
     /// By kind, then number; a school with the CLBs and LSCs that serve it.
     pub institutions: Vec<InstitutionLinks>,
 }
@@ -327,9 +412,20 @@ pub async fn institutions(
     State(state): State<AppState>,
     auth: Authenticated,
 ) -> Result<Json<Institutions>, AppError> {
-    admin_only(&state, &auth).await?;
+    let scope = admin_scope(&state, &auth).await?;
+    let mut institutions = state.db.institutions_with_links().await?;
+    if let Scope::Clbs { clbs, .. } = &scope {
+        // Their CLBs, those CLBs' schools, and every LSC (to link one to their schools).
+        let ours = |number: &str| clbs.iter().any(|c| c.number == number);
+        institutions.retain(|i| {
+            i.kind == "lsc"
+                || ours(&i.number)
+                || (i.kind == "school" && i.served_by.iter().any(|p| ours(&p.number)))
+        });
+    }
     Ok(Json(Institutions {
-        institutions: state.db.institutions_with_links().await?,
+        platform: matches!(scope, Scope::Platform),
+        institutions,
     }))
 }
 
@@ -379,8 +475,11 @@ pub async fn create_institution(
     auth: Authenticated,
     body: Result<JsonObject<NewInstitution>, AppError>,
 ) -> Result<impl IntoResponse, AppError> {
-    admin_only(&state, &auth).await?;
+    let scope = admin_scope(&state, &auth).await?;
     let JsonObject(body) = body?;
+    if body.kind != "school" {
+        scope.platform_only("adds a CLB or an LSC")?;
+    }
     if !["clb", "school", "lsc"].contains(&body.kind.as_str()) {
         return Err(AppError::BadRequest("kind must be clb, school or lsc".into()));
     }
@@ -396,7 +495,23 @@ pub async fn create_institution(
             "the name must be 1 to 200 characters".into(),
         ));
     }
-    let clb = match body.served_by.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+    let served_by = body.served_by.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    // A CLB administrator's new school is served by their CLB (the one CLB, or the one named).
+    let served_by = match (&scope, served_by) {
+        (Scope::Clbs { clbs, .. }, None) if clbs.len() == 1 => Some(clbs[0].number.as_str()),
+        (Scope::Clbs { .. }, None) => {
+            return Err(AppError::BadRequest(
+                "served_by: name which of your CLBs serves the school".into(),
+            ));
+        }
+        (Scope::Clbs { clbs, .. }, Some(number)) if !clbs.iter().any(|c| c.number == number) => {
+            return Err(AppError::Forbidden(format!(
+                "{number} is not a CLB you administer"
+            )));
+        }
+        (_, served_by) => served_by,
+    };
+    let clb = match served_by {
         None => None,
         Some(_) if body.kind != "school" => {
             return Err(AppError::BadRequest("only a school is served by a CLB".into()));

@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::admin::admin_only;
+use super::admin::admin_scope;
 use super::audit::audit_read;
 use super::exports::{attachment, cell};
 use crate::auth::Authenticated;
@@ -83,6 +83,7 @@ impl AuditQuery {
             until: self.until,
             before: self.before,
             limit: None,
+            within: None,
         })
     }
 
@@ -137,7 +138,7 @@ pub async fn page(
     auth: Authenticated,
     query: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Json<AuditPage>, AppError> {
-    admin_only(&state, &auth).await?;
+    let scope = admin_scope(&state, &auth).await?;
     let Query(query) = query?;
     let limit = query.limit.unwrap_or(PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
@@ -145,6 +146,7 @@ pub async fn page(
     }
     let filter = AuditFilter {
         limit: Some(limit + 1),
+        within: scope.within().map(ToString::to_string),
         ..query.filter(&state).await?
     };
     audit_read(
@@ -194,11 +196,12 @@ pub async fn csv(
     auth: Authenticated,
     query: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<impl IntoResponse, AppError> {
-    admin_only(&state, &auth).await?;
+    let scope = admin_scope(&state, &auth).await?;
     let Query(query) = query?;
     let filter = AuditFilter {
         limit: Some(MAX_EXPORT),
         before: None,
+        within: scope.within().map(ToString::to_string),
         ..query.filter(&state).await?
     };
     audit_read(

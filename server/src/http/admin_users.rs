@@ -13,12 +13,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::access::found;
 use super::account::{CreatedToken, TOKEN_DAYS, TokenList};
-use super::admin::admin_only;
+use super::admin::{Scope, admin_scope};
 use super::audit::audit_with;
 use super::body::JsonObject;
 use crate::auth::Authenticated;
 use crate::auth::password::{check_new_password, hash_password};
-use crate::db::{AdminUser, NewToken, TokenScope};
+use crate::db::{AdminUser, NewToken, TokenScope, role_kind};
 use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
 use crate::ids::{InstitutionId, UserId};
 use crate::state::AppState;
@@ -68,19 +68,37 @@ pub async fn list(
     auth: Authenticated,
     Query(query): Query<UserQuery>,
 ) -> Result<Json<AdminUsers>, AppError> {
-    admin_only(&state, &auth).await?;
+    let scope = admin_scope(&state, &auth).await?;
     let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     if q.is_some_and(|q| q.chars().count() > 200) {
         return Err(AppError::BadRequest("q may be at most 200 characters".into()));
     }
-    let (users, truncated) = state.db.admin_users(q, MAX_USERS).await?;
+    let (users, truncated) = state.db.admin_users(q, MAX_USERS, scope.within()).await?;
     Ok(Json(AdminUsers { users, truncated }))
 }
 
-/// The user a path names, as the admin pages show them; 404 when there is none.
-async fn user(state: &AppState, id: &str) -> Result<(UserId, AdminUser), AppError> {
+/// The user a path names, as the admin pages show them; 404 when there is none, or none
+/// this administrator looks after: a CLB administrator, someone whose every role is on
+/// their CLBs or its schools (or, where `unassigned` allows it, someone without a role yet).
+async fn user(
+    state: &AppState,
+    scope: &Scope,
+    id: &str,
+    unassigned: bool,
+) -> Result<(UserId, AdminUser), AppError> {
     let id = UserId::from(id.to_owned());
     let user = state.db.admin_user(&id).await?.ok_or(AppError::NotFound)?;
+    let ours = user
+        .memberships
+        .iter()
+        .all(|m| m.institution.as_ref().is_some_and(|i| scope.covers(i.id)));
+    let looked_after = match scope {
+        Scope::Platform => true,
+        Scope::Clbs { .. } => ours && (unassigned || !user.memberships.is_empty()),
+    };
+    if !looked_after {
+        return Err(AppError::NotFound);
+    }
     Ok((id, user))
 }
 
@@ -121,7 +139,7 @@ pub async fn create(
     auth: Authenticated,
     body: Result<JsonObject<NewUser>, AppError>,
 ) -> Result<impl IntoResponse, AppError> {
-    admin_only(&state, &auth).await?;
+    let scope = admin_scope(&state, &auth).await?;
     let JsonObject(body) = body?;
     let email = body.email.trim().to_lowercase();
     let plausible = email.len() <= 254
@@ -161,7 +179,7 @@ pub async fn create(
         "added on the admin page",
     )
     .await?;
-    let (_, user) = self::user(&state, created.id.as_str()).await?;
+    let (_, user) = self::user(&state, &scope, created.id.as_str(), true).await?;
     Ok((StatusCode::CREATED, Json(AdminUserAnswer { user })))
 }
 
@@ -180,20 +198,18 @@ pub struct RoleGrant {
 /// `admin`; 400 otherwise.
 async fn role_institution(
     state: &AppState,
+    scope: &Scope,
     role: &str,
     number: Option<&str>,
 ) -> Result<Option<InstitutionId>, AppError> {
-    let kind = match role {
-        "admin" => None,
-        "clb_staff" => Some("clb"),
-        "school_dossier" => Some("school"),
-        "lsc_staff" => Some("lsc"),
-        _ => {
-            return Err(AppError::BadRequest(
-                "role must be clb_staff, school_dossier, lsc_staff or admin".into(),
-            ));
-        }
+    let Some(kind) = role_kind(role) else {
+        return Err(AppError::BadRequest(
+            "role must be clb_staff, clb_admin, school_dossier, lsc_staff or admin".into(),
+        ));
     };
+    if kind.is_none_or(|k| k == "lsc") {
+        scope.platform_only("grants the admin role and roles on an LSC")?;
+    }
     let number = number.map(str::trim).filter(|n| !n.is_empty());
     match (kind, number) {
         (None, None) => Ok(None),
@@ -204,6 +220,9 @@ async fn role_institution(
             "{role} needs the number of a {kind}"
         ))),
         (Some(kind), Some(number)) => match state.db.institution(number).await? {
+            Some(inst) if inst.kind == kind && !scope.covers(inst.id) => Err(AppError::Forbidden(format!(
+                "{number} is not your CLB or one of its schools"
+            ))),
             Some(inst) if inst.kind == kind => Ok(Some(inst.id)),
             _ => Err(AppError::BadRequest(format!(
                 "{number:?} is no {kind}: {role} is held on a {kind}"
@@ -235,10 +254,10 @@ pub async fn grant(
     Path(id): Path<String>,
     body: Result<JsonObject<RoleGrant>, AppError>,
 ) -> Result<Json<AdminUserAnswer>, AppError> {
-    admin_only(&state, &auth).await?;
-    let (id, who) = user(&state, &id).await?;
+    let scope = admin_scope(&state, &auth).await?;
+    let (id, who) = user(&state, &scope, &id, true).await?;
     let JsonObject(body) = body?;
-    let institution = role_institution(&state, &body.role, body.institution.as_deref()).await?;
+    let institution = role_institution(&state, &scope, &body.role, body.institution.as_deref()).await?;
     state.db.grant(&id, &body.role, institution).await?;
     let detail = format!(
         "{} on {}",
@@ -246,7 +265,7 @@ pub async fn grant(
         body.institution.as_deref().unwrap_or("the platform")
     );
     audit_with(&state, &auth.user.id, "role.grant", who.email, &detail).await?;
-    let (_, user) = user(&state, id.as_str()).await?;
+    let (_, user) = user(&state, &scope, id.as_str(), true).await?;
     Ok(Json(AdminUserAnswer { user }))
 }
 
@@ -284,9 +303,9 @@ pub async fn revoke(
     Path((id, role)): Path<(String, String)>,
     Query(query): Query<RoleQuery>,
 ) -> Result<Json<AdminUserAnswer>, AppError> {
-    admin_only(&state, &auth).await?;
-    let (id, who) = user(&state, &id).await?;
-    let institution = role_institution(&state, &role, query.institution.as_deref()).await?;
+    let scope = admin_scope(&state, &auth).await?;
+    let (id, who) = user(&state, &scope, &id, false).await?;
+    let institution = role_institution(&state, &scope, &role, query.institution.as_deref()).await?;
     if role == "admin" && id == auth.user.id {
         return Err(AppError::BadRequest(
             "you cannot take your own admin role away; ask another administrator".into(),
@@ -301,7 +320,7 @@ pub async fn revoke(
         query.institution.as_deref().unwrap_or("the platform")
     );
     audit_with(&state, &auth.user.id, "role.revoke", who.email, &detail).await?;
-    let (_, user) = user(&state, id.as_str()).await?;
+    let (_, user) = user(&state, &scope, id.as_str(), true).await?;
     Ok(Json(AdminUserAnswer { user }))
 }
 
@@ -325,8 +344,8 @@ pub async fn disable(
     auth: Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<AdminUserAnswer>, AppError> {
-    admin_only(&state, &auth).await?;
-    let (id, who) = user(&state, &id).await?;
+    let scope = admin_scope(&state, &auth).await?;
+    let (id, who) = user(&state, &scope, &id, false).await?;
     if id == auth.user.id {
         return Err(AppError::BadRequest(
             "you cannot disable yourself; ask another administrator".into(),
@@ -342,7 +361,7 @@ pub async fn disable(
         "on the admin page",
     )
     .await?;
-    let (_, user) = user(&state, id.as_str()).await?;
+    let (_, user) = user(&state, &scope, id.as_str(), true).await?;
     Ok(Json(AdminUserAnswer { user }))
 }
 
@@ -366,8 +385,8 @@ pub async fn enable(
     auth: Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<AdminUserAnswer>, AppError> {
-    admin_only(&state, &auth).await?;
-    let (id, who) = user(&state, &id).await?;
+    let scope = admin_scope(&state, &auth).await?;
+    let (id, who) = user(&state, &scope, &id, false).await?;
     state.db.enable_user(&id).await?;
     audit_with(
         &state,
@@ -377,7 +396,7 @@ pub async fn enable(
         "on the admin page",
     )
     .await?;
-    let (_, user) = user(&state, id.as_str()).await?;
+    let (_, user) = user(&state, &scope, id.as_str(), true).await?;
     Ok(Json(AdminUserAnswer { user }))
 }
 
@@ -400,8 +419,8 @@ pub async fn tokens(
     auth: Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<TokenList>, AppError> {
-    admin_only(&state, &auth).await?;
-    let (id, _) = user(&state, &id).await?;
+    let scope = admin_scope(&state, &auth).await?;
+    let (id, _) = user(&state, &scope, &id, false).await?;
     Ok(Json(TokenList {
         tokens: state.db.tokens(&id).await?,
     }))
@@ -449,8 +468,8 @@ pub async fn create_token(
     Path(id): Path<String>,
     body: Result<JsonObject<AdminNewToken>, AppError>,
 ) -> Result<impl IntoResponse, AppError> {
-    admin_only(&state, &auth).await?;
-    let (id, who) = user(&state, &id).await?;
+    let scope = admin_scope(&state, &auth).await?;
+    let (id, who) = user(&state, &scope, &id, false).await?;
     let JsonObject(body) = body?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
@@ -463,8 +482,12 @@ pub async fn create_token(
     let school = match body.school.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(number) => match state.db.institution(number).await? {
-            Some(school) if school.kind == "school" => Some(school.id),
-            _ => return Err(AppError::BadRequest(format!("{number:?} is no school"))),
+            Some(school) if school.kind == "school" && scope.covers(school.id) => Some(school.id),
+            _ => {
+                return Err(AppError::BadRequest(format!(
+                    "{number:?} is no school you look after"
+                )));
+            }
         },
     };
     let new = NewToken {
@@ -516,8 +539,8 @@ pub async fn revoke_token(
     auth: Authenticated,
     Path((id, token)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
-    admin_only(&state, &auth).await?;
-    let (id, who) = user(&state, &id).await?;
+    let scope = admin_scope(&state, &auth).await?;
+    let (id, who) = user(&state, &scope, &id, false).await?;
     if !state.db.revoke_token(&id, found(&token)?).await? {
         return Err(AppError::NotFound);
     }

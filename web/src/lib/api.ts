@@ -137,7 +137,7 @@ export interface TotpSetup { secret: string; otpauth_uri: string; digits: number
 
 // The platform administrator's API (`/api/admin/…`, the Beheer page).
 /** A role someone may hold; every one but `admin` is held on an institution of one kind. */
-export type RoleName = 'school_dossier' | 'clb_staff' | 'lsc_staff' | 'admin'
+export type RoleName = 'school_dossier' | 'clb_staff' | 'clb_admin' | 'lsc_staff' | 'admin'
 /** A role as the admin API shows it: `oidc` roles come from the identity provider at every login. */
 export interface AdminMembership { role: RoleName; institution: Institution | null; source: 'local' | 'oidc' }
 export interface AdminUser {

@@ -5,41 +5,46 @@ use serde_json::{Map, Value};
 
 use crate::config::OidcConfig;
 
-/// The kinds of institution a role can be held on.
+/// The roles the provider can grant, each held on one kind of institution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// A school (`school_dossier`).
+    /// `school_dossier` on a school (role suffix `school`).
     School,
-    /// A CLB (`clb_staff`).
+    /// `clb_staff` on a CLB (`clb`).
     Clb,
-    /// An LSC (`lsc_staff`).
+    /// `clb_admin` on a CLB (`clbbeheer`): the CLB's own administrator.
+    ClbAdmin,
+    /// `lsc_staff` on an LSC (`lsc`).
     Lsc,
 }
 
 impl Kind {
+    /// The role of a role suffix.
     fn parse(text: &str) -> Option<Kind> {
         match text.trim().to_ascii_lowercase().as_str() {
             "school" => Some(Kind::School),
             "clb" => Some(Kind::Clb),
+            "clbbeheer" => Some(Kind::ClbAdmin),
             "lsc" => Some(Kind::Lsc),
             _ => None,
         }
     }
 
-    /// The `institutions.kind` of this kind.
+    /// The `institutions.kind` this role is held on.
     pub fn institution_kind(self) -> &'static str {
         match self {
             Kind::School => "school",
-            Kind::Clb => "clb",
+            Kind::Clb | Kind::ClbAdmin => "clb",
             Kind::Lsc => "lsc",
         }
     }
 
-    /// The Samen role held on an institution of this kind.
+    /// The Samen role.
     pub fn role(self) -> &'static str {
         match self {
             Kind::School => "school_dossier",
             Kind::Clb => "clb_staff",
+            Kind::ClbAdmin => "clb_admin",
             Kind::Lsc => "lsc_staff",
         }
     }
@@ -67,7 +72,7 @@ impl Mapping {
             .map(|pair| {
                 let (value, kind) = pair.split_once('=').unwrap_or((pair, ""));
                 Kind::parse(kind)
-                    .filter(|_| !value.trim().is_empty())
+                    .filter(|k| !value.trim().is_empty() && *k != Kind::ClbAdmin)
                     .map(|kind| (value.trim().to_owned(), kind))
                     .ok_or_else(|| {
                         format!(
@@ -180,7 +185,7 @@ pub fn read(claims: &Map<String, Value>, mapping: &Mapping) -> Result<Person, Mi
                 ignored.push(format!("{value}: target group {group:?} is not configured"));
                 continue;
             }
-            Some(Ok(staff)) if *staff != kind => {
+            Some(Ok(staff)) if staff.institution_kind() != kind.institution_kind() => {
                 ignored.push(format!(
                     "{value}: a {} role, but the target group is {} staff",
                     kind.institution_kind(),
@@ -311,6 +316,25 @@ mod tests {
         let mut blank = claims(base);
         blank.insert("email".into(), json!("  "));
         assert_eq!(read(&blank, &mapping()), Err(MissingClaim("email".into())));
+    }
+
+    #[test]
+    fn a_clb_administrator_role_is_held_on_the_clb() {
+        let person = read(
+            &claims(json!({
+                "sub": "x", "email": "beheer@clb.test", "vo_doelgroepcode": "CLB",
+                "dv_samenwerkingsdossier_rol_3d": ["Samenwerkingsdossier_clbbeheer:900001", "Samenwerkingsdossier_clbbeheer:100001"]
+            })),
+            &mapping(),
+        )
+        .unwrap();
+        let roles: Vec<(&str, &str)> = person
+            .grants
+            .iter()
+            .map(|g| (g.kind.role(), g.number.as_str()))
+            .collect();
+        // Both taken here; the database then refuses 100001, which is no CLB.
+        assert_eq!(roles, [("clb_admin", "900001"), ("clb_admin", "100001")]);
     }
 
     #[test]
