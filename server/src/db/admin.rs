@@ -96,6 +96,23 @@ impl Db {
         limit: usize,
         within: Option<&UserId>,
     ) -> Result<(Vec<AdminUser>, bool), DbError> {
+        self.users_matching(query, limit, within, None).await
+    }
+
+    /// One user as the admin pages show them.
+    pub async fn admin_user(&self, id: &UserId) -> Result<Option<AdminUser>, DbError> {
+        let (found, _) = self.users_matching(None, 1, None, Some(id)).await?;
+        Ok(found.into_iter().next())
+    }
+
+    /// [`Db::admin_users`], or with `only` the one user with that id.
+    async fn users_matching(
+        &self,
+        query: Option<&str>,
+        limit: usize,
+        within: Option<&UserId>,
+        only: Option<&UserId>,
+    ) -> Result<(Vec<AdminUser>, bool), DbError> {
         let pattern = query.map(|q| format!("%{}%", super::like_escaped(&q.to_lowercase())));
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT u.id, u.email, u.display_name, u.disabled,
@@ -104,12 +121,14 @@ impl Db {
              FROM users u
              WHERE ($1 IS NULL OR lower(u.email) LIKE $1 ESCAPE '\\' OR lower(u.display_name) LIKE $1 ESCAPE '\\')
                AND ($3 IS NULL OR u.id IN (SELECT m.user_id FROM memberships m WHERE m.institution_id IN ({})))
+               AND ($4 IS NULL OR u.id = $4)
              ORDER BY lower(u.display_name), u.email LIMIT $2",
             administered("$3")
         )))
         .bind(pattern)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1))
         .bind(within.map(UserId::as_str))
+        .bind(only.map(UserId::as_str))
         .fetch_all(&self.pool)
         .await?;
         let more = rows.len() > limit;
@@ -153,15 +172,6 @@ impl Db {
             }
         }
         Ok((users, more))
-    }
-
-    /// One user as the admin pages show them.
-    pub async fn admin_user(&self, id: &UserId) -> Result<Option<AdminUser>, DbError> {
-        let Some(user) = self.user(id).await? else {
-            return Ok(None);
-        };
-        let (found, _) = self.admin_users(Some(&user.email), 100, None).await?;
-        Ok(found.into_iter().find(|u| u.id == id.as_str()))
     }
 
     /// Enables a disabled user again (their old sessions and tokens stay ended).

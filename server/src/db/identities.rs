@@ -220,14 +220,7 @@ impl Db {
         sid: Option<&str>,
         id_token: &str,
     ) -> Result<String, DbError> {
-        let secret = self.create_session(user, ttl_ms).await?;
-        sqlx::query("UPDATE sessions SET idp_sid = $1, idp_id_token = $2 WHERE id_hash = $3")
-            .bind(sid)
-            .bind(id_token)
-            .bind(hash_secret(&secret))
-            .execute(&self.pool)
-            .await?;
-        Ok(secret)
+        self.insert_session(user, ttl_ms, sid, Some(id_token)).await
     }
 
     /// The ID token a session was started with, if the provider started it.

@@ -121,16 +121,31 @@ pub async fn keep_sessions_purged(db: Db, idle_ms: i64, mut shutdown: tokio::syn
 impl Db {
     /// Starts a session for a user; returns its secret id (for the cookie only).
     pub async fn create_session(&self, user: &UserId, ttl_ms: i64) -> Result<String, DbError> {
+        self.insert_session(user, ttl_ms, None, None).await
+    }
+
+    /// Starts a session, with the provider's session id and ID token when the provider
+    /// started it (`identities.rs`); returns its secret id.
+    pub(super) async fn insert_session(
+        &self,
+        user: &UserId,
+        ttl_ms: i64,
+        idp_sid: Option<&str>,
+        idp_id_token: Option<&str>,
+    ) -> Result<String, DbError> {
         let secret = new_secret("");
         let at = now();
         sqlx::query(
-            "INSERT INTO sessions (id_hash, user_id, created_at, expires_at, last_seen_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO sessions (id_hash, user_id, created_at, expires_at, last_seen_at, idp_sid, idp_id_token)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(hash_secret(&secret))
         .bind(user.as_str())
         .bind(at)
         .bind(at.saturating_add(ttl_ms))
         .bind(at)
+        .bind(idp_sid)
+        .bind(idp_id_token)
         .execute(&self.pool)
         .await?;
         Ok(secret)

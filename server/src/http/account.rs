@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::access::found;
-use super::audit::audit;
+use super::audit::{audit, audit_with};
 use super::body::JsonObject;
 use super::client_address::client_address;
 use super::totp::SecondFactorNeeded;
@@ -23,7 +23,7 @@ use crate::auth::throttle::{Attempt, PRUNE_EVERY, Refusal};
 use crate::auth::{Authenticated, SESSION_COOKIE, Via};
 use crate::db::{Membership, TokenInfo, TokenScope, User};
 use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Throttled, TooBusy, Unauthenticated};
-use crate::ids::TokenId;
+use crate::ids::{TokenId, UserId};
 use crate::state::AppState;
 
 /// The longest e-mail address a login takes, in bytes (RFC 5321's limit on a path).
@@ -194,27 +194,62 @@ pub(super) async fn start_session(
     user: User,
     remember: bool,
 ) -> Result<Response, AppError> {
+    let jar = open_session(state, jar, &user.id, remember, None).await?;
+    let memberships = state.db.memberships(&user.id).await?;
+    Ok((jar, Json(LoginResponse { user, memberships })).into_response())
+}
+
+/// What the OpenID Connect provider said of a session it started: its session id, if any,
+/// and the ID token.
+pub(super) struct ProviderSession<'a> {
+    /// `sid`, which its back-channel logout names.
+    pub sid: Option<&'a str>,
+    /// The ID token, its logout endpoint's hint.
+    pub id_token: &'a str,
+}
+
+/// Starts a session for a user who has proved who they are (by password, or through the
+/// provider), audits the login, and gives the jar the session cookie.
+pub(super) async fn open_session(
+    state: &AppState,
+    jar: CookieJar,
+    user: &UserId,
+    remember: bool,
+    provider: Option<ProviderSession<'_>>,
+) -> Result<CookieJar, AppError> {
     // A new session id at every login (no fixation); the old one, if any, ends.
     if let Some(old) = jar.get(SESSION_COOKIE) {
         state.db.delete_session(old.value()).await?;
     }
-    let secret = state
-        .db
-        .create_session(&user.id, state.config.session_ttl_ms())
-        .await?;
-    if let Err(err) = audit(state, Some(user.id.to_string()), "login", None, "ok").await {
+    let ttl = state.config.session_ttl_ms();
+    let (secret, audited) = match provider {
+        None => {
+            let secret = state.db.create_session(user, ttl).await?;
+            (
+                secret,
+                audit(state, Some(user.to_string()), "login", None, "ok").await,
+            )
+        }
+        Some(from) => {
+            let secret = state
+                .db
+                .create_provider_session(user, ttl, from.sid, from.id_token)
+                .await?;
+            let audited = audit_with(state, user, "login", user.to_string(), "through the provider").await;
+            (secret, audited)
+        }
+    };
+    if let Err(err) = audited {
         // No cookie goes out, so the login does not pass; the session would only linger
         // until it expires (and most likely the database refuses this too: best effort).
         let _ = state.db.delete_session(&secret).await;
         return Err(err);
     }
-    let memberships = state.db.memberships(&user.id).await?;
-    let cookie = session_cookie(state, secret, remember);
-    Ok((jar.add(cookie), Json(LoginResponse { user, memberships })).into_response())
+    Ok(jar.add(session_cookie(state, secret, remember)))
 }
 
 /// The cookie that carries a new session's secret id.
-pub(super) fn session_cookie(state: &AppState, secret: String, remember: bool) -> Cookie<'static> {
+fn session_cookie(state: &AppState, secret: String, remember: bool) -> Cookie<'static> {
     let cookie = Cookie::build((SESSION_COOKIE, secret))
         .http_only(true)
         .same_site(SameSite::Lax)

@@ -10,7 +10,7 @@ use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::Deserialize;
 
-use super::account::session_cookie;
+use super::account::{ProviderSession, open_session};
 use super::audit::{audit, audit_with};
 use crate::auth::oidc::{self, Oidc, OidcError};
 use crate::db::{AuditEntry, now};
@@ -64,7 +64,6 @@ impl From<&OidcError> for Failure {
             OidcError::Unreachable(_) => Failure::Unreachable,
             OidcError::CodeRefused(_) => Failure::Code,
             OidcError::InvalidToken(_) => Failure::Token,
-            OidcError::MissingClaim(_) => Failure::Claims,
         }
     }
 }
@@ -277,33 +276,11 @@ pub async fn callback(
         refused(&state, actor, "no role for the dossier").await?;
         return Ok((jar, to_login(Failure::NoRole, None)).into_response());
     }
-    let mut jar = jar;
-    if let Some(old) = jar.get(crate::auth::SESSION_COOKIE) {
-        state.db.delete_session(old.value()).await?;
-        jar = jar.remove(Cookie::build(crate::auth::SESSION_COOKIE).path("/"));
-    }
-    let secret = state
-        .db
-        .create_provider_session(
-            &user.id,
-            state.config.session_ttl_ms(),
-            verified.sid.as_deref(),
-            &verified.id_token,
-        )
-        .await?;
-    if let Err(err) = audit_with(
-        &state,
-        &user.id,
-        "login",
-        user.id.to_string(),
-        "through the provider",
-    )
-    .await
-    {
-        let _ = state.db.delete_session(&secret).await;
-        return Err(err);
-    }
-    let jar = jar.add(session_cookie(&state, secret, pending.remember));
+    let provider = ProviderSession {
+        sid: verified.sid.as_deref(),
+        id_token: &verified.id_token,
+    };
+    let jar = open_session(&state, jar, &user.id, pending.remember, Some(provider)).await?;
     Ok((jar, Redirect::to(&pending.return_to)).into_response())
 }
 
