@@ -146,3 +146,68 @@ async fn it_speaks_hocuspocus_to_a_real_hocuspocus() {
     assert_eq!(report.converged_rooms, 2);
     assert!(report.counters.awareness_received > 0, "carets reached the peers");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_clients_reconnect_after_a_restart_with_jitter_and_say_when() {
+    let server = TestServer::start().await;
+    let sara = server.clb().await;
+    let rooms = registrations(&sara, 2).await;
+    // The clients keep one address while the server comes back on another.
+    let proxy = crate::support::Proxy::start(vec![server.addr()]).await;
+    let url = format!("ws://{}/sync", proxy.addr());
+    let ids = rooms.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(",");
+    let args = [
+        "--url",
+        &url,
+        "--room-ids",
+        &ids,
+        "--token",
+        &sara.token,
+        "--idle",
+        "--duration",
+        "8",
+        "--reconnect",
+        "jitter",
+    ];
+    let run = tokio::spawn(run_worker(plan_of(&args), 0, Barrier::None));
+    let until = tokio::time::Instant::now() + WAIT;
+    while server.metric("samen_connections").await < 6.0 && tokio::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A socket counts as soon as it opens; its sync takes a moment more (longer while the
+    // other tests run), and a client whose first sync is cut counts as failed, not dropped.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(server.stop().await, "stopped cleanly");
+    server.restart().await;
+    proxy.set_nodes(vec![server.addr()]);
+
+    let report = run.await.expect("worker");
+    assert_eq!(
+        (report.clients_connected, report.clients_failed),
+        (6, 0),
+        "errors: {:?}",
+        report.error_samples
+    );
+    assert!(report.errors.is_empty(), "errors: {:?}", report.error_samples);
+    let storm = &report.storm;
+    assert_eq!(storm.drops.len(), 6, "{storm:?}");
+    assert_eq!(storm.resynced.len(), 6, "every client synced again: {storm:?}");
+    assert!(storm.attempts.len() >= 6, "{storm:?}");
+    for [dropped, synced] in &storm.resynced {
+        assert!(synced > dropped, "{storm:?}");
+    }
+    // Full jitter: the first attempts spread over the first two seconds, not all at once as
+    // with a fixed wait (six uniform draws within 50 ms of each other: about one run in a
+    // hundred million).
+    let mut attempts = storm.attempts.clone();
+    attempts.sort_unstable();
+    assert!(attempts[5] - attempts[0] > 50, "{attempts:?}");
+    assert_eq!(report.converged_rooms, 2);
+}
+
+#[test]
+fn reconnecting_is_for_idle_clients() {
+    let cli = Cli::try_parse_from(["samen-load", "--reconnect", "jitter"]).expect("arguments");
+    let refused = Plan::from_cli(&cli, None, "test").expect_err("editing clients may not reconnect");
+    assert!(refused.contains("--idle"), "{refused}");
+}

@@ -34,4 +34,5 @@ mod search;
 mod sync;
 mod timeouts;
 mod totp;
+mod visits;
 mod web;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::{As, CLB, TestServer};
 
 /// Every route of the API, with the path as the document spells it.
-const ROUTES: [(&str, &str); 105] = [
+const ROUTES: [(&str, &str); 106] = [
     ("post", "/api/login"),
     ("post", "/api/login/totp"),
     ("post", "/api/logout"),
@@ -48,6 +48,7 @@ const ROUTES: [(&str, &str); 105] = [
     ("get", "/api/registrations/{id}/snapshots/{sid}"),
     ("post", "/api/registrations/{id}/snapshots/{sid}/restore"),
     ("get", "/api/registrations/{id}/diff"),
+    ("get", "/api/registrations/{id}/since-visit"),
     ("get", "/api/registrations/{id}/export.pdf"),
     ("get", "/api/schools/{number}/export.pdf"),
     ("get", "/api/schools/{number}/overview.csv"),
@@ -730,6 +731,16 @@ async fn openapi_schemas_match_real_answers() {
         &server,
         &doc,
         ("get", "/api/registrations/{id}/diff", &diff),
+        linde,
+        None,
+        200,
+    )
+    .await;
+    let since = format!("/api/registrations/{demo}/since-visit");
+    checked(
+        &server,
+        &doc,
+        ("get", "/api/registrations/{id}/since-visit", &since),
         linde,
         None,
         200,

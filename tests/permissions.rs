@@ -163,6 +163,12 @@ async fn every_route_answers_each_role_as_the_rules_say() {
             [401, 200, 200, 404, 404, 404],
         ),
         (
+            "GET",
+            format!("/api/registrations/{reg}/since-visit"),
+            None,
+            [401, 200, 200, 404, 404, 404],
+        ),
+        (
             "POST",
             format!("/api/registrations/{reg}/snapshots/{sid}/restore"),
             None,

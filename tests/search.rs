@@ -262,3 +262,202 @@ async fn earlier_advice_on_the_theme_comes_most_alike_first_and_only_from_readab
     let (status, _) = nadia.get(&path).await;
     assert_eq!(status, 404);
 }
+
+/// The results of `who` for `query` (with `&filters`) that belong to the meeting or
+/// agreements `id`, waiting a few seconds for at least `at_least` of them.
+async fn finds_at(who: &Person<'_>, query: &str, filters: &str, at_least: usize, id: &str) -> Vec<Value> {
+    let until = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let results: Vec<Value> = finds(who, query, filters, 0)
+            .await
+            .into_iter()
+            .filter(|r| r["meeting"]["id"] == id || r["agreement"]["id"] == id)
+            .collect();
+        if results.len() >= at_least || tokio::time::Instant::now() > until {
+            return results;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn meetings_are_found_at_the_schools_table_and_agreements_by_their_school_and_lsc_only() {
+    let server = TestServer::start().await;
+    let sara = server.clb().await;
+    let tom = server.school_member("linde").await;
+    let nadia = server.school_member("anker").await;
+    let lotte = server.lsc().await;
+
+    // A meeting at De Linde: its title and its work plan, typed live.
+    let (status, planned) = tom
+        .post(
+            "/api/schools/100001/meetings",
+            json!({ "held_on": "2026-10-15", "title": "Overleg over woordenschat" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{planned}");
+    let meeting = planned["meeting"]["id"].as_str().expect("id").to_owned();
+    let year = planned["meeting"]["school_year"]
+        .as_str()
+        .expect("year")
+        .to_owned();
+    let doc = crate::support::Reg { id: meeting.clone() };
+    let client = tom.opens(&doc).await;
+    type_paragraph(
+        &client,
+        "work_plan",
+        "Samen werken aan begrijpend lezen en de woordenschat van nieuwkomers.",
+    );
+    client.durable(Duration::from_secs(10)).await.expect("stored");
+
+    // Everyone at the school's table finds it, by its title and by its parts; the LSC too,
+    // which finds no registration.
+    for who in [&tom, &sara, &lotte] {
+        let found = finds_at(who, "woordenschat", "", 2, &meeting).await;
+        let mut parts: Vec<&str> = found.iter().map(|r| r["part"].as_str().unwrap_or("")).collect();
+        parts.sort();
+        assert_eq!(parts, ["title", "work_plan"], "{who}: {found:?}");
+        let plan = found
+            .iter()
+            .find(|r| r["part"] == "work_plan")
+            .expect("work plan");
+        assert_eq!(marked(plan), ["woordenschat"], "{plan}");
+        assert_eq!(plan["meeting"]["held_on"], "2026-10-15");
+        assert!(
+            plan["registration"].is_null() && plan["agreement"].is_null(),
+            "{plan}"
+        );
+        assert_eq!(plan["school"]["number"], "100001");
+    }
+    assert!(finds(&nadia, "woordenschat", "", 0).await.is_empty());
+    assert!(
+        finds(&lotte, "afwezigheden", "", 0).await.is_empty(),
+        "an LSC finds no registration"
+    );
+
+    // The kind and the school year keep to meetings.
+    assert_eq!(
+        finds_at(&sara, "nieuwkomers", "&kind=meeting", 1, &meeting)
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        finds_at(&sara, "nieuwkomers", &format!("&year={year}"), 1, &meeting)
+            .await
+            .len(),
+        1
+    );
+    assert!(finds(&sara, "nieuwkomers", "&kind=signal", 0).await.is_empty());
+    assert!(finds(&sara, "nieuwkomers", "&year=2001-2002", 0).await.is_empty());
+    assert!(
+        finds(&sara, "nieuwkomers", "&kind=agreements", 0)
+            .await
+            .is_empty()
+    );
+    let (status, body) = sara.get("/api/search?q=lezen&kind=vergadering").await;
+    assert_eq!(status, 400, "{body}");
+
+    // The agreements of De Linde and LSC Demo: found by the school and that LSC only.
+    let (status, list) = tom.get("/api/schools/100001/agreements").await;
+    assert_eq!(status, 200, "{list}");
+    let ours = list["agreements"]
+        .as_array()
+        .and_then(|all| all.iter().find(|a| a["lsc"]["number"] == "800001"))
+        .and_then(|a| a["id"].as_str())
+        .expect("agreements")
+        .to_owned();
+    let doc = crate::support::Reg { id: ours.clone() };
+    let client = lotte.opens(&doc).await;
+    type_paragraph(
+        &client,
+        "agreements",
+        "Het LSC coacht om de twee weken rond dyscalculie.",
+    );
+    client.durable(Duration::from_secs(10)).await.expect("stored");
+    for who in [&tom, &lotte] {
+        let found = finds_at(who, "dyscalculie", "", 1, &ours).await;
+        assert_eq!(found.len(), 1, "{who}: {found:?}");
+        assert_eq!(found[0]["part"], "agreements");
+        assert_eq!(found[0]["agreement"]["lsc"]["number"], "800001");
+        assert!(found[0]["registration"].is_null() && found[0]["meeting"].is_null());
+    }
+    assert_eq!(
+        finds_at(&tom, "dyscalculie", "&kind=agreements", 1, &ours)
+            .await
+            .len(),
+        1
+    );
+    // For the CLB they do not exist; another school finds nothing either.
+    for who in [&sara, &nadia] {
+        assert!(
+            finds(who, "dyscalculie", "", 0).await.is_empty(),
+            "{who} finds the agreements"
+        );
+    }
+}
+
+#[tokio::test]
+async fn what_is_most_about_the_words_comes_first_and_a_registrations_hits_stay_together() {
+    let server = TestServer::start().await;
+    let sara = server.clb().await;
+    // One is about bullying: in its title and twice in its summary.
+    let about = written(
+        &sara,
+        "100001",
+        "Pesten op de speelplaats; pesten na school.",
+        None,
+    )
+    .await;
+
+    // The other mentions bullying in compounds only, once deep in a long text; written
+    // last, so that by time alone it would come first.
+    let (status, body) = sara
+        .post(
+            "/api/schools/100001/registrations",
+            json!({ "kind": "signal", "title": "Welbevinden in het derde leerjaar" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let aside = crate::support::Reg {
+        id: body["id"].as_str().expect("id").to_owned(),
+    };
+    let client = sara.opens(&aside).await;
+    type_paragraph(
+        &client,
+        "summary",
+        &format!(
+            "{}Soms is er pestgedrag.",
+            "De klas werkt rustig en de sfeer is goed. ".repeat(30)
+        ),
+    );
+    type_paragraph(&client, "goals", "Een klasgesprek over omgaan met pestgedrag.");
+    client.durable(Duration::from_secs(10)).await.expect("stored");
+    let ours = |results: &[Value]| -> Vec<String> {
+        results
+            .iter()
+            .filter_map(|r| r["registration"]["id"].as_str())
+            .filter(|id| *id == about || *id == aside.id)
+            .map(str::to_owned)
+            .collect()
+    };
+    let until = tokio::time::Instant::now() + Duration::from_secs(15);
+    let found = loop {
+        let found = finds(&sara, "pesten", "", 0).await;
+        if ours(&found).len() >= 4 || tokio::time::Instant::now() > until {
+            break found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let order = ours(&found);
+    assert_eq!(
+        order,
+        [about.clone(), about.clone(), aside.id.clone(), aside.id.clone()],
+        "{found:?}"
+    );
+    let first = found
+        .iter()
+        .find(|r| r["registration"]["id"] == about.as_str())
+        .expect("about");
+    assert_eq!(first["part"], "title", "the title first: {found:?}");
+}

@@ -16,7 +16,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use samen_crdt::Section;
-use samen_server::db::{NewEntry, NewRegistration};
+use samen_server::db::{EntryPlace, NewEntry, NewRegistration};
 use samen_server::storage::NewUpdate;
 
 fn env(name: &str, default: usize) -> usize {
@@ -139,7 +139,7 @@ async fn main() {
                     db.index_entry(&NewEntry {
                         id: &id,
                         school: school.id,
-                        registration: Some(registration.id),
+                        place: EntryPlace::Registration(registration.id),
                         part: section.root_name(),
                         text,
                     })

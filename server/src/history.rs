@@ -354,20 +354,31 @@ pub enum Parts {
     Text,
 }
 
+/// What changed between two states of a document, per part, with who wrote and removed it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Changes {
+    /// Everyone named in `sections`: user id → name and colour.
+    pub authors: BTreeMap<String, AuthorInfo>,
+    /// The parts by root name (a registration: all six sections): the union of both
+    /// states' lines, in order.
+    pub sections: BTreeMap<String, Vec<DiffLine>>,
+    /// Characters added and removed per part.
+    pub stats: BTreeMap<String, SectionStats>,
+}
+
 /// What changed from the stored snapshot `from` to `to` (or to now, when `None`), in a
-/// document whose current state is `state`.
+/// document whose current state is `state` (snapshots encoded as `samen_crdt::history`
+/// does).
 pub async fn diff(
     db: &Db,
     store: &Store,
     id: DocId,
     state: Vec<u8>,
-    from: (SnapshotMeta, Vec<u8>),
-    to: Option<(SnapshotMeta, Vec<u8>)>,
+    from_bytes: Vec<u8>,
+    to_bytes: Option<Vec<u8>>,
     parts: Parts,
-) -> Result<DiffResponse, HistoryError> {
+) -> Result<Changes, HistoryError> {
     let people = People::of(db, store, id).await?;
-    let (from_meta, from_bytes) = from;
-    let (to_meta, to_bytes) = to.unzip();
     let (changes, people) = blocking(move || {
         let doc = samen_crdt::text::doc_from_state(&state).map_err(document_error)?;
         let at = |bytes: &[u8]| {
@@ -441,9 +452,7 @@ pub async fn diff(
             .collect();
         sections.insert(section, lines);
     }
-    Ok(DiffResponse {
-        from: from_meta,
-        to: to_meta,
+    Ok(Changes {
         authors,
         sections,
         stats,

@@ -1746,8 +1746,11 @@ test('search finds Dutch word forms the user may read, with the words marked, an
   await result.waitFor({ timeout: 15000 })
   assert.match(await result.locator('mark').first().textContent(), /afwezig/i)
   await clb.screenshot({ path: join(shots, 'search.png'), fullPage: true })
-  assert.match(await result.textContent(), /Het Anker · (Titel|Signaal) · 2026-2027/)
-  await result.getByRole('link').click()
+  // One card per registration: its school, kind and year, and each matching part below.
+  const group = clb.locator('[data-search-group]').first()
+  assert.match(await group.textContent(), /Het Anker · Signaal · 2026-2027/)
+  assert.match(await result.textContent(), /^(Titel|Signaal) · /)
+  await group.getByRole('link').click()
   await clb.waitForURL(/\/registraties\//)
   await clb.goBack()
   await clb.locator('[data-search-result]').first().waitFor()
@@ -1791,8 +1794,67 @@ test('search finds Dutch word forms the user may read, with the words marked, an
   // Another school's member finds nothing of Het Anker's.
   await other.goto(`${base}/zoeken?q=afwezig`)
   await other.locator('[data-search] .empty, [data-search-result]').first().waitFor({ timeout: 15000 })
-  for (const text of await other.locator('[data-search-result]').allTextContents()) assert.doesNotMatch(text, /Het Anker/)
+  for (const text of await other.locator('[data-search-group]').allTextContents()) assert.doesNotMatch(text, /Het Anker/)
+
+  // A meeting is found by those at the school's table, under its own card.
+  const meeting = await other.evaluate(async () => {
+    const response = await fetch('/api/schools/100001/meetings', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ held_on: '2026-10-15', title: 'Overleg over woordenschat' }),
+    })
+    return (await response.json()).meeting.id
+  })
+  await clb.goto(`${base}/zoeken?q=woordenschat&kind=meeting`)
+  const found = clb.locator('[data-search-group=meeting]').first()
+  await found.waitFor({ timeout: 15000 })
+  assert.match(await found.textContent(), /Overleg over woordenschat/)
+  assert.match(await found.textContent(), /Basisschool De Linde · Schoolbeeldoverleg/)
+  await found.getByRole('link').click()
+  await clb.waitForURL(new RegExp(`/overleg/${meeting}`))
   assert.deepEqual(pageErrors.slice(errorsBefore), [], 'no page had an uncaught error')
   await clb.context().close()
   await other.context().close()
+})
+
+test('what changed since one\'s last visit: the list marks it, and the registration offers the changes with their author', async () => {
+  const errorsBefore = pageErrors.length
+  const school = await person('linde@demo.test')
+  const clb = await person('clb@demo.test')
+  const registration = `${base}/registraties/${LINDE_SIGNAL}`
+  const card = school.locator(`[data-id="${LINDE_SIGNAL}"]`)
+  // The school's member reads it and leaves; then the CLB writes advice. Leaving is
+  // recorded a moment after the connection closes, so the CLB writes until the list
+  // marks the change.
+  await school.goto(registration)
+  await saved(school)
+  await school.goto(`${base}/scholen/100001`)
+  await card.waitFor()
+  await clb.goto(registration)
+  await clb.locator('[data-section=advice]').waitFor()
+  await saved(clb)
+  for (let i = 0; i < 10 && !(await card.locator('[data-since=changed]').count()); i++) {
+    await typeAtEnd(clb, 'advice', ' Advies na het bezoek.')
+    await saved(clb)
+    await school.reload()
+    await card.waitFor()
+  }
+  const mark = card.locator('[data-since=changed]')
+  assert.match(await mark.textContent(), /tekst gewijzigd/)
+  await school.screenshot({ path: join(shots, 'since-visit-list.png'), fullPage: true })
+
+  // Opening it offers what changed since, by whom.
+  await card.click()
+  const banner = school.locator('[data-since-visit]')
+  await banner.waitFor({ timeout: 10000 })
+  await banner.getByRole('button', { name: 'Wijzigingen sinds je vorige bezoek' }).click()
+  await school.locator('#diff-title', { hasText: 'Wijzigingen sinds je vorige bezoek' }).waitFor()
+  const added = school.locator('[data-diff-section=advice] ins').first()
+  await added.waitFor()
+  assert.match(await added.textContent(), /Advies na het bezoek/)
+  assert.match(await added.getAttribute('data-author'), /Sara Claes/)
+  await school.screenshot({ path: join(shots, 'since-visit-diff.png'), fullPage: true })
+  assert.deepEqual(pageErrors.slice(errorsBefore), [], 'no page had an uncaught error')
+  await school.context().close()
+  await clb.context().close()
 })

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+
+use super::backoff::Reconnect;
 use serde::Serialize;
 use tokio_tungstenite::tungstenite::http::Uri;
 
@@ -98,6 +100,10 @@ pub struct Cli {
     /// report prints it; the same seed gives the same choices. Default: a fresh one.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// What a client does when its connection closes (with --idle: the reconnect storm of
+    /// a server restart, `scripts/bench-reconnect`).
+    #[arg(long, value_enum, default_value_t = Reconnect::None)]
+    pub reconnect: Reconnect,
     /// Internal: run as a worker of a parent samen-load.
     #[arg(long, hide = true)]
     pub worker: bool,
@@ -149,6 +155,8 @@ pub struct Plan {
     pub quiet_s: u64,
     /// Seed of the clients' random choices (`--seed` replays them).
     pub seed: u64,
+    /// What a client does when its connection closes.
+    pub reconnect: Reconnect,
     #[serde(skip)]
     pub token: Option<String>,
     #[serde(skip)]
@@ -232,6 +240,13 @@ impl Plan {
         {
             return Err("--token holds characters that do not belong in a query string".into());
         }
+        if cli.reconnect != Reconnect::None && !cli.idle {
+            return Err(
+                "--reconnect is for idle clients (--idle): an editor that reconnects \
+                        would resend edits the latency accounting counted once"
+                    .into(),
+            );
+        }
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let threads = cli.threads.unwrap_or((cores / cli.workers).max(1)).clamp(1, 64);
         Ok(Plan {
@@ -253,6 +268,7 @@ impl Plan {
             awareness_every_s: cli.awareness_every,
             quiet_s: cli.quiet,
             seed: cli.seed.unwrap_or_else(|| fastrand::u64(..)),
+            reconnect: cli.reconnect,
             token: cli.token.clone(),
             connect_concurrency: cli.connect_concurrency.clamp(1, 1024),
             connect_timeout: Duration::from_secs(cli.connect_timeout),

@@ -38,7 +38,9 @@ use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::{Doc, GetString, ReadTxn, Text, Transact, Update};
 
+use super::backoff::Reconnect;
 use super::stats::Histogram;
+use super::storm::{StormLog, wall_ms};
 use super::wire::{Framing, Incoming};
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -182,6 +184,10 @@ pub struct Spec {
     pub connect_timeout: Duration,
     /// The run's seed; each client draws from its own stream of it.
     pub seed: u64,
+    /// What to do when the connection closes.
+    pub reconnect: Reconnect,
+    /// Where reconnects are logged (the worker's).
+    pub storm: Arc<StormLog>,
 }
 
 /// Per-client counters, summed by the worker.
@@ -498,32 +504,46 @@ async fn handle_msg(ws: &mut Ws, session: &mut Session, msg: WsItem) -> Result<(
     }
 }
 
+/// Opens a WebSocket to `url` by `deadline`.
+async fn open(url: &str, deadline: Instant) -> Result<Ws, Failure> {
+    let (ws, _) = tokio::time::timeout_at(
+        deadline,
+        tokio_tungstenite::connect_async_with_config(url, None, true),
+    )
+    .await
+    .map_err(|_| fail("connect", "timed out"))?
+    .map_err(|e| fail("connect", e.to_string()))?;
+    Ok(ws)
+}
+
+/// Says hello (Hocuspocus), sends sync step 1 with what the document holds, and handles
+/// what comes until the server's sync step 2 arrived.
+async fn handshake(ws: &mut Ws, session: &mut Session, deadline: Instant) -> Result<(), Failure> {
+    session.synced = false;
+    if let Some(hello) = session.spec.framing.hello(&session.spec.token) {
+        send(ws, &mut session.counters, hello).await?;
+    }
+    let sv = session.doc.transact().state_vector().encode_v1();
+    let step1 = session.spec.framing.frame(&protocol::encode_sync_step1(&sv));
+    send(ws, &mut session.counters, step1).await?;
+    while !session.synced {
+        let msg = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .map_err(|_| fail("sync-timeout", "no sync step 2 in time"))?;
+        handle_msg(ws, session, msg).await?;
+    }
+    Ok(())
+}
+
 /// Opens the connection, runs the handshake until synced and makes sure there is a
 /// paragraph to type in.
 pub async fn connect(spec: Spec) -> Result<Connected, Failure> {
     let start = Instant::now();
     let deadline = start + spec.connect_timeout;
-    let (mut ws, _) = tokio::time::timeout_at(
-        deadline,
-        tokio_tungstenite::connect_async_with_config(spec.url.as_str(), None, true),
-    )
-    .await
-    .map_err(|_| fail("connect", "timed out"))?
-    .map_err(|e| fail("connect", e.to_string()))?;
+    let mut ws = open(&spec.url, deadline).await?;
     let connect_time = start.elapsed();
     let mut session = Session::new(spec);
-    if let Some(hello) = session.spec.framing.hello(&session.spec.token) {
-        send(&mut ws, &mut session.counters, hello).await?;
-    }
-    let sv = session.doc.transact().state_vector().encode_v1();
-    let step1 = session.spec.framing.frame(&protocol::encode_sync_step1(&sv));
-    send(&mut ws, &mut session.counters, step1).await?;
-    while !session.synced {
-        let msg = tokio::time::timeout_at(deadline, ws.next())
-            .await
-            .map_err(|_| fail("sync-timeout", "no sync step 2 in time"))?;
-        handle_msg(&mut ws, &mut session, msg).await?;
-    }
+    handshake(&mut ws, &mut session, deadline).await?;
     let sync_time = start.elapsed();
     session.text = session.find_text();
     if session.text.is_none() && !session.spec.create_paragraph {
@@ -550,6 +570,47 @@ pub async fn connect(spec: Spec) -> Result<Connected, Failure> {
         connect_time,
         sync_time,
     })
+}
+
+/// After the connection closed under the client: waits as `spec.reconnect` says and tries
+/// again until synced, logging each attempt; the new connection, or None when told to
+/// close (or the worker went away) meanwhile.
+async fn reconnect(session: &mut Session, cmds: &mut mpsc::UnboundedReceiver<Cmd>) -> Option<Ws> {
+    let storm = session.spec.storm.clone();
+    let dropped = wall_ms();
+    storm.dropped(dropped);
+    let mut attempt = 0u32;
+    loop {
+        let wait = session.spec.reconnect.delay(attempt, session.rng.f64());
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            cmd = cmds.recv() => match cmd {
+                Some(Cmd::Snapshot(reply)) => {
+                    let text = session.goals.get_string(&session.doc.transact());
+                    let _ = reply.send(text);
+                    continue;
+                }
+                Some(Cmd::Close) | None => return None,
+            },
+        }
+        storm.attempt();
+        let deadline = Instant::now() + session.spec.connect_timeout;
+        let again = match open(&session.spec.url, deadline).await {
+            Ok(mut ws) => handshake(&mut ws, session, deadline).await.map(|()| ws),
+            Err(f) => Err(f),
+        };
+        match again {
+            Ok(mut ws) => {
+                storm.resynced(dropped);
+                // Presence again, as a y-websocket client announces itself on connect.
+                let aw = session.awareness();
+                if send(&mut ws, &mut session.counters, aw).await.is_ok() {
+                    return Some(ws);
+                }
+            }
+            Err(_) => attempt = attempt.saturating_add(1),
+        }
+    }
 }
 
 /// Runs a connected client until told to close: edits at the spec's rate while the phase
@@ -599,7 +660,15 @@ pub async fn run(
             },
             msg = ws.next(), if open => {
                 if let Err(f) = handle_msg(&mut ws, &mut session, msg).await {
-                    failure = Some(f);
+                    let lost = matches!(f.kind, "closed" | "send");
+                    if lost && session.spec.reconnect != Reconnect::None {
+                        match reconnect(&mut session, &mut cmds).await {
+                            Some(again) => ws = again,
+                            None => break,
+                        }
+                    } else {
+                        failure = Some(f);
+                    }
                 }
             }
             _ = edit_tick.tick(), if open && editing => {
@@ -666,6 +735,8 @@ mod tests {
             awareness_every: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(1),
             seed,
+            reconnect: Reconnect::None,
+            storm: Arc::default(),
         })
     }
 

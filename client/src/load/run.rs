@@ -20,9 +20,11 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::backoff::Reconnect;
 use super::config::{Plan, Protocol};
 use super::conn::{self, ClientCounters, ClientReport, Cmd, Failure, RoomShared, Spec, phase};
 use super::stats::{Histogram, Summary};
+use super::storm::{StormLog, StormReport};
 use super::wire::Framing;
 
 /// How many error details a report keeps.
@@ -71,6 +73,9 @@ pub struct WorkerReport {
     pub errors: BTreeMap<String, u64>,
     /// A few error details.
     pub error_samples: Vec<String>,
+    /// Connections lost and won back (`--reconnect`).
+    #[serde(default)]
+    pub storm: StormReport,
 }
 
 impl WorkerReport {
@@ -115,6 +120,7 @@ impl WorkerReport {
                 self.error_samples.push(s.clone());
             }
         }
+        self.storm.merge(&o.storm);
     }
 }
 
@@ -142,6 +148,7 @@ async fn connect_room(
     room: Arc<RoomShared>,
     sem: Arc<Semaphore>,
     phase: Arc<AtomicU8>,
+    storm: Arc<StormLog>,
 ) -> (RoomRun, Vec<Failure>, Histogram, Histogram) {
     let spec = |index: usize| Spec {
         room: room.clone(),
@@ -161,6 +168,8 @@ async fn connect_room(
         chars: plan.chars_per_update,
         awareness_every: Duration::from_secs_f64(plan.awareness_every_s),
         connect_timeout: plan.connect_timeout,
+        reconnect: plan.reconnect,
+        storm: storm.clone(),
     };
     let one = |index: usize| {
         let sem = sem.clone();
@@ -206,6 +215,7 @@ pub async fn run_worker(plan: Arc<Plan>, index: usize, barrier: Barrier) -> Work
     let mut report = WorkerReport::default();
     let phase = Arc::new(AtomicU8::new(phase::HOLD));
     let sem = Arc::new(Semaphore::new(plan.connect_concurrency));
+    let storm = Arc::new(StormLog::default());
     let rooms: Vec<Arc<RoomShared>> = plan
         .room_names
         .iter()
@@ -224,6 +234,7 @@ pub async fn run_worker(plan: Arc<Plan>, index: usize, barrier: Barrier) -> Work
                 room.clone(),
                 sem.clone(),
                 phase.clone(),
+                storm.clone(),
             ))
         })
         .collect();
@@ -358,6 +369,7 @@ pub async fn run_worker(plan: Arc<Plan>, index: usize, barrier: Barrier) -> Work
             }
         }
     }
+    report.storm = storm.report();
     report
 }
 
@@ -522,6 +534,10 @@ pub struct Output {
     pub wall_s: f64,
     /// Errors by kind, with a few samples.
     pub errors: serde_json::Value,
+    /// With `--reconnect`: when connections were lost, tried again and synced again
+    /// (wall-clock ms), for the script that restarted the server to draw the storm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reconnect: Option<StormReport>,
 }
 
 impl Output {
@@ -571,6 +587,7 @@ impl Output {
                 "by_kind": r.errors,
                 "samples": r.error_samples,
             }),
+            reconnect: (plan.reconnect != Reconnect::None).then(|| r.storm.clone()),
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use sqlx::Row;
 
-use super::users::institution;
+use super::users::{institution, institution_at};
 use super::{Db, DbError, Institution, now};
 use crate::ids::{AgreementId, InstitutionId, UserId};
 
@@ -112,18 +112,10 @@ impl Db {
         let Some(row) = row else {
             return Ok(None);
         };
-        let side = |prefix: &str| -> Result<Institution, sqlx::Error> {
-            Ok(Institution {
-                id: row.try_get(format!("{prefix}_id").as_str())?,
-                kind: row.try_get(format!("{prefix}_kind").as_str())?,
-                number: row.try_get(format!("{prefix}_number").as_str())?,
-                name: row.try_get(format!("{prefix}_name").as_str())?,
-            })
-        };
         Ok(Some(Agreement {
             id: row.try_get("id")?,
-            school: side("s")?,
-            lsc: side("l")?,
+            school: institution_at(&row, "s")?,
+            lsc: institution_at(&row, "l")?,
             created_at: row.try_get("created_at")?,
         }))
     }

@@ -22,6 +22,7 @@ mod sessions;
 mod snapshots;
 mod totp;
 mod users;
+mod visits;
 
 use std::str::FromStr;
 
@@ -39,13 +40,17 @@ pub use meetings::{Meeting, MeetingPatch, NewMeeting, SchoolPerson};
 pub use names::NameDismissal;
 pub use overview::SchoolFigures;
 pub use registrations::{NewRegistration, Registration, RegistrationFilter, RegistrationPatch};
-pub use search::{FoundEntry, FoundRegistration, NewEntry, SearchFilter, part_entry_id};
+pub use search::{
+    EntryPlace, FoundAgreement, FoundEntry, FoundMeeting, FoundRegistration, NewEntry, SearchFilter,
+    SearchScope, part_entry_id,
+};
 pub use sessions::{Limits, NewToken, TokenInfo, TokenScope, keep_sessions_purged};
 pub use snapshots::{
     Contributor, NewSnapshot, SectionStats, SnapshotKind, SnapshotMeta, StoredSnapshot, VersionSummary,
 };
 pub use totp::{LoginChallenge, StoredTotp};
 pub use users::{Institution, Membership, User, role_kind};
+pub use visits::SinceVisit;
 
 /// The roles a user may hold.
 pub fn users_roles() -> &'static [&'static str] {

@@ -1,29 +1,100 @@
 //! The search index's rows (issue 18): entries, the pieces of text people may search (a
-//! registration's title, each of its sections, each comment, a document's name), and the
-//! index terms of each (`samen_search`). The same rows and queries on both engines: a term
+//! registration's title, each of its sections, each comment, a document's name; a meeting's
+//! title and parts; a school and an LSC's agreements), and the index terms of each
+//! (`samen_search`). Each entry names its place, which decides who may find it. The same rows and queries on both engines: a term
 //! matches by equality, or as a compound's head or tail by a range scan on `term` or on
 //! `rterm` (the term reversed).
 
 use sqlx::Row;
 
-use super::{Db, DbError, now};
-use crate::ids::{InstitutionId, RegistrationId};
+use super::users::institution_at;
+use super::{Db, DbError, Institution, now};
+use crate::ids::{AgreementId, InstitutionId, MeetingId, RegistrationId};
 
-/// The entry id of a registration's title or section `part`: the room, the first pass at
-/// start and the routes must name a piece alike, or it would be kept twice.
-pub fn part_entry_id(registration: RegistrationId, part: &str) -> String {
-    format!("{registration}:{part}")
+/// The entry id of a document's title or part `part` (a registration's section, a meeting's
+/// root): the room, the first pass at start and the routes must name a piece alike, or it
+/// would be kept twice.
+pub fn part_entry_id(doc: impl std::fmt::Display, part: &str) -> String {
+    format!("{doc}:{part}")
+}
+
+/// Where an indexed text belongs, which decides who may find it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryPlace {
+    /// A registration's title, section, comment or document: the school's members and its CLB.
+    Registration(RegistrationId),
+    /// A school's own document: the school's members and its CLB.
+    School,
+    /// A meeting's title or part: every partner at the school's table.
+    Meeting(MeetingId),
+    /// A school and an LSC's agreements, or a document kept with them: that school and that
+    /// LSC only.
+    Agreements { lsc: InstitutionId },
 }
 
 /// A piece of text to keep in the index.
 pub struct NewEntry<'a> {
-    /// Its id: `<registration>:<part>` for a title or a section, `comment:<id>`, `file:<id>`.
+    /// Its id: `<doc>:<part>` for a title or a part of a document, `comment:<id>`, `file:<id>`.
     pub id: &'a str,
     pub school: InstitutionId,
-    pub registration: Option<RegistrationId>,
-    /// `title`, a section's name, `comment` or `file`.
+    pub place: EntryPlace,
+    /// `title`, a section's or meeting part's root name, `comment` or `file`.
     pub part: &'a str,
     pub text: &'a str,
+}
+
+/// Where a search may look: what the caller may read.
+#[derive(Debug, Default, Clone)]
+pub struct SearchScope {
+    /// Schools whose registrations and own documents may be searched.
+    pub registrations: Vec<InstitutionId>,
+    /// Schools whose meetings may be searched.
+    pub meetings: Vec<InstitutionId>,
+    /// (school, LSC) pairs whose agreements may be searched.
+    pub agreements: Vec<(InstitutionId, InstitutionId)>,
+}
+
+impl SearchScope {
+    /// The SQL condition on entry `e` that keeps to this scope, and every school in it; None
+    /// when nothing may be searched. Database ids are numbers: written as they are, they
+    /// cannot be anything else.
+    fn condition(&self) -> Option<(String, String)> {
+        let list = |ids: &[InstitutionId]| ids.iter().map(|s| s.0.to_string()).collect::<Vec<_>>().join(", ");
+        let mut either = Vec::new();
+        if !self.registrations.is_empty() {
+            either.push(format!(
+                "(e.meeting_id IS NULL AND e.lsc_id IS NULL AND e.school_id IN ({}))",
+                list(&self.registrations)
+            ));
+        }
+        if !self.meetings.is_empty() {
+            either.push(format!(
+                "(e.meeting_id IS NOT NULL AND e.school_id IN ({}))",
+                list(&self.meetings)
+            ));
+        }
+        if !self.agreements.is_empty() {
+            let pairs: Vec<String> = self
+                .agreements
+                .iter()
+                .map(|(school, lsc)| format!("(e.school_id = {} AND e.lsc_id = {})", school.0, lsc.0))
+                .collect();
+            either.push(format!("(e.lsc_id IS NOT NULL AND ({}))", pairs.join(" OR ")));
+        }
+        if either.is_empty() {
+            return None;
+        }
+        let mut schools: Vec<InstitutionId> = self
+            .registrations
+            .iter()
+            .chain(&self.meetings)
+            .copied()
+            .chain(self.agreements.iter().map(|(school, _)| *school))
+            .collect();
+        schools.sort_by_key(|s| s.0);
+        schools.dedup();
+        Some((format!("({})", either.join(" OR ")), list(&schools)))
+    }
 }
 
 /// A piece of text found.
@@ -31,11 +102,17 @@ pub struct NewEntry<'a> {
 pub struct FoundEntry {
     pub id: String,
     pub school: InstitutionId,
-    /// Its registration (none for a school's own document).
+    /// Its registration, if it is part of one.
     pub registration: Option<FoundRegistration>,
+    /// Its meeting, if it is part of one.
+    pub meeting: Option<FoundMeeting>,
+    /// Its agreements, if it is part of a school and an LSC's.
+    pub agreement: Option<FoundAgreement>,
     pub part: String,
     pub text: String,
     pub updated_at: i64,
+    /// How much it says about its words before any query ([`entry_weight`]).
+    pub weight: f64,
 }
 
 /// The registration a found piece belongs to.
@@ -49,11 +126,28 @@ pub struct FoundRegistration {
     pub school_year: String,
 }
 
-/// What a search keeps to (a school's own documents pass only when nothing is asked of
-/// the registration).
+/// The meeting a found piece belongs to.
+#[derive(Debug, Clone)]
+pub struct FoundMeeting {
+    pub id: MeetingId,
+    pub title: String,
+    pub held_on: String,
+    pub school_year: String,
+}
+
+/// The agreements a found piece belongs to.
+#[derive(Debug, Clone)]
+pub struct FoundAgreement {
+    pub id: AgreementId,
+    pub lsc: Institution,
+}
+
+/// What a search keeps to (a school's own documents and agreements pass only when nothing
+/// is asked of the registration; a meeting passes a school year).
 #[derive(Debug, Default, Clone)]
 pub struct SearchFilter {
     pub year: Option<String>,
+    /// `signal` or `consultation`; `meeting` or `agreements` keep to those.
     pub kind: Option<String>,
     pub theme: Option<String>,
     pub status: Option<String>,
@@ -89,6 +183,20 @@ fn word_clause(word: &samen_search::QueryWord, binds: &mut Vec<String>) -> Strin
     clauses.join(" OR ")
 }
 
+/// How much an entry says about the words it holds, before any query: the part it is (a
+/// title says most, then what CLB and school write as the core of a registration, then
+/// the rest, a comment least) over its length (a short text that matches is more about it
+/// than a long one that mentions it once). The same as migration 14 gave older entries.
+pub fn entry_weight(part: &str, text: &str) -> f64 {
+    let part = match part {
+        "title" => 3.0,
+        "summary" | "understanding" | "advice" => 2.0,
+        "comment" => 1.0,
+        _ => 1.5,
+    };
+    part / (1.0 + text.chars().count() as f64 / 400.0)
+}
+
 /// How many terms go into one `INSERT`.
 const TERMS_PER_INSERT: usize = 200;
 
@@ -112,34 +220,33 @@ impl Db {
         let entry = NewEntry {
             id,
             school: InstitutionId(0),
-            registration: None,
+            place: EntryPlace::School,
             part: "",
             text: "",
         };
         self.index_entry(&entry).await
     }
 
-    /// The entries of `schools` with a term matching every word, that pass `filter`, last
-    /// changed first, at most `limit`, with their registration's facts. One statement:
-    /// each word is a semi-join on the terms (an equality, or range scans on `term` and
-    /// `rterm` for a compound's head or tail), so that neither engine reads more texts than
-    /// it returns.
+    /// The entries within `scope` with a term matching every word, that pass `filter`,
+    /// weightiest first ([`entry_weight`]; then last changed first), at most `limit`, with
+    /// what they belong to. One statement: each word is a semi-join on the terms (an
+    /// equality, or range scans on `term` and `rterm` for a compound's head or tail), so that
+    /// neither engine reads more texts than it returns.
     pub async fn search(
         &self,
         words: &[samen_search::QueryWord],
-        schools: &[InstitutionId],
+        scope: &SearchScope,
         filter: &SearchFilter,
         limit: usize,
     ) -> Result<Vec<FoundEntry>, DbError> {
-        if words.is_empty() || schools.is_empty() {
+        let Some((within, ids)) = scope.condition() else {
+            return Ok(Vec::new());
+        };
+        if words.is_empty() {
             return Ok(Vec::new());
         }
         let mut binds: Vec<String> = Vec::new();
-        let mut conditions = Vec::new();
-        // Database ids are numbers: written as they are, they cannot be anything else.
-        let ids: Vec<String> = schools.iter().map(|s| s.0.to_string()).collect();
-        let ids = ids.join(", ");
-        conditions.push(format!("e.school_id IN ({ids})"));
+        let mut conditions = vec![within];
         for word in words {
             let clause = word_clause(word, &mut binds);
             if clause.is_empty() {
@@ -149,9 +256,17 @@ impl Db {
                 "e.id IN (SELECT entry_id FROM search_terms WHERE ({clause}) AND school_id IN ({ids}))"
             ));
         }
+        match filter.kind.as_deref() {
+            Some("meeting") => conditions.push("e.meeting_id IS NOT NULL".into()),
+            Some("agreements") => conditions.push("e.lsc_id IS NOT NULL".into()),
+            Some(kind) => {
+                binds.push(kind.to_owned());
+                conditions.push(format!("r.kind = ${}", binds.len()));
+            }
+            None => {}
+        }
         for (column, value) in [
-            ("r.school_year", &filter.year),
-            ("r.kind", &filter.kind),
+            ("COALESCE(r.school_year, m.school_year)", &filter.year),
             ("r.theme", &filter.theme),
             ("r.status", &filter.status),
         ] {
@@ -160,12 +275,26 @@ impl Db {
                 conditions.push(format!("{column} = ${}", binds.len()));
             }
         }
+        // The order and limit are decided on the index `search_entries_rank` alone: the
+        // texts (long, in overflow pages) are read for the rows returned only, not for every
+        // match of a common word.
         let sql = format!(
-            "SELECT e.id, e.school_id, e.registration_id, e.part, e.text, e.updated_at,
-                    r.title, r.kind, r.theme, r.status, r.school_year
-             FROM search_entries e LEFT JOIN registrations r ON r.id = e.registration_id
-             WHERE {}
-             ORDER BY e.updated_at DESC, e.id LIMIT {limit}",
+            "SELECT e.id, e.school_id, e.registration_id, e.meeting_id, e.lsc_id, e.part, e.text,
+                    e.updated_at, e.weight, r.title, r.kind, r.theme, r.status, r.school_year,
+                    m.title AS m_title, m.held_on AS m_held_on, m.school_year AS m_school_year,
+                    a.id AS agreement_id, l.id AS l_id, l.kind AS l_kind, l.number AS l_number,
+                    l.name AS l_name
+             FROM (SELECT e.id FROM search_entries e
+                   LEFT JOIN registrations r ON r.id = e.registration_id
+                   LEFT JOIN meetings m ON m.id = e.meeting_id
+                   WHERE {}
+                   ORDER BY e.weight DESC, e.updated_at DESC, e.id LIMIT {limit}) top
+             JOIN search_entries e ON e.id = top.id
+             LEFT JOIN registrations r ON r.id = e.registration_id
+             LEFT JOIN meetings m ON m.id = e.meeting_id
+             LEFT JOIN lsc_agreements a ON a.school_id = e.school_id AND a.lsc_id = e.lsc_id
+             LEFT JOIN institutions l ON l.id = e.lsc_id
+             ORDER BY e.weight DESC, e.updated_at DESC, e.id",
             conditions.join(" AND ")
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -176,40 +305,30 @@ impl Db {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|row| {
-                let registration: Option<RegistrationId> = row.try_get("registration_id")?;
-                Ok(FoundEntry {
-                    id: row.try_get("id")?,
-                    school: row.try_get("school_id")?,
-                    registration: match registration {
-                        Some(id) => Some(FoundRegistration {
-                            id,
-                            title: row.try_get("title")?,
-                            kind: row.try_get("kind")?,
-                            theme: row.try_get("theme")?,
-                            status: row.try_get("status")?,
-                            school_year: row.try_get("school_year")?,
-                        }),
-                        None => None,
-                    },
-                    part: row.try_get("part")?,
-                    text: row.try_get("text")?,
-                    updated_at: row.try_get("updated_at")?,
-                })
-            })
-            .collect()
+            .map(found_entry)
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
     }
 
-    /// The texts the index holds of registration `registration`'s parts (title, sections).
+    /// The texts the index holds of a document's parts (a registration's title and
+    /// sections, a meeting's title and parts, agreements' parts) at `place` of `school`.
     pub async fn indexed_texts(
         &self,
-        registration: RegistrationId,
+        school: InstitutionId,
+        place: EntryPlace,
     ) -> Result<std::collections::HashMap<String, String>, DbError> {
-        let rows = sqlx::query(
+        let (column, id) = match place {
+            EntryPlace::Registration(id) => ("registration_id", id.to_string()),
+            EntryPlace::Meeting(id) => ("meeting_id", id.to_string()),
+            EntryPlace::Agreements { lsc } => ("CAST(lsc_id AS TEXT)", lsc.0.to_string()),
+            EntryPlace::School => return Ok(std::collections::HashMap::new()),
+        };
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT part, text FROM search_entries
-             WHERE registration_id = $1 AND part NOT IN ('comment', 'file')",
-        )
-        .bind(registration)
+             WHERE school_id = $1 AND {column} = $2 AND part NOT IN ('comment', 'file')"
+        )))
+        .bind(school)
+        .bind(id)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -269,6 +388,55 @@ impl Db {
         Ok(out)
     }
 
+    /// Meetings the index holds nothing of yet (made before their text was searched), at
+    /// most `limit`.
+    pub async fn unindexed_meetings(&self, limit: i64) -> Result<Vec<MeetingId>, DbError> {
+        Ok(sqlx::query_scalar(
+            "SELECT m.id FROM meetings m
+             WHERE NOT EXISTS (SELECT 1 FROM search_entries e WHERE e.meeting_id = m.id)
+             ORDER BY m.created_at LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Agreements the index holds nothing of (never written in, or made before their text
+    /// was searched), at most `limit`.
+    pub async fn unindexed_agreements(&self, limit: i64) -> Result<Vec<AgreementId>, DbError> {
+        Ok(sqlx::query_scalar(
+            "SELECT a.id FROM lsc_agreements a
+             WHERE NOT EXISTS (SELECT 1 FROM search_entries e
+                               WHERE e.school_id = a.school_id AND e.lsc_id = a.lsc_id)
+             ORDER BY a.created_at LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The (school, LSC) pairs whose agreements `user` may read: every LSC that serves a
+    /// school they are a member of, and their own LSC with every school it serves.
+    pub async fn readable_agreements(
+        &self,
+        user: &crate::ids::UserId,
+    ) -> Result<Vec<(InstitutionId, InstitutionId)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT ls.school_id, ls.lsc_id FROM lsc_schools ls
+             WHERE EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = $1
+                           AND m.role = 'school_dossier' AND m.institution_id = ls.school_id)
+                OR EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = $1
+                           AND m.role = 'lsc_staff' AND m.institution_id = ls.lsc_id)",
+        )
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("school_id")?, row.try_get("lsc_id")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+
     /// Registrations the index holds nothing of yet (made before search existed), at most
     /// `limit`.
     pub async fn unindexed_registrations(&self, limit: i64) -> Result<Vec<RegistrationId>, DbError> {
@@ -303,17 +471,28 @@ async fn write_entry(
         tx.commit().await?;
         return Ok(());
     }
+    let (registration, meeting, lsc) = match entry.place {
+        EntryPlace::Registration(id) => (Some(id), None, None),
+        EntryPlace::School => (None, None, None),
+        EntryPlace::Meeting(id) => (None, Some(id), None),
+        EntryPlace::Agreements { lsc } => (None, None, Some(lsc)),
+    };
     sqlx::query(
-        "INSERT INTO search_entries (id, school_id, registration_id, part, text, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (id) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at",
+        "INSERT INTO search_entries
+             (id, school_id, registration_id, meeting_id, lsc_id, part, text, updated_at, weight)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (id) DO UPDATE
+         SET text = excluded.text, updated_at = excluded.updated_at, weight = excluded.weight",
     )
     .bind(entry.id)
     .bind(entry.school)
-    .bind(entry.registration)
+    .bind(registration)
+    .bind(meeting)
+    .bind(lsc)
     .bind(entry.part)
     .bind(entry.text)
     .bind(now())
+    .bind(entry_weight(entry.part, entry.text))
     .execute(&mut *tx)
     .await?;
     for chunk in terms.chunks(TERMS_PER_INSERT) {
@@ -334,4 +513,63 @@ async fn write_entry(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// A found entry from its row of [`Db::search`].
+fn found_entry(row: &sqlx::any::AnyRow) -> Result<FoundEntry, sqlx::Error> {
+    let registration: Option<RegistrationId> = row.try_get("registration_id")?;
+    let meeting: Option<MeetingId> = row.try_get("meeting_id")?;
+    let agreement: Option<AgreementId> = row.try_get("agreement_id")?;
+    Ok(FoundEntry {
+        id: row.try_get("id")?,
+        school: row.try_get("school_id")?,
+        registration: match registration {
+            Some(id) => Some(FoundRegistration {
+                id,
+                title: row.try_get("title")?,
+                kind: row.try_get("kind")?,
+                theme: row.try_get("theme")?,
+                status: row.try_get("status")?,
+                school_year: row.try_get("school_year")?,
+            }),
+            None => None,
+        },
+        meeting: match meeting {
+            Some(id) => Some(FoundMeeting {
+                id,
+                title: row.try_get("m_title")?,
+                held_on: row.try_get("m_held_on")?,
+                school_year: row.try_get("m_school_year")?,
+            }),
+            None => None,
+        },
+        agreement: match agreement {
+            Some(id) => Some(FoundAgreement {
+                id,
+                lsc: institution_at(row, "l")?,
+            }),
+            None => None,
+        },
+        part: row.try_get("part")?,
+        text: row.try_get("text")?,
+        updated_at: row.try_get("updated_at")?,
+        weight: row.try_get("weight")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::entry_weight;
+
+    #[test]
+    fn a_title_weighs_most_a_comment_least_and_length_lowers_the_weight() {
+        assert_eq!(entry_weight("title", ""), 3.0);
+        assert!(entry_weight("title", "Pesten") > entry_weight("summary", "Pesten"));
+        assert!(entry_weight("advice", "Pesten") > entry_weight("goals", "Pesten"));
+        assert!(entry_weight("goals", "Pesten") > entry_weight("comment", "Pesten"));
+        let long = "woord ".repeat(400);
+        assert!(entry_weight("summary", &long) < entry_weight("summary", "Pesten") / 3.0);
+        // Characters, not bytes: accents weigh as letters.
+        assert_eq!(entry_weight("goals", "éé"), entry_weight("goals", "ee"));
+    }
 }

@@ -69,6 +69,17 @@ pub(super) fn institution(row: &sqlx::any::AnyRow) -> Result<Institution, sqlx::
     })
 }
 
+/// An institution from columns `<prefix>_id`, `<prefix>_kind`, `<prefix>_number` and
+/// `<prefix>_name` (a row that joins more than one).
+pub(super) fn institution_at(row: &sqlx::any::AnyRow, prefix: &str) -> Result<Institution, sqlx::Error> {
+    Ok(Institution {
+        id: row.try_get(format!("{prefix}_id").as_str())?,
+        kind: row.try_get(format!("{prefix}_kind").as_str())?,
+        number: row.try_get(format!("{prefix}_number").as_str())?,
+        name: row.try_get(format!("{prefix}_name").as_str())?,
+    })
+}
+
 pub(super) fn row_user(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
     Ok(User {
         id: UserId::from(row.try_get::<String, _>("id")?),

@@ -252,16 +252,24 @@ pub(super) async fn compare(
     };
     audit_read(&state.db, &auth.user.id, action, doc.to_string(), Some(compared)).await?;
     let doc_state = state.rooms.document_state(doc).await?;
-    Ok(history::diff(
+    let (to, to_snapshot) = to.map(|t| (t.meta, t.snapshot)).unzip();
+    let changes = history::diff(
         &state.db,
         state.rooms.store(),
         doc,
         doc_state,
-        (from.meta, from.snapshot),
-        to.map(|t| (t.meta, t.snapshot)),
+        from.snapshot,
+        to_snapshot,
         parts,
     )
-    .await?)
+    .await?;
+    Ok(DiffResponse {
+        from: from.meta,
+        to,
+        authors: changes.authors,
+        sections: changes.sections,
+        stats: changes.stats,
+    })
 }
 
 /// What changed between two versions, or between a version and now, per section: the added
@@ -291,6 +299,78 @@ pub async fn diff(
     let doc = DocId::from(registration.id);
     let answer = compare(&state, &auth, doc, query, "diff.read", history::Parts::Sections).await?;
     Ok(Json(answer))
+}
+
+/// `GET /api/registrations/{id}/since-visit`: what changed since the caller last left the
+/// registration.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SinceVisitDiff {
+    /// When the caller last left it (ms since the epoch); `null` when they never opened it
+    /// (and the rest is empty).
+    #[schema(required = true)]
+    pub seen_at: Option<i64>,
+    /// Everyone named in `sections`: user id → name and colour.
+    pub authors: BTreeMap<String, history::AuthorInfo>,
+    /// All six sections by root name: what the caller saw and what stands now, line by line.
+    pub sections: BTreeMap<String, Vec<history::DiffLine>>,
+    /// Characters added and removed per section since.
+    pub stats: BTreeMap<String, crate::db::SectionStats>,
+}
+
+/// "Wijzigingen sinds je vorige bezoek": what changed in the registration's text since the
+/// caller's last connection to it closed, per section, with who wrote and who removed it.
+#[utoipa::path(
+    get,
+    path = "/api/registrations/{id}/since-visit",
+    tag = "history",
+    params(RegistrationPath),
+    responses(
+        (status = 200, description = "The changes since the caller's last visit.", body = SinceVisitDiff),
+        Unauthenticated,
+        NotFound,
+    ),
+    security(("session" = []), ("token" = [])),
+)]
+pub async fn since_visit(
+    State(state): State<AppState>,
+    OnRegistration {
+        auth, registration, ..
+    }: OnRegistration,
+) -> Result<Json<SinceVisitDiff>, AppError> {
+    let doc = DocId::from(registration.id);
+    let Some((seen_at, snapshot)) = state.db.visit(&auth.user.id, doc).await? else {
+        return Ok(Json(SinceVisitDiff {
+            seen_at: None,
+            authors: BTreeMap::new(),
+            sections: BTreeMap::new(),
+            stats: BTreeMap::new(),
+        }));
+    };
+    audit_read(
+        &state.db,
+        &auth.user.id,
+        "diff.read",
+        doc.to_string(),
+        Some("visit..now".into()),
+    )
+    .await?;
+    let doc_state = state.rooms.document_state(doc).await?;
+    let changes = history::diff(
+        &state.db,
+        state.rooms.store(),
+        doc,
+        doc_state,
+        snapshot,
+        None,
+        history::Parts::Sections,
+    )
+    .await?;
+    Ok(Json(SinceVisitDiff {
+        seen_at: Some(seen_at),
+        authors: changes.authors,
+        sections: changes.sections,
+        stats: changes.stats,
+    }))
 }
 
 /// `POST /api/registrations/{id}/snapshots/{sid}/restore`.

@@ -265,6 +265,7 @@ pub async fn close(
             guests: meeting.guests.clone(),
         };
         let second = state.db.create_meeting(second).await?;
+        crate::search::index_meeting_title(&state.db, &second).await;
         audit(
             &state,
             Some(auth.user.id.to_string()),

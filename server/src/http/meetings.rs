@@ -72,6 +72,9 @@ pub struct MeetingList {
     pub school: Institution,
     /// Its meetings, the latest day first (their participants are left out).
     pub meetings: Vec<Meeting>,
+    /// The ids of those whose text others changed since the caller last left them.
+    #[schema(value_type = Vec<String>)]
+    pub changed_since_visit: Vec<crate::ids::MeetingId>,
 }
 
 /// A meeting, with what the caller needs to take part.
@@ -230,6 +233,10 @@ pub async fn list(
     .await?;
     Ok(Json(MeetingList {
         meetings: state.db.meetings(school.id).await?,
+        changed_since_visit: state
+            .db
+            .meetings_changed_since_visit(&auth.user.id, school.id)
+            .await?,
         school,
     }))
 }
@@ -370,6 +377,7 @@ pub async fn create(
         created_by: auth.user.id.clone(),
     };
     let meeting = state.db.create_meeting(new).await?;
+    crate::search::index_meeting_title(&state.db, &meeting).await;
     audit(
         &state,
         Some(auth.user.id.to_string()),
@@ -493,6 +501,7 @@ pub async fn patch(
         guests: body.guests.as_deref().map(checked_guests).transpose()?,
     };
     let updated = state.db.patch_meeting(meeting.id, &patch).await?;
+    crate::search::index_meeting_title(&state.db, &updated).await;
     audit(
         &state,
         Some(auth.user.id.to_string()),

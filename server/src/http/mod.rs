@@ -167,6 +167,7 @@ fn ordinary() -> Router<AppState> {
             post(history::restore),
         )
         .route("/api/registrations/{id}/diff", get(history::diff))
+        .route("/api/registrations/{id}/since-visit", get(history::since_visit))
         .route(
             "/api/registrations/{id}/export.pdf",
             get(exports::registration_pdf),

@@ -168,6 +168,7 @@ they did not exist. Times are milliseconds since the Unix epoch.";
         super::history::create,
         super::history::get,
         super::history::diff,
+        super::history::since_visit,
         super::history::restore,
         super::meetings::table,
         super::meetings::list,

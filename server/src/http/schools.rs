@@ -115,6 +115,9 @@ pub struct RegistrationList {
     pub registrations: Vec<Registration>,
     /// Per registration id, the comments by others the caller has not read (absent: none).
     pub unread: BTreeMap<String, i64>,
+    /// Per registration id, what is new to the caller since their last visit (absent:
+    /// nothing, or nothing to compare with yet).
+    pub since_visit: BTreeMap<String, crate::db::SinceVisit>,
 }
 
 /// A school's registrations, filtered by `kind`, `status`, `school_year`, `theme`.
@@ -164,11 +167,16 @@ pub async fn registrations(
     .await?;
     let registrations = state.db.registrations(school.id, &filter).await?;
     let unread = state.db.unread_comments(&auth.user.id, school.id).await?;
+    let since_visit = state.db.since_visits(&auth.user.id, school.id).await?;
     Ok(Json(RegistrationList {
         school,
         registrations,
         // Sorted, as the map always was on the wire.
         unread: unread.into_iter().map(|(id, n)| (id.to_string(), n)).collect(),
+        since_visit: since_visit
+            .into_iter()
+            .map(|(id, since)| (id.to_string(), since))
+            .collect(),
     }))
 }
 

@@ -1,8 +1,9 @@
 //! `GET /api/search` (issue 18): everything the caller may read that matches a query —
-//! registrations' titles, sections and comments, and documents' names — with Dutch
-//! inflections and compounds found (`pesten` finds `gepest`, `pestgedrag`), accents folded,
-//! and filters. Only schools whose registrations the caller may read are searched: a
-//! school's member never finds another school's words, an LSC's staff no registration.
+//! registrations' titles, sections and comments, meetings' titles and parts, a school and
+//! an LSC's agreements, and documents' names — with Dutch inflections and compounds found
+//! (`pesten` finds `gepest`, `pestgedrag`), accents folded, most relevant first, and
+//! filters. Only what the caller may read is searched: a school's member never finds
+//! another school's words, an LSC's staff no registration, a CLB's staff no agreements.
 
 use std::collections::HashMap;
 
@@ -15,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::audit::audit_read;
 use crate::access::SchoolAccess;
 use crate::auth::Authenticated;
-use crate::db::{Institution, SearchFilter};
+use crate::db::{Institution, SearchFilter, SearchScope};
 use crate::error::{AppError, ErrorBody, NotFound, Unauthenticated};
 use crate::ids::{InstitutionId, RegistrationId};
 use crate::state::AppState;
@@ -37,7 +38,7 @@ pub struct SearchQuery {
     /// Only this school year (`2026-2027`).
     #[serde(default)]
     year: Option<String>,
-    /// Only `signal` or `consultation`.
+    /// Only `signal` or `consultation` registrations, or only `meeting`s or `agreements`.
     #[serde(default)]
     kind: Option<String>,
     /// Only this theme.
@@ -63,15 +64,44 @@ pub struct HitRegistration {
     pub school_year: String,
 }
 
+/// The meeting (schoolbeeldoverleg) a hit belongs to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HitMeeting {
+    #[schema(value_type = String, format = "uuid")]
+    pub id: crate::ids::MeetingId,
+    pub title: String,
+    /// The day it is held (`YYYY-MM-DD`).
+    pub held_on: String,
+    pub school_year: String,
+}
+
+/// The agreements of a school and an LSC a hit belongs to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HitAgreement {
+    #[schema(value_type = String, format = "uuid")]
+    pub id: crate::ids::AgreementId,
+    /// The learning-support centre.
+    pub lsc: Institution,
+}
+
 /// One piece of text that matches.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SearchResult {
     /// The school it belongs to.
     pub school: Institution,
-    /// The registration it belongs to; `null` for a school's own document.
+    /// The registration it belongs to, if it is part of one.
     #[schema(required = true)]
     pub registration: Option<HitRegistration>,
-    /// Where in it: `title`, a section (`summary`, `advice`, …), `comment` or `file`.
+    /// The meeting it belongs to, if it is part of one.
+    #[schema(required = true)]
+    pub meeting: Option<HitMeeting>,
+    /// The agreements it belongs to, if it is part of a school and an LSC's. All three
+    /// `null`: a school's own document.
+    #[schema(required = true)]
+    pub agreement: Option<HitAgreement>,
+    /// Where in it: `title`; a registration's section (`summary`, `advice`, …); a meeting's
+    /// part by its root (`work_plan`, `report`, `p.<id>.title`, `p.<id>.school`,
+    /// `actions.<id>`, …); the agreements' `agreements` or `report`; `comment`; or `file`.
     pub part: String,
     /// The text around the first match (up to about 200 characters).
     pub snippet: String,
@@ -84,9 +114,13 @@ pub struct SearchResult {
 /// `GET /api/search` answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SearchResults {
-    /// Last changed first, at most 50.
+    /// Most relevant first (among the 200 most recently changed matches), the hits of one
+    /// registration, meeting or agreements together; at most 50.
     pub results: Vec<SearchResult>,
 }
+
+/// The kinds a search may keep to.
+const KINDS: [&str; 4] = ["signal", "consultation", "meeting", "agreements"];
 
 /// The schools whose registrations the caller may read (their own, or their CLB's), within
 /// the credential's reach, by id.
@@ -106,18 +140,22 @@ async fn readable_schools(
         .collect())
 }
 
-/// Searches what the caller may read: registrations' titles, sections and comments, and
+/// Searches what the caller may read: registrations' titles, sections and comments and
 /// documents' names, of the schools whose registrations the caller may read (its own
-/// school, or the schools its CLB serves). Dutch words are found in their inflections and
-/// in compounds, accents folded; every word of the query must match.
+/// school, or the schools its CLB serves); the meetings of every school at whose table the
+/// caller sits; a school and an LSC's agreements, for that school's members and that LSC's
+/// staff. Dutch words are found in their inflections and in compounds, accents folded;
+/// every word of the query must match. Most relevant first: a match in a title counts most,
+/// the word itself more than in a compound, more mentions more, a short text more than a
+/// long one.
 #[utoipa::path(
     get,
     path = "/api/search",
     tag = "search",
     params(SearchQuery),
     responses(
-        (status = 200, description = "What matches, last changed first.", body = SearchResults),
-        (status = 400, description = "No query, or one over 200 characters (`bad_request`).", body = ErrorBody),
+        (status = 200, description = "What matches, most relevant first.", body = SearchResults),
+        (status = 400, description = "No query, one over 200 characters, or an unknown kind (`bad_request`).", body = ErrorBody),
         Unauthenticated,
     ),
     security(("session" = []), ("token" = [])),
@@ -134,17 +172,46 @@ pub async fn search(
             "q: give the words to find (1 to {MAX_QUERY_CHARS} characters)"
         )));
     }
-    let mut schools = readable_schools(&state, &auth).await?;
-    schools.retain(|_, school| query.school.as_ref().is_none_or(|n| *n == school.number));
+    if let Some(kind) = &query.kind
+        && !KINDS.contains(&kind.as_str())
+    {
+        return Err(AppError::BadRequest(format!("kind: one of {}", KINDS.join(", "))));
+    }
+    let visible = state.db.visible_schools(&auth.user.id).await?;
+    let wanted = |school: &Institution| {
+        auth.reaches(school.id) && query.school.as_ref().is_none_or(|n| *n == school.number)
+    };
+    let schools: HashMap<InstitutionId, Institution> = visible
+        .iter()
+        .filter(|(school, _)| wanted(school))
+        .map(|(school, _)| (school.id, school.clone()))
+        .collect();
+    let scope = SearchScope {
+        registrations: visible
+            .iter()
+            .filter(|(school, access)| {
+                matches!(access, SchoolAccess::Clb | SchoolAccess::School) && wanted(school)
+            })
+            .map(|(school, _)| school.id)
+            .collect(),
+        // Every partner at a school's table reads its meetings.
+        meetings: schools.keys().copied().collect(),
+        agreements: state
+            .db
+            .readable_agreements(&auth.user.id)
+            .await?
+            .into_iter()
+            .filter(|(school, _)| schools.contains_key(school))
+            .collect(),
+    };
     audit_read(&state.db, &auth.user.id, "search", String::new(), None).await?;
-    let ids: Vec<_> = schools.keys().copied().collect();
     let filter = SearchFilter {
         year: query.year,
         kind: query.kind,
         theme: query.theme,
         status: query.status,
     };
-    let hits = crate::search::find(&state.db, q, &ids, &filter, MAX_HITS).await?;
+    let hits = crate::search::find(&state.db, q, &scope, &filter, MAX_HITS).await?;
     let results = hits
         .into_iter()
         .filter_map(|hit| {
@@ -158,6 +225,13 @@ pub async fn search(
                     status: r.status,
                     school_year: r.school_year,
                 }),
+                meeting: hit.meeting.map(|m| HitMeeting {
+                    id: m.id,
+                    title: m.title,
+                    held_on: m.held_on,
+                    school_year: m.school_year,
+                }),
+                agreement: hit.agreement.map(|a| HitAgreement { id: a.id, lsc: a.lsc }),
                 part: hit.part,
                 snippet: hit.snippet,
                 highlights: hit.highlights,
@@ -226,7 +300,13 @@ pub async fn earlier_advice(
 ) -> Result<Json<EarlierAdviceList>, AppError> {
     super::registrations::read(&state, &auth, &registration).await?;
     let schools = readable_schools(&state, &auth).await?;
-    let mine = state.db.indexed_texts(registration.id).await?;
+    let mine = state
+        .db
+        .indexed_texts(
+            registration.school_id,
+            crate::db::EntryPlace::Registration(registration.id),
+        )
+        .await?;
     let mine = words_of(
         ["title", "summary", "understanding"]
             .iter()

@@ -39,6 +39,7 @@ mod run;
 mod search;
 mod update;
 mod versions;
+mod visits;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -183,7 +183,8 @@ impl Room {
     }
 
     fn leave(&mut self, conn: ConnId, batch: &mut Batch) {
-        if self.peers.remove(&conn).is_some() {
+        if let Some(peer) = self.peers.remove(&conn) {
+            self.left(&peer.principal.user);
             let gone = self.presence.remove_conn(conn);
             if !gone.is_empty() {
                 batch.outbound.push((Target::All, awareness_message(&gone)));
@@ -374,6 +375,7 @@ impl Room {
     fn kick(&mut self, conn: ConnId, reason: CloseReason) {
         if let Some(peer) = self.peers.remove(&conn) {
             peer.out.close(reason);
+            self.left(&peer.principal.user);
             let gone = self.presence.remove_conn(conn);
             if !gone.is_empty() {
                 self.send_all(None, &awareness_message(&gone));

@@ -1,15 +1,14 @@
-//! The search index in a room: once edits are stored, a registration's sections are kept
-//! in the index (`db::search`), section by section, only those whose text changed. On the
-//! room's tick and at most every few seconds, so that a sentence typed is indexed once.
+//! The search index in a room: once edits are stored, the parts of a registration (its
+//! sections), a meeting or agreements are kept in the index (`db::search`), part by part,
+//! only those whose text changed. On the room's tick and at most every few seconds, so
+//! that a sentence typed is indexed once.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use samen_crdt::Section;
-
 use super::Room;
-use crate::db::NewEntry;
-use crate::ids::{InstitutionId, RegistrationId};
+use crate::db::{EntryPlace, NewEntry};
+use crate::ids::InstitutionId;
 
 /// The shortest time between two indexings of one document.
 const EVERY: Duration = Duration::from_secs(3);
@@ -28,12 +27,12 @@ pub(super) struct SearchWatch {
 }
 
 enum Known {
-    /// A meeting's or agreements' document: not searched (yet).
+    /// Not a registration's, meeting's or agreements' document: nothing to index.
     Other,
-    Registration {
-        id: RegistrationId,
+    Document {
         school: InstitutionId,
-        /// Section → text, as the index holds it.
+        place: EntryPlace,
+        /// Part → text, as the index holds it.
         indexed: HashMap<String, String>,
     },
 }
@@ -66,12 +65,11 @@ impl Room {
         let rooms = self.rooms.clone();
         let db = &rooms.db;
         if self.search.known.is_none() {
-            let registration = RegistrationId::from(self.id);
-            let known = match db.registration(registration).await {
-                Ok(Some(r)) => match db.indexed_texts(r.id).await {
-                    Ok(indexed) => Known::Registration {
-                        id: r.id,
-                        school: r.school_id,
+            let known = match crate::search::place_of(db, self.id).await {
+                Ok(Some((school, place))) => match db.indexed_texts(school, place).await {
+                    Ok(indexed) => Known::Document {
+                        school,
+                        place,
                         indexed,
                     },
                     Err(err) => {
@@ -82,42 +80,51 @@ impl Room {
                 },
                 Ok(None) => Known::Other,
                 Err(err) => {
-                    tracing::warn!(id = %self.id, error = %err, "search: could not read the registration");
+                    tracing::warn!(id = %self.id, error = %err, "search: could not read what the document is");
                     self.search.due = true;
                     return;
                 }
             };
             self.search.known = Some(known);
         }
-        let Some(Known::Registration { id, school, indexed }) = &mut self.search.known else {
+        let Some(Known::Document {
+            school,
+            place,
+            indexed,
+        }) = &mut self.search.known
+        else {
             return;
         };
-        let mut now_texts: HashMap<String, String> = samen_crdt::text::texts(&self.doc)
-            .into_iter()
-            .filter(|(root, _)| Section::from_root_name(root).is_some())
-            .collect();
-        // A section emptied leaves the index too.
-        for section in Section::ALL {
-            now_texts.entry(section.root_name().to_owned()).or_default();
+        let mut now_texts = crate::search::searchable_parts(*place, &self.doc);
+        // A part emptied (a section cleared, an action item removed) leaves the index too;
+        // a title is kept by the routes, not here.
+        for part in indexed.keys() {
+            if part != "title" {
+                now_texts.entry(part.clone()).or_default();
+            }
         }
         for (part, text) in now_texts {
             if indexed.get(&part).map_or(text.is_empty(), |held| *held == text) {
                 continue;
             }
-            let entry_id = crate::db::part_entry_id(*id, &part);
+            let entry_id = crate::db::part_entry_id(self.id, &part);
             let entry = NewEntry {
                 id: &entry_id,
                 school: *school,
-                registration: Some(*id),
+                place: *place,
                 part: &part,
                 text: &text,
             };
             match db.index_entry(&entry).await {
                 Ok(()) => {
-                    indexed.insert(part, text);
+                    if text.is_empty() {
+                        indexed.remove(&part);
+                    } else {
+                        indexed.insert(part, text);
+                    }
                 }
                 Err(err) => {
-                    tracing::warn!(id = %self.id, error = %err, "search: could not index a section");
+                    tracing::warn!(id = %self.id, error = %err, "search: could not index a part");
                     self.search.due = true;
                     self.search.next = now + AFTER_FAILURE;
                     return;
