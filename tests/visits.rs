@@ -79,6 +79,14 @@ async fn leaving_records_the_visit_and_the_list_and_the_diff_show_what_others_ch
     assert_eq!(mark["text"], true, "{mark}");
     assert_eq!(mark["versions"], 1, "{mark}");
     assert_eq!(mark["documents"], 1, "{mark}");
+    // The list of schools counts it for De Linde.
+    let (status, schools) = tom.get("/api/schools").await;
+    assert_eq!(status, 200, "{schools}");
+    let linde = schools["schools"]
+        .as_array()
+        .and_then(|all| all.iter().find(|s| s["number"] == "100001"))
+        .expect("De Linde");
+    assert_eq!(linde["figures"]["changed_since_visit"], 1, "{linde}");
     // Not for Sara: she never left it since she wrote (her own changes are no news).
     assert!(marked(&sara, &reg).await["text"] != true);
 
@@ -103,6 +111,15 @@ async fn leaving_records_the_visit_and_the_list_and_the_diff_show_what_others_ch
     let body = since_visit(&tom, &reg, seen).await;
     assert_eq!(body["stats"]["advice"]["added"], 0, "{body}");
     assert!(marked(&tom, &reg).await.is_null());
+    let (_, schools) = tom.get("/api/schools").await;
+    assert!(
+        schools["schools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|s| s["figures"]["changed_since_visit"] == 0),
+        "{schools}"
+    );
 
     // A registration made after his first visit is new to him until he opens it.
     let fresh = sara.creates_registration().await;

@@ -20,6 +20,8 @@ pub struct SchoolFigures {
     /// the epoch).
     #[schema(required = true)]
     pub last_activity: Option<i64>,
+    /// Its registrations whose text others changed since the user last left them.
+    pub changed_since_visit: i64,
 }
 
 impl Db {
@@ -95,6 +97,7 @@ impl Db {
                     open: row.try_get("open")?,
                     unread: 0,
                     last_activity: last,
+                    changed_since_visit: 0,
                 },
             );
         }
@@ -112,6 +115,23 @@ impl Db {
             let school: InstitutionId = row.try_get("school")?;
             if let Some(f) = figures.get_mut(&school) {
                 f.unread = row.try_get("unread")?;
+            }
+        }
+        let changed = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT r.school_id AS school, COUNT(*) AS changed FROM registrations r
+             JOIN visits v ON v.user_id = $1 AND v.doc_id = r.id
+             WHERE {} AND EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = $1 AND {})
+             GROUP BY r.school_id",
+            super::visits::TEXT_CHANGED_SINCE,
+            super::links_to_school("r.school_id")
+        )))
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        for row in &changed {
+            let school: InstitutionId = row.try_get("school")?;
+            if let Some(f) = figures.get_mut(&school) {
+                f.changed_since_visit = row.try_get("changed")?;
             }
         }
         Ok(figures)

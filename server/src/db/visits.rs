@@ -28,7 +28,7 @@ pub struct SinceVisit {
 /// The SQL of "someone other than `$1` changed document `r.id`'s text after `v.seen_at`":
 /// an update in the log by someone else, or, when the log was folded into the state, a
 /// fold after the visit (its authors are no longer told apart).
-const TEXT_CHANGED_SINCE: &str = "(EXISTS (SELECT 1 FROM doc_updates d WHERE d.doc_id = r.id
+pub(super) const TEXT_CHANGED_SINCE: &str = "(EXISTS (SELECT 1 FROM doc_updates d WHERE d.doc_id = r.id
          AND d.created_at > v.seen_at AND (d.author IS NULL OR d.author <> $1))
      OR EXISTS (SELECT 1 FROM doc_states st WHERE st.doc_id = r.id AND st.updated_at > v.seen_at))";
 

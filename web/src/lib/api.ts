@@ -80,7 +80,7 @@ export interface Membership { role: string; institution: Institution | null }
 export interface User { id: string; email: string; display_name: string }
 export interface Me { user: User; memberships: Membership[]; demo: boolean; color: string; password: boolean }
 /** A school's figures on the list of schools (for those who read its registrations). */
-export interface SchoolFigures { open: number; unread: number; last_activity: number | null }
+export interface SchoolFigures { open: number; unread: number; last_activity: number | null; changed_since_visit: number }
 export interface School { number: string; name: string; access: 'clb' | 'school' | 'lsc'; figures: SchoolFigures | null }
 export interface Registration {
   id: string
