@@ -116,6 +116,32 @@ async fn a_server_dying_under_load_shows_as_loss_and_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_join_storm_times_each_joiner_until_it_holds_the_preloaded_document() {
+    let server = TestServer::start().await;
+    let sara = server.clb().await;
+    let rooms = registrations(&sara, 2).await;
+    // Three clients per room: the first writes the preload, two join in the storm.
+    let extra = ["--idle", "--join-storm", "--preload-kib", "48,8"];
+    let report = run_worker(plan(&sara, &rooms, 1, &extra), 0, Barrier::None).await;
+
+    assert!(report.errors.is_empty(), "errors: {:?}", report.error_samples);
+    assert_eq!((report.clients_connected, report.clients_failed), (6, 0));
+    assert_eq!(
+        report.join.count(),
+        4,
+        "the two joiners of each room, timed from the storm"
+    );
+    assert_eq!(report.converged_rooms, 2);
+    // Each joiner received the room's preloaded state (48 KiB, then 8 KiB) when it synced.
+    let preloaded = 2 * (48 + 8) * 1024;
+    assert!(
+        report.counters.bytes_received >= preloaded,
+        "{} bytes received, the joiners' share of the preload alone is {preloaded}",
+        report.counters.bytes_received
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn it_speaks_hocuspocus_to_a_real_hocuspocus() {
     let mut hocuspocus = Command::new("node")
         .arg(node_dir().join("hocuspocus.mjs"))

@@ -196,16 +196,18 @@ impl AccessWatch {
         let mut access: HashMap<(&UserId, InstitutionId), Option<SchoolAccess>> = HashMap::new();
         let mut table: HashMap<(&UserId, InstitutionId), Vec<Partner>> = HashMap::new();
         let mut agreements: HashMap<(&UserId, InstitutionId), Vec<InstitutionId>> = HashMap::new();
-        let mut closed: HashMap<DocId, Option<bool>> = HashMap::new();
         // One query per distinct credential and per distinct user and school, however many
-        // tabs and documents they have open.
-        for (_, grant, doc) in &open {
-            if grant.closed.is_some()
-                && let Some(doc) = doc
-                && let Entry::Vacant(slot) = closed.entry(*doc)
-            {
-                slot.insert(db.registration_closed(*doc).await?);
-            }
+        // tabs and documents they have open; one for the status of every registration open
+        // under a grant that depends on it.
+        let watched: HashSet<DocId> = open
+            .iter()
+            .filter(|(_, grant, _)| grant.closed.is_some())
+            .filter_map(|(_, _, doc)| *doc)
+            .collect();
+        let closed = db
+            .registrations_closed(&watched.into_iter().collect::<Vec<_>>())
+            .await?;
+        for (_, grant, _) in &open {
             if let Entry::Vacant(slot) = credentials.entry(&grant.credential) {
                 slot.insert(
                     db.credential_valid(&grant.credential, self.inner.session_idle_ms)
@@ -245,7 +247,7 @@ impl AccessWatch {
                 if !credentials[&g.credential] || !unchanged(g) {
                     return Some((*id, AccessEnd::Ended));
                 }
-                let now = doc.and_then(|doc| closed.get(&doc).copied()).flatten();
+                let now = doc.and_then(|doc| closed.get(&doc).copied());
                 match (g.closed, now) {
                     (Some(_), None) if doc.is_some() => Some((*id, AccessEnd::Ended)),
                     (Some(had), Some(now)) if had != now => Some((*id, AccessEnd::RuleChanged)),

@@ -18,6 +18,8 @@ pub const MAX_DURATION_SECS: u64 = 300;
 pub const MAX_WARMUP_SECS: u64 = 60;
 /// Hard cap on the number of worker processes.
 pub const MAX_WORKERS: usize = 16;
+/// Hard cap on the state a room's first client preloads, in KiB.
+pub const MAX_PRELOAD_KIB: usize = 16 * 1024;
 /// Hard cap on each client's update rate (updates per second).
 pub const MAX_RATE: f64 = 50.0;
 
@@ -104,6 +106,16 @@ pub struct Cli {
     /// a server restart, `scripts/bench-reconnect`).
     #[arg(long, value_enum, default_value_t = Reconnect::None)]
     pub reconnect: Reconnect,
+    /// Before the others connect, each room's first client writes a school year's worth of
+    /// edits until the document's state holds this many KiB (comma-separated per room; the
+    /// last applies to the rooms after it). The others count as synced once they hold it.
+    #[arg(long, value_delimiter = ',')]
+    pub preload_kib: Vec<usize>,
+    /// The join storm (with --idle): each room's first client connects (and preloads)
+    /// first; the others all connect at the same moment, once every room is ready, and
+    /// the report gives the time from that moment until each was synced (`join_ms`).
+    #[arg(long)]
+    pub join_storm: bool,
     /// Internal: run as a worker of a parent samen-load.
     #[arg(long, hide = true)]
     pub worker: bool,
@@ -157,6 +169,11 @@ pub struct Plan {
     pub seed: u64,
     /// What a client does when its connection closes.
     pub reconnect: Reconnect,
+    /// KiB of state each room's first client writes before the others connect (per room;
+    /// the last applies to the rest; empty: none).
+    pub preload_kib: Vec<usize>,
+    /// Whether the others connect in one storm once every room is ready.
+    pub join_storm: bool,
     #[serde(skip)]
     pub token: Option<String>,
     #[serde(skip)]
@@ -247,6 +264,14 @@ impl Plan {
                     .into(),
             );
         }
+        if cli.preload_kib.iter().any(|&k| k > MAX_PRELOAD_KIB) {
+            return Err(format!(
+                "--preload-kib must be at most {MAX_PRELOAD_KIB} KiB per room"
+            ));
+        }
+        if cli.join_storm && (!cli.idle || cli.clients < 2) {
+            return Err("--join-storm needs --idle and at least two clients per room".into());
+        }
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let threads = cli.threads.unwrap_or((cores / cli.workers).max(1)).clamp(1, 64);
         Ok(Plan {
@@ -269,11 +294,19 @@ impl Plan {
             quiet_s: cli.quiet,
             seed: cli.seed.unwrap_or_else(|| fastrand::u64(..)),
             reconnect: cli.reconnect,
+            preload_kib: cli.preload_kib.clone(),
+            join_storm: cli.join_storm,
             token: cli.token.clone(),
             connect_concurrency: cli.connect_concurrency.clamp(1, 1024),
             connect_timeout: Duration::from_secs(cli.connect_timeout),
             threads,
         })
+    }
+
+    /// The bytes of state room `index`'s first client preloads (0: none).
+    pub fn preload_bytes(&self, index: usize) -> usize {
+        let kib = self.preload_kib.get(index).or(self.preload_kib.last());
+        kib.copied().unwrap_or(0) * 1024
     }
 
     /// The node client `index` of a room connects to.
@@ -405,5 +438,28 @@ mod tests {
         assert_eq!(p.client_url("r", 2), "ws://127.0.0.1:1/sync/r");
         let outside = "ws://127.0.0.1:1/sync,ws://10.0.0.1/sync";
         assert!(Plan::from_cli(&cli(&["--url", outside]), None, "x").is_err());
+    }
+
+    #[test]
+    fn a_preload_is_per_room_and_the_storm_joins_idle_clients() {
+        let args = [
+            "--rooms",
+            "3",
+            "--clients",
+            "30",
+            "--idle",
+            "--preload-kib",
+            "1024,64",
+        ];
+        let p = Plan::from_cli(&cli(&args), None, "x");
+        let p = p.unwrap_or_else(|e| panic!("{e}"));
+        let sizes: Vec<usize> = (0..3).map(|i| p.preload_bytes(i)).collect();
+        assert_eq!(sizes, [1024 * 1024, 64 * 1024, 64 * 1024]);
+        let none = Plan::from_cli(&cli(&["--rooms", "2"]), None, "x");
+        assert_eq!(none.map(|p| p.preload_bytes(1)), Ok(0));
+        assert!(Plan::from_cli(&cli(&["--preload-kib", "20000"]), None, "x").is_err());
+        assert!(Plan::from_cli(&cli(&["--join-storm", "--clients", "5"]), None, "x").is_err());
+        assert!(Plan::from_cli(&cli(&["--join-storm", "--idle", "--clients", "1"]), None, "x").is_err());
+        assert!(Plan::from_cli(&cli(&["--join-storm", "--idle", "--clients", "5"]), None, "x").is_ok());
     }
 }

@@ -188,6 +188,9 @@ pub struct Spec {
     pub reconnect: Reconnect,
     /// Where reconnects are logged (the worker's).
     pub storm: Arc<StormLog>,
+    /// What the document holds before this client joins (`--preload-kib`): it counts as
+    /// synced only once its document covers this state vector.
+    pub cover: Option<yrs::StateVector>,
 }
 
 /// Per-client counters, summed by the worker.
@@ -212,7 +215,7 @@ pub struct ClientCounters {
 /// A client's failure: a short kind (for counting) and a detail.
 #[derive(Debug, Clone)]
 pub struct Failure {
-    /// `connect`, `sync-timeout`, `denied`, `closed`, `malformed`, `send`.
+    /// `connect`, `sync-timeout`, `denied`, `closed`, `malformed`, `send`, `preload`.
     pub kind: &'static str,
     /// Details.
     pub detail: String,
@@ -544,6 +547,14 @@ pub async fn connect(spec: Spec) -> Result<Connected, Failure> {
     let connect_time = start.elapsed();
     let mut session = Session::new(spec);
     handshake(&mut ws, &mut session, deadline).await?;
+    if let Some(target) = session.spec.cover.clone() {
+        while !covers(&session.doc.transact().state_vector(), &target) {
+            let msg = tokio::time::timeout_at(deadline, ws.next())
+                .await
+                .map_err(|_| fail("sync-timeout", "the preloaded document did not arrive in time"))?;
+            handle_msg(&mut ws, &mut session, msg).await?;
+        }
+    }
     let sync_time = start.elapsed();
     session.text = session.find_text();
     if session.text.is_none() && !session.spec.create_paragraph {
@@ -570,6 +581,72 @@ pub async fn connect(spec: Spec) -> Result<Connected, Failure> {
         connect_time,
         sync_time,
     })
+}
+
+/// Whether state vector `sv` holds everything `target` does.
+fn covers(sv: &yrs::StateVector, target: &yrs::StateVector) -> bool {
+    target.iter().all(|(client, &clock)| sv.get(client) >= clock)
+}
+
+/// Edits one update of a preload holds: each at its own place, as a school year's edits
+/// are, and below the server's bound on items that search for their place (128).
+const PRELOAD_EDITS_PER_UPDATE: usize = 100;
+
+/// Writes a school year's worth of edits into the section until the document's state is
+/// `bytes` long: words typed at random places and now and then a stretch deleted, sent
+/// as updates of [`PRELOAD_EDITS_PER_UPDATE`] edits. Then waits until the server has
+/// taken them all (a sync round trip, answered after the updates before it) and returns
+/// the state vector that clients joining later must reach.
+pub async fn preload(conn: &mut Connected, bytes: usize) -> Result<yrs::StateVector, Failure> {
+    let Connected { ws, session, .. } = conn;
+    let text = session
+        .text
+        .clone()
+        .ok_or_else(|| fail("preload", "no paragraph to write in"))?;
+    while session
+        .doc
+        .transact()
+        .encode_state_as_update_v1(&yrs::StateVector::default())
+        .len()
+        < bytes
+    {
+        let update = {
+            let mut txn = session.doc.transact_mut();
+            for _ in 0..PRELOAD_EDITS_PER_UPDATE {
+                let len = text.len(&txn);
+                if len > 200 && session.rng.u8(..5) == 0 {
+                    let at = session.rng.u32(..len);
+                    let n = session.rng.u32(1..=20).min(len - at);
+                    text.remove_range(&mut txn, at, n);
+                } else {
+                    let word: String = (0..session.rng.usize(2..12))
+                        .map(|_| session.rng.lowercase())
+                        .chain([' '])
+                        .collect();
+                    let at = session.rng.u32(..=len);
+                    text.insert(&mut txn, at, &word);
+                }
+            }
+            txn.encode_update_v1()
+        };
+        let frame = session.spec.framing.frame(&protocol::encode_update(&update));
+        send(ws, &mut session.counters, frame).await?;
+    }
+    let deadline = Instant::now() + session.spec.connect_timeout;
+    let sv = session.doc.transact().state_vector();
+    session.synced = false;
+    let step1 = session
+        .spec
+        .framing
+        .frame(&protocol::encode_sync_step1(&sv.encode_v1()));
+    send(ws, &mut session.counters, step1).await?;
+    while !session.synced {
+        let msg = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .map_err(|_| fail("sync-timeout", "the server did not answer after the preload"))?;
+        handle_msg(ws, session, msg).await?;
+    }
+    Ok(sv)
 }
 
 /// After the connection closed under the client: waits as `spec.reconnect` says and tries
@@ -737,6 +814,7 @@ mod tests {
             seed,
             reconnect: Reconnect::None,
             storm: Arc::default(),
+            cover: None,
         })
     }
 

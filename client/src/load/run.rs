@@ -76,9 +76,25 @@ pub struct WorkerReport {
     /// Connections lost and won back (`--reconnect`).
     #[serde(default)]
     pub storm: StormReport,
+    /// From the join storm's start until each client was synced (`--join-storm`).
+    #[serde(default)]
+    pub join: Histogram,
 }
 
 impl WorkerReport {
+    /// Counts what connecting some clients gave; returns the clients, to run with their room.
+    fn joined(&mut self, joined: Joined) -> Vec<Running> {
+        self.clients_connected += joined.clients.len() as u64;
+        self.clients_failed += joined.failures.len() as u64;
+        for f in joined.failures {
+            self.error(f.kind, f.detail);
+        }
+        self.connect.merge(&joined.connect);
+        self.sync.merge(&joined.sync);
+        self.join.merge(&joined.join);
+        joined.clients
+    }
+
     fn error(&mut self, kind: &str, detail: String) {
         *self.errors.entry(kind.to_owned()).or_insert(0) += 1;
         if self.error_samples.len() < ERROR_SAMPLES {
@@ -121,6 +137,7 @@ impl WorkerReport {
             }
         }
         self.storm.merge(&o.storm);
+        self.join.merge(&o.join);
     }
 }
 
@@ -137,20 +154,42 @@ struct Running {
     task: JoinHandle<ClientReport>,
 }
 
+impl Running {
+    /// Runs a connected client in a task of its own.
+    fn start(conn: conn::Connected, phase: &Arc<AtomicU8>) -> Running {
+        let (cmds, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(conn::run(conn, phase.clone(), rx));
+        Running { cmds, task }
+    }
+}
+
 struct RoomRun {
     room: Arc<RoomShared>,
     clients: Vec<Running>,
+    /// What the room's first client preloaded, which the others must reach.
+    cover: Option<yrs::StateVector>,
 }
 
-/// Connects one room: its first client (which creates the paragraph), then the others.
-async fn connect_room(
-    plan: Arc<Plan>,
-    room: Arc<RoomShared>,
-    sem: Arc<Semaphore>,
-    phase: Arc<AtomicU8>,
-    storm: Arc<StormLog>,
-) -> (RoomRun, Vec<Failure>, Histogram, Histogram) {
-    let spec = |index: usize| Spec {
+/// What connecting some of a room's clients gave.
+#[derive(Default)]
+struct Joined {
+    clients: Vec<Running>,
+    failures: Vec<Failure>,
+    connect: Histogram,
+    sync: Histogram,
+    /// From the moment they all set out until each was synced.
+    join: Histogram,
+}
+
+/// The plan's orders for client `index` of `room`.
+fn spec(
+    plan: &Plan,
+    room: &Arc<RoomShared>,
+    index: usize,
+    storm: &Arc<StormLog>,
+    cover: Option<yrs::StateVector>,
+) -> Spec {
+    Spec {
         room: room.clone(),
         index,
         url: plan.client_url(&room.name, index),
@@ -170,52 +209,112 @@ async fn connect_room(
         connect_timeout: plan.connect_timeout,
         reconnect: plan.reconnect,
         storm: storm.clone(),
-    };
-    let one = |index: usize| {
-        let sem = sem.clone();
-        let spec = spec(index);
-        async move {
-            let _permit = sem.acquire_owned().await;
-            conn::connect(spec).await
-        }
-    };
-    let mut results = vec![one(0).await];
-    let rest: Vec<_> = (1..plan.clients_per_room).map(|i| tokio::spawn(one(i))).collect();
-    for handle in rest {
-        results.push(handle.await.unwrap_or_else(|e| {
-            Err(Failure {
+        cover,
+    }
+}
+
+/// What a worker's clients share while they connect.
+#[derive(Clone)]
+struct Shared {
+    plan: Arc<Plan>,
+    /// Bounds the connections opened at once.
+    sem: Arc<Semaphore>,
+    phase: Arc<AtomicU8>,
+    storm: Arc<StormLog>,
+}
+
+/// Connects clients `indices` of a room together (as many at once as the semaphore lets)
+/// and starts them; `since` is when they set out.
+async fn join(
+    shared: Shared,
+    room: Arc<RoomShared>,
+    indices: std::ops::Range<usize>,
+    cover: Option<yrs::StateVector>,
+    since: Instant,
+) -> Joined {
+    let handles: Vec<_> = indices
+        .map(|index| {
+            let spec = spec(&shared.plan, &room, index, &shared.storm, cover.clone());
+            let sem = shared.sem.clone();
+            tokio::spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let connected = conn::connect(spec).await;
+                (connected, since.elapsed())
+            })
+        })
+        .collect();
+    let mut joined = Joined::default();
+    for handle in handles {
+        match handle.await {
+            Ok((Ok(c), took)) => {
+                joined.connect.record(c.connect_time);
+                joined.sync.record(c.sync_time);
+                joined.join.record(took);
+                joined.clients.push(Running::start(c, &shared.phase));
+            }
+            Ok((Err(f), _)) => joined.failures.push(f),
+            Err(e) => joined.failures.push(Failure {
                 kind: "connect",
                 detail: format!("task: {e}"),
-            })
-        }));
-    }
-    let mut clients = Vec::new();
-    let mut failures = Vec::new();
-    let (mut connect, mut sync) = (Histogram::default(), Histogram::default());
-    for r in results {
-        match r {
-            Ok(c) => {
-                connect.record(c.connect_time);
-                sync.record(c.sync_time);
-                let (tx, rx) = mpsc::unbounded_channel();
-                let task = tokio::spawn(conn::run(c, phase.clone(), rx));
-                clients.push(Running { cmds: tx, task });
-            }
-            Err(f) => failures.push(f),
+            }),
         }
     }
-    if let Ok(mut s) = room.state.lock() {
-        s.peers = clients.len() as u64;
+    joined
+}
+
+/// Connects a room's first client, which creates the paragraph and writes the preload,
+/// then the others, unless they wait for the join storm; what the others must reach.
+async fn open_room(shared: Shared, room: Arc<RoomShared>) -> (Option<yrs::StateVector>, Joined) {
+    let plan = shared.plan.clone();
+    let mut first = Joined::default();
+    let mut cover = None;
+    let connected = {
+        let _permit = shared.sem.clone().acquire_owned().await;
+        conn::connect(spec(&plan, &room, 0, &shared.storm, None)).await
+    };
+    match connected {
+        Ok(mut c) => {
+            first.connect.record(c.connect_time);
+            first.sync.record(c.sync_time);
+            let bytes = plan.preload_bytes(room.index);
+            if bytes > 0 {
+                match conn::preload(&mut c, bytes).await {
+                    Ok(sv) => cover = Some(sv),
+                    Err(f) => first.failures.push(f),
+                }
+            }
+            first.clients.push(Running::start(c, &shared.phase));
+        }
+        Err(f) => first.failures.push(f),
     }
-    (RoomRun { room, clients }, failures, connect, sync)
+    if !plan.join_storm {
+        let mut rest = join(
+            shared,
+            room,
+            1..plan.clients_per_room,
+            cover.clone(),
+            Instant::now(),
+        )
+        .await;
+        first.clients.append(&mut rest.clients);
+        first.failures.append(&mut rest.failures);
+        first.connect.merge(&rest.connect);
+        first.sync.merge(&rest.sync);
+    }
+    (cover, first)
 }
 
 /// Runs worker `index`'s share of the plan.
 pub async fn run_worker(plan: Arc<Plan>, index: usize, barrier: Barrier) -> WorkerReport {
     let mut report = WorkerReport::default();
     let phase = Arc::new(AtomicU8::new(phase::HOLD));
-    let sem = Arc::new(Semaphore::new(plan.connect_concurrency));
     let storm = Arc::new(StormLog::default());
+    let shared = Shared {
+        plan: plan.clone(),
+        sem: Arc::new(Semaphore::new(plan.connect_concurrency)),
+        phase: phase.clone(),
+        storm: storm.clone(),
+    };
     let rooms: Vec<Arc<RoomShared>> = plan
         .room_names
         .iter()
@@ -228,29 +327,16 @@ pub async fn run_worker(plan: Arc<Plan>, index: usize, barrier: Barrier) -> Work
     // Connect.
     let tasks: Vec<_> = rooms
         .iter()
-        .map(|room| {
-            tokio::spawn(connect_room(
-                plan.clone(),
-                room.clone(),
-                sem.clone(),
-                phase.clone(),
-                storm.clone(),
-            ))
-        })
+        .map(|room| tokio::spawn(open_room(shared.clone(), room.clone())))
         .collect();
     let mut runs = Vec::new();
-    for t in tasks {
+    for (room, t) in rooms.iter().zip(tasks) {
         match t.await {
-            Ok((run, failures, connect, sync)) => {
-                report.clients_connected += run.clients.len() as u64;
-                report.clients_failed += failures.len() as u64;
-                for f in failures {
-                    report.error(f.kind, f.detail);
-                }
-                report.connect.merge(&connect);
-                report.sync.merge(&sync);
-                runs.push(run);
-            }
+            Ok((cover, joined)) => runs.push(RoomRun {
+                room: room.clone(),
+                clients: report.joined(joined),
+                cover,
+            }),
             Err(e) => report.error("connect", format!("room task: {e}")),
         }
     }
@@ -261,6 +347,34 @@ pub async fn run_worker(plan: Arc<Plan>, index: usize, barrier: Barrier) -> Work
         println!("{ready}");
         let mut line = String::new();
         let _ = BufReader::new(tokio::io::stdin()).read_line(&mut line).await;
+    }
+
+    // The join storm: everyone else opens every room at the same moment.
+    if plan.join_storm {
+        let since = Instant::now();
+        let tasks: Vec<_> = runs
+            .iter()
+            .map(|run| {
+                tokio::spawn(join(
+                    shared.clone(),
+                    run.room.clone(),
+                    1..plan.clients_per_room,
+                    run.cover.clone(),
+                    since,
+                ))
+            })
+            .collect();
+        for (run, t) in runs.iter_mut().zip(tasks) {
+            match t.await {
+                Ok(joined) => run.clients.append(&mut report.joined(joined)),
+                Err(e) => report.error("connect", format!("storm task: {e}")),
+            }
+        }
+    }
+    for run in &runs {
+        if let Ok(mut s) = run.room.state.lock() {
+            s.peers = run.clients.len() as u64;
+        }
     }
 
     // Edit (or hold).
@@ -512,6 +626,9 @@ pub struct Output {
     pub connect_ms: Summary,
     /// Time from connect start to synced (ms).
     pub sync_ms: Summary,
+    /// With `--join-storm`: from the storm's start until each client was synced (ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub join_ms: Option<Summary>,
     /// End-to-end fan-out latency of measured edits (ms), one sample per (edit, peer).
     pub latency_ms: Summary,
     /// Of those, between clients on different nodes (only with several nodes).
@@ -557,6 +674,7 @@ impl Output {
             }),
             connect_ms: r.connect.summary_ms(),
             sync_ms: r.sync.summary_ms(),
+            join_ms: plan.join_storm.then(|| r.join.summary_ms()),
             latency_ms: r.latency.summary_ms(),
             latency_cross_node_ms: (plan.nodes.len() > 1).then(|| r.latency_cross.summary_ms()),
             latency_same_node_ms: (plan.nodes.len() > 1).then(|| r.latency_same.summary_ms()),

@@ -208,6 +208,15 @@ pub(crate) fn placeholders(n: usize) -> String {
     (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
+/// Institutions' ids as an SQL list for `IN (…)`, written as they are: database ids are
+/// numbers, so they cannot be anything else. Empty for none: callers ask nothing then.
+pub(crate) fn id_list(ids: &[InstitutionId]) -> String {
+    ids.iter()
+        .map(|id| id.0.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `text` for a `LIKE … ESCAPE '\\'` pattern: its wildcards match themselves.
 pub(crate) fn like_escaped(text: &str) -> String {
     text.chars()

@@ -25,6 +25,28 @@ pub struct SchoolFigures {
 }
 
 impl Db {
+    /// Rows counted per school of `user`'s: `from_where` is a `FROM registrations r …
+    /// WHERE … AND` clause (with `$1` for the user) that the membership condition completes.
+    async fn count_per_school(
+        &self,
+        user: &UserId,
+        from_where: &str,
+    ) -> Result<Vec<(InstitutionId, i64)>, DbError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT r.school_id AS school, COUNT(*) AS n {from_where}
+               EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = $1 AND {})
+             GROUP BY r.school_id",
+            super::links_to_school("r.school_id")
+        )))
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("school")?, row.try_get("n")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+
     /// Per registration of school `school_id`: the latest of its newest version (taken when
     /// its text changed) and its newest comment, in ms since the epoch (absent: neither).
     pub async fn last_activity(
@@ -101,61 +123,46 @@ impl Db {
                 },
             );
         }
-        let unread = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT r.school_id AS school, COUNT(*) AS unread {}
-               AND EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = $1 AND {})
-             GROUP BY r.school_id",
-            super::comments::UNREAD,
-            super::links_to_school("r.school_id")
-        )))
-        .bind(user.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        for row in &unread {
-            let school: InstitutionId = row.try_get("school")?;
-            if let Some(f) = figures.get_mut(&school) {
-                f.unread = row.try_get("unread")?;
-            }
-        }
-        let changed = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT r.school_id AS school, COUNT(*) AS changed FROM registrations r
-             JOIN visits v ON v.user_id = $1 AND v.doc_id = r.id
-             WHERE {} AND EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = $1 AND {})
-             GROUP BY r.school_id",
-            super::visits::TEXT_CHANGED_SINCE,
-            super::links_to_school("r.school_id")
-        )))
-        .bind(user.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        for row in &changed {
-            let school: InstitutionId = row.try_get("school")?;
-            if let Some(f) = figures.get_mut(&school) {
-                f.changed_since_visit = row.try_get("changed")?;
+        let unread = format!("{} AND", super::comments::UNREAD);
+        let changed = format!(
+            "FROM registrations r JOIN visits v ON v.user_id = $1 AND v.doc_id = r.id WHERE {} AND",
+            super::visits::TEXT_CHANGED_SINCE
+        );
+        for (count, set) in [
+            (unread, (|f, n| f.unread = n) as fn(&mut SchoolFigures, i64)),
+            (changed, |f, n| f.changed_since_visit = n),
+        ] {
+            for (school, n) in self.count_per_school(user, &count).await? {
+                if let Some(f) = figures.get_mut(&school) {
+                    set(f, n);
+                }
             }
         }
         Ok(figures)
     }
 
-    /// Per registration of school `school_id` in school year `year`: when a member of the
-    /// school last commented on it (ms since the epoch; absent: never). What a signal waits
-    /// for is the school's reaction.
-    pub async fn last_school_reaction(
+    /// Per registration of schools `schools` in school year `year`: when a member of its
+    /// school last commented on it (ms since the epoch; absent: never). What a signal
+    /// waits for is the school's reaction.
+    pub async fn last_school_reactions(
         &self,
-        school_id: InstitutionId,
+        schools: &[InstitutionId],
         year: &str,
     ) -> Result<HashMap<RegistrationId, i64>, DbError> {
-        let rows = sqlx::query(
+        if schools.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids = super::id_list(schools);
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT t.registration_id AS id, MAX(c.created_at) AS at
              FROM comment_threads t
              JOIN comments c ON c.thread_id = t.id
              JOIN registrations r ON r.id = t.registration_id
              JOIN memberships m ON m.user_id = c.author_id AND m.role = 'school_dossier'
                   AND m.institution_id = r.school_id
-             WHERE r.school_id = $1 AND r.school_year = $2 AND c.deleted_at IS NULL
-             GROUP BY t.registration_id",
-        )
-        .bind(school_id)
+             WHERE r.school_id IN ({ids}) AND r.school_year = $1 AND c.deleted_at IS NULL
+             GROUP BY t.registration_id"
+        )))
         .bind(year)
         .fetch_all(&self.pool)
         .await?;
@@ -212,5 +219,62 @@ mod tests {
         assert!(hers.len() >= 2, "Sara's CLB serves both schools: {hers:?}");
         assert_eq!(hers[&linde.id].open, open);
         assert_eq!(hers[&linde.id].last_activity, after[&linde.id].last_activity);
+    }
+}
+
+#[cfg(test)]
+mod across_schools {
+    use std::collections::HashSet;
+
+    use crate::db::{RegistrationFilter, RegistrationPatch};
+    use crate::ids::DocId;
+    use crate::testing::{Engine, demo_database};
+
+    crate::test_both_dbs!(
+        several_schools_are_read_in_one_query_as_one_by_one_sqlite,
+        several_schools_are_read_in_one_query_as_one_by_one_postgres,
+        several_schools_are_read_in_one_query_as_one_by_one
+    );
+    async fn several_schools_are_read_in_one_query_as_one_by_one(engine: Engine) {
+        let (_dir, _store, db) = demo_database(engine).await;
+        let linde = db.institution("100001").await.expect("school").expect("De Linde");
+        let other = db
+            .institution("100002")
+            .await
+            .expect("school")
+            .expect("a second school");
+        let all = RegistrationFilter::default();
+        let ids = |list: Vec<crate::db::Registration>| list.into_iter().map(|r| r.id).collect::<HashSet<_>>();
+        let one_by_one: HashSet<_> = ids(db.registrations(linde.id, &all).await.expect("list"))
+            .union(&ids(db.registrations(other.id, &all).await.expect("list")))
+            .copied()
+            .collect();
+        let together = ids(db
+            .registrations_in(&[linde.id, other.id], &all)
+            .await
+            .expect("list"));
+        assert!(!one_by_one.is_empty());
+        assert_eq!(together, one_by_one);
+        assert!(db.registrations_in(&[], &all).await.expect("none").is_empty());
+
+        // The status of every open registration in one query; what is no registration is absent.
+        let listed = db.registrations(linde.id, &all).await.expect("list");
+        let (first, second) = (listed[0].id, listed[1].id);
+        let close = RegistrationPatch {
+            status: Some("closed".into()),
+            ..RegistrationPatch::default()
+        };
+        db.patch_registration(first, &close).await.expect("close");
+        let stranger = DocId::from(crate::ids::MeetingId::new());
+        let closed = db
+            .registrations_closed(&[first.into(), second.into(), stranger])
+            .await
+            .expect("statuses");
+        assert_eq!(closed.get(&DocId::from(first)), Some(&true));
+        assert_eq!(
+            closed.get(&DocId::from(second)),
+            Some(&(listed[1].status == "closed"))
+        );
+        assert_eq!(closed.get(&stranger), None);
     }
 }

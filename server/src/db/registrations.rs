@@ -4,7 +4,9 @@
 use sqlx::Row;
 
 use super::{Db, DbError, now};
-use crate::ids::{InstitutionId, RegistrationId, UserId};
+use std::collections::HashMap;
+
+use crate::ids::{DocId, InstitutionId, RegistrationId, UserId};
 
 /// A registration as the API shows it.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -188,13 +190,26 @@ impl Db {
         school_id: InstitutionId,
         f: &RegistrationFilter,
     ) -> Result<Vec<Registration>, DbError> {
+        self.registrations_in(&[school_id], f).await
+    }
+
+    /// The registrations of schools `schools` that pass `f`, newest first: one query where
+    /// an overview across schools would otherwise ask once per school.
+    pub async fn registrations_in(
+        &self,
+        schools: &[InstitutionId],
+        f: &RegistrationFilter,
+    ) -> Result<Vec<Registration>, DbError> {
+        if schools.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = super::id_list(schools);
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE r.school_id = $1
-               AND ($2 IS NULL OR r.kind = $2) AND ($3 IS NULL OR r.status = $3)
-               AND ($4 IS NULL OR r.school_year = $4) AND ($5 IS NULL OR r.theme = $5)
+            "{SELECT} WHERE r.school_id IN ({ids})
+               AND ($1 IS NULL OR r.kind = $1) AND ($2 IS NULL OR r.status = $2)
+               AND ($3 IS NULL OR r.school_year = $3) AND ($4 IS NULL OR r.theme = $4)
              ORDER BY r.created_at DESC, r.id"
         )))
-        .bind(school_id)
         .bind(&f.kind)
         .bind(&f.status)
         .bind(&f.school_year)
@@ -204,13 +219,27 @@ impl Db {
         Ok(rows.iter().map(registration).collect::<Result<_, _>>()?)
     }
 
-    /// Whether registration `id` is closed (`None`: there is no such registration).
-    pub async fn registration_closed(&self, id: impl Into<RegistrationId>) -> Result<Option<bool>, DbError> {
-        let status: Option<String> = sqlx::query_scalar("SELECT status FROM registrations WHERE id = $1")
-            .bind(id.into())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(status.map(|s| s == "closed"))
+    /// Of documents `docs`, those that are registrations, each with whether it is closed
+    /// (a document that is not, or no longer, a registration is absent): one query per
+    /// 500, however many documents are open.
+    pub async fn registrations_closed(&self, docs: &[DocId]) -> Result<HashMap<DocId, bool>, DbError> {
+        let mut closed = HashMap::new();
+        for chunk in docs.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT id, status FROM registrations WHERE id IN ({})",
+                marks.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for doc in chunk {
+                query = query.bind(RegistrationId::from(*doc));
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let id: RegistrationId = row.try_get("id")?;
+                closed.insert(id.into(), row.try_get::<String, _>("status")? == "closed");
+            }
+        }
+        Ok(closed)
     }
 
     /// Changes a registration's metadata; returns it as it now is.

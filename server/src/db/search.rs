@@ -10,6 +10,7 @@ use sqlx::Row;
 use super::users::institution_at;
 use super::{Db, DbError, Institution, now};
 use crate::ids::{AgreementId, InstitutionId, MeetingId, RegistrationId};
+use crate::storage::Engine;
 
 /// The entry id of a document's title or part `part` (a registration's section, a meeting's
 /// root): the room, the first pass at start and the routes must name a piece alike, or it
@@ -56,10 +57,9 @@ pub struct SearchScope {
 
 impl SearchScope {
     /// The SQL condition on entry `e` that keeps to this scope, and every school in it; None
-    /// when nothing may be searched. Database ids are numbers: written as they are, they
-    /// cannot be anything else.
+    /// when nothing may be searched.
     fn condition(&self) -> Option<(String, String)> {
-        let list = |ids: &[InstitutionId]| ids.iter().map(|s| s.0.to_string()).collect::<Vec<_>>().join(", ");
+        let list = super::id_list;
         let mut either = Vec::new();
         if !self.registrations.is_empty() {
             either.push(format!(
@@ -153,34 +153,50 @@ pub struct SearchFilter {
     pub status: Option<String>,
 }
 
-/// The SQL condition on `search_terms` for one query word (its binds appended to `binds`);
-/// empty when the word has no terms.
-fn word_clause(word: &samen_search::QueryWord, binds: &mut Vec<String>) -> String {
-    let mut clauses = Vec::new();
+/// The entries of schools `schools` holding a term that matches one query word, as a
+/// SELECT of `entry_id` (on PostgreSQL also the entry's `weight` and `updated_at`, which
+/// each term row repeats; its binds appended to `binds`): a term equal to one of the
+/// word's, or for a compound's head and tail one in a range on `term` or on `rterm`, each
+/// alternative its own index scan, united. For their `OR` PostgreSQL read the whole table.
+fn word_matches(
+    word: &samen_search::QueryWord,
+    schools: &str,
+    binds: &mut Vec<String>,
+    engine: Engine,
+) -> String {
+    let columns = match engine {
+        Engine::Postgres => "entry_id, weight, updated_at",
+        Engine::Sqlite => "entry_id",
+    };
+    let mut scans = Vec::new();
+    let mut scan = |condition: String| {
+        scans.push(format!(
+            "SELECT {columns} FROM search_terms WHERE {condition} AND school_id IN ({schools})"
+        ))
+    };
     for term in &word.terms {
-        binds.push(term.clone());
-        clauses.push(format!("term = ${}", binds.len()));
-        if word.affix {
-            for (column, key) in [("term", term.clone()), ("rterm", samen_search::reversed(term))] {
-                match samen_search::upper_bound(&key) {
-                    Some(upper) => {
-                        binds.push(key);
-                        binds.push(upper);
-                        clauses.push(format!(
-                            "({column} >= ${} AND {column} < ${})",
-                            binds.len() - 1,
-                            binds.len()
-                        ));
-                    }
-                    None => {
-                        binds.push(key);
-                        clauses.push(format!("{column} >= ${}", binds.len()));
-                    }
+        if !word.affix {
+            binds.push(term.clone());
+            scan(format!("term = ${}", binds.len()));
+            continue;
+        }
+        // The head's range holds the term itself; the tail's leaves it out.
+        for (column, from, key) in [
+            ("term", ">=", term.clone()),
+            ("rterm", ">", samen_search::reversed(term)),
+        ] {
+            binds.push(key.clone());
+            let lower = format!("{column} {from} ${}", binds.len());
+            match samen_search::upper_bound(&key) {
+                Some(upper) => {
+                    binds.push(upper);
+                    scan(format!("{lower} AND {column} < ${}", binds.len()));
                 }
+                None => scan(lower),
             }
         }
     }
-    clauses.join(" OR ")
+    scans.join(" UNION ")
 }
 
 /// How much an entry says about the words it holds, before any query: the part it is (a
@@ -229,9 +245,9 @@ impl Db {
 
     /// The entries within `scope` with a term matching every word, that pass `filter`,
     /// weightiest first ([`entry_weight`]; then last changed first), at most `limit`, with
-    /// what they belong to. One statement: each word is a semi-join on the terms (an
-    /// equality, or range scans on `term` and `rterm` for a compound's head or tail), so that
-    /// neither engine reads more texts than it returns.
+    /// what they belong to. One statement: the entries matching each word
+    /// ([`word_matches`]), intersected, then ranked, so that neither engine reads more
+    /// texts than it returns.
     pub async fn search(
         &self,
         words: &[samen_search::QueryWord],
@@ -247,14 +263,12 @@ impl Db {
         }
         let mut binds: Vec<String> = Vec::new();
         let mut conditions = vec![within];
+        let mut matches = Vec::new();
         for word in words {
-            let clause = word_clause(word, &mut binds);
-            if clause.is_empty() {
+            if word.terms.is_empty() {
                 return Ok(Vec::new());
             }
-            conditions.push(format!(
-                "e.id IN (SELECT entry_id FROM search_terms WHERE ({clause}) AND school_id IN ({ids}))"
-            ));
+            matches.push(word_matches(word, &ids, &mut binds, self.engine));
         }
         match filter.kind.as_deref() {
             Some("meeting") => conditions.push("e.meeting_id IS NOT NULL".into()),
@@ -275,27 +289,53 @@ impl Db {
                 conditions.push(format!("{column} = ${}", binds.len()));
             }
         }
-        // The order and limit are decided on the index `search_entries_rank` alone: the
-        // texts (long, in overflow pages) are read for the rows returned only, not for every
-        // match of a common word.
+        // Neither engine reads a text before it has picked the rows to return. Both start
+        // from the matches (each word's, intersected); left to join as it liked,
+        // PostgreSQL sorted every entry and probed the terms of each, or hashed them all.
+        // PostgreSQL then sorts the matches by the weight and time their term rows repeat
+        // and checks them in that order, each looked up by key (a lateral subquery, kept
+        // apart by `OFFSET 0`), until it has `limit`. SQLite looks each match up in the
+        // covering index `search_entries_rank` and sorts them; walking that index in
+        // order and keeping the matches, as it did, was as fast for a common word and
+        // slower for rarer ones (p95 24.7 against 42.0 ms for two words in
+        // `examples/scale.rs`, in one sitting).
+        let details = "LEFT JOIN registrations r ON r.id = e.registration_id
+             LEFT JOIN meetings m ON m.id = e.meeting_id";
+        let matches = matches
+            .iter()
+            .enumerate()
+            .map(|(i, m)| format!("SELECT * FROM ({m}) w{i}"))
+            .collect::<Vec<_>>()
+            .join(" INTERSECT ");
+        let conditions = conditions.join(" AND ");
+        let top = match self.engine {
+            Engine::Postgres => format!(
+                "SELECT x.id FROM
+                   (SELECT * FROM ({matches}) h ORDER BY weight DESC, updated_at DESC, entry_id) hit,
+                 LATERAL (SELECT e.id FROM search_entries e {details}
+                          WHERE e.id = hit.entry_id AND {conditions} OFFSET 0) x
+                 ORDER BY hit.weight DESC, hit.updated_at DESC, hit.entry_id LIMIT {limit}"
+            ),
+            Engine::Sqlite => format!(
+                "SELECT e.id FROM ({matches}) hit
+                 JOIN search_entries e ON e.id = hit.entry_id {details}
+                 WHERE {conditions}
+                 ORDER BY e.weight DESC, e.updated_at DESC, e.id LIMIT {limit}"
+            ),
+        };
         let sql = format!(
             "SELECT e.id, e.school_id, e.registration_id, e.meeting_id, e.lsc_id, e.part, e.text,
                     e.updated_at, e.weight, r.title, r.kind, r.theme, r.status, r.school_year,
                     m.title AS m_title, m.held_on AS m_held_on, m.school_year AS m_school_year,
                     a.id AS agreement_id, l.id AS l_id, l.kind AS l_kind, l.number AS l_number,
                     l.name AS l_name
-             FROM (SELECT e.id FROM search_entries e
-                   LEFT JOIN registrations r ON r.id = e.registration_id
-                   LEFT JOIN meetings m ON m.id = e.meeting_id
-                   WHERE {}
-                   ORDER BY e.weight DESC, e.updated_at DESC, e.id LIMIT {limit}) top
+             FROM ({top}) top
              JOIN search_entries e ON e.id = top.id
              LEFT JOIN registrations r ON r.id = e.registration_id
              LEFT JOIN meetings m ON m.id = e.meeting_id
              LEFT JOIN lsc_agreements a ON a.school_id = e.school_id AND a.lsc_id = e.lsc_id
              LEFT JOIN institutions l ON l.id = e.lsc_id
-             ORDER BY e.weight DESC, e.updated_at DESC, e.id",
-            conditions.join(" AND ")
+             ORDER BY e.weight DESC, e.updated_at DESC, e.id"
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for bind in binds {
@@ -350,11 +390,9 @@ impl Db {
         if schools.is_empty() {
             return Ok(std::collections::HashMap::new());
         }
-        // Database ids are numbers: written as they are, they cannot be anything else.
-        let ids: Vec<String> = schools.iter().map(|s| s.0.to_string()).collect();
         let parts = format!(
             "e.part IN ('title', 'summary', 'understanding', 'advice') AND r.id <> $1 AND r.school_id IN ({})",
-            ids.join(", ")
+            super::id_list(schools)
         );
         let rows = match theme {
             Some(theme) => {
@@ -477,6 +515,7 @@ async fn write_entry(
         EntryPlace::Meeting(id) => (None, Some(id), None),
         EntryPlace::Agreements { lsc } => (None, None, Some(lsc)),
     };
+    let (updated_at, weight) = (now(), entry_weight(entry.part, entry.text));
     sqlx::query(
         "INSERT INTO search_entries
              (id, school_id, registration_id, meeting_id, lsc_id, part, text, updated_at, weight)
@@ -491,21 +530,23 @@ async fn write_entry(
     .bind(lsc)
     .bind(entry.part)
     .bind(entry.text)
-    .bind(now())
-    .bind(entry_weight(entry.part, entry.text))
+    .bind(updated_at)
+    .bind(weight)
     .execute(&mut *tx)
     .await?;
     for chunk in terms.chunks(TERMS_PER_INSERT) {
         let values: Vec<String> = (0..chunk.len())
-            .map(|i| format!("(${}, ${}, $1, $2)", 2 * i + 3, 2 * i + 4))
+            .map(|i| format!("(${}, ${}, $1, $2, $3, $4)", 2 * i + 5, 2 * i + 6))
             .collect();
         let sql = format!(
-            "INSERT INTO search_terms (term, rterm, entry_id, school_id) VALUES {}",
+            "INSERT INTO search_terms (term, rterm, entry_id, school_id, weight, updated_at) VALUES {}",
             values.join(", ")
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(entry.id)
-            .bind(entry.school);
+            .bind(entry.school)
+            .bind(weight)
+            .bind(updated_at);
         for term in chunk {
             query = query.bind(term.as_str()).bind(samen_search::reversed(term));
         }

@@ -2,7 +2,7 @@
 //! status in a school year, what is open and for how long, when each last saw activity,
 //! which were discussed at a meeting, and the trend over the school years.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -14,10 +14,10 @@ use super::audit::audit_read;
 use super::schools::school_for;
 use crate::access::SchoolAccess;
 use crate::auth::Authenticated;
-use crate::db::{Institution, RegistrationFilter, now};
+use crate::db::{Institution, Registration, RegistrationFilter, now};
 use crate::domain;
 use crate::error::{AppError, ErrorBody, Forbidden, NotFound, Unauthenticated};
-use crate::ids::{DocId, RegistrationId};
+use crate::ids::{DocId, InstitutionId, RegistrationId};
 use crate::state::AppState;
 
 /// How many open registrations the overview lists, the longest open first.
@@ -364,12 +364,17 @@ pub async fn clb(
         ..RegistrationFilter::default()
     };
     let at = now();
+    let ids: Vec<InstitutionId> = schools.iter().map(|s| s.id).collect();
+    let mut by_school: HashMap<InstitutionId, Vec<Registration>> = HashMap::new();
+    for r in state.db.registrations_in(&ids, &filter).await? {
+        by_school.entry(r.school_id).or_default().push(r);
+    }
+    let reactions = state.db.last_school_reactions(&ids, &year).await?;
     let mut lines = Vec::new();
     let mut themes: BTreeMap<String, Vec<SchoolCount>> = BTreeMap::new();
     let mut waiting = Vec::new();
     for school in &schools {
-        let registrations = state.db.registrations(school.id, &filter).await?;
-        let reactions = state.db.last_school_reaction(school.id, &year).await?;
+        let registrations = by_school.remove(&school.id).unwrap_or_default();
         lines.push(SchoolLine {
             number: school.number.clone(),
             name: school.name.clone(),
