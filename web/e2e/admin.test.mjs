@@ -6,57 +6,19 @@
 
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { chromium } from 'playwright-core'
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
-const bin = process.env.SAMEN_BIN ?? join(root, 'target/debug/samen')
-const shots = join(root, 'target/screenshots')
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { accessible, launchBrowser, logIn, shots, startSamen } from './support.mjs'
 
 let server
 let browser
 /** Uncaught errors of every page: there must be none. */
 const pageErrors = []
 
-/** Starts `samen serve --demo` on a fresh data directory. */
-async function startServer() {
-  const dir = mkdtempSync(join(tmpdir(), 'samen-e2e-admin-'))
-  const proc = spawn(bin, ['serve', '--demo', '--addr', '127.0.0.1:0', '--data', dir], {
-    env: { ...process.env, SAMEN_LOG: 'warn' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const url = await new Promise((resolveBase, reject) => {
-    const timer = setTimeout(() => reject(new Error('samen did not start')), 15000)
-    proc.stdout.setEncoding('utf8')
-    proc.stdout.on('data', (chunk) => {
-      const m = chunk.match(/Samen luistert op (http:\/\/[^\s/]+)/)
-      if (m) {
-        clearTimeout(timer)
-        resolveBase(m[1])
-      }
-    })
-    proc.on('exit', (code) => reject(new Error(`samen exited with ${code}`)))
-  })
-  return {
-    url,
-    stop() {
-      proc.kill('SIGTERM')
-      rmSync(dir, { recursive: true, force: true })
-    },
-  }
-}
-
 before(async () => {
   mkdirSync(shots, { recursive: true })
-  server = await startServer()
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
+  server = await startSamen()
+  browser = await launchBrowser()
 })
 
 after(async () => {
@@ -65,30 +27,7 @@ after(async () => {
 })
 
 /** A logged-in page of `email`. CSP is set aside so that axe-core can be injected. */
-async function person(email) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'nl-BE', bypassCSP: true })
-  const page = await context.newPage()
-  page.on('pageerror', (e) => {
-    pageErrors.push(`${email}: ${e.message}`)
-    console.error(`[${email}] page error:`, e.message, e.stack)
-  })
-  await page.goto(`${server.url}/login`)
-  await page.fill('#email', email)
-  await page.fill('#password', 'demo')
-  await page.click('button[type=submit]')
-  await page.waitForURL((url) => !url.pathname.startsWith('/login'))
-  return page
-}
-
-/** Runs axe-core on the page and fails on any serious or critical violation. */
-async function accessible(page, where) {
-  await page.addScriptTag({ content: readFileSync(join(root, 'web/node_modules/axe-core/axe.min.js'), 'utf8') })
-  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }))
-  const bad = result.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`)
-  assert.deepEqual(bad, [], `${where}: serious or critical accessibility violations`)
-}
+const person = (email) => logIn(browser, server.url, email, { pageErrors, bypassCSP: true })
 
 /** Waits (up to 2.5 s) until `check()` holds. */
 async function until(check) {

@@ -5,18 +5,12 @@
 
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { createHmac } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { chromium } from 'playwright-core'
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
-const bin = process.env.SAMEN_BIN ?? join(root, 'target/debug/samen')
-const shots = join(root, 'target/screenshots')
-const LINDE_SIGNAL = '6b0f3d0e-2f4a-4c41-9a61-0c6f1e0d0001'
+import { join } from 'node:path'
+import { LINDE_SIGNAL, accessible, bin, launchBrowser, logIn, shots, startSamen, textOf } from './support.mjs'
 
 let server
 let base
@@ -26,42 +20,12 @@ let browser
 let data
 
 /** Starts `samen serve --demo` on a fresh data directory with extra flags. */
-async function startServer(args = []) {
-  const dir = mkdtempSync(join(tmpdir(), 'samen-e2e-'))
-  const proc = spawn(bin, ['serve', '--demo', '--addr', '127.0.0.1:0', '--data', dir, ...args], {
-    env: { ...process.env, SAMEN_LOG: 'warn' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const url = await new Promise((resolveBase, reject) => {
-    const timer = setTimeout(() => reject(new Error('samen did not start')), 15000)
-    proc.stdout.setEncoding('utf8')
-    proc.stdout.on('data', (chunk) => {
-      const m = chunk.match(/Samen luistert op (http:\/\/[^\s/]+)/)
-      if (m) {
-        clearTimeout(timer)
-        resolveBase(m[1])
-      }
-    })
-    proc.on('exit', (code) => reject(new Error(`samen exited with ${code}`)))
-  })
-  return {
-    proc,
-    url,
-    dir,
-    stop() {
-      proc.kill('SIGTERM')
-      rmSync(dir, { recursive: true, force: true })
-    },
-  }
-}
+const startServer = startSamen
 
 before(async () => {
   mkdirSync(shots, { recursive: true })
   ;({ proc: server, url: base, dir: data } = await startServer())
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
+  browser = await launchBrowser()
 })
 
 after(async () => {
@@ -70,29 +34,9 @@ after(async () => {
   rmSync(data, { recursive: true, force: true })
 })
 
-async function person(email, at = base) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'nl-BE' })
-  const page = await context.newPage()
-  page.on('pageerror', (e) => {
-    pageErrors.push(`${email}: ${e.message}`)
-    console.error(`[${email}] page error:`, e.message, e.stack)
-  })
-  await page.goto(`${at}/login`)
-  await page.fill('#email', email)
-  await page.fill('#password', 'demo')
-  await page.click('button[type=submit]')
-  await page.waitForURL((url) => !url.pathname.startsWith('/login'))
-  return page
-}
+const person = (email, at = base) => logIn(browser, at, email, { pageErrors })
 
 const goals = (page) => page.locator('[data-section=goals]')
-/** A section's text without the others' caret labels. */
-const textOf = (page, section) =>
-  page.evaluate((name) => {
-    const el = document.querySelector(`[data-section=${name}]`)?.cloneNode(true)
-    el?.querySelectorAll('.collaboration-carets__caret').forEach((c) => c.remove())
-    return el?.textContent ?? ''
-  }, section)
 /**
  * Selects `text` in a section's editor, as a mouse drag would, and waits until the editor has
  * taken the selection: ProseMirror reads a DOM selection on the next `selectionchange`, and a
@@ -912,16 +856,6 @@ test('every page fits a phone and a tablet without sideways scrolling; on a phon
     own.stop()
   }
 })
-
-/** Runs axe-core on the page and fails on any serious or critical violation. */
-async function accessible(page, where) {
-  await page.addScriptTag({ content: readFileSync(join(root, 'web/node_modules/axe-core/axe.min.js'), 'utf8') })
-  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }))
-  const bad = result.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`)
-  assert.deepEqual(bad, [], `${where}: serious or critical accessibility violations`)
-}
 
 test('every page passes axe-core, and the keyboard reaches sections and comments in a few steps', async () => {
   // axe is injected as a script of its own: only this test's pages set the CSP aside for it.

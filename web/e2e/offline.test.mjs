@@ -6,88 +6,44 @@
 
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { chromium } from 'playwright-core'
+import { LINDE_SIGNAL, launchBrowser, logIn, logInOn, startSamen, textOf } from './support.mjs'
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
-const bin = process.env.SAMEN_BIN ?? join(root, 'target/debug/samen')
-const LINDE_SIGNAL = '6b0f3d0e-2f4a-4c41-9a61-0c6f1e0d0001'
 const OFFLINE_TEXT = 'Offline — je wijzigingen worden bewaard op dit toestel en verstuurd zodra je weer verbonden bent'
 
-let server
+let samen
 let base
-let data
 let browser
 /** Uncaught errors of every page: none may happen. */
 const pageErrors = []
 
 before(async () => {
-  data = mkdtempSync(join(tmpdir(), 'samen-offline-'))
-  server = spawn(bin, ['serve', '--demo', '--addr', '127.0.0.1:0', '--data', data], {
-    env: { ...process.env, SAMEN_LOG: 'warn' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  base = await new Promise((resolveBase, reject) => {
-    const timer = setTimeout(() => reject(new Error('samen did not start')), 15000)
-    server.stdout.setEncoding('utf8')
-    server.stdout.on('data', (chunk) => {
-      const m = chunk.match(/Samen luistert op (http:\/\/[^\s/]+)/)
-      if (m) {
-        clearTimeout(timer)
-        resolveBase(m[1])
-      }
-    })
-    server.on('exit', (code) => reject(new Error(`samen exited with ${code}`)))
-  })
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
+  samen = await startSamen()
+  base = samen.url
+  browser = await launchBrowser()
 })
 
 after(async () => {
   await browser?.close()
-  server?.kill('SIGTERM')
-  rmSync(data, { recursive: true, force: true })
+  samen?.stop()
   assert.deepEqual(pageErrors, [], 'no page had an uncaught error')
 })
 
 /** Logs `email` in on `page`, straight to `next`, and waits for the service worker to be ready. */
 async function login(page, email, next = `/registraties/${LINDE_SIGNAL}`) {
-  await page.goto(`${base}/login?next=${encodeURIComponent(next)}`)
-  await page.fill('#email', email)
-  await page.fill('#password', 'demo')
-  await page.click('button[type=submit]')
-  await page.waitForURL((url) => !url.pathname.startsWith('/login'))
+  await logInOn(page, base, email, next)
   await page.evaluate(() => navigator.serviceWorker.ready)
 }
 
-/** A browser of its own (a context) with `email` logged in. */
-async function person(email, next) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'nl-BE' })
-  const page = await context.newPage()
-  page.on('pageerror', (e) => {
-    pageErrors.push(`${email}: ${e.message}`)
-    console.error(`[${email}] page error:`, e.message, e.stack)
-  })
-  await login(page, email, next)
+/** A browser of its own (a context) with `email` logged in, as `login` leaves it. */
+async function person(email, next = `/registraties/${LINDE_SIGNAL}`) {
+  const page = await logIn(browser, base, email, { pageErrors, next })
+  await page.evaluate(() => navigator.serviceWorker.ready)
   return page
 }
 
 const goals = (page) => page.locator('[data-section=goals]')
 const indicator = (page) => page.locator('[data-save-state]')
 const saved = (page) => page.locator('[data-save-state=saved]').waitFor({ timeout: 10000 })
-/** A section's text without the others' caret labels. */
-const textOf = (page, section) =>
-  page.evaluate((name) => {
-    const el = document.querySelector(`[data-section=${name}]`)?.cloneNode(true)
-    el?.querySelectorAll('.collaboration-carets__caret').forEach((c) => c.remove())
-    return el?.textContent ?? ''
-  }, section)
 const sees = (page, section, text, timeout = 10000) =>
   page.waitForFunction(
     ([name, wanted]) => document.querySelector(`[data-section=${name}]`)?.textContent?.includes(wanted),

@@ -6,34 +6,10 @@
 //   SAMEN_BIN (default: target/debug/samen) · CHROMIUM (default: /usr/bin/chromium)
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { chromium } from 'playwright-core'
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
-const bin = process.env.SAMEN_BIN ?? join(root, 'target/debug/samen')
-const shots = join(root, 'target/screenshots')
-
-/** Starts a process and waits for the stdout line that says where it listens. */
-function started(command, args, pattern, name) {
-  const proc = spawn(command, args, { env: { ...process.env, SAMEN_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] })
-  const url = new Promise((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start`)), 15000)
-    proc.stdout.setEncoding('utf8')
-    proc.stdout.on('data', (chunk) => {
-      const m = chunk.match(pattern)
-      if (m) {
-        clearTimeout(timer)
-        resolveUrl(m[1])
-      }
-    })
-    proc.on('exit', (code) => reject(new Error(`${name} exited with ${code}`)))
-  })
-  return { proc, url }
-}
+import { join } from 'node:path'
+import { bin, launchBrowser, root, shots, started } from './support.mjs'
 
 let provider, issuer, samen, base, data, browser
 
@@ -52,10 +28,7 @@ before(async () => {
   ;({ proc: samen, url: base } = started(bin, args, /Samen luistert op (http:\/\/[^\s/]+)/, 'samen'))
   base = await base
   assert.equal(await control('POST', 'samen', { origin: base }), 200)
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
+  browser = await launchBrowser()
 })
 
 after(async () => {
