@@ -53,7 +53,12 @@ async fn every_edit_a_real_server_delivers_is_counted_and_rooms_converge() {
     let server = TestServer::start().await;
     let sara = server.clb().await;
     let rooms = registrations(&sara, 2).await;
-    let report: WorkerReport = run_worker(plan(&sara, &rooms, 2, &["--acks"]), 0, Barrier::None).await;
+    let report: WorkerReport = run_worker(
+        plan(&sara, &rooms, 2, &["--acks", "--window", "1"]),
+        0,
+        Barrier::None,
+    )
+    .await;
 
     assert_eq!((report.clients_connected, report.clients_failed), (6, 0));
     assert!(report.errors.is_empty(), "errors: {:?}", report.error_samples);
@@ -71,6 +76,21 @@ async fn every_edit_a_real_server_delivers_is_counted_and_rooms_converge() {
         "a latency for every receipt"
     );
     assert_eq!(report.converged_rooms, 2);
+    // Two measured seconds in windows of one: edits sent in each, every receipt in one.
+    // (A third holds what was sent as the phase turned, if anything.)
+    assert!(
+        (2..=3).contains(&report.windows.len()),
+        "{} windows",
+        report.windows.len()
+    );
+    assert!(
+        report.windows[..2].iter().all(|w| w.count() > 0),
+        "edits in each second"
+    );
+    assert_eq!(
+        report.windows.iter().map(|w| w.count()).sum::<u64>(),
+        report.latency.count()
+    );
     assert!(
         report.counters.acked > 0,
         "durability acks were asked for and counted"

@@ -46,7 +46,7 @@ use crate::listener::GatedListener;
 use crate::metrics::Metrics;
 use crate::rooms::{Rooms, SocketQuota};
 use crate::security::Security;
-use crate::storage::{Engine, PgStore, SqliteStore, StorageError, Store};
+use crate::storage::{Engine, PgStore, SqliteStore, SqliteWriter, StorageError, Store};
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -91,29 +91,34 @@ pub enum ServeError {
 /// data, which share it. SQLite is the default (`samen.db` under `data`, or a `sqlite:`
 /// URL); a `postgres://` URL selects PostgreSQL. Each engine's migrations are applied.
 pub async fn open_database(data: &std::path::Path, url: Option<&str>) -> Result<(Store, Db), ServeError> {
-    let (store, engine, url): (Store, Engine, String) = match url.map(|u| (u, Engine::of(u))) {
-        Some((url, Some(Engine::Postgres))) => (
-            Arc::new(PgStore::open_url(url).await?),
-            Engine::Postgres,
-            url.to_owned(),
-        ),
-        Some((url, Some(Engine::Sqlite))) => {
-            let store = SqliteStore::open_url(url).await?;
-            let url = store.url();
-            (Arc::new(store), Engine::Sqlite, url)
-        }
-        Some((url, None)) => {
-            return Err(ServeError::UnsupportedDatabase(
-                url.split(':').next().unwrap_or_default().to_owned(),
-            ));
-        }
-        None => {
-            let store = SqliteStore::open_in(data).await?;
-            let url = store.url();
-            (Arc::new(store), Engine::Sqlite, url)
-        }
-    };
-    let db = Db::connect(engine, &url).await.map_err(StorageError::from)?;
+    let (store, engine, url, writer): (Store, Engine, String, Option<SqliteWriter>) =
+        match url.map(|u| (u, Engine::of(u))) {
+            Some((url, Some(Engine::Postgres))) => (
+                Arc::new(PgStore::open_url(url).await?),
+                Engine::Postgres,
+                url.to_owned(),
+                None,
+            ),
+            Some((url, Some(Engine::Sqlite))) => {
+                let store = SqliteStore::open_url(url).await?;
+                let (url, writer) = (store.url(), store.writer());
+                (Arc::new(store), Engine::Sqlite, url, Some(writer))
+            }
+            Some((url, None)) => {
+                return Err(ServeError::UnsupportedDatabase(
+                    url.split(':').next().unwrap_or_default().to_owned(),
+                ));
+            }
+            None => {
+                let store = SqliteStore::open_in(data).await?;
+                let (url, writer) = (store.url(), store.writer());
+                (Arc::new(store), Engine::Sqlite, url, Some(writer))
+            }
+        };
+    let mut db = Db::connect(engine, &url).await.map_err(StorageError::from)?;
+    if let Some(writer) = writer {
+        db.write_along(writer);
+    }
     Ok((store, db))
 }
 

@@ -470,3 +470,66 @@ mod tests {
         assert!(found.is_empty(), "{found:?}");
     }
 }
+
+#[cfg(test)]
+mod reindexing {
+    use crate::db::{EntryPlace, NewEntry, SearchFilter, SearchScope};
+    use crate::testing::{Engine, demo_database};
+
+    crate::test_both_dbs!(
+        a_reindexed_text_is_found_by_its_new_words_only_sqlite,
+        a_reindexed_text_is_found_by_its_new_words_only_postgres,
+        a_reindexed_text_is_found_by_its_new_words_only
+    );
+    /// On SQLite a reindexing writes only the terms that came or went (beside the group
+    /// commit); whatever it writes, the index holds the new text's words and no others.
+    async fn a_reindexed_text_is_found_by_its_new_words_only(engine: Engine) {
+        let (_dir, _store, db) = demo_database(engine).await;
+        let school = db
+            .institution("100001")
+            .await
+            .expect("school")
+            .expect("De Linde")
+            .id;
+        let scope = SearchScope {
+            registrations: vec![school],
+            ..SearchScope::default()
+        };
+        let found = |word: &'static str| {
+            let (db, scope) = (db.clone(), scope.clone());
+            async move {
+                let words = samen_search::query_words(word);
+                let hits = db
+                    .search(&words, &scope, &SearchFilter::default(), 50)
+                    .await
+                    .expect("search");
+                hits.iter().filter(|h| h.id == "doc:goals").count()
+            }
+        };
+        let write = |text: &'static str| {
+            let db = db.clone();
+            async move {
+                let entry = NewEntry {
+                    id: "doc:goals",
+                    school,
+                    place: EntryPlace::School,
+                    part: "goals",
+                    text,
+                };
+                db.index_entry(&entry).await.expect("index");
+            }
+        };
+        write("Pesten op de speelplaats, ook online pesten").await;
+        assert_eq!((found("pesten").await, found("speelplaats").await), (1, 1));
+        write("Ruzie op de speelplaats").await;
+        assert_eq!(found("pesten").await, 0, "a word that went is not found");
+        assert_eq!(found("ruzie").await, 1, "a word that came is");
+        assert_eq!(found("speelplaats").await, 1, "a word that stayed is, once");
+        write("").await;
+        assert_eq!(
+            (found("ruzie").await, found("speelplaats").await),
+            (0, 0),
+            "emptied"
+        );
+    }
+}

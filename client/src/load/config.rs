@@ -12,8 +12,9 @@ use tokio_tungstenite::tungstenite::http::Uri;
 
 /// Hard cap on the number of clients of one run (all workers together).
 pub const MAX_CLIENTS: usize = 5_000;
-/// Hard cap on the measured duration, in seconds.
-pub const MAX_DURATION_SECS: u64 = 300;
+/// Hard cap on the measured duration, in seconds (an hour: the endurance run,
+/// `scripts/bench-endurance`, holds point (b) for 30 minutes).
+pub const MAX_DURATION_SECS: u64 = 3_600;
 /// Hard cap on the warm-up, in seconds.
 pub const MAX_WARMUP_SECS: u64 = 60;
 /// Hard cap on the number of worker processes.
@@ -116,6 +117,15 @@ pub struct Cli {
     /// the report gives the time from that moment until each was synced (`join_ms`).
     #[arg(long)]
     pub join_storm: bool,
+    /// Also report the fan-out latency per window of this many seconds of the measured
+    /// time (`latency_windows_ms`): whether the tail stays where it was over a long run.
+    #[arg(long, default_value_t = 0)]
+    pub window: u64,
+    /// Keep each room's paragraph near this many characters: once it is that long, every
+    /// edit also deletes as many as it types, elsewhere in the text (a long run's document
+    /// is rewritten, not only written; 0: it grows).
+    #[arg(long, default_value_t = 0)]
+    pub max_chars: u32,
     /// Internal: run as a worker of a parent samen-load.
     #[arg(long, hide = true)]
     pub worker: bool,
@@ -174,6 +184,10 @@ pub struct Plan {
     pub preload_kib: Vec<usize>,
     /// Whether the others connect in one storm once every room is ready.
     pub join_storm: bool,
+    /// Seconds per latency window (0: none).
+    pub window_s: u64,
+    /// Characters a paragraph holds at most before edits also delete (0: no bound).
+    pub max_chars: u32,
     #[serde(skip)]
     pub token: Option<String>,
     #[serde(skip)]
@@ -269,6 +283,9 @@ impl Plan {
                 "--preload-kib must be at most {MAX_PRELOAD_KIB} KiB per room"
             ));
         }
+        if cli.window > 0 && cli.idle {
+            return Err("--window measures edits; it has nothing to measure with --idle".into());
+        }
         if cli.join_storm && (!cli.idle || cli.clients < 2) {
             return Err("--join-storm needs --idle and at least two clients per room".into());
         }
@@ -296,6 +313,8 @@ impl Plan {
             reconnect: cli.reconnect,
             preload_kib: cli.preload_kib.clone(),
             join_storm: cli.join_storm,
+            window_s: cli.window,
+            max_chars: cli.max_chars,
             token: cli.token.clone(),
             connect_concurrency: cli.connect_concurrency.clamp(1, 1024),
             connect_timeout: Duration::from_secs(cli.connect_timeout),
@@ -400,7 +419,7 @@ mod tests {
     #[test]
     fn caps_and_urls() {
         assert!(Plan::from_cli(&cli(&["--rooms", "100", "--clients", "51"]), None, "r").is_err());
-        assert!(Plan::from_cli(&cli(&["--duration", "301"]), None, "r").is_err());
+        assert!(Plan::from_cli(&cli(&["--duration", "3601"]), None, "r").is_err());
         assert!(Plan::from_cli(&cli(&["--rooms", "2", "--workers", "3"]), None, "r").is_err());
         let p = Plan::from_cli(
             &cli(&[

@@ -88,6 +88,10 @@ pub struct RoomState {
     pub sent_tracked: u64,
     /// Receipts of measured edits.
     pub delivered_tracked: u64,
+    /// When the measured time began and how long a window is (`--window`).
+    pub window: Option<(Instant, Duration)>,
+    /// The latency of measured edits per window, by when the edit was sent.
+    pub windows: Vec<Histogram>,
 }
 
 impl RoomState {
@@ -146,6 +150,14 @@ impl RoomShared {
                     s.delivered_tracked += 1;
                     let took = now.saturating_duration_since(sent.at);
                     s.latency.record(took);
+                    if let Some((origin, every)) = s.window {
+                        let i = (sent.at.saturating_duration_since(origin).as_nanos()
+                            / every.as_nanos().max(1)) as usize;
+                        if s.windows.len() <= i {
+                            s.windows.resize_with(i + 1, Histogram::default);
+                        }
+                        s.windows[i].record(took);
+                    }
                     if sent.node == node {
                         s.latency_same.record(took);
                     } else {
@@ -178,6 +190,9 @@ pub struct Spec {
     pub rate: f64,
     /// Characters per update.
     pub chars: u32,
+    /// Once the paragraph holds this many characters, each edit also deletes `chars` (0:
+    /// never).
+    pub max_chars: u32,
     /// Awareness interval.
     pub awareness_every: Duration,
     /// Handshake + sync timeout.
@@ -355,7 +370,13 @@ impl Session {
             let mut txn = self.doc.transact_mut();
             let clock = txn.state_vector().get(&client);
             let len = text.len(&txn);
-            let pos = self.caret.min(len);
+            let n = self.spec.chars;
+            if self.spec.max_chars > 0 && len >= self.spec.max_chars.max(n) {
+                // Away from the caret, so that what is typed is not what goes.
+                let at = (self.caret.min(len) + len / 2) % (len - n + 1);
+                text.remove_range(&mut txn, at, n);
+            }
+            let pos = self.caret.min(text.len(&txn));
             text.insert(&mut txn, pos, &chars);
             (txn.encode_update_v1(), clock, pos)
         };
@@ -809,6 +830,7 @@ mod tests {
             create_paragraph: index == 0,
             rate: 1.0,
             chars: 1,
+            max_chars: 0,
             awareness_every: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(1),
             seed,
@@ -820,6 +842,23 @@ mod tests {
 
     fn draws(mut s: Session) -> Vec<u64> {
         (0..32).map(|_| s.random()).collect()
+    }
+
+    #[test]
+    fn a_bounded_paragraph_stays_near_its_bound_and_every_edit_still_types() {
+        let mut s = session(7, 0, 0);
+        s.spec.chars = 3;
+        s.spec.max_chars = 30;
+        s.create_paragraph();
+        let mut clocks = Vec::new();
+        for _ in 0..100 {
+            let (_, clock) = s.edit().expect("an edit");
+            clocks.push(clock);
+        }
+        let text = s.text.clone().expect("paragraph");
+        assert_eq!(text.len(&s.doc.transact()), 30, "typed 300, kept 30");
+        // Each edit typed 3 new characters (what the latency is measured by).
+        assert!(clocks.windows(2).all(|w| w[1] >= w[0] + 3), "{clocks:?}");
     }
 
     #[test]

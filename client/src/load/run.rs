@@ -79,6 +79,9 @@ pub struct WorkerReport {
     /// From the join storm's start until each client was synced (`--join-storm`).
     #[serde(default)]
     pub join: Histogram,
+    /// Latencies per window of the measured time (`--window`).
+    #[serde(default)]
+    pub windows: Vec<Histogram>,
 }
 
 impl WorkerReport {
@@ -111,6 +114,7 @@ impl WorkerReport {
         self.latency.merge(&o.latency);
         self.latency_cross.merge(&o.latency_cross);
         self.latency_same.merge(&o.latency_same);
+        merge_windows(&mut self.windows, &o.windows);
         self.sent += o.sent;
         self.expected += o.expected;
         self.delivered += o.delivered;
@@ -205,6 +209,7 @@ fn spec(
         rate: if plan.idle { 0.0 } else { plan.rate },
         seed: plan.seed,
         chars: plan.chars_per_update,
+        max_chars: plan.max_chars,
         awareness_every: Duration::from_secs_f64(plan.awareness_every_s),
         connect_timeout: plan.connect_timeout,
         reconnect: plan.reconnect,
@@ -304,6 +309,16 @@ async fn open_room(shared: Shared, room: Arc<RoomShared>) -> (Option<yrs::StateV
     (cover, first)
 }
 
+/// Adds `more`'s windows to `into`'s, window by window.
+fn merge_windows(into: &mut Vec<Histogram>, more: &[Histogram]) {
+    if into.len() < more.len() {
+        into.resize_with(more.len(), Histogram::default);
+    }
+    for (a, b) in into.iter_mut().zip(more) {
+        a.merge(b);
+    }
+}
+
 /// Runs worker `index`'s share of the plan.
 pub async fn run_worker(plan: Arc<Plan>, index: usize, barrier: Barrier) -> WorkerReport {
     let mut report = WorkerReport::default();
@@ -384,6 +399,14 @@ pub async fn run_worker(plan: Arc<Plan>, index: usize, barrier: Barrier) -> Work
         phase.store(phase::WARMUP, Ordering::Relaxed);
         tokio::time::sleep(Duration::from_secs(plan.warmup_s)).await;
         phase.store(phase::MEASURE, Ordering::Relaxed);
+        if plan.window_s > 0 {
+            let window = Some((Instant::now(), Duration::from_secs(plan.window_s)));
+            for run in &runs {
+                if let Ok(mut s) = run.room.state.lock() {
+                    s.window = window;
+                }
+            }
+        }
         tokio::time::sleep(Duration::from_secs(plan.duration_s)).await;
         phase.store(phase::STOP, Ordering::Relaxed);
 
@@ -447,6 +470,7 @@ pub async fn run_worker(plan: Arc<Plan>, index: usize, barrier: Barrier) -> Work
             report.latency.merge(&s.latency);
             report.latency_cross.merge(&s.latency_cross);
             report.latency_same.merge(&s.latency_same);
+            merge_windows(&mut report.windows, &s.windows);
             report.sent += s.sent_tracked;
             report.expected += s.sent_tracked * peers_minus_one;
             report.delivered += s.delivered_tracked;
@@ -637,6 +661,9 @@ pub struct Output {
     /// Of those, between clients on the same node (only with several nodes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_same_node_ms: Option<Summary>,
+    /// The same per window of `--window` seconds, in order (only with `--window`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub latency_windows_ms: Vec<Summary>,
     /// Measured edits and their fan-out.
     pub updates: serde_json::Value,
     /// Presence traffic.
@@ -678,6 +705,7 @@ impl Output {
             latency_ms: r.latency.summary_ms(),
             latency_cross_node_ms: (plan.nodes.len() > 1).then(|| r.latency_cross.summary_ms()),
             latency_same_node_ms: (plan.nodes.len() > 1).then(|| r.latency_same.summary_ms()),
+            latency_windows_ms: r.windows.iter().map(Histogram::summary_ms).collect(),
             updates: serde_json::json!({
                 "sent": r.sent,
                 "expected": r.expected,

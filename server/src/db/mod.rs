@@ -59,7 +59,7 @@ pub fn users_roles() -> &'static [&'static str] {
 
 use crate::access::SchoolAccess;
 use crate::ids::{InstitutionId, UserId};
-use crate::storage::Engine;
+use crate::storage::{Engine, SqliteWriter, StorageError};
 
 /// Why a database call failed.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +76,16 @@ pub enum DbError {
     /// The engine or the input does not allow it; the text says what to do instead.
     #[error("{0}")]
     Unsupported(&'static str),
+}
+
+impl From<StorageError> for DbError {
+    fn from(err: StorageError) -> Self {
+        match err {
+            StorageError::Database(err) => DbError::Sqlx(err),
+            // The writer is gone: the server is shutting down.
+            _ => DbError::Sqlx(sqlx::Error::PoolClosed),
+        }
+    }
 }
 
 impl DbError {
@@ -97,12 +107,21 @@ pub struct Db {
     engine: Engine,
     /// Audit entries this process wrote in the current hour (`audit.rs`).
     recent: std::sync::Arc<audit::RecentAudit>,
+    /// On SQLite, the document store's writer, whose group commit the frequent writes
+    /// ride ([`SqliteWriter`]).
+    along: Option<SqliteWriter>,
 }
 
 /// Connections to the relational data per process.
 const POOL: u32 = 8;
 
 impl Db {
+    /// Lets the frequent writes ride the group commit of the document store's `writer`
+    /// (SQLite: the same file).
+    pub fn write_along(&mut self, writer: SqliteWriter) {
+        self.along = Some(writer);
+    }
+
     /// Closes the connections (at shutdown; in tests, to make every query fail).
     pub async fn close(&self) {
         self.pool.close().await;
@@ -134,6 +153,7 @@ impl Db {
             pool,
             engine,
             recent: std::sync::Arc::default(),
+            along: None,
         })
     }
 

@@ -10,7 +10,7 @@ use sqlx::Row;
 use super::users::institution_at;
 use super::{Db, DbError, Institution, now};
 use crate::ids::{AgreementId, InstitutionId, MeetingId, RegistrationId};
-use crate::storage::Engine;
+use crate::storage::{Engine, SqlValue, SqlWrite};
 
 /// The entry id of a document's title or part `part` (a registration's section, a meeting's
 /// root): the room, the first pass at start and the routes must name a piece alike, or it
@@ -31,6 +31,18 @@ pub enum EntryPlace {
     /// A school and an LSC's agreements, or a document kept with them: that school and that
     /// LSC only.
     Agreements { lsc: InstitutionId },
+}
+
+impl EntryPlace {
+    /// The registration, meeting and LSC an entry here belongs to (its row's columns).
+    fn owners(self) -> (Option<RegistrationId>, Option<MeetingId>, Option<InstitutionId>) {
+        match self {
+            EntryPlace::Registration(id) => (Some(id), None, None),
+            EntryPlace::School => (None, None, None),
+            EntryPlace::Meeting(id) => (None, Some(id), None),
+            EntryPlace::Agreements { lsc } => (None, None, Some(lsc)),
+        }
+    }
 }
 
 /// A piece of text to keep in the index.
@@ -221,6 +233,9 @@ impl Db {
     /// text removes it.
     pub async fn index_entry(&self, entry: &NewEntry<'_>) -> Result<(), DbError> {
         let terms = samen_search::index_terms(entry.text);
+        if let Some(writer) = &self.along {
+            return Ok(writer.write(sqlite_index_writes(entry, &terms)).await?);
+        }
         let mut conn = self.pool.acquire().await?;
         let written = write_entry(&mut conn, entry, &terms).await;
         if written.is_err() {
@@ -490,6 +505,74 @@ impl Db {
 }
 
 /// Writes an entry and its terms in one transaction (none: removes the entry).
+/// What [`write_entry`] does, as writes that ride SQLite's group commit
+/// ([`crate::storage::SqliteWriter`]). SQLite has one write lock, which the editors' group
+/// commit needs too, so these write as little as they can:
+/// - only the terms that came or went: a section being typed in gains a few words between
+///   two indexings, and rewriting all its terms each time wrote hundreds of rows. The term
+///   rows' weight and time stay those of when the term came: SQLite ranks on the entries
+///   (`search_entries_rank`), never on them (docs/architecture.md, "Search");
+/// - with the terms as one JSON value, so that a long text is no more statements.
+fn sqlite_index_writes(entry: &NewEntry<'_>, terms: &[String]) -> Vec<SqlWrite> {
+    use SqlValue::{Int, Null, Real, Text};
+    let id = || Text(entry.id.to_owned());
+    if terms.is_empty() {
+        return vec![
+            SqlWrite {
+                sql: "DELETE FROM search_terms WHERE entry_id = ?",
+                values: vec![id()],
+            },
+            SqlWrite {
+                sql: "DELETE FROM search_entries WHERE id = ?",
+                values: vec![id()],
+            },
+        ];
+    }
+    let (registration, meeting, lsc) = entry.place.owners();
+    let (updated_at, weight) = (now(), entry_weight(entry.part, entry.text));
+    let pairs: Vec<(&str, String)> = terms
+        .iter()
+        .map(|term| (term.as_str(), samen_search::reversed(term)))
+        .collect();
+    // A list of string pairs always serializes.
+    let pairs = serde_json::to_string(&pairs).unwrap_or_default();
+    let school = Int(entry.school.0);
+    let text_or_null = |v: Option<String>| v.map_or(Null, Text);
+    vec![
+        SqlWrite {
+            sql: "DELETE FROM search_terms WHERE entry_id = ?
+                  AND (school_id <> ? OR term NOT IN (SELECT json_extract(value, '$[0]') FROM json_each(?)))",
+            values: vec![id(), school.clone(), Text(pairs.clone())],
+        },
+        SqlWrite {
+            sql: "INSERT INTO search_entries
+                      (id, school_id, registration_id, meeting_id, lsc_id, part, text, updated_at, weight)
+                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                  ON CONFLICT (id) DO UPDATE
+                  SET text = excluded.text, updated_at = excluded.updated_at, weight = excluded.weight",
+            values: vec![
+                id(),
+                school.clone(),
+                text_or_null(registration.map(|r| r.to_string())),
+                text_or_null(meeting.map(|m| m.to_string())),
+                lsc.map_or(Null, |l| Int(l.0)),
+                Text(entry.part.to_owned()),
+                Text(entry.text.to_owned()),
+                Int(updated_at),
+                Real(weight),
+            ],
+        },
+        SqlWrite {
+            sql: "INSERT INTO search_terms (term, rterm, entry_id, school_id, weight, updated_at)
+                  SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?, ?, ?, ?
+                  FROM json_each(?) WHERE true
+                  ON CONFLICT (term, school_id, entry_id) DO NOTHING",
+            values: vec![id(), school, Real(weight), Int(updated_at), Text(pairs)],
+        },
+    ]
+}
+
+/// Replaces what the index holds for `entry` with `terms`, in one transaction.
 async fn write_entry(
     conn: &mut sqlx::AnyConnection,
     entry: &NewEntry<'_>,
@@ -509,12 +592,7 @@ async fn write_entry(
         tx.commit().await?;
         return Ok(());
     }
-    let (registration, meeting, lsc) = match entry.place {
-        EntryPlace::Registration(id) => (Some(id), None, None),
-        EntryPlace::School => (None, None, None),
-        EntryPlace::Meeting(id) => (None, Some(id), None),
-        EntryPlace::Agreements { lsc } => (None, None, Some(lsc)),
-    };
+    let (registration, meeting, lsc) = entry.place.owners();
     let (updated_at, weight) = (now(), entry_weight(entry.part, entry.text));
     sqlx::query(
         "INSERT INTO search_entries

@@ -423,6 +423,11 @@ pub(crate) struct RoomsInner {
     pub usage: usage::Usage,
     /// Seeds each room's random numbers as it loads.
     rng: std::sync::Mutex<fastrand::Rng>,
+    /// Turns to write to the search index, shared by every room (`room/search.rs`).
+    pub index_turns: std::sync::Mutex<usage::Bucket>,
+    /// Time to read documents beside serving editors, shared by every room
+    /// (`room/background.rs`).
+    pub background: std::sync::Mutex<usage::Bucket>,
     /// The number of running rooms, so shutdown can wait for them.
     live: watch::Sender<usize>,
     /// Makes rooms panic at their next batch (tests of what a panic leaves behind).
@@ -502,6 +507,7 @@ impl Rooms {
         ambient: Ambient,
     ) -> Self {
         let several_nodes = store.shared();
+        let now = ambient.clock.now();
         Rooms {
             inner: Arc::new(RoomsInner {
                 rooms: DashMap::new(),
@@ -514,6 +520,8 @@ impl Rooms {
                 shutdown,
                 clock: ambient.clock,
                 rng: std::sync::Mutex::new(fastrand::Rng::with_seed(ambient.seed)),
+                index_turns: std::sync::Mutex::new(room::index_turns(now)),
+                background: std::sync::Mutex::new(room::background_time(now)),
                 live: watch::Sender::new(0),
                 #[cfg(test)]
                 panic_for_test: std::sync::atomic::AtomicBool::new(false),
@@ -645,8 +653,14 @@ impl Rooms {
     }
 
     fn names_changed_here(&self, id: DocId) {
-        if let Some(handle) = self.inner.rooms.get(&id) {
-            let _ = handle.tx.try_send(RoomCmd::NamesChanged);
+        if let Some(handle) = self.inner.rooms.get(&id)
+            && let Err(mpsc::error::TrySendError::Full(cmd)) = handle.tx.try_send(RoomCmd::NamesChanged)
+        {
+            // Never lost: the room reads the dismissals again only when told.
+            let tx = handle.tx.clone();
+            tokio::spawn(async move {
+                let _ = tx.send(cmd).await;
+            });
         }
     }
 

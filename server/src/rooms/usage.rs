@@ -57,7 +57,7 @@ impl Bucket {
     }
 
     /// Whether anything is left.
-    fn positive(&mut self, capacity: f64, period: Duration, now: Instant) -> bool {
+    pub fn positive(&mut self, capacity: f64, period: Duration, now: Instant) -> bool {
         self.refill(capacity, period, now);
         self.level > 0.0
     }
@@ -74,7 +74,7 @@ impl Bucket {
     }
 
     /// Takes `units`, into debt if need be; returns whether anything is left.
-    fn charge(&mut self, units: f64, capacity: f64, period: Duration, now: Instant) -> bool {
+    pub fn charge(&mut self, units: f64, capacity: f64, period: Duration, now: Instant) -> bool {
         self.refill(capacity, period, now);
         self.level -= units;
         self.level > 0.0

@@ -14,7 +14,30 @@ use samen_crdt::ClientId;
 use samen_crdt::validate::DeleteRange;
 
 pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, SqliteWriter};
+
+/// A write of the relational data that rides the document store's group commit on SQLite
+/// ([`SqliteWriter`]): one statement, with `?` placeholders, and its values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SqlWrite {
+    /// The statement (no `?` but the placeholders).
+    pub sql: &'static str,
+    /// A value for each `?`, in order.
+    pub values: Vec<SqlValue>,
+}
+
+/// A value of a [`SqlWrite`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    /// TEXT.
+    Text(String),
+    /// INTEGER.
+    Int(i64),
+    /// REAL.
+    Real(f64),
+    /// NULL.
+    Null,
+}
 
 /// A document as stored: its compacted state and the log entries after it.
 #[derive(Debug, Default, Clone)]

@@ -252,6 +252,34 @@ async fn compactions_and_appends_sent_together_are_all_written(engine: Engine) {
 }
 
 crate::test_both_dbs!(
+    many_compactions_at_once_are_all_written_sqlite,
+    many_compactions_at_once_are_all_written_postgres,
+    many_compactions_at_once_are_all_written
+);
+/// A server closing its rooms compacts them all at once, with no append waiting: every
+/// compaction is written, whatever the number of transactions they take.
+async fn many_compactions_at_once_are_all_written(engine: Engine) {
+    let (store, _db) = store(engine).await;
+    let docs: Vec<DocId> = (0..150).map(|_| DocId::new()).collect();
+    for doc in &docs {
+        store.append(*doc, 0, &[update(1)], &[]).await.expect("append");
+    }
+    let compactions = docs.iter().map(|doc| {
+        let store = store.clone();
+        let doc = *doc;
+        async move { store.compact(doc, doc.to_string().as_bytes(), 1).await }
+    });
+    for result in futures_util::future::join_all(compactions).await {
+        result.expect("compaction");
+    }
+    for doc in &docs {
+        let loaded = store.load(*doc).await.expect("load");
+        assert_eq!(loaded.state.as_deref(), Some(doc.to_string().as_bytes()));
+        assert!(loaded.tail.is_empty(), "the log is folded in");
+    }
+}
+
+crate::test_both_dbs!(
     data_survives_reopening_sqlite,
     data_survives_reopening_postgres,
     data_survives_reopening

@@ -32,11 +32,14 @@
 //! Restoring a version ([`versions`]) is an edit made by the room and taken through steps
 //! 2–8 like a client's.
 
+mod background;
 mod load;
 mod names;
 mod nodes;
 mod run;
 mod search;
+pub(crate) use background::background_time;
+pub(crate) use search::index_turns;
 mod update;
 mod versions;
 mod visits;

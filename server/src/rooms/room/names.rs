@@ -3,7 +3,9 @@
 //!
 //! Checked on the room's tick, so edits that come together are checked once; and never
 //! more than a twentieth of the room's time: a check that took 30 ms waits 600 ms before
-//! the next, however fast edits come.
+//! the next, however fast edits come. What the room reads for it (the school, the names
+//! dismissed) it reads once and again only when told they changed: the room waits for
+//! those reads, and its editors with it.
 
 use std::time::{Duration, Instant};
 
@@ -26,6 +28,8 @@ pub(super) struct NameWatch {
     next: Instant,
     /// The document's school and the names of the institutions around it, read once.
     school: Option<(InstitutionId, Vec<String>)>,
+    /// The names dismissed in the document, read when first needed and after a dismissal.
+    dismissed: Option<Vec<String>>,
     /// The last findings message, for Samen clients that join.
     last: Option<Bytes>,
     /// The number of findings last stored for the school's list.
@@ -39,6 +43,7 @@ impl NameWatch {
             due: true,
             next: now,
             school: None,
+            dismissed: None,
             last: None,
             stored: None,
         }
@@ -46,6 +51,12 @@ impl NameWatch {
 
     /// The document changed: check it again.
     pub(super) fn changed(&mut self) {
+        self.due = true;
+    }
+
+    /// A name was dismissed (or no longer is): read the dismissals again and check.
+    pub(super) fn dismissals_changed(&mut self) {
+        self.dismissed = None;
         self.due = true;
     }
 
@@ -60,7 +71,7 @@ impl Room {
     /// sends the findings to the Samen clients if they changed, and keeps their number.
     pub(super) async fn check_names(&mut self) {
         let now = self.rooms.clock.now();
-        if !self.names.due || now < self.names.next {
+        if !self.names.due || now < self.names.next || !self.background_time_left(now) {
             return;
         }
         self.names.due = false;
@@ -79,23 +90,27 @@ impl Room {
                 }
             }
         }
-        let dismissed = match db.name_dismissals(self.id).await {
-            Ok(dismissed) => dismissed.into_iter().map(|d| d.name),
-            Err(err) => {
-                tracing::warn!(id = %self.id, error = %err, "name guard: could not read dismissals");
-                self.names.due = true;
-                self.names.next = now + EVERY;
-                return;
+        if self.names.dismissed.is_none() {
+            match db.name_dismissals(self.id).await {
+                Ok(dismissed) => self.names.dismissed = Some(dismissed.into_iter().map(|d| d.name).collect()),
+                Err(err) => {
+                    tracing::warn!(id = %self.id, error = %err, "name guard: could not read dismissals");
+                    self.names.due = true;
+                    self.names.next = now + EVERY;
+                    return;
+                }
             }
-        };
-        let Some((school, institutions)) = &self.names.school else {
+        }
+        let (Some((school, institutions)), Some(dismissed)) = (&self.names.school, &self.names.dismissed)
+        else {
             return;
         };
         let school = *school;
         // Real time, not the room's clock: this is a measurement.
         let started = Instant::now();
-        let found = findings(&self.doc, &Context::new(institutions, dismissed));
+        let found = findings(&self.doc, &Context::new(institutions, dismissed.iter().cloned()));
         let took = started.elapsed();
+        self.charge_background(took, now);
         self.names.next = now + EVERY.max(took * SHARE);
         // The count first, so that whoever sees the findings finds the school's list as
         // they say.

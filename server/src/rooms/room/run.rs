@@ -115,7 +115,7 @@ impl Room {
                 }
                 RoomCmd::CatchUp { through } => catch_up |= through > self.last_seq,
                 RoomCmd::Stored(stored) => catch_up |= !self.take_stored(*stored),
-                RoomCmd::NamesChanged => self.names.changed(),
+                RoomCmd::NamesChanged => self.names.dismissals_changed(),
                 RoomCmd::FilesChanged => {
                     let frame = bytes::Bytes::from(samen_crdt::protocol::encode_files_changed());
                     for conn in self.samen_peers() {
