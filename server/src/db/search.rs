@@ -504,7 +504,6 @@ impl Db {
     }
 }
 
-/// Writes an entry and its terms in one transaction (none: removes the entry).
 /// What [`write_entry`] does, as writes that ride SQLite's group commit
 /// ([`crate::storage::SqliteWriter`]). SQLite has one write lock, which the editors' group
 /// commit needs too, so these write as little as they can:
@@ -572,7 +571,8 @@ fn sqlite_index_writes(entry: &NewEntry<'_>, terms: &[String]) -> Vec<SqlWrite> 
     ]
 }
 
-/// Replaces what the index holds for `entry` with `terms`, in one transaction.
+/// Replaces what the index holds for `entry` with `terms`, in one transaction (no terms:
+/// removes the entry).
 async fn write_entry(
     conn: &mut sqlx::AnyConnection,
     entry: &NewEntry<'_>,

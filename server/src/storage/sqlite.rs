@@ -78,7 +78,6 @@ const COMPACTION_BYTES_ALONE: usize = 4 << 20;
 const ROWS_PER_INSERT: usize = 500;
 
 /// Work for the writer.
-#[derive(Debug)]
 enum Job {
     Append(Append),
     Compact(Compact),
@@ -89,7 +88,6 @@ enum Job {
 type Reply = oneshot::Sender<Result<(), StorageError>>;
 
 /// One room's batch to append, and where its outcome goes.
-#[derive(Debug)]
 struct Append {
     doc: DocId,
     first_seq: i64,
@@ -99,7 +97,6 @@ struct Append {
 }
 
 /// A document's new state, folding its log through `through_seq`.
-#[derive(Debug)]
 struct Compact {
     doc: DocId,
     state: Vec<u8>,
@@ -108,7 +105,6 @@ struct Compact {
 }
 
 /// Relational writes to ride a group commit ([`SqliteWriter::write`]).
-#[derive(Debug)]
 struct Along {
     writes: Vec<SqlWrite>,
     reply: Reply,

@@ -34,11 +34,6 @@ impl Room {
             .unwrap_or_else(PoisonError::into_inner);
         time.positive(SHARE, PERIOD, now)
     }
-
-    /// Charges a reading that took `took` to the rooms' shared time.
-    pub(super) fn charge_background(&self, took: Duration, now: Instant) {
-        charge(&self.rooms, took, now);
-    }
 }
 
 /// Charges a reading that took `took` to the rooms' shared time (into debt, if it took more

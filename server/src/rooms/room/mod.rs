@@ -38,11 +38,12 @@ mod names;
 mod nodes;
 mod run;
 mod search;
-pub(crate) use background::background_time;
-pub(crate) use search::index_turns;
 mod update;
 mod versions;
 mod visits;
+
+pub(crate) use background::background_time;
+pub(crate) use search::index_turns;
 
 use std::collections::HashMap;
 use std::sync::Arc;

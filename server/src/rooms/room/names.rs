@@ -110,7 +110,7 @@ impl Room {
         let started = Instant::now();
         let found = findings(&self.doc, &Context::new(institutions, dismissed.iter().cloned()));
         let took = started.elapsed();
-        self.charge_background(took, now);
+        super::background::charge(&self.rooms, took, now);
         self.names.next = now + EVERY.max(took * SHARE);
         // The count first, so that whoever sees the findings finds the school's list as
         // they say.

@@ -27,14 +27,14 @@ const EVERY: Duration = Duration::from_secs(3);
 /// without the index (the benchmark's point (b)). Beyond this rate each document waits a
 /// little longer for its turn instead.
 const TURNS_PER_SECOND: f64 = 10.0;
+/// How long a room waits after the index could not be written (the database is failing:
+/// its writes of the document come first).
+const AFTER_FAILURE: Duration = Duration::from_secs(30);
 
 /// The rooms' shared turns to index ([`TURNS_PER_SECOND`]), full.
 pub(crate) fn index_turns(now: Instant) -> Bucket {
     Bucket::full(TURNS_PER_SECOND, now)
 }
-/// How long a room waits after the index could not be written (the database is failing:
-/// its writes of the document come first).
-const AFTER_FAILURE: Duration = Duration::from_secs(30);
 
 /// What the room knows of its document in the index.
 pub(super) struct SearchWatch {
