@@ -121,9 +121,10 @@ pub struct Cli {
     /// time (`latency_windows_ms`): whether the tail stays where it was over a long run.
     #[arg(long, default_value_t = 0)]
     pub window: u64,
-    /// Keep each room's paragraph near this many characters: once it is that long, every
-    /// edit also deletes as many as it types, elsewhere in the text (a long run's document
-    /// is rewritten, not only written; 0: it grows).
+    /// Rewrite rather than grow: each client types in a paragraph of its own, and once
+    /// that would hold more than this many characters, deletes it and types in a new one
+    /// (a long run's document is rewritten, not only written; 0: the room's clients type
+    /// in one paragraph that grows).
     #[arg(long, default_value_t = 0)]
     pub max_chars: u32,
     /// Internal: run as a worker of a parent samen-load.
@@ -186,7 +187,8 @@ pub struct Plan {
     pub join_storm: bool,
     /// Seconds per latency window (0: none).
     pub window_s: u64,
-    /// Characters a paragraph holds at most before edits also delete (0: no bound).
+    /// Characters a client's own paragraph holds at most before it is rewritten (0: one
+    /// shared paragraph, no bound).
     pub max_chars: u32,
     #[serde(skip)]
     pub token: Option<String>,

@@ -225,9 +225,6 @@ pub fn entry_weight(part: &str, text: &str) -> f64 {
     part / (1.0 + text.chars().count() as f64 / 400.0)
 }
 
-/// How many terms go into one `INSERT`.
-const TERMS_PER_INSERT: usize = 200;
-
 impl Db {
     /// Keeps `entry` and its index terms, replacing what the index held for it; an empty
     /// text removes it.
@@ -529,12 +526,7 @@ fn sqlite_index_writes(entry: &NewEntry<'_>, terms: &[String]) -> Vec<SqlWrite> 
     }
     let (registration, meeting, lsc) = entry.place.owners();
     let (updated_at, weight) = (now(), entry_weight(entry.part, entry.text));
-    let pairs: Vec<(&str, String)> = terms
-        .iter()
-        .map(|term| (term.as_str(), samen_search::reversed(term)))
-        .collect();
-    // A list of string pairs always serializes.
-    let pairs = serde_json::to_string(&pairs).unwrap_or_default();
+    let pairs = term_pairs(terms);
     let school = Int(entry.school.0);
     let text_or_null = |v: Option<String>| v.map_or(Null, Text);
     vec![
@@ -571,20 +563,34 @@ fn sqlite_index_writes(entry: &NewEntry<'_>, terms: &[String]) -> Vec<SqlWrite> 
     ]
 }
 
-/// Replaces what the index holds for `entry` with `terms`, in one transaction (no terms:
-/// removes the entry).
+/// Each term and its reversal (for suffix searches), as one JSON value: `[[term, rterm], ...]`.
+fn term_pairs(terms: &[String]) -> String {
+    let pairs: Vec<(&str, String)> = terms
+        .iter()
+        .map(|term| (term.as_str(), samen_search::reversed(term)))
+        .collect();
+    // A list of string pairs always serializes.
+    serde_json::to_string(&pairs).unwrap_or_default()
+}
+
+/// Replaces what the index holds for `entry` with `terms` on PostgreSQL (no terms: removes
+/// the entry). One statement, so one round trip and one commit: the terms that went are
+/// deleted, the entry upserted, the terms that stay get the entry's new weight and time
+/// (PostgreSQL ranks by them, see [`word_matches`]) and the new ones are inserted. The
+/// foreign key from the terms to their entry is checked at the statement's end, when the
+/// entry is there.
 async fn write_entry(
     conn: &mut sqlx::AnyConnection,
     entry: &NewEntry<'_>,
     terms: &[String],
 ) -> Result<(), DbError> {
     use sqlx::Connection;
-    let mut tx = conn.begin().await?;
-    sqlx::query("DELETE FROM search_terms WHERE entry_id = $1")
-        .bind(entry.id)
-        .execute(&mut *tx)
-        .await?;
     if terms.is_empty() {
+        let mut tx = conn.begin().await?;
+        sqlx::query("DELETE FROM search_terms WHERE entry_id = $1")
+            .bind(entry.id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM search_entries WHERE id = $1")
             .bind(entry.id)
             .execute(&mut *tx)
@@ -595,11 +601,21 @@ async fn write_entry(
     let (registration, meeting, lsc) = entry.place.owners();
     let (updated_at, weight) = (now(), entry_weight(entry.part, entry.text));
     sqlx::query(
-        "INSERT INTO search_entries
-             (id, school_id, registration_id, meeting_id, lsc_id, part, text, updated_at, weight)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         ON CONFLICT (id) DO UPDATE
-         SET text = excluded.text, updated_at = excluded.updated_at, weight = excluded.weight",
+        "WITH gone AS (
+             DELETE FROM search_terms WHERE entry_id = $1
+               AND (school_id <> $2
+                    OR term NOT IN (SELECT value ->> 0 FROM jsonb_array_elements($10::jsonb)))
+         ), entry AS (
+             INSERT INTO search_entries
+                 (id, school_id, registration_id, meeting_id, lsc_id, part, text, updated_at, weight)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (id) DO UPDATE
+             SET text = excluded.text, updated_at = excluded.updated_at, weight = excluded.weight
+         )
+         INSERT INTO search_terms (term, rterm, entry_id, school_id, weight, updated_at)
+         SELECT value ->> 0, value ->> 1, $1, $2, $9, $8 FROM jsonb_array_elements($10::jsonb)
+         ON CONFLICT (term, school_id, entry_id) DO UPDATE
+         SET weight = excluded.weight, updated_at = excluded.updated_at",
     )
     .bind(entry.id)
     .bind(entry.school)
@@ -610,27 +626,9 @@ async fn write_entry(
     .bind(entry.text)
     .bind(updated_at)
     .bind(weight)
-    .execute(&mut *tx)
+    .bind(term_pairs(terms))
+    .execute(&mut *conn)
     .await?;
-    for chunk in terms.chunks(TERMS_PER_INSERT) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| format!("(${}, ${}, $1, $2, $3, $4)", 2 * i + 5, 2 * i + 6))
-            .collect();
-        let sql = format!(
-            "INSERT INTO search_terms (term, rterm, entry_id, school_id, weight, updated_at) VALUES {}",
-            values.join(", ")
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(entry.id)
-            .bind(entry.school)
-            .bind(weight)
-            .bind(updated_at);
-        for term in chunk {
-            query = query.bind(term.as_str()).bind(samen_search::reversed(term));
-        }
-        query.execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
     Ok(())
 }
 

@@ -590,6 +590,35 @@ impl DocStore for PgStore {
     async fn compact(&self, doc: DocId, state: &[u8], through_seq: i64) -> Result<(), StorageError> {
         let id = doc.to_string();
         let mut tx = self.pool.begin().await?;
+        // Before the state moves: the rows to fold are those after the stored state's (as
+        // on SQLite, see `sqlite::fold_deletions` for why).
+        sqlx::query(
+            "INSERT INTO doc_deletions (doc_id, seq, user_id, ranges)
+             SELECT $1, min(d.seq), d.user_id, jsonb_agg(r.value)::text
+             FROM doc_deletions d CROSS JOIN LATERAL jsonb_array_elements(d.ranges::jsonb) r
+             WHERE d.doc_id = $1 AND d.seq <= $2
+               AND d.seq > coalesce((SELECT seq FROM doc_states WHERE doc_id = $1), 0)
+             GROUP BY d.user_id
+             ON CONFLICT (doc_id, seq) DO UPDATE SET ranges = excluded.ranges",
+        )
+        .bind(&id)
+        .bind(through_seq)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM doc_deletions
+             WHERE doc_id = $1 AND seq <= $2
+               AND seq > coalesce((SELECT seq FROM doc_states WHERE doc_id = $1), 0)
+               AND seq NOT IN (
+                 SELECT min(seq) FROM doc_deletions
+                 WHERE doc_id = $1 AND seq <= $2
+                   AND seq > coalesce((SELECT seq FROM doc_states WHERE doc_id = $1), 0)
+                 GROUP BY user_id)",
+        )
+        .bind(&id)
+        .bind(through_seq)
+        .execute(&mut *tx)
+        .await?;
         // A state older than the stored one is ignored; the log goes as far as the stored
         // state holds it, whichever state that is.
         sqlx::query(

@@ -421,3 +421,82 @@ async fn a_client_id_bound_on_another_node_stays_with_its_user() {
     );
     assert_eq!(doc.bindings, [(client, ann.id)]);
 }
+
+crate::test_both_dbs!(
+    compaction_folds_deletions_into_one_row_per_author_and_loses_none_sqlite,
+    compaction_folds_deletions_into_one_row_per_author_and_loses_none_postgres,
+    compaction_folds_deletions_into_one_row_per_author_and_loses_none
+);
+async fn compaction_folds_deletions_into_one_row_per_author_and_loses_none(engine: Engine) {
+    let (store, _db) = store(engine).await;
+    let id = DocId::new();
+    let (a, b) = (
+        Some(UserId::from("a".to_owned())),
+        Some(UserId::from("b".to_owned())),
+    );
+    let range = |client: u64, clock: u32, len: u32| DeleteRange {
+        client: ClientId::new(client),
+        clock,
+        len,
+    };
+    let deleting = |author: &Option<UserId>, deleted: Vec<DeleteRange>| NewUpdate {
+        data: vec![0],
+        author: author.clone(),
+        deleted,
+    };
+    let log = [
+        deleting(&a, vec![range(1, 0, 2)]),
+        update(2),
+        deleting(&b, vec![range(2, 5, 1)]),
+        deleting(&a, vec![range(1, 10, 3), range(3, 0, 1)]),
+        deleting(&None, vec![range(4, 0, 1)]),
+        deleting(&b, vec![range(2, 7, 2)]),
+        deleting(&a, vec![range(1, 20, 1)]),
+        deleting(&a, vec![range(1, 30, 1)]),
+    ];
+    store.append(id, 0, &log, &[]).await.expect("append");
+    // Who deleted what, as the versions read it: every range with its author.
+    let who_deleted_what = |rows: &[Deletion]| {
+        let mut all: Vec<(u64, u32, u32, Option<UserId>)> = rows
+            .iter()
+            .flat_map(|d| {
+                d.ranges
+                    .iter()
+                    .map(|r| (r.client.get(), r.clock, r.len, d.author.clone()))
+            })
+            .collect();
+        all.sort();
+        all
+    };
+    let before = store.deletions(id).await.expect("deletions");
+    assert_eq!(before.len(), 7, "a row per deleting update until compacted");
+    let authors = |rows: &[Deletion]| rows.iter().map(|d| d.author.clone()).collect::<Vec<_>>();
+
+    store.compact(id, b"state-4", 4).await.expect("compact");
+    let folded = store.deletions(id).await.expect("deletions");
+    assert_eq!(
+        authors(&folded),
+        [a.clone(), b.clone(), None, b.clone(), a.clone(), a.clone()],
+        "updates 1–4 folded into one row per author, in the order they first deleted; 5–8 as they were"
+    );
+    assert_eq!(who_deleted_what(&folded), who_deleted_what(&before));
+
+    store.compact(id, b"state-8", 8).await.expect("compact");
+    let folded = store.deletions(id).await.expect("deletions");
+    assert_eq!(
+        authors(&folded),
+        [a.clone(), b.clone(), None, b.clone(), a.clone()],
+        "5–8 folded, 1–4 not touched again"
+    );
+    assert_eq!(who_deleted_what(&folded), who_deleted_what(&before));
+    assert_eq!(folded[4].ranges.len(), 2, "a's two deletions in 5–8 in one row");
+
+    // A late compaction, and the same one again, change nothing.
+    store.compact(id, b"state-3", 3).await.expect("compact");
+    store.compact(id, b"state-8", 8).await.expect("compact");
+    assert_eq!(store.deletions(id).await.expect("deletions"), folded);
+    assert_eq!(
+        store.load(id).await.expect("load").state.as_deref(),
+        Some(&b"state-8"[..])
+    );
+}
