@@ -233,14 +233,7 @@ impl Db {
         if let Some(writer) = &self.along {
             return Ok(writer.write(sqlite_index_writes(entry, &terms)).await?);
         }
-        let mut conn = self.pool.acquire().await?;
-        let written = write_entry(&mut conn, entry, &terms).await;
-        if written.is_err() {
-            // A transaction that failed half-way (a full disk) must not hand its connection,
-            // perhaps still holding a stale snapshot, to the next request.
-            let _ = conn.close().await;
-        }
-        written
+        write_entry(&self.pool, entry, &terms).await
     }
 
     /// Removes entry `id` from the index (a deleted comment or file).
@@ -574,28 +567,21 @@ fn term_pairs(terms: &[String]) -> String {
 }
 
 /// Replaces what the index holds for `entry` with `terms` on PostgreSQL (no terms: removes
-/// the entry). One statement, so one round trip and one commit: the terms that went are
-/// deleted, the entry upserted, the terms that stay get the entry's new weight and time
-/// (PostgreSQL ranks by them, see [`word_matches`]) and the new ones are inserted. The
-/// foreign key from the terms to their entry is checked at the statement's end, when the
-/// entry is there.
-async fn write_entry(
-    conn: &mut sqlx::AnyConnection,
-    entry: &NewEntry<'_>,
-    terms: &[String],
-) -> Result<(), DbError> {
-    use sqlx::Connection;
+/// the entry). One statement, so one round trip and one commit, and nothing half-written
+/// should it fail: the terms that went are deleted, the entry upserted, the terms that
+/// stay get the entry's new weight and time (PostgreSQL ranks by them, see
+/// [`word_matches`]) and the new ones are inserted. The foreign key from the terms to
+/// their entry is checked at the statement's end, when the entry is there (or, removing
+/// it, when its terms are gone).
+async fn write_entry(pool: &sqlx::AnyPool, entry: &NewEntry<'_>, terms: &[String]) -> Result<(), DbError> {
     if terms.is_empty() {
-        let mut tx = conn.begin().await?;
-        sqlx::query("DELETE FROM search_terms WHERE entry_id = $1")
-            .bind(entry.id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM search_entries WHERE id = $1")
-            .bind(entry.id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        sqlx::query(
+            "WITH gone AS (DELETE FROM search_terms WHERE entry_id = $1)
+             DELETE FROM search_entries WHERE id = $1",
+        )
+        .bind(entry.id)
+        .execute(pool)
+        .await?;
         return Ok(());
     }
     let (registration, meeting, lsc) = entry.place.owners();
@@ -627,7 +613,7 @@ async fn write_entry(
     .bind(updated_at)
     .bind(weight)
     .bind(term_pairs(terms))
-    .execute(&mut *conn)
+    .execute(pool)
     .await?;
     Ok(())
 }
